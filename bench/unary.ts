@@ -1,0 +1,144 @@
+/**
+ * Unary RPC latency and throughput, berthd side by side with Debian's
+ * containerd in the same run, reported as berthd/containerd ratios.
+ *
+ *   node --import tsx bench/unary.ts [--calls 10000] [--concurrency 32] [--json]
+ *
+ * Both daemons run on temporary directories and are driven by the same
+ * client (grpc-js, one channel), so the client's cost is the same on both
+ * sides and the ratio compares the servers.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BerthClient } from '../src/client/index.js';
+import { Berthd } from '../test/helpers/berthd.js';
+import { tempDir } from '../test/helpers/tmp.js';
+import { Containerd } from './containerd.js';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '32' },
+    warmup: { type: 'string', default: '1000' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const CALLS = Number(values.calls);
+const CONCURRENCY = Number(values.concurrency);
+const WARMUP = Number(values.warmup);
+
+interface Figures {
+  p50: number;
+  p99: number;
+  mean: number;
+  throughput: number;
+}
+
+type Op = (c: BerthClient) => Promise<unknown>;
+
+const OPS: Record<string, Op> = {
+  Version: (c) => c.version(),
+  'Namespaces.List': (c) => c.namespaces.list(),
+};
+
+async function sequential(client: BerthClient, op: Op, n: number): Promise<number[]> {
+  const times = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await op(client);
+    times[i] = Number(process.hrtime.bigint() - t0) / 1e3;
+  }
+  return times;
+}
+
+async function concurrent(client: BerthClient, op: Op, n: number, width: number): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next++ < n) await op(client);
+    }),
+  );
+  return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+function figures(us: number[], throughput: number): Figures {
+  const s = [...us].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return { p50: at(0.5), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, throughput };
+}
+
+async function measure(socket: string): Promise<Record<string, Figures>> {
+  const client = new BerthClient(socket);
+  try {
+    // The same ten namespaces on both sides, so List returns equal payloads.
+    for (let i = 0; i < 10; i++) await client.namespaces.create(`bench-${i}`, { i: String(i) });
+    const out: Record<string, Figures> = {};
+    for (const [name, op] of Object.entries(OPS)) {
+      await sequential(client, op, WARMUP);
+      const lat = await sequential(client, op, CALLS);
+      const tput = await concurrent(client, op, CALLS, CONCURRENCY);
+      out[name] = figures(lat, tput);
+    }
+    return out;
+  } finally {
+    client.close();
+  }
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+async function main(): Promise<void> {
+  const cdir = tempDir('berth-bench-containerd-');
+  let berthd: Berthd | undefined;
+  let containerd: Containerd | undefined;
+  try {
+    berthd = await Berthd.start();
+    containerd = await Containerd.start(cdir);
+    // Alternate which daemon goes first, to spread warm-up and noise.
+    const b1 = await measure(berthd.socket);
+    const c1 = await measure(containerd.socket);
+    const rss = { berthd: rssKiB(berthd.pid), containerd: rssKiB(containerd.pid) };
+    const rows = Object.keys(OPS).map((op) => {
+      const b = b1[op]!;
+      const c = c1[op]!;
+      return {
+        op,
+        berthd: b,
+        containerd: c,
+        ratio: {
+          p50: b.p50 / c.p50,
+          p99: b.p99 / c.p99,
+          throughput: b.throughput / c.throughput,
+        },
+      };
+    });
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ calls: CALLS, concurrency: CONCURRENCY, rows, rssKiB: rss }, null, 2)}\n`);
+      return;
+    }
+    const f = (n: number) => n.toFixed(0).padStart(7);
+    const r = (n: number) => `${n.toFixed(2)}x`.padStart(7);
+    console.log(`${CALLS} calls each, sequential latency (µs) and throughput at ${CONCURRENCY} in flight`);
+    console.log('op                daemon       p50     p99    mean   calls/s');
+    for (const row of rows) {
+      for (const [who, v] of [['berthd', row.berthd], ['containerd', row.containerd]] as const) {
+        console.log(`${row.op.padEnd(17)} ${who.padEnd(10)} ${f(v.p50)} ${f(v.p99)} ${f(v.mean)} ${f(v.throughput)}`);
+      }
+      console.log(
+        `${row.op.padEnd(17)} ${'ratio'.padEnd(10)} ${r(row.ratio.p50)} ${r(row.ratio.p99)} ${''.padStart(7)} ${r(row.ratio.throughput)}`,
+      );
+    }
+    console.log(`RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB (${(rss.berthd / rss.containerd).toFixed(2)}x)`);
+    console.log('ratio = berthd / containerd: below 1 is better for latency, above 1 is better for throughput');
+  } finally {
+    await containerd?.stop();
+    await berthd?.cleanup();
+    cdir.remove();
+  }
+}
+
+await main();

@@ -1,0 +1,6 @@
+/**
+ * @module client
+ * berth's TypeScript client for berthd's (and containerd's) gRPC API.
+ */
+export { BerthClient, type ClientOptions } from './client.js';
+export { CODE_TO_KIND, fromGrpcError } from './errors.js';

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'smol-toml';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { isInvalidArgument } from '../core/errdefs/index.js';
+import { defaultConfigToml, loadConfig, resolveConfig } from './config.js';
+import { DEFAULTS } from './defaults.js';
+
+describe('config', () => {
+  it('uses the defaults when nothing is given', () => {
+    const c = resolveConfig({}, {});
+    assert.equal(c.root, DEFAULTS.root);
+    assert.equal(c.state, DEFAULTS.state);
+    assert.equal(c.grpc.address, DEFAULTS.address);
+    assert.equal(c.grpc.maxRecvMessageSize, 16 << 20);
+    assert.equal(c.debug.level, 'info');
+  });
+
+  it('lets flags win over the file', () => {
+    const file = parse(`
+root = "/f/root"
+state = "/f/state"
+[grpc]
+address = "/f/sock"
+[debug]
+level = "warn"
+format = "json"
+`) as Record<string, unknown>;
+    const fromFile = resolveConfig({}, file);
+    assert.deepEqual([fromFile.root, fromFile.state, fromFile.grpc.address], ['/f/root', '/f/state', '/f/sock']);
+    assert.equal(fromFile.debug.level, 'warn');
+    assert.equal(fromFile.debug.format, 'json');
+    const flagged = resolveConfig({ root: '/r', state: '/s', address: '/a', logLevel: 'debug' }, file);
+    assert.deepEqual([flagged.root, flagged.state, flagged.grpc.address], ['/r', '/s', '/a']);
+    assert.equal(flagged.debug.level, 'debug');
+  });
+
+  it('rejects bad values with the place named', () => {
+    const cases: [Record<string, unknown>, object, RegExp][] = [
+      [{ version: 9 }, {}, /unsupported version 9/],
+      [{ root: 5 }, {}, /root must be a string/],
+      [{ grpc: { uid: -1 } }, {}, /\[grpc\]: uid must be a non-negative integer/],
+      [{ debug: { format: 'xml' } }, {}, /format must be "json" or "text"/],
+      [{ disabled_plugins: [1] }, {}, /disabled_plugins must be a list of strings/],
+      [{}, { logLevel: 'loud' }, /log level "loud"/],
+      [{}, { root: 'relative' }, /root "relative" must be an absolute path/],
+    ];
+    for (const [file, flags, re] of cases) {
+      assert.throws(() => resolveConfig(flags, file), (e: Error) => isInvalidArgument(e) && re.test(e.message));
+    }
+  });
+
+  it('loads a file, and fails on a named file that is missing or malformed', () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'c.toml');
+      writeFileSync(path, 'root = "/x"\n');
+      assert.equal(loadConfig({ config: path }).root, '/x');
+      assert.throws(() => loadConfig({ config: join(dir.path, 'nope.toml') }), /nope\.toml/);
+      writeFileSync(path, 'root = \n');
+      assert.throws(() => loadConfig({ config: path }), (e: Error) => isInvalidArgument(e) && /c\.toml/.test(e.message));
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('prints a default config that parses back to the defaults', () => {
+    const c = resolveConfig({}, parse(defaultConfigToml()) as Record<string, unknown>);
+    assert.deepEqual(c, resolveConfig({}, {}));
+  });
+});

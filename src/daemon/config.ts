@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { invalidArgument } from '../core/errdefs/index.js';
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
+
+/**
+ * berthd's configuration after flags, file and defaults are merged (flags
+ * win). The file follows containerd's config.toml shape where they overlap:
+ *
+ * ```toml
+ * version = 2
+ * root = "/var/lib/berth"
+ * state = "/run/berth"
+ * disabled_plugins = []
+ * [grpc]
+ *   address = "/run/berth/berth.sock"
+ *   uid = 0
+ *   gid = 0
+ *   max_recv_message_size = 16777216
+ *   max_send_message_size = 16777216
+ * [debug]
+ *   level = "info"
+ *   format = "json"   # or "text"; default: text on a terminal, else json
+ * [plugins."io.containerd.metadata.v1.sqlite"]
+ * ```
+ */
+export interface Config {
+  root: string;
+  state: string;
+  grpc: {
+    address: string;
+    uid: number;
+    gid: number;
+    maxRecvMessageSize: number;
+    maxSendMessageSize: number;
+  };
+  debug: { level: LogLevel; format?: 'json' | 'text' };
+  disabledPlugins: string[];
+  plugins: Record<string, Record<string, unknown>>;
+  /** The file the config came from, if any. */
+  source?: string;
+}
+
+export interface Flags {
+  address?: string;
+  root?: string;
+  state?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+/**
+ * Loads the config named by `--config`, or the default path if it exists.
+ * A file named explicitly must exist.
+ */
+export function loadConfig(flags: Flags): Config {
+  const path = flags.config ?? DEFAULTS.config;
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || flags.config !== undefined) {
+      throw invalidArgument(`config ${JSON.stringify(path)}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+  const file = text === undefined ? {} : parseFile(path, text);
+  return resolveConfig(flags, file, text === undefined ? undefined : path);
+}
+
+export function parseFile(path: string, text: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw invalidArgument(`config ${JSON.stringify(path)}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+export function resolveConfig(
+  flags: Flags,
+  file: Record<string, unknown>,
+  source?: string,
+): Config {
+  const where = `config ${JSON.stringify(source ?? '<defaults>')}`;
+  const version = file.version ?? 2;
+  if (version !== 1 && version !== 2 && version !== 3) {
+    throw invalidArgument(`${where}: unsupported version ${JSON.stringify(version)}`);
+  }
+  const grpc = table(file, 'grpc', where);
+  const debug = table(file, 'debug', where);
+  const cfg: Config = {
+    root: flags.root ?? str(file, 'root', where) ?? DEFAULTS.root,
+    state: flags.state ?? str(file, 'state', where) ?? DEFAULTS.state,
+    grpc: {
+      address: flags.address ?? str(grpc, 'address', `${where} [grpc]`) ?? DEFAULTS.address,
+      uid: int(grpc, 'uid', `${where} [grpc]`) ?? 0,
+      gid: int(grpc, 'gid', `${where} [grpc]`) ?? 0,
+      maxRecvMessageSize: int(grpc, 'max_recv_message_size', `${where} [grpc]`) ?? 16 << 20,
+      maxSendMessageSize: int(grpc, 'max_send_message_size', `${where} [grpc]`) ?? 16 << 20,
+    },
+    debug: {
+      level: logLevel(flags.logLevel ?? str(debug, 'level', `${where} [debug]`) ?? DEFAULTS.logLevel),
+    },
+    disabledPlugins: strList(file, 'disabled_plugins', where),
+    plugins: table(file, 'plugins', where) as Record<string, Record<string, unknown>>,
+    ...(source !== undefined && { source }),
+  };
+  const format = str(debug, 'format', `${where} [debug]`);
+  if (format !== undefined && format !== '') {
+    if (format !== 'json' && format !== 'text') {
+      throw invalidArgument(`${where} [debug]: format must be "json" or "text", not ${JSON.stringify(format)}`);
+    }
+    cfg.debug.format = format;
+  }
+  for (const [name, p] of [
+    ['root', cfg.root],
+    ['state', cfg.state],
+    ['address', cfg.grpc.address],
+  ] as const) {
+    if (!isAbsolute(p)) throw invalidArgument(`${name} ${JSON.stringify(p)} must be an absolute path`);
+  }
+  return cfg;
+}
+
+function logLevel(s: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(s)) {
+    throw invalidArgument(`log level ${JSON.stringify(s)}: must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return s as LogLevel;
+}
+
+function table(o: Record<string, unknown>, key: string, where: string): Record<string, unknown> {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw invalidArgument(`${where}: ${key} must be a table`);
+  }
+  return v as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, where: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw invalidArgument(`${where}: ${key} must be a string`);
+  return v;
+}
+
+function int(o: Record<string, unknown>, key: string, where: string): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw invalidArgument(`${where}: ${key} must be a non-negative integer`);
+  }
+  return n;
+}
+
+function strList(o: Record<string, unknown>, key: string, where: string): string[] {
+  const v = o[key];
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
+    throw invalidArgument(`${where}: ${key} must be a list of strings`);
+  }
+  return v as string[];
+}
+
+/** The default config as TOML, for `berthd config default`. */
+export function defaultConfigToml(): string {
+  return `version = 2
+root = "${DEFAULTS.root}"
+state = "${DEFAULTS.state}"
+disabled_plugins = []
+
+[grpc]
+  address = "${DEFAULTS.address}"
+  uid = 0
+  gid = 0
+  max_recv_message_size = ${16 << 20}
+  max_send_message_size = ${16 << 20}
+
+[debug]
+  level = "${DEFAULTS.logLevel}"
+  format = ""
+`;
+}

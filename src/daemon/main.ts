@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+import { kindOf } from '../core/errdefs/index.js';
+import { defaultConfigToml, loadConfig } from './config.js';
+import { Daemon } from './daemon.js';
+import { DEFAULTS } from './defaults.js';
+import { createLogger } from './logger.js';
+import { readVersion } from './version.js';
+
+const USAGE = `usage: berthd [flags]
+       berthd config default
+
+A container runtime daemon that serves containerd's API.
+
+flags:
+  -a, --address <socket>   gRPC socket (default ${DEFAULTS.address})
+      --root <dir>         persistent state (default ${DEFAULTS.root})
+      --state <dir>        volatile state (default ${DEFAULTS.state})
+  -c, --config <toml>      config file (default ${DEFAULTS.config})
+  -l, --log-level <level>  trace, debug, info, warn, error, fatal (default ${DEFAULTS.logLevel})
+  -v, --version            print the version and exit
+  -h, --help               print this help`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      address: { type: 'string', short: 'a' },
+      root: { type: 'string' },
+      state: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'log-level': { type: 'string', short: 'l' },
+      version: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.version) {
+    const v = readVersion();
+    process.stdout.write(`berthd ${v.version} ${v.revision}\n`);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    if (positionals.join(' ') === 'config default') {
+      process.stdout.write(defaultConfigToml());
+      return 0;
+    }
+    process.stderr.write(`berthd: unknown command ${JSON.stringify(positionals.join(' '))}\n${USAGE}\n`);
+    return 2;
+  }
+
+  const config = loadConfig({
+    ...(values.address !== undefined && { address: values.address }),
+    ...(values.root !== undefined && { root: values.root }),
+    ...(values.state !== undefined && { state: values.state }),
+    ...(values.config !== undefined && { config: values.config }),
+    ...(values['log-level'] !== undefined && { logLevel: values['log-level'] }),
+  });
+  const log = createLogger(config.debug);
+  const daemon = new Daemon(config, log);
+
+  let signals = 0;
+  const done = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      log.info({ signal: sig }, 'shutting down');
+      daemon.stop().then(resolve, (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await daemon.start();
+  await done;
+  return process.exitCode === undefined ? 0 : Number(process.exitCode);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`berthd: ${msg}\n`);
+    if (kindOf(err) === 'unknown' && err instanceof Error && err.stack) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+    process.exit(1);
+  },
+);

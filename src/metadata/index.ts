@@ -1,0 +1,9 @@
+/**
+ * @module metadata
+ * The namespaced, transactional metadata store (SQLite): the one place that
+ * knows the schema. Domain stores are built on a {@link MetadataDB}.
+ */
+export { MetadataDB, type MetadataDBOptions } from './db.js';
+export { MIGRATIONS, type Migration } from './migrations.js';
+export { ensureNamespace, SqliteNamespaceStore } from './namespaces.js';
+export { nowNanos } from './time.js';

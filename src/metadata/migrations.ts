@@ -1,0 +1,121 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order inside one transaction each. The
+ * schema version is SQLite's `user_version`. Append only: never edit a
+ * migration that has shipped.
+ *
+ * Every resource table is keyed by namespace and references `namespaces`
+ * without cascade, so a namespace cannot be dropped while it holds anything.
+ * Labels are JSON objects; timestamps are nanoseconds since the epoch.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'namespaces, images, containers, content, leases, snapshots',
+    up(db) {
+      db.exec(`
+        CREATE TABLE namespaces (
+          name       TEXT PRIMARY KEY,
+          labels     TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE images (
+          namespace         TEXT NOT NULL REFERENCES namespaces(name),
+          name              TEXT NOT NULL,
+          target_media_type TEXT NOT NULL,
+          target_digest     TEXT NOT NULL,
+          target_size       INTEGER NOT NULL,
+          target_annotations TEXT NOT NULL DEFAULT '{}',
+          labels            TEXT NOT NULL DEFAULT '{}',
+          created_at        INTEGER NOT NULL,
+          updated_at        INTEGER NOT NULL,
+          PRIMARY KEY (namespace, name)
+        ) STRICT;
+
+        CREATE TABLE containers (
+          namespace    TEXT NOT NULL REFERENCES namespaces(name),
+          id           TEXT NOT NULL,
+          image        TEXT NOT NULL DEFAULT '',
+          runtime_name TEXT NOT NULL DEFAULT '',
+          runtime_options BLOB,
+          spec         BLOB,
+          snapshotter  TEXT NOT NULL DEFAULT '',
+          snapshot_key TEXT NOT NULL DEFAULT '',
+          sandbox      TEXT NOT NULL DEFAULT '',
+          extensions   BLOB,
+          labels       TEXT NOT NULL DEFAULT '{}',
+          created_at   INTEGER NOT NULL,
+          updated_at   INTEGER NOT NULL,
+          PRIMARY KEY (namespace, id)
+        ) STRICT;
+
+        CREATE TABLE content_blobs (
+          namespace  TEXT NOT NULL REFERENCES namespaces(name),
+          digest     TEXT NOT NULL,
+          size       INTEGER NOT NULL,
+          labels     TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          PRIMARY KEY (namespace, digest)
+        ) STRICT;
+
+        CREATE TABLE content_ingests (
+          namespace  TEXT NOT NULL REFERENCES namespaces(name),
+          ref        TEXT NOT NULL,
+          expected   TEXT NOT NULL DEFAULT '',
+          expires_at INTEGER,
+          PRIMARY KEY (namespace, ref)
+        ) STRICT;
+
+        CREATE TABLE leases (
+          namespace  TEXT NOT NULL REFERENCES namespaces(name),
+          id         TEXT NOT NULL,
+          labels     TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL,
+          PRIMARY KEY (namespace, id)
+        ) STRICT;
+
+        CREATE TABLE lease_resources (
+          namespace TEXT NOT NULL,
+          lease     TEXT NOT NULL,
+          type      TEXT NOT NULL,
+          id        TEXT NOT NULL,
+          PRIMARY KEY (namespace, lease, type, id),
+          FOREIGN KEY (namespace, lease) REFERENCES leases(namespace, id) ON DELETE CASCADE
+        ) STRICT;
+
+        CREATE TABLE snapshots (
+          namespace   TEXT NOT NULL REFERENCES namespaces(name),
+          snapshotter TEXT NOT NULL,
+          key         TEXT NOT NULL,
+          backend_id  TEXT NOT NULL,
+          parent      TEXT NOT NULL DEFAULT '',
+          kind        TEXT NOT NULL,
+          labels      TEXT NOT NULL DEFAULT '{}',
+          created_at  INTEGER NOT NULL,
+          updated_at  INTEGER NOT NULL,
+          PRIMARY KEY (namespace, snapshotter, key)
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+/**
+ * The tables whose rows keep a namespace from being deleted, with the word
+ * used in the error (containerd's). Snapshots are named per snapshotter.
+ * Leases and ingests do not block deletion; they go with the namespace.
+ */
+export const NAMESPACED_RESOURCES: readonly { table: string; noun: string }[] = [
+  { table: 'images', noun: 'images' },
+  { table: 'content_blobs', noun: 'blobs' },
+  { table: 'containers', noun: 'containers' },
+];

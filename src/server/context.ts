@@ -1,0 +1,34 @@
+import type { Metadata } from '@grpc/grpc-js';
+import type { Logger } from '../core/log/index.js';
+import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+
+/** gRPC metadata keys containerd's clients send (see containerd-api.md §1.1). */
+export const NAMESPACE_HEADER = 'containerd-namespace';
+export const LEASE_HEADER = 'containerd-lease';
+
+/**
+ * Builds the operation context from a call's metadata. For namespaced
+ * services the namespace header is checked here, before any handler runs:
+ * missing → `failed_precondition`, invalid → `invalid_argument`.
+ */
+export function contextFromMetadata(
+  md: Metadata,
+  opts: { namespaced: boolean; signal: AbortSignal; log: Logger },
+): OpContext {
+  const namespace = firstString(md, NAMESPACE_HEADER);
+  const lease = firstString(md, LEASE_HEADER);
+  const ctx: OpContext = {
+    ...(namespace !== undefined && { namespace }),
+    ...(lease !== undefined && lease !== '' && { lease }),
+    signal: opts.signal,
+    log: opts.log,
+  };
+  if (opts.namespaced) namespaceRequired(ctx);
+  return ctx;
+}
+
+function firstString(md: Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : v.toString('utf8');
+}

@@ -1,0 +1,108 @@
+import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from '../core/log/index.js';
+import { type GrpcService, implement } from './service.js';
+import { claimSocketPath } from './socket.js';
+
+export interface GrpcServerOptions {
+  /** Unix socket path. */
+  address: string;
+  /** Owner of the socket file; default root (0:0). Mode is always 0660. */
+  uid?: number;
+  gid?: number;
+  maxRecvMessageSize?: number;
+  maxSendMessageSize?: number;
+  log: Logger;
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 << 20;
+
+/**
+ * berthd's gRPC front door on a unix socket. It binds only after it has
+ * made sure no other daemon answers there, and tracks calls in flight so
+ * that {@link GrpcServer.stop} lets them finish.
+ */
+export class GrpcServer {
+  private readonly server: Server;
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+  private bound = false;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly opts: GrpcServerOptions,
+    services: readonly GrpcService[],
+  ) {
+    const max = DEFAULT_MAX_MESSAGE_SIZE;
+    this.server = new Server({
+      'grpc.max_receive_message_length': opts.maxRecvMessageSize ?? max,
+      'grpc.max_send_message_length': opts.maxSendMessageSize ?? max,
+    });
+    const tracker = {
+      stopping: this.stopping.signal,
+      begin: () => {
+        this.inFlight++;
+        return () => {
+          this.inFlight--;
+          if (this.inFlight === 0) this.idle?.();
+        };
+      },
+    };
+    for (const svc of services) {
+      this.server.addService(
+        svc.definition,
+        implement(svc, opts.log.child({ service: svc.name }), tracker),
+      );
+    }
+  }
+
+  get address(): string {
+    return this.opts.address;
+  }
+
+  async start(): Promise<void> {
+    const { address } = this.opts;
+    mkdirSync(dirname(address), { recursive: true, mode: 0o711 });
+    await claimSocketPath(address);
+    await new Promise<void>((resolve, reject) => {
+      this.server.bindAsync(`unix:${address}`, ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+    this.bound = true;
+    chmodSync(address, 0o660);
+    chownSync(address, this.opts.uid ?? 0, this.opts.gid ?? 0);
+    this.opts.log.info({ address }, 'serving gRPC');
+  }
+
+  /**
+   * Stops accepting calls and waits for those in flight; after `graceMs`
+   * the rest are cancelled. Removes the socket file.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.bound) return;
+    this.bound = false;
+    this.stopping.abort();
+    const drained = new Promise<void>((resolve) => {
+      this.server.tryShutdown(() => resolve());
+    });
+    const timer = new Promise<'timeout'>((resolve) => {
+      setTimeout(() => resolve('timeout'), graceMs).unref();
+    });
+    if ((await Promise.race([drained, timer])) === 'timeout') {
+      this.opts.log.warn({ inFlight: this.inFlight }, 'cancelling calls still in flight');
+      this.server.forceShutdown();
+    }
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
+    }
+    try {
+      unlinkSync(this.opts.address);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import {
+  type handleUnaryCall,
+  type handleServerStreamingCall,
+  type MethodDefinition,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  status,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Logger } from '../core/log/index.js';
+import type { OpContext } from '../core/namespaces/index.js';
+import { contextFromMetadata } from './context.js';
+import { toGrpcStatus } from './grpc-errors.js';
+
+/**
+ * What a service adapter hands the server: the generated definition, and
+ * handlers for the methods it implements. Methods without a handler answer
+ * UNIMPLEMENTED.
+ */
+export interface GrpcService {
+  /** Full proto name, e.g. `containerd.services.version.v1.Version`. */
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+  /** Namespaced services reject calls without a valid `containerd-namespace`. */
+  readonly namespaced: boolean;
+  readonly handlers: Readonly<Record<string, Handler>>;
+}
+
+export type UnaryHandler<Req, Res> = (ctx: OpContext, req: Req) => Promise<Res> | Res;
+export type StreamHandler<Req, Res> = (
+  ctx: OpContext,
+  req: Req,
+  send: (res: Res) => Promise<void>,
+) => Promise<void>;
+
+export type Handler =
+  | { kind: 'unary'; fn: UnaryHandler<any, any> }
+  | { kind: 'server-stream'; fn: StreamHandler<any, any> };
+
+export function unary<Req, Res>(fn: UnaryHandler<Req, Res>): Handler {
+  return { kind: 'unary', fn };
+}
+
+export function serverStream<Req, Res>(fn: StreamHandler<Req, Res>): Handler {
+  return { kind: 'server-stream', fn };
+}
+
+/** Tracks calls in flight so shutdown can wait for them. */
+export interface CallTracker {
+  begin(): () => void;
+  /** Aborted when the server begins to stop; ends long-lived streams. */
+  readonly stopping: AbortSignal;
+}
+
+/**
+ * Turns a {@link GrpcService} into grpc-js handlers: each call gets an
+ * OpContext, a cancellation signal and a child logger, and every error is
+ * mapped to a status in one place.
+ */
+export function implement(
+  svc: GrpcService,
+  log: Logger,
+  tracker: CallTracker,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(svc.definition) as [string, MethodDefinition<any, any>][]) {
+    // Handlers are keyed by the proto method name, e.g. `List`.
+    const method = def.path.slice(def.path.lastIndexOf('/') + 1);
+    const h = svc.handlers[method];
+    const mlog = log.child({ method: def.path });
+    if (!h) {
+      impl[key] = unimplemented(def);
+      continue;
+    }
+    impl[key] =
+      h.kind === 'unary'
+        ? unaryCall(svc, h.fn, mlog, tracker)
+        : streamCall(svc, h.fn, mlog, tracker);
+  }
+  return impl;
+}
+
+function unaryCall(
+  svc: GrpcService,
+  fn: UnaryHandler<unknown, unknown>,
+  log: Logger,
+  tracker: CallTracker,
+): handleUnaryCall<unknown, unknown> {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const done = tracker.begin();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    Promise.resolve()
+      .then(() => {
+        const ctx = contextFromMetadata(call.metadata, {
+          namespaced: svc.namespaced,
+          signal: ac.signal,
+          log,
+        });
+        return fn(ctx, call.request);
+      })
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toGrpcStatus(err, log)),
+      )
+      .finally(done);
+  };
+}
+
+function streamCall(
+  svc: GrpcService,
+  fn: StreamHandler<unknown, unknown>,
+  log: Logger,
+  tracker: CallTracker,
+): handleServerStreamingCall<unknown, unknown> {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const done = tracker.begin();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    const signal = AbortSignal.any([ac.signal, tracker.stopping]);
+    const send = (res: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    Promise.resolve()
+      .then(() => {
+        const ctx = contextFromMetadata(call.metadata, {
+          namespaced: svc.namespaced,
+          signal,
+          log,
+        });
+        return fn(ctx, call.request, send);
+      })
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          if (!ac.signal.aborted) call.emit('error', toGrpcStatus(err, log));
+        },
+      )
+      .finally(done);
+  };
+}
+
+function unimplemented(def: MethodDefinition<unknown, unknown>) {
+  const err = {
+    code: status.UNIMPLEMENTED,
+    details: `${def.path} is not implemented by berth yet`,
+  };
+  if (def.requestStream || def.responseStream) {
+    return (call: { emit(ev: 'error', e: unknown): void }) => call.emit('error', err);
+  }
+  return (_call: unknown, cb: sendUnaryData<unknown>) => cb(err);
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Berthd } from '../helpers/berthd.js';
+import { ctr, ctrOk, table } from '../helpers/ctr.js';
+
+const root = process.getuid?.() === 0;
+
+describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
+  let d: Berthd;
+  before(async () => {
+    d = await Berthd.start();
+  });
+  after(async () => {
+    await d.cleanup();
+  });
+
+  it('ctr version shows the server version', async () => {
+    const out = ctrOk(d.socket, ['version']);
+    const pkg = (await import('../../package.json', { with: { type: 'json' } })).default;
+    assert.match(out, /^Client:/m);
+    assert.match(out, /^Server:\n\s+Version:\s+(\S+)\n\s+Revision:\s+(\S+)/m);
+    const server = out.slice(out.indexOf('Server:'));
+    assert.match(server, new RegExp(`Version:\\s+${pkg.version.replace(/\./g, '\\.')}\\n`));
+    assert.match(server, /UUID:\s+[0-9a-f-]{36}/);
+  });
+
+  it('creates, labels, lists and removes a namespace', () => {
+    ctrOk(d.socket, ['namespaces', 'create', 'a']);
+    ctrOk(d.socket, ['namespaces', 'label', 'a', 'k=v']);
+    ctrOk(d.socket, ['namespaces', 'create', 'b', 'x=1', 'y=2']);
+    const rows = table(ctrOk(d.socket, ['namespaces', 'ls']));
+    assert.deepEqual(rows[0], ['NAME', 'LABELS']);
+    assert.deepEqual(rows.slice(1), [
+      ['a', 'k=v'],
+      ['b', 'x=1,y=2'],
+    ]);
+    assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), 'a\nb\n');
+
+    // An empty value removes the label, as containerd does.
+    ctrOk(d.socket, ['namespaces', 'label', 'a', 'k=']);
+    assert.deepEqual(table(ctrOk(d.socket, ['namespaces', 'ls'])).slice(1), [['a'], ['b', 'x=1,y=2']]);
+
+    ctrOk(d.socket, ['namespaces', 'rm', 'a']);
+    assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), 'b\n');
+    ctrOk(d.socket, ['namespaces', 'rm', 'b']);
+    assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), '');
+  });
+
+  it('refuses a duplicate namespace and reports a missing one on rm', () => {
+    ctrOk(d.socket, ['namespaces', 'create', 'dup']);
+    const again = ctr(d.socket, ['namespaces', 'create', 'dup']);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /namespace "dup": already exists/);
+    ctrOk(d.socket, ['namespaces', 'rm', 'dup']);
+
+    // ctr rm prints the error per namespace and exits non-zero.
+    const missing = ctr(d.socket, ['namespaces', 'rm', 'nope']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stdout + missing.stderr, /namespace "nope": not found/);
+  });
+
+  it('rejects an invalid namespace name with a clear error', () => {
+    for (const bad of ['bad name', '-lead', 'UPPER!', 'x'.repeat(77)]) {
+      const r = ctr(d.socket, ['namespaces', 'create', bad]);
+      assert.notEqual(r.code, 0, `create ${bad} should fail`);
+      assert.match(r.stderr, /identifier .* (must match|greater than maximum length)/);
+      assert.match(r.stderr, /invalid argument/);
+    }
+    assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), '');
+  });
+
+  it('ctr plugins ls lists berth plugins with their status', () => {
+    const rows = table(ctrOk(d.socket, ['plugins', 'ls']));
+    assert.deepEqual(rows[0], ['TYPE', 'ID', 'PLATFORMS', 'STATUS']);
+    const plugins = new Map(rows.slice(1).map((r) => [`${r[0]} ${r[1]}`, r[3]]));
+    for (const p of [
+      'io.containerd.metadata.v1 sqlite',
+      'io.containerd.service.v1 namespaces-service',
+      'io.containerd.grpc.v1 namespaces',
+      'io.containerd.grpc.v1 version',
+      'io.containerd.grpc.v1 introspection',
+      'io.containerd.grpc.v1 healthcheck',
+    ]) {
+      assert.equal(plugins.get(p), 'ok', `${p} in ${JSON.stringify([...plugins])}`);
+    }
+    const detailed = ctrOk(d.socket, ['plugins', 'ls', '-d']);
+    assert.match(detailed, /Type:\s+io\.containerd\.metadata\.v1/);
+    assert.match(detailed, /path\s+.*meta\.db/);
+
+    const filtered = table(ctrOk(d.socket, ['plugins', 'ls', 'type==io.containerd.grpc.v1']));
+    assert.ok(filtered.length > 1);
+    assert.ok(filtered.slice(1).every((r) => r[0] === 'io.containerd.grpc.v1'));
+
+    const badFilter = ctr(d.socket, ['plugins', 'ls', 'type==']);
+    assert.notEqual(badFilter.code, 0);
+    assert.match(badFilter.stderr, /filter/);
+  });
+
+  it('answers UNIMPLEMENTED for services of later issues', () => {
+    const r = ctr(d.socket, ['images', 'ls']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Unimplemented|unknown service/i);
+  });
+});
