@@ -117,23 +117,36 @@ async function main(): Promise<void> {
       };
     });
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ calls: CALLS, concurrency: CONCURRENCY, rows, rssKiB: rss }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ calls: CALLS, concurrency: CONCURRENCY, rows, rssKiB: rss }, null, 2)}\n`,
+      );
       return;
     }
     const f = (n: number) => n.toFixed(0).padStart(7);
     const r = (n: number) => `${n.toFixed(2)}x`.padStart(7);
-    console.log(`${CALLS} calls each, sequential latency (µs) and throughput at ${CONCURRENCY} in flight`);
+    console.log(
+      `${CALLS} calls each, sequential latency (µs) and throughput at ${CONCURRENCY} in flight`,
+    );
     console.log('op                daemon       p50     p99    mean   calls/s');
     for (const row of rows) {
-      for (const [who, v] of [['berthd', row.berthd], ['containerd', row.containerd]] as const) {
-        console.log(`${row.op.padEnd(17)} ${who.padEnd(10)} ${f(v.p50)} ${f(v.p99)} ${f(v.mean)} ${f(v.throughput)}`);
+      for (const [who, v] of [
+        ['berthd', row.berthd],
+        ['containerd', row.containerd],
+      ] as const) {
+        console.log(
+          `${row.op.padEnd(17)} ${who.padEnd(10)} ${f(v.p50)} ${f(v.p99)} ${f(v.mean)} ${f(v.throughput)}`,
+        );
       }
       console.log(
         `${row.op.padEnd(17)} ${'ratio'.padEnd(10)} ${r(row.ratio.p50)} ${r(row.ratio.p99)} ${''.padStart(7)} ${r(row.ratio.throughput)}`,
       );
     }
-    console.log(`RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB (${(rss.berthd / rss.containerd).toFixed(2)}x)`);
-    console.log('ratio = berthd / containerd: below 1 is better for latency, above 1 is better for throughput');
+    console.log(
+      `RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB (${(rss.berthd / rss.containerd).toFixed(2)}x)`,
+    );
+    console.log(
+      'ratio = berthd / containerd: below 1 is better for latency, above 1 is better for throughput',
+    );
   } finally {
     await containerd?.stop();
     await berthd?.cleanup();

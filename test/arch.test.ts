@@ -43,7 +43,8 @@ describe('architecture', () => {
         const spec = m[1] ?? '';
         if (spec.startsWith('.')) {
           const target = relative(SRC, resolve(dirname(file), spec)).split('/')[0] ?? '';
-          if (!allowed.includes(target)) violations.push(`${relative(SRC, file)} imports ${spec} (${target})`);
+          if (!allowed.includes(target))
+            violations.push(`${relative(SRC, file)} imports ${spec} (${target})`);
         } else {
           for (const re of FORBIDDEN_PACKAGES[layer] ?? []) {
             if (re.test(spec)) violations.push(`${relative(SRC, file)} imports package ${spec}`);

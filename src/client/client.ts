@@ -1,4 +1,5 @@
-import { Channel, credentials, type Client, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Channel, type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { PluginsResponse } from '../api/containerd/services/introspection/v1/introspection.js';
 import {
   IntrospectionClient,
   type Plugin,
@@ -11,13 +12,15 @@ import {
   NamespacesClient,
   type UpdateNamespaceResponse,
 } from '../api/containerd/services/namespaces/v1/namespaces.js';
-import { VersionClient, type VersionResponse } from '../api/containerd/services/version/v1/version.js';
+import {
+  VersionClient,
+  type VersionResponse,
+} from '../api/containerd/services/version/v1/version.js';
 import {
   type HealthCheckResponse,
   HealthCheckResponse_ServingStatus,
   HealthClient,
 } from '../api/grpc/health/v1/health.js';
-import type { PluginsResponse } from '../api/containerd/services/introspection/v1/introspection.js';
 import type { Namespace } from '../core/namespaces/index.js';
 import { fromGrpcError } from './errors.js';
 
@@ -57,7 +60,11 @@ export class BerthClient {
     this.channel = new Channel(target, credentials.createInsecure(), options);
     const shared = { ...options, channelOverride: this.channel };
     const make = <C extends Client>(
-      Ctor: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, o: object) => C,
+      Ctor: new (
+        addr: string,
+        creds: ReturnType<typeof credentials.createInsecure>,
+        o: object,
+      ) => C,
     ): C => {
       const c = new Ctor(target, credentials.createInsecure(), shared);
       this.clients.push(c);
@@ -79,15 +86,23 @@ export class BerthClient {
   }
 
   async isServing(): Promise<boolean> {
-    const res = await this.call<HealthCheckResponse>((cb) => this.healthClient.check({ service: '' }, this.metadata(), cb));
+    const res = await this.call<HealthCheckResponse>((cb) =>
+      this.healthClient.check({ service: '' }, this.metadata(), cb),
+    );
     return res.status === HealthCheckResponse_ServingStatus.SERVING;
   }
 
   readonly namespaces = {
     list: async (filter = ''): Promise<Namespace[]> =>
-      (await this.call<ListNamespacesResponse>((cb) => this.namespacesClient.list({ filter }, this.metadata(), cb))).namespaces,
+      (
+        await this.call<ListNamespacesResponse>((cb) =>
+          this.namespacesClient.list({ filter }, this.metadata(), cb),
+        )
+      ).namespaces,
     get: async (name: string): Promise<Namespace> => {
-      const res = await this.call<GetNamespaceResponse>((cb) => this.namespacesClient.get({ name }, this.metadata(), cb));
+      const res = await this.call<GetNamespaceResponse>((cb) =>
+        this.namespacesClient.get({ name }, this.metadata(), cb),
+      );
       return res.namespace ?? { name, labels: {} };
     },
     create: async (name: string, labels: Record<string, string> = {}): Promise<Namespace> => {
@@ -113,8 +128,11 @@ export class BerthClient {
 
   readonly introspection = {
     plugins: async (filters: string[] = []): Promise<Plugin[]> =>
-      (await this.call<PluginsResponse>((cb) => this.introspectionClient.plugins({ filters }, this.metadata(), cb)))
-        .plugins,
+      (
+        await this.call<PluginsResponse>((cb) =>
+          this.introspectionClient.plugins({ filters }, this.metadata(), cb),
+        )
+      ).plugins,
     server: (): Promise<ServerResponse> =>
       this.call<ServerResponse>((cb) => this.introspectionClient.server({}, this.metadata(), cb)),
   };

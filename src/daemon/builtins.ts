@@ -7,12 +7,15 @@ import { healthService } from '../services/health/service.js';
 import { introspectionService, type PluginStatus } from '../services/introspection/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
 import { versionService } from '../services/version/service.js';
+import { type PluginRecord, PluginType, pluginKey, type Registration } from './plugin.js';
 import { loadOrCreateUUID } from './server-uuid.js';
-import { PluginType, pluginKey, type PluginRecord, type Registration } from './plugin.js';
 import { readVersion } from './version.js';
 
 export const MetadataKey = pluginKey<MetadataDB>(PluginType.metadata, 'sqlite');
-export const NamespacesServiceKey = pluginKey<NamespaceStore>(PluginType.service, 'namespaces-service');
+export const NamespacesServiceKey = pluginKey<NamespaceStore>(
+  PluginType.service,
+  'namespaces-service',
+);
 
 /** State the daemon shares with the plugins it wires (health reads it). */
 export interface DaemonState {
@@ -51,7 +54,9 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
   return [
     metadata,
     namespaces,
-    grpc('namespaces', [PluginType.service], (ic) => namespacesService(ic.get(NamespacesServiceKey))),
+    grpc('namespaces', [PluginType.service], (ic) =>
+      namespacesService(ic.get(NamespacesServiceKey)),
+    ),
     grpc('version', [], () => versionService(readVersion())),
     grpc('introspection', [], (ic) => {
       const uuid = loadOrCreateUUID(ic.rootDir());
@@ -63,8 +68,7 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
     }),
     grpc('healthcheck', [], (ic) =>
       healthService({
-        services: () =>
-          ic.getByType<GrpcService>(PluginType.grpc).map((s) => s.name),
+        services: () => ic.getByType<GrpcService>(PluginType.grpc).map((s) => s.name),
         shuttingDown: () => daemon.shuttingDown(),
       }),
     ),

@@ -29,10 +29,16 @@ level = "warn"
 format = "json"
 `) as Record<string, unknown>;
     const fromFile = resolveConfig({}, file);
-    assert.deepEqual([fromFile.root, fromFile.state, fromFile.grpc.address], ['/f/root', '/f/state', '/f/sock']);
+    assert.deepEqual(
+      [fromFile.root, fromFile.state, fromFile.grpc.address],
+      ['/f/root', '/f/state', '/f/sock'],
+    );
     assert.equal(fromFile.debug.level, 'warn');
     assert.equal(fromFile.debug.format, 'json');
-    const flagged = resolveConfig({ root: '/r', state: '/s', address: '/a', logLevel: 'debug' }, file);
+    const flagged = resolveConfig(
+      { root: '/r', state: '/s', address: '/a', logLevel: 'debug' },
+      file,
+    );
     assert.deepEqual([flagged.root, flagged.state, flagged.grpc.address], ['/r', '/s', '/a']);
     assert.equal(flagged.debug.level, 'debug');
   });
@@ -48,7 +54,10 @@ format = "json"
       [{}, { root: 'relative' }, /root "relative" must be an absolute path/],
     ];
     for (const [file, flags, re] of cases) {
-      assert.throws(() => resolveConfig(flags, file), (e: Error) => isInvalidArgument(e) && re.test(e.message));
+      assert.throws(
+        () => resolveConfig(flags, file),
+        (e: Error) => isInvalidArgument(e) && re.test(e.message),
+      );
     }
   });
 
@@ -60,7 +69,10 @@ format = "json"
       assert.equal(loadConfig({ config: path }).root, '/x');
       assert.throws(() => loadConfig({ config: join(dir.path, 'nope.toml') }), /nope\.toml/);
       writeFileSync(path, 'root = \n');
-      assert.throws(() => loadConfig({ config: path }), (e: Error) => isInvalidArgument(e) && /c\.toml/.test(e.message));
+      assert.throws(
+        () => loadConfig({ config: path }),
+        (e: Error) => isInvalidArgument(e) && /c\.toml/.test(e.message),
+      );
     } finally {
       dir.remove();
     }

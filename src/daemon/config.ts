@@ -104,7 +104,9 @@ export function resolveConfig(
       maxSendMessageSize: int(grpc, 'max_send_message_size', `${where} [grpc]`) ?? 16 << 20,
     },
     debug: {
-      level: logLevel(flags.logLevel ?? str(debug, 'level', `${where} [debug]`) ?? DEFAULTS.logLevel),
+      level: logLevel(
+        flags.logLevel ?? str(debug, 'level', `${where} [debug]`) ?? DEFAULTS.logLevel,
+      ),
     },
     disabledPlugins: strList(file, 'disabled_plugins', where),
     plugins: table(file, 'plugins', where) as Record<string, Record<string, unknown>>,
@@ -113,7 +115,9 @@ export function resolveConfig(
   const format = str(debug, 'format', `${where} [debug]`);
   if (format !== undefined && format !== '') {
     if (format !== 'json' && format !== 'text') {
-      throw invalidArgument(`${where} [debug]: format must be "json" or "text", not ${JSON.stringify(format)}`);
+      throw invalidArgument(
+        `${where} [debug]: format must be "json" or "text", not ${JSON.stringify(format)}`,
+      );
     }
     cfg.debug.format = format;
   }
@@ -122,14 +126,17 @@ export function resolveConfig(
     ['state', cfg.state],
     ['address', cfg.grpc.address],
   ] as const) {
-    if (!isAbsolute(p)) throw invalidArgument(`${name} ${JSON.stringify(p)} must be an absolute path`);
+    if (!isAbsolute(p))
+      throw invalidArgument(`${name} ${JSON.stringify(p)} must be an absolute path`);
   }
   return cfg;
 }
 
 function logLevel(s: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(s)) {
-    throw invalidArgument(`log level ${JSON.stringify(s)}: must be one of ${LOG_LEVELS.join(', ')}`);
+    throw invalidArgument(
+      `log level ${JSON.stringify(s)}: must be one of ${LOG_LEVELS.join(', ')}`,
+    );
   }
   return s as LogLevel;
 }

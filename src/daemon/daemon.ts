@@ -58,10 +58,7 @@ export class Daemon {
       throw err;
     }
     writeFileSync(this.pidFile, `${process.pid}\n`, { mode: 0o644 });
-    this.log.info(
-      { root, state, address: grpc.address, pid: process.pid },
-      'berthd started',
-    );
+    this.log.info({ root, state, address: grpc.address, pid: process.pid }, 'berthd started');
   }
 
   async stop(): Promise<void> {

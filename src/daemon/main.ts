@@ -48,7 +48,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(defaultConfigToml());
       return 0;
     }
-    process.stderr.write(`berthd: unknown command ${JSON.stringify(positionals.join(' '))}\n${USAGE}\n`);
+    process.stderr.write(
+      `berthd: unknown command ${JSON.stringify(positionals.join(' '))}\n${USAGE}\n`,
+    );
     return 2;
   }
 

@@ -37,7 +37,10 @@ describe('plugins', () => {
       assert.deepEqual(status, { ok: 'ok', broken: 'error', off: 'skip', needs: 'ok' });
       assert.equal(set.get(pluginKey<string>('t', 'ok')), 'ok');
       assert.throws(() => set.get(pluginKey('t', 'broken')), /not loaded: no disk/);
-      assert.match(set.all.find((r) => r.registration.id === 'off')?.error?.message ?? '', /skip plugin/);
+      assert.match(
+        set.all.find((r) => r.registration.id === 'off')?.error?.message ?? '',
+        /skip plugin/,
+      );
       assert.deepEqual(set.getByType('t'), ['ok']);
     } finally {
       dir.remove();

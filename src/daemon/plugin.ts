@@ -127,7 +127,9 @@ export class PluginSet {
   }
 
   get<T>(key: PluginKey<T>): T {
-    const rec = this.records.find((r) => r.registration.type === key.type && r.registration.id === key.id);
+    const rec = this.records.find(
+      (r) => r.registration.type === key.type && r.registration.id === key.id,
+    );
     if (!rec) throw notFound(`plugin ${JSON.stringify(`${key.type}.${key.id}`)}`);
     if (rec.status !== 'ok') {
       throw failedPrecondition(

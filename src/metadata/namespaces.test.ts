@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { tempDir, type TempDir } from '../../test/helpers/tmp.js';
+import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import {
   isAlreadyExists,
   isFailedPrecondition,
@@ -81,9 +81,7 @@ describe('SqliteNamespaceStore', () => {
          VALUES ('busy', 'overlayfs', 'k', '1', 'active', 0, 0)`,
       )
       .run();
-    mdb.db
-      .prepare(`INSERT INTO leases (namespace, id, created_at) VALUES ('busy', 'l1', 0)`)
-      .run();
+    mdb.db.prepare(`INSERT INTO leases (namespace, id, created_at) VALUES ('busy', 'l1', 0)`).run();
     assert.throws(
       () => store.delete('busy'),
       (err: unknown) =>

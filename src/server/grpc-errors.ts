@@ -1,4 +1,4 @@
-import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, type StatusObject, status } from '@grpc/grpc-js';
 import { type ErrorKind, kindOf } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
 

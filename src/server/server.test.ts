@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { status } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import {
   NamespacesClient,
   NamespacesService,
@@ -11,11 +12,9 @@ import { CODE_TO_KIND } from '../client/errors.js';
 import { BerthClient } from '../client/index.js';
 import { ERROR_KINDS, type ErrorKind, newError } from '../core/errdefs/index.js';
 import { nullLogger } from '../core/log/index.js';
-import { tempDir, type TempDir } from '../../test/helpers/tmp.js';
 import { KIND_TO_CODE } from './grpc-errors.js';
 import { GrpcServer } from './server.js';
 import { unary } from './service.js';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 
 /**
  * The server layer against a real unix socket, with test services standing
@@ -33,7 +32,12 @@ describe('GrpcServer', () => {
     dir = tempDir();
     socket = join(dir.path, 's', 'test.sock');
     server = new GrpcServer(
-      { address: socket, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, log: nullLogger },
+      {
+        address: socket,
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        log: nullLogger,
+      },
       [
         {
           // A namespaced service: the header is checked before the handler.

@@ -1,11 +1,11 @@
 import {
-  type handleUnaryCall,
   type handleServerStreamingCall,
+  type handleUnaryCall,
   type MethodDefinition,
-  type sendUnaryData,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
+  type sendUnaryData,
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -65,7 +65,10 @@ export function implement(
   tracker: CallTracker,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
-  for (const [key, def] of Object.entries(svc.definition) as [string, MethodDefinition<any, any>][]) {
+  for (const [key, def] of Object.entries(svc.definition) as [
+    string,
+    MethodDefinition<any, any>,
+  ][]) {
     // Handlers are keyed by the proto method name, e.g. `List`.
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
     const h = svc.handlers[method];

@@ -19,9 +19,7 @@ export async function claimSocketPath(path: string): Promise<void> {
     throw failedPrecondition(`socket ${JSON.stringify(path)}: exists and is not a socket`);
   }
   if (await answers(path)) {
-    throw failedPrecondition(
-      `socket ${JSON.stringify(path)}: another daemon is listening on it`,
-    );
+    throw failedPrecondition(`socket ${JSON.stringify(path)}: another daemon is listening on it`);
   }
   unlinkSync(path);
 }

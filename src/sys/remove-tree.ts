@@ -19,11 +19,9 @@ export function assertInside(target: string, within: string): void {
   const root = resolve(within);
   const rel = relative(root, resolve(target));
   if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
-    throw new Error(
-      `refusing path ${JSON.stringify(target)}: not inside ${JSON.stringify(root)}`,
-    );
+    throw new Error(`refusing path ${JSON.stringify(target)}: not inside ${JSON.stringify(root)}`);
   }
-  if (root === '/' ) {
+  if (root === '/') {
     throw new Error(`refusing path ${JSON.stringify(target)}: "/" is not a tree berth owns`);
   }
 }

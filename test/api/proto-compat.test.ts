@@ -47,12 +47,18 @@ interface Prerequisite {
 }
 
 const prerequisites: Prerequisite[] = [
-  { path: join(gocode, containerdRel, 'api/types/mount.proto'), pkg: 'golang-github-containerd-containerd-dev' },
+  {
+    path: join(gocode, containerdRel, 'api/types/mount.proto'),
+    pkg: 'golang-github-containerd-containerd-dev',
+  },
   {
     path: join(gocode, containerdRel, 'runtime/v2/task/shim.proto'),
     pkg: 'golang-github-containerd-containerd-dev',
   },
-  { path: join(gocode, 'github.com/gogo/protobuf/gogoproto/gogo.proto'), pkg: 'golang-github-gogo-protobuf-dev' },
+  {
+    path: join(gocode, 'github.com/gogo/protobuf/gogoproto/gogo.proto'),
+    pkg: 'golang-github-gogo-protobuf-dev',
+  },
   {
     path: join(gocode, 'github.com/gogo/googleapis/google/rpc/status.proto'),
     pkg: 'golang-github-gogo-googleapis-dev',
@@ -70,7 +76,9 @@ function checkPrerequisites(): void {
     if (!existsSync(path)) problems.push(`${path} is missing: apt-get install ${pkg}`);
   }
   if (problems.length > 0) {
-    assert.fail(`cannot check wire compatibility with containerd's API:\n  ${problems.join('\n  ')}`);
+    assert.fail(
+      `cannot check wire compatibility with containerd's API:\n  ${problems.join('\n  ')}`,
+    );
   }
 }
 
@@ -82,7 +90,12 @@ function listProtos(root: string): string[] {
 }
 
 function compile(out: string, includes: string[], files: string[], cwd: string): FileDescriptorSet {
-  const args = [...includes.map((i) => `-I${i}`), `--descriptor_set_out=${out}`, '--include_imports', ...files];
+  const args = [
+    ...includes.map((i) => `-I${i}`),
+    `--descriptor_set_out=${out}`,
+    '--include_imports',
+    ...files,
+  ];
   try {
     execFileSync('protoc', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
@@ -118,7 +131,8 @@ function indexSet(set: FileDescriptorSet): Index {
   return idx;
 }
 
-const compared = (fullName: string): boolean => comparedPrefixes.some((p) => fullName.startsWith(`.${p}`));
+const compared = (fullName: string): boolean =>
+  comparedPrefixes.some((p) => fullName.startsWith(`.${p}`));
 
 // Name of the real (non-synthetic) oneof a field belongs to, or '' if none.
 function oneofOf(m: DescriptorProto, f: FieldDescriptorProto): string {
@@ -140,7 +154,11 @@ interface Report {
 }
 
 function compare(theirs: Index, ours: Index): Report {
-  const report: Report = { mismatches: [], extras: [], checked: { messages: 0, enums: 0, services: 0, methods: 0 } };
+  const report: Report = {
+    mismatches: [],
+    extras: [],
+    checked: { messages: 0, enums: 0, services: 0, methods: 0 },
+  };
   const bad = (s: string): void => {
     report.mismatches.push(s);
   };
@@ -154,7 +172,9 @@ function compare(theirs: Index, ours: Index): Report {
       continue;
     }
     if ((tm.options?.mapEntry ?? false) !== (om.options?.mapEntry ?? false)) {
-      bad(`message ${name}: map_entry ${tm.options?.mapEntry ?? false} vs ours ${om.options?.mapEntry ?? false}`);
+      bad(
+        `message ${name}: map_entry ${tm.options?.mapEntry ?? false} vs ours ${om.options?.mapEntry ?? false}`,
+      );
     }
     const ourFields = new Map(om.field.map((f) => [f.number, f]));
     for (const tf of tm.field) {
@@ -169,7 +189,8 @@ function compare(theirs: Index, ours: Index): Report {
     }
     const theirNumbers = new Set(tm.field.map((f) => f.number));
     for (const of of om.field) {
-      if (!theirNumbers.has(of.number)) report.extras.push(`field ${name}.${describeField(om, of)}`);
+      if (!theirNumbers.has(of.number))
+        report.extras.push(`field ${name}.${describeField(om, of)}`);
     }
   }
   for (const name of ours.messages.keys()) {
@@ -192,7 +213,8 @@ function compare(theirs: Index, ours: Index): Report {
     }
     const theirValues = new Set(te.value.map((v) => v.name));
     for (const ov of oe.value) {
-      if (!theirValues.has(ov.name)) report.extras.push(`enum value ${name}.${ov.name}=${ov.number}`);
+      if (!theirValues.has(ov.name))
+        report.extras.push(`enum value ${name}.${ov.name}=${ov.number}`);
     }
   }
   for (const name of ours.enums.keys()) {
@@ -243,7 +265,9 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
     assert.ok(ourFiles.length > 0, `no .proto files under ${ourProtoDir}`);
 
     const theirs = indexSet(compile(join(work, 'debian.pb'), debianIncludes, debianFiles, gocode));
-    const ours = indexSet(compile(join(work, 'ours.pb'), ['.', '/usr/include'], ourFiles, ourProtoDir));
+    const ours = indexSet(
+      compile(join(work, 'ours.pb'), ['.', '/usr/include'], ourFiles, ourProtoDir),
+    );
 
     const report = compare(theirs, ours);
     const c = report.checked;
@@ -253,7 +277,10 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
     );
     for (const extra of report.extras.sort()) t.diagnostic(`extra in ours: ${extra}`);
 
-    assert.ok(c.messages > 100 && c.services >= 12, `suspiciously little compared: ${JSON.stringify(c)}`);
+    assert.ok(
+      c.messages > 100 && c.services >= 12,
+      `suspiciously little compared: ${JSON.stringify(c)}`,
+    );
     if (report.mismatches.length > 0) {
       assert.fail(
         `${report.mismatches.length} mismatch(es) between proto/ and containerd's API:\n  ${report.mismatches.join('\n  ')}`,

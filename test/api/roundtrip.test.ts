@@ -2,14 +2,20 @@
 // with nanoseconds, maps, enums, Any payloads, and grpc-js service paths.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Container, ContainersService } from '../../src/api/containerd/services/containers/v1/containers.js';
+import {
+  Container,
+  ContainersService,
+} from '../../src/api/containerd/services/containers/v1/containers.js';
 import {
   WriteAction,
   WriteContentRequest,
   WriteContentResponse,
 } from '../../src/api/containerd/services/content/v1/content.js';
 import { Descriptor } from '../../src/api/containerd/types/descriptor.js';
-import { HealthCheckResponse, HealthCheckResponse_ServingStatus } from '../../src/api/grpc/health/v1/health.js';
+import {
+  HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+} from '../../src/api/grpc/health/v1/health.js';
 
 test('int64 bigint and Timestamp survive encode/decode', () => {
   const big = 9007199254740993n; // 2^53 + 1: not representable as a double
@@ -72,7 +78,10 @@ test('bytes, maps and Any round-trip in a write request', () => {
 });
 
 test('grpc-js service definitions carry containerd paths and streaming flags', () => {
-  assert.equal(ContainersService.listStream.path, '/containerd.services.containers.v1.Containers/ListStream');
+  assert.equal(
+    ContainersService.listStream.path,
+    '/containerd.services.containers.v1.Containers/ListStream',
+  );
   assert.equal(ContainersService.listStream.responseStream, true);
   assert.equal(ContainersService.get.responseStream, false);
   const h = HealthCheckResponse.fromPartial({ status: HealthCheckResponse_ServingStatus.SERVING });

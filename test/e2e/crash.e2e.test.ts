@@ -24,7 +24,11 @@ describe('crash safety', { skip: !root && 'needs root' }, () => {
       while (next < TOTAL) {
         const i = next++;
         try {
-          await client.namespaces.create(`burst-${i}`, { i: String(i), group: 'burst', pad: 'x'.repeat(512) });
+          await client.namespaces.create(`burst-${i}`, {
+            i: String(i),
+            group: 'burst',
+            pad: 'x'.repeat(512),
+          });
           answered.add(i);
           if (answered.size >= KILL_AFTER && !killed) {
             killed = true;
@@ -46,10 +50,15 @@ describe('crash safety', { skip: !root && 'needs root' }, () => {
     const present = await c2.namespaces.list();
     c2.close();
     const names = new Set(present.map((n) => n.name));
-    for (const i of answered) assert.ok(names.has(`burst-${i}`), `answered create burst-${i} is missing`);
+    for (const i of answered)
+      assert.ok(names.has(`burst-${i}`), `answered create burst-${i} is missing`);
     for (const ns of present) {
       const i = Number(ns.name.slice('burst-'.length));
-      assert.deepEqual(ns.labels, { i: String(i), group: 'burst', pad: 'x'.repeat(512) }, `${ns.name} is whole`);
+      assert.deepEqual(
+        ns.labels,
+        { i: String(i), group: 'burst', pad: 'x'.repeat(512) },
+        `${ns.name} is whole`,
+      );
     }
     assert.equal(await d2.stop(), 0);
 

@@ -38,7 +38,10 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
 
     // An empty value removes the label, as containerd does.
     ctrOk(d.socket, ['namespaces', 'label', 'a', 'k=']);
-    assert.deepEqual(table(ctrOk(d.socket, ['namespaces', 'ls'])).slice(1), [['a'], ['b', 'x=1,y=2']]);
+    assert.deepEqual(table(ctrOk(d.socket, ['namespaces', 'ls'])).slice(1), [
+      ['a'],
+      ['b', 'x=1,y=2'],
+    ]);
 
     ctrOk(d.socket, ['namespaces', 'rm', 'a']);
     assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), 'b\n');
@@ -53,14 +56,13 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
     assert.match(again.stderr, /namespace "dup": already exists/);
     ctrOk(d.socket, ['namespaces', 'rm', 'dup']);
 
-    // ctr rm prints the error per namespace and exits non-zero.
-    const missing = ctr(d.socket, ['namespaces', 'rm', 'nope']);
-    assert.notEqual(missing.code, 0);
-    assert.match(missing.stdout + missing.stderr, /namespace "nope": not found/);
+    // ctr treats NOT_FOUND on rm as done: it prints the name and exits 0,
+    // as it does against containerd. Anything else would make it fail.
+    assert.equal(ctrOk(d.socket, ['namespaces', 'rm', 'nope']), 'nope\n');
   });
 
   it('rejects an invalid namespace name with a clear error', () => {
-    for (const bad of ['bad name', '-lead', 'UPPER!', 'x'.repeat(77)]) {
+    for (const bad of ['bad name', 'dot.-dash', 'UPPER!', 'x'.repeat(77)]) {
       const r = ctr(d.socket, ['namespaces', 'create', bad]);
       assert.notEqual(r.code, 0, `create ${bad} should fail`);
       assert.match(r.stderr, /identifier .* (must match|greater than maximum length)/);
@@ -99,6 +101,9 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
   it('answers UNIMPLEMENTED for services of later issues', () => {
     const r = ctr(d.socket, ['images', 'ls']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /Unimplemented|unknown service/i);
+    assert.match(
+      r.stderr,
+      /does not implement the method \/containerd\.services\.images\.v1\.Images\/List/,
+    );
   });
 });

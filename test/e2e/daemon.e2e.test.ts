@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HealthClient } from '../../src/api/grpc/health/v1/health.js';
 import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { HealthClient } from '../../src/api/grpc/health/v1/health.js';
 import { BERTHD, Berthd } from '../helpers/berthd.js';
 import { ctr, ctrOk, table } from '../helpers/ctr.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -32,9 +32,9 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     assert.equal(st.uid, 0);
     assert.equal(st.gid, 0);
     const lines = d.output.trim().split('\n');
-    const started = lines.map((l) => JSON.parse(l) as { msg: string; level: number }).find(
-      (l) => l.msg === 'berthd started',
-    );
+    const started = lines
+      .map((l) => JSON.parse(l) as { msg: string; level: number })
+      .find((l) => l.msg === 'berthd started');
     assert.ok(started, `no JSON "berthd started" line in:\n${d.output}`);
     assert.equal(await d.stop(), 0);
     assert.equal(existsSync(join(d.state, 'berthd.pid')), false);
@@ -73,7 +73,10 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     const server = await c2.introspection.server();
     assert.equal(server.uuid, uuid);
     assert.equal(server.pid, BigInt(d2.pid));
-    assert.equal(readFileSync(join(d2.root, 'io.containerd.grpc.v1.introspection', 'uuid'), 'utf8'), uuid);
+    assert.equal(
+      readFileSync(join(d2.root, 'io.containerd.grpc.v1.introspection', 'uuid'), 'utf8'),
+      uuid,
+    );
     c2.close();
     await d2.stop();
   });
@@ -89,7 +92,14 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     try {
       const r = spawnSync(
         BERTHD,
-        ['--root', join(other.path, 'root'), '--state', join(other.path, 'state'), '--address', d2.socket],
+        [
+          '--root',
+          join(other.path, 'root'),
+          '--state',
+          join(other.path, 'state'),
+          '--address',
+          d2.socket,
+        ],
         { encoding: 'utf8', timeout: 30_000 },
       );
       assert.equal(r.status, 1);
@@ -139,12 +149,18 @@ disabled_plugins = ["io.containerd.grpc.v1.version"]
     assert.notEqual(v.code, 0);
     await d.stop();
 
-    const bad = spawnSync(BERTHD, ['--config', join(dir.path, 'missing.toml')], { encoding: 'utf8' });
-    assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /config ".*missing\.toml"/);
-    const badLevel = spawnSync(BERTHD, ['--log-level', 'loud', '--config', join(dir.path, 'config.toml')], {
+    const bad = spawnSync(BERTHD, ['--config', join(dir.path, 'missing.toml')], {
       encoding: 'utf8',
     });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /config ".*missing\.toml"/);
+    const badLevel = spawnSync(
+      BERTHD,
+      ['--log-level', 'loud', '--config', join(dir.path, 'config.toml')],
+      {
+        encoding: 'utf8',
+      },
+    );
     assert.equal(badLevel.status, 1);
     assert.match(badLevel.stderr, /log level "loud"/);
   });

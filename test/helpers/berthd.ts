@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
-import { tempDir, type TempDir } from './tmp.js';
+import { type TempDir, tempDir } from './tmp.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const BERTHD = join(REPO, 'bin/berthd');
@@ -57,7 +57,15 @@ export class Berthd {
   static async start(opts: BerthdOptions = {}): Promise<Berthd> {
     const dir = opts.dir ?? tempDir();
     const p = Berthd.paths(dir);
-    const args = ['--root', p.root, '--state', p.state, '--address', p.socket, ...(opts.args ?? [])];
+    const args = [
+      '--root',
+      p.root,
+      '--state',
+      p.state,
+      '--address',
+      p.socket,
+      ...(opts.args ?? []),
+    ];
     if (opts.configToml !== undefined) {
       const cfg = join(dir.path, 'config.toml');
       mkdirSync(dir.path, { recursive: true });

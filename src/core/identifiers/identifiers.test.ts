@@ -4,15 +4,7 @@ import { isInvalidArgument } from '../errdefs/index.js';
 import { isValidIdentifier, validateIdentifier } from './index.js';
 
 describe('identifiers', () => {
-  const valid = [
-    'default',
-    'a',
-    'k8s.io',
-    'moby',
-    'foo_bar-baz.1',
-    'A9',
-    'x'.repeat(76),
-  ];
+  const valid = ['default', 'a', 'k8s.io', 'moby', 'foo_bar-baz.1', 'A9', 'x'.repeat(76)];
   const invalid: [string, RegExp][] = [
     ['', /must not be empty/],
     ['x'.repeat(77), /greater than maximum length \(76 characters\)/],

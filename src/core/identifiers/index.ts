@@ -21,14 +21,10 @@ export function validateIdentifier(s: string): void {
     );
   }
   if (!IDENTIFIER.test(s)) {
-    throw invalidArgument(
-      `identifier ${JSON.stringify(s)} must match ${IDENTIFIER.source}`,
-    );
+    throw invalidArgument(`identifier ${JSON.stringify(s)} must match ${IDENTIFIER.source}`);
   }
 }
 
 export function isValidIdentifier(s: string): boolean {
-  return (
-    s.length > 0 && s.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER.test(s)
-  );
+  return s.length > 0 && s.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER.test(s);
 }

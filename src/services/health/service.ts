@@ -1,7 +1,7 @@
 import {
   type HealthCheckRequest,
-  HealthCheckResponse_ServingStatus as ServingStatus,
   HealthService,
+  HealthCheckResponse_ServingStatus as ServingStatus,
 } from '../../api/grpc/health/v1/health.js';
 import { notFound } from '../../core/errdefs/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';

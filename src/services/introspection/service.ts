@@ -41,7 +41,10 @@ export function introspectionService(opts: {
       Plugins: unary((_ctx, req: PluginsRequest) => {
         const filter = parseFilters(req.filters);
         return {
-          plugins: opts.plugins().map(toProto).filter((p) => filter.match(pluginAdaptor(p))),
+          plugins: opts
+            .plugins()
+            .map(toProto)
+            .filter((p) => filter.match(pluginAdaptor(p))),
         };
       }),
       Server: unary(() => {
