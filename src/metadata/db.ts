@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { internal } from '../core/errdefs/index.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -19,6 +19,7 @@ export interface MetadataDBOptions {
 export class MetadataDB {
   readonly db: Database;
   readonly path: string;
+  private readonly statements = new Map<string, Statement>();
 
   constructor(opts: MetadataDBOptions) {
     this.path = opts.path;
@@ -38,6 +39,19 @@ export class MetadataDB {
 
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /**
+   * A prepared statement for `sql`, prepared once and reused: preparing
+   * costs as much as running a small query.
+   */
+  prepare(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Runs `fn` in one write transaction (BEGIN IMMEDIATE); rolls back on throw. */

@@ -24,22 +24,22 @@ export class SqliteNamespaceStore implements NamespaceStore {
   create(ns: Namespace): Namespace {
     validateIdentifier(ns.name);
     validateLabels(ns.labels, 'namespace');
-    return this.mdb.update((db) => {
-      if (getRow(db, ns.name)) {
+    return this.mdb.update(() => {
+      if (getRow(this.mdb, ns.name)) {
         throw alreadyExists(`namespace ${JSON.stringify(ns.name)}`);
       }
-      insert(db, ns.name, ns.labels);
+      insert(this.mdb, ns.name, ns.labels);
       return { name: ns.name, labels: { ...ns.labels } };
     });
   }
 
   get(name: string): Namespace | undefined {
-    const row = getRow(this.mdb.db, name);
+    const row = getRow(this.mdb, name);
     return row ? fromRow(row) : undefined;
   }
 
   list(): Namespace[] {
-    const rows = this.mdb.db
+    const rows = this.mdb
       .prepare('SELECT name, labels FROM namespaces ORDER BY name')
       .all() as Row[];
     return rows.map(fromRow);
@@ -56,8 +56,8 @@ export class SqliteNamespaceStore implements NamespaceStore {
       }
     }
     validateLabels(ns.labels, 'namespace');
-    return this.mdb.update((db) => {
-      const row = getRow(db, ns.name);
+    return this.mdb.update(() => {
+      const row = getRow(this.mdb, ns.name);
       let labels: Labels;
       if (!masked) {
         labels = { ...ns.labels };
@@ -77,12 +77,11 @@ export class SqliteNamespaceStore implements NamespaceStore {
       // An empty value means "no label", as containerd stores labels.
       for (const [k, v] of Object.entries(labels)) if (v === '') delete labels[k];
       if (row) {
-        db.prepare('UPDATE namespaces SET labels = ? WHERE name = ?').run(
-          JSON.stringify(labels),
-          ns.name,
-        );
+        this.mdb
+          .prepare('UPDATE namespaces SET labels = ? WHERE name = ?')
+          .run(JSON.stringify(labels), ns.name);
       } else {
-        insert(db, ns.name, labels);
+        insert(this.mdb, ns.name, labels);
       }
       return { name: ns.name, labels };
     });
@@ -90,7 +89,7 @@ export class SqliteNamespaceStore implements NamespaceStore {
 
   delete(name: string): void {
     this.mdb.update((db) => {
-      if (!getRow(db, name)) {
+      if (!getRow(this.mdb, name)) {
         throw notFound(`namespace ${JSON.stringify(name)}`);
       }
       const left = remainingResources(db, name);
@@ -111,9 +110,9 @@ export class SqliteNamespaceStore implements NamespaceStore {
  * Creates the namespace if it is missing, inside the caller's transaction:
  * resources created in a namespace bring it into being, as in containerd.
  */
-export function ensureNamespace(db: Database, name: string): void {
+export function ensureNamespace(mdb: MetadataDB, name: string): void {
   validateIdentifier(name);
-  if (!getRow(db, name)) insert(db, name, {});
+  if (!getRow(mdb, name)) insert(mdb, name, {});
 }
 
 function remainingResources(db: Database, name: string): string[] {
@@ -131,18 +130,16 @@ function remainingResources(db: Database, name: string): string[] {
   return left;
 }
 
-function getRow(db: Database, name: string): Row | undefined {
-  return db.prepare('SELECT name, labels FROM namespaces WHERE name = ?').get(name) as
+function getRow(mdb: MetadataDB, name: string): Row | undefined {
+  return mdb.prepare('SELECT name, labels FROM namespaces WHERE name = ?').get(name) as
     | Row
     | undefined;
 }
 
-function insert(db: Database, name: string, labels: Labels): void {
-  db.prepare('INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?)').run(
-    name,
-    JSON.stringify(labels),
-    nowNanos(),
-  );
+function insert(mdb: MetadataDB, name: string, labels: Labels): void {
+  mdb
+    .prepare('INSERT INTO namespaces (name, labels, created_at) VALUES (?, ?, ?)')
+    .run(name, JSON.stringify(labels), nowNanos());
 }
 
 function fromRow(row: Row): Namespace {

@@ -13,18 +13,35 @@ export const LEASE_HEADER = 'containerd-lease';
  */
 export function contextFromMetadata(
   md: Metadata,
-  opts: { namespaced: boolean; signal: AbortSignal; log: Logger },
+  opts: { namespaced: boolean; signal: AbortSignal | (() => AbortSignal); log: Logger },
 ): OpContext {
   const namespace = firstString(md, NAMESPACE_HEADER);
   const lease = firstString(md, LEASE_HEADER);
-  const ctx: OpContext = {
-    ...(namespace !== undefined && { namespace }),
-    ...(lease !== undefined && lease !== '' && { lease }),
-    signal: opts.signal,
-    log: opts.log,
-  };
+  const ctx = new CallContext(namespace, lease || undefined, opts.signal, opts.log);
   if (opts.namespaced) namespaceRequired(ctx);
   return ctx;
+}
+
+/**
+ * An OpContext whose signal may be made on first use: most unary calls
+ * never look at it, and an AbortController per call is measurable.
+ */
+class CallContext implements OpContext {
+  private made: AbortSignal | undefined;
+
+  constructor(
+    readonly namespace: string | undefined,
+    readonly lease: string | undefined,
+    private readonly source: AbortSignal | (() => AbortSignal),
+    readonly log: Logger,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.made === undefined) {
+      this.made = typeof this.source === 'function' ? this.source() : this.source;
+    }
+    return this.made;
+  }
 }
 
 function firstString(md: Metadata, key: string): string | undefined {

@@ -93,23 +93,39 @@ function unaryCall(
 ): handleUnaryCall<unknown, unknown> {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const done = tracker.begin();
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    Promise.resolve()
-      .then(() => {
-        const ctx = contextFromMetadata(call.metadata, {
-          namespaced: svc.namespaced,
-          signal: ac.signal,
-          log,
-        });
-        return fn(ctx, call.request);
-      })
+    let res: unknown;
+    try {
+      const ctx = contextFromMetadata(call.metadata, {
+        namespaced: svc.namespaced,
+        signal: () => callSignal(call),
+        log,
+      });
+      res = fn(ctx, call.request);
+    } catch (err) {
+      callback(toGrpcStatus(err, log));
+      done();
+      return;
+    }
+    if (!(res instanceof Promise)) {
+      callback(null, res);
+      done();
+      return;
+    }
+    res
       .then(
-        (res) => callback(null, res),
+        (r: unknown) => callback(null, r),
         (err: unknown) => callback(toGrpcStatus(err, log)),
       )
       .finally(done);
   };
+}
+
+/** A signal aborted when the client cancels the call (or already has). */
+function callSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
+  const ac = new AbortController();
+  if (call.cancelled) ac.abort();
+  else call.once('cancelled', () => ac.abort());
+  return ac.signal;
 }
 
 function streamCall(

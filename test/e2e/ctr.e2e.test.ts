@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { Berthd } from '../helpers/berthd.js';
 import { ctr, ctrOk, table } from '../helpers/ctr.js';
 
@@ -61,6 +63,30 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
     assert.equal(ctrOk(d.socket, ['namespaces', 'rm', 'nope']), 'nope\n');
   });
 
+  it('refuses to remove a namespace that still holds resources, naming them', () => {
+    ctrOk(d.socket, ['namespaces', 'create', 'busy']);
+    // No service creates images yet: put rows in the live store directly.
+    const db = new BetterSqlite3(join(d.root, 'io.containerd.metadata.v1.sqlite', 'meta.db'));
+    try {
+      db.prepare(
+        `INSERT INTO images (namespace, name, target_media_type, target_digest, target_size, created_at, updated_at)
+         VALUES ('busy', 'example.com/x:1', 'application/vnd.oci.image.index.v1+json', 'sha256:00', 1, 0, 0)`,
+      ).run();
+      db.prepare(
+        `INSERT INTO containers (namespace, id, created_at, updated_at) VALUES ('busy', 'c1', 0, 0)`,
+      ).run();
+    } finally {
+      db.close();
+    }
+    const r = ctr(d.socket, ['namespaces', 'rm', 'busy']);
+    assert.notEqual(r.code, 0);
+    assert.match(
+      r.stderr,
+      /namespace "busy" must be empty, but it still has images, containers: failed precondition/,
+    );
+    assert.match(ctrOk(d.socket, ['namespaces', 'ls', '-q']), /^busy$/m);
+  });
+
   it('rejects an invalid namespace name with a clear error', () => {
     for (const bad of ['bad name', 'dot.-dash', 'UPPER!', 'x'.repeat(77)]) {
       const r = ctr(d.socket, ['namespaces', 'create', bad]);
@@ -68,7 +94,7 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
       assert.match(r.stderr, /identifier .* (must match|greater than maximum length)/);
       assert.match(r.stderr, /invalid argument/);
     }
-    assert.equal(ctrOk(d.socket, ['namespaces', 'ls', '-q']), '');
+    assert.doesNotMatch(ctrOk(d.socket, ['namespaces', 'ls', '-q']), /bad|dot|UPPER|xxx/);
   });
 
   it('ctr plugins ls lists berth plugins with their status', () => {

@@ -243,10 +243,10 @@ describe('parseFilter: errors', () => {
     },
     {
       doc: 'empty alternative',
-      filter: 'name==a||name==b',
-      message: /expected field name or quoted field at position 8$/,
+      filter: 'name=="a"||name==b',
+      message: /expected field name or quoted field at position 10$/,
     },
-    { doc: 'trailing pipe', filter: 'name==a|', message: /expected field name .* at position 8$/ },
+    { doc: 'trailing pipe', filter: 'name==a |', message: /expected field name .* at position 9$/ },
     { doc: 'leading pipe', filter: '|name', message: /expected field name .* at position 0$/ },
   ];
   for (const { doc, filter, message } of table) {
@@ -341,19 +341,20 @@ describe('quoted strings', () => {
 
 describe('OR', () => {
   const table: ReadonlyArray<{ doc: string; filter: string; want: readonly number[] }> = [
-    { doc: 'two selectors', filter: 'name==bar|name==baz', want: [1, 3, 6] },
-    { doc: 'comma binds tighter', filter: 'name==foo,labels.foo==true|name==baz', want: [0, 6] },
+    { doc: 'two selectors', filter: 'name==bar | name==baz', want: [1, 3, 6] },
+    { doc: 'after quoted values', filter: 'name=="bar"|name=="baz"', want: [1, 3, 6] },
+    { doc: 'comma binds tighter', filter: 'name==foo,labels.foo==true | name==baz', want: [0, 6] },
     {
       doc: 'comma on both sides',
-      filter: 'name==foo,labels.foo==true|name==bar,labels.bar',
+      filter: 'name==foo,labels.foo==true | name==bar,labels.bar',
       want: [0, 3],
     },
     { doc: 'presence alternatives', filter: 'other|labels.bar', want: [3, 6, 7] },
     { doc: 'spaces', filter: 'name == bar | name == baz', want: [1, 3, 6] },
     {
-      doc: 'bare value ends at the pipe',
-      filter: 'name~=^ba|labels.foo',
-      want: [0, 1, 2, 3, 6, 7, 8],
+      doc: 'a pipe inside a bare value is part of it, as in containerd',
+      filter: 'name~=^(foo|baz)$',
+      want: [0, 2, 6],
     },
     { doc: 'quoted alternation stays a regexp', filter: 'name~="^(foo|bar)$"', want: [0, 1, 2, 3] },
     {
@@ -367,11 +368,13 @@ describe('OR', () => {
     it(doc, () => assert.deepEqual(indexesMatching(filter), want, filter));
   }
 
-  it('can be turned off to read | as containerd does', () => {
+  it('reads every containerd filter as containerd does, and can be turned off', () => {
     const adaptor = fieldsAdaptor({ name: 'a|b' });
     assert.equal(parseFilter('name==a|b', { pipeOr: false }).match(adaptor), true);
-    assert.equal(parseFilter('name==a|b').match(adaptor), false);
+    assert.equal(parseFilter('name==a|b').match(adaptor), true);
     assert.equal(parseFilter('name~=^(x|a)', { pipeOr: false }).match(adaptor), true);
+    assert.equal(parseFilter('name~=^(x|a)').match(adaptor), true);
+    assert.equal(parseFilter('name==a|name==b').match(fieldsAdaptor({ name: 'a|name==b' })), true);
     assert.equal(
       parseFilter('name==a|name==b', { pipeOr: false }).match(fieldsAdaptor({ name: 'a|name==b' })),
       true,

@@ -11,7 +11,7 @@
  * field     := [A-Za-z0-9_]+ | quoted
  * operator  := "==" | "!=" | "~="
  * value     := quoted | /regexp/ | |regexp| | bare
- * bare      := graphic characters other than "," (and "|"), not starting with ".", "=", "!" or "~"
+ * bare      := graphic characters other than ",", not starting with ".", "=", "!" or "~"
  * quoted    := "..." with Go string escapes
  * ```
  *
@@ -25,10 +25,13 @@
  * - Several filter strings ({@link parseFilters}) match when any of them does,
  *   like containerd's `ParseAll`.
  * - Berth extension: within one string, `|` between selectors means OR and
- *   binds looser than `,`, so `a==1,b==2|c` is `(a==1 AND b==2) OR c`. A bare
- *   value therefore ends at `|`: quote a regexp alternation
- *   (`name~="^(a|b)$"`, or `/^(a|b)$/`). `{ pipeOr: false }` restores
- *   containerd's reading.
+ *   binds looser than `,`: `a==1,b==2 | c` is `(a==1 AND b==2) OR c`. It is
+ *   only read as OR where containerd's grammar has no meaning for it (after
+ *   white space, a quoted value or a field without operator), so every filter
+ *   containerd accepts means the same here: in `name~=^(a|b)` and
+ *   `name==a|b` the `|` is part of the bare value, as in containerd. Write
+ *   `name==a | name==b` or `name=="a"|name=="b"`. `{ pipeOr: false }` turns
+ *   the extension off.
  * - White space between tokens is ignored (containerd rejects some of it).
  * - Regular expressions are checked when parsing; containerd accepts an
  *   invalid one and then matches nothing.

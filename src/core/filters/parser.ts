@@ -5,9 +5,9 @@ import { FilterSyntaxError, Scanner } from './scanner.js';
 
 export interface ParseOptions {
   /**
-   * Whether `|` separates alternatives within one filter string (default
-   * true). containerd has no such operator; pass false to parse exactly
-   * containerd's language, where `|` inside a bare value is a literal.
+   * Whether `|` at a selector boundary separates alternatives within one
+   * filter string (default true). containerd has no such operator; a `|`
+   * inside a bare value is a literal either way.
    */
   readonly pipeOr?: boolean;
 }

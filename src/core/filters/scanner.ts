@@ -43,7 +43,7 @@ export class Scanner {
 
   /**
    * @param input the filter string
-   * @param pipeOr whether `|` separates alternatives (and so ends bare values)
+   * @param pipeOr whether `|` at a selector boundary separates alternatives
    */
   constructor(
     readonly input: string,
@@ -125,8 +125,9 @@ export class Scanner {
 
   /**
    * Reads a value: a quoted string or a run of graphic characters other than
-   * `,` (and `|` when it is the OR operator). A bare value cannot start with
-   * `.`, `,` or an operator character, as in containerd.
+   * `,`. A `|` inside a bare value belongs to it (`name~=^(a|b)`), exactly as
+   * in containerd; OR needs a boundary (see index.ts). A bare value cannot
+   * start with `.`, `,` or an operator character, as in containerd.
    */
   value(): ValueLexeme {
     const ch = this.peek();
@@ -159,7 +160,7 @@ export class Scanner {
   }
 
   #isValueChar(ch: string): boolean {
-    return ch !== ',' && !(this.pipeOr && ch === '|') && !SPACE.test(ch) && GRAPHIC.test(ch);
+    return ch !== ',' && !SPACE.test(ch) && GRAPHIC.test(ch);
   }
 
   #quoted(): Quoted {
