@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BerthClient } from '../src/client/index.js';
 import { Berthd } from '../test/helpers/berthd.js';
+import { Containerd } from '../test/helpers/containerd.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { Containerd } from './containerd.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthClient } from '../src/client/index.js';
-import type { TempDir } from '../test/helpers/tmp.js';
+import { BerthClient } from '../../src/client/index.js';
+import type { TempDir } from './tmp.js';
 
 /**
  * Debian's containerd on its own temporary root, state and sockets, with
