@@ -128,6 +128,21 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     health.close();
   });
 
+  it('stops cleanly on SIGINT too', async () => {
+    const d = await start();
+    d.proc.kill('SIGINT');
+    assert.equal(await d.waitExit(), 0);
+    assert.equal(existsSync(d.socket), false);
+    assert.match(d.output, /"signal":"SIGINT"/);
+  });
+
+  it('logs readable text when asked', async () => {
+    const d = await start({ configToml: '[debug]\n  format = "text"\n' });
+    await d.stop();
+    assert.match(d.output, /INFO.*berthd started/);
+    assert.doesNotMatch(d.output, /^\{"level"/m);
+  });
+
   it('reads a TOML config, and flags win over it', async () => {
     const dir = tempDir();
     const p = Berthd.paths(dir);

@@ -83,6 +83,15 @@ describe('Namespaces service over a socket', () => {
     );
   });
 
+  it('carries messages above grpc-js\'s 4 MiB default, up to containerd\'s 16 MiB', async () => {
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < 1500; i++) labels[`k${i}`] = 'v'.repeat(4000);
+    await client.namespaces.create('large', labels);
+    const got = await client.namespaces.get('large');
+    assert.equal(Object.keys(got.labels).length, 1500);
+    await client.namespaces.delete('large');
+  });
+
   it('maps store errors to their codes', async () => {
     await assert.rejects(client.namespaces.create('alpha'), (e: KindError) => {
       return e.kind === 'already_exists' && e.message === 'namespace "alpha": already exists';
