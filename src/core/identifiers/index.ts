@@ -8,7 +8,8 @@ import { invalidArgument } from '../errdefs/index.js';
 
 export const MAX_IDENTIFIER_LENGTH = 76;
 
-const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+// Written as containerd composes it, so error messages quote the same text.
+const IDENTIFIER = /^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$/;
 
 /** Throws `invalid_argument` when `s` is not a valid identifier. */
 export function validateIdentifier(s: string): void {

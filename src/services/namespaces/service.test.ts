@@ -83,7 +83,7 @@ describe('Namespaces service over a socket', () => {
     );
   });
 
-  it('carries messages above grpc-js\'s 4 MiB default, up to containerd\'s 16 MiB', async () => {
+  it("carries messages above grpc-js's 4 MiB default, up to containerd's 16 MiB", async () => {
     const labels: Record<string, string> = {};
     for (let i = 0; i < 1500; i++) labels[`k${i}`] = 'v'.repeat(4000);
     await client.namespaces.create('large', labels);
