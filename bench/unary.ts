@@ -20,7 +20,7 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '32' },
     warmup: { type: 'string', default: '5000' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -92,6 +92,20 @@ async function measure(socket: string, first: boolean): Promise<Record<string, F
   }
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+function medianFigures(rounds: Record<string, Figures>[]): Record<string, Figures> {
+  const out: Record<string, Figures> = {};
+  for (const op of Object.keys(OPS)) {
+    const of = (k: keyof Figures) => median(rounds.map((r) => r[op]?.[k] ?? 0));
+    out[op] = { p50: of('p50'), p99: of('p99'), mean: of('mean'), throughput: of('throughput') };
+  }
+  return out;
+}
+
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0);
@@ -106,13 +120,15 @@ async function main(): Promise<void> {
     containerd = await Containerd.start(cdir);
     // Rounds alternate between the daemons so that warm-up (of the shared
     // client, and of each daemon's JIT) and background noise fall on both;
-    // the last round is reported.
-    let b1: Record<string, Figures> = {};
-    let c1: Record<string, Figures> = {};
+    // each figure is the median over the rounds.
+    const bRounds: Record<string, Figures>[] = [];
+    const cRounds: Record<string, Figures>[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      b1 = await measure(berthd.socket, round === 0);
-      c1 = await measure(containerd.socket, round === 0);
+      bRounds.push(await measure(berthd.socket, round === 0));
+      cRounds.push(await measure(containerd.socket, round === 0));
     }
+    const b1 = medianFigures(bRounds);
+    const c1 = medianFigures(cRounds);
     const rss = { berthd: rssKiB(berthd.pid), containerd: rssKiB(containerd.pid) };
     const rows = Object.keys(OPS).map((op) => {
       const b = b1[op]!;
