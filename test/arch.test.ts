@@ -7,16 +7,19 @@ import { describe, it } from 'node:test';
 const ALLOWED: Record<string, readonly string[]> = {
   core: ['core'],
   metadata: ['core', 'metadata', 'sys'],
+  content: ['core', 'sys', 'content'],
   sys: ['sys'],
   server: ['core', 'sys', 'server'],
   services: ['api', 'core', 'server', 'services'],
-  daemon: ['api', 'core', 'metadata', 'sys', 'server', 'services', 'daemon'],
+  daemon: ['api', 'core', 'events', 'metadata', 'sys', 'server', 'services', 'daemon'],
+  events: ['core', 'events'],
   client: ['api', 'core', 'client'],
   api: ['api'],
 };
 /** Packages a layer must not import, whatever the table says. */
 const FORBIDDEN_PACKAGES: Record<string, readonly RegExp[]> = {
   core: [/^@grpc\//, /^better-sqlite3$/, /^pino/],
+  events: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/],
   metadata: [/^@grpc\//],
   services: [/^better-sqlite3$/],
 };

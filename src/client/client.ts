@@ -21,7 +21,11 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
 } from '../api/grpc/health/v1/health.js';
-import type { Namespace } from '../core/namespaces/index.js';
+import { ContentClient } from '../api/containerd/services/content/v1/content.js';
+import type { ContentStore } from '../core/content/index.js';
+import { nullLogger } from '../core/log/index.js';
+import type { Namespace, OpContext } from '../core/namespaces/index.js';
+import { ContentProxy } from './content-proxy.js';
 import { fromGrpcError } from './errors.js';
 
 export interface ClientOptions {
@@ -47,6 +51,9 @@ export class BerthClient {
   private readonly namespacesClient: NamespacesClient;
   private readonly introspectionClient: IntrospectionClient;
   private readonly healthClient: HealthClient;
+  private readonly contentClient: ContentClient;
+  /** The daemon's content store; operations take their namespace from the context. */
+  readonly content: ContentStore;
 
   constructor(
     readonly address: string,
@@ -74,6 +81,18 @@ export class BerthClient {
     this.namespacesClient = make(NamespacesClient);
     this.introspectionClient = make(IntrospectionClient);
     this.healthClient = make(HealthClient);
+    this.contentClient = make(ContentClient);
+    this.content = new ContentProxy(this.contentClient, (ctx) => this.metadataFor(ctx));
+  }
+
+  /** An operation context in this client's namespace and lease. */
+  context(signal: AbortSignal = new AbortController().signal): OpContext {
+    return {
+      ...(this.opts.namespace !== undefined && { namespace: this.opts.namespace }),
+      ...(this.opts.lease !== undefined && { lease: this.opts.lease }),
+      signal,
+      log: nullLogger,
+    };
   }
 
   /** A client for the same channel with another namespace. */
@@ -143,9 +162,13 @@ export class BerthClient {
   }
 
   private metadata(): Metadata {
+    return this.metadataFor(this.opts);
+  }
+
+  private metadataFor(ctx: { namespace?: string | undefined; lease?: string | undefined }): Metadata {
     const md = new Metadata();
-    if (this.opts.namespace !== undefined) md.set('containerd-namespace', this.opts.namespace);
-    if (this.opts.lease !== undefined) md.set('containerd-lease', this.opts.lease);
+    if (ctx.namespace !== undefined) md.set('containerd-namespace', ctx.namespace);
+    if (ctx.lease !== undefined) md.set('containerd-lease', ctx.lease);
     return md;
   }
 

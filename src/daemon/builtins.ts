@@ -1,8 +1,11 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NamespaceStore } from '../core/namespaces/index.js';
+import { EventExchange } from '../events/index.js';
 import { MetadataDB, SqliteNamespaceStore } from '../metadata/index.js';
 import type { GrpcService } from '../server/service.js';
+import { eventFields } from '../services/events/payloads.js';
+import { eventsService } from '../services/events/service.js';
 import { healthService } from '../services/health/service.js';
 import { introspectionService, type PluginStatus } from '../services/introspection/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
@@ -11,6 +14,10 @@ import { type PluginRecord, PluginType, pluginKey, type Registration } from './p
 import { loadOrCreateUUID } from './server-uuid.js';
 import { readVersion } from './version.js';
 
+/** containerd's plugin type for the event exchange. */
+const EventPluginType = 'io.containerd.event.v1';
+
+export const ExchangeKey = pluginKey<EventExchange>(EventPluginType, 'exchange');
 export const MetadataKey = pluginKey<MetadataDB>(PluginType.metadata, 'sqlite');
 export const NamespacesServiceKey = pluginKey<NamespaceStore>(
   PluginType.service,
@@ -38,6 +45,15 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
     close: (db) => db.close(),
   };
 
+  // Subscribers are ended on close; by then the server has stopped and
+  // ended their streams already.
+  const exchange: Registration<EventExchange> = {
+    type: EventPluginType,
+    id: 'exchange',
+    init: (ic) => new EventExchange({ decode: eventFields, log: ic.log }),
+    close: (ex) => ex.close(),
+  };
+
   const namespaces: Registration<NamespaceStore> = {
     type: PluginType.service,
     id: 'namespaces-service',
@@ -52,10 +68,12 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
   ): Registration<GrpcService> => ({ type: PluginType.grpc, id, requires, init: make });
 
   return [
+    exchange,
     metadata,
     namespaces,
-    grpc('namespaces', [PluginType.service], (ic) =>
-      namespacesService(ic.get(NamespacesServiceKey)),
+    grpc('events', [EventPluginType], (ic) => eventsService(ic.get(ExchangeKey))),
+    grpc('namespaces', [PluginType.service, EventPluginType], (ic) =>
+      namespacesService(ic.get(NamespacesServiceKey), ic.get(ExchangeKey)),
     ),
     grpc('version', [], () => versionService(readVersion())),
     grpc('introspection', [], (ic) => {

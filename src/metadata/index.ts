@@ -4,6 +4,15 @@
  * knows the schema. Domain stores are built on a {@link MetadataDB}.
  */
 export { MetadataDB, type MetadataDBOptions } from './db.js';
+export { imageAdaptor, SqliteImageStore } from './images.js';
+export {
+  addLeaseResourceTx,
+  leaseAdaptor,
+  MAX_LEASE_ID_LENGTH,
+  removeLeaseResourceTx,
+  SqliteLeaseManager,
+  validateLeaseId,
+} from './leases.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { ensureNamespace, SqliteNamespaceStore } from './namespaces.js';
 export { nowNanos } from './time.js';

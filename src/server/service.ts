@@ -1,7 +1,9 @@
 import {
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type MethodDefinition,
+  type ServerDuplexStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type ServiceDefinition,
@@ -35,9 +37,21 @@ export type StreamHandler<Req, Res> = (
   send: (res: Res) => Promise<void>,
 ) => Promise<void>;
 
+/**
+ * A bidirectional stream: requests arrive as an async iterable (ending when
+ * the client half-closes), responses go out through `send`, which resolves
+ * once grpc-js has taken the message (back-pressure).
+ */
+export type BidiHandler<Req, Res> = (
+  ctx: OpContext,
+  requests: AsyncIterable<Req>,
+  send: (res: Res) => Promise<void>,
+) => Promise<void>;
+
 export type Handler =
   | { kind: 'unary'; fn: UnaryHandler<any, any> }
-  | { kind: 'server-stream'; fn: StreamHandler<any, any> };
+  | { kind: 'server-stream'; fn: StreamHandler<any, any> }
+  | { kind: 'bidi'; fn: BidiHandler<any, any> };
 
 export function unary<Req, Res>(fn: UnaryHandler<Req, Res>): Handler {
   return { kind: 'unary', fn };
@@ -45,6 +59,10 @@ export function unary<Req, Res>(fn: UnaryHandler<Req, Res>): Handler {
 
 export function serverStream<Req, Res>(fn: StreamHandler<Req, Res>): Handler {
   return { kind: 'server-stream', fn };
+}
+
+export function bidiStream<Req, Res>(fn: BidiHandler<Req, Res>): Handler {
+  return { kind: 'bidi', fn };
 }
 
 /** Tracks calls in flight so shutdown can wait for them. */
@@ -77,10 +95,9 @@ export function implement(
       impl[key] = unimplemented(def);
       continue;
     }
-    impl[key] =
-      h.kind === 'unary'
-        ? unaryCall(svc, h.fn, mlog, tracker)
-        : streamCall(svc, h.fn, mlog, tracker);
+    if (h.kind === 'unary') impl[key] = unaryCall(svc, h.fn, mlog, tracker);
+    else if (h.kind === 'server-stream') impl[key] = streamCall(svc, h.fn, mlog, tracker);
+    else impl[key] = bidiCall(svc, h.fn, mlog, tracker);
   }
   return impl;
 }
@@ -160,6 +177,46 @@ function streamCall(
         () => call.end(),
         (err: unknown) => {
           if (!ac.signal.aborted) call.emit('error', toGrpcStatus(err, log));
+        },
+      )
+      .finally(done);
+  };
+}
+
+function bidiCall(
+  svc: GrpcService,
+  fn: BidiHandler<unknown, unknown>,
+  log: Logger,
+  tracker: CallTracker,
+): handleBidiStreamingCall<unknown, unknown> {
+  return (call: ServerDuplexStream<unknown, unknown>) => {
+    const done = tracker.begin();
+    const ac = new AbortController();
+    call.on('cancelled', () => ac.abort());
+    // Unlike server streams, a bidi stream is not ended by shutdown: a
+    // Content.Write in flight gets its grace period to commit.
+    const signal = ac.signal;
+    const send = (res: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    Promise.resolve()
+      .then(() => {
+        const ctx = contextFromMetadata(call.metadata, {
+          namespaced: svc.namespaced,
+          signal,
+          log,
+        });
+        return fn(ctx, call as AsyncIterable<unknown>, send);
+      })
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          if (!signal.aborted) call.emit('error', toGrpcStatus(err, log));
         },
       )
       .finally(done);

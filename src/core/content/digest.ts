@@ -18,7 +18,9 @@ export function validateDigest(digest: string): void {
       `digest ${JSON.stringify(digest)}: unsupported digest algorithm ${JSON.stringify(algorithm)}, only sha256 is supported`,
     );
   }
-  throw invalidArgument(`digest ${JSON.stringify(digest)}: invalid checksum digest length or characters`);
+  throw invalidArgument(
+    `digest ${JSON.stringify(digest)}: invalid checksum digest length or characters`,
+  );
 }
 
 /** The hex part of a validated sha256 digest. */

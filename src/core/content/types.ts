@@ -111,7 +111,11 @@ export interface Manager {
    * Updates labels. With `fieldpaths` (`labels`, `labels.<key>`) only those
    * change; otherwise all labels are replaced. Other paths: `invalid_argument`.
    */
-  update(ctx: OpContext, info: Pick<Info, 'digest' | 'labels'>, fieldpaths?: readonly string[]): Promise<Info>;
+  update(
+    ctx: OpContext,
+    info: Pick<Info, 'digest' | 'labels'>,
+    fieldpaths?: readonly string[],
+  ): Promise<Info>;
   list(ctx: OpContext, filters?: readonly string[]): Promise<Info[]>;
   /** `not_found` for an unknown digest. */
   delete(ctx: OpContext, digest: string): Promise<void>;

@@ -29,3 +29,38 @@ export function validateLabels(labels: Labels, subject: string): void {
     }
   }
 }
+
+/**
+ * Applies a label update as containerd's stores do. Without `paths`, the
+ * incoming labels replace all. With them, `labels` replaces all and
+ * `labels.<key>` sets one key (an absent or empty value removes it). Paths
+ * that are not about labels are returned for the caller to handle. Empty
+ * values never stay: containerd stores no empty labels.
+ */
+export function applyLabelPaths(
+  current: Labels,
+  incoming: Labels,
+  paths: readonly string[] | undefined,
+): { labels: Labels; otherPaths: string[] } {
+  const otherPaths: string[] = [];
+  let labels: Labels;
+  if (paths === undefined || paths.length === 0) {
+    labels = { ...incoming };
+  } else {
+    labels = { ...current };
+    for (const p of paths) {
+      if (p === 'labels') {
+        labels = { ...incoming };
+      } else if (p.startsWith('labels.')) {
+        const key = p.slice('labels.'.length);
+        const value = incoming[key];
+        if (value === undefined || value === '') delete labels[key];
+        else labels[key] = value;
+      } else {
+        otherPaths.push(p);
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(labels)) if (v === '') delete labels[k];
+  return { labels, otherPaths };
+}

@@ -3,23 +3,52 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { BerthClient } from '../../client/index.js';
+import type { AnyPayload, Publisher } from '../../core/events/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import { MetadataDB, SqliteNamespaceStore } from '../../metadata/index.js';
 import { GrpcServer } from '../../server/server.js';
+import { eventType } from '../events/payloads.js';
 import { namespacesService } from './service.js';
 
 type KindError = Error & { kind: string };
+
+interface Published {
+  namespace: string | undefined;
+  topic: string;
+  typeUrl: string;
+  message: unknown;
+}
+
+/** Records what the service publishes, decoded. */
+class RecordingPublisher implements Publisher {
+  events: Published[] = [];
+  async publish(
+    ctx: { namespace?: string | undefined },
+    topic: string,
+    event: AnyPayload,
+  ): Promise<void> {
+    const message = eventType(event.typeUrl)?.decode(event.value);
+    this.events.push({ namespace: ctx.namespace, topic, typeUrl: event.typeUrl, message });
+  }
+  take(): Published[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+}
 
 describe('Namespaces service over a socket', () => {
   let dir: TempDir;
   let mdb: MetadataDB;
   let server: GrpcServer;
   let client: BerthClient;
+  const published = new RecordingPublisher();
+  let socket: string;
 
   before(async () => {
     dir = tempDir();
     mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
-    const socket = join(dir.path, 'ns.sock');
+    socket = join(dir.path, 'ns.sock');
     server = new GrpcServer(
       {
         address: socket,
@@ -27,13 +56,14 @@ describe('Namespaces service over a socket', () => {
         gid: process.getgid?.() ?? 0,
         log: nullLogger,
       },
-      [namespacesService(new SqliteNamespaceStore(mdb))],
+      [namespacesService(new SqliteNamespaceStore(mdb), published)],
     );
     await server.start();
     client = new BerthClient(socket, { namespace: 'default' });
     await client.namespaces.create('alpha', { team: 'a', 'io.example/tier': 'gold' });
     await client.namespaces.create('beta', { team: 'b' });
     await client.namespaces.create('gamma', {});
+    published.take();
   });
   after(async () => {
     client.close();
@@ -102,5 +132,61 @@ describe('Namespaces service over a socket', () => {
     await assert.rejects(client.namespaces.delete('missing'), (e: KindError) => {
       return e.kind === 'not_found' && e.message === 'namespace "missing": not found';
     });
+  });
+
+  it('publishes /namespaces/* events after each change, as containerd', async () => {
+    published.take();
+    await client.namespaces.create('evt', { a: '1' });
+    await client.namespaces.update({ name: 'evt', labels: { b: '2' } }, ['labels.b']);
+    await client.namespaces.delete('evt');
+    assert.deepEqual(published.take(), [
+      {
+        namespace: 'default',
+        topic: '/namespaces/create',
+        typeUrl: 'containerd.events.NamespaceCreate',
+        message: { name: 'evt', labels: { a: '1' } },
+      },
+      {
+        namespace: 'default',
+        topic: '/namespaces/update',
+        typeUrl: 'containerd.events.NamespaceUpdate',
+        message: { name: 'evt', labels: { b: '2' } },
+      },
+      // containerd publishes a delete in the deleted namespace.
+      {
+        namespace: 'evt',
+        topic: '/namespaces/delete',
+        typeUrl: 'containerd.events.NamespaceDelete',
+        message: { name: 'evt' },
+      },
+    ]);
+  });
+
+  it('publishes in the namespace acted on when the caller sent none', async () => {
+    const bare = new BerthClient(socket);
+    try {
+      published.take();
+      await bare.namespaces.create('evt2');
+      await bare.namespaces.update({ name: 'evt2', labels: { x: 'y' } });
+      await bare.namespaces.delete('evt2');
+      assert.deepEqual(
+        published.take().map((e) => [e.namespace, e.topic]),
+        [
+          ['evt2', '/namespaces/create'],
+          ['evt2', '/namespaces/update'],
+          ['evt2', '/namespaces/delete'],
+        ],
+      );
+    } finally {
+      bare.close();
+    }
+  });
+
+  it('publishes nothing when the change fails', async () => {
+    published.take();
+    await assert.rejects(client.namespaces.create('alpha'));
+    await assert.rejects(client.namespaces.delete('missing'));
+    await assert.rejects(client.namespaces.update({ name: 'gamma', labels: {} }, ['name']));
+    assert.deepEqual(published.take(), []);
   });
 });

@@ -7,12 +7,25 @@ import {
   type UpdateNamespaceRequest,
 } from '../../api/containerd/services/namespaces/v1/namespaces.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
+import type { Publisher } from '../../core/events/index.js';
 import { fieldsAdaptor, parseFilter } from '../../core/filters/index.js';
-import type { Namespace, NamespaceStore } from '../../core/namespaces/index.js';
+import { isValidIdentifier } from '../../core/identifiers/index.js';
+import type { Namespace, NamespaceStore, OpContext } from '../../core/namespaces/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
+import { namespaceCreate, namespaceDelete, namespaceUpdate } from '../events/payloads.js';
 
-/** containerd.services.namespaces.v1.Namespaces over a {@link NamespaceStore}. */
-export function namespacesService(store: NamespaceStore): GrpcService {
+/**
+ * containerd.services.namespaces.v1.Namespaces over a {@link NamespaceStore}.
+ *
+ * After a change is stored it publishes `/namespaces/create`, `/update` or
+ * `/delete`, as containerd does, with the request's name and labels. The
+ * event's namespace: for delete, the deleted namespace (as containerd); for
+ * create and update, the caller's `containerd-namespace` (as containerd;
+ * ctr and the Go client always send one), or, when the caller sent none or
+ * an invalid one, the namespace created or updated, where containerd would
+ * fail the call after the change was stored.
+ */
+export function namespacesService(store: NamespaceStore, events: Publisher): GrpcService {
   return {
     name: 'containerd.services.namespaces.v1.Namespaces',
     definition: NamespacesService,
@@ -29,16 +42,54 @@ export function namespacesService(store: NamespaceStore): GrpcService {
           namespaces: store.list().filter((ns) => filter.match(fieldsAdaptor(ns))),
         };
       }),
-      Create: unary((_ctx, req: CreateNamespaceRequest) => ({
-        namespace: store.create(required(req.namespace)),
-      })),
-      Update: unary((_ctx, req: UpdateNamespaceRequest) => ({
-        namespace: store.update(required(req.namespace), req.updateMask),
-      })),
-      Delete: unary((_ctx, req: DeleteNamespaceRequest) => {
+      Create: unary(async (ctx, req: CreateNamespaceRequest) => {
+        const ns = required(req.namespace);
+        const created = store.create(ns);
+        await events.publish(
+          callerOr(ctx, ns.name),
+          '/namespaces/create',
+          namespaceCreate({ name: ns.name, labels: ns.labels }),
+        );
+        return { namespace: created };
+      }),
+      Update: unary(async (ctx, req: UpdateNamespaceRequest) => {
+        const ns = required(req.namespace);
+        const updated = store.update(ns, req.updateMask);
+        await events.publish(
+          callerOr(ctx, ns.name),
+          '/namespaces/update',
+          namespaceUpdate({ name: ns.name, labels: ns.labels }),
+        );
+        return { namespace: updated };
+      }),
+      Delete: unary(async (ctx, req: DeleteNamespaceRequest) => {
         store.delete(req.name);
+        await events.publish(
+          inNamespace(ctx, req.name),
+          '/namespaces/delete',
+          namespaceDelete({ name: req.name }),
+        );
         return {};
       }),
+    },
+  };
+}
+
+/** The caller's context if it names a valid namespace, else one in `fallback`. */
+function callerOr(ctx: OpContext, fallback: string): OpContext {
+  return ctx.namespace !== undefined && isValidIdentifier(ctx.namespace)
+    ? ctx
+    : inNamespace(ctx, fallback);
+}
+
+/** `ctx` in another namespace (its signal is read lazily, as the server made it). */
+function inNamespace(ctx: OpContext, namespace: string): OpContext {
+  return {
+    namespace,
+    ...(ctx.lease !== undefined && { lease: ctx.lease }),
+    log: ctx.log,
+    get signal() {
+      return ctx.signal;
     },
   };
 }

@@ -1,0 +1,276 @@
+import type { ClientDuplexStream, Metadata, ServiceError } from '@grpc/grpc-js';
+import {
+  type ContentClient,
+  type InfoResponse,
+  type ListStatusesResponse,
+  type StatusResponse,
+  type UpdateResponse,
+  WriteAction,
+  type WriteContentRequest,
+  type WriteContentResponse,
+} from '../api/containerd/services/content/v1/content.js';
+import type { Timestamp } from '../api/google/protobuf/timestamp.js';
+import type {
+  CommitOptions,
+  ContentStore,
+  Info,
+  ReadOptions,
+  Status,
+  Writer,
+  WriterOptions,
+} from '../core/content/index.js';
+import type { OpContext } from '../core/namespaces/index.js';
+import { fromGrpcError } from './errors.js';
+
+type MetadataFor = (ctx: OpContext) => Metadata;
+
+/**
+ * A {@link ContentStore} over containerd's Content gRPC service, driving
+ * Write the way containerd's Go client does: STAT to open or resume, one
+ * WRITE per chunk (each answered before the next), COMMIT.
+ */
+export class ContentProxy implements ContentStore {
+  constructor(
+    private readonly client: ContentClient,
+    private readonly metadata: MetadataFor,
+  ) {}
+
+  async info(ctx: OpContext, digest: string): Promise<Info> {
+    const res = await unary<InfoResponse>((cb) => this.client.info({ digest }, this.metadata(ctx), cb));
+    return infoFromWire(res.info);
+  }
+
+  async *read(ctx: OpContext, digest: string, opts: ReadOptions = {}): AsyncIterable<Buffer> {
+    const call = this.client.read(
+      { digest, offset: BigInt(opts.offset ?? 0), size: BigInt(opts.size ?? 0) },
+      this.metadata(ctx),
+    );
+    try {
+      for await (const msg of call) yield (msg as { data: Buffer }).data;
+    } catch (err) {
+      throw fromGrpcError(err as ServiceError);
+    }
+  }
+
+  async update(ctx: OpContext, info: Pick<Info, 'digest' | 'labels'>, fieldpaths?: readonly string[]): Promise<Info> {
+    const res = await unary<UpdateResponse>((cb) =>
+      this.client.update(
+        {
+          info: { digest: info.digest, size: 0n, labels: info.labels },
+          ...(fieldpaths && { updateMask: [...fieldpaths] }),
+        },
+        this.metadata(ctx),
+        cb,
+      ),
+    );
+    return infoFromWire(res.info);
+  }
+
+  async list(ctx: OpContext, filters: readonly string[] = []): Promise<Info[]> {
+    const out: Info[] = [];
+    try {
+      for await (const msg of this.client.list({ filters: [...filters] }, this.metadata(ctx))) {
+        for (const i of (msg as { info: WireInfo[] }).info) out.push(infoFromWire(i));
+      }
+    } catch (err) {
+      throw fromGrpcError(err as ServiceError);
+    }
+    return out;
+  }
+
+  async delete(ctx: OpContext, digest: string): Promise<void> {
+    await unary((cb) => this.client.delete({ digest }, this.metadata(ctx), cb));
+  }
+
+  async status(ctx: OpContext, ref: string): Promise<Status> {
+    const res = await unary<StatusResponse>((cb) => this.client.status({ ref }, this.metadata(ctx), cb));
+    return statusFromWire(res.status);
+  }
+
+  async listStatuses(ctx: OpContext, filters: readonly string[] = []): Promise<Status[]> {
+    const res = await unary<ListStatusesResponse>((cb) =>
+      this.client.listStatuses({ filters: [...filters] }, this.metadata(ctx), cb),
+    );
+    return res.statuses.map(statusFromWire);
+  }
+
+  async abort(ctx: OpContext, ref: string): Promise<void> {
+    await unary((cb) => this.client.abort({ ref }, this.metadata(ctx), cb));
+  }
+
+  async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
+    const stream = new WriteStream(this.client.write(this.metadata(ctx)));
+    try {
+      const res = await stream.send({
+        action: WriteAction.STAT,
+        ref: opts.ref,
+        total: BigInt(opts.total ?? 0),
+        expected: opts.expected ?? '',
+        offset: 0n,
+        data: Buffer.alloc(0),
+        labels: {},
+      });
+      return new ProxyWriter(stream, opts.ref, res);
+    } catch (err) {
+      stream.cancel();
+      throw err;
+    }
+  }
+}
+
+class ProxyWriter implements Writer {
+  private offset: number;
+  private total: number;
+  private readonly startedAt: bigint;
+  private updatedAt: bigint;
+  private lastDigest: string;
+
+  constructor(
+    private readonly stream: WriteStream,
+    readonly ref: string,
+    stat: WriteContentResponse,
+  ) {
+    this.offset = Number(stat.offset);
+    this.total = Number(stat.total);
+    this.startedAt = nanos(stat.startedAt);
+    this.updatedAt = nanos(stat.updatedAt);
+    this.lastDigest = stat.digest;
+  }
+
+  async status(): Promise<Status> {
+    return {
+      ref: this.ref,
+      offset: this.offset,
+      total: this.total,
+      expected: '',
+      startedAt: this.startedAt,
+      updatedAt: this.updatedAt,
+    };
+  }
+
+  async write(data: Buffer): Promise<void> {
+    const res = await this.stream.send(request(WriteAction.WRITE, { offset: BigInt(this.offset), data }));
+    this.offset = Number(res.offset);
+    this.lastDigest = res.digest;
+    this.updatedAt = BigInt(Date.now()) * 1_000_000n;
+  }
+
+  async truncate(size: number): Promise<void> {
+    if (size !== 0) throw new Error('only truncate(0) is supported');
+    const res = await this.stream.send(request(WriteAction.WRITE, { offset: 0n }));
+    this.offset = Number(res.offset);
+  }
+
+  async commit(size: number, expected?: string, opts: CommitOptions = {}): Promise<string> {
+    try {
+      const res = await this.stream.send(
+        request(WriteAction.COMMIT, {
+          offset: BigInt(this.offset),
+          total: BigInt(size),
+          expected: expected ?? '',
+          labels: opts.labels ?? {},
+        }),
+      );
+      this.lastDigest = res.digest;
+      return res.digest;
+    } finally {
+      this.stream.end();
+    }
+  }
+
+  digest(): string {
+    return this.lastDigest;
+  }
+
+  async close(): Promise<void> {
+    this.stream.end();
+  }
+}
+
+/** One request, one response: the pairing containerd's Write protocol uses. */
+class WriteStream {
+  private readonly pending: { resolve(r: WriteContentResponse): void; reject(e: Error): void }[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly call: ClientDuplexStream<WriteContentRequest, WriteContentResponse>) {
+    call.on('data', (res: WriteContentResponse) => this.pending.shift()?.resolve(res));
+    call.on('error', (err: ServiceError) => {
+      this.failure = fromGrpcError(err);
+      for (const p of this.pending.splice(0)) p.reject(this.failure);
+    });
+    call.on('end', () => {
+      const err = this.failure ?? new Error('write stream ended before the response');
+      for (const p of this.pending.splice(0)) p.reject(err);
+    });
+  }
+
+  send(req: WriteContentRequest): Promise<WriteContentResponse> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.call.write(req);
+    });
+  }
+
+  end(): void {
+    this.call.end();
+  }
+
+  cancel(): void {
+    this.call.cancel();
+  }
+}
+
+function request(action: WriteAction, fields: Partial<WriteContentRequest>): WriteContentRequest {
+  return {
+    action,
+    ref: '',
+    total: 0n,
+    expected: '',
+    offset: 0n,
+    data: Buffer.alloc(0),
+    labels: {},
+    ...fields,
+  };
+}
+
+interface WireInfo {
+  digest: string;
+  size: bigint;
+  createdAt?: Timestamp | undefined;
+  updatedAt?: Timestamp | undefined;
+  labels: Record<string, string>;
+}
+
+function infoFromWire(i: WireInfo | undefined): Info {
+  if (!i) throw new Error('response without info');
+  return {
+    digest: i.digest,
+    size: Number(i.size),
+    createdAt: nanos(i.createdAt),
+    updatedAt: nanos(i.updatedAt),
+    labels: i.labels ?? {},
+  };
+}
+
+function statusFromWire(s: StatusResponse['status']): Status {
+  if (!s) throw new Error('response without status');
+  return {
+    ref: s.ref,
+    offset: Number(s.offset),
+    total: Number(s.total),
+    expected: s.expected,
+    startedAt: nanos(s.startedAt),
+    updatedAt: nanos(s.updatedAt),
+  };
+}
+
+function nanos(ts: Timestamp | undefined): bigint {
+  return ts ? ts.seconds * 1_000_000_000n + BigInt(ts.nanos) : 0n;
+}
+
+function unary<Res = unknown>(start: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
+  });
+}

@@ -1,0 +1,344 @@
+import type {
+  CommitOptions,
+  ContentStore,
+  Info,
+  ReadOptions,
+  Status,
+  Writer,
+  WriterOptions,
+} from '../core/content/index.js';
+import { validateDigest } from '../core/content/index.js';
+import {
+  alreadyExists,
+  invalidArgument,
+  isAlreadyExists,
+  isNotFound,
+  notFound,
+} from '../core/errdefs/index.js';
+import { fieldsAdaptor, parseFilters } from '../core/filters/index.js';
+import { applyLabelPaths, type Labels, validateLabels } from '../core/labels/index.js';
+import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
+import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import type { MetadataDB } from './db.js';
+import { addLeaseResourceTx } from './leases.js';
+import { ensureNamespace } from './namespaces.js';
+import { nowNanos } from './time.js';
+
+/** An ingest opened without a lease may be collected after this long. */
+export const INGEST_EXPIRY_NANOS = 24n * 3600n * 1_000_000_000n;
+
+interface BlobRow {
+  digest: string;
+  size: number;
+  labels: string;
+  created_at: bigint;
+  updated_at: bigint;
+}
+
+/**
+ * The namespaced content store: blob records (size, labels, times) per
+ * namespace in the metadata DB, bytes in a shared backend store.
+ *
+ * Sharing follows containerd's default `shared` policy: a blob committed in
+ * one namespace becomes visible in another once a writer there names it as
+ * `expected` (the writer then answers `already_exists`, which clients treat
+ * as done). Backend ingest refs are `<namespace>/<ref>`, so namespaces never
+ * collide on a ref.
+ *
+ * Blobs are removed from the backend only by garbage collection, which asks
+ * {@link MetadataContentStore.committing} which digests are between the
+ * backend commit and their record, and leaves those alone.
+ */
+export class MetadataContentStore implements ContentStore {
+  private readonly inCommit = new Map<string, number>();
+
+  constructor(
+    private readonly mdb: MetadataDB,
+    private readonly backend: ContentStore,
+    private readonly onDelete: () => void = () => {},
+  ) {}
+
+  /** Digests whose commit is in flight: not yet recorded, but not garbage. */
+  committing(): ReadonlySet<string> {
+    return new Set(this.inCommit.keys());
+  }
+
+  async info(ctx: OpContext, digest: string): Promise<Info> {
+    const ns = namespaceRequired(ctx);
+    validateDigest(digest);
+    const row = this.blobRow(ns, digest);
+    if (!row) throw notFound(`content digest ${digest}`);
+    return toInfo(row);
+  }
+
+  read(ctx: OpContext, digest: string, opts?: ReadOptions): AsyncIterable<Buffer> {
+    const ns = namespaceRequired(ctx);
+    validateDigest(digest);
+    if (!this.blobRow(ns, digest)) throw notFound(`content digest ${digest}`);
+    return this.backend.read(ctx, digest, opts);
+  }
+
+  async update(
+    ctx: OpContext,
+    info: Pick<Info, 'digest' | 'labels'>,
+    fieldpaths?: readonly string[],
+  ): Promise<Info> {
+    const ns = namespaceRequired(ctx);
+    validateDigest(info.digest);
+    const { otherPaths } = applyLabelPaths({}, {}, fieldpaths);
+    if (otherPaths.length > 0) {
+      throw invalidArgument(
+        `cannot update ${otherPaths.map((p) => JSON.stringify(p)).join(', ')} field on content info ${JSON.stringify(info.digest)}`,
+      );
+    }
+    validateLabels(info.labels, 'content');
+    return this.mdb.update(() => {
+      const row = this.blobRow(ns, info.digest);
+      if (!row) throw notFound(`content digest ${info.digest}`);
+      const { labels } = applyLabelPaths(parseLabels(row.labels), info.labels, fieldpaths);
+      const now = nowNanos();
+      this.mdb
+        .prepare(
+          'UPDATE content_blobs SET labels = ?, updated_at = ? WHERE namespace = ? AND digest = ?',
+        )
+        .run(JSON.stringify(labels), now, ns, info.digest);
+      return { ...toInfo(row), labels, updatedAt: now };
+    });
+  }
+
+  async list(ctx: OpContext, filters?: readonly string[]): Promise<Info[]> {
+    const ns = namespaceRequired(ctx);
+    const filter = parseFilters(filters ?? []);
+    const rows = this.mdb
+      .prepare(
+        'SELECT digest, size, labels, created_at, updated_at FROM content_blobs WHERE namespace = ? ORDER BY digest',
+      )
+      .safeIntegers(true)
+      .all(ns) as RawBlobRow[];
+    return rows
+      .map((r) => toInfo(fromRaw(r)))
+      .filter((i) => filter.match(fieldsAdaptor({ digest: i.digest, size: String(i.size), labels: i.labels })));
+  }
+
+  async delete(ctx: OpContext, digest: string): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    validateDigest(digest);
+    this.mdb.update(() => {
+      const r = this.mdb
+        .prepare('DELETE FROM content_blobs WHERE namespace = ? AND digest = ?')
+        .run(ns, digest);
+      if (r.changes === 0) throw notFound(`content digest ${digest}`);
+    });
+    this.onDelete();
+  }
+
+  async status(ctx: OpContext, ref: string): Promise<Status> {
+    const ns = namespaceRequired(ctx);
+    const st = await this.backend.status(ctx, backendRef(ns, ref)).catch((err: unknown) => {
+      if (isNotFound(err)) throw notFound(`ingest ${JSON.stringify(ref)}`, { cause: err });
+      throw err;
+    });
+    return { ...st, ref };
+  }
+
+  async listStatuses(ctx: OpContext, filters?: readonly string[]): Promise<Status[]> {
+    const ns = namespaceRequired(ctx);
+    const filter = parseFilters(filters ?? []);
+    const prefix = backendRef(ns, '');
+    const all = await this.backend.listStatuses(ctx);
+    return all
+      .filter((s) => s.ref.startsWith(prefix))
+      .map((s) => ({ ...s, ref: s.ref.slice(prefix.length) }))
+      .filter((s) => filter.match(fieldsAdaptor({ ref: s.ref })));
+  }
+
+  async abort(ctx: OpContext, ref: string): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    await this.backend.abort(ctx, backendRef(ns, ref)).catch((err: unknown) => {
+      if (isNotFound(err)) throw notFound(`ingest ${JSON.stringify(ref)}`, { cause: err });
+      throw err;
+    });
+    this.mdb.update(() => {
+      this.mdb.prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?').run(ns, ref);
+    });
+  }
+
+  async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
+    const ns = namespaceRequired(ctx);
+    if (!opts.ref) throw invalidArgument('ref must not be empty');
+    if (opts.expected) {
+      const expected = opts.expected;
+      validateDigest(expected);
+      if (this.blobRow(ns, expected)) throw alreadyExists(`content ${expected}`);
+      const shared = await this.holding(expected, async () => {
+        const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        // Shared policy: naming a blob another namespace committed makes it
+        // visible here without writing the bytes again.
+        if (info) this.mdb.update(() => this.record(ctx, ns, expected, info.size, {}));
+        return info;
+      });
+      if (shared) throw alreadyExists(`content ${expected}`);
+    }
+    this.mdb.update(() => {
+      ensureNamespace(this.mdb, ns);
+      const expires = ctx.lease ? null : nowNanos() + INGEST_EXPIRY_NANOS;
+      this.mdb
+        .prepare(
+          `INSERT INTO content_ingests (namespace, ref, expected, expires_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (namespace, ref) DO UPDATE SET expected = excluded.expected, expires_at = excluded.expires_at`,
+        )
+        .run(ns, opts.ref, opts.expected ?? '', expires);
+      if (ctx.lease) {
+        addLeaseResourceTx(this.mdb, ns, ctx.lease, { type: RESOURCE_INGESTS, id: opts.ref });
+      }
+    });
+    const w = await this.backend.writer(ctx, {
+      ref: backendRef(ns, opts.ref),
+      ...(opts.total !== undefined && { total: opts.total }),
+      ...(opts.expected !== undefined && { expected: opts.expected }),
+    });
+    return new NamespacedWriter(this, ctx, ns, opts.ref, w);
+  }
+
+  /** Finishes a namespaced commit; called by the writer. */
+  async commitWriter(
+    w: NamespacedWriter,
+    inner: Writer,
+    size: number,
+    expected: string | undefined,
+    opts: CommitOptions | undefined,
+  ): Promise<string> {
+    const labels = opts?.labels ?? {};
+    validateLabels(labels, 'content');
+    const digest = expected || inner.digest();
+    return this.holding(digest, async () => {
+      let committed = digest;
+      try {
+        committed = await inner.commit(size, expected, opts);
+      } catch (err) {
+        // Another namespace (or an earlier run) committed the same bytes:
+        // the backend has them, so only the record is missing.
+        if (!isAlreadyExists(err)) throw err;
+      }
+      const info = await this.backend.info(w.ctx, committed);
+      this.mdb.update(() => {
+        if (this.blobRow(w.namespace, committed)) {
+          this.mdb
+            .prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?')
+            .run(w.namespace, w.ref);
+          throw alreadyExists(`content ${committed}`);
+        }
+        this.record(w.ctx, w.namespace, committed, info.size, labels);
+        this.mdb
+          .prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?')
+          .run(w.namespace, w.ref);
+      });
+      return committed;
+    });
+  }
+
+  /** Runs `fn` with `digest` marked as in commit, so GC leaves its blob alone. */
+  private async holding<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    this.inCommit.set(digest, (this.inCommit.get(digest) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (this.inCommit.get(digest) ?? 1) - 1;
+      if (n <= 0) this.inCommit.delete(digest);
+      else this.inCommit.set(digest, n);
+    }
+  }
+
+  /** Inserts a blob record (inside the caller's transaction). */
+  private record(ctx: OpContext, ns: string, digest: string, size: number, labels: Labels): void {
+    ensureNamespace(this.mdb, ns);
+    const now = nowNanos();
+    this.mdb
+      .prepare(
+        `INSERT INTO content_blobs (namespace, digest, size, labels, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, digest) DO NOTHING`,
+      )
+      .run(ns, digest, size, JSON.stringify(labels), now, now);
+    if (ctx.lease) {
+      addLeaseResourceTx(this.mdb, ns, ctx.lease, { type: RESOURCE_CONTENT, id: digest });
+    }
+  }
+
+  private blobRow(ns: string, digest: string): BlobRow | undefined {
+    const raw = this.mdb
+      .prepare(
+        'SELECT digest, size, labels, created_at, updated_at FROM content_blobs WHERE namespace = ? AND digest = ?',
+      )
+      .safeIntegers(true)
+      .get(ns, digest) as RawBlobRow | undefined;
+    return raw ? fromRaw(raw) : undefined;
+  }
+}
+
+/** A backend writer seen through a namespace: refs and commits are namespaced. */
+class NamespacedWriter implements Writer {
+  constructor(
+    private readonly store: MetadataContentStore,
+    readonly ctx: OpContext,
+    readonly namespace: string,
+    readonly ref: string,
+    private readonly inner: Writer,
+  ) {}
+
+  async status(): Promise<Status> {
+    return { ...(await this.inner.status()), ref: this.ref };
+  }
+
+  write(data: Buffer): Promise<void> {
+    return this.inner.write(data);
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.inner.truncate(size);
+  }
+
+  commit(size: number, expected?: string, opts?: CommitOptions): Promise<string> {
+    return this.store.commitWriter(this, this.inner, size, expected, opts);
+  }
+
+  digest(): string {
+    return this.inner.digest();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+interface RawBlobRow {
+  digest: string;
+  size: bigint;
+  labels: string;
+  created_at: bigint;
+  updated_at: bigint;
+}
+
+function fromRaw(r: RawBlobRow): BlobRow {
+  return { ...r, size: Number(r.size) };
+}
+
+function toInfo(r: BlobRow): Info {
+  return {
+    digest: r.digest,
+    size: r.size,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    labels: parseLabels(r.labels),
+  };
+}
+
+function parseLabels(json: string): Labels {
+  return JSON.parse(json) as Labels;
+}
+
+export function backendRef(namespace: string, ref: string): string {
+  return `${namespace}/${ref}`;
+}
