@@ -67,12 +67,18 @@ async function clientThroughput(socket: string, base: Buffer, round: number): Pr
 async function ctrThroughput(socket: string, file: string, round: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) => {
-    const p = spawn('ctr', ['--address', socket, '--namespace', 'bench', 'content', 'ingest', `bench-ctr-${round}`], {
-      stdio: [openSync(file, 'r'), 'ignore', 'pipe'],
-    });
+    const p = spawn(
+      'ctr',
+      ['--address', socket, '--namespace', 'bench', 'content', 'ingest', `bench-ctr-${round}`],
+      {
+        stdio: [openSync(file, 'r'), 'ignore', 'pipe'],
+      },
+    );
     let err = '';
     p.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`ctr content ingest: ${code} ${err}`))));
+    p.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ctr content ingest: ${code} ${err}`)),
+    );
   });
   return MIB / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
@@ -86,7 +92,10 @@ async function commitLatency(socket: string, round: number): Promise<number[]> {
       const data = randomBytes(4096);
       const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
       const t0 = process.hrtime.bigint();
-      const w = await client.content.writer(ctx, { ref: `bench-small-${round}-${i}`, total: data.length });
+      const w = await client.content.writer(ctx, {
+        ref: `bench-small-${round}-${i}`,
+        total: data.length,
+      });
       await w.write(data);
       await w.commit(data.length, digest);
       times.push(Number(process.hrtime.bigint() - t0) / 1e3);
@@ -97,7 +106,12 @@ async function commitLatency(socket: string, round: number): Promise<number[]> {
   }
 }
 
-async function measure(socket: string, base: Buffer, file: string, round: number): Promise<Figures> {
+async function measure(
+  socket: string,
+  base: Buffer,
+  file: string,
+  round: number,
+): Promise<Figures> {
   const clientMiBps = await clientThroughput(socket, base, round);
   const ctrMiBps = await ctrThroughput(socket, file, round);
   const lat = await commitLatency(socket, round);
@@ -108,7 +122,8 @@ async function measure(socket: string, base: Buffer, file: string, round: number
 async function writeFile(path: string, base: Buffer, round: number): Promise<void> {
   const out = createWriteStream(path);
   for (let i = 0; i < MIB; i++) {
-    if (!out.write(chunk(base, round + 1000, i))) await new Promise<void>((r) => out.once('drain', () => r()));
+    if (!out.write(chunk(base, round + 1000, i)))
+      await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r) => out.end(r));
 }
@@ -140,18 +155,30 @@ async function main(): Promise<void> {
       commitP99us: b.commitP99us / c.commitP99us,
     };
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ mib: MIB, small: SMALL, berthd: b, containerd: c, ratio, rssKiB: rss }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ mib: MIB, small: SMALL, berthd: b, containerd: c, ratio, rssKiB: rss }, null, 2)}\n`,
+      );
       return;
     }
     const f = (n: number) => n.toFixed(0).padStart(10);
     const r = (n: number) => `${n.toFixed(2)}x`.padStart(10);
-    console.log(`Content.Write: ${MIB} MiB in 1 MiB chunks (TS client, ctr content ingest); ${SMALL} × 4 KiB ingest+commit`);
+    console.log(
+      `Content.Write: ${MIB} MiB in 1 MiB chunks (TS client, ctr content ingest); ${SMALL} × 4 KiB ingest+commit`,
+    );
     console.log('daemon        client MiB/s  ctr MiB/s  commit p50 µs  commit p99 µs');
-    console.log(`berthd      ${f(b.clientMiBps)} ${f(b.ctrMiBps)} ${f(b.commitP50us)}     ${f(b.commitP99us)}`);
-    console.log(`containerd  ${f(c.clientMiBps)} ${f(c.ctrMiBps)} ${f(c.commitP50us)}     ${f(c.commitP99us)}`);
-    console.log(`ratio       ${r(ratio.clientMiBps)} ${r(ratio.ctrMiBps)} ${r(ratio.commitP50us)}     ${r(ratio.commitP99us)}`);
+    console.log(
+      `berthd      ${f(b.clientMiBps)} ${f(b.ctrMiBps)} ${f(b.commitP50us)}     ${f(b.commitP99us)}`,
+    );
+    console.log(
+      `containerd  ${f(c.clientMiBps)} ${f(c.ctrMiBps)} ${f(c.commitP50us)}     ${f(c.commitP99us)}`,
+    );
+    console.log(
+      `ratio       ${r(ratio.clientMiBps)} ${r(ratio.ctrMiBps)} ${r(ratio.commitP50us)}     ${r(ratio.commitP99us)}`,
+    );
     console.log(`RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB`);
-    console.log('ratio = berthd / containerd: above 1 is better for MiB/s, below 1 is better for latency');
+    console.log(
+      'ratio = berthd / containerd: above 1 is better for MiB/s, below 1 is better for latency',
+    );
   } finally {
     await containerd?.stop();
     await berthd?.cleanup();

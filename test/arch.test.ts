@@ -11,7 +11,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   sys: ['sys'],
   server: ['core', 'sys', 'server'],
   services: ['api', 'core', 'server', 'services'],
-  daemon: ['api', 'core', 'events', 'metadata', 'sys', 'server', 'services', 'daemon'],
+  daemon: ['api', 'content', 'core', 'events', 'metadata', 'sys', 'server', 'services', 'daemon'],
   events: ['core', 'events'],
   client: ['api', 'core', 'client'],
   api: ['api'],

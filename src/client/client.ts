@@ -1,4 +1,5 @@
 import { Channel, type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ContentClient } from '../api/containerd/services/content/v1/content.js';
 import type { PluginsResponse } from '../api/containerd/services/introspection/v1/introspection.js';
 import {
   IntrospectionClient,
@@ -21,7 +22,6 @@ import {
   HealthCheckResponse_ServingStatus,
   HealthClient,
 } from '../api/grpc/health/v1/health.js';
-import { ContentClient } from '../api/containerd/services/content/v1/content.js';
 import type { ContentStore } from '../core/content/index.js';
 import { nullLogger } from '../core/log/index.js';
 import type { Namespace, OpContext } from '../core/namespaces/index.js';
@@ -165,7 +165,10 @@ export class BerthClient {
     return this.metadataFor(this.opts);
   }
 
-  private metadataFor(ctx: { namespace?: string | undefined; lease?: string | undefined }): Metadata {
+  private metadataFor(ctx: {
+    namespace?: string | undefined;
+    lease?: string | undefined;
+  }): Metadata {
     const md = new Metadata();
     if (ctx.namespace !== undefined) md.set('containerd-namespace', ctx.namespace);
     if (ctx.lease !== undefined) md.set('containerd-lease', ctx.lease);

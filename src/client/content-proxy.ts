@@ -36,7 +36,9 @@ export class ContentProxy implements ContentStore {
   ) {}
 
   async info(ctx: OpContext, digest: string): Promise<Info> {
-    const res = await unary<InfoResponse>((cb) => this.client.info({ digest }, this.metadata(ctx), cb));
+    const res = await unary<InfoResponse>((cb) =>
+      this.client.info({ digest }, this.metadata(ctx), cb),
+    );
     return infoFromWire(res.info);
   }
 
@@ -52,7 +54,11 @@ export class ContentProxy implements ContentStore {
     }
   }
 
-  async update(ctx: OpContext, info: Pick<Info, 'digest' | 'labels'>, fieldpaths?: readonly string[]): Promise<Info> {
+  async update(
+    ctx: OpContext,
+    info: Pick<Info, 'digest' | 'labels'>,
+    fieldpaths?: readonly string[],
+  ): Promise<Info> {
     const res = await unary<UpdateResponse>((cb) =>
       this.client.update(
         {
@@ -83,7 +89,9 @@ export class ContentProxy implements ContentStore {
   }
 
   async status(ctx: OpContext, ref: string): Promise<Status> {
-    const res = await unary<StatusResponse>((cb) => this.client.status({ ref }, this.metadata(ctx), cb));
+    const res = await unary<StatusResponse>((cb) =>
+      this.client.status({ ref }, this.metadata(ctx), cb),
+    );
     return statusFromWire(res.status);
   }
 
@@ -149,7 +157,9 @@ class ProxyWriter implements Writer {
   }
 
   async write(data: Buffer): Promise<void> {
-    const res = await this.stream.send(request(WriteAction.WRITE, { offset: BigInt(this.offset), data }));
+    const res = await this.stream.send(
+      request(WriteAction.WRITE, { offset: BigInt(this.offset), data }),
+    );
     this.offset = Number(res.offset);
     this.lastDigest = res.digest;
     this.updatedAt = BigInt(Date.now()) * 1_000_000n;
@@ -159,6 +169,7 @@ class ProxyWriter implements Writer {
     if (size !== 0) throw new Error('only truncate(0) is supported');
     const res = await this.stream.send(request(WriteAction.WRITE, { offset: 0n }));
     this.offset = Number(res.offset);
+    this.lastDigest = res.digest;
   }
 
   async commit(size: number, expected?: string, opts: CommitOptions = {}): Promise<string> {
@@ -174,7 +185,7 @@ class ProxyWriter implements Writer {
       this.lastDigest = res.digest;
       return res.digest;
     } finally {
-      this.stream.end();
+      await this.stream.end();
     }
   }
 
@@ -182,17 +193,23 @@ class ProxyWriter implements Writer {
     return this.lastDigest;
   }
 
+  /** Ends the stream and waits until the server has released the ref. */
   async close(): Promise<void> {
-    this.stream.end();
+    await this.stream.end();
   }
 }
 
 /** One request, one response: the pairing containerd's Write protocol uses. */
 class WriteStream {
-  private readonly pending: { resolve(r: WriteContentResponse): void; reject(e: Error): void }[] = [];
+  private readonly pending: { resolve(r: WriteContentResponse): void; reject(e: Error): void }[] =
+    [];
   private failure: Error | undefined;
+  private readonly finished: Promise<void>;
 
-  constructor(private readonly call: ClientDuplexStream<WriteContentRequest, WriteContentResponse>) {
+  constructor(
+    private readonly call: ClientDuplexStream<WriteContentRequest, WriteContentResponse>,
+  ) {
+    this.finished = new Promise((resolve) => call.on('status', () => resolve()));
     call.on('data', (res: WriteContentResponse) => this.pending.shift()?.resolve(res));
     call.on('error', (err: ServiceError) => {
       this.failure = fromGrpcError(err);
@@ -212,8 +229,10 @@ class WriteStream {
     });
   }
 
-  end(): void {
+  /** Half-closes, then resolves once the call has its final status. */
+  end(): Promise<void> {
     this.call.end();
+    return this.finished;
   }
 
   cancel(): void {
@@ -269,7 +288,9 @@ function nanos(ts: Timestamp | undefined): bigint {
   return ts ? ts.seconds * 1_000_000_000n + BigInt(ts.nanos) : 0n;
 }
 
-function unary<Res = unknown>(start: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
+function unary<Res = unknown>(
+  start: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
+): Promise<Res> {
   return new Promise((resolve, reject) => {
     start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
   });

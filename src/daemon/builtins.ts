@@ -1,28 +1,61 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LocalContentStore } from '../content/index.js';
+import type { ContentStore } from '../core/content/index.js';
+import type { GcScheduler } from '../core/gc/index.js';
+import type { ImageStore } from '../core/images/index.js';
+import type { LeaseManager } from '../core/leases/index.js';
 import type { NamespaceStore } from '../core/namespaces/index.js';
 import { EventExchange } from '../events/index.js';
-import { MetadataDB, SqliteNamespaceStore } from '../metadata/index.js';
+import {
+  MetadataContentStore,
+  MetadataDB,
+  MetadataGc,
+  SqliteImageStore,
+  SqliteLeaseManager,
+  SqliteNamespaceStore,
+} from '../metadata/index.js';
 import type { GrpcService } from '../server/service.js';
+import { contentService } from '../services/content/service.js';
 import { eventFields } from '../services/events/payloads.js';
 import { eventsService } from '../services/events/service.js';
 import { healthService } from '../services/health/service.js';
+import { imagesService } from '../services/images/service.js';
 import { introspectionService, type PluginStatus } from '../services/introspection/service.js';
+import { leasesService } from '../services/leases/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
 import { versionService } from '../services/version/service.js';
-import { type PluginRecord, PluginType, pluginKey, type Registration } from './plugin.js';
+import {
+  type InitContext,
+  type PluginRecord,
+  PluginType,
+  pluginKey,
+  type Registration,
+} from './plugin.js';
 import { loadOrCreateUUID } from './server-uuid.js';
 import { readVersion } from './version.js';
 
-/** containerd's plugin type for the event exchange. */
-const EventPluginType = 'io.containerd.event.v1';
+/**
+ * The metadata plugin's instance: the database and the namespaced content
+ * store over the shared blob store, with the collector that sweeps both.
+ */
+export interface Metadata {
+  db: MetadataDB;
+  content: MetadataContentStore;
+  gc: MetadataGc;
+}
 
-export const ExchangeKey = pluginKey<EventExchange>(EventPluginType, 'exchange');
-export const MetadataKey = pluginKey<MetadataDB>(PluginType.metadata, 'sqlite');
+export const ContentKey = pluginKey<ContentStore>(PluginType.content, 'content');
+export const ExchangeKey = pluginKey<EventExchange>(PluginType.event, 'exchange');
+export const MetadataKey = pluginKey<Metadata>(PluginType.metadata, 'sqlite');
+export const GcKey = pluginKey<GcScheduler>(PluginType.gc, 'scheduler');
+export const LeasesKey = pluginKey<LeaseManager>(PluginType.lease, 'manager');
 export const NamespacesServiceKey = pluginKey<NamespaceStore>(
   PluginType.service,
   'namespaces-service',
 );
+export const ContentServiceKey = pluginKey<ContentStore>(PluginType.service, 'content-service');
+export const ImagesServiceKey = pluginKey<ImageStore>(PluginType.service, 'images-service');
 
 /** State the daemon shares with the plugins it wires (health reads it). */
 export interface DaemonState {
@@ -34,45 +67,84 @@ export interface DaemonState {
  * its dependencies here; nothing registers itself on import.
  */
 export function builtins(daemon: DaemonState): Registration<unknown>[] {
-  const metadata: Registration<MetadataDB> = {
-    type: PluginType.metadata,
-    id: 'sqlite',
-    init(ic) {
-      const path = join(ic.rootDir(), 'meta.db');
-      ic.exports.path = path;
-      return new MetadataDB({ path });
-    },
-    close: (db) => db.close(),
-  };
-
-  // Subscribers are ended on close; by then the server has stopped and
-  // ended their streams already.
-  const exchange: Registration<EventExchange> = {
-    type: EventPluginType,
-    id: 'exchange',
-    init: (ic) => new EventExchange({ decode: eventFields, log: ic.log }),
-    close: (ex) => ex.close(),
-  };
-
-  const namespaces: Registration<NamespaceStore> = {
-    type: PluginType.service,
-    id: 'namespaces-service',
-    requires: [PluginType.metadata],
-    init: (ic) => new SqliteNamespaceStore(ic.get(MetadataKey)),
-  };
-
-  const grpc = (
+  const reg = <T>(
+    type: string,
     id: string,
     requires: string[],
-    make: (ic: Parameters<Registration<GrpcService>['init']>[0]) => GrpcService,
-  ): Registration<GrpcService> => ({ type: PluginType.grpc, id, requires, init: make });
+    init: (ic: InitContext) => T | Promise<T>,
+    close?: (t: T) => void | Promise<void>,
+  ): Registration<T> => ({ type, id, requires, init, ...(close && { close }) });
+
+  const grpc = (id: string, requires: string[], make: (ic: InitContext) => GrpcService) =>
+    reg<GrpcService>(PluginType.grpc, id, requires, make);
 
   return [
-    exchange,
-    metadata,
-    namespaces,
-    grpc('events', [EventPluginType], (ic) => eventsService(ic.get(ExchangeKey))),
-    grpc('namespaces', [PluginType.service, EventPluginType], (ic) =>
+    // Subscribers are ended on close; by then the server has stopped and
+    // ended their streams already.
+    reg(
+      PluginType.event,
+      'exchange',
+      [],
+      (ic) => new EventExchange({ decode: eventFields, log: ic.log }),
+      (ex) => ex.close(),
+    ),
+    reg(PluginType.content, 'content', [], (ic) => {
+      const root = ic.rootDir();
+      ic.exports.root = root;
+      return new LocalContentStore(root, { log: ic.log });
+    }),
+    reg<Metadata>(
+      PluginType.metadata,
+      'sqlite',
+      [PluginType.content],
+      (ic) => {
+        const path = join(ic.rootDir(), 'meta.db');
+        ic.exports.path = path;
+        const db = new MetadataDB({ path });
+        const backend = ic.get(ContentKey);
+        // The content store schedules collections after deletes; the
+        // collector asks it which commits are in flight.
+        let gc: MetadataGc | undefined;
+        const content = new MetadataContentStore(db, backend, () => gc?.schedule());
+        gc = new MetadataGc({
+          mdb: db,
+          backend,
+          committing: () => content.committing(),
+          log: ic.log,
+        });
+        return { db, content, gc };
+      },
+      async (m) => {
+        await m.gc.close();
+        m.db.close();
+      },
+    ),
+    reg(PluginType.gc, 'scheduler', [PluginType.metadata], (ic) => ic.get(MetadataKey).gc),
+    reg(PluginType.lease, 'manager', [PluginType.metadata, PluginType.gc], (ic) => {
+      return new SqliteLeaseManager(ic.get(MetadataKey).db, ic.get(GcKey));
+    }),
+    reg(PluginType.service, 'namespaces-service', [PluginType.metadata], (ic) => {
+      return new SqliteNamespaceStore(ic.get(MetadataKey).db);
+    }),
+    reg(
+      PluginType.service,
+      'content-service',
+      [PluginType.metadata],
+      (ic) => ic.get(MetadataKey).content,
+    ),
+    reg(PluginType.service, 'images-service', [PluginType.metadata], (ic) => {
+      return new SqliteImageStore(ic.get(MetadataKey).db);
+    }),
+
+    grpc('content', [PluginType.service, PluginType.event], (ic) =>
+      contentService(ic.get(ContentServiceKey), ic.get(ExchangeKey)),
+    ),
+    grpc('events', [PluginType.event], (ic) => eventsService(ic.get(ExchangeKey))),
+    grpc('images', [PluginType.service, PluginType.event, PluginType.gc], (ic) =>
+      imagesService(ic.get(ImagesServiceKey), ic.get(ExchangeKey), ic.get(GcKey)),
+    ),
+    grpc('leases', [PluginType.lease], (ic) => leasesService(ic.get(LeasesKey))),
+    grpc('namespaces', [PluginType.service, PluginType.event], (ic) =>
       namespacesService(ic.get(NamespacesServiceKey), ic.get(ExchangeKey)),
     ),
     grpc('version', [], () => versionService(readVersion())),

@@ -5,6 +5,10 @@ import type { Logger } from '../core/log/index.js';
 
 /** Plugin types, containerd's strings, so `ctr plugins ls` looks familiar. */
 export const PluginType = {
+  content: 'io.containerd.content.v1',
+  event: 'io.containerd.event.v1',
+  gc: 'io.containerd.gc.v1',
+  lease: 'io.containerd.lease.v1',
   metadata: 'io.containerd.metadata.v1',
   service: 'io.containerd.service.v1',
   grpc: 'io.containerd.grpc.v1',

@@ -13,7 +13,9 @@ import {
   invalidArgument,
   isAlreadyExists,
   isNotFound,
+  isUnavailable,
   notFound,
+  unavailable,
 } from '../core/errdefs/index.js';
 import { fieldsAdaptor, parseFilters } from '../core/filters/index.js';
 import { applyLabelPaths, type Labels, validateLabels } from '../core/labels/index.js';
@@ -117,7 +119,9 @@ export class MetadataContentStore implements ContentStore {
       .all(ns) as RawBlobRow[];
     return rows
       .map((r) => toInfo(fromRaw(r)))
-      .filter((i) => filter.match(fieldsAdaptor({ digest: i.digest, size: String(i.size), labels: i.labels })));
+      .filter((i) =>
+        filter.match(fieldsAdaptor({ digest: i.digest, size: String(i.size), labels: i.labels })),
+      );
   }
 
   async delete(ctx: OpContext, digest: string): Promise<void> {
@@ -195,11 +199,18 @@ export class MetadataContentStore implements ContentStore {
         addLeaseResourceTx(this.mdb, ns, ctx.lease, { type: RESOURCE_INGESTS, id: opts.ref });
       }
     });
-    const w = await this.backend.writer(ctx, {
-      ref: backendRef(ns, opts.ref),
-      ...(opts.total !== undefined && { total: opts.total }),
-      ...(opts.expected !== undefined && { expected: opts.expected }),
-    });
+    const w = await this.backend
+      .writer(ctx, {
+        ref: backendRef(ns, opts.ref),
+        ...(opts.total !== undefined && { total: opts.total }),
+        ...(opts.expected !== undefined && { expected: opts.expected }),
+      })
+      .catch((err: unknown) => {
+        // The backend names its namespaced ref; the caller knows only its own.
+        if (isUnavailable(err))
+          throw unavailable(`ref ${JSON.stringify(opts.ref)} locked`, { cause: err });
+        throw err;
+      });
     return new NamespacedWriter(this, ctx, ns, opts.ref, w);
   }
 

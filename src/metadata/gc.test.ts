@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { tempDir, type TempDir } from '../../test/helpers/tmp.js';
+import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import { LocalContentStore } from '../content/index.js';
 import { isNotFound } from '../core/errdefs/index.js';
 import { nullLogger } from '../core/log/index.js';
@@ -41,7 +41,13 @@ describe('MetadataGc', () => {
     mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
     backend = new LocalContentStore(join(dir.path, 'content'));
     store = new MetadataContentStore(mdb, backend, () => gc.schedule());
-    gc = new MetadataGc({ mdb, backend, committing: () => store.committing(), log: nullLogger, delayMs: 5 });
+    gc = new MetadataGc({
+      mdb,
+      backend,
+      committing: () => store.committing(),
+      log: nullLogger,
+      delayMs: 5,
+    });
   });
   afterEach(async () => {
     await gc.close();

@@ -8,8 +8,8 @@ import {
   type GcStats,
 } from '../core/gc/index.js';
 import type { Labels } from '../core/labels/index.js';
-import type { Logger } from '../core/log/index.js';
 import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
+import type { Logger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { backendRef } from './content.js';
 import type { MetadataDB } from './db.js';
@@ -143,7 +143,9 @@ export class MetadataGc implements GcScheduler {
       }[];
       for (const l of leases) {
         if (isExpired(JSON.parse(l.labels) as Labels, now)) {
-          mdb.prepare('DELETE FROM lease_resources WHERE namespace = ? AND lease = ?').run(ns, l.id);
+          mdb
+            .prepare('DELETE FROM lease_resources WHERE namespace = ? AND lease = ?')
+            .run(ns, l.id);
           mdb.prepare('DELETE FROM leases WHERE namespace = ? AND id = ?').run(ns, l.id);
           count('leases', 1);
         }
@@ -163,7 +165,9 @@ export class MetadataGc implements GcScheduler {
           queue.push(d);
         }
       };
-      for (const r of mdb.prepare('SELECT target_digest FROM images WHERE namespace = ?').all(ns) as {
+      for (const r of mdb
+        .prepare('SELECT target_digest FROM images WHERE namespace = ?')
+        .all(ns) as {
         target_digest: string;
       }[]) {
         mark(r.target_digest);

@@ -3,7 +3,9 @@
  * The namespaced, transactional metadata store (SQLite): the one place that
  * knows the schema. Domain stores are built on a {@link MetadataDB}.
  */
+export { backendRef, INGEST_EXPIRY_NANOS, MetadataContentStore } from './content.js';
 export { MetadataDB, type MetadataDBOptions } from './db.js';
+export { type GcOptions, MetadataGc } from './gc.js';
 export { imageAdaptor, SqliteImageStore } from './images.js';
 export {
   addLeaseResourceTx,

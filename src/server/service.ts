@@ -211,7 +211,10 @@ function bidiCall(
           signal,
           log,
         });
-        return fn(ctx, call as AsyncIterable<unknown>, send);
+        // Reading the requests to their end must not destroy the call: the
+        // handler still answers after the client half-closes.
+        const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>;
+        return fn(ctx, requests, send);
       })
       .then(
         () => call.end(),

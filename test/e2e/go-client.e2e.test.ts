@@ -181,10 +181,8 @@ describe("containerd's Go client against berthd", { skip: !root && 'needs root' 
       'plugins.grpc.has.version': 'yes',
       'plugins.grpc.has.introspection': 'yes',
       'plugins.grpc.namespaces.count': '1',
-      // Images is not served yet: UNIMPLEMENTED, whatever the namespace.
-      'berthd-only.images.list': 'not-implemented',
-      'berthd-only.images.list.is-not-implemented': 'yes',
-      'berthd-only.images.list.bad-namespace': 'not-implemented',
+      'images.list': 'ok',
+      'images.list.bad-namespace': 'invalid-argument',
     };
     for (const [key, value] of Object.entries(expect)) {
       assert.equal(got.get(key), value, key);

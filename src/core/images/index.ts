@@ -27,6 +27,10 @@ export interface ImageStore {
   get(ctx: OpContext, name: string): Promise<Image>;
   list(ctx: OpContext, filters?: readonly string[]): Promise<Image[]>;
   create(ctx: OpContext, image: Omit<Image, 'createdAt' | 'updatedAt'>): Promise<Image>;
-  update(ctx: OpContext, image: Omit<Image, 'createdAt' | 'updatedAt'>, fieldpaths?: readonly string[]): Promise<Image>;
+  update(
+    ctx: OpContext,
+    image: Omit<Image, 'createdAt' | 'updatedAt'>,
+    fieldpaths?: readonly string[],
+  ): Promise<Image>;
   delete(ctx: OpContext, name: string): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { ContentDelete } from '../../api/containerd/events/content.js';
 import {
   type AbortRequest,
   ContentService,
@@ -13,7 +14,6 @@ import {
   type WriteContentRequest,
   type WriteContentResponse,
 } from '../../api/containerd/services/content/v1/content.js';
-import { ContentDelete } from '../../api/containerd/events/content.js';
 import type { ContentStore } from '../../core/content/index.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { Publisher } from '../../core/events/index.js';
@@ -39,12 +39,14 @@ export function contentService(store: ContentStore, publisher: Publisher): GrpcS
         const info = infoFromProto(req.info);
         return { info: infoToProto(await store.update(ctx, info, req.updateMask)) };
       }),
-      List: serverStream(async (ctx, req: ListContentRequest, send: (r: ListContentResponse) => Promise<void>) => {
-        const infos = await store.list(ctx, req.filters);
-        for (let i = 0; i < infos.length; i += LIST_BATCH) {
-          await send({ info: infos.slice(i, i + LIST_BATCH).map(infoToProto) });
-        }
-      }),
+      List: serverStream(
+        async (ctx, req: ListContentRequest, send: (r: ListContentResponse) => Promise<void>) => {
+          const infos = await store.list(ctx, req.filters);
+          for (let i = 0; i < infos.length; i += LIST_BATCH) {
+            await send({ info: infos.slice(i, i + LIST_BATCH).map(infoToProto) });
+          }
+        },
+      ),
       Delete: unary(async (ctx, req: DeleteContentRequest) => {
         await store.delete(ctx, req.digest);
         await publisher.publish(ctx, '/content/delete', {
@@ -53,22 +55,28 @@ export function contentService(store: ContentStore, publisher: Publisher): GrpcS
         });
         return {};
       }),
-      Read: serverStream(async (ctx, req: ReadContentRequest, send: (r: ReadContentResponse) => Promise<void>) => {
-        let offset = Number(req.offset);
-        const chunks = store.read(ctx, req.digest, { offset, size: Number(req.size) });
-        for await (const data of chunks) {
-          await send({ offset: BigInt(offset), data });
-          offset += data.length;
-        }
-      }),
+      Read: serverStream(
+        async (ctx, req: ReadContentRequest, send: (r: ReadContentResponse) => Promise<void>) => {
+          let offset = Number(req.offset);
+          const chunks = store.read(ctx, req.digest, { offset, size: Number(req.size) });
+          for await (const data of chunks) {
+            await send({ offset: BigInt(offset), data });
+            offset += data.length;
+          }
+        },
+      ),
       Status: unary(async (ctx, req: StatusRequest) => ({
         status: statusToProto(await store.status(ctx, req.ref)),
       })),
       ListStatuses: unary(async (ctx, req: ListStatusesRequest) => ({
         statuses: (await store.listStatuses(ctx, req.filters)).map(statusToProto),
       })),
-      Write: bidiStream((ctx, requests: AsyncIterable<WriteContentRequest>, send: (r: WriteContentResponse) => Promise<void>) =>
-        handleWrite(store, ctx, requests, send),
+      Write: bidiStream(
+        (
+          ctx,
+          requests: AsyncIterable<WriteContentRequest>,
+          send: (r: WriteContentResponse) => Promise<void>,
+        ) => handleWrite(store, ctx, requests, send),
       ),
       Abort: unary(async (ctx, req: AbortRequest) => {
         await store.abort(ctx, req.ref);
