@@ -49,6 +49,7 @@ export class GrpcServer {
         };
       },
     };
+    tuneFlowControl(this.server);
     for (const svc of services) {
       this.server.addService(
         svc.definition,
@@ -71,6 +72,7 @@ export class GrpcServer {
       );
     });
     this.bound = true;
+    widenSessionWindows(this.server);
     chmodSync(address, 0o660);
     chownSync(address, this.opts.uid ?? 0, this.opts.gid ?? 0);
     this.opts.log.info({ address }, 'serving gRPC');
@@ -104,5 +106,37 @@ export class GrpcServer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+  }
+}
+
+/**
+ * HTTP/2 flow-control windows sized for 1 MiB Content.Write chunks. Node's
+ * defaults (64 KiB per stream and per connection) make a client wait for a
+ * WINDOW_UPDATE every 64 KiB; containerd's grpc-go grows its windows for the
+ * same reason. grpc-js has no option for the server side, so these reach
+ * into it: checked against @grpc/grpc-js 1.14.7, which package.json pins.
+ */
+export const FLOW_CONTROL_WINDOW = 16 << 20;
+
+interface GrpcJsServerInternals {
+  commonServerOptions?: { settings?: Record<string, unknown> };
+  http2Servers?: Map<import('node:http2').Http2Server, unknown>;
+}
+
+function tuneFlowControl(server: Server): void {
+  const internals = server as unknown as GrpcJsServerInternals;
+  if (!internals.commonServerOptions) return;
+  internals.commonServerOptions.settings = {
+    ...internals.commonServerOptions.settings,
+    initialWindowSize: FLOW_CONTROL_WINDOW,
+  };
+}
+
+function widenSessionWindows(server: Server): void {
+  const internals = server as unknown as GrpcJsServerInternals;
+  for (const h2 of internals.http2Servers?.keys() ?? []) {
+    h2.on('session', (session) => {
+      session.setLocalWindowSize(FLOW_CONTROL_WINDOW);
+    });
   }
 }
