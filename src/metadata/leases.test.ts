@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { CountingGc } from '../../test/helpers/doubles.js';
 import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import {
   isAlreadyExists,
@@ -9,7 +10,6 @@ import {
   isNotFound,
   isNotImplemented,
 } from '../core/errdefs/index.js';
-import type { GcScheduler, GcStats } from '../core/gc/index.js';
 import { LEASE_EXPIRE_LABEL } from '../core/leases/index.js';
 import { nullLogger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
@@ -25,29 +25,6 @@ function ctx(namespace?: string): OpContext {
 }
 
 /** A GcScheduler that counts calls; `collect` resolves when the test says so. */
-class CountingGc implements GcScheduler {
-  schedules = 0;
-  collects = 0;
-  private release: (() => void) | undefined;
-  holdCollect = false;
-
-  schedule(): void {
-    this.schedules++;
-  }
-
-  collect(): Promise<GcStats> {
-    this.collects++;
-    const stats: GcStats = { removed: {}, pauseNanos: 0n };
-    if (!this.holdCollect) return Promise.resolve(stats);
-    return new Promise((resolve) => {
-      this.release = () => resolve(stats);
-    });
-  }
-
-  finishCollect(): void {
-    this.release?.();
-  }
-}
 
 async function rejects(p: Promise<unknown>, kind: (e: unknown) => boolean, re: RegExp) {
   await assert.rejects(p, (e: Error) => kind(e) && re.test(e.message));
@@ -143,7 +120,7 @@ describe('SqliteLeaseManager', () => {
     assert.equal(gc.schedules, 1);
     assert.equal(gc.collects, 0);
 
-    gc.holdCollect = true;
+    gc.hold = true;
     let done = false;
     const p = leases.delete(a, 'l2', { sync: true }).then(() => {
       done = true;
@@ -151,7 +128,7 @@ describe('SqliteLeaseManager', () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(gc.collects, 1);
     assert.equal(done, false, 'a sync delete waits for the collection');
-    gc.finishCollect();
+    gc.release();
     await p;
     assert.equal(done, true);
     assert.deepEqual(await leases.list(a), []);

@@ -151,36 +151,11 @@ function streamCall(
   log: Logger,
   tracker: CallTracker,
 ): handleServerStreamingCall<unknown, unknown> {
-  return (call: ServerWritableStream<unknown, unknown>) => {
-    const done = tracker.begin();
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    const signal = AbortSignal.any([ac.signal, tracker.stopping]);
-    const send = (res: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        if (signal.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
-    Promise.resolve()
-      .then(() => {
-        const ctx = contextFromMetadata(call.metadata, {
-          namespaced: svc.namespaced,
-          signal,
-          log,
-        });
-        return fn(ctx, call.request, send);
-      })
-      .then(
-        () => call.end(),
-        (err: unknown) => {
-          if (!ac.signal.aborted) call.emit('error', toGrpcStatus(err, log));
-        },
-      )
-      .finally(done);
-  };
+  // Server streams (Subscribe, Watch) end when the server stops.
+  return (call: ServerWritableStream<unknown, unknown>) =>
+    runStream(svc, call, log, tracker, [tracker.stopping], (ctx, send) =>
+      fn(ctx, call.request, send),
+    );
 }
 
 function bidiCall(
@@ -189,41 +164,57 @@ function bidiCall(
   log: Logger,
   tracker: CallTracker,
 ): handleBidiStreamingCall<unknown, unknown> {
-  return (call: ServerDuplexStream<unknown, unknown>) => {
-    const done = tracker.begin();
-    const ac = new AbortController();
-    call.on('cancelled', () => ac.abort());
-    // Unlike server streams, a bidi stream is not ended by shutdown: a
-    // Content.Write in flight gets its grace period to commit.
-    const signal = ac.signal;
-    const send = (res: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        if (signal.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
-      });
-    Promise.resolve()
-      .then(() => {
-        const ctx = contextFromMetadata(call.metadata, {
-          namespaced: svc.namespaced,
-          signal,
-          log,
-        });
-        // Reading the requests to their end must not destroy the call: the
-        // handler still answers after the client half-closes.
-        const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>;
-        return fn(ctx, requests, send);
-      })
-      .then(
-        () => call.end(),
-        (err: unknown) => {
-          if (!signal.aborted) call.emit('error', toGrpcStatus(err, log));
-        },
-      )
-      .finally(done);
-  };
+  // Unlike server streams, a bidi stream is not ended by shutdown: a
+  // Content.Write in flight gets its grace period to commit.
+  return (call: ServerDuplexStream<unknown, unknown>) =>
+    runStream(svc, call, log, tracker, [], (ctx, send) => {
+      // Reading the requests to their end must not destroy the call: the
+      // handler still answers after the client half-closes.
+      const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>;
+      return fn(ctx, requests, send);
+    });
+}
+
+type StreamingCall = ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
+
+/**
+ * Runs a streaming handler: a context whose signal aborts when the client
+ * cancels (or any of `alsoAbortOn` does), a `send` that resolves once
+ * grpc-js has taken the message, and the stream ended or failed with the
+ * mapped status when the handler settles.
+ */
+function runStream(
+  svc: GrpcService,
+  call: StreamingCall,
+  log: Logger,
+  tracker: CallTracker,
+  alsoAbortOn: AbortSignal[],
+  run: (ctx: OpContext, send: (res: unknown) => Promise<void>) => Promise<void>,
+): void {
+  const done = tracker.begin();
+  const cancelled = new AbortController();
+  call.on('cancelled', () => cancelled.abort());
+  const signal =
+    alsoAbortOn.length > 0 ? AbortSignal.any([cancelled.signal, ...alsoAbortOn]) : cancelled.signal;
+  const send = (res: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
+    });
+  Promise.resolve()
+    .then(() =>
+      run(contextFromMetadata(call.metadata, { namespaced: svc.namespaced, signal, log }), send),
+    )
+    .then(
+      () => call.end(),
+      (err: unknown) => {
+        if (!cancelled.signal.aborted) call.emit('error', toGrpcStatus(err, log));
+      },
+    )
+    .finally(done);
 }
 
 function unimplemented(def: MethodDefinition<unknown, unknown>) {

@@ -12,8 +12,9 @@ import {
 import { nullLogger } from '../../core/log/index.js';
 import { EventExchange } from '../../events/index.js';
 import { GrpcServer } from '../../server/server.js';
+import { fromTimestamp, toTimestamp } from '../timestamp.js';
 import { eventFields, namespaceCreate, namespaceDelete } from './payloads.js';
-import { eventsService, fromTimestamp, toTimestamp } from './service.js';
+import { eventsService } from './service.js';
 
 type GrpcError = Error & { code: number; details: string };
 

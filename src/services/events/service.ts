@@ -6,10 +6,10 @@ import {
   type SubscribeRequest,
 } from '../../api/containerd/services/events/v1/events.js';
 import type { Any } from '../../api/google/protobuf/any.js';
-import type { Timestamp } from '../../api/google/protobuf/timestamp.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { AnyPayload, Envelope, EventService } from '../../core/events/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';
+import { fromTimestamp, toTimestamp } from '../timestamp.js';
 
 /**
  * containerd.services.events.v1.Events over an {@link EventService}.
@@ -53,8 +53,6 @@ export function eventsService(events: EventService): GrpcService {
     },
   };
 }
-
-const NS_PER_SECOND = 1_000_000_000n;
 
 /**
  * Settles when the write does, or earlier: rejects when the subscription
@@ -109,21 +107,6 @@ export function fromProto(envelope: ApiEnvelope | undefined): Envelope {
 function payload(any: Any | undefined, what: string): AnyPayload {
   if (any === undefined) throw invalidArgument(`${what} is required`);
   return { typeUrl: any.typeUrl, value: any.value };
-}
-
-/** Nanoseconds since the epoch → Timestamp (nanos always in [0, 1e9)). */
-export function toTimestamp(ns: bigint): Timestamp {
-  let seconds = ns / NS_PER_SECOND;
-  let nanos = ns % NS_PER_SECOND;
-  if (nanos < 0n) {
-    seconds -= 1n;
-    nanos += NS_PER_SECOND;
-  }
-  return { seconds, nanos: Number(nanos) };
-}
-
-export function fromTimestamp(ts: Timestamp): bigint {
-  return ts.seconds * NS_PER_SECOND + BigInt(ts.nanos);
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { CountingGc, RecordingPublisher } from '../../../test/helpers/doubles.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { ImageCreate, ImageDelete, ImageUpdate } from '../../api/containerd/events/image.js';
 import {
@@ -9,10 +10,7 @@ import {
   ImagesClient,
 } from '../../api/containerd/services/images/v1/images.js';
 import { fromGrpcError } from '../../client/errors.js';
-import type { AnyPayload, Publisher } from '../../core/events/index.js';
-import type { GcScheduler, GcStats } from '../../core/gc/index.js';
 import { nullLogger } from '../../core/log/index.js';
-import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
 import { MetadataDB, SqliteImageStore } from '../../metadata/index.js';
 import { GrpcServer } from '../../server/server.js';
 import { imagesService } from './service.js';
@@ -23,40 +21,6 @@ const INDEX = 'application/vnd.oci.image.index.v1+json';
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
-
-interface Published {
-  namespace: string;
-  topic: string;
-  event: AnyPayload;
-}
-
-/** Records what is published, with the context's namespace. */
-class RecordingPublisher implements Publisher {
-  readonly events: Published[] = [];
-  async publish(ctx: OpContext, topic: string, event: AnyPayload): Promise<void> {
-    this.events.push({ namespace: namespaceRequired(ctx), topic, event });
-  }
-}
-
-/** Counts calls; while `hold` is set, `collect` waits for `release()`. */
-class CountingGc implements GcScheduler {
-  schedules = 0;
-  collects = 0;
-  hold = false;
-  private waiting: (() => void)[] = [];
-  schedule(): void {
-    this.schedules++;
-  }
-  collect(): Promise<GcStats> {
-    this.collects++;
-    const stats: GcStats = { removed: {}, pauseNanos: 0n };
-    if (!this.hold) return Promise.resolve(stats);
-    return new Promise((resolve) => this.waiting.push(() => resolve(stats)));
-  }
-  release(): void {
-    for (const w of this.waiting.splice(0)) w();
-  }
-}
 
 /** The generated client, promisified, with containerd's namespace header. */
 function images(client: ImagesClient, namespace?: string) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { CountingGc } from '../../../test/helpers/doubles.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   type Lease as LeasePb,
@@ -9,7 +10,6 @@ import {
   type Resource,
 } from '../../api/containerd/services/leases/v1/leases.js';
 import { fromGrpcError } from '../../client/errors.js';
-import type { GcScheduler, GcStats } from '../../core/gc/index.js';
 import { LEASE_EXPIRE_LABEL } from '../../core/leases/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import { MetadataDB, SqliteLeaseManager } from '../../metadata/index.js';
@@ -21,24 +21,6 @@ type KindError = Error & { kind: string };
 const D1 = `sha256:${'1'.repeat(64)}`;
 
 /** Counts calls; while `hold` is set, `collect` waits for `release()`. */
-class CountingGc implements GcScheduler {
-  schedules = 0;
-  collects = 0;
-  hold = false;
-  private waiting: (() => void)[] = [];
-  schedule(): void {
-    this.schedules++;
-  }
-  collect(): Promise<GcStats> {
-    this.collects++;
-    const stats: GcStats = { removed: {}, pauseNanos: 0n };
-    if (!this.hold) return Promise.resolve(stats);
-    return new Promise((resolve) => this.waiting.push(() => resolve(stats)));
-  }
-  release(): void {
-    for (const w of this.waiting.splice(0)) w();
-  }
-}
 
 /** The generated client, promisified, with containerd's namespace header. */
 function leases(client: LeasesClient, namespace?: string) {
