@@ -1,0 +1,920 @@
+/**
+ * @module linux
+ * The Linux system calls Node lacks, through koffi (the one gateway to libc).
+ *
+ * The interface is addon-shaped on purpose: plain synchronous functions over
+ * numbers, strings and Buffers, no koffi type in any signature, so a small
+ * N-API addon could replace this file without touching a caller. libc is
+ * loaded once, on the first call (importing this module loads nothing native),
+ * and once per worker thread that calls in.
+ *
+ * Errors are thrown as node:fs throws them: an `Error` with `code` ('ENOENT'),
+ * a negative `errno` (-2, as libuv reports it), `syscall` and, where a path was
+ * involved, `path` (and `dest` for two-path calls), so callers translate them
+ * exactly as they translate node:fs errors.
+ *
+ * Paths are `string | Buffer`: a string is passed as UTF-8, a Buffer byte for
+ * byte (for names that are not valid UTF-8); neither may contain a NUL byte.
+ * Relative paths resolve against `dirfd` as in the *at(2) calls; nothing here
+ * adds containment by itself: that is `rootfs.ts`, built on `openat2`.
+ *
+ * Supported: Linux on x64 and arm64 (64-bit little-endian, glibc ≥ 2.33).
+ */
+import { constants as fsConstants } from 'node:fs';
+import { createRequire } from 'node:module';
+import { release } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+
+type Koffi = typeof import('koffi');
+
+/** A path argument: a string (UTF-8) or the raw bytes of one. */
+export type PathArg = string | Buffer;
+
+/** A point in time with nanosecond precision, as `struct timespec`. */
+export interface Timespec {
+  /** Whole seconds since the epoch; may be negative. */
+  sec: number;
+  /** 0 ≤ nsec < 1e9, or UTIME_NOW / UTIME_OMIT where accepted. */
+  nsec: number;
+}
+
+/** What `fstatat` reports (from statx(2)); `mode` carries the S_IF* type bits. */
+export interface Stat {
+  /** glibc's makedev(devMajor, devMinor), as node:fs reports `dev`. */
+  dev: number;
+  devMajor: number;
+  devMinor: number;
+  /** A bigint: overlayfs (xino) and others use all 64 bits. */
+  ino: bigint;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  size: number;
+  /** 512-byte blocks allocated. */
+  blocks: number;
+  atime: Timespec;
+  mtime: Timespec;
+  ctime: Timespec;
+}
+
+/** The error every wrapper throws: the shape of node:fs errors. */
+export interface SysError extends Error {
+  /** Negative, as node:fs reports it (-2 for ENOENT). */
+  errno: number;
+  /** libuv's name, as node:fs gives it (so EOPNOTSUPP reads 'ENOTSUP'). */
+  code: string;
+  syscall: string;
+  path?: string;
+  dest?: string;
+}
+
+// ---------------------------------------------------------------- constants
+
+const ARCH_OK =
+  process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
+
+/** open(2) flags; the arch-dependent ones come from node:fs. */
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = fsConstants.O_CREAT ?? 0o100;
+export const O_EXCL = fsConstants.O_EXCL ?? 0o200;
+export const O_NOCTTY = fsConstants.O_NOCTTY ?? 0o400;
+export const O_TRUNC = fsConstants.O_TRUNC ?? 0o1000;
+export const O_APPEND = fsConstants.O_APPEND ?? 0o2000;
+export const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0o4000;
+export const O_DIRECTORY = fsConstants.O_DIRECTORY ?? 0o200000;
+export const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0o400000;
+export const O_NOATIME = fsConstants.O_NOATIME ?? 0o1000000;
+/** Same value on x64 and arm64 (asm-generic). */
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+
+/** *at(2) flags. */
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_EMPTY_PATH = 0x1000;
+
+/** openat2(2) `resolve` flags. */
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+export const RESOLVE_CACHED = 0x20;
+
+/** renameat2(2) flags. */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+/** setxattr(2) flags. */
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+/** utimensat(2) special `nsec` values. */
+export const UTIME_NOW = 0x3fffffff;
+export const UTIME_OMIT = 0x3ffffffe;
+
+/** File type bits of `mode`. */
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+/** mount(2) flags. */
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_SYNCHRONOUS = 0x10;
+export const MS_REMOUNT = 0x20;
+export const MS_MANDLOCK = 0x40;
+export const MS_DIRSYNC = 0x80;
+export const MS_NOSYMFOLLOW = 0x100;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_SILENT = 0x8000;
+export const MS_POSIXACL = 0x10000;
+export const MS_UNBINDABLE = 0x20000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+export const MS_RELATIME = 0x200000;
+export const MS_STRICTATIME = 0x1000000;
+export const MS_LAZYTIME = 0x2000000;
+
+/** umount2(2) flags. */
+export const MNT_FORCE = 1;
+export const MNT_DETACH = 2;
+export const MNT_EXPIRE = 4;
+export const UMOUNT_NOFOLLOW = 8;
+
+/** fsmount(2) attributes (the new mount API). */
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
+export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+// Syscall numbers: from 424 on, one table for every architecture.
+const SYS_MOVE_MOUNT = 429;
+const SYS_FSOPEN = 430;
+const SYS_FSCONFIG = 431;
+const SYS_FSMOUNT = 432;
+const SYS_OPENAT2 = 437;
+const SYS_FCHMODAT2 = 452;
+
+const FSOPEN_CLOEXEC = 1;
+const FSMOUNT_CLOEXEC = 1;
+const FSCONFIG_SET_FLAG = 0;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
+const MOVE_MOUNT_F_EMPTY_PATH = 4;
+
+const STATX_BASIC_STATS = 0x7ff;
+const STATX_SIZE = 256;
+const PATH_MAX = 4096;
+const XATTR_SIZE_MAX = 65536;
+
+// ------------------------------------------------------------------ loading
+
+interface Libc {
+  koffi: Koffi;
+  close: (fd: number) => number;
+  openat: (dirfd: number, path: PathArg, flags: number, mode: number) => number;
+  openat2: (nr: number, dirfd: number, path: PathArg, how: Buffer, size: number) => number;
+  mkdirat: (dirfd: number, path: PathArg, mode: number) => number;
+  mknodat: (dirfd: number, path: PathArg, mode: number, dev: number | bigint) => number;
+  symlinkat: (target: PathArg, dirfd: number, path: PathArg) => number;
+  linkat: (od: number, op: PathArg, nd: number, np: PathArg, flags: number) => number;
+  unlinkat: (dirfd: number, path: PathArg, flags: number) => number;
+  renameat2: (od: number, op: PathArg, nd: number, np: PathArg, flags: number) => number;
+  readlinkat: (dirfd: number, path: PathArg, buf: Buffer, size: number) => number;
+  fchownat: (dirfd: number, path: PathArg, uid: number, gid: number, flags: number) => number;
+  fchmodat: (dirfd: number, path: PathArg, mode: number, flags: number) => number;
+  fchmodat2: (nr: number, dirfd: number, path: PathArg, mode: number, flags: number) => number;
+  fchown: (fd: number, uid: number, gid: number) => number;
+  fchmod: (fd: number, mode: number) => number;
+  utimensat: (dirfd: number, path: PathArg | null, times: Buffer, flags: number) => number;
+  futimens: (fd: number, times: Buffer) => number;
+  statx: (dirfd: number, path: PathArg, flags: number, mask: number, buf: Buffer) => number;
+  lsetxattr: (path: PathArg, name: string, value: Buffer, size: number, flags: number) => number;
+  setxattr: (path: PathArg, name: string, value: Buffer, size: number, flags: number) => number;
+  fsetxattr: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
+  lgetxattr: (path: PathArg, name: string, buf: Buffer | null, size: number) => number;
+  getxattr: (path: PathArg, name: string, buf: Buffer | null, size: number) => number;
+  fgetxattr: (fd: number, name: string, buf: Buffer | null, size: number) => number;
+  llistxattr: (path: PathArg, buf: Buffer | null, size: number) => number;
+  listxattr: (path: PathArg, buf: Buffer | null, size: number) => number;
+  flistxattr: (fd: number, buf: Buffer | null, size: number) => number;
+  lremovexattr: (path: PathArg, name: string) => number;
+  removexattr: (path: PathArg, name: string) => number;
+  fremovexattr: (fd: number, name: string) => number;
+  mount: (
+    src: string | null,
+    target: PathArg,
+    type: string | null,
+    flags: number,
+    data: string | null,
+  ) => number;
+  umount2: (target: PathArg, flags: number) => number;
+  fsopen: (nr: number, fstype: string, flags: number) => number;
+  fsconfig: (
+    nr: number,
+    fd: number,
+    cmd: number,
+    key: string | null,
+    value: string | null,
+    aux: number,
+  ) => number;
+  fsmount: (nr: number, fd: number, flags: number, attrs: number) => number;
+  moveMount: (
+    nr: number,
+    fromfd: number,
+    from: string,
+    tofd: number,
+    to: PathArg,
+    flags: number,
+  ) => number;
+  read: (fd: number, buf: Buffer, size: number) => number;
+  syncfs: (fd: number) => number;
+  getpagesize: () => number;
+}
+
+let libc: Libc | undefined;
+
+/** Loads libc through koffi on first use (per thread); later calls return the same bindings. */
+function lib(): Libc {
+  return libc ?? load();
+}
+
+function load(): Libc {
+  if (!ARCH_OK) {
+    throw new Error(
+      `src/sys/linux.ts supports Linux on x64 and arm64, not ${process.platform}/${process.arch}`,
+    );
+  }
+  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  const c = koffi.load('libc.so.6');
+  // Variadic C functions (syscall, openat) are declared with fixed arguments: on
+  // x64 and arm64 Linux the registers are the same and glibc reads them as such.
+  const f = (proto: string) => c.func(proto) as (...args: any[]) => any;
+  const path = 'const char *';
+  libc = {
+    koffi,
+    close: f('int close(int fd)'),
+    openat: f(`int openat(int dirfd, ${path} p, int flags, uint32_t mode)`),
+    openat2: f(`long syscall(long nr, int dirfd, ${path} p, void *how, size_t size)`),
+    mkdirat: f(`int mkdirat(int dirfd, ${path} p, uint32_t mode)`),
+    mknodat: f(`int mknodat(int dirfd, ${path} p, uint32_t mode, uint64_t dev)`),
+    symlinkat: f(`int symlinkat(${path} target, int dirfd, ${path} p)`),
+    linkat: f(`int linkat(int od, ${path} op, int nd, ${path} np, int flags)`),
+    unlinkat: f(`int unlinkat(int dirfd, ${path} p, int flags)`),
+    renameat2: f(`int renameat2(int od, ${path} op, int nd, ${path} np, uint32_t flags)`),
+    readlinkat: f(`long readlinkat(int dirfd, ${path} p, void *buf, size_t size)`),
+    fchownat: f(`int fchownat(int dirfd, ${path} p, uint32_t uid, uint32_t gid, int flags)`),
+    fchmodat: f(`int fchmodat(int dirfd, ${path} p, uint32_t mode, int flags)`),
+    fchmodat2: f(`long syscall(long nr, int dirfd, ${path} p, uint32_t mode, uint32_t flags)`),
+    fchown: f('int fchown(int fd, uint32_t uid, uint32_t gid)'),
+    fchmod: f('int fchmod(int fd, uint32_t mode)'),
+    utimensat: f(`int utimensat(int dirfd, ${path} p, void *times, int flags)`),
+    futimens: f('int futimens(int fd, void *times)'),
+    statx: f(`int statx(int dirfd, ${path} p, int flags, uint32_t mask, void *buf)`),
+    lsetxattr: f(`int lsetxattr(${path} p, const char *n, void *v, size_t s, int flags)`),
+    setxattr: f(`int setxattr(${path} p, const char *n, void *v, size_t s, int flags)`),
+    fsetxattr: f('int fsetxattr(int fd, const char *n, void *v, size_t s, int flags)'),
+    lgetxattr: f(`long lgetxattr(${path} p, const char *n, void *v, size_t s)`),
+    getxattr: f(`long getxattr(${path} p, const char *n, void *v, size_t s)`),
+    fgetxattr: f('long fgetxattr(int fd, const char *n, void *v, size_t s)'),
+    llistxattr: f(`long llistxattr(${path} p, void *list, size_t s)`),
+    listxattr: f(`long listxattr(${path} p, void *list, size_t s)`),
+    flistxattr: f('long flistxattr(int fd, void *list, size_t s)'),
+    lremovexattr: f(`int lremovexattr(${path} p, const char *n)`),
+    removexattr: f(`int removexattr(${path} p, const char *n)`),
+    fremovexattr: f('int fremovexattr(int fd, const char *n)'),
+    mount: f(
+      `int mount(const char *src, ${path} target, const char *type, unsigned long flags, const char *data)`,
+    ),
+    umount2: f(`int umount2(${path} target, int flags)`),
+    fsopen: f('long syscall(long nr, const char *fstype, uint32_t flags)'),
+    fsconfig: f(
+      'long syscall(long nr, int fd, uint32_t cmd, const char *key, const char *value, int aux)',
+    ),
+    fsmount: f('long syscall(long nr, int fd, uint32_t flags, uint32_t attrs)'),
+    moveMount: f(
+      `long syscall(long nr, int fromfd, const char *from, int tofd, ${path} to, uint32_t flags)`,
+    ),
+    read: f('long read(int fd, void *buf, size_t size)'),
+    syncfs: f('int syncfs(int fd)'),
+    getpagesize: f('int getpagesize()'),
+  };
+  return libc;
+}
+
+// ------------------------------------------------------------------- errors
+
+const errorMap = getSystemErrorMap();
+
+/** Builds the node:fs-shaped error for a positive errno value. */
+export function sysError(
+  errnum: number,
+  syscall: string,
+  path?: PathArg,
+  dest?: PathArg,
+): SysError {
+  const p = path === undefined ? undefined : show(path);
+  const d = dest === undefined ? undefined : show(dest);
+  const err = new Error(errnoMessage(errnum, syscall, p, d)) as SysError;
+  err.errno = -errnum;
+  err.code = errnoCode(errnum);
+  err.syscall = syscall;
+  if (p !== undefined) err.path = p;
+  if (d !== undefined) err.dest = d;
+  return err;
+}
+
+/**
+ * Points an existing SysError at other paths (RootFs names the root-relative
+ * path it was given, not the single name the syscall saw). In place; the
+ * stack is left alone, since formatting it is costly.
+ */
+export function relabelSysError(err: SysError, path: PathArg, dest?: PathArg): SysError {
+  err.path = show(path);
+  if (dest === undefined) delete err.dest;
+  else err.dest = show(dest);
+  err.message = errnoMessage(-err.errno, err.syscall, err.path, err.dest);
+  return err;
+}
+
+/** The symbolic name of a positive errno value ('ENOENT'). */
+export function errnoCode(errnum: number): string {
+  return errorMap.get(-errnum)?.[0] ?? `E${errnum}`;
+}
+
+/** node:fs's message: "ENOENT: no such file or directory, open 'x'" (-> 'y' for two paths). */
+function errnoMessage(errnum: number, syscall: string, path?: string, dest?: string): string {
+  const [code, desc] = errorMap.get(-errnum) ?? [`E${errnum}`, `unknown error ${errnum}`];
+  let message = `${code}: ${desc}, ${syscall}`;
+  if (path !== undefined) message += ` '${path}'`;
+  if (dest !== undefined) message += ` -> '${dest}'`;
+  return message;
+}
+
+/** True when `err` is a SysError (or any node:fs error) with one of the codes. */
+export function isErrno(err: unknown, ...codes: string[]): err is SysError {
+  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+function show(p: PathArg): string {
+  return typeof p === 'string' ? p : p.toString('utf8');
+}
+
+/** The errno of the call that just failed (koffi keeps the thread's errno). */
+function fail(syscall: string, path?: PathArg, dest?: PathArg): SysError {
+  return sysError(lib().koffi.errno(), syscall, path, dest);
+}
+
+const NUL_BUF = Buffer.alloc(1);
+
+/** Checks a path for NUL bytes and terminates Buffers, as C wants them. */
+function cpath(p: PathArg, argName = 'path'): PathArg {
+  if (typeof p === 'string') {
+    if (p.includes('\0')) throw nulError(argName, p);
+    return p;
+  }
+  const nul = p.indexOf(0);
+  if (nul === p.length - 1 && p.length > 0) return p;
+  if (nul !== -1) throw nulError(argName, p.toString('utf8'));
+  return Buffer.concat([p, NUL_BUF]);
+}
+
+function nulError(argName: string, value: string): Error {
+  const err = new TypeError(
+    `The argument '${argName}' must be a string or Buffer without null bytes. Received ${JSON.stringify(value)}`,
+  ) as TypeError & { code: string };
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+function checkName(name: string, argName = 'name'): string {
+  if (name.includes('\0')) throw nulError(argName, name);
+  return name;
+}
+
+function cstr(s: string | null, argName: string): string | null {
+  return s === null ? null : checkName(s, argName);
+}
+
+// ------------------------------------------------------------ scratch space
+
+// One set per thread (module instances are per thread); every use is synchronous.
+const how = Buffer.alloc(24);
+const times = Buffer.alloc(32);
+const statxBuf = Buffer.alloc(STATX_SIZE);
+const linkBuf = Buffer.alloc(PATH_MAX);
+const xattrBuf = Buffer.alloc(4096);
+
+function putU64(buf: Buffer, off: number, v: number): void {
+  buf.writeUInt32LE(v >>> 0, off);
+  buf.writeUInt32LE(Math.floor(v / 0x1_0000_0000) >>> 0, off + 4);
+}
+
+function putTimespec(buf: Buffer, off: number, t: Timespec): void {
+  const hi = Math.floor(t.sec / 0x1_0000_0000);
+  buf.writeUInt32LE((t.sec - hi * 0x1_0000_0000) >>> 0, off);
+  buf.writeInt32LE(hi, off + 4);
+  buf.writeUInt32LE(t.nsec >>> 0, off + 8);
+  buf.writeUInt32LE(0, off + 12);
+}
+
+// -------------------------------------------------------------- the kernel
+
+let openat2Checked = false;
+
+/**
+ * Throws a clear error unless the kernel has openat2(2) (Linux ≥ 5.6) and
+ * allows it. Probes once per thread; `RootFs.open` calls it.
+ */
+export function checkOpenat2(): void {
+  if (openat2Checked) return;
+  let fd: number;
+  try {
+    fd = openat2(AT_FDCWD, '/', O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_MAGICLINKS);
+  } catch (err) {
+    if (isErrno(err, 'ENOSYS', 'EPERM')) {
+      throw new Error(
+        `openat2(2) is not available (${(err as SysError).code}) on kernel ${release()}: berth needs ` +
+          'Linux ≥ 5.6 with openat2 allowed (check seccomp) to unpack layers safely',
+      );
+    }
+    throw err;
+  }
+  close(fd);
+  openat2Checked = true;
+}
+
+/** The page size: mount(2) copies at most one page of `data`. */
+export function pageSize(): number {
+  return lib().getpagesize();
+}
+
+// --------------------------------------------------------------------- fds
+
+/** close(2). Throws EBADF for a closed fd (and EIO/EINTR as the kernel reports, the fd is gone anyway). */
+export function close(fd: number): void {
+  if (lib().close(fd) < 0) throw fail('close');
+}
+
+/**
+ * openat(2). `mode` is used with O_CREAT or O_TMPFILE. Returns a new fd the
+ * caller closes. O_CLOEXEC is not implied. Common use: `O_PATH | O_NOFOLLOW`
+ * to hold an entry (symlinks included) without opening it.
+ */
+export function openat(dirfd: number, path: PathArg, flags: number, mode = 0): number {
+  const fd = lib().openat(dirfd, cpath(path), flags, mode);
+  if (fd < 0) throw fail('openat', path);
+  return fd;
+}
+
+/** `openat(dirfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC)`: a handle on the entry itself. */
+export function openPath(dirfd: number, path: PathArg, flags = 0): number {
+  return openat(dirfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC | flags);
+}
+
+/**
+ * openat2(2) (through syscall 437) with `struct open_how {flags, mode, resolve}`.
+ * `resolve` takes RESOLVE_* flags: RESOLVE_IN_ROOT makes `dirfd` the root for
+ * `..`, absolute paths and symlinks; RESOLVE_BENEATH fails (EXDEV) on any
+ * escape instead. `mode` is passed only with O_CREAT or O_TMPFILE (the kernel
+ * refuses it otherwise). Returns a new fd the caller closes.
+ */
+export function openat2(
+  dirfd: number,
+  path: PathArg,
+  flags: number,
+  mode: number,
+  resolve: number,
+): number {
+  putU64(how, 0, flags);
+  putU64(how, 8, flags & (O_CREAT | O_TMPFILE) ? mode : 0);
+  putU64(how, 16, resolve);
+  const fd = lib().openat2(SYS_OPENAT2, dirfd, cpath(path), how, 24);
+  if (fd < 0) throw fail('openat2', path);
+  return fd;
+}
+
+// ----------------------------------------------------------- entries (*at)
+
+/** mkdirat(2). The process umask filters `mode`: chmod afterwards for exact bits. */
+export function mkdirat(dirfd: number, path: PathArg, mode: number): void {
+  if (lib().mkdirat(dirfd, cpath(path), mode) < 0) throw fail('mkdirat', path);
+}
+
+/**
+ * glibc's makedev: the dev_t of a device number. A number while exact
+ * (major < 4096 in practice), a bigint beyond.
+ */
+export function makedev(major: number, minor: number): number | bigint {
+  const lo = ((major & 0xfff) << 8) | (minor & 0xff);
+  const mid = (minor & 0xffffff00) >>> 0; // shifted left by 12
+  const hi = (major & 0xfffff000) >>> 0; // shifted left by 32
+  if (hi === 0) return mid * 4096 + (lo >>> 0);
+  return (BigInt(hi) << 32n) | (BigInt(mid) << 12n) | BigInt(lo >>> 0);
+}
+
+/**
+ * mknodat(2). `mode` holds the type (S_IFREG, S_IFCHR, S_IFBLK, S_IFIFO,
+ * S_IFSOCK) and the permission bits (filtered by the umask); `major`/`minor`
+ * name the device for S_IFCHR and S_IFBLK. Devices need CAP_MKNOD, except the
+ * 0/0 character device (an overlay whiteout), which Linux ≥ 5.8 lets anyone make.
+ */
+export function mknodat(dirfd: number, path: PathArg, mode: number, major = 0, minor = 0): void {
+  if (lib().mknodat(dirfd, cpath(path), mode, makedev(major, minor)) < 0) {
+    throw fail('mknodat', path);
+  }
+}
+
+/** symlinkat(2): creates `path` (relative to `dirfd`) pointing at `target`, stored verbatim. */
+export function symlinkat(target: PathArg, dirfd: number, path: PathArg): void {
+  if (lib().symlinkat(cpath(target, 'target'), dirfd, cpath(path)) < 0) {
+    throw fail('symlinkat', target, path);
+  }
+}
+
+/**
+ * linkat(2). With flags 0 a symlink at `oldpath` is linked itself (not its
+ * target); AT_SYMLINK_FOLLOW follows it; AT_EMPTY_PATH with oldpath '' links
+ * the file `olddirfd` refers to (needs CAP_DAC_READ_SEARCH).
+ */
+export function linkat(
+  olddirfd: number,
+  oldpath: PathArg,
+  newdirfd: number,
+  newpath: PathArg,
+  flags = 0,
+): void {
+  if (lib().linkat(olddirfd, cpath(oldpath), newdirfd, cpath(newpath, 'newpath'), flags) < 0) {
+    throw fail('linkat', oldpath, newpath);
+  }
+}
+
+/** unlinkat(2): removes a non-directory, or an empty directory with AT_REMOVEDIR. */
+export function unlinkat(dirfd: number, path: PathArg, flags = 0): void {
+  if (lib().unlinkat(dirfd, cpath(path), flags) < 0) throw fail('unlinkat', path);
+}
+
+/** renameat2(2) with RENAME_NOREPLACE / RENAME_EXCHANGE / RENAME_WHITEOUT. */
+export function renameat2(
+  olddirfd: number,
+  oldpath: PathArg,
+  newdirfd: number,
+  newpath: PathArg,
+  flags = 0,
+): void {
+  if (lib().renameat2(olddirfd, cpath(oldpath), newdirfd, cpath(newpath, 'newpath'), flags) < 0) {
+    throw fail('renameat2', oldpath, newpath);
+  }
+}
+
+/** readlinkat(2): the target's raw bytes (a symlink target need not be UTF-8). */
+export function readlinkat(dirfd: number, path: PathArg): Buffer {
+  const n = lib().readlinkat(dirfd, cpath(path), linkBuf, PATH_MAX);
+  if (n < 0) throw fail('readlinkat', path);
+  return Buffer.from(linkBuf.subarray(0, n));
+}
+
+/**
+ * statx(2) as fstatat: AT_SYMLINK_NOFOLLOW for lstat semantics, AT_EMPTY_PATH
+ * with path '' for `dirfd` itself (O_PATH fds included).
+ */
+export function fstatat(dirfd: number, path: PathArg, flags = 0): Stat {
+  if (lib().statx(dirfd, cpath(path), flags, STATX_BASIC_STATS, statxBuf) < 0) {
+    throw fail('statx', path);
+  }
+  return decodeStatx(statxBuf);
+}
+
+function decodeStatx(b: Buffer): Stat {
+  const devMajor = b.readUInt32LE(136);
+  const devMinor = b.readUInt32LE(140);
+  const dev = makedev(devMajor, devMinor);
+  return {
+    dev: typeof dev === 'number' ? dev : Number(dev),
+    devMajor,
+    devMinor,
+    ino: b.readBigUInt64LE(32),
+    mode: b.readUInt16LE(28),
+    nlink: b.readUInt32LE(16),
+    uid: b.readUInt32LE(20),
+    gid: b.readUInt32LE(24),
+    rdevMajor: b.readUInt32LE(128),
+    rdevMinor: b.readUInt32LE(132),
+    size: b.readUInt32LE(40) + b.readUInt32LE(44) * 0x1_0000_0000,
+    blocks: b.readUInt32LE(48) + b.readUInt32LE(52) * 0x1_0000_0000,
+    atime: timestamp(b, 64),
+    mtime: timestamp(b, 112),
+    ctime: timestamp(b, 96),
+  };
+}
+
+/** `fstatat`, but undefined instead of throwing for ENOENT and ENOTDIR (node:fs's `throwIfNoEntry: false`). */
+export function tryFstatat(dirfd: number, path: PathArg, flags = 0): Stat | undefined {
+  if (lib().statx(dirfd, cpath(path), flags, STATX_BASIC_STATS, statxBuf) < 0) {
+    const e = lib().koffi.errno();
+    if (e === 2 /* ENOENT */ || e === 20 /* ENOTDIR */) return undefined;
+    throw sysError(e, 'statx', path);
+  }
+  return decodeStatx(statxBuf);
+}
+
+function timestamp(b: Buffer, off: number): Timespec {
+  return {
+    sec: b.readUInt32LE(off) + b.readInt32LE(off + 4) * 0x1_0000_0000,
+    nsec: b.readUInt32LE(off + 8),
+  };
+}
+
+/**
+ * fchownat(2). Pass AT_SYMLINK_NOFOLLOW to change a symlink itself. -1 leaves
+ * an id unchanged. Changing the owner clears setuid/setgid: chown, then chmod.
+ */
+export function fchownat(dirfd: number, path: PathArg, uid: number, gid: number, flags = 0): void {
+  if (lib().fchownat(dirfd, cpath(path), uid >>> 0, gid >>> 0, flags) < 0) {
+    throw fail('fchownat', path);
+  }
+}
+
+let haveFchmodat2 = true;
+
+/**
+ * fchmodat(2). With AT_SYMLINK_NOFOLLOW the last component is not followed
+ * (fchmodat2, Linux ≥ 6.6, else glibc's /proc emulation); a symlink then fails
+ * with EOPNOTSUPP, since Linux has no symlink modes.
+ */
+export function fchmodat(dirfd: number, path: PathArg, mode: number, flags = 0): void {
+  const L = lib();
+  const p = cpath(path);
+  if (flags !== 0 && haveFchmodat2) {
+    if (L.fchmodat2(SYS_FCHMODAT2, dirfd, p, mode, flags) === 0) return;
+    const e = L.koffi.errno();
+    if (e !== 38 /* ENOSYS */) throw sysError(e, 'fchmodat2', path);
+    haveFchmodat2 = false;
+  }
+  if (L.fchmodat(dirfd, p, mode, flags) < 0) throw fail('fchmodat', path);
+}
+
+/**
+ * utimensat(2) with nanosecond times; `nsec` may be UTIME_NOW or UTIME_OMIT.
+ * AT_SYMLINK_NOFOLLOW sets a symlink's own times.
+ */
+export function utimensat(
+  dirfd: number,
+  path: PathArg,
+  atime: Timespec,
+  mtime: Timespec,
+  flags = 0,
+): void {
+  putTimespec(times, 0, atime);
+  putTimespec(times, 16, mtime);
+  if (lib().utimensat(dirfd, cpath(path), times, flags) < 0) throw fail('utimensat', path);
+}
+
+/** fchown(2) on an open (not O_PATH) fd. */
+export function fchown(fd: number, uid: number, gid: number): void {
+  if (lib().fchown(fd, uid >>> 0, gid >>> 0) < 0) throw fail('fchown');
+}
+
+/** fchmod(2) on an open (not O_PATH) fd. */
+export function fchmod(fd: number, mode: number): void {
+  if (lib().fchmod(fd, mode) < 0) throw fail('fchmod');
+}
+
+/** futimens(3) on an open (not O_PATH) fd. */
+export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
+  putTimespec(times, 0, atime);
+  putTimespec(times, 16, mtime);
+  if (lib().futimens(fd, times) < 0) throw fail('futimens');
+}
+
+/** syncfs(2): flushes the filesystem holding `fd`. */
+export function syncfs(fd: number): void {
+  if (lib().syncfs(fd) < 0) throw fail('syncfs');
+}
+
+// ------------------------------------------------------------------- xattrs
+//
+// Values are Buffers in and out, byte for byte. The path-based calls resolve
+// `path` from the cwd like lsetxattr(2) does: RootFs reaches them through
+// /proc/self/fd/<dirfd>/<name> to keep them inside its root. Reading a missing
+// attribute throws ENODATA.
+
+/** lsetxattr(2): on `path` itself, a symlink included (only trusted.* and security.* there). */
+export function lsetxattr(path: PathArg, name: string, value: Buffer, flags = 0): void {
+  if (lib().lsetxattr(cpath(path), checkName(name), value, value.length, flags) < 0) {
+    throw fail('lsetxattr', path);
+  }
+}
+
+/** setxattr(2): follows a final symlink (used on /proc/self/fd/N). */
+export function setxattr(path: PathArg, name: string, value: Buffer, flags = 0): void {
+  if (lib().setxattr(cpath(path), checkName(name), value, value.length, flags) < 0) {
+    throw fail('setxattr', path);
+  }
+}
+
+/** fsetxattr(2) on an open (not O_PATH) fd. */
+export function fsetxattr(fd: number, name: string, value: Buffer, flags = 0): void {
+  if (lib().fsetxattr(fd, checkName(name), value, value.length, flags) < 0) {
+    throw fail('fsetxattr');
+  }
+}
+
+/** lgetxattr(2): the value's bytes (a copy). */
+export function lgetxattr(path: PathArg, name: string): Buffer {
+  const p = cpath(path);
+  const n = checkName(name);
+  return readSized('lgetxattr', path, (buf, size) => lib().lgetxattr(p, n, buf, size));
+}
+
+/** getxattr(2): follows a final symlink. */
+export function getxattr(path: PathArg, name: string): Buffer {
+  const p = cpath(path);
+  const n = checkName(name);
+  return readSized('getxattr', path, (buf, size) => lib().getxattr(p, n, buf, size));
+}
+
+/** fgetxattr(2) on an open (not O_PATH) fd. */
+export function fgetxattr(fd: number, name: string): Buffer {
+  const n = checkName(name);
+  return readSized('fgetxattr', undefined, (buf, size) => lib().fgetxattr(fd, n, buf, size));
+}
+
+/** llistxattr(2): the attribute names (UTF-8), in the filesystem's order. */
+export function llistxattr(path: PathArg): string[] {
+  const p = cpath(path);
+  return names(readSized('llistxattr', path, (buf, size) => lib().llistxattr(p, buf, size)));
+}
+
+/** listxattr(2): follows a final symlink. */
+export function listxattr(path: PathArg): string[] {
+  const p = cpath(path);
+  return names(readSized('listxattr', path, (buf, size) => lib().listxattr(p, buf, size)));
+}
+
+/** flistxattr(2) on an open (not O_PATH) fd. */
+export function flistxattr(fd: number): string[] {
+  return names(readSized('flistxattr', undefined, (buf, size) => lib().flistxattr(fd, buf, size)));
+}
+
+/** lremovexattr(2). */
+export function lremovexattr(path: PathArg, name: string): void {
+  if (lib().lremovexattr(cpath(path), checkName(name)) < 0) throw fail('lremovexattr', path);
+}
+
+/** removexattr(2): follows a final symlink. */
+export function removexattr(path: PathArg, name: string): void {
+  if (lib().removexattr(cpath(path), checkName(name)) < 0) throw fail('removexattr', path);
+}
+
+/** fremovexattr(2) on an open (not O_PATH) fd. */
+export function fremovexattr(fd: number, name: string): void {
+  if (lib().fremovexattr(fd, checkName(name)) < 0) throw fail('fremovexattr');
+}
+
+/**
+ * Reads a variable-size result: first into a 4 KiB scratch buffer (the kernel
+ * allocates as much as we offer, so offering 64 KiB every time costs), then,
+ * on ERANGE, asks the size and reads again.
+ */
+function readSized(
+  syscall: string,
+  path: PathArg | undefined,
+  call: (buf: Buffer | null, size: number) => number,
+): Buffer {
+  let n = call(xattrBuf, xattrBuf.length);
+  if (n >= 0) return Buffer.from(xattrBuf.subarray(0, n));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const e = lib().koffi.errno();
+    if (e !== 34 /* ERANGE */) throw sysError(e, syscall, path);
+    n = call(null, 0);
+    if (n < 0) throw fail(syscall, path);
+    const big = Buffer.alloc(Math.min(Math.max(n, 1), XATTR_SIZE_MAX));
+    n = call(big, big.length);
+    if (n >= 0) return big.subarray(0, n);
+  }
+  throw fail(syscall, path);
+}
+
+function names(list: Buffer): string[] {
+  const out: string[] = [];
+  let start = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === 0) {
+      if (i > start) out.push(list.toString('utf8', start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------- mounts
+
+/**
+ * mount(2). `source`, `fstype` and `data` may be null (bind mounts, remounts,
+ * propagation changes). `data` must fit in a page (see `mountAll`).
+ */
+export function mount(
+  source: string | null,
+  target: PathArg,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  const L = lib();
+  const src = cstr(source, 'source');
+  const type = cstr(fstype, 'fstype');
+  if (L.mount(src, cpath(target, 'target'), type, flags, cstr(data, 'data')) < 0) {
+    throw fail('mount', target);
+  }
+}
+
+/** umount2(2) with MNT_DETACH / MNT_FORCE / UMOUNT_NOFOLLOW. EINVAL: not a mount point. */
+export function umount2(target: PathArg, flags = 0): void {
+  if (lib().umount2(cpath(target, 'target'), flags) < 0) throw fail('umount2', target);
+}
+
+/** One fsconfig(2) parameter: a string value, or `null` for a flag. */
+export interface FsParam {
+  key: string;
+  value: string | null;
+}
+
+/**
+ * Mounts a new filesystem through the new mount API (Linux ≥ 5.2): fsopen,
+ * one fsconfig per parameter (no page limit on the whole; the kernel takes
+ * string values up to 255 bytes), fsmount with MOUNT_ATTR_* `attrs`, then
+ * move_mount onto `target`. Used for overlays whose lowerdir list is too long
+ * for mount(2) (`lowerdir+`, Linux ≥ 6.5). Errors carry the kernel's own
+ * message from the fs context log when there is one.
+ */
+export function fsmountAt(fstype: string, params: FsParam[], attrs: number, target: PathArg): void {
+  const L = lib();
+  for (const { key, value } of params) {
+    checkName(key, 'key');
+    cstr(value, 'value');
+  }
+  const to = cpath(target, 'target');
+  const fsfd = L.fsopen(SYS_FSOPEN, checkName(fstype, 'fstype'), FSOPEN_CLOEXEC);
+  if (fsfd < 0) throw fail('fsopen', target);
+  let mfd = -1;
+  try {
+    for (const { key, value } of params) {
+      const cmd = value === null ? FSCONFIG_SET_FLAG : FSCONFIG_SET_STRING;
+      if (L.fsconfig(SYS_FSCONFIG, fsfd, cmd, key, value, 0) < 0) {
+        throw withLog(fail('fsconfig', target), fsfd, `${key}${value === null ? '' : `=${value}`}`);
+      }
+    }
+    if (L.fsconfig(SYS_FSCONFIG, fsfd, FSCONFIG_CMD_CREATE, null, null, 0) < 0) {
+      throw withLog(fail('fsconfig', target), fsfd, 'create');
+    }
+    mfd = L.fsmount(SYS_FSMOUNT, fsfd, FSMOUNT_CLOEXEC, attrs);
+    if (mfd < 0) throw fail('fsmount', target);
+    if (L.moveMount(SYS_MOVE_MOUNT, mfd, '', AT_FDCWD, to, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      throw fail('move_mount', target);
+    }
+  } finally {
+    if (mfd >= 0) L.close(mfd);
+    L.close(fsfd);
+  }
+}
+
+/** Appends the fs context's log messages ("e overlay: …") to an fsconfig error. */
+function withLog(err: SysError, fsfd: number, what: string): SysError {
+  const L = lib();
+  const buf = Buffer.alloc(1024);
+  const lines: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const n = L.read(fsfd, buf, buf.length);
+    if (n <= 0) break;
+    lines.push(buf.toString('utf8', 0, n));
+  }
+  err.message += ` (${what}${lines.length ? `: ${lines.join('; ')}` : ''})`;
+  return err;
+}
