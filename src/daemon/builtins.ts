@@ -1,22 +1,27 @@
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalContentStore } from '../content/index.js';
 import type { ContentStore } from '../core/content/index.js';
+import type { Applier, Comparer } from '../core/diff/index.js';
 import type { GcScheduler } from '../core/gc/index.js';
 import type { ImageStore } from '../core/images/index.js';
 import type { LeaseManager } from '../core/leases/index.js';
 import type { NamespaceStore } from '../core/namespaces/index.js';
+import type { Snapshotter } from '../core/snapshots/index.js';
+import { WalkingApplier, WalkingComparer } from '../diff/index.js';
 import { EventExchange } from '../events/index.js';
 import {
   MetadataContentStore,
   MetadataDB,
   MetadataGc,
+  MetadataSnapshotter,
   SqliteImageStore,
   SqliteLeaseManager,
   SqliteNamespaceStore,
 } from '../metadata/index.js';
 import type { GrpcService } from '../server/service.js';
 import { contentService } from '../services/content/service.js';
+import { diffService } from '../services/diff/service.js';
 import { eventFields } from '../services/events/payloads.js';
 import { eventsService } from '../services/events/service.js';
 import { healthService } from '../services/health/service.js';
@@ -24,7 +29,9 @@ import { imagesService } from '../services/images/service.js';
 import { introspectionService, type PluginStatus } from '../services/introspection/service.js';
 import { leasesService } from '../services/leases/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
+import { snapshotsService } from '../services/snapshots/service.js';
 import { versionService } from '../services/version/service.js';
+import { NativeSnapshotter, OverlaySnapshotter, overlayAvailable } from '../snapshots/index.js';
 import {
   type InitContext,
   type PluginRecord,
@@ -42,7 +49,15 @@ import { readVersion } from './version.js';
 export interface Metadata {
   db: MetadataDB;
   content: MetadataContentStore;
+  /** Namespaced snapshotters by name (`overlayfs`, `native`). */
+  snapshotters: Map<string, MetadataSnapshotter>;
   gc: MetadataGc;
+}
+
+/** The walking differ: applies layers into snapshots, makes layers from two mounts. */
+export interface Differ {
+  applier: Applier;
+  comparer: Comparer;
 }
 
 export const ContentKey = pluginKey<ContentStore>(PluginType.content, 'content');
@@ -56,6 +71,11 @@ export const NamespacesServiceKey = pluginKey<NamespaceStore>(
 );
 export const ContentServiceKey = pluginKey<ContentStore>(PluginType.service, 'content-service');
 export const ImagesServiceKey = pluginKey<ImageStore>(PluginType.service, 'images-service');
+export const SnapshotsServiceKey = pluginKey<ReadonlyMap<string, Snapshotter>>(
+  PluginType.service,
+  'snapshots-service',
+);
+export const DifferKey = pluginKey<Differ>(PluginType.differ, 'walking');
 
 /** State the daemon shares with the plugins it wires (health reads it). */
 export interface DaemonState {
@@ -93,26 +113,61 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       ic.exports.root = root;
       return new LocalContentStore(root, { log: ic.log });
     }),
+    reg(
+      PluginType.snapshotter,
+      'overlayfs',
+      [],
+      (ic) => {
+        if (!overlayAvailable())
+          throw new Error('skip plugin: overlay is not supported by the kernel');
+        const root = ic.rootDir();
+        ic.exports.root = root;
+        return new OverlaySnapshotter(root);
+      },
+      (s) => s.close(),
+    ),
+    reg(
+      PluginType.snapshotter,
+      'native',
+      [],
+      (ic) => {
+        const root = ic.rootDir();
+        ic.exports.root = root;
+        return new NativeSnapshotter(root);
+      },
+      (s) => s.close(),
+    ),
     reg<Metadata>(
       PluginType.metadata,
       'sqlite',
-      [PluginType.content],
+      [PluginType.content, PluginType.snapshotter],
       (ic) => {
         const path = join(ic.rootDir(), 'meta.db');
         ic.exports.path = path;
         const db = new MetadataDB({ path });
         const backend = ic.get(ContentKey);
-        // The content store schedules collections after deletes; the
-        // collector asks it which commits are in flight.
+        // Stores schedule collections after deletes; the collector asks
+        // them which commits and snapshot operations are in flight.
         let gc: MetadataGc | undefined;
-        const content = new MetadataContentStore(db, backend, () => gc?.schedule());
+        const schedule = () => gc?.schedule();
+        const content = new MetadataContentStore(db, backend, schedule);
+        const snapshotters = new Map<string, MetadataSnapshotter>();
+        for (const sn of ic.getByType<Snapshotter>(PluginType.snapshotter)) {
+          const name = sn instanceof OverlaySnapshotter ? 'overlayfs' : 'native';
+          snapshotters.set(name, new MetadataSnapshotter(db, name, sn, schedule));
+        }
         gc = new MetadataGc({
           mdb: db,
           backend,
           committing: () => content.committing(),
+          snapshotters: [...snapshotters.values()],
           log: ic.log,
         });
-        return { db, content, gc };
+        // A crash can leave blobs or snapshots without records (between a
+        // backend call and its record, or mid-sweep): a first collection
+        // soon after start clears them.
+        gc.schedule();
+        return { db, content, snapshotters, gc };
       },
       async (m) => {
         await m.gc.close();
@@ -135,15 +190,39 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
     reg(PluginType.service, 'images-service', [PluginType.metadata], (ic) => {
       return new SqliteImageStore(ic.get(MetadataKey).db);
     }),
+    reg(
+      PluginType.service,
+      'snapshots-service',
+      [PluginType.metadata],
+      (ic) => ic.get(MetadataKey).snapshotters,
+    ),
+    reg<Differ>(PluginType.differ, 'walking', [PluginType.metadata], (ic) => {
+      // Temporary mounts for applying into overlay snapshots live under the
+      // volatile state: a reboot clears whatever a crash left mounted.
+      const tempDir = join(ic.stateDir(), 'tmpmounts');
+      mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+      const content = ic.get(MetadataKey).content;
+      return {
+        applier: new WalkingApplier(content, { tempDir }),
+        comparer: new WalkingComparer(content, { tempDir }),
+      };
+    }),
 
     grpc('content', [PluginType.service, PluginType.event], (ic) =>
       contentService(ic.get(ContentServiceKey), ic.get(ExchangeKey)),
     ),
+    grpc('diff', [PluginType.differ], (ic) => {
+      const d = ic.get(DifferKey);
+      return diffService(d.applier, d.comparer);
+    }),
     grpc('events', [PluginType.event], (ic) => eventsService(ic.get(ExchangeKey))),
     grpc('images', [PluginType.service, PluginType.event, PluginType.gc], (ic) =>
       imagesService(ic.get(ImagesServiceKey), ic.get(ExchangeKey), ic.get(GcKey)),
     ),
     grpc('leases', [PluginType.lease], (ic) => leasesService(ic.get(LeasesKey))),
+    grpc('snapshots', [PluginType.service, PluginType.event], (ic) =>
+      snapshotsService(ic.get(SnapshotsServiceKey), ic.get(ExchangeKey)),
+    ),
     grpc('namespaces', [PluginType.service, PluginType.event], (ic) =>
       namespacesService(ic.get(NamespacesServiceKey), ic.get(ExchangeKey)),
     ),

@@ -6,11 +6,13 @@ import type { Logger } from '../core/log/index.js';
 /** Plugin types, containerd's strings, so `ctr plugins ls` looks familiar. */
 export const PluginType = {
   content: 'io.containerd.content.v1',
+  differ: 'io.containerd.differ.v1',
   event: 'io.containerd.event.v1',
   gc: 'io.containerd.gc.v1',
   lease: 'io.containerd.lease.v1',
   metadata: 'io.containerd.metadata.v1',
   service: 'io.containerd.service.v1',
+  snapshotter: 'io.containerd.snapshotter.v1',
   grpc: 'io.containerd.grpc.v1',
 } as const;
 

@@ -1,8 +1,9 @@
 import type { ContentStore } from '../core/content/index.js';
-import { isNotFound } from '../core/errdefs/index.js';
+import { isFailedPrecondition, isNotFound } from '../core/errdefs/index.js';
 import {
   GC_EXPIRE_LABEL,
   GC_REF_CONTENT_PREFIX,
+  GC_REF_SNAPSHOT_PREFIX,
   GC_ROOT_LABEL,
   type GcScheduler,
   type GcStats,
@@ -11,6 +12,7 @@ import type { Labels } from '../core/labels/index.js';
 import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import type { SnapshotInfo, Snapshotter } from '../core/snapshots/index.js';
 import { backendRef } from './content.js';
 import type { MetadataDB } from './db.js';
 import { nowNanos } from './time.js';
@@ -24,6 +26,21 @@ export interface GcOptions {
   log: Logger;
   /** Delay that coalesces scheduled collections; default 100 ms. */
   delayMs?: number;
+  /**
+   * The namespaced snapshotters (a {@link MetadataSnapshotter} each): their
+   * records are marked and swept with the rest, and their backends lose the
+   * snapshots no record names.
+   */
+  snapshotters?: readonly GcSnapshotter[];
+}
+
+/** What the collector needs of a namespaced snapshotter. */
+export interface GcSnapshotter {
+  /** The name records and lease resources use (`snapshots/<name>`). */
+  readonly name: string;
+  readonly backend: Snapshotter;
+  /** Backend keys operations are creating or using right now: roots, never removed. */
+  inFlight(): ReadonlySet<string>;
 }
 
 interface SweepPlan {
@@ -35,15 +52,25 @@ interface SweepPlan {
 }
 
 /**
- * Mark and sweep over the metadata store, then the backend.
+ * Mark and sweep over the metadata store, then the backends.
  *
- * Mark, per namespace: roots are image targets, resources of leases that
- * have not expired, and content labelled `containerd.io/gc.root`; from there
- * `containerd.io/gc.ref.content*` labels are followed. Sweep: expired leases,
- * unmarked blob records and expired ingests not held by a lease go. This
- * runs in one write transaction (the only pause other requests see), and
- * then blobs no namespace records any more are deleted from the backend,
- * outside the lock, skipping digests whose commit is in flight.
+ * Mark, per namespace, over content and snapshot records (containerd's
+ * metadata/gc.go). Roots: image targets and image labels' references,
+ * resources of leases that have not expired (`content`,
+ * `snapshots/<snapshotter>`), content and snapshots labelled
+ * `containerd.io/gc.root`, containers' snapshots and labels' references,
+ * and snapshots an operation has in flight. From a marked blob or snapshot,
+ * `containerd.io/gc.ref.content[.|/…]` labels mark content and
+ * `containerd.io/gc.ref.snapshot.<snapshotter>[/…]` labels mark snapshots;
+ * a marked snapshot marks its parent. Sweep: expired leases, unmarked blob
+ * and snapshot records and expired ingests not held by a lease go.
+ *
+ * This runs in one write transaction (the only pause other requests see).
+ * Then, outside the lock: blobs no namespace records any more are deleted
+ * from the content backend, skipping digests whose commit is in flight; and
+ * each snapshotter's backend loses the snapshots no record names and no
+ * operation has in flight, children before parents, followed by its
+ * Cleanup (directories a crash left).
  */
 export class MetadataGc implements GcScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -121,9 +148,58 @@ export class MetadataGc implements GcScheduler {
       });
       plan.removed.blobs = (plan.removed.blobs ?? 0) + 1;
     }
+    for (const sn of this.opts.snapshotters ?? []) {
+      const n = await this.collectBackend(ctx, sn);
+      if (n > 0) plan.removed[`snapshots/${sn.name}`] = n;
+    }
     const stats = { removed: plan.removed, pauseNanos };
     this.opts.log.debug({ removed: plan.removed, pauseMs: Number(pauseNanos) / 1e6 }, 'gc done');
     return stats;
+  }
+
+  /**
+   * Removes from `sn`'s backend every snapshot no record names and no
+   * operation has in flight, children first (a parent with a live child
+   * stays: the backend refuses, and that is logged), then runs its Cleanup.
+   * Returns how many were removed.
+   */
+  private async collectBackend(ctx: OpContext, sn: GcSnapshotter): Promise<number> {
+    const infos = await sn.backend.list(ctx);
+    const byName = new Set(infos.map((i) => i.name));
+    const children = new Map<string, SnapshotInfo[]>();
+    const roots: SnapshotInfo[] = [];
+    for (const info of infos) {
+      if (info.parent === '' || !byName.has(info.parent)) roots.push(info);
+      else children.set(info.parent, [...(children.get(info.parent) ?? []), info]);
+    }
+    const recorded = this.opts.mdb.prepare(
+      'SELECT 1 FROM snapshots WHERE snapshotter = ? AND backend_id = ? LIMIT 1',
+    );
+    let removed = 0;
+    const prune = async (info: SnapshotInfo): Promise<void> => {
+      for (const child of children.get(info.name) ?? []) await prune(child);
+      // Checked right before the remove is issued (no await between): an
+      // operation may have recorded or claimed the key since the sweep.
+      if (recorded.get(sn.name, info.name) || sn.inFlight().has(info.name)) return;
+      try {
+        await sn.backend.remove(ctx, info.name);
+        removed++;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (!isFailedPrecondition(err)) throw err;
+        this.opts.log.warn(
+          { err, snapshotter: sn.name, key: info.name },
+          'failed to remove snapshot',
+        );
+      }
+    };
+    for (const root of roots) await prune(root);
+    if (sn.backend.cleanup) {
+      await sn.backend.cleanup(ctx).catch((err: unknown) => {
+        this.opts.log.warn({ err, snapshotter: sn.name }, 'snapshotter cleanup failed');
+      });
+    }
+    return removed;
   }
 
   private markAndSweep(): SweepPlan {
@@ -134,6 +210,9 @@ export class MetadataGc implements GcScheduler {
       if (n > 0) removed[k] = (removed[k] ?? 0) + n;
     };
     const abortRefs: string[] = [];
+    const inFlight = new Map(
+      (this.opts.snapshotters ?? []).map((sn) => [sn.name, sn.inFlight()] as const),
+    );
     const namespaces = mdb.prepare('SELECT name FROM namespaces').all() as { name: string }[];
     for (const { name: ns } of namespaces) {
       // Expired leases go first; what they held is then unmarked.
@@ -157,20 +236,44 @@ export class MetadataGc implements GcScheduler {
         .all(ns) as { digest: string; labels: string }[]) {
         blobs.set(r.digest, JSON.parse(r.labels) as Labels);
       }
+      /** Snapshot records by `<snapshotter>/<key>`. */
+      const snapshots = new Map<string, SnapshotRecord>();
+      for (const r of mdb
+        .prepare(
+          'SELECT snapshotter, key, backend_id, parent, labels FROM snapshots WHERE namespace = ?',
+        )
+        .all(ns) as (SnapshotRecord & { labels: string })[]) {
+        snapshots.set(`${r.snapshotter}/${r.key}`, {
+          ...r,
+          labels: JSON.parse(r.labels) as Labels,
+        });
+      }
       const marked = new Set<string>();
+      const markedSnapshots = new Set<string>();
       const queue: string[] = [];
+      const snapshotQueue: string[] = [];
       const mark = (d: string) => {
         if (!marked.has(d) && blobs.has(d)) {
           marked.add(d);
           queue.push(d);
         }
       };
+      const markSnapshot = (ref: string) => {
+        if (!markedSnapshots.has(ref) && snapshots.has(ref)) {
+          markedSnapshots.add(ref);
+          snapshotQueue.push(ref);
+        }
+      };
+      const markRefs = (labels: Labels) => labelRefs(labels, mark, markSnapshot);
+
       for (const r of mdb
-        .prepare('SELECT target_digest FROM images WHERE namespace = ?')
+        .prepare('SELECT target_digest, labels FROM images WHERE namespace = ?')
         .all(ns) as {
         target_digest: string;
+        labels: string;
       }[]) {
         mark(r.target_digest);
+        markRefs(JSON.parse(r.labels) as Labels);
       }
       const leased = mdb
         .prepare('SELECT type, id FROM lease_resources WHERE namespace = ?')
@@ -179,13 +282,30 @@ export class MetadataGc implements GcScheduler {
       for (const r of leased) {
         if (r.type === RESOURCE_CONTENT) mark(r.id);
         else if (r.type === RESOURCE_INGESTS) leasedIngests.add(r.id);
+        else if (r.type.startsWith(RESOURCE_SNAPSHOTS_PREFIX)) {
+          markSnapshot(`${r.type.slice(RESOURCE_SNAPSHOTS_PREFIX.length)}/${r.id}`);
+        }
       }
       for (const [d, labels] of blobs) if (labels[GC_ROOT_LABEL] !== undefined) mark(d);
-      while (queue.length > 0) {
-        const labels = blobs.get(queue.pop()!) ?? {};
-        for (const [k, v] of Object.entries(labels)) {
-          if (k.startsWith(GC_REF_CONTENT_PREFIX)) mark(v);
+      for (const [ref, s] of snapshots) {
+        if (
+          s.labels[GC_ROOT_LABEL] !== undefined ||
+          inFlight.get(s.snapshotter)?.has(s.backend_id)
+        ) {
+          markSnapshot(ref);
         }
+      }
+      markContainerRoots(mdb, ns, markSnapshot, markRefs);
+      while (queue.length > 0 || snapshotQueue.length > 0) {
+        const d = queue.pop();
+        if (d !== undefined) {
+          markRefs(blobs.get(d) ?? {});
+          continue;
+        }
+        const s = snapshots.get(snapshotQueue.pop()!);
+        if (!s) continue;
+        if (s.parent !== '') markSnapshot(`${s.snapshotter}/${s.parent}`);
+        markRefs(s.labels);
       }
 
       let swept = 0;
@@ -195,6 +315,16 @@ export class MetadataGc implements GcScheduler {
         swept++;
       }
       count('content', swept);
+
+      let sweptSnapshots = 0;
+      for (const [ref, s] of snapshots) {
+        if (markedSnapshots.has(ref)) continue;
+        mdb
+          .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
+          .run(ns, s.snapshotter, s.key);
+        sweptSnapshots++;
+      }
+      count('snapshots', sweptSnapshots);
 
       const ingests = mdb
         .prepare('SELECT ref, expires_at FROM content_ingests WHERE namespace = ?')
@@ -213,6 +343,61 @@ export class MetadataGc implements GcScheduler {
       ),
     );
     return { live, abortRefs, removed };
+  }
+}
+
+interface SnapshotRecord {
+  snapshotter: string;
+  key: string;
+  backend_id: string;
+  parent: string;
+  labels: Labels;
+}
+
+/** Lease resource types for snapshots are `snapshots/<snapshotter>`. */
+const RESOURCE_SNAPSHOTS_PREFIX = 'snapshots/';
+
+/**
+ * Calls `content` for every `containerd.io/gc.ref.content` label (the bare
+ * key, or followed by `.` or `/` and a name) and `snapshot` with
+ * `<snapshotter>/<key>` for every `containerd.io/gc.ref.snapshot.<snapshotter>`
+ * label (optionally followed by `/` and a name), as containerd's
+ * `sendLabelRefs`.
+ */
+export function labelRefs(
+  labels: Labels,
+  content: (digest: string) => void,
+  snapshot: (ref: string) => void,
+): void {
+  for (const [k, v] of Object.entries(labels)) {
+    if (k.startsWith(GC_REF_CONTENT_PREFIX)) {
+      const next = k.charAt(GC_REF_CONTENT_PREFIX.length);
+      if (next === '' || next === '.' || next === '/') content(v);
+    } else if (k.startsWith(GC_REF_SNAPSHOT_PREFIX)) {
+      const snapshotter = k.slice(GC_REF_SNAPSHOT_PREFIX.length).split('/')[0] ?? '';
+      if (snapshotter !== '') snapshot(`${snapshotter}/${v}`);
+    }
+  }
+}
+
+/**
+ * Containers are roots: their snapshot (`snapshotter`, `snapshot_key`) and
+ * what their labels reference. The hook for the containers store: it reads
+ * the `containers` table of migration 1, empty until containers exist.
+ */
+function markContainerRoots(
+  mdb: MetadataDB,
+  ns: string,
+  snapshot: (ref: string) => void,
+  refs: (labels: Labels) => void,
+): void {
+  const rows = mdb
+    .prepare('SELECT snapshotter, snapshot_key, labels FROM containers WHERE namespace = ?')
+    .all(ns) as { snapshotter: string; snapshot_key: string; labels: string }[];
+  for (const c of rows) {
+    if (c.snapshotter !== '' && c.snapshot_key !== '')
+      snapshot(`${c.snapshotter}/${c.snapshot_key}`);
+    refs(JSON.parse(c.labels) as Labels);
   }
 }
 

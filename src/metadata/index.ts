@@ -5,7 +5,7 @@
  */
 export { backendRef, INGEST_EXPIRY_NANOS, MetadataContentStore } from './content.js';
 export { MetadataDB, type MetadataDBOptions } from './db.js';
-export { type GcOptions, MetadataGc } from './gc.js';
+export { type GcOptions, type GcSnapshotter, labelRefs, MetadataGc } from './gc.js';
 export { imageAdaptor, SqliteImageStore } from './images.js';
 export {
   addLeaseResourceTx,
@@ -17,4 +17,5 @@ export {
 } from './leases.js';
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { ensureNamespace, SqliteNamespaceStore } from './namespaces.js';
+export { MetadataSnapshotter } from './snapshots.js';
 export { nowNanos } from './time.js';

@@ -107,6 +107,25 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'snapshot backend key sequences; snapshot parent and backend indexes',
+    up(db) {
+      // No reference to namespaces: the sequence outlives a deleted
+      // namespace, so backend keys are never reused.
+      db.exec(`
+        CREATE TABLE snapshot_sequences (
+          namespace   TEXT NOT NULL,
+          snapshotter TEXT NOT NULL,
+          seq         INTEGER NOT NULL,
+          PRIMARY KEY (namespace, snapshotter)
+        ) STRICT;
+
+        CREATE INDEX snapshots_parent ON snapshots (namespace, snapshotter, parent);
+        CREATE UNIQUE INDEX snapshots_backend ON snapshots (snapshotter, backend_id);
+      `);
+    },
+  },
 ];
 
 /**

@@ -9,6 +9,7 @@ import {
   isNotFound,
 } from '../core/errdefs/index.js';
 import { MetadataDB } from './db.js';
+import { MIGRATIONS } from './migrations.js';
 import { SqliteNamespaceStore } from './namespaces.js';
 
 describe('SqliteNamespaceStore', () => {
@@ -99,7 +100,7 @@ describe('SqliteNamespaceStore', () => {
     store = new SqliteNamespaceStore(mdb);
     assert.deepEqual(store.get('a'), { name: 'a', labels: { k: 'v' } });
     assert.deepEqual(mdb.integrityCheck(), ['ok']);
-    assert.equal(mdb.schemaVersion, 1);
+    assert.equal(mdb.schemaVersion, MIGRATIONS.at(-1)?.version);
   });
 
   it('applies migrations in order and refuses a newer schema', () => {

@@ -5,11 +5,14 @@
  * from View), and by a name once committed. Active snapshots and views have
  * a parent chain of committed snapshots. Callers get mounts, never paths.
  *
- * Errors: `not_found` for an unknown key; `already_exists` for a key or name
- * in use; `failed_precondition` when removing a snapshot that has children,
- * committing something that is not active, or preparing on a parent that is
- * not committed; `invalid_argument` for bad keys or field paths.
+ * Errors: `not_found` for an unknown key or parent; `already_exists` for a
+ * key or name in use; `failed_precondition` when removing a snapshot that
+ * has children, committing something that is not active, or asking the
+ * mounts of a committed snapshot; `invalid_argument` for bad keys or field
+ * paths, and (as containerd's storage answers) for a parent that is not
+ * committed.
  */
+import { type Adaptor, fieldsAdaptor } from '../filters/index.js';
 import type { Labels } from '../labels/index.js';
 import type { Mount } from '../mount/index.js';
 import type { OpContext } from '../namespaces/index.js';
@@ -41,7 +44,11 @@ export interface SnapshotOptions {
 export interface Snapshotter {
   stat(ctx: OpContext, key: string): Promise<SnapshotInfo>;
   /** Labels only: paths `labels`, `labels.<key>`; none = replace all labels. */
-  update(ctx: OpContext, info: Pick<SnapshotInfo, 'name' | 'labels'>, fieldpaths?: readonly string[]): Promise<SnapshotInfo>;
+  update(
+    ctx: OpContext,
+    info: Pick<SnapshotInfo, 'name' | 'labels'>,
+    fieldpaths?: readonly string[],
+  ): Promise<SnapshotInfo>;
   usage(ctx: OpContext, key: string): Promise<Usage>;
   mounts(ctx: OpContext, key: string): Promise<Mount[]>;
   prepare(ctx: OpContext, key: string, parent?: string, opts?: SnapshotOptions): Promise<Mount[]>;
@@ -53,4 +60,18 @@ export interface Snapshotter {
   list(ctx: OpContext, filters?: readonly string[]): Promise<SnapshotInfo[]>;
   /** Removes storage no snapshot refers to any more (after crashes or removals). */
   cleanup?(ctx: OpContext): Promise<void>;
+}
+
+/**
+ * The fields containerd's snapshot filters see (snapshots/storage and
+ * metadata adaptors): `kind` (`active`, `view`, `committed`), `name`,
+ * `parent` (present even when empty) and `labels.<key>`.
+ */
+export function snapshotAdaptor(info: SnapshotInfo): Adaptor {
+  return fieldsAdaptor({
+    kind: info.kind,
+    name: info.name,
+    parent: info.parent,
+    labels: info.labels,
+  });
 }

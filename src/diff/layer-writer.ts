@@ -1,0 +1,405 @@
+/**
+ * @module
+ * Writes the entries of one layer into a directory tree, synchronously (it
+ * runs in the apply worker), every path through a RootFs (openat2
+ * RESOLVE_IN_ROOT), so nothing it does can reach outside the root.
+ *
+ * Policy, on top of that containment (a layer that breaks it FAILS with
+ * `invalid_argument` naming the entry, rather than being silently clamped):
+ * - names: see paths.ts (`..`, absolute, not UTF-8, overlong: refused);
+ * - parent directories are walked component by component with lstat. A
+ *   relative symlink met on the way is followed while it stays inside the
+ *   root (so `lib -> usr/lib`, then `lib/x`, writes `usr/lib/x`, as
+ *   containerd does); an absolute symlink, one whose `..` climbs above the
+ *   root, and chains longer than 40 links (loops) are refused;
+ * - hardlink targets follow the same rules and must exist;
+ * - `.wh.<name>` removes `<name>` (refused for `.`, `..`, empty);
+ *   `.wh..wh..opq` removes everything in its directory that this layer did
+ *   not unpack. In `overlay` mode (the root is an overlay mount's merged
+ *   view) the kernel turns those removals into 0/0 character-device
+ *   whiteouts in the upper directory, and a directory emptied by an opaque
+ *   marker is removed and re-created, which the kernel marks
+ *   `trusted.overlay.opaque=y`;
+ * - an existing entry is replaced, except a directory by a directory
+ *   (merged: the layer's metadata wins).
+ * Metadata order: data, chown, xattrs, chmod (after chown, so setuid
+ * survives; xattrs after chown, which clears security.capability), times;
+ * directory times last, once their contents are written.
+ */
+import { writeSync } from 'node:fs';
+import { readTar, type TarHeader, type TarTime } from '../archive/index.js';
+import { BerthError, invalidArgument, newError } from '../core/errdefs/index.js';
+import {
+  close,
+  fchmod,
+  fchown,
+  fsetxattr,
+  futimens,
+  isErrno,
+  O_CREAT,
+  O_EXCL,
+  O_WRONLY,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  type SysError,
+  type Timespec,
+} from '../sys/linux.js';
+import { RootFs } from '../sys/rootfs.js';
+import { classify, entryComponents } from './paths.js';
+
+/** Symlinks followed while resolving one parent directory (Linux's MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+
+export interface LayerWriterOptions {
+  /** The root is an overlay mount's merged view: make opaque directories the kernel's way. */
+  overlay?: boolean;
+}
+
+export interface LayerStats {
+  entries: number;
+  /** Bytes of file data written. */
+  bytes: number;
+}
+
+interface DirTimes {
+  path: string;
+  atime: Timespec;
+  mtime: Timespec;
+}
+
+export class LayerWriter {
+  readonly #root: RootFs;
+  readonly #overlay: boolean;
+  /** Resolved parent directories: layer path → real directory path inside the root ('' = root). */
+  readonly #dirs = new Map<string, string>();
+  /** Paths (real, inside the root) this layer wrote, and their ancestors: what an opaque marker keeps. */
+  readonly #unpacked = new Set<string>();
+  readonly #dirTimes: DirTimes[] = [];
+  readonly stats: LayerStats = { entries: 0, bytes: 0 };
+
+  private constructor(root: RootFs, opts: LayerWriterOptions) {
+    this.#root = root;
+    this.#overlay = opts.overlay ?? false;
+  }
+
+  /** Opens `path` (a trusted host directory) as the root to write into. */
+  static open(path: string, opts: LayerWriterOptions = {}): LayerWriter {
+    return new LayerWriter(RootFs.open(path), opts);
+  }
+
+  close(): void {
+    this.#root.close();
+  }
+
+  /** Applies one entry; `body` is read for regular files only. Errors name the entry. */
+  async entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    this.stats.entries++;
+    try {
+      await this.#entry(h, body);
+    } catch (err) {
+      throw entryError(h, err);
+    }
+  }
+
+  /** Sets directory times, deepest last written first; call once all entries are in. */
+  finish(): void {
+    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
+      const d = this.#dirTimes[i]!;
+      try {
+        this.#root.lutimes(d.path, d.atime, d.mtime);
+      } catch (err) {
+        // A later entry of the layer may have removed or replaced it.
+        if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+      }
+    }
+  }
+
+  async #entry(h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const k = classify(h.nameBytes);
+    switch (k.kind) {
+      case 'root':
+      case 'meta':
+        return; // containerd ignores entries resolving to the root; aufs metadata means nothing here
+      case 'whiteout': {
+        const dir = this.#resolveDir(h, k.dir, false);
+        if (dir === undefined) return;
+        if (this.#root.removeAll(join(dir, k.target))) this.#dirs.clear();
+        return;
+      }
+      case 'opaque': {
+        const dir = this.#resolveDir(h, k.dir, true) ?? '';
+        this.#opaque(dir);
+        return;
+      }
+      case 'entry':
+        break;
+    }
+    const dir = this.#resolveDir(h, k.dir, true) ?? '';
+    const path = join(dir, k.base);
+    this.#replace(path, h.type === 'dir');
+    switch (h.type) {
+      case 'file':
+        await this.#file(path, h, body);
+        break;
+      case 'dir':
+        if (this.#root.tryLstat(path) === undefined) this.#root.mkdir(path, 0o700);
+        this.#meta(path, h, false);
+        this.#dirTimes.push({ path, atime: times(h).atime, mtime: times(h).mtime });
+        break;
+      case 'symlink':
+        this.#root.symlink(h.linknameBytes, path);
+        this.#meta(path, h, true);
+        break;
+      case 'hardlink':
+        this.#root.link(this.#linkTarget(h), path);
+        break;
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const type = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
+        this.#root.mknod(path, type | (h.mode & 0o777), h.devmajor, h.devminor);
+        this.#meta(path, h, false);
+        break;
+      }
+    }
+    this.#markUnpacked(path);
+  }
+
+  async #file(path: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    const fd = this.#root.openFile(path, O_WRONLY | O_CREAT | O_EXCL, 0o600);
+    try {
+      for await (const chunk of body) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+        this.stats.bytes += chunk.length;
+      }
+      fchown(fd, h.uid, h.gid);
+      for (const [name, value] of h.xattrs) {
+        try {
+          fsetxattr(fd, name, value);
+        } catch (err) {
+          if (!isErrno(err, 'ENOTSUP', 'EOPNOTSUPP')) throw xattrError(name, err);
+        }
+      }
+      fchmod(fd, h.mode);
+      const t = times(h);
+      futimens(fd, t.atime, t.mtime);
+    } finally {
+      close(fd);
+    }
+  }
+
+  /** Owner, xattrs, mode (not for symlinks), times (not for directories: see finish). */
+  #meta(path: string, h: TarHeader, symlink: boolean): void {
+    const root = this.#root;
+    root.lchown(path, h.uid, h.gid);
+    for (const [name, value] of h.xattrs) {
+      try {
+        root.lsetxattr(path, name, value);
+      } catch (err) {
+        // Symlinks take only trusted.* and security.*; filesystems may lack xattrs (as containerd: skip).
+        if (isErrno(err, 'ENOTSUP', 'EOPNOTSUPP') || (symlink && isErrno(err, 'EPERM'))) continue;
+        throw xattrError(name, err);
+      }
+    }
+    if (symlink) {
+      const t = times(h);
+      root.lutimes(path, t.atime, t.mtime);
+      return;
+    }
+    root.chmod(path, h.mode);
+    if (h.type !== 'dir') {
+      const t = times(h);
+      root.lutimes(path, t.atime, t.mtime);
+    }
+  }
+
+  /** Removes what is at `path` unless both it and the new entry are directories. */
+  #replace(path: string, isDir: boolean): void {
+    const st = this.#root.tryLstat(path);
+    if (st === undefined) return;
+    const type = st.mode & S_IFMT;
+    if (type === S_IFDIR && isDir) return;
+    this.#root.removeAll(path);
+    if (type === S_IFDIR || type === S_IFLNK) this.#dirs.clear();
+  }
+
+  /** The real path of a hardlink's target; it must exist inside the root. */
+  #linkTarget(h: TarHeader): string {
+    const label = `hardlink target ${JSON.stringify(h.linkname)}`;
+    const parts = entryComponents(h.linknameBytes, label);
+    const base = parts.pop();
+    if (base === undefined) throw invalidArgument(`${label}: names the root`);
+    const dir = this.#resolveDir(h, parts, false, label);
+    const target = dir === undefined ? undefined : join(dir, base);
+    if (target === undefined || this.#root.tryLstat(target) === undefined) {
+      throw invalidArgument(`${label} does not exist in the layer or below it`);
+    }
+    return target;
+  }
+
+  /**
+   * The real directory that the layer path `parts` names, walking each
+   * component with lstat (see the module comment). Missing directories are
+   * created when `create`, else the result is undefined.
+   */
+  #resolveDir(
+    h: TarHeader,
+    parts: readonly string[],
+    create: boolean,
+    label?: string,
+  ): string | undefined {
+    const key = parts.join('/');
+    const hit = this.#dirs.get(key);
+    if (hit !== undefined) return hit;
+    const root = this.#root;
+    const todo = [...parts];
+    let real = '';
+    let links = 0;
+    const fail = (why: string) =>
+      invalidArgument(`entry ${JSON.stringify(h.name)}${label ? `, ${label}` : ''}: ${why}`);
+    while (todo.length > 0) {
+      const c = todo.shift()!;
+      if (c === '..') {
+        if (real === '') throw fail('a symlink on its path climbs above the layer root');
+        real = real.slice(0, Math.max(real.lastIndexOf('/'), 0));
+        continue;
+      }
+      const p = join(real, c);
+      const st = root.tryLstat(p);
+      if (st === undefined) {
+        if (!create) return undefined;
+        root.mkdir(p, 0o755);
+        real = p;
+        continue;
+      }
+      const type = st.mode & S_IFMT;
+      if (type === S_IFDIR) {
+        real = p;
+        continue;
+      }
+      if (type !== S_IFLNK) throw fail(`"${p}" is not a directory`);
+      if (++links > MAX_SYMLINKS)
+        throw fail(`too many levels of symlinks at "${p}" (a symlink loop)`);
+      const target = root.readlink(p).toString('utf8');
+      if (target.startsWith('/')) {
+        throw fail(
+          `"${p}" is a symlink to the absolute path "${target}"; refusing to write through it`,
+        );
+      }
+      todo.unshift(...target.split('/').filter((s) => s !== '' && s !== '.'));
+    }
+    this.#dirs.set(key, real);
+    return real;
+  }
+
+  /** Removes what this layer did not unpack below `dir`, recursively into directories it kept. */
+  #opaque(dir: string): void {
+    const root = this.#root;
+    let kept = 0;
+    for (const raw of root.readdir(dir)) {
+      const name = raw.toString('utf8');
+      const p = join(dir, name);
+      if (!raw.equals(Buffer.from(name)) || !this.#unpacked.has(p)) {
+        root.removeAll(dir === '' ? raw : Buffer.concat([Buffer.from(`${dir}/`), raw]));
+        this.#dirs.clear();
+        continue;
+      }
+      kept++;
+      if ((root.lstat(p).mode & S_IFMT) === S_IFDIR) this.#opaque(p);
+    }
+    if (this.#overlay && kept === 0 && dir !== '') this.#recreate(dir);
+    this.#markUnpacked(dir);
+  }
+
+  /** rmdir + mkdir with the same owner, mode and xattrs: overlayfs marks the new directory opaque. */
+  #recreate(dir: string): void {
+    const root = this.#root;
+    const st = root.lstat(dir);
+    const xattrs = new Map<string, Buffer>();
+    for (const name of root.llistxattr(dir)) {
+      if (!name.startsWith('trusted.overlay.')) xattrs.set(name, root.lgetxattr(dir, name));
+    }
+    root.rmdir(dir);
+    this.#dirs.clear();
+    root.mkdir(dir, 0o700);
+    root.lchown(dir, st.uid, st.gid);
+    for (const [name, value] of xattrs) root.lsetxattr(dir, name, value);
+    root.chmod(dir, st.mode & 0o7777);
+    root.lutimes(dir, st.atime, st.mtime);
+  }
+
+  #markUnpacked(path: string): void {
+    let p = path;
+    while (p !== '' && !this.#unpacked.has(p)) {
+      this.#unpacked.add(p);
+      p = p.slice(0, Math.max(p.lastIndexOf('/'), 0));
+    }
+  }
+}
+
+/**
+ * Applies the tar stream `source` into the directory `path`: the whole
+ * pipeline after decompression, synchronous file calls on whatever thread
+ * runs it (the apply worker; tests call it directly).
+ */
+export async function applyTar(
+  source: AsyncIterable<Uint8Array>,
+  path: string,
+  opts: LayerWriterOptions = {},
+): Promise<LayerStats> {
+  const writer = LayerWriter.open(path, opts);
+  try {
+    for await (const { header, body } of readTar(source)) await writer.entry(header, body);
+    writer.finish();
+    return writer.stats;
+  } finally {
+    writer.close();
+  }
+}
+
+function join(dir: string, name: string): string {
+  return dir === '' ? name : `${dir}/${name}`;
+}
+
+function ts(t: TarTime): Timespec {
+  return { sec: t.sec, nsec: t.nsec };
+}
+
+/** containerd: atime is the later of the entry's atime and mtime. */
+function times(h: TarHeader): { atime: Timespec; mtime: Timespec } {
+  const a = h.atime;
+  const later = a && (a.sec > h.mtime.sec || (a.sec === h.mtime.sec && a.nsec > h.mtime.nsec));
+  return { atime: ts(later ? a : h.mtime), mtime: ts(h.mtime) };
+}
+
+function xattrError(name: string, err: unknown): Error {
+  const e = err as Error;
+  e.message = `xattr ${name}: ${e.message}`;
+  return e;
+}
+
+/** Names the entry in the error; a system error becomes invalid_argument (disk full: resource_exhausted). */
+function entryError(h: TarHeader, err: unknown): Error {
+  const where = `layer entry ${JSON.stringify(h.name)}`;
+  if (err instanceof BerthError) {
+    return newError(
+      err.kind,
+      err.message.startsWith('entry') ? err.message : `${where}: ${err.message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const e = err as SysError;
+  if (typeof e?.code === 'string' && typeof e.errno === 'number') {
+    const kind =
+      e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'resource_exhausted' : 'invalid_argument';
+    return newError(kind, `${where}: ${e.message}`, { cause: err });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

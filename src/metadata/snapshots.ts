@@ -1,0 +1,435 @@
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  isAlreadyExists,
+  isNotFound,
+  notFound,
+  notImplemented,
+  unknown as unknownError,
+} from '../core/errdefs/index.js';
+import { parseFilters } from '../core/filters/index.js';
+import { applyLabelPaths, type Labels, validateLabels } from '../core/labels/index.js';
+import type { Mount } from '../core/mount/index.js';
+import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import type {
+  Kind,
+  SnapshotInfo,
+  SnapshotOptions,
+  Snapshotter,
+  Usage,
+} from '../core/snapshots/index.js';
+import { snapshotAdaptor } from '../core/snapshots/index.js';
+import type { MetadataDB } from './db.js';
+import { KeyedLock } from './keyed-lock.js';
+import { addLeaseResourceTx, removeLeaseResourceTx } from './leases.js';
+import { ensureNamespace } from './namespaces.js';
+import { nowNanos } from './time.js';
+
+/** Labels the backend keeps too (containerd's `FilterInheritedLabels`). */
+const INHERITED_PREFIX = 'containerd.io/snapshot/';
+/** A remote snapshotter's target; an existing key of that name is `already_exists`. */
+const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
+
+interface Row {
+  key: string;
+  backend_id: string;
+  parent: string;
+  kind: Kind;
+  labels: string;
+  created_at: bigint;
+  updated_at: bigint;
+}
+
+const SELECT_ROW =
+  'SELECT key, backend_id, parent, kind, labels, created_at, updated_at FROM snapshots';
+
+/**
+ * The namespaced snapshotter over one backend, as containerd's
+ * metadata/snapshot.go: records per namespace in the metadata DB's
+ * `snapshots` table (key, backend key, parent, kind, labels, times); the
+ * backend sees keys `<namespace>/<seq>/<key>` (`seq` from
+ * `snapshot_sequences`, never reused), so the same key can live in several
+ * namespaces.
+ *
+ * - A call with a `containerd-lease` header puts what it creates
+ *   (`snapshots/<snapshotter>` resource, the key or the committed name)
+ *   under that lease; Commit and Remove take the key off it.
+ * - Only labels under `containerd.io/snapshot/` and
+ *   `containerd.io/snapshot.ref` reach the backend; Stat and List merge the
+ *   backend's labels under the record's.
+ * - Remove refuses a snapshot with children, deletes the record, then the
+ *   backend snapshot (containerd leaves that to the collector), and
+ *   schedules garbage collection, as containerd's dirty flag does: what
+ *   only the removed snapshot kept alive goes, and so do snapshots nothing
+ *   roots (a `ctr snapshots view` has no `gc.root` label).
+ *
+ * Ordering: a create allocates its backend key in one transaction, calls
+ * the backend, and records the snapshot in a second; a commit does the
+ * same around the backend commit. Operations on one key (and the name a
+ * commit makes) are serialised in process. While they run, their backend
+ * keys (and the parent's) are {@link MetadataSnapshotter.inFlight}, which
+ * garbage collection treats as roots and never removes. A crash between
+ * the backend call and the record leaves a backend snapshot without a
+ * record, which the next collection removes.
+ */
+export class MetadataSnapshotter implements Snapshotter {
+  private readonly locks = new KeyedLock();
+  private readonly busy = new Map<string, number>();
+
+  constructor(
+    private readonly mdb: MetadataDB,
+    /** The snapshotter's name, `overlayfs` or `native`. */
+    readonly name: string,
+    readonly backend: Snapshotter,
+    /** Called when something is left for garbage collection to remove. */
+    private readonly onDelete: () => void = () => {},
+  ) {}
+
+  /** Backend keys that operations in flight are creating or using. */
+  inFlight(): ReadonlySet<string> {
+    return new Set(this.busy.keys());
+  }
+
+  async stat(ctx: OpContext, key: string): Promise<SnapshotInfo> {
+    const ns = namespaceRequired(ctx);
+    const row = this.mustRow(ns, key);
+    return overlayInfo(await this.backend.stat(ctx, row.backend_id), row);
+  }
+
+  async update(
+    ctx: OpContext,
+    info: Pick<SnapshotInfo, 'name' | 'labels'>,
+    fieldpaths?: readonly string[],
+  ): Promise<SnapshotInfo> {
+    const ns = namespaceRequired(ctx);
+    if (!info.name) throw invalidArgument('snapshot name must not be empty');
+    const { otherPaths } = applyLabelPaths({}, {}, fieldpaths);
+    const [bad] = otherPaths;
+    if (bad !== undefined) {
+      throw invalidArgument(
+        `cannot update ${JSON.stringify(bad)} field on snapshot ${JSON.stringify(info.name)}`,
+      );
+    }
+    return this.locks.run([lockKey(ns, info.name)], async () => {
+      const row = this.mustRow(ns, info.name);
+      const { labels } = applyLabelPaths(parseLabels(row.labels), info.labels ?? {}, fieldpaths);
+      validateLabels(labels, 'snapshot');
+      const binfo = await this.holding([row.backend_id], () =>
+        this.backend.update(ctx, { name: row.backend_id, labels: inherited(labels) }, fieldpaths),
+      );
+      const updatedAt = nowNanos();
+      this.mdb.update(() => {
+        const r = this.mdb
+          .prepare(
+            `UPDATE snapshots SET labels = ?, updated_at = ?
+             WHERE namespace = ? AND snapshotter = ? AND key = ?`,
+          )
+          .run(JSON.stringify(labels), updatedAt, ns, this.name, info.name);
+        if (r.changes === 0) throw notFound(`snapshot ${info.name} does not exist`);
+      });
+      return overlayInfo(binfo, {
+        ...row,
+        labels: JSON.stringify(labels),
+        updated_at: updatedAt,
+      });
+    });
+  }
+
+  async usage(ctx: OpContext, key: string): Promise<Usage> {
+    const ns = namespaceRequired(ctx);
+    return this.backend.usage(ctx, this.mustRow(ns, key).backend_id);
+  }
+
+  async mounts(ctx: OpContext, key: string): Promise<Mount[]> {
+    const ns = namespaceRequired(ctx);
+    return this.backend.mounts(ctx, this.mustRow(ns, key).backend_id);
+  }
+
+  prepare(ctx: OpContext, key: string, parent = '', opts?: SnapshotOptions): Promise<Mount[]> {
+    return this.create(ctx, 'active', key, parent, opts);
+  }
+
+  view(ctx: OpContext, key: string, parent = '', opts?: SnapshotOptions): Promise<Mount[]> {
+    return this.create(ctx, 'view', key, parent, opts);
+  }
+
+  async commit(ctx: OpContext, name: string, key: string, opts?: SnapshotOptions): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    const labels = withoutEmpty(opts?.labels ?? {});
+    validateLabels(labels, 'snapshot');
+    if (!name) throw invalidArgument('snapshot name must not be empty');
+    await this.locks.run([lockKey(ns, key), lockKey(ns, name)], async () => {
+      const { row, nameKey } = this.mdb.update(() => {
+        const row = this.mustRow(ns, key);
+        if (this.row(ns, name)) throw alreadyExists(`snapshot ${JSON.stringify(name)}`);
+        if (row.kind !== 'active') {
+          throw failedPrecondition(`snapshot ${JSON.stringify(key)} is not active`);
+        }
+        if (ctx.lease) this.checkLease(ns, ctx.lease);
+        return { row, nameKey: this.backendKey(ns, name) };
+      });
+      await this.holding([row.backend_id, nameKey], async () => {
+        await this.backend.commit(ctx, nameKey, row.backend_id, { labels: inherited(labels) });
+        try {
+          this.mdb.update(() => {
+            const now = nowNanos();
+            this.insert(ns, name, nameKey, row.parent, 'committed', labels, now);
+            this.mdb
+              .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
+              .run(ns, this.name, key);
+            if (ctx.lease) {
+              addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(name));
+              removeLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
+            }
+          });
+        } catch (err) {
+          ctx.log.error(
+            { err, snapshotter: this.name, key, bname: nameKey },
+            'uncommittable snapshot: transaction failed after commit, snapshot should be removed',
+          );
+          this.onDelete();
+          throw err;
+        }
+      });
+    });
+  }
+
+  async remove(ctx: OpContext, key: string): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    await this.locks.run([lockKey(ns, key)], async () => {
+      const row = this.mdb.update(() => {
+        const row = this.mustRow(ns, key);
+        const child = this.mdb
+          .prepare(
+            'SELECT 1 FROM snapshots WHERE namespace = ? AND snapshotter = ? AND parent = ? LIMIT 1',
+          )
+          .get(ns, this.name, key);
+        if (child) throw failedPrecondition('cannot remove snapshot with child');
+        this.mdb
+          .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
+          .run(ns, this.name, key);
+        if (ctx.lease) removeLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
+        return row;
+      });
+      try {
+        await this.backend.remove(ctx, row.backend_id);
+      } catch (err) {
+        if (!isNotFound(err)) {
+          ctx.log.warn(
+            { err, snapshotter: this.name, key: row.backend_id },
+            'failed to remove backend snapshot; garbage collection will retry',
+          );
+        }
+      }
+      // As in containerd, a removal makes the store dirty: a collection follows.
+      this.onDelete();
+    });
+  }
+
+  async list(ctx: OpContext, filters?: readonly string[]): Promise<SnapshotInfo[]> {
+    const ns = namespaceRequired(ctx);
+    const filter = parseFilters(filters ?? []);
+    const rows = this.mdb
+      .prepare(`${SELECT_ROW} WHERE namespace = ? AND snapshotter = ? ORDER BY key`)
+      .safeIntegers(true)
+      .all(ns, this.name) as Row[];
+    if (rows.length === 0) return [];
+    const backend = new Map((await this.backend.list(ctx)).map((i) => [i.name, i]));
+    const out: SnapshotInfo[] = [];
+    for (const row of rows) {
+      const binfo = backend.get(row.backend_id);
+      // A record whose backend snapshot is gone is skipped, as containerd does.
+      if (!binfo) continue;
+      const info = overlayInfo(binfo, row);
+      if (filter.match(snapshotAdaptor(info))) out.push(info);
+    }
+    return out;
+  }
+
+  /** The backend's Cleanup (containerd's metadata snapshotter passes it through). */
+  async cleanup(ctx: OpContext): Promise<void> {
+    namespaceRequired(ctx);
+    if (!this.backend.cleanup) {
+      throw notImplemented('snapshotter does not implement Cleanup method');
+    }
+    await this.backend.cleanup(ctx);
+  }
+
+  private async create(
+    ctx: OpContext,
+    kind: Kind,
+    key: string,
+    parent: string,
+    opts: SnapshotOptions | undefined,
+  ): Promise<Mount[]> {
+    const ns = namespaceRequired(ctx);
+    const labels = withoutEmpty(opts?.labels ?? {});
+    validateLabels(labels, 'snapshot');
+    if (!key) throw invalidArgument('snapshot key must not be empty');
+    return this.locks.run([lockKey(ns, key)], async () => {
+      const { bkey, bparent } = this.mdb.update(() => {
+        ensureNamespace(this.mdb, ns);
+        const target = labels[LABEL_SNAPSHOT_REF];
+        if (target && this.row(ns, target)) {
+          throw alreadyExists(`target snapshot ${JSON.stringify(target)}`);
+        }
+        if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
+        let bparent = '';
+        if (parent) {
+          const p = this.row(ns, parent);
+          if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
+          bparent = p.backend_id;
+        }
+        if (ctx.lease) this.checkLease(ns, ctx.lease);
+        return { bkey: this.backendKey(ns, key), bparent };
+      });
+      return this.holding([bkey, bparent], async () => {
+        const bopts = { labels: inherited(labels) };
+        let mounts: Mount[];
+        try {
+          mounts =
+            kind === 'view'
+              ? await this.backend.view(ctx, bkey, bparent, bopts)
+              : await this.backend.prepare(ctx, bkey, bparent, bopts);
+        } catch (err) {
+          // The backend key is new: a clash means the backend is confused.
+          if (isAlreadyExists(err)) {
+            throw unknownError(`unexpected error from snapshotter: ${(err as Error).message}`, {
+              cause: err,
+            });
+          }
+          throw err;
+        }
+        try {
+          this.mdb.update(() => {
+            if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
+            if (parent) {
+              const p = this.row(ns, parent);
+              if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
+              if (p.backend_id !== bparent) {
+                throw invalidArgument(`mismatched parent ${parent} from target`);
+              }
+            }
+            this.insert(ns, key, bkey, parent, kind, labels, nowNanos());
+            if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
+          });
+        } catch (err) {
+          // Not recorded: the backend snapshot must not outlive the call.
+          await this.backend.remove(ctx, bkey).catch((rerr: unknown) => {
+            ctx.log.error(
+              { err: rerr, snapshotter: this.name, key: bkey },
+              'failed to cleanup unreferenced snapshot',
+            );
+            this.onDelete();
+          });
+          throw err;
+        }
+        return mounts;
+      });
+    });
+  }
+
+  /** Runs `fn` with backend keys marked in flight (garbage collection leaves them). */
+  private async holding<T>(bkeys: readonly string[], fn: () => Promise<T>): Promise<T> {
+    const keys = bkeys.filter((k) => k !== '');
+    for (const k of keys) this.busy.set(k, (this.busy.get(k) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      for (const k of keys) {
+        const n = (this.busy.get(k) ?? 1) - 1;
+        if (n <= 0) this.busy.delete(k);
+        else this.busy.set(k, n);
+      }
+    }
+  }
+
+  /** A new backend key `<ns>/<seq>/<key>` (inside the caller's transaction). */
+  private backendKey(ns: string, key: string): string {
+    const row = this.mdb
+      .prepare(
+        `INSERT INTO snapshot_sequences (namespace, snapshotter, seq) VALUES (?, ?, 1)
+         ON CONFLICT (namespace, snapshotter) DO UPDATE SET seq = seq + 1 RETURNING seq`,
+      )
+      .get(ns, this.name) as { seq: number };
+    return `${ns}/${row.seq}/${key}`;
+  }
+
+  private insert(
+    ns: string,
+    key: string,
+    bkey: string,
+    parent: string,
+    kind: Kind,
+    labels: Labels,
+    now: bigint,
+  ): void {
+    this.mdb
+      .prepare(
+        `INSERT INTO snapshots (namespace, snapshotter, key, backend_id, parent, kind, labels,
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(ns, this.name, key, bkey, parent, kind, JSON.stringify(labels), now, now);
+  }
+
+  /** Throws `not_found` for an unknown lease, as adding to it later would. */
+  private checkLease(ns: string, lease: string): void {
+    const hit = this.mdb
+      .prepare('SELECT 1 FROM leases WHERE namespace = ? AND id = ?')
+      .get(ns, lease);
+    if (!hit) throw notFound(`lease ${JSON.stringify(lease)}`);
+  }
+
+  private resource(key: string) {
+    return { type: `snapshots/${this.name}`, id: key };
+  }
+
+  private row(ns: string, key: string): Row | undefined {
+    return this.mdb
+      .prepare(`${SELECT_ROW} WHERE namespace = ? AND snapshotter = ? AND key = ?`)
+      .safeIntegers(true)
+      .get(ns, this.name, key) as Row | undefined;
+  }
+
+  private mustRow(ns: string, key: string): Row {
+    const row = this.row(ns, key);
+    if (!row) throw notFound(`snapshot ${key} does not exist`);
+    return row;
+  }
+}
+
+/** The backend's info seen through the record (containerd's `overlayInfo`). */
+function overlayInfo(binfo: SnapshotInfo, row: Row): SnapshotInfo {
+  return {
+    name: row.key,
+    parent: row.parent,
+    kind: binfo.kind,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    labels: { ...binfo.labels, ...parseLabels(row.labels) },
+  };
+}
+
+/** containerd's `snapshots.FilterInheritedLabels`. */
+function inherited(labels: Labels): Labels {
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (k === LABEL_SNAPSHOT_REF || k.startsWith(INHERITED_PREFIX)) out[k] = v;
+  }
+  return out;
+}
+
+function lockKey(ns: string, key: string): string {
+  return `${ns}\0${key}`;
+}
+
+function parseLabels(json: string): Labels {
+  return JSON.parse(json) as Labels;
+}
+
+function withoutEmpty(labels: Labels): Labels {
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(labels)) if (v !== '') out[k] = v;
+  return out;
+}
