@@ -7,7 +7,7 @@ import { markErrors, through } from './transform.js';
 /** The most of zstd's stderr kept for an error message. */
 const MAX_STDERR = 16 * 1024;
 
-type ZstdFactory = (opts: { chunkSize: number }) => Transform;
+type ZstdFactory = (opts: object) => Transform;
 
 /** node:zlib's zstd decoder (Node ≥ 22.15 / 23.8), if this Node has it. */
 const nativeZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
@@ -19,12 +19,12 @@ const nativeZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).c
  */
 export function decompressZstd(
   source: AsyncIterable<Uint8Array>,
-  chunkSize: number,
+  codecOptions: object,
   signal?: AbortSignal,
   impl: 'auto' | 'spawn' = 'auto',
 ): AsyncGenerator<Buffer, void, undefined> {
   if (nativeZstd && impl === 'auto') {
-    return through(source, nativeZstd.call(zlib, { chunkSize }), 'zstd', signal);
+    return through(source, nativeZstd.call(zlib, codecOptions), 'zstd', signal);
   }
   return spawnZstd(source, signal);
 }

@@ -47,7 +47,7 @@ function run(cmd: string, args: string[], opts: { input?: Buffer; ok?: boolean }
 }
 
 /** Python's view of an archive: every field, names and xattrs as hex of their bytes. */
-const PY_LIST = String.raw`
+const PY_LIST = `
 import tarfile, json, sys, hashlib, math
 from decimal import Decimal
 out = []
@@ -69,7 +69,7 @@ print(json.dumps(out))
 `;
 
 /** The xattrs of every path under a directory, as the kernel returns them. */
-const PY_XATTRS = String.raw`
+const PY_XATTRS = `
 import os, json, sys
 res = {}
 for root, dirs, files in os.walk(sys.argv[1]):
@@ -353,7 +353,7 @@ describe('tar against GNU tar, Python tarfile and the kernel', () => {
       const archive = join(tmp.path, `py-${format}.tar`);
       run('python3', [
         '-c',
-        String.raw`
+        `
 import tarfile, io, sys
 fmt = tarfile.PAX_FORMAT if sys.argv[2] == 'pax' else tarfile.GNU_FORMAT
 with tarfile.open(sys.argv[1], 'w', format=fmt) as tf:
@@ -390,6 +390,15 @@ with tarfile.open(sys.argv[1], 'w', format=fmt) as tf:
       if (format === 'gnu') {
         const raw = readFileSync(archive);
         assert.ok(raw.includes('././@LongLink'), 'GNU L/K headers were used');
+        const at = (name: string) => {
+          for (let o = 0; o < raw.length; o += 512) {
+            if (raw.toString('latin1', o, o + name.length + 1) === `${name}\0`) return o;
+          }
+          return assert.fail(`no header for ${name}`);
+        };
+        assert.equal(raw[at('ids') + 108], 0x80, 'uid in base-256');
+        assert.equal(raw[at('ids') + 116], 0x80, 'gid in base-256');
+        assert.equal(raw[at('old') + 136], 0xff, 'negative mtime in base-256');
       }
     });
   }
