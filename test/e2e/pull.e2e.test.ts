@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
@@ -74,7 +75,21 @@ describe('pull, unpack and snapshots with the real ctr', { skip: !root && 'needs
     const top = rows.find((r) => !rows.some((o) => o[1] === r[0]))?.[0];
     assert.ok(top);
     ctrOk(d.socket, ['snapshots', 'prepare', 'work', top]);
-    assert.match(ctrOk(d.socket, ['snapshots', 'mounts', '/tmp/x', 'work']), /mount -t overlay/);
+    const mountLine = ctrOk(d.socket, ['snapshots', 'mounts', '/tmp/x', 'work']);
+    assert.match(mountLine, /mount -t overlay/);
+
+    // ctr snapshots diff: Diff.Compare turns what changed into a layer.
+    const upper = /upperdir=([^,\s]+)/.exec(mountLine)?.[1] ?? '';
+    assert.ok(upper.startsWith(d.root), mountLine);
+    writeFileSync(join(upper, 'berth-diff.txt'), 'changed\n');
+    const diff = spawnSync('ctr', ['--address', d.socket, 'snapshots', 'diff', 'work'], {
+      maxBuffer: 64 << 20,
+    });
+    assert.equal(diff.status, 0, String(diff.stderr));
+    const listing = spawnSync('tar', ['-tzv'], { input: diff.stdout, encoding: 'utf8' });
+    assert.equal(listing.status, 0, listing.stderr);
+    assert.match(listing.stdout, /berth-diff\.txt/);
+    assert.equal(listing.stdout.trim().split('\n').length, 1, listing.stdout);
     ctrOk(d.socket, ['snapshots', 'view', 'look', top]);
     ctrOk(d.socket, ['snapshots', 'commit', 'done', 'work']);
     assert.match(ctrOk(d.socket, ['snapshots', 'usage', 'done']), /done/);

@@ -1,0 +1,390 @@
+/**
+ * `ctr images pull` end to end, berthd side by side with Debian's containerd
+ * in the same run, from a real docker-registry on 127.0.0.1 that the bench
+ * starts, reported as berthd/containerd ratios.
+ *
+ *   node --import tsx bench/pull.ts [--tree /usr/share/gocode] [--rounds 2] [--json]
+ *
+ * Two images, built offline and pushed with skopeo (test/helpers/images.ts):
+ * - busybox: one small layer (busybox-static and its applet links);
+ * - big: one gzip layer made by GNU tar from --tree (a real tree of many
+ *   files; /usr/share/gocode is about 390 MB in 17,000 entries).
+ *
+ * For each image, round and daemon (the order alternates across rounds):
+ * 1. `ctr images pull --plain-http` timed whole (fetch + unpack);
+ * 2. `ctr images rm --sync`, then the snapshots and the content are checked
+ *    to be gone;
+ * 3. `ctr content fetch` (timed: the fetch part), then `ctr images pull`
+ *    again, which finds every blob present and only resolves and unpacks:
+ *    that is the unpack figure (ctr 1.6 has no `images unpack`);
+ * 4. `ctr images rm --sync` again, checked the same way.
+ *
+ * Peak RSS of each daemon during each timed command: VmHWM after resetting
+ * it through /proc/<pid>/clear_refs (5), and VmRSS polled every 10 ms as a
+ * floor in case the reset is refused; the larger is reported. Both daemons
+ * use the overlayfs snapshotter (their default). Figures are medians over
+ * the rounds; MiB/s counts the uncompressed layer bytes.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Berthd } from '../test/helpers/berthd.js';
+import { Containerd } from '../test/helpers/containerd.js';
+import { buildAndPush, busyboxImage, DEFAULT_EPOCH } from '../test/helpers/images.js';
+import { Registry } from '../test/helpers/registry.js';
+import { type TempDir, tempDir } from '../test/helpers/tmp.js';
+
+const { values } = parseArgs({
+  options: {
+    tree: { type: 'string', default: '/usr/share/gocode' },
+    rounds: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const TREE = values.tree;
+const ROUNDS = Number(values.rounds);
+const MiB = 1 << 20;
+
+interface Daemon {
+  name: 'berthd' | 'containerd';
+  socket: string;
+  pid: number;
+}
+
+interface Round {
+  pullS: number;
+  fetchS: number;
+  unpackS: number;
+  pullPeakKiB: number;
+  unpackPeakKiB: number;
+}
+
+interface Image {
+  name: string;
+  ref: string;
+  /** Uncompressed layer bytes (the tars' sizes). */
+  bytes: number;
+  /** Compressed layer bytes (what crosses the wire). */
+  wireBytes: number;
+  files: number;
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 900_000,
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.CONTAINERD_NAMESPACE;
+    delete env.CONTAINERD_ADDRESS;
+    delete env.CONTAINERD_SNAPSHOTTER;
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => {
+      if (stdout.length < MiB) stdout += b.toString();
+    });
+    p.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < MiB) stderr += b.toString();
+    });
+    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code, signal) => {
+      clearTimeout(t);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${cmd} ${args.join(' ')}: ${code ?? signal}\n${stdout}${stderr}`));
+    });
+  });
+}
+
+function ctr(d: Daemon, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run('ctr', ['--address', d.socket, '--namespace', 'default', ...args]);
+}
+
+function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+/** Runs `fn` while watching `pid`'s memory; returns wall seconds and peak RSS (KiB). */
+async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, number]> {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    // not root, or an old kernel: the polled VmRSS stands alone
+  }
+  let polled = status(pid, 'VmRSS');
+  const poll = setInterval(() => {
+    polled = Math.max(polled, status(pid, 'VmRSS'));
+  }, 10);
+  const t0 = process.hrtime.bigint();
+  try {
+    await fn();
+  } finally {
+    clearInterval(poll);
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  return [s, Math.max(polled, status(pid, 'VmHWM'))];
+}
+
+/** Rows of a ctr table, header dropped. */
+function rows(out: string): string[] {
+  return out
+    .trim()
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim() !== '');
+}
+
+/** `ctr images rm --sync`, then checks that no image, snapshot or blob is left. */
+async function removeImage(d: Daemon, ref: string): Promise<void> {
+  await ctr(d, ['images', 'rm', '--sync', ref]);
+  const images = rows((await ctr(d, ['images', 'ls'])).stdout);
+  const snaps = rows((await ctr(d, ['snapshots', '--snapshotter', 'overlayfs', 'ls'])).stdout);
+  const blobs = rows((await ctr(d, ['content', 'ls'])).stdout);
+  if (images.length + snaps.length + blobs.length > 0) {
+    throw new Error(
+      `${d.name}: after images rm --sync ${ref}: ${images.length} images, ${snaps.length} snapshots, ${blobs.length} blobs left:\n${[...images, ...snaps, ...blobs].join('\n')}`,
+    );
+  }
+}
+
+async function round(d: Daemon, img: Image): Promise<Round> {
+  const [pullS, pullPeakKiB] = await timed(d.pid, () =>
+    ctr(d, ['images', 'pull', '--plain-http', img.ref]),
+  );
+  await removeImage(d, img.ref);
+  const [fetchS] = await timed(d.pid, () => ctr(d, ['content', 'fetch', '--plain-http', img.ref]));
+  let out = '';
+  const [unpackS, unpackPeakKiB] = await timed(d.pid, async () => {
+    const r = await ctr(d, ['images', 'pull', '--plain-http', img.ref]);
+    out = r.stdout + r.stderr;
+  });
+  // With every blob present, ctr's progress shows the layer "exists" (or
+  // "done" on a fast final refresh) and never "downloading".
+  if (/downloading/.test(out)) throw new Error(`${d.name}: the unpack pull re-downloaded:\n${out}`);
+  await removeImage(d, img.ref);
+  return { pullS, fetchS, unpackS, pullPeakKiB, unpackPeakKiB };
+}
+
+// ---------------------------------------------------------------------------
+// Images
+
+/** GNU tar of `tree` (as `<basename>/…`), sorted, fixed mtime, numeric owners. */
+async function treeTar(work: string, tree: string): Promise<{ path: string; files: number }> {
+  const path = join(work, 'tree.tar');
+  await run('tar', [
+    '--create',
+    '--file',
+    path,
+    '--directory',
+    dirname(tree),
+    '--format=gnu',
+    '--sort=name',
+    `--mtime=@${DEFAULT_EPOCH}`,
+    '--numeric-owner',
+    basename(tree),
+  ]);
+  const list = await run('tar', ['--list', '--file', path]);
+  return { path, files: rows(`header\n${list.stdout}`).length };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function summary(rs: Round[]): Round {
+  return {
+    pullS: median(rs.map((r) => r.pullS)),
+    fetchS: median(rs.map((r) => r.fetchS)),
+    unpackS: median(rs.map((r) => r.unpackS)),
+    pullPeakKiB: Math.max(...rs.map((r) => r.pullPeakKiB)),
+    unpackPeakKiB: Math.max(...rs.map((r) => r.unpackPeakKiB)),
+  };
+}
+
+/** Mount points under any of `dirs`, from /proc/self/mountinfo. */
+function mountsUnder(dirs: string[]): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .map((p) =>
+      p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))),
+    )
+    .filter((p) => dirs.some((d) => p === d || p.startsWith(`${d}/`)));
+}
+
+async function main(): Promise<void> {
+  const work = tempDir('berth-bench-pull-');
+  const cdir = tempDir('berth-bench-containerd-');
+  let registry: Registry | undefined;
+  let berthd: Berthd | undefined;
+  let containerd: Containerd | undefined;
+  const dirs: TempDir[] = [work, cdir];
+  let leftovers: string[] = [];
+  try {
+    registry = await Registry.start(work);
+    const log = (s: string) => {
+      if (!values.json) console.error(s);
+    };
+
+    const t0 = performance.now();
+    const bb = await buildAndPush(work, registry, busyboxImage(), 'bench/busybox:1');
+    const tar = await treeTar(work.path, TREE);
+    const big = await buildAndPush(work, registry, { layers: [{ tar: tar.path }] }, 'bench/big:1');
+    const images: Image[] = [
+      {
+        name: 'busybox',
+        ref: bb.pushed.ref,
+        bytes: bb.layers.reduce((a, l) => a + statSync(l.tarPath).size, 0),
+        wireBytes: bb.layers.reduce((a, l) => a + l.size, 0),
+        files: rows(
+          `header\n${(await run('tar', ['--list', '--file', bb.layers[0]!.tarPath])).stdout}`,
+        ).length,
+      },
+      {
+        name: 'big',
+        ref: big.pushed.ref,
+        bytes: statSync(tar.path).size,
+        wireBytes: big.layers.reduce((a, l) => a + l.size, 0),
+        files: tar.files,
+      },
+    ];
+    log(
+      `images built and pushed in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${images
+        .map(
+          (i) =>
+            `${i.name} ${(i.bytes / MiB).toFixed(1)} MiB tar (${(i.wireBytes / MiB).toFixed(1)} MiB gzip, ${i.files} entries)`,
+        )
+        .join('; ')}`,
+    );
+
+    berthd = await Berthd.start();
+    dirs.push(berthd.dir);
+    containerd = await Containerd.start(cdir);
+    const daemons: Daemon[] = [
+      { name: 'berthd', socket: berthd.socket, pid: berthd.pid },
+      { name: 'containerd', socket: containerd.socket, pid: containerd.pid },
+    ];
+
+    const results: {
+      image: Image;
+      berthd: Round;
+      containerd: Round;
+      rounds: { daemon: string; round: number; figures: Round }[];
+    }[] = [];
+    for (const img of images) {
+      const per: Record<Daemon['name'], Round[]> = { berthd: [], containerd: [] };
+      const all: { daemon: string; round: number; figures: Round }[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const order = r % 2 === 0 ? daemons : [...daemons].reverse();
+        for (const d of order) {
+          const f = await round(d, img);
+          per[d.name].push(f);
+          all.push({ daemon: d.name, round: r, figures: f });
+          log(
+            `${img.name} round ${r} ${d.name}: pull ${f.pullS.toFixed(2)} s, fetch ${f.fetchS.toFixed(2)} s, unpack ${f.unpackS.toFixed(2)} s`,
+          );
+        }
+      }
+      results.push({
+        image: img,
+        berthd: summary(per.berthd),
+        containerd: summary(per.containerd),
+        rounds: all,
+      });
+    }
+    const rss = {
+      berthd: status(berthd.pid, 'VmRSS'),
+      containerd: status(containerd.pid, 'VmRSS'),
+    };
+    leftovers = mountsUnder(dirs.map((d) => d.path));
+
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            tree: TREE,
+            rounds: ROUNDS,
+            results: results.map((r) => ({
+              ...r,
+              ratio: {
+                pullS: r.berthd.pullS / r.containerd.pullS,
+                fetchS: r.berthd.fetchS / r.containerd.fetchS,
+                unpackS: r.berthd.unpackS / r.containerd.unpackS,
+                pullPeakKiB: r.berthd.pullPeakKiB / r.containerd.pullPeakKiB,
+                unpackPeakKiB: r.berthd.unpackPeakKiB / r.containerd.unpackPeakKiB,
+              },
+            })),
+            rssAfterKiB: rss,
+            leftoverMounts: leftovers,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return;
+    }
+    const n = (x: number, d = 2) => x.toFixed(d).padStart(8);
+    const r = (x: number) => `${x.toFixed(2)}x`.padStart(8);
+    const mib = (kib: number) => (kib / 1024).toFixed(0).padStart(8);
+    console.log(
+      `ctr images pull --plain-http from a local docker-registry, overlayfs, median of ${ROUNDS} alternating rounds`,
+    );
+    console.log(
+      'seconds wall clock; MiB/s of uncompressed layer data; peak RSS of the daemon in MiB',
+    );
+    console.log(
+      'image    daemon        pull s   MiB/s  fetch s unpack s   MiB/s  RSS pull RSS unpk',
+    );
+    for (const res of results) {
+      const { image: img, berthd: b, containerd: c } = res;
+      const m = img.bytes / MiB;
+      for (const [who, v] of [
+        ['berthd', b],
+        ['containerd', c],
+      ] as const) {
+        console.log(
+          `${img.name.padEnd(8)} ${who.padEnd(10)} ${n(v.pullS)} ${n(m / v.pullS, 0)} ${n(v.fetchS)} ${n(v.unpackS)} ${n(m / v.unpackS, 0)} ${mib(v.pullPeakKiB)} ${mib(v.unpackPeakKiB)}`,
+        );
+      }
+      console.log(
+        `${img.name.padEnd(8)} ${'ratio'.padEnd(10)} ${r(b.pullS / c.pullS)} ${''.padStart(8)} ${r(b.fetchS / c.fetchS)} ${r(b.unpackS / c.unpackS)} ${''.padStart(8)} ${r(b.pullPeakKiB / c.pullPeakKiB)} ${r(b.unpackPeakKiB / c.unpackPeakKiB)}`,
+      );
+    }
+    for (const img of images) {
+      console.log(
+        `${img.name}: ${(img.bytes / MiB).toFixed(1)} MiB uncompressed, ${(img.wireBytes / MiB).toFixed(1)} MiB gzip, ${img.files} tar entries${img.name === 'big' ? ` (${TREE})` : ''}`,
+      );
+    }
+    console.log(`RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB`);
+    console.log(
+      `mounts left under the temp dirs: ${leftovers.length === 0 ? 'none' : leftovers.join(', ')}`,
+    );
+    console.log('ratio = berthd / containerd: below 1 is better for seconds and RSS');
+  } finally {
+    await containerd?.stop();
+    await berthd?.stop();
+    await registry?.stop();
+    const after = mountsUnder(dirs.map((d) => d.path));
+    if (after.length > 0) {
+      // Never delete through a mount: leave the directories and say so.
+      console.error(`mounts left under the bench's temp dirs, not removed:\n${after.join('\n')}`);
+      process.exitCode = 1;
+    } else {
+      await berthd?.cleanup();
+      cdir.remove();
+      work.remove();
+    }
+  }
+}
+
+await main();
