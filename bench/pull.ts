@@ -113,6 +113,9 @@ function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
 
 /** Runs `fn` while watching `pid`'s memory; returns wall seconds and peak RSS (KiB). */
 async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, number]> {
+  // Dirty pages of the previous step (the last unpack, the files rm --sync
+  // deleted) are written back first, so neither daemon pays for the other.
+  await run('sync', []);
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
   } catch {

@@ -60,11 +60,7 @@ describe('hostile layers pulled through berthd', { skip: !root && 'needs root' }
   });
 
   const cases: [string, (tar: string) => string, RegExp][] = [
-    [
-      'path traversal',
-      (p) => hostileTar(p, `f('../../../../../../xxx-escape')`),
-      /escape|\.\./,
-    ],
+    ['path traversal', (p) => hostileTar(p, `f('../../../../../../xxx-escape')`), /escape|\.\./],
     ['absolute path', (p) => hostileTar(p, `f('/berth-absolute-escape')`), /absolute|escape/],
     [
       'symlink escape',
