@@ -16,12 +16,15 @@
  *    to be gone;
  * 3. `ctr content fetch` (timed: the fetch part), then `ctr images pull`
  *    again, which finds every blob present and only resolves and unpacks:
- *    that is the unpack figure (ctr 1.6 has no `images unpack`);
+ *    that is the unpack figure (ctr 1.6 has no `images unpack`); the layer
+ *    blobs are checked to be the same files (inode, mtime) afterwards;
  * 4. `ctr images rm --sync` again, checked the same way.
  *
- * Peak RSS of each daemon during each timed command: VmHWM after resetting
- * it through /proc/<pid>/clear_refs (5), and VmRSS polled every 10 ms as a
- * floor in case the reset is refused; the larger is reported. Both daemons
+ * `sync` runs before each timed step. Peak RSS of each daemon during each
+ * timed command: VmHWM after resetting it through /proc/<pid>/clear_refs
+ * (5), and VmRSS polled every 10 ms as a floor in case the reset is
+ * refused; the larger is reported. CPU: the daemon's utime + stime.
+ * --cpu-prof <dir> writes berthd's main-thread CPU profile there. Both daemons
  * use the overlayfs snapshotter (their default). Figures are medians over
  * the rounds; MiB/s counts the uncompressed layer bytes.
  */
@@ -39,6 +42,8 @@ const { values } = parseArgs({
   options: {
     tree: { type: 'string', default: '/usr/share/gocode' },
     rounds: { type: 'string', default: '2' },
+    /** Start berthd with `node --cpu-prof --cpu-prof-dir <dir>` (profiles written when it stops). */
+    'cpu-prof': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -50,6 +55,8 @@ interface Daemon {
   name: 'berthd' | 'containerd';
   socket: string;
   pid: number;
+  /** `<root>/io.containerd.content.v1.content/blobs` (the same layout on both). */
+  blobs: string;
 }
 
 interface Round {
@@ -58,6 +65,9 @@ interface Round {
   unpackS: number;
   pullPeakKiB: number;
   unpackPeakKiB: number;
+  /** Daemon CPU (user + system, all threads) during the timed step. */
+  pullCpuS: number;
+  unpackCpuS: number;
 }
 
 interface Image {
@@ -68,6 +78,8 @@ interface Image {
   /** Compressed layer bytes (what crosses the wire). */
   wireBytes: number;
   files: number;
+  /** Layer digests, `sha256:<hex>`. */
+  layers: string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -111,8 +123,15 @@ function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   return Number(m?.[1] ?? 0);
 }
 
-/** Runs `fn` while watching `pid`'s memory; returns wall seconds and peak RSS (KiB). */
-async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, number]> {
+/** utime + stime of `pid` (all its threads), seconds. */
+function cpuS(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Runs `fn` while watching `pid`; returns wall seconds, peak RSS (KiB) and daemon CPU seconds. */
+async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, number, number]> {
   // Dirty pages of the previous step (the last unpack, the files rm --sync
   // deleted) are written back first, so neither daemon pays for the other.
   await run('sync', []);
@@ -125,6 +144,7 @@ async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, 
   const poll = setInterval(() => {
     polled = Math.max(polled, status(pid, 'VmRSS'));
   }, 10);
+  const cpu0 = cpuS(pid);
   const t0 = process.hrtime.bigint();
   try {
     await fn();
@@ -132,7 +152,7 @@ async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, 
     clearInterval(poll);
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return [s, Math.max(polled, status(pid, 'VmHWM'))];
+  return [s, Math.max(polled, status(pid, 'VmHWM')), cpuS(pid) - cpu0];
 }
 
 /** Rows of a ctr table, header dropped. */
@@ -158,21 +178,26 @@ async function removeImage(d: Daemon, ref: string): Promise<void> {
 }
 
 async function round(d: Daemon, img: Image): Promise<Round> {
-  const [pullS, pullPeakKiB] = await timed(d.pid, () =>
+  const [pullS, pullPeakKiB, pullCpuS] = await timed(d.pid, () =>
     ctr(d, ['images', 'pull', '--plain-http', img.ref]),
   );
   await removeImage(d, img.ref);
   const [fetchS] = await timed(d.pid, () => ctr(d, ['content', 'fetch', '--plain-http', img.ref]));
-  let out = '';
-  const [unpackS, unpackPeakKiB] = await timed(d.pid, async () => {
-    const r = await ctr(d, ['images', 'pull', '--plain-http', img.ref]);
-    out = r.stdout + r.stderr;
-  });
-  // With every blob present, ctr's progress shows the layer "exists" (or
-  // "done" on a fast final refresh) and never "downloading".
-  if (/downloading/.test(out)) throw new Error(`${d.name}: the unpack pull re-downloaded:\n${out}`);
+  const blob = (digest: string) => {
+    const st = statSync(join(d.blobs, ...digest.split(':')), { bigint: true });
+    return `${st.ino}/${st.mtimeNs}`;
+  };
+  const before = img.layers.map(blob);
+  const [unpackS, unpackPeakKiB, unpackCpuS] = await timed(d.pid, () =>
+    ctr(d, ['images', 'pull', '--plain-http', img.ref]),
+  );
+  // The layer blobs fetched before are the very files still there: the
+  // second pull wrote no content, it only resolved and unpacked.
+  if (img.layers.map(blob).join() !== before.join()) {
+    throw new Error(`${d.name}: the unpack pull rewrote a layer blob of ${img.ref}`);
+  }
   await removeImage(d, img.ref);
-  return { pullS, fetchS, unpackS, pullPeakKiB, unpackPeakKiB };
+  return { pullS, fetchS, unpackS, pullPeakKiB, unpackPeakKiB, pullCpuS, unpackCpuS };
 }
 
 // ---------------------------------------------------------------------------
@@ -211,7 +236,13 @@ function summary(rs: Round[]): Round {
     unpackS: median(rs.map((r) => r.unpackS)),
     pullPeakKiB: Math.max(...rs.map((r) => r.pullPeakKiB)),
     unpackPeakKiB: Math.max(...rs.map((r) => r.unpackPeakKiB)),
+    pullCpuS: median(rs.map((r) => r.pullCpuS)),
+    unpackCpuS: median(rs.map((r) => r.unpackCpuS)),
   };
+}
+
+function blobsDir(root: string): string {
+  return join(root, 'io.containerd.content.v1.content', 'blobs');
 }
 
 /** Mount points under any of `dirs`, from /proc/self/mountinfo. */
@@ -249,6 +280,7 @@ async function main(): Promise<void> {
         ref: bb.pushed.ref,
         bytes: bb.layers.reduce((a, l) => a + statSync(l.tarPath).size, 0),
         wireBytes: bb.layers.reduce((a, l) => a + l.size, 0),
+        layers: bb.layers.map((l) => l.digest),
         files: rows(
           `header\n${(await run('tar', ['--list', '--file', bb.layers[0]!.tarPath])).stdout}`,
         ).length,
@@ -259,6 +291,7 @@ async function main(): Promise<void> {
         bytes: statSync(tar.path).size,
         wireBytes: big.layers.reduce((a, l) => a + l.size, 0),
         files: tar.files,
+        layers: big.layers.map((l) => l.digest),
       },
     ];
     log(
@@ -270,12 +303,45 @@ async function main(): Promise<void> {
         .join('; ')}`,
     );
 
-    berthd = await Berthd.start();
+    const nodeOptions = process.env.NODE_OPTIONS;
+    if (values['cpu-prof'] !== undefined) {
+      // Node refuses --cpu-prof in NODE_OPTIONS; a preloaded module runs the
+      // same profiler through node:inspector (its in-thread session answers
+      // synchronously, so the profile can be written on exit).
+      const pre = join(work.path, 'cpu-prof.mjs');
+      writeFileSync(
+        pre,
+        `import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+const s = new Session();
+s.connect();
+s.post('Profiler.enable');
+s.post('Profiler.setSamplingInterval', { interval: 200 });
+s.post('Profiler.start');
+process.on('exit', () => s.post('Profiler.stop', (err, r) => {
+  if (!err) writeFileSync(${JSON.stringify(values['cpu-prof'])} + '/berthd-' + process.pid + '-' + threadId + '.cpuprofile', JSON.stringify(r.profile));
+}));
+`,
+      );
+      process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --import ${pre}`;
+    }
+    try {
+      berthd = await Berthd.start();
+    } finally {
+      if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = nodeOptions;
+    }
     dirs.push(berthd.dir);
     containerd = await Containerd.start(cdir);
     const daemons: Daemon[] = [
-      { name: 'berthd', socket: berthd.socket, pid: berthd.pid },
-      { name: 'containerd', socket: containerd.socket, pid: containerd.pid },
+      { name: 'berthd', socket: berthd.socket, pid: berthd.pid, blobs: blobsDir(berthd.root) },
+      {
+        name: 'containerd',
+        socket: containerd.socket,
+        pid: containerd.pid,
+        blobs: blobsDir(join(cdir.path, 'root')),
+      },
     ];
 
     const results: {
@@ -325,6 +391,8 @@ async function main(): Promise<void> {
                 unpackS: r.berthd.unpackS / r.containerd.unpackS,
                 pullPeakKiB: r.berthd.pullPeakKiB / r.containerd.pullPeakKiB,
                 unpackPeakKiB: r.berthd.unpackPeakKiB / r.containerd.unpackPeakKiB,
+                pullCpuS: r.berthd.pullCpuS / r.containerd.pullCpuS,
+                unpackCpuS: r.berthd.unpackCpuS / r.containerd.unpackCpuS,
               },
             })),
             rssAfterKiB: rss,
@@ -343,10 +411,10 @@ async function main(): Promise<void> {
       `ctr images pull --plain-http from a local docker-registry, overlayfs, median of ${ROUNDS} alternating rounds`,
     );
     console.log(
-      'seconds wall clock; MiB/s of uncompressed layer data; peak RSS of the daemon in MiB',
+      'seconds wall clock; MiB/s of uncompressed layer data; peak RSS of the daemon in MiB; daemon CPU s (user+sys)',
     );
     console.log(
-      'image    daemon        pull s   MiB/s  fetch s unpack s   MiB/s  RSS pull RSS unpk',
+      'image    daemon        pull s   MiB/s  fetch s unpack s   MiB/s  RSS pull RSS unpk  CPU pull CPU unpk',
     );
     for (const res of results) {
       const { image: img, berthd: b, containerd: c } = res;
@@ -356,11 +424,11 @@ async function main(): Promise<void> {
         ['containerd', c],
       ] as const) {
         console.log(
-          `${img.name.padEnd(8)} ${who.padEnd(10)} ${n(v.pullS)} ${n(m / v.pullS, 0)} ${n(v.fetchS)} ${n(v.unpackS)} ${n(m / v.unpackS, 0)} ${mib(v.pullPeakKiB)} ${mib(v.unpackPeakKiB)}`,
+          `${img.name.padEnd(8)} ${who.padEnd(10)} ${n(v.pullS)} ${n(m / v.pullS, 0)} ${n(v.fetchS)} ${n(v.unpackS)} ${n(m / v.unpackS, 0)} ${mib(v.pullPeakKiB)} ${mib(v.unpackPeakKiB)} ${n(v.pullCpuS, 1)} ${n(v.unpackCpuS, 1)}`,
         );
       }
       console.log(
-        `${img.name.padEnd(8)} ${'ratio'.padEnd(10)} ${r(b.pullS / c.pullS)} ${''.padStart(8)} ${r(b.fetchS / c.fetchS)} ${r(b.unpackS / c.unpackS)} ${''.padStart(8)} ${r(b.pullPeakKiB / c.pullPeakKiB)} ${r(b.unpackPeakKiB / c.unpackPeakKiB)}`,
+        `${img.name.padEnd(8)} ${'ratio'.padEnd(10)} ${r(b.pullS / c.pullS)} ${''.padStart(8)} ${r(b.fetchS / c.fetchS)} ${r(b.unpackS / c.unpackS)} ${''.padStart(8)} ${r(b.pullPeakKiB / c.pullPeakKiB)} ${r(b.unpackPeakKiB / c.unpackPeakKiB)} ${r(b.pullCpuS / c.pullCpuS)} ${r(b.unpackCpuS / c.unpackCpuS)}`,
       );
     }
     for (const img of images) {
