@@ -1,12 +1,12 @@
 import { join } from 'node:path';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { BerthClient } from '../../client/index.js';
 import { LocalContentStore } from '../../content/index.js';
 import type { ContentStore } from '../../core/content/index.js';
 import { contentSuite } from '../../core/content/testsuite.js';
-import { nullLogger } from '../../core/log/index.js';
 import { MetadataContentStore, MetadataDB } from '../../metadata/index.js';
-import { GrpcServer } from '../../server/server.js';
+import type { GrpcServer } from '../../server/server.js';
 import { contentService } from './service.js';
 
 /** The content suite through berth's client, the gRPC socket and the Content service. */
@@ -22,16 +22,7 @@ contentSuite(
       mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
       const store = new MetadataContentStore(mdb, new LocalContentStore(join(dir.path, 'content')));
       const socket = join(dir.path, `c${n++}.sock`);
-      server = new GrpcServer(
-        {
-          address: socket,
-          uid: process.getuid?.() ?? 0,
-          gid: process.getgid?.() ?? 0,
-          log: nullLogger,
-        },
-        [contentService(store, { publish: async () => {} })],
-      );
-      await server.start();
+      server = await serveForTest(socket, [contentService(store, { publish: async () => {} })]);
       client = new BerthClient(socket, { namespace: 'default' });
       return client.content;
     };

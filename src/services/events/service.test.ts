@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   type Envelope,
@@ -9,9 +10,8 @@ import {
   type ForwardRequest,
   type PublishRequest,
 } from '../../api/containerd/services/events/v1/events.js';
-import { nullLogger } from '../../core/log/index.js';
 import { EventExchange } from '../../events/index.js';
-import { GrpcServer } from '../../server/server.js';
+import type { GrpcServer } from '../../server/server.js';
 import { fromTimestamp, toTimestamp } from '../timestamp.js';
 import { eventFields, namespaceCreate, namespaceDelete } from './payloads.js';
 import { eventsService } from './service.js';
@@ -64,16 +64,7 @@ describe('Events service over a socket', () => {
     dir = tempDir();
     const socket = join(dir.path, 'ev.sock');
     exchange = new EventExchange({ decode: eventFields, limits: { maxEvents: 8 } });
-    server = new GrpcServer(
-      {
-        address: socket,
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-        log: nullLogger,
-      },
-      [eventsService(exchange)],
-    );
-    await server.start();
+    server = await serveForTest(socket, [eventsService(exchange)]);
     client = new EventsClient(`unix:${socket}`, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 16 << 20,
     });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { CountingGc, RecordingPublisher } from '../../../test/helpers/doubles.js';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { ImageCreate, ImageDelete, ImageUpdate } from '../../api/containerd/events/image.js';
 import {
@@ -10,9 +11,8 @@ import {
   ImagesClient,
 } from '../../api/containerd/services/images/v1/images.js';
 import { fromGrpcError } from '../../client/errors.js';
-import { nullLogger } from '../../core/log/index.js';
 import { MetadataDB, SqliteImageStore } from '../../metadata/index.js';
-import { GrpcServer } from '../../server/server.js';
+import type { GrpcServer } from '../../server/server.js';
 import { imagesService } from './service.js';
 
 type KindError = Error & { kind: string };
@@ -73,16 +73,7 @@ describe('Images service over a socket', () => {
     publisher = new RecordingPublisher();
     gc = new CountingGc();
     const socket = join(dir.path, 'images.sock');
-    server = new GrpcServer(
-      {
-        address: socket,
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-        log: nullLogger,
-      },
-      [imagesService(new SqliteImageStore(mdb), publisher, gc)],
-    );
-    await server.start();
+    server = await serveForTest(socket, [imagesService(new SqliteImageStore(mdb), publisher, gc)]);
     client = new ImagesClient(`unix:${socket}`, credentials.createInsecure());
     a = images(client, 'a');
   });

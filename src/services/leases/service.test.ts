@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { CountingGc } from '../../../test/helpers/doubles.js';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   type Lease as LeasePb,
@@ -11,9 +12,8 @@ import {
 } from '../../api/containerd/services/leases/v1/leases.js';
 import { fromGrpcError } from '../../client/errors.js';
 import { LEASE_EXPIRE_LABEL } from '../../core/leases/index.js';
-import { nullLogger } from '../../core/log/index.js';
 import { MetadataDB, SqliteLeaseManager } from '../../metadata/index.js';
-import { GrpcServer } from '../../server/server.js';
+import type { GrpcServer } from '../../server/server.js';
 import { leasesService, randomLeaseId } from './service.js';
 
 type KindError = Error & { kind: string };
@@ -63,16 +63,7 @@ describe('Leases service over a socket', () => {
     mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
     gc = new CountingGc();
     const socket = join(dir.path, 'leases.sock');
-    server = new GrpcServer(
-      {
-        address: socket,
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-        log: nullLogger,
-      },
-      [leasesService(new SqliteLeaseManager(mdb, gc))],
-    );
-    await server.start();
+    server = await serveForTest(socket, [leasesService(new SqliteLeaseManager(mdb, gc))]);
     client = new LeasesClient(`unix:${socket}`, credentials.createInsecure());
     a = leases(client, 'a');
   });

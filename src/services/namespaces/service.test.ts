@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { BerthClient } from '../../client/index.js';
 import type { AnyPayload, Publisher } from '../../core/events/index.js';
-import { nullLogger } from '../../core/log/index.js';
 import { MetadataDB, SqliteNamespaceStore } from '../../metadata/index.js';
-import { GrpcServer } from '../../server/server.js';
+import type { GrpcServer } from '../../server/server.js';
 import { eventType } from '../events/payloads.js';
 import { namespacesService } from './service.js';
 
@@ -49,16 +49,9 @@ describe('Namespaces service over a socket', () => {
     dir = tempDir();
     mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
     socket = join(dir.path, 'ns.sock');
-    server = new GrpcServer(
-      {
-        address: socket,
-        uid: process.getuid?.() ?? 0,
-        gid: process.getgid?.() ?? 0,
-        log: nullLogger,
-      },
-      [namespacesService(new SqliteNamespaceStore(mdb), published)],
-    );
-    await server.start();
+    server = await serveForTest(socket, [
+      namespacesService(new SqliteNamespaceStore(mdb), published),
+    ]);
     client = new BerthClient(socket, { namespace: 'default' });
     await client.namespaces.create('alpha', { team: 'a', 'io.example/tier': 'gold' });
     await client.namespaces.create('beta', { team: 'b' });

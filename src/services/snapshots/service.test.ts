@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { RecordingPublisher } from '../../../test/helpers/doubles.js';
+import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   SnapshotCommit,
@@ -29,7 +30,6 @@ import type {
 } from '../../core/snapshots/index.js';
 import { snapshotSuite } from '../../core/snapshots/testsuite.js';
 import { MetadataDB, MetadataSnapshotter } from '../../metadata/index.js';
-import { GrpcServer } from '../../server/server.js';
 import { NativeSnapshotter } from '../../snapshots/native.js';
 import { infoFromProto, mountFromProto } from './convert.js';
 import { snapshotsService } from './service.js';
@@ -180,16 +180,7 @@ async function serve(dir: TempDir, publisher: Publisher, name = 's', sock = name
     ['bare', bare],
   ]);
   const socket = join(dir.path, `${sock}.sock`);
-  const server = new GrpcServer(
-    {
-      address: socket,
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-      log: nullLogger,
-    },
-    [snapshotsService(snapshotters, publisher)],
-  );
-  await server.start();
+  const server = await serveForTest(socket, [snapshotsService(snapshotters, publisher)]);
   const client = new SnapshotsClient(`unix:${socket}`, credentials.createInsecure());
   return {
     client,

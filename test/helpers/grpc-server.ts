@@ -1,0 +1,22 @@
+import { nullLogger } from '../../src/core/log/index.js';
+import { GrpcServer } from '../../src/server/server.js';
+import type { GrpcService } from '../../src/server/service.js';
+
+/**
+ * A started berth gRPC server for `services` on the unix socket `socket`
+ * (inside a test's temp dir), owned by the current user so that unit tests
+ * need no root. Stop it with `server.stop()`.
+ */
+export async function serveForTest(socket: string, services: GrpcService[]): Promise<GrpcServer> {
+  const server = new GrpcServer(
+    {
+      address: socket,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      log: nullLogger,
+    },
+    services,
+  );
+  await server.start();
+  return server;
+}
