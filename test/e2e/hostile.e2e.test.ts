@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { removeTree } from '../../src/sys/remove-tree.js';
 import { Berthd } from '../helpers/berthd.js';
 import { ctr, ctrOk, table } from '../helpers/ctr.js';
 import { buildAndPush, busyboxLayer } from '../helpers/images.js';
@@ -74,6 +75,39 @@ describe('hostile layers pulled through berthd', { skip: !root && 'needs root' }
     ],
     ['whiteout naming ..', (p) => hostileTar(p, `d('a')\nf('a/.wh...')`), /whiteout|\.\./],
   ];
+
+  it('a gzip bomb (2 GiB of zeros in a 9 MiB blob) is bounded by disk, not by the daemon memory', async () => {
+    const work = join(dir.path, 'bomb');
+    mkdirSync(work);
+    // A sparse 2 GiB file costs no disk until tar reads it as zeros.
+    const zeros = join(work, 'zeros');
+    spawnSync('truncate', ['-s', '2G', zeros]);
+    const tarPath = join(work, 'bomb.tar');
+    const t = spawnSync('tar', ['-C', work, '-cf', tarPath, 'zeros']);
+    assert.equal(t.status, 0, String(t.stderr));
+    const img = await buildAndPush(
+      join(work, 'image'),
+      reg,
+      { layers: [{ tar: tarPath }] },
+      'berth/hostile-bomb:v1',
+    );
+    // The 2 GiB tar has done its job; the registry holds the compressed blob.
+    removeTree(work, dir.path);
+    const status = `/proc/${d.pid}/status`;
+    const kib = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(status, 'utf8'))?.[1] ?? 0);
+    const rssBefore = kib('VmRSS');
+    // Reset the peak, so VmHWM shows this pull's alone.
+    writeFileSync(`/proc/${d.pid}/clear_refs`, '5');
+    ctrOk(d.socket, ['images', 'pull', '--plain-http', img.pushed.ref]);
+    const peak = kib('VmHWM');
+    assert.ok(
+      peak - rssBefore < 256 * 1024,
+      `daemon peak ${peak} KiB vs ${rssBefore} KiB before: more than 256 MiB for a 2 GiB layer`,
+    );
+    ctrOk(d.socket, ['images', 'rm', '--sync', img.pushed.ref]);
+    assert.deepEqual(table(ctrOk(d.socket, ['snapshots', 'ls'])).slice(1), []);
+  });
 
   for (const [what, make, message] of cases) {
     it(`${what}: the pull fails clearly, nothing outside changes, no snapshot or mount is left`, async () => {
