@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { CountingGc, RecordingPublisher } from '../../../test/helpers/doubles.js';
+import {
+  assertWaitsForCollect,
+  CountingGc,
+  RecordingPublisher,
+} from '../../../test/helpers/doubles.js';
 import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { ImageCreate, ImageDelete, ImageUpdate } from '../../api/containerd/events/image.js';
@@ -231,19 +235,7 @@ describe('Images service over a socket', () => {
     await a.delete('d1');
     assert.deepEqual([gc.schedules, gc.collects], [1, 0]);
 
-    gc.hold = true;
-    let answered = false;
-    const pending = a.delete('d2', true).then(() => {
-      answered = true;
-    });
-    for (let i = 0; i < 50 && gc.collects === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(gc.collects, 1);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(answered, false, 'the reply waits for the collection');
-    gc.hold = false;
-    gc.release();
-    await pending;
-    assert.equal(answered, true);
+    await assertWaitsForCollect(gc, () => a.delete('d2', true));
     assert.equal(gc.schedules, 1);
   });
 });

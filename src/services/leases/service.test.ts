@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { CountingGc } from '../../../test/helpers/doubles.js';
+import { assertWaitsForCollect, CountingGc } from '../../../test/helpers/doubles.js';
 import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
@@ -159,19 +159,7 @@ describe('Leases service over a socket', () => {
     await a.create('d2');
     await a.delete('d1');
     assert.deepEqual([gc.schedules, gc.collects], [1, 0]);
-    gc.hold = true;
-    let answered = false;
-    const pending = a.delete('d2', true).then(() => {
-      answered = true;
-    });
-    for (let i = 0; i < 50 && gc.collects === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(gc.collects, 1);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(answered, false, 'the reply waits for the collection');
-    gc.hold = false;
-    gc.release();
-    await pending;
-    assert.equal(answered, true);
+    await assertWaitsForCollect(gc, () => a.delete('d2', true));
     assert.deepEqual(await a.list(), []);
   });
 
