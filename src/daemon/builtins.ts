@@ -34,6 +34,7 @@ import { versionService } from '../services/version/service.js';
 import { NativeSnapshotter, OverlaySnapshotter, overlayAvailable } from '../snapshots/index.js';
 import {
   type InitContext,
+  type Platform,
   type PluginRecord,
   PluginType,
   pluginKey,
@@ -95,6 +96,13 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
     close?: (t: T) => void | Promise<void>,
   ): Registration<T> => ({ type, id, requires, init, ...(close && { close }) });
 
+  // Plugins that touch the host's filesystem report its platform, as
+  // containerd's do in `ctr plugins ls`.
+  const onHost = <T>(r: Registration<T>): Registration<T> => ({
+    ...r,
+    platforms: [hostPlatform()],
+  });
+
   const grpc = (id: string, requires: string[], make: (ic: InitContext) => GrpcService) =>
     reg<GrpcService>(PluginType.grpc, id, requires, make);
 
@@ -113,29 +121,33 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       ic.exports.root = root;
       return new LocalContentStore(root, { log: ic.log });
     }),
-    reg(
-      PluginType.snapshotter,
-      'overlayfs',
-      [],
-      (ic) => {
-        if (!overlayAvailable())
-          throw new Error('skip plugin: overlay is not supported by the kernel');
-        const root = ic.rootDir();
-        ic.exports.root = root;
-        return new OverlaySnapshotter(root);
-      },
-      (s) => s.close(),
+    onHost(
+      reg(
+        PluginType.snapshotter,
+        'overlayfs',
+        [],
+        (ic) => {
+          if (!overlayAvailable())
+            throw new Error('skip plugin: overlay is not supported by the kernel');
+          const root = ic.rootDir();
+          ic.exports.root = root;
+          return new OverlaySnapshotter(root);
+        },
+        (s) => s.close(),
+      ),
     ),
-    reg(
-      PluginType.snapshotter,
-      'native',
-      [],
-      (ic) => {
-        const root = ic.rootDir();
-        ic.exports.root = root;
-        return new NativeSnapshotter(root);
-      },
-      (s) => s.close(),
+    onHost(
+      reg(
+        PluginType.snapshotter,
+        'native',
+        [],
+        (ic) => {
+          const root = ic.rootDir();
+          ic.exports.root = root;
+          return new NativeSnapshotter(root);
+        },
+        (s) => s.close(),
+      ),
     ),
     reg<Metadata>(
       PluginType.metadata,
@@ -196,17 +208,19 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       [PluginType.metadata],
       (ic) => ic.get(MetadataKey).snapshotters,
     ),
-    reg<Differ>(PluginType.differ, 'walking', [PluginType.metadata], (ic) => {
-      // Temporary mounts for applying into overlay snapshots live under the
-      // volatile state: a reboot clears whatever a crash left mounted.
-      const tempDir = join(ic.stateDir(), 'tmpmounts');
-      mkdirSync(tempDir, { recursive: true, mode: 0o700 });
-      const content = ic.get(MetadataKey).content;
-      return {
-        applier: new WalkingApplier(content, { tempDir }),
-        comparer: new WalkingComparer(content, { tempDir }),
-      };
-    }),
+    onHost(
+      reg<Differ>(PluginType.differ, 'walking', [PluginType.metadata], (ic) => {
+        // Temporary mounts for applying into overlay snapshots live under the
+        // volatile state: a reboot clears whatever a crash left mounted.
+        const tempDir = join(ic.stateDir(), 'tmpmounts');
+        mkdirSync(tempDir, { recursive: true, mode: 0o700 });
+        const content = ic.get(MetadataKey).content;
+        return {
+          applier: new WalkingApplier(content, { tempDir }),
+          comparer: new WalkingComparer(content, { tempDir }),
+        };
+      }),
+    ),
 
     grpc('content', [PluginType.service, PluginType.event], (ic) =>
       contentService(ic.get(ContentServiceKey), ic.get(ExchangeKey)),
@@ -255,6 +269,12 @@ function pluginStatus(r: PluginRecord): PluginStatus {
     capabilities: reg.capabilities ?? [],
     ...(r.error && { error: r.error }),
   };
+}
+
+/** The host's platform in Go's spelling (amd64, arm64), as containerd reports it. */
+function hostPlatform(): Platform {
+  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm' };
+  return { os: process.platform, architecture: arch[process.arch] ?? process.arch };
 }
 
 function pidNamespaceInode(): bigint {
