@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
 import { type TempDir, tempDir } from './tmp.js';
@@ -69,12 +69,19 @@ export class Berthd {
     if (opts.configToml !== undefined) {
       const cfg = join(dir.path, 'config.toml');
       mkdirSync(dir.path, { recursive: true });
-      (await import('node:fs')).writeFileSync(cfg, opts.configToml);
+      writeFileSync(cfg, opts.configToml);
       args.push('--config', cfg);
     }
     const proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
     const d = new Berthd(dir, proc);
-    await d.waitServing();
+    try {
+      await d.waitServing();
+    } catch (err) {
+      // Stop it by handle; a directory this call made goes with it.
+      await d.kill9();
+      if (opts.dir === undefined) dir.remove();
+      throw err;
+    }
     return d;
   }
 
