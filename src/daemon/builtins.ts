@@ -178,7 +178,7 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
         // A crash can leave blobs or snapshots without records (between a
         // backend call and its record, or mid-sweep): a first collection
         // soon after start clears them.
-        gc.schedule();
+        gc.scheduleIn(100);
         return { db, content, snapshotters, gc };
       },
       async (m) => {

@@ -57,6 +57,7 @@ describe('MetadataGc and snapshots', () => {
       committing: () => content.committing(),
       log: nullLogger,
       delayMs: 5,
+      deletionThreshold: 1,
       snapshotters,
     });
   }

@@ -47,6 +47,7 @@ describe('MetadataGc', () => {
       committing: () => store.committing(),
       log: nullLogger,
       delayMs: 5,
+      deletionThreshold: 1,
     });
   });
   afterEach(async () => {

@@ -26,6 +26,8 @@ export interface GcOptions {
   log: Logger;
   /** Delay that coalesces scheduled collections; default 100 ms. */
   delayMs?: number;
+  /** Deletions that trigger a collection; default {@link DEFAULT_DELETION_THRESHOLD}. */
+  deletionThreshold?: number;
   /**
    * The namespaced snapshotters (a {@link MetadataSnapshotter} each): their
    * records are marked and swept with the rest, and their backends lose the
@@ -42,6 +44,12 @@ export interface GcSnapshotter {
   /** Backend keys operations are creating or using right now: roots, never removed. */
   inFlight(): ReadonlySet<string>;
 }
+
+/**
+ * Deletions between scheduled collections, by default: containerd's
+ * scheduler waits for 100 mutations after a deletion.
+ */
+export const DEFAULT_DELETION_THRESHOLD = 100;
 
 interface SweepPlan {
   /** Every digest some namespace still records. */
@@ -76,11 +84,30 @@ export class MetadataGc implements GcScheduler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<GcStats> | undefined;
   private rerun = false;
+  private deletions = 0;
   private readonly waiters: ((s: Promise<GcStats>) => void)[] = [];
 
   constructor(private readonly opts: GcOptions) {}
 
+  /**
+   * Notes a deletion. As containerd's scheduler does, deletions only mark
+   * the store dirty: a collection runs once `deletionThreshold` of them have
+   * piled up (sync deletes call {@link collect} instead), so a user's
+   * unreferenced view or blob is not swept moments after an unrelated delete.
+   */
   schedule(): void {
+    this.deletions++;
+    if (this.deletions >= (this.opts.deletionThreshold ?? DEFAULT_DELETION_THRESHOLD)) {
+      this.arm(this.opts.delayMs ?? 100);
+    }
+  }
+
+  /** Arms a collection in `delayMs` whatever the threshold (e.g. after start). */
+  scheduleIn(delayMs: number): void {
+    this.arm(delayMs);
+  }
+
+  private arm(delayMs: number): void {
     if (this.timer || this.running) {
       if (this.running) this.rerun = true;
       return;
@@ -88,7 +115,7 @@ export class MetadataGc implements GcScheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.start();
-    }, this.opts.delayMs ?? 100);
+    }, delayMs);
     this.timer.unref();
   }
 
@@ -113,6 +140,7 @@ export class MetadataGc implements GcScheduler {
   }
 
   private start(): Promise<GcStats> {
+    this.deletions = 0;
     const run = this.collectOnce().finally(() => {
       this.running = undefined;
       if (this.rerun) {
