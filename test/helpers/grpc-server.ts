@@ -1,3 +1,5 @@
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { fromGrpcError } from '../../src/client/errors.js';
 import { nullLogger } from '../../src/core/log/index.js';
 import { GrpcServer } from '../../src/server/server.js';
 import type { GrpcService } from '../../src/server/service.js';
@@ -19,4 +21,20 @@ export async function serveForTest(socket: string, services: GrpcService[]): Pro
   );
   await server.start();
   return server;
+}
+
+/** gRPC metadata carrying containerd's namespace header (none when undefined). */
+export function namespaceMetadata(namespace?: string): Metadata {
+  const m = new Metadata();
+  if (namespace !== undefined) m.set('containerd-namespace', namespace);
+  return m;
+}
+
+/** A callback-style generated client call as a promise; errors become berth errors. */
+export function promiseCall<Res>(
+  start: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) =>
+    start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res))),
+  );
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ClientReadableStream, credentials, Metadata, status } from '@grpc/grpc-js';
-import { serveForTest } from '../../../test/helpers/grpc-server.js';
+import { type ClientReadableStream, credentials, status } from '@grpc/grpc-js';
+import { namespaceMetadata, serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   type Envelope,
@@ -18,11 +18,7 @@ import { eventsService } from './service.js';
 
 type GrpcError = Error & { code: number; details: string };
 
-const md = (namespace?: string) => {
-  const m = new Metadata();
-  if (namespace !== undefined) m.set('containerd-namespace', namespace);
-  return m;
-};
+const md = namespaceMetadata;
 const any = (p: { typeUrl: string; value: Uint8Array }) => ({
   typeUrl: p.typeUrl,
   value: Buffer.from(p.value),

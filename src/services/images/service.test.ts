@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import {
   assertWaitsForCollect,
   CountingGc,
   RecordingPublisher,
 } from '../../../test/helpers/doubles.js';
-import { serveForTest } from '../../../test/helpers/grpc-server.js';
+import { namespaceMetadata, promiseCall, serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import { ImageCreate, ImageDelete, ImageUpdate } from '../../api/containerd/events/image.js';
 import {
   type Image as ImagePb,
   ImagesClient,
 } from '../../api/containerd/services/images/v1/images.js';
-import { fromGrpcError } from '../../client/errors.js';
 import { MetadataDB, SqliteImageStore } from '../../metadata/index.js';
 import type { GrpcServer } from '../../server/server.js';
 import { imagesService } from './service.js';
@@ -28,15 +27,8 @@ const D2 = `sha256:${'2'.repeat(64)}`;
 
 /** The generated client, promisified, with containerd's namespace header. */
 function images(client: ImagesClient, namespace?: string) {
-  const md = () => {
-    const m = new Metadata();
-    if (namespace !== undefined) m.set('containerd-namespace', namespace);
-    return m;
-  };
-  const call = <Res>(start: (cb: (err: ServiceError | null, res: Res) => void) => unknown) =>
-    new Promise<Res>((resolve, reject) =>
-      start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res))),
-    );
+  const md = () => namespaceMetadata(namespace);
+  const call = promiseCall;
   return {
     get: (name: string) => call<{ image?: ImagePb }>((cb) => client.get({ name }, md(), cb)),
     list: (...filters: string[]) =>

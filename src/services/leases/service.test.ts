@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { assertWaitsForCollect, CountingGc } from '../../../test/helpers/doubles.js';
-import { serveForTest } from '../../../test/helpers/grpc-server.js';
+import { namespaceMetadata, promiseCall, serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
 import {
   type Lease as LeasePb,
   LeasesClient,
   type Resource,
 } from '../../api/containerd/services/leases/v1/leases.js';
-import { fromGrpcError } from '../../client/errors.js';
 import { LEASE_EXPIRE_LABEL } from '../../core/leases/index.js';
 import { MetadataDB, SqliteLeaseManager } from '../../metadata/index.js';
 import type { GrpcServer } from '../../server/server.js';
@@ -20,19 +19,10 @@ type KindError = Error & { kind: string };
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 
-/** Counts calls; while `hold` is set, `collect` waits for `release()`. */
-
 /** The generated client, promisified, with containerd's namespace header. */
 function leases(client: LeasesClient, namespace?: string) {
-  const md = () => {
-    const m = new Metadata();
-    if (namespace !== undefined) m.set('containerd-namespace', namespace);
-    return m;
-  };
-  const call = <Res>(start: (cb: (err: ServiceError | null, res: Res) => void) => unknown) =>
-    new Promise<Res>((resolve, reject) =>
-      start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res))),
-    );
+  const md = () => namespaceMetadata(namespace);
+  const call = promiseCall;
   return {
     create: async (id: string, labels: Record<string, string> = {}) =>
       (await call<{ lease?: LeasePb }>((cb) => client.create({ id, labels }, md(), cb))).lease!,
