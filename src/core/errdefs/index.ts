@@ -58,3 +58,12 @@ export {
   isUnauthenticated,
   isUnavailable,
 } from './predicates.js';
+export {
+  type ErrorStatus,
+  KIND_SUFFIX,
+  KIND_TO_STATUS_CODE,
+  kindOfStatusCode,
+  STATUS_CODE_TO_KIND,
+  StatusCode,
+  statusOfError,
+} from './status-codes.js';
