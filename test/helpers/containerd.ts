@@ -7,44 +7,68 @@ import type { TempDir } from './tmp.js';
 /**
  * Debian's containerd on its own temporary root, state and sockets, with
  * the CRI plugin off (berth has none yet) and nothing under /run/containerd
- * or /var/lib/containerd.
+ * or /var/lib/containerd (apart from what the stock shim and ctr create
+ * there: ttrpc sockets in /run/containerd/s, fifos in /run/containerd/fifo).
+ *
+ * `kill9()` kills it hard (its shims survive, as they would a crash) and
+ * `restart()` starts a new one on the same directories and config.
  */
 export class Containerd {
   output = '';
+  private readonly exited: Promise<void>;
+  private done = false;
+
   private constructor(
+    readonly dir: TempDir,
     readonly proc: ChildProcess,
     readonly socket: string,
   ) {
     proc.stderr?.on('data', (b: Buffer) => {
       if (this.output.length < 1 << 20) this.output += b.toString();
     });
+    this.exited = new Promise((res) =>
+      proc.once('exit', () => {
+        this.done = true;
+        res();
+      }),
+    );
+  }
+
+  static paths(dir: TempDir) {
+    return {
+      root: join(dir.path, 'root'),
+      state: join(dir.path, 'state'),
+      socket: join(dir.path, 'containerd.sock'),
+      config: join(dir.path, 'containerd.toml'),
+    };
   }
 
   static async start(dir: TempDir): Promise<Containerd> {
-    const socket = join(dir.path, 'containerd.sock');
-    const config = join(dir.path, 'containerd.toml');
+    const p = Containerd.paths(dir);
     writeFileSync(
-      config,
+      p.config,
       `version = 2
-root = "${join(dir.path, 'root')}"
-state = "${join(dir.path, 'state')}"
+root = "${p.root}"
+state = "${p.state}"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
-  address = "${socket}"
+  address = "${p.socket}"
 [ttrpc]
-  address = "${socket}.ttrpc"
+  address = "${p.socket}.ttrpc"
 [debug]
   level = "warn"
 [plugins."io.containerd.internal.v1.opt"]
   path = "${join(dir.path, 'opt')}"
 `,
     );
-    const proc = spawn('containerd', ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const c = new Containerd(proc, socket);
+    const proc = spawn('containerd', ['--config', p.config], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const c = new Containerd(dir, proc, p.socket);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (proc.exitCode !== null) throw new Error(`containerd exited:\n${c.output}`);
-      const client = new BerthClient(socket);
+      if (!c.running) throw new Error(`containerd exited:\n${c.output}`);
+      const client = new BerthClient(p.socket);
       try {
         if (await client.isServing()) return c;
       } catch {
@@ -54,7 +78,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    proc.kill('SIGKILL');
+    await c.kill9();
     throw new Error(`containerd did not serve:\n${c.output}`);
   }
 
@@ -62,12 +86,38 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     return this.proc.pid ?? -1;
   }
 
+  get root(): string {
+    return Containerd.paths(this.dir).root;
+  }
+
+  get state(): string {
+    return Containerd.paths(this.dir).state;
+  }
+
+  get running(): boolean {
+    return !this.done && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
   async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
+    if (!this.running) return;
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-    await exited;
+    await this.exited;
     clearTimeout(t);
+  }
+
+  /** SIGKILL and wait for the exit; shims and their containers keep running. */
+  async kill9(): Promise<void> {
+    if (this.running) this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /**
+   * Stops this containerd if it still runs (SIGTERM) and starts a new one on
+   * the same directories; it reconnects to the shims still alive.
+   */
+  async restart(): Promise<Containerd> {
+    await this.stop();
+    return Containerd.start(this.dir);
   }
 }
