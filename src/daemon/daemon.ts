@@ -31,13 +31,20 @@ export class Daemon {
     const { root, state, grpc } = this.config;
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(state, { recursive: true, mode: 0o711 });
-    this.plugins = await PluginSet.load(builtins({ shuttingDown: () => this.stopping }), {
-      root,
-      state,
-      log: this.log,
-      config: this.config.plugins,
-      disabled: this.config.disabledPlugins,
-    });
+    this.plugins = await PluginSet.load(
+      builtins({
+        shuttingDown: () => this.stopping,
+        address: grpc.address,
+        ttrpcAddress: `${grpc.address}.ttrpc`,
+      }),
+      {
+        root,
+        state,
+        log: this.log,
+        config: this.config.plugins,
+        disabled: this.config.disabledPlugins,
+      },
+    );
     const services = this.plugins.getByType<GrpcService>(PluginType.grpc);
     this.server = new GrpcServer(
       {

@@ -14,6 +14,8 @@ export const PluginType = {
   service: 'io.containerd.service.v1',
   snapshotter: 'io.containerd.snapshotter.v1',
   grpc: 'io.containerd.grpc.v1',
+  internal: 'io.containerd.internal.v1',
+  runtimeV2: 'io.containerd.runtime.v2',
 } as const;
 
 /** A typed handle on a plugin's instance: `ic.get(NamespacesServiceKey)`. */

@@ -104,7 +104,7 @@ export function fromProto(envelope: ApiEnvelope | undefined): Envelope {
   };
 }
 
-function payload(any: Any | undefined, what: string): AnyPayload {
+export function payload(any: Any | undefined, what: string): AnyPayload {
   if (any === undefined) throw invalidArgument(`${what} is required`);
   return { typeUrl: any.typeUrl, value: any.value };
 }

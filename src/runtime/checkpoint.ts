@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Descriptor, Ingester, Writer } from '../core/content/index.js';
+import type { Applier, Comparer } from '../core/diff/index.js';
+import { invalidArgument, isAlreadyExists } from '../core/errdefs/index.js';
+import type { OpContext } from '../core/namespaces/index.js';
+import type { AnyValue, Checkpointer, Task } from '../core/tasks/index.js';
+import { removeTree } from '../sys/remove-tree.js';
+
+/** containerd's media types for a checkpoint's parts. */
+export const CHECKPOINT_MEDIA_TYPE =
+  'application/vnd.containerd.container.criu.checkpoint.criu.tar';
+export const CHECKPOINT_CONFIG_MEDIA_TYPE =
+  'application/vnd.containerd.container.checkpoint.config.v1+proto';
+const TAR = 'application/vnd.oci.image.layer.v1.tar';
+
+/**
+ * Writes the container's spec as containerd does: the marshalled Any
+ * (type URL and JSON), committed to the content store.
+ */
+export async function writeSpec(
+  ctx: OpContext,
+  store: Ingester,
+  spec: AnyValue | undefined,
+): Promise<Descriptor> {
+  const bytes = encodeAny(spec ?? { typeUrl: '', value: new Uint8Array() });
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const desc = { mediaType: CHECKPOINT_CONFIG_MEDIA_TYPE, digest, size: bytes.length };
+  let w: Writer;
+  try {
+    w = await store.writer(ctx, {
+      ref: `checkpoint-spec-${digest}`,
+      total: bytes.length,
+      expected: digest,
+    });
+  } catch (err) {
+    if (isAlreadyExists(err)) return desc;
+    throw err;
+  }
+  try {
+    await w.truncate(0);
+    await w.write(bytes);
+    await w.commit(bytes.length, digest);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+  return desc;
+}
+
+/** google.protobuf.Any: type_url = 1, value = 2. */
+function encodeAny(a: AnyValue): Buffer {
+  const url = Buffer.from(a.typeUrl, 'utf8');
+  const field = (tag: number, b: Uint8Array) =>
+    Buffer.concat([Buffer.from([tag]), varint(b.length), b]);
+  return Buffer.concat([
+    url.length ? field(0x0a, url) : Buffer.alloc(0),
+    a.value.length ? field(0x12, a.value) : Buffer.alloc(0),
+  ]);
+}
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
+/**
+ * Task checkpoints, as containerd's Tasks service makes them: the shim
+ * (runc + CRIU) writes the image into a scratch directory, which becomes
+ * an uncompressed tar in the content store (`…criu.checkpoint.criu.tar`),
+ * with the container's spec beside it. Restore goes the other way.
+ * Scratch directories live under `scratch` and are always removed.
+ */
+export class TaskCheckpointer implements Checkpointer {
+  constructor(
+    private readonly opts: {
+      scratch: string;
+      comparer: Comparer;
+      applier: Applier;
+      content: Ingester;
+    },
+  ) {
+    mkdirSync(opts.scratch, { recursive: true, mode: 0o700 });
+  }
+
+  async checkpoint(
+    ctx: OpContext,
+    task: Task,
+    spec: AnyValue | undefined,
+    options: AnyValue | undefined,
+  ): Promise<Descriptor[]> {
+    // runc's CheckpointOptions.image_path (field 8): the caller keeps the image itself.
+    if (options && imagePath(options) !== '') {
+      await task.checkpoint(ctx, imagePath(options), options);
+      return [];
+    }
+    const dir = mkdtempSync(join(this.opts.scratch, 'checkpoint-'));
+    try {
+      const image = join(dir, 'image');
+      const empty = join(dir, 'empty');
+      mkdirSync(empty);
+      await task.checkpoint(ctx, image, options);
+      const tar = await this.opts.comparer.compare(
+        ctx,
+        [{ type: 'bind', source: empty, options: ['rbind', 'ro'] }],
+        [{ type: 'bind', source: image, options: ['rbind', 'ro'] }],
+        { mediaType: TAR },
+      );
+      const config = await writeSpec(ctx, this.opts.content, spec);
+      return [{ ...tar, mediaType: CHECKPOINT_MEDIA_TYPE }, config];
+    } finally {
+      removeTree(dir, this.opts.scratch);
+    }
+  }
+
+  /** Unpacks a checkpoint tar for a restore; {@link release} removes it. */
+  async restorePath(ctx: OpContext, desc: Descriptor): Promise<string> {
+    if (desc.mediaType !== CHECKPOINT_MEDIA_TYPE) {
+      throw invalidArgument(`unsupported checkpoint type ${JSON.stringify(desc.mediaType)}`);
+    }
+    const dir = mkdtempSync(join(this.opts.scratch, 'restore-'));
+    try {
+      await this.opts.applier.apply(ctx, { ...desc, mediaType: TAR }, [
+        { type: 'bind', source: dir, options: ['rbind', 'rw'] },
+      ]);
+    } catch (err) {
+      removeTree(dir, this.opts.scratch);
+      throw err;
+    }
+    return dir;
+  }
+
+  release(path: string): void {
+    removeTree(path, this.opts.scratch);
+  }
+}
+
+/** Reads field 8 (image_path) of runc's CheckpointOptions without a generated type. */
+function imagePath(options: AnyValue): string {
+  if (!options.typeUrl.endsWith('containerd.runc.v1.CheckpointOptions')) return '';
+  const b = options.value;
+  let i = 0;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = b[i++];
+      if (byte === undefined) throw invalidArgument('malformed checkpoint options');
+      v += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < b.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) varint();
+    else if (wire === 2) {
+      const len = varint();
+      if (tag >>> 3 === 8) return Buffer.from(b.subarray(i, i + len)).toString('utf8');
+      i += len;
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else throw invalidArgument('malformed checkpoint options');
+  }
+  return '';
+}

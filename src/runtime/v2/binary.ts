@@ -1,0 +1,212 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
+import { Any } from '../../api/google/protobuf/any.js';
+import { deadlineExceeded, internal, invalidArgument, notFound } from '../../core/errdefs/index.js';
+import { type AnyValue, anyBuffer, type Exit } from '../../core/tasks/index.js';
+import { fromTimestamp } from '../../core/time/index.js';
+
+/** How a shim binary is found and what every invocation is told about the daemon. */
+export interface ShimBinaryConfig {
+  /** The daemon's gRPC socket (`-address`). */
+  address: string;
+  /** Where the shim forwards events (TTRPC_ADDRESS). */
+  ttrpcAddress: string;
+  /** The daemon's own executable (`-publish-binary`; unused by v2 shims that publish over ttrpc). */
+  publishBinary: string;
+  /** Absolute paths that override the lookup, by runtime name. */
+  paths: Readonly<Record<string, string>>;
+  debug: boolean;
+  /** How long `start` and `delete` may take. */
+  timeoutMs: number;
+}
+
+/**
+ * The shim binary of a runtime: an absolute path as is, else
+ * `io.containerd.<name>.<version>` → `containerd-shim-<name>-<version>` on
+ * PATH, as containerd resolves it.
+ */
+export function resolveShimBinary(runtime: string, cfg: Pick<ShimBinaryConfig, 'paths'>): string {
+  if (runtime === '') throw invalidArgument('no runtime name');
+  const configured = cfg.paths[runtime];
+  const explicit = configured ?? (isAbsolute(runtime) ? runtime : undefined);
+  if (explicit !== undefined) {
+    if (!isExecutable(explicit)) {
+      throw notFound(
+        `runtime ${JSON.stringify(runtime)}: shim binary ${explicit} is not an executable file`,
+      );
+    }
+    return explicit;
+  }
+  const parts = runtime.split('.');
+  if (parts.length < 2 || parts.some((p) => p === '' || p.includes('/'))) {
+    throw invalidArgument(
+      `invalid runtime name ${runtime}: expected a name like io.containerd.runc.v2 or an absolute path to a shim`,
+    );
+  }
+  const name = `containerd-shim-${parts[parts.length - 2]}-${parts[parts.length - 1]}`;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  throw notFound(`runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(name)}`);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ShimInvocation {
+  binary: string;
+  namespace: string;
+  id: string;
+  bundle: string;
+}
+
+/** `-namespace <ns> -address <sock> -publish-binary <self>`, then the command's own flags. */
+function shimArgs(cfg: ShimBinaryConfig, inv: ShimInvocation, rest: string[]): string[] {
+  return [
+    '-namespace',
+    inv.namespace,
+    '-address',
+    cfg.address,
+    '-publish-binary',
+    cfg.publishBinary,
+    ...rest,
+  ];
+}
+
+function shimEnv(cfg: ShimBinaryConfig, namespace: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GOMAXPROCS: '2',
+    TTRPC_ADDRESS: cfg.ttrpcAddress,
+    // Read by newer shims (containerd 1.7+); the 1.6 shim ignores them.
+    GRPC_ADDRESS: cfg.address,
+    NAMESPACE: namespace,
+    MAX_SHIM_VERSION: '2',
+  };
+}
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/**
+ * Runs a shim command in its own process group (so a signal to the daemon's
+ * group never reaches it, and what it leaves running outlives the daemon).
+ */
+function run(
+  cfg: ShimBinaryConfig,
+  inv: ShimInvocation,
+  args: string[],
+  stdin: Uint8Array | undefined,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(inv.binary, args, {
+      cwd: inv.bundle,
+      env: shimEnv(cfg, inv.namespace),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let errBytes = 0;
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => {
+      // Warnings only; keep the head if a shim gets chatty.
+      if (errBytes < 1 << 16) err.push(b);
+      errBytes += b.length;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        deadlineExceeded(`shim ${args.at(-1)} ${inv.id}: no answer within ${cfg.timeoutMs} ms`),
+      );
+    }, cfg.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(internal(`shim ${inv.binary}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+    child.stdin.on('error', () => {
+      // A shim that does not read its options closes stdin early.
+    });
+    child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin));
+  });
+}
+
+function failure(what: string, r: RunResult): Error {
+  const how = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;
+  const text = Buffer.concat([r.stdout, r.stderr]).toString('utf8').trim();
+  return internal(`${what}: ${how}${text ? `: ${text}` : ''}`);
+}
+
+/**
+ * `shim start`: the shim daemonises and answers the ttrpc address it serves
+ * on (a plain `unix://…` line, or 1.7+'s JSON `{"version","address","protocol"}`).
+ * The runtime options go to its stdin as a marshalled Any.
+ */
+export async function startShim(
+  cfg: ShimBinaryConfig,
+  inv: ShimInvocation,
+  options: AnyValue | undefined,
+): Promise<string> {
+  const args = shimArgs(cfg, inv, ['-id', inv.id, ...(cfg.debug ? ['-debug'] : []), 'start']);
+  const stdin = options === undefined ? undefined : Any.encode(anyBuffer(options)).finish();
+  const r = await run(cfg, inv, args, stdin && Buffer.from(stdin));
+  if (r.code !== 0) throw failure(`start shim for ${inv.id}`, r);
+  return parseShimAddress(r.stdout.toString('utf8'));
+}
+
+export function parseShimAddress(out: string): string {
+  const text = out.trim();
+  if (text.startsWith('{')) {
+    let parsed: { version?: number; address?: string; protocol?: string };
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw internal(`shim answered malformed bootstrap JSON: ${text}`);
+    }
+    if (parsed.protocol !== undefined && parsed.protocol !== 'ttrpc') {
+      throw invalidArgument(`shim speaks ${parsed.protocol}; berth supports ttrpc shims`);
+    }
+    if (!parsed.address) throw internal(`shim bootstrap JSON has no address: ${text}`);
+    return parsed.address;
+  }
+  if (!text.startsWith('unix://') && !text.startsWith('/')) {
+    throw internal(`shim answered no address: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  return text;
+}
+
+/** The socket path of a `unix://` address. */
+export function socketPath(address: string): string {
+  return address.startsWith('unix://') ? address.slice('unix://'.length) : address;
+}
+
+/**
+ * `shim delete`: cleans up after a shim that is gone (the runc shim runs
+ * `runc delete --force`) and answers the exit it knows of.
+ */
+export async function deleteShim(cfg: ShimBinaryConfig, inv: ShimInvocation): Promise<Exit> {
+  const args = shimArgs(cfg, inv, ['-id', inv.id, '-bundle', inv.bundle, 'delete']);
+  const r = await run(cfg, inv, args, undefined);
+  if (r.code !== 0) throw failure(`shim delete ${inv.id}`, r);
+  const resp = DeleteResponse.decode(r.stdout);
+  return { pid: resp.pid, status: resp.exitStatus, exitedAt: fromTimestamp(resp.exitedAt) };
+}
