@@ -1,13 +1,17 @@
-import { mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { LocalContentStore } from '../content/index.js';
+import type { ContainerStore } from '../core/containers/index.js';
 import type { ContentStore } from '../core/content/index.js';
 import type { Applier, Comparer } from '../core/diff/index.js';
+import type { AnyPayload } from '../core/events/index.js';
 import type { GcScheduler } from '../core/gc/index.js';
 import type { ImageStore } from '../core/images/index.js';
 import type { LeaseManager } from '../core/leases/index.js';
-import type { NamespaceStore } from '../core/namespaces/index.js';
+import type { Logger } from '../core/log/index.js';
+import type { NamespaceStore, OpContext } from '../core/namespaces/index.js';
 import type { Snapshotter } from '../core/snapshots/index.js';
+import type { TaskManager } from '../core/tasks/index.js';
 import { WalkingApplier, WalkingComparer } from '../diff/index.js';
 import { EventExchange } from '../events/index.js';
 import {
@@ -15,23 +19,32 @@ import {
   MetadataDB,
   MetadataGc,
   MetadataSnapshotter,
+  SqliteContainerStore,
   SqliteImageStore,
   SqliteLeaseManager,
   SqliteNamespaceStore,
 } from '../metadata/index.js';
+import { TaskCheckpointer } from '../runtime/checkpoint.js';
+import { type RuntimeEvents, ShimManager } from '../runtime/v2/manager.js';
 import type { GrpcService } from '../server/service.js';
+import { containersService } from '../services/containers/service.js';
 import { contentService } from '../services/content/service.js';
 import { diffService } from '../services/diff/service.js';
-import { eventFields } from '../services/events/payloads.js';
+import { eventFields, taskDelete, taskExit } from '../services/events/payloads.js';
 import { eventsService } from '../services/events/service.js';
+import { registerTtrpcEvents } from '../services/events/ttrpc.js';
 import { healthService } from '../services/health/service.js';
 import { imagesService } from '../services/images/service.js';
 import { introspectionService, type PluginStatus } from '../services/introspection/service.js';
 import { leasesService } from '../services/leases/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
 import { snapshotsService } from '../services/snapshots/service.js';
+import { tasksService } from '../services/tasks/service.js';
+import { toTimestamp } from '../services/timestamp.js';
 import { versionService } from '../services/version/service.js';
 import { NativeSnapshotter, OverlaySnapshotter, overlayAvailable } from '../snapshots/index.js';
+import { removeTree } from '../sys/remove-tree.js';
+import { TtrpcServer } from '../ttrpc/index.js';
 import {
   type InitContext,
   type Platform,
@@ -52,6 +65,8 @@ export interface Metadata {
   content: MetadataContentStore;
   /** Namespaced snapshotters by name (`overlayfs`, `native`). */
   snapshotters: Map<string, MetadataSnapshotter>;
+  /** Container records (the tasks service reads them). */
+  containers: ContainerStore;
   gc: MetadataGc;
 }
 
@@ -72,16 +87,29 @@ export const NamespacesServiceKey = pluginKey<NamespaceStore>(
 );
 export const ContentServiceKey = pluginKey<ContentStore>(PluginType.service, 'content-service');
 export const ImagesServiceKey = pluginKey<ImageStore>(PluginType.service, 'images-service');
+export const ContainersServiceKey = pluginKey<ContainerStore>(
+  PluginType.service,
+  'containers-service',
+);
 export const SnapshotsServiceKey = pluginKey<ReadonlyMap<string, Snapshotter>>(
   PluginType.service,
   'snapshots-service',
 );
 export const DifferKey = pluginKey<Differ>(PluginType.differ, 'walking');
+export const TtrpcKey = pluginKey<TtrpcServer>(PluginType.internal, 'ttrpc');
+export const TaskManagerKey = pluginKey<TaskManager>(PluginType.runtimeV2, 'task');
 
 /** State the daemon shares with the plugins it wires (health reads it). */
 export interface DaemonState {
   shuttingDown(): boolean;
+  /** The gRPC socket shims are told about (`-address`). */
+  readonly address: string;
+  /** The ttrpc socket shims forward events to (TTRPC_ADDRESS). */
+  readonly ttrpcAddress: string;
 }
+
+/** berthd's own launcher, given to shims as `-publish-binary`. */
+const BERTHD_BIN = resolve(import.meta.dirname, '../../bin/berthd');
 
 /**
  * Every plugin berthd runs, in one explicit list. Each is constructed from
@@ -179,7 +207,8 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
         // backend call and its record, or mid-sweep): a first collection
         // soon after start clears them.
         gc.scheduleIn(100);
-        return { db, content, snapshotters, gc };
+        const containers = new SqliteContainerStore(db, schedule);
+        return { db, content, snapshotters, containers, gc };
       },
       async (m) => {
         await m.gc.close();
@@ -204,6 +233,12 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
     }),
     reg(
       PluginType.service,
+      'containers-service',
+      [PluginType.metadata],
+      (ic) => ic.get(MetadataKey).containers,
+    ),
+    reg(
+      PluginType.service,
       'snapshots-service',
       [PluginType.metadata],
       (ic) => ic.get(MetadataKey).snapshotters,
@@ -222,6 +257,65 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       }),
     ),
 
+    // Shims forward their events here (TTRPC_ADDRESS); it listens before
+    // the runtime reconnects to shims that outlived the last daemon.
+    reg(
+      PluginType.internal,
+      'ttrpc',
+      [PluginType.event],
+      async (ic) => {
+        const server = new TtrpcServer({ log: ic.log });
+        registerTtrpcEvents(server, ic.get(ExchangeKey), ic.log);
+        await server.listen(daemon.ttrpcAddress, 0o600);
+        ic.exports.address = daemon.ttrpcAddress;
+        return server;
+      },
+      (server) => server.close(),
+    ),
+    onHost(
+      reg<ShimManager>(
+        PluginType.runtimeV2,
+        'task',
+        [PluginType.internal, PluginType.event],
+        async (ic) => {
+          const exchange = ic.get(ExchangeKey);
+          const manager = new ShimManager({
+            roots: { state: ic.stateDir(), root: ic.rootDir() },
+            binary: {
+              address: daemon.address,
+              ttrpcAddress: daemon.ttrpcAddress,
+              publishBinary: BERTHD_BIN,
+              paths: shimPaths(ic.config),
+              debug: ic.config.shim_debug === true,
+              timeoutMs: 30_000,
+            },
+            events: runtimeEvents(exchange, ic.log),
+            log: ic.log,
+          });
+          await manager.load();
+          return manager;
+        },
+        (m) => m.close(),
+      ),
+    ),
+    grpc('tasks', [PluginType.runtimeV2, PluginType.metadata, PluginType.differ], (ic) => {
+      const scratch = ic.stateDir();
+      for (const name of readdirSync(scratch)) removeTree(join(scratch, name), scratch);
+      const differ = ic.get(DifferKey);
+      return tasksService({
+        containers: ic.get(MetadataKey).containers,
+        tasks: ic.get(TaskManagerKey),
+        checkpointer: new TaskCheckpointer({
+          scratch,
+          comparer: differ.comparer,
+          applier: differ.applier,
+          content: ic.get(MetadataKey).content,
+        }),
+      });
+    }),
+    grpc('containers', [PluginType.service, PluginType.event], (ic) =>
+      containersService(ic.get(ContainersServiceKey), ic.get(ExchangeKey)),
+    ),
     grpc('content', [PluginType.service, PluginType.event], (ic) =>
       contentService(ic.get(ContentServiceKey), ic.get(ExchangeKey)),
     ),
@@ -256,6 +350,59 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       }),
     ),
   ];
+}
+
+/**
+ * `[plugins."io.containerd.runtime.v2.task"] shim_paths = { "io.containerd.runc.v2" = "/abs/path" }`:
+ * shim binaries by runtime name, instead of the PATH lookup.
+ */
+function shimPaths(config: Readonly<Record<string, unknown>>): Record<string, string> {
+  const raw = config.shim_paths;
+  if (raw === undefined) return {};
+  if (typeof raw !== 'object' || raw === null) throw new Error('shim_paths must be a table');
+  const out: Record<string, string> = {};
+  for (const [name, path] of Object.entries(raw)) {
+    if (typeof path !== 'string' || !path.startsWith('/')) {
+      throw new Error(`shim_paths.${name} must be an absolute path`);
+    }
+    out[name] = path;
+  }
+  return out;
+}
+
+/** The exits the runtime reports itself (shims that died), as `/tasks/exit` and `/tasks/delete`. */
+function runtimeEvents(exchange: EventExchange, log: Logger): RuntimeEvents {
+  const publish = (namespace: string, topic: string, event: AnyPayload) => {
+    const ctx: OpContext = { namespace, signal: new AbortController().signal, log };
+    exchange.publish(ctx, topic, event).catch((err) => log.warn({ err, topic }, 'publish'));
+  };
+  return {
+    taskExit(ns, e) {
+      publish(
+        ns,
+        '/tasks/exit',
+        taskExit({
+          containerId: e.containerId,
+          id: e.id,
+          pid: e.pid,
+          exitStatus: e.status,
+          exitedAt: toTimestamp(e.exitedAt),
+        }),
+      );
+    },
+    taskDelete(ns, e) {
+      publish(
+        ns,
+        '/tasks/delete',
+        taskDelete({
+          containerId: e.containerId,
+          pid: e.pid,
+          exitStatus: e.status,
+          exitedAt: toTimestamp(e.exitedAt),
+        }),
+      );
+    },
+  };
 }
 
 function pluginStatus(r: PluginRecord): PluginStatus {

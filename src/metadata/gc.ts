@@ -410,8 +410,8 @@ export function labelRefs(
 
 /**
  * Containers are roots: their snapshot (`snapshotter`, `snapshot_key`) and
- * what their labels reference. The hook for the containers store: it reads
- * the `containers` table of migration 1, empty until containers exist.
+ * what their labels reference, as in containerd. Rows are written by
+ * `SqliteContainerStore` (containers.ts), whose deletes schedule a collection.
  */
 function markContainerRoots(
   mdb: MetadataDB,

@@ -3,6 +3,7 @@
  * The namespaced, transactional metadata store (SQLite): the one place that
  * knows the schema. Domain stores are built on a {@link MetadataDB}.
  */
+export { SqliteContainerStore } from './containers.js';
 export { backendRef, INGEST_EXPIRY_NANOS, MetadataContentStore } from './content.js';
 export { MetadataDB, type MetadataDBOptions } from './db.js';
 export { type GcOptions, type GcSnapshotter, labelRefs, MetadataGc } from './gc.js';

@@ -126,6 +126,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'container Any type URLs; container extensions',
+    up(db) {
+      // runtime_options and spec hold an Any's bytes; these hold its type
+      // URL (NULL options type: no options). Extensions get their own rows,
+      // so migration 1's `extensions` column stays NULL.
+      db.exec(`
+        ALTER TABLE containers ADD COLUMN runtime_options_type TEXT;
+        ALTER TABLE containers ADD COLUMN spec_type TEXT;
+
+        CREATE TABLE container_extensions (
+          namespace TEXT NOT NULL,
+          container TEXT NOT NULL,
+          name      TEXT NOT NULL,
+          type_url  TEXT NOT NULL,
+          value     BLOB NOT NULL,
+          PRIMARY KEY (namespace, container, name),
+          FOREIGN KEY (namespace, container) REFERENCES containers(namespace, id) ON DELETE CASCADE
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /**

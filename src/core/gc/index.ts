@@ -1,7 +1,7 @@
 /**
  * @module gc
  * Garbage collection: mark from the roots (image targets, leases,
- * `containerd.io/gc.root`, later containers and their snapshots), follow
+ * `containerd.io/gc.root`, containers and their snapshots), follow
  * `containerd.io/gc.ref.*` labels, sweep the rest.
  */
 
