@@ -24,6 +24,15 @@ async function exitOf(p: CtrProcess, ms = 30_000): Promise<number | null> {
   }
 }
 
+/**
+ * Shell that waits (at most 5 s) for its terminal to be `rows cols`, then
+ * prints `stty size`. ctr resizes the task's pty only after Start (and
+ * attach only after connecting), so a process that asks at once may still
+ * see 0x0; if the size never comes, what stty says shows in the output.
+ */
+const sizeWhenSet = (rows: number, cols: number) =>
+  `i=0; while [ "$(stty size 2>/dev/null)" != "${rows} ${cols}" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; stty size`;
+
 /** Terminal output as lines, without the pty's carriage returns. */
 const lines = (out: string) =>
   out
@@ -51,7 +60,7 @@ describe(`terminals with the real ctr (${kind})`, { skip: !root && 'needs root' 
 
   it('ctr run -t gives the process a pty of the caller terminal size', async () => {
     const id = uniqueId('tty');
-    const p = tty(['run', '-t', '--rm', image, id, 'sh', '-c', 'tty; stty size'], {
+    const p = tty(['run', '-t', '--rm', image, id, 'sh', '-c', `tty; ${sizeWhenSet(40, 132)}`], {
       rows: 40,
       cols: 132,
     });
@@ -80,7 +89,7 @@ describe(`terminals with the real ctr (${kind})`, { skip: !root && 'needs root' 
 
     // Attach with another size: ctr resizes the task's pty to its terminal.
     const a = tty(['task', 'attach', id], { rows: 30, cols: 100 });
-    a.write('echo x$((6*7))y; stty size\n');
+    a.write(`echo x$((6*7))y; ${sizeWhenSet(30, 100)}\n`);
     await a.waitOutput('the shell to answer through the attach', (o) =>
       /x42y\r?\n30 100\r?\n/.test(o.replace(/\r\r/g, '\r')),
     );
