@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { Berthd, REPO } from '../helpers/berthd.js';
+import { Berthd } from '../helpers/berthd.js';
 import { Containerd } from '../helpers/containerd.js';
+import { buildGoProgram } from '../helpers/go.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 /**
@@ -17,9 +16,6 @@ import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
 const run = promisify(execFile);
-
-/** Where Debian's -dev packages install Go sources (GOPATH layout). */
-const DEBIAN_GOPATH = '/usr/share/gocode';
 
 /** Lines about services berthd does not have yet: checked for berthd alone. */
 const BERTHD_ONLY = 'berthd-only.';
@@ -50,39 +46,6 @@ function parse(stdout: string): Lines {
     });
 }
 
-/**
- * Builds test/go/nsclient offline in GOPATH mode: a copy of the source in a
- * temporary GOPATH whose second entry is Debian's tree, a fresh build cache,
- * no module proxy, no user go env file.
- */
-async function buildClient(dir: TempDir): Promise<string> {
-  const gopath = join(dir.path, 'gopath');
-  const src = join(gopath, 'src', 'berth.test', 'nsclient');
-  mkdirSync(src, { recursive: true });
-  cpSync(join(REPO, 'test/go/nsclient'), src, { recursive: true });
-  const tmp = join(dir.path, 'gotmp');
-  mkdirSync(tmp);
-  const bin = join(dir.path, 'nsclient');
-  await run('go', ['build', '-buildvcs=false', '-o', bin, '.'], {
-    cwd: src,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir.path,
-      TMPDIR: tmp,
-      GOENV: 'off',
-      GO111MODULE: 'off',
-      GOPATH: `${gopath}:${DEBIAN_GOPATH}`,
-      GOCACHE: join(dir.path, 'gocache'),
-      GOFLAGS: '',
-      GOPROXY: 'off',
-      CGO_ENABLED: '0',
-    },
-    timeout: 10 * 60_000,
-    maxBuffer: 16 << 20,
-  });
-  return bin;
-}
-
 async function runClient(bin: string, socket: string): Promise<Lines> {
   try {
     const { stdout } = await run(bin, [socket], { timeout: 90_000, env: {} });
@@ -107,7 +70,7 @@ describe("containerd's Go client against berthd", { skip: !root && 'needs root' 
   before(async () => {
     dir = tempDir();
     const started = Date.now();
-    const bin = await buildClient(dir);
+    const bin = await buildGoProgram(dir, 'nsclient');
     buildMs = Date.now() - started;
 
     berthd = await Berthd.start();
