@@ -289,6 +289,7 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
               debug: ic.config.shim_debug === true,
               timeoutMs: 30_000,
             },
+            runcRoot: join(ic.state, 'runc'),
             events: runtimeEvents(exchange, ic.log),
             log: ic.log,
           });

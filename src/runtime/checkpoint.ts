@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { CheckpointOptions } from '../api/containerd/runc/options/oci.js';
 import type { Descriptor, Ingester, Writer } from '../core/content/index.js';
 import type { Applier, Comparer } from '../core/diff/index.js';
 import { invalidArgument, isAlreadyExists } from '../core/errdefs/index.js';
@@ -140,33 +141,8 @@ export class TaskCheckpointer implements Checkpointer {
   }
 }
 
-/** Reads field 8 (image_path) of runc's CheckpointOptions without a generated type. */
+/** runc's CheckpointOptions.image_path: where the caller wants the image kept. */
 function imagePath(options: AnyValue): string {
   if (!options.typeUrl.endsWith('containerd.runc.v1.CheckpointOptions')) return '';
-  const b = options.value;
-  let i = 0;
-  const varint = (): number => {
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = b[i++];
-      if (byte === undefined) throw invalidArgument('malformed checkpoint options');
-      v += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return v;
-      shift += 7;
-    }
-  };
-  while (i < b.length) {
-    const tag = varint();
-    const wire = tag & 7;
-    if (wire === 0) varint();
-    else if (wire === 2) {
-      const len = varint();
-      if (tag >>> 3 === 8) return Buffer.from(b.subarray(i, i + len)).toString('utf8');
-      i += len;
-    } else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else throw invalidArgument('malformed checkpoint options');
-  }
-  return '';
+  return CheckpointOptions.decode(options.value).imagePath;
 }

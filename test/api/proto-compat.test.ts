@@ -260,6 +260,7 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
     const debianFiles = [
       ...listProtos(join(containerdDir, 'api')),
       join(containerdDir, 'runtime/v2/task/shim.proto'),
+      join(containerdDir, 'runtime/v2/runc/options/oci.proto'),
     ].map((p) => relative(gocode, p));
     const ourFiles = listProtos(ourProtoDir).map((p) => relative(ourProtoDir, p));
     assert.ok(ourFiles.length > 0, `no .proto files under ${ourProtoDir}`);

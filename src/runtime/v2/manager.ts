@@ -22,6 +22,7 @@ import {
   startShim,
 } from './binary.js';
 import { Bundle, type BundleRoots, removeHidden } from './bundle.js';
+import { withRuncRoot } from './runc-options.js';
 import { ShimClient } from './shim-client.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
@@ -42,6 +43,8 @@ export interface ShimManagerOptions {
   binary: ShimBinaryConfig;
   events: RuntimeEvents;
   log: Logger;
+  /** runc's state root for runc shims whose options name none. */
+  runcRoot: string;
   /** How long a shim may take to answer Connect when reloading, and Shutdown. */
   callTimeoutMs?: number;
 }
@@ -111,7 +114,11 @@ export class ShimManager implements TaskManager {
     try {
       bundle.writeFile(RUNTIME_FILE, opts.runtime);
       shimLog = openShimLog(bundle.file('log'), log);
-      const shimOptions = opts.taskOptions ?? opts.runtimeOptions;
+      const shimOptions = withRuncRoot(
+        opts.runtime,
+        opts.taskOptions ?? opts.runtimeOptions,
+        this.opts.runcRoot,
+      );
       const address = await startShim(this.opts.binary, inv, shimOptions);
       started = true;
       bundle.writeFile(BINARY_FILE, binary);

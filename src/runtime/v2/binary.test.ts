@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
+import { isInternal, isInvalidArgument, isNotFound, kindOf } from '../../core/errdefs/index.js';
+import {
+  deleteShim,
+  parseShimAddress,
+  resolveShimBinary,
+  type ShimBinaryConfig,
+  socketPath,
+  startShim,
+} from './binary.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-shim-binary-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A stand-in shim: a shell script that records how it was called. */
+function fakeShim(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+const cfg = (over: Partial<ShimBinaryConfig> = {}): ShimBinaryConfig => ({
+  address: '/run/berth/berth.sock',
+  ttrpcAddress: '/run/berth/berth.sock.ttrpc',
+  publishBinary: '/usr/bin/berthd',
+  paths: {},
+  debug: false,
+  timeoutMs: 5000,
+  ...over,
+});
+
+describe('resolveShimBinary', () => {
+  it('maps io.containerd.<name>.<version> to containerd-shim-<name>-<version> on PATH', () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'containerd-shim-fake-v9'), '#!/bin/sh\n');
+    chmodSync(join(bin, 'containerd-shim-fake-v9'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = `/nonexistent:${bin}`;
+    try {
+      assert.equal(
+        resolveShimBinary('io.containerd.fake.v9', cfg()),
+        join(bin, 'containerd-shim-fake-v9'),
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  it('takes an absolute path as is, and a configured path first', () => {
+    const shim = fakeShim('abs-shim', 'exit 0');
+    assert.equal(resolveShimBinary(shim, cfg()), shim);
+    assert.equal(
+      resolveShimBinary('io.containerd.runc.v2', cfg({ paths: { 'io.containerd.runc.v2': shim } })),
+      shim,
+    );
+  });
+
+  it('refuses what cannot name a shim', () => {
+    assert.throws(() => resolveShimBinary('', cfg()), isInvalidArgument);
+    assert.throws(() => resolveShimBinary('runc', cfg()), isInvalidArgument);
+    assert.throws(() => resolveShimBinary('io.containerd.nope.v7', cfg()), isNotFound);
+    const notExec = join(dir, 'not-exec');
+    writeFileSync(notExec, '');
+    assert.throws(() => resolveShimBinary(notExec, cfg()), isNotFound);
+  });
+});
+
+describe('parseShimAddress', () => {
+  it('reads a plain address line and the 1.7+ JSON bootstrap', () => {
+    assert.equal(
+      parseShimAddress('unix:///run/containerd/s/abc\n'),
+      'unix:///run/containerd/s/abc',
+    );
+    assert.equal(
+      parseShimAddress('{"version":2,"address":"unix:///x/y","protocol":"ttrpc"}'),
+      'unix:///x/y',
+    );
+    assert.equal(socketPath('unix:///x/y'), '/x/y');
+  });
+
+  it('refuses a grpc shim, an empty answer and garbage', () => {
+    assert.throws(
+      () => parseShimAddress('{"version":3,"address":"unix:///a","protocol":"grpc"}'),
+      isInvalidArgument,
+    );
+    assert.throws(() => parseShimAddress(''), isInternal);
+    assert.throws(() => parseShimAddress('{"version":'), isInternal);
+  });
+});
+
+describe('startShim and deleteShim', () => {
+  it('start: argv, environment, options on stdin, cwd = bundle, address from stdout', async () => {
+    const bundle = join(dir, 'bundle-start');
+    mkdirSync(bundle);
+    const shim = fakeShim(
+      'start-shim',
+      `echo "$@" > args; env > env; cat > stdin; pwd > cwd; echo unix:///run/test/s/123`,
+    );
+    const address = await startShim(
+      cfg(),
+      { binary: shim, namespace: 'ns1', id: 'c1', bundle },
+      { typeUrl: 'containerd.runc.v1.Options', value: Buffer.from([0x3a, 0x01, 0x2f]) },
+    );
+    assert.equal(address, 'unix:///run/test/s/123');
+    const read = (f: string) => readFileSync(join(bundle, f), 'utf8');
+    assert.equal(
+      read('args').trim(),
+      '-namespace ns1 -address /run/berth/berth.sock -publish-binary /usr/bin/berthd -id c1 start',
+    );
+    assert.match(read('env'), /^TTRPC_ADDRESS=\/run\/berth\/berth\.sock\.ttrpc$/m);
+    assert.match(read('env'), /^GOMAXPROCS=2$/m);
+    assert.equal(read('cwd').trim(), bundle);
+    // A marshalled Any: field 1 (type URL), field 2 (value).
+    const stdin = Buffer.from(read('stdin'), 'latin1');
+    assert.equal(stdin[0], 0x0a);
+    assert.ok(stdin.includes(Buffer.from('containerd.runc.v1.Options')));
+  });
+
+  it('start: a failing shim is an error carrying its output', async () => {
+    const bundle = join(dir, 'bundle-fail');
+    mkdirSync(bundle);
+    const shim = fakeShim('failing-shim', 'echo "cannot do it" >&2; exit 3');
+    await assert.rejects(
+      startShim(cfg(), { binary: shim, namespace: 'ns', id: 'c', bundle }, undefined),
+      (err: Error) => kindOf(err) === 'internal' && /exit status 3: cannot do it/.test(err.message),
+    );
+  });
+
+  it('start: a shim that hangs is killed after the timeout', async () => {
+    const bundle = join(dir, 'bundle-hang');
+    mkdirSync(bundle);
+    const shim = fakeShim('hanging-shim', 'exec sleep 30');
+    await assert.rejects(
+      startShim(
+        cfg({ timeoutMs: 300 }),
+        { binary: shim, namespace: 'ns', id: 'c', bundle },
+        undefined,
+      ),
+      (err: Error) => kindOf(err) === 'deadline_exceeded',
+    );
+  });
+
+  it('delete: argv and the DeleteResponse the shim writes', async () => {
+    const bundle = join(dir, 'bundle-delete');
+    mkdirSync(bundle);
+    const resp = Buffer.from(
+      DeleteResponse.encode({
+        pid: 42,
+        exitStatus: 137,
+        exitedAt: { seconds: 5n, nanos: 6 },
+      }).finish(),
+    );
+    writeFileSync(join(dir, 'delete-response'), resp);
+    const shim = fakeShim('delete-shim', `echo "$@" > args; cat ${join(dir, 'delete-response')}`);
+    const exit = await deleteShim(cfg(), { binary: shim, namespace: 'ns2', id: 'c2', bundle });
+    assert.deepEqual(exit, { pid: 42, status: 137, exitedAt: 5_000_000_006n });
+    const args = readFileSync(join(bundle, 'args'), 'utf8').trim();
+    assert.equal(
+      args,
+      `-namespace ns2 -address /run/berth/berth.sock -publish-binary /usr/bin/berthd -id c2 -bundle ${bundle} delete`,
+    );
+  });
+});

@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
+import { Empty } from '../../api/google/protobuf/empty.js';
+import { type Logger, nullLogger } from '../../core/log/index.js';
+import type { OpContext } from '../../core/namespaces/index.js';
+import type { Exit, Task } from '../../core/tasks/index.js';
+import { unmountAll } from '../../sys/mount.js';
+import { removeTree } from '../../sys/remove-tree.js';
+import { TtrpcServer } from '../../ttrpc/index.js';
+import { type RuntimeEvents, ShimManager } from './manager.js';
+
+/**
+ * The runtime manager against the real containerd-shim-runc-v2 and runc:
+ * a task's whole life, reconnecting after a "restart" (a second manager on
+ * the same state), and a shim that dies. Root only.
+ */
+const root = process.getuid?.() === 0;
+const SHIM = '/usr/bin/containerd-shim-runc-v2';
+const available = root && existsSync(SHIM) && existsSync('/bin/busybox');
+
+describe('ShimManager with the real runc shim', {
+  skip: !available && 'needs root, runc shim, busybox',
+}, () => {
+  let dir: string;
+  let rootfs: string;
+  let spec: (args: string[]) => Buffer;
+  let events: TtrpcServer;
+  const topics: string[] = [];
+  const managers: ShimManager[] = [];
+  const ctx: OpContext = {
+    namespace: 'berth-test',
+    signal: new AbortController().signal,
+    log: nullLogger,
+  };
+  const exits: Exit[] = [];
+
+  const manager = async (): Promise<ShimManager> => {
+    const sink: RuntimeEvents = {
+      taskExit: (_ns, e) => exits.push(e),
+      taskDelete: () => {},
+    };
+    const m = new ShimManager({
+      roots: { state: join(dir, 'state'), root: join(dir, 'root') },
+      binary: {
+        address: join(dir, 'daemon.sock'),
+        ttrpcAddress: join(dir, 'daemon.sock.ttrpc'),
+        publishBinary: '/bin/true',
+        paths: {},
+        debug: false,
+        timeoutMs: 30_000,
+      },
+      runcRoot: join(dir, 'runc'),
+      events: sink,
+      log: process.env.BERTH_TEST_LOG ? consoleLogger : nullLogger,
+    });
+    managers.push(m);
+    await m.load();
+    return m;
+  };
+
+  const create = (m: ShimManager, id: string, args: string[], stdout = '') =>
+    m.create(ctx, id, {
+      spec: {
+        typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
+        value: spec(args),
+      },
+      runtime: 'io.containerd.runc.v2',
+      rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }],
+      // The 1.6 shim needs stderr whenever stdout is a file:// URI (it panics otherwise).
+      io: { stdin: '', stdout, stderr: stdout && `${stdout}.err`, terminal: false },
+    });
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-runtime-'));
+    rootfs = join(dir, 'rootfs');
+    mkdirSync(join(rootfs, 'bin'), { recursive: true });
+    for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d));
+    copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+    for (const a of ['sh', 'sleep', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', a));
+    // runc's default spec, with our process.
+    const gen = join(dir, 'gen');
+    mkdirSync(gen);
+    execFileSync('runc', ['spec', '--bundle', gen]);
+    const base = JSON.parse(readFileSync(join(gen, 'config.json'), 'utf8'));
+    spec = (args) => {
+      const s = structuredClone(base);
+      s.process.args = args;
+      s.process.terminal = false;
+      s.root = { path: 'rootfs', readonly: true };
+      return Buffer.from(JSON.stringify(s));
+    };
+    events = new TtrpcServer({ log: nullLogger });
+    events.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload) => {
+      topics.push(ForwardRequest.decode(payload).envelope?.topic ?? '');
+      return Empty.encode({}).finish();
+    });
+    return events.listen(join(dir, 'daemon.sock.ttrpc'));
+  });
+
+  after(async () => {
+    for (const m of managers) {
+      for (const t of m.list(ctx)) {
+        await t.kill(ctx, 9, true).catch(() => {});
+        await m.delete(ctx, t.id).catch(() => {});
+      }
+      await m.close();
+    }
+    await events.close();
+    unmountAll(join(dir, 'state'));
+    removeTree(dir, tmpdir());
+  });
+
+  it('runs a task from create to delete, with an exec, and leaves nothing behind', async () => {
+    const m = await manager();
+    const out = join(dir, 'out.log');
+    const task = await create(m, 't1', ['sleep', '1000'], `file://${out}`);
+    assert.equal((await task.state(ctx)).status, 'created');
+    const pid = await task.start(ctx);
+    assert.ok(pid > 0);
+    assert.equal((await task.state(ctx)).status, 'running');
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'));
+    assert.ok((await task.pids(ctx)).some((p) => p.pid === pid));
+
+    const exec = await task.exec(ctx, 'e1', {
+      stdin: '',
+      stdout: `file://${out}`,
+      stderr: `file://${out}.err`,
+      terminal: false,
+      spec: {
+        typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Process',
+        value: execSpec(['echo', 'from-exec']),
+      },
+    });
+    const waited = exec.wait(ctx);
+    await exec.start(ctx);
+    assert.equal((await waited).status, 0);
+    await exec.delete(ctx);
+    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('from-exec'));
+
+    await task.pause(ctx);
+    assert.equal((await task.state(ctx)).status, 'paused');
+    await task.resume(ctx);
+    assert.ok(await task.stats(ctx));
+
+    const exited = task.wait(ctx);
+    await task.kill(ctx, 9, false);
+    assert.equal((await exited).status, 137);
+    const bundle = join(dir, 'state', 'berth-test', 't1');
+    const exit = await m.delete(ctx, 't1');
+    assert.equal(exit.status, 137);
+    assert.equal(exit.pid, pid);
+    assert.equal(existsSync(bundle), false, 'bundle removed');
+    assert.equal(mountsUnder(dir).length, 0, 'no mounts left');
+    assert.throws(() => m.get(ctx, 't1'));
+    for (const t of [
+      '/tasks/create',
+      '/tasks/start',
+      '/tasks/exec-added',
+      '/tasks/exec-started',
+      '/tasks/paused',
+      '/tasks/resumed',
+      '/tasks/delete',
+    ]) {
+      await waitFor(() => topics.includes(t));
+    }
+    assert.ok(topics.indexOf('/tasks/create') < topics.indexOf('/tasks/start'));
+    assert.ok(topics.indexOf('/tasks/start') < topics.indexOf('/tasks/delete'));
+  });
+
+  it('refuses a second task for a container that has one', async () => {
+    const m = await manager();
+    await create(m, 't2', ['sleep', '1000']);
+    await assert.rejects(create(m, 't2', ['sleep', '1000']), { kind: 'already_exists' });
+    await m.delete(ctx, 't2');
+  });
+
+  it('a failed create leaves no bundle, mount or shim', async () => {
+    const m = await manager();
+    await assert.rejects(create(m, 't3', ['/no/such/binary']));
+    assert.equal(existsSync(join(dir, 'state', 'berth-test', 't3')), false);
+    assert.equal(mountsUnder(dir).length, 0);
+    await waitFor(() => shimsFor('t3').length === 0);
+  });
+
+  it('a new manager finds running tasks again; a shim that died is reported stopped', async () => {
+    const m1 = await manager();
+    const a = await create(m1, 'ra', ['sleep', '1000']);
+    const pidA = await a.start(ctx);
+    const b = await create(m1, 'rb', ['sleep', '1000']);
+    await b.start(ctx);
+    await m1.close();
+    // "The daemon is down": a shim dies meanwhile.
+    for (const pid of shimsFor('rb')) process.kill(pid, 'SIGKILL');
+    await waitFor(() => shimsFor('rb').length === 0);
+
+    const m2 = await manager();
+    const ra: Task = m2.get(ctx, 'ra');
+    const state = await ra.state(ctx);
+    assert.equal(state.status, 'running');
+    assert.equal(state.pid, pidA);
+    const rb = await m2.get(ctx, 'rb').state(ctx);
+    assert.equal(rb.status, 'stopped');
+    assert.ok(exits.length > 0, 'the exit of the dead shim was published');
+    assert.equal((await m2.delete(ctx, 'rb')).status, rb.exitStatus);
+    assert.equal(existsSync(join(dir, 'state', 'berth-test', 'rb')), false);
+
+    // A shim that dies while the manager runs.
+    for (const pid of shimsFor('ra')) process.kill(pid, 'SIGKILL');
+    // Until the manager has noticed, calls fail (unavailable); then the task reads stopped.
+    await waitFor(async () => {
+      const s = await m2
+        .get(ctx, 'ra')
+        .state(ctx)
+        .catch(() => undefined);
+      return s?.status === 'stopped';
+    });
+    await m2.delete(ctx, 'ra');
+    assert.equal(mountsUnder(dir).length, 0);
+  });
+});
+
+const consoleLogger: Logger = {
+  trace: () => {},
+  debug: () => {},
+  info: (...a: unknown[]) => console.error(JSON.stringify(a)),
+  warn: (...a: unknown[]) => console.error(JSON.stringify(a)),
+  error: (...a: unknown[]) => console.error(JSON.stringify(a)),
+  child: () => consoleLogger,
+};
+
+function execSpec(args: string[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({ args, cwd: '/', env: ['PATH=/bin'], user: { uid: 0, gid: 0 } }),
+  );
+}
+
+/** Shim processes serving `id` in the test namespace (by their argv). */
+function shimsFor(id: string): number[] {
+  let out = '';
+  try {
+    out = execFileSync(
+      'pgrep',
+      ['-f', `containerd-shim-runc-v2 -namespace berth-test -id ${id} `],
+      {
+        encoding: 'utf8',
+      },
+    );
+  } catch {
+    // pgrep exits 1 when nothing matches
+  }
+  return out.split('\n').filter(Boolean).map(Number);
+}
+
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.startsWith(dir));
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail('condition not met in time');
+    await sleep(50);
+  }
+}
