@@ -22,6 +22,7 @@ import { unmountAll } from '../../sys/mount.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { TtrpcServer } from '../../ttrpc/index.js';
 import { type RuntimeEvents, ShimManager } from './manager.js';
+import type { ShimTask } from './shim-task.js';
 
 /**
  * The runtime manager against the real containerd-shim-runc-v2 and runc:
@@ -194,6 +195,25 @@ describe('ShimManager with the real runc shim', {
     assert.equal(existsSync(join(dir, 'state', 'berth-test', 't3')), false);
     assert.equal(mountsUnder(dir).length, 0);
     await waitFor(() => shimsFor('t3').length === 0);
+  });
+
+  it('a new manager removes a bundle whose shim never got its task, and one whose shim never started', async () => {
+    const m1 = await manager();
+    const t = await create(m1, 'half', ['sleep', '1000']);
+    // As if the daemon had died between `shim start` and Task.Create: the shim runs, with no task.
+    await (t as ShimTask).shim.delete({ id: 'half' });
+    await m1.close();
+    const never = join(dir, 'state', 'berth-test', 'never');
+    mkdirSync(join(never, 'rootfs'), { recursive: true });
+    writeFileSync(join(never, 'config.json'), '{}');
+    writeFileSync(join(never, 'runtime-name'), 'io.containerd.runc.v2');
+
+    const m2 = await manager();
+    assert.throws(() => m2.get(ctx, 'half'));
+    assert.throws(() => m2.get(ctx, 'never'));
+    assert.equal(existsSync(join(dir, 'state', 'berth-test', 'half')), false);
+    assert.equal(existsSync(never), false);
+    await waitFor(() => shimsFor('half').length === 0);
   });
 
   it('a new manager finds running tasks again; a shim that died is reported stopped', async () => {

@@ -350,6 +350,12 @@ export class ShimManager implements TaskManager {
       });
       return;
     }
+    if (!existsSync(bundle.file('address'))) {
+      // The daemon stopped before the shim answered `start`: no task was ever created.
+      log.warn('removing a bundle whose shim never started');
+      bundle.delete();
+      return;
+    }
     let shimLog: ShimLog | undefined;
     try {
       const address = bundle.readAddress();
@@ -360,6 +366,15 @@ export class ShimManager implements TaskManager {
       const entry: Entry = { task, log: shimLog, connection };
       this.entries.set(key(bundle.namespace, bundle.id), entry);
       await task.shim.connect({ id: bundle.id }, this.timeoutMs);
+      if (!(await this.shimHasTask(task))) {
+        // The daemon stopped between `shim start` and Task.Create: nothing ran.
+        log.warn('removing a shim that never got its task');
+        entry.deleting = true;
+        await this.teardown(entry);
+        this.entries.delete(key(bundle.namespace, bundle.id));
+        bundle.delete();
+        return;
+      }
       log.info('reconnected to shim');
     } catch (err) {
       log.warn({ err }, 'shim is gone');
@@ -370,6 +385,16 @@ export class ShimManager implements TaskManager {
       }
       shimLog?.close();
       await this.markDead({ bundle, runtime });
+    }
+  }
+
+  private async shimHasTask(task: ShimTask): Promise<boolean> {
+    try {
+      await task.shim.state({ id: task.id });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
     }
   }
 
