@@ -54,6 +54,9 @@ async function rejection(p: Promise<unknown>): Promise<Thrown> {
   );
 }
 
+/** Raw connections still open; destroyed after each test, whether it passed or not. */
+const openPeers = new Set<Socket>();
+
 /** A connection that speaks raw frames, to send what our client never would. */
 class RawPeer {
   private readonly decoder = new FrameDecoder();
@@ -69,6 +72,7 @@ class RawPeer {
 
   static async connect(path: string): Promise<RawPeer> {
     const socket = connect(path);
+    openPeers.add(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -163,6 +167,8 @@ describe('ttrpc client and server', () => {
   afterEach(async () => {
     client?.close();
     client = undefined;
+    for (const peer of openPeers) peer.destroy();
+    openPeers.clear();
     await server.close();
   });
 
@@ -532,10 +538,11 @@ describe('ttrpc client and server', () => {
   });
 
   describe('listen', () => {
-    it('refuses a live socket and a file that is not a socket, leaving both alone', async () => {
+    it('refuses a live socket and a file that is not a socket, leaving both alone', async (t) => {
       const path = join(dir.path, 'live.sock');
       const live = createServer();
       await new Promise<void>((resolve) => live.listen(path, resolve));
+      t.after(() => live.close());
       const other = new TtrpcServer({ log: nullLogger });
       await assert.rejects(other.listen(`unix://${path}`), (e: Thrown) => {
         assert.equal(e.kind, 'failed_precondition');
@@ -548,6 +555,7 @@ describe('ttrpc client and server', () => {
       const file = join(dir.path, 'plain');
       writeFileSync(file, 'keep me');
       const third = new TtrpcServer({ log: nullLogger });
+      t.after(() => third.close());
       await assert.rejects(third.listen(file), (e: Thrown) => {
         assert.equal(e.kind, 'failed_precondition');
         assert.match(e.message, /exists and is not a socket/);
@@ -559,12 +567,13 @@ describe('ttrpc client and server', () => {
       const path3 = join(dir.path, 'third.sock');
       await third.listen(path3);
       const c = await TtrpcClient.connect(path3);
+      t.after(() => c.close());
       assert.equal(str(await c.call('s', 'm', text(''))), 'third');
       c.close();
       await third.close();
     });
 
-    it('takes over a socket file nobody listens on', async () => {
+    it('takes over a socket file nobody listens on', async (t) => {
       const path = join(dir.path, 'orphan.sock');
       // A listening socket whose process is gone: bind in a child and kill it.
       const { spawn } = await import('node:child_process');
@@ -576,15 +585,18 @@ describe('ttrpc client and server', () => {
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
+      t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       assert.equal(existsSync(path), true);
 
       const next = new TtrpcServer({ log: nullLogger });
+      t.after(() => next.close());
       next.register('s', 'm', async () => text('served'));
       await next.listen(path, 0o600);
       const c = await TtrpcClient.connect(path);
+      t.after(() => c.close());
       assert.equal(str(await c.call('s', 'm', text(''))), 'served');
       c.close();
       await next.close();
