@@ -238,7 +238,7 @@ export class TtrpcServer {
       deadline = Date.now() + ms;
       const expire = (): void => call.abort(new DOMException('deadline exceeded', 'TimeoutError'));
       if (ms === 0) expire();
-      else if (ms <= MAX_TIMER_MS) timer = setTimeout(expire, ms);
+      else if (ms <= MAX_TIMER_MS) timer = setTimeout(expire, ms).unref();
     }
     const ctx: TtrpcRequestContext = {
       metadata: decodeMetadata(req.metadata),

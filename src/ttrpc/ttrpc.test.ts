@@ -16,7 +16,7 @@ import {
 } from '../core/errdefs/index.js';
 import { type Logger, nullLogger } from '../core/log/index.js';
 import { encodeFrame, type Frame, FrameDecoder, MAX_MESSAGE_LENGTH, MessageType } from './frame.js';
-import { TtrpcClient, type TtrpcRequestContext, TtrpcServer } from './index.js';
+import { TtrpcClient, type TtrpcHandler, type TtrpcRequestContext, TtrpcServer } from './index.js';
 
 const SERVICE = 'berth.test.Echo';
 const text = (s: string): Buffer => Buffer.from(s);
@@ -256,6 +256,14 @@ describe('ttrpc client and server', () => {
     assert.ok(
       logged.some((l) => l.level === 'error' && (l.obj as { err?: unknown }).err === throwWith),
     );
+  });
+
+  it('answers internal when a handler returns something other than bytes', async () => {
+    server.register(SERVICE, 'Bad', (async () => 'text') as unknown as TtrpcHandler);
+    client = await TtrpcClient.connect(socket);
+    const err = await rejection(client.call(SERVICE, 'Bad', text('')));
+    assert.equal(err.kind, 'internal');
+    assert.match(err.message, /Bad.*answered string, not bytes/);
   });
 
   it('answers not_implemented for an unknown service or method, as Go ttrpc words it', async () => {
