@@ -13,7 +13,7 @@ import {
   type TtrpcRequestContext,
   TtrpcServer,
 } from '../../src/ttrpc/index.js';
-import { buildGoProgram } from '../helpers/go-build.js';
+import { buildGoProgram } from '../helpers/go.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 /**
