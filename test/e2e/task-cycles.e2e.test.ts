@@ -9,7 +9,7 @@ import {
   fdCount,
   fdTargets,
   mountsUnder,
-  RUNC_ROOT,
+  runcRoot,
   shimPids,
   startDaemonWithImage,
   type TestDaemon,
@@ -82,7 +82,7 @@ describe(`no leaks across ${CYCLES} task cycles (${kind})`, { skip: !root && 'ne
     assert.deepEqual(await taskList(d.socket), []);
     // What the shim and runc keep per task outside the daemon's dirs went too.
     for (const id of ids) {
-      assert.ok(!existsSync(join(RUNC_ROOT, 'default', id)), `runc state left for ${id}`);
+      assert.ok(!existsSync(join(runcRoot(d), 'default', id)), `runc state left for ${id}`);
       assert.deepEqual(cgroupsOf('default', id), [], `cgroups left for ${id}`);
     }
     const fdsAfter = fdCount(d.pid);

@@ -17,8 +17,13 @@ export const DAEMON_ENV = 'BERTH_E2E_DAEMON';
 /** Where both daemons' runtime v2 keeps one bundle directory per task: `<state>/<this>/<ns>/<id>`. */
 export const TASKS_DIR = 'io.containerd.runtime.v2.task';
 
-/** The stock shim's runc root: runc's state for a task is `<this>/<ns>/<id>`, whatever the daemon. */
-export const RUNC_ROOT = '/run/containerd/runc';
+/**
+ * runc's state root for a daemon's tasks (runc keeps a task under `<this>/<ns>/<id>`): the stock
+ * shim's default for containerd; berthd gives its runc shims `<state>/runc`.
+ */
+export function runcRoot(d: Pick<TestDaemon, 'kind' | 'state'>): string {
+  return d.kind === 'berthd' ? join(d.state, 'runc') : '/run/containerd/runc';
+}
 
 export function daemonKind(): DaemonKind {
   const v = process.env[DAEMON_ENV];
@@ -337,7 +342,7 @@ export async function reapTasks(d: TestDaemon): Promise<void> {
  */
 export function reapLeftovers(d: TestDaemon): void {
   for (const b of bundles(d.state)) {
-    spawnSync('runc', ['--root', join(RUNC_ROOT, b.namespace), 'delete', '--force', b.id], {
+    spawnSync('runc', ['--root', join(runcRoot(d), b.namespace), 'delete', '--force', b.id], {
       stdio: 'ignore',
       timeout: 10_000,
     });
