@@ -2,8 +2,8 @@ import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../core/log/index.js';
+import { claimSocketPath } from '../sys/socket.js';
 import { type GrpcService, implement } from './service.js';
-import { claimSocketPath } from './socket.js';
 
 export interface GrpcServerOptions {
   /** Unix socket path. */

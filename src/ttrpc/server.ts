@@ -11,9 +11,10 @@ import {
   StatusCode,
 } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
+import { claimSocketPath } from '../sys/socket.js';
 import { encodeFrame, type Frame, FrameDecoder, MAX_MESSAGE_LENGTH, MessageType } from './frame.js';
 import { decodeMetadata } from './metadata.js';
-import { claimSocketPath, socketPath } from './socket-path.js';
+import { socketPath } from './socket-path.js';
 import { errorToStatus, protocolStatus } from './status.js';
 
 export interface TtrpcRequestContext {

@@ -19,7 +19,9 @@ export async function claimSocketPath(path: string): Promise<void> {
     throw failedPrecondition(`socket ${JSON.stringify(path)}: exists and is not a socket`);
   }
   if (await answers(path)) {
-    throw failedPrecondition(`socket ${JSON.stringify(path)}: another daemon is listening on it`);
+    throw failedPrecondition(
+      `socket ${JSON.stringify(path)}: a server is listening on it (another daemon?)`,
+    );
   }
   unlinkSync(path);
 }
