@@ -194,11 +194,6 @@ export function parseShimAddress(out: string): string {
   return text;
 }
 
-/** The socket path of a `unix://` address. */
-export function socketPath(address: string): string {
-  return address.startsWith('unix://') ? address.slice('unix://'.length) : address;
-}
-
 /**
  * `shim delete`: cleans up after a shim that is gone (the runc shim runs
  * `runc delete --force`) and answers the exit it knows of.

@@ -18,7 +18,6 @@ import {
   resolveShimBinary,
   type ShimBinaryConfig,
   type ShimInvocation,
-  socketPath,
   startShim,
 } from './binary.js';
 import { Bundle, type BundleRoots, removeHidden } from './bundle.js';
@@ -250,7 +249,7 @@ export class ShimManager implements TaskManager {
   private async connection(address: string): Promise<ShimConnection> {
     const existing = this.connections.get(address);
     if (existing && !existing.conn.isClosed) return existing;
-    const conn = await TtrpcClient.connect(socketPath(address), {
+    const conn = await TtrpcClient.connect(address, {
       log: this.opts.log,
       connectTimeoutMs: this.timeoutMs,
     });
