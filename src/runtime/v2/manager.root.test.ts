@@ -152,6 +152,17 @@ describe('ShimManager with the real runc shim', {
     await exec.delete(ctx);
     await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('from-exec'));
 
+    // Update passes the OCI resources through to runc: the memory cgroup gets the limit.
+    await task.update(
+      ctx,
+      {
+        typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources',
+        value: Buffer.from(JSON.stringify({ memory: { limit: 64 * 1024 * 1024 } })),
+      },
+      {},
+    );
+    assert.equal(memoryLimit(pid), 64 * 1024 * 1024);
+
     await task.pause(ctx);
     assert.equal((await task.state(ctx)).status, 'paused');
     await task.resume(ctx);
@@ -283,6 +294,20 @@ function shimsFor(id: string): number[] {
     // pgrep exits 1 when nothing matches
   }
   return out.split('\n').filter(Boolean).map(Number);
+}
+
+/** The memory limit of `pid`'s cgroup (v1 memory controller, or v2 memory.max). */
+function memoryLimit(pid: number): number {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1] === 'memory');
+  if (v1 !== undefined) {
+    const path = v1.split(':').slice(2).join(':');
+    return Number(
+      readFileSync(join('/sys/fs/cgroup/memory', path, 'memory.limit_in_bytes'), 'utf8'),
+    );
+  }
+  const v2 = lines.find((l) => l.startsWith('0::')) ?? '0::/';
+  return Number(readFileSync(join('/sys/fs/cgroup', v2.slice(3), 'memory.max'), 'utf8'));
 }
 
 function mountsUnder(dir: string): string[] {
