@@ -19,8 +19,8 @@
  *    --concurrency `ctr run -d` in flight.
  *
  * Each daemon works in a namespace of its own whose name carries this
- * process's pid: the stock shim keeps runc's state under
- * /run/containerd/runc/<namespace>/<id> whatever the daemon.
+ * process's pid: every containerd on the host keeps runc's state under
+ * /run/containerd/runc/<namespace>/<id>.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

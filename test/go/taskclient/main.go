@@ -10,8 +10,8 @@
 //
 // Usage: taskclient <socket> <namespace> <image-ref> [<container-id>]. The
 // image must have a busybox `sh`. The container id defaults to "taskclient";
-// tests pass one unique to their process, since the stock shim keeps runc's
-// state under /run/containerd/runc/<namespace>/<id> whatever the daemon.
+// tests pass one unique to their process, since every containerd on the
+// host keeps runc's state under /run/containerd/runc/<namespace>/<id>.
 // Exits non-zero on any unexpected error.
 package main
 
