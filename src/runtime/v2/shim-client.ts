@@ -29,6 +29,8 @@ import type { TtrpcClient } from '../../ttrpc/index.js';
 
 const SERVICE = 'containerd.task.v2.Task';
 
+const STATE_TIMEOUT_MS = 2000;
+
 /** The ttrpc metadata key that carries the namespace to a shim. */
 export const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
 
@@ -67,8 +69,9 @@ export class ShimClient {
     return (resCodec ? resCodec.decode(answer) : undefined) as Res;
   }
 
+  /** Bounded as containerd bounds it (2 s), so one stuck shim cannot hang a task listing. */
   state(req: Partial<StateRequest>): Promise<StateResponse> {
-    return this.call('State', StateRequest, req, StateResponse);
+    return this.call('State', StateRequest, req, StateResponse, { timeoutMs: STATE_TIMEOUT_MS });
   }
   create(req: Partial<CreateTaskRequest>): Promise<CreateTaskResponse> {
     return this.call('Create', CreateTaskRequest, req, CreateTaskResponse);
