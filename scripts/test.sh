@@ -21,4 +21,8 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 0
 fi
 echo "== e2e"
+# One Go build cache for the run's Go test programs, removed afterwards.
+BERTH_GOCACHE=$(mktemp -d /tmp/berth-gocache.XXXXXX)
+export BERTH_GOCACHE
+trap 'rm -rf -- "$BERTH_GOCACHE"' EXIT
 node --import tsx --test --test-concurrency=1 --test-timeout=300000 $e2e

@@ -13,8 +13,9 @@ export const DEBIAN_GOPATH = '/usr/share/gocode';
 /**
  * Builds the Go program `test/go/<name>` offline in GOPATH mode against
  * Debian's containerd sources: a copy of the source in a temporary GOPATH
- * under `dir` whose second entry is Debian's tree, a fresh build cache, no
- * module proxy, no user go env file. Resolves with the binary's path
+ * under `dir` whose second entry is Debian's tree, no
+ * module proxy, no user go env file; a fresh build cache unless
+ * BERTH_GOCACHE names one. Resolves with the binary's path
  * (`<dir>/<name>`).
  */
 export async function buildGoProgram(dir: TempDir, name: string): Promise<string> {
@@ -36,7 +37,8 @@ export async function buildGoProgram(dir: TempDir, name: string): Promise<string
         GOENV: 'off',
         GO111MODULE: 'off',
         GOPATH: `${gopath}:${DEBIAN_GOPATH}`,
-        GOCACHE: join(dir.path, 'gocache'),
+        // scripts/test.sh shares one cache across the run's Go builds (it removes it after).
+        GOCACHE: process.env.BERTH_GOCACHE || join(dir.path, 'gocache'),
         GOFLAGS: '',
         GOPROXY: 'off',
         CGO_ENABLED: '0',
