@@ -244,6 +244,11 @@ describe('ShimManager with the real runc shim', {
     assert.equal(state.status, 'running');
     assert.equal(state.pid, pidA);
     const rb = await m2.get(ctx, 'rb').state(ctx);
+    const rbSocket = readFileSync(
+      join(dir, 'state', 'berth-test', 'rb', 'address'),
+      'utf8',
+    ).replace('unix://', '');
+    assert.equal(existsSync(rbSocket), false, 'the dead shim socket is removed');
     assert.equal(rb.status, 'stopped');
     assert.ok(exits.length > 0, 'the exit of the dead shim was published');
     assert.equal((await m2.delete(ctx, 'rb')).status, rb.exitStatus);

@@ -12,6 +12,7 @@ import {
 } from '../../core/tasks/index.js';
 import { fromTimestamp } from '../../core/time/index.js';
 import { removeTree } from '../../sys/remove-tree.js';
+import { claimSocketPath } from '../../sys/socket.js';
 import { TtrpcClient } from '../../ttrpc/index.js';
 import {
   deleteShim,
@@ -296,6 +297,9 @@ export class ShimManager implements TaskManager {
       exit = { pid: 0, status: 255, exitedAt: BigInt(Date.now()) * 1_000_000n };
     }
     e?.log?.close();
+    await removeStaleSocket(bundle).catch((err) =>
+      log.debug({ err }, 'removing the dead shim socket'),
+    );
     try {
       bundle.writeFile(
         EXIT_FILE,
@@ -408,6 +412,13 @@ export class ShimManager implements TaskManager {
   private shimLogger(namespace: string, id: string): Logger {
     return this.opts.log.child({ namespace, id });
   }
+}
+
+/** A killed shim leaves its socket file behind; nobody answers on it any more. */
+async function removeStaleSocket(bundle: Bundle): Promise<void> {
+  const address = bundle.readAddress();
+  const path = address.startsWith('unix://') ? address.slice('unix://'.length) : address;
+  await claimSocketPath(path);
 }
 
 function safeReaddir(dir: string): string[] {
