@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   symlinkSync,
   writeFileSync,
@@ -115,10 +116,24 @@ describe('ShimManager with the real runc shim', {
   after(async () => {
     for (const m of managers) {
       for (const t of m.list(ctx)) {
+        const exited = t.wait(ctx).catch(() => undefined);
         await t.kill(ctx, 9, true).catch(() => {});
+        await exited;
         await m.delete(ctx, t.id).catch(() => {});
       }
       await m.close();
+    }
+    // Whatever a failed test left: shims first, then containers through runc itself.
+    for (const pid of pgrep(
+      `containerd-shim-runc-v2 -namespace berth-test -id [^ ]+ -address ${join(dir, 'daemon.sock')}`,
+    )) {
+      process.kill(pid, 'SIGKILL');
+    }
+    const runcRoot = join(dir, 'runc', 'berth-test');
+    if (existsSync(runcRoot)) {
+      for (const id of readdirSync(runcRoot)) {
+        spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
+      }
     }
     await events.close();
     unmountAll(join(dir, 'state'));
@@ -286,19 +301,13 @@ function execSpec(args: string[]): Buffer {
 
 /** Shim processes serving `id` in the test namespace (by their argv). */
 function shimsFor(id: string): number[] {
-  let out = '';
-  try {
-    out = execFileSync(
-      'pgrep',
-      ['-f', `containerd-shim-runc-v2 -namespace berth-test -id ${id} `],
-      {
-        encoding: 'utf8',
-      },
-    );
-  } catch {
-    // pgrep exits 1 when nothing matches
-  }
-  return out.split('\n').filter(Boolean).map(Number);
+  return pgrep(`containerd-shim-runc-v2 -namespace berth-test -id ${id} `);
+}
+
+/** Pids whose command line matches `pattern`. */
+function pgrep(pattern: string): number[] {
+  const r = spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
 }
 
 /** The memory limit of `pid`'s cgroup (v1 memory controller, or v2 memory.max). */
