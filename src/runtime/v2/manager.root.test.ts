@@ -39,7 +39,7 @@ describe('ShimManager with the real runc shim', {
 }, () => {
   let dir: string;
   let rootfs: string;
-  let spec: (args: string[]) => Buffer;
+  let spec: (args: string[], annotations?: Record<string, string>) => Buffer;
   let events: TtrpcServer;
   const topics: string[] = [];
   const managers: ShimManager[] = [];
@@ -74,11 +74,17 @@ describe('ShimManager with the real runc shim', {
     return m;
   };
 
-  const create = (m: ShimManager, id: string, args: string[], stdout = '') =>
+  const create = (
+    m: ShimManager,
+    id: string,
+    args: string[],
+    stdout = '',
+    annotations?: Record<string, string>,
+  ) =>
     m.create(ctx, id, {
       spec: {
         typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
-        value: spec(args),
+        value: spec(args, annotations),
       },
       runtime: 'io.containerd.runc.v2',
       rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }],
@@ -98,9 +104,10 @@ describe('ShimManager with the real runc shim', {
     mkdirSync(gen);
     execFileSync('runc', ['spec', '--bundle', gen]);
     const base = JSON.parse(readFileSync(join(gen, 'config.json'), 'utf8'));
-    spec = (args) => {
+    spec = (args, annotations) => {
       const s = structuredClone(base);
       s.process.args = args;
+      if (annotations) s.annotations = annotations;
       s.process.terminal = false;
       s.root = { path: 'rootfs', readonly: true };
       return Buffer.from(JSON.stringify(s));
@@ -221,6 +228,32 @@ describe('ShimManager with the real runc shim', {
     assert.equal(existsSync(join(dir, 'state', 'berth-test', 't3')), false);
     assert.equal(mountsUnder(dir).length, 0);
     await waitFor(() => shimsFor('t3').length === 0);
+  });
+
+  it('grouped containers share one shim, which exits with the last of them', async () => {
+    const m = await manager();
+    const group = { 'io.containerd.runc.v2.group': 'g1' };
+    const g1 = await create(m, 'g1a', ['sleep', '1000'], '', group);
+    await g1.start(ctx);
+    const g2 = await create(m, 'g1b', ['sleep', '1000'], '', group);
+    await g2.start(ctx);
+    const shims = pgrep('containerd-shim-runc-v2 -namespace berth-test -id g1a ');
+    assert.equal(shims.length, 1, 'one shim, started for the first container');
+    assert.deepEqual(shimsFor('g1b'), [], 'no shim of its own for the second');
+
+    for (const t of [g1, g2]) {
+      const exited = t.wait(ctx);
+      await t.kill(ctx, 9, false);
+      await exited;
+    }
+    await m.delete(ctx, 'g1a');
+    // The other container is still served by the same shim.
+    assert.equal((await m.get(ctx, 'g1b').state(ctx)).status, 'stopped');
+    assert.deepEqual(pgrep('containerd-shim-runc-v2 -namespace berth-test -id g1a '), shims);
+    await m.delete(ctx, 'g1b');
+    await waitFor(
+      () => pgrep('containerd-shim-runc-v2 -namespace berth-test -id g1a ').length === 0,
+    );
   });
 
   it('a new manager removes a bundle whose shim never got its task, and one whose shim never started', async () => {
