@@ -164,6 +164,10 @@ export class ShimManager implements TaskManager {
     const log = ctx.log.child({ id: inv.id });
     if (entry) {
       entry.deleting = true;
+      // Whatever runc made before failing goes with the shim's task.
+      await (entry.task as ShimTask).shim
+        .delete({ id: inv.id })
+        .catch((err) => log.debug({ err }, 'shim task delete after failed create'));
       await this.teardown(entry).catch((err) => log.warn({ err }, 'cleanup of failed create'));
     } else if (started) {
       await deleteShim(this.opts.binary, inv).catch((err) =>
