@@ -38,6 +38,8 @@ export class GrpcServer {
     this.server = new Server({
       'grpc.max_receive_message_length': opts.maxRecvMessageSize ?? max,
       'grpc.max_send_message_length': opts.maxSendMessageSize ?? max,
+      // Per-call statistics nobody reads here; they cost on every call.
+      'grpc.enable_channelz': 0,
     });
     const tracker = {
       stopping: this.stopping.signal,

@@ -109,7 +109,12 @@ function unaryCall(
   tracker: CallTracker,
 ): handleUnaryCall<unknown, unknown> {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const done = tracker.begin();
+    const started = process.hrtime.bigint();
+    const end = tracker.begin();
+    const done = () => {
+      end();
+      log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'unary call');
+    };
     let res: unknown;
     try {
       const ctx = contextFromMetadata(call.metadata, {
@@ -191,7 +196,12 @@ function runStream(
   alsoAbortOn: AbortSignal[],
   run: (ctx: OpContext, send: (res: unknown) => Promise<void>) => Promise<void>,
 ): void {
-  const done = tracker.begin();
+  const started = process.hrtime.bigint();
+  const end = tracker.begin();
+  const done = () => {
+    end();
+    log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'stream call');
+  };
   const cancelled = new AbortController();
   call.on('cancelled', () => cancelled.abort());
   const signal =
