@@ -301,6 +301,8 @@ export class ShimManager implements TaskManager {
       exit = { pid: 0, status: 255, exitedAt: BigInt(Date.now()) * 1_000_000n };
     }
     e?.log?.close();
+    // A Tasks.Delete that ran meanwhile already removed the task and its bundle.
+    if (e && (e.deleting || this.entries.get(key(bundle.namespace, bundle.id)) !== e)) return;
     await removeStaleSocket(bundle).catch((err) =>
       log.debug({ err }, 'removing the dead shim socket'),
     );
