@@ -9,6 +9,7 @@
  */
 import type { TransformOptions } from 'node:stream';
 import { createGunzip, createGzip, type ZlibOptions, constants as zlibConstants } from 'node:zlib';
+import { asBuffer } from '../core/any/index.js';
 import { notImplemented } from '../core/errdefs/index.js';
 import { type Compression, detectCompression, layerCompression } from './media-types.js';
 import { through } from './transform.js';
@@ -70,7 +71,7 @@ export async function* decompressStream(
     case 'none':
       for await (const chunk of input) {
         signal?.throwIfAborted();
-        yield toBuffer(chunk);
+        yield asBuffer(chunk);
       }
       return;
     case 'gzip':
@@ -139,10 +140,4 @@ async function peek(
     }
   }
   return { head: Buffer.concat(held), rest: rest() };
-}
-
-function toBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk)
-    ? chunk
-    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { asBuffer } from '../core/any/index.js';
 import { failedPrecondition } from '../core/errdefs/index.js';
 
 /**
@@ -43,9 +44,7 @@ export class DigestStream implements AsyncIterable<Buffer> {
     if (this.#started) throw failedPrecondition('digest: stream already read');
     this.#started = true;
     for await (const value of this.#source) {
-      const chunk = Buffer.isBuffer(value)
-        ? value
-        : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const chunk = asBuffer(value);
       this.#hash.update(chunk);
       this.#size += chunk.length;
       yield chunk;

@@ -1,3 +1,4 @@
+import { asBuffer } from '../core/any/index.js';
 import {
   type AnyValue,
   applyContainerUpdate,
@@ -227,10 +228,8 @@ function validated(record: ContainerRecord, context: string): void {
   }
 }
 
-/** A Buffer over the same bytes (better-sqlite3 binds Buffers as BLOBs). */
-function blob(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+/** better-sqlite3 binds Buffers as BLOBs. */
+const blob = asBuffer;
 
 /** Column values in {@link COLUMNS} order, without the times. */
 function columns(c: ContainerRecord) {

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { Request, Response } from '../api/ttrpc/ttrpc.js';
+import { asBuffer } from '../core/any/index.js';
 import {
   type BerthError,
   canceled,
@@ -166,7 +167,7 @@ export class TtrpcClient {
         bytes = Request.encode({
           service,
           method,
-          payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          payload: asBuffer(payload),
           timeoutNano: timeoutMs === undefined ? 0n : BigInt(Math.ceil(timeoutMs * 1e6)),
           metadata: encodeMetadata(opts.metadata),
         }).finish();

@@ -24,4 +24,5 @@ export {
   TtrpcServer,
   type TtrpcServerOptions,
 } from './server.js';
+export { socketPath } from './socket-path.js';
 export { errorToStatus, statusToError } from './status.js';

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Status } from '../api/google/rpc/status.js';
 import { Request, Response } from '../api/ttrpc/ttrpc.js';
+import { asBuffer } from '../core/any/index.js';
 import {
   alreadyExists,
   failedPrecondition,
@@ -257,7 +258,7 @@ export class TtrpcServer {
             `ttrpc handler ${JSON.stringify(name)}: answered ${typeof payload}, not bytes`,
           );
         }
-        return { payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength) };
+        return { payload: asBuffer(payload) };
       })
       .catch((err: unknown) => ({
         status: errorToStatus(err, this.log.child({ service, method })),

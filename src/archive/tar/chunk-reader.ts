@@ -1,3 +1,5 @@
+import { asBuffer } from '../../core/any/index.js';
+
 /**
  * A cursor over an async source of byte chunks: exact reads for headers,
  * zero-copy pieces for bodies, skips. It holds at most one source chunk, so
@@ -105,8 +107,7 @@ export class ChunkReader {
           this.#eof = true;
           return false;
         }
-        const v = r.value;
-        this.#chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+        this.#chunk = asBuffer(r.value);
         this.#pos = 0;
       }
       return true;

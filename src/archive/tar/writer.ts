@@ -18,6 +18,7 @@
  * archive ends with two zero blocks and no record padding, as Go's writer.
  */
 import { isUtf8 } from 'node:buffer';
+import { asBuffer } from '../../core/any/index.js';
 import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
 import {
   BLOCK,
@@ -314,14 +315,8 @@ function padding(size: number): number {
 async function* chunks(body: TarBody | undefined): AsyncGenerator<Buffer, void, undefined> {
   if (body === undefined) return;
   if (body instanceof Uint8Array) {
-    yield toBuffer(body);
+    yield asBuffer(body);
     return;
   }
-  for await (const chunk of body) yield toBuffer(chunk);
-}
-
-function toBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk)
-    ? chunk
-    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  for await (const chunk of body) yield asBuffer(chunk);
 }

@@ -7,20 +7,16 @@
  * (and `sandbox`) never change; `labels`, `image`, `spec`, `snapshotKey` and
  * `extensions` may.
  */
+
+/** Spec, runtime options and extensions are Anys kept byte for byte. */
+import type { AnyValue } from '../any/index.js';
 import { invalidArgument } from '../errdefs/index.js';
 import { type Adaptor, fieldsAdaptor } from '../filters/index.js';
 import { validateIdentifier } from '../identifiers/index.js';
 import { applyLabelPaths, type Labels, validateLabel } from '../labels/index.js';
 import type { OpContext } from '../namespaces/index.js';
 
-/**
- * A protobuf Any as the domain keeps it: a type URL and encoded bytes that
- * are never decoded here and come back byte for byte.
- */
-export interface AnyValue {
-  typeUrl: string;
-  value: Uint8Array;
-}
+export type { AnyValue };
 
 export interface RuntimeInfo {
   /** e.g. `io.containerd.runc.v2`; required. */

@@ -6,26 +6,12 @@
  * Payloads the runtime only carries (OCI specs, runtime options, cgroup
  * metrics, process details) stay protobuf Anys: berth passes them through.
  */
+import type { AnyValue } from '../any/index.js';
 import type { Descriptor } from '../content/index.js';
 import type { Mount } from '../mount/index.js';
 import type { OpContext } from '../namespaces/index.js';
 
-/** A protobuf Any carried through unchanged. */
-export interface AnyValue {
-  typeUrl: string;
-  value: Uint8Array;
-}
-
-/** An Any with a Buffer value, the shape generated protobuf code takes. */
-export function anyBuffer(a: AnyValue): { typeUrl: string; value: Buffer };
-export function anyBuffer(a: AnyValue | undefined): { typeUrl: string; value: Buffer } | undefined;
-export function anyBuffer(a: AnyValue | undefined): { typeUrl: string; value: Buffer } | undefined {
-  if (a === undefined) return undefined;
-  const value = Buffer.isBuffer(a.value)
-    ? a.value
-    : Buffer.from(a.value.buffer, a.value.byteOffset, a.value.byteLength);
-  return { typeUrl: a.typeUrl, value };
-}
+export { type AnyValue, anyBuffer } from '../any/index.js';
 
 /** containerd's task states (containerd.v1.types.Status). */
 export type ProcessStatus = 'unknown' | 'created' | 'running' | 'stopped' | 'paused' | 'pausing';

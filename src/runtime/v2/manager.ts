@@ -13,7 +13,7 @@ import {
 import { fromTimestamp } from '../../core/time/index.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { claimSocketPath } from '../../sys/socket.js';
-import { TtrpcClient } from '../../ttrpc/index.js';
+import { socketPath, TtrpcClient } from '../../ttrpc/index.js';
 import {
   deleteShim,
   resolveShimBinary,
@@ -422,9 +422,7 @@ export class ShimManager implements TaskManager {
 
 /** A killed shim leaves its socket file behind; nobody answers on it any more. */
 async function removeStaleSocket(bundle: Bundle): Promise<void> {
-  const address = bundle.readAddress();
-  const path = address.startsWith('unix://') ? address.slice('unix://'.length) : address;
-  await claimSocketPath(path);
+  await claimSocketPath(socketPath(bundle.readAddress()));
 }
 
 function safeReaddir(dir: string): string[] {

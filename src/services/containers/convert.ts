@@ -1,5 +1,6 @@
 import type { Container as ContainerPb } from '../../api/containerd/services/containers/v1/containers.js';
 import type { Any } from '../../api/google/protobuf/any.js';
+import { anyBuffer } from '../../core/any/index.js';
 import type { AnyValue, Container, ContainerRecord } from '../../core/containers/index.js';
 import { toTimestamp } from '../timestamp.js';
 
@@ -52,10 +53,7 @@ export function containerFromProto(pb: ContainerPb | undefined): ContainerRecord
 }
 
 export function anyToProto(v: AnyValue): Any {
-  return {
-    typeUrl: v.typeUrl,
-    value: Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength),
-  };
+  return anyBuffer(v);
 }
 
 /** The domain keeps plain Uint8Arrays (a view over the decoded bytes). */

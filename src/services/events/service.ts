@@ -6,6 +6,7 @@ import {
   type SubscribeRequest,
 } from '../../api/containerd/services/events/v1/events.js';
 import type { Any } from '../../api/google/protobuf/any.js';
+import { asBuffer } from '../../core/any/index.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { AnyPayload, Envelope, EventService } from '../../core/events/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';
@@ -107,10 +108,4 @@ export function fromProto(envelope: ApiEnvelope | undefined): Envelope {
 export function payload(any: Any | undefined, what: string): AnyPayload {
   if (any === undefined) throw invalidArgument(`${what} is required`);
   return { typeUrl: any.typeUrl, value: any.value };
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
