@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointOptions } from '../api/containerd/runc/options/oci.js';
+import { Any } from '../api/google/protobuf/any.js';
+import { anyBuffer, asBuffer } from '../core/any/index.js';
 import type { Descriptor, Ingester, Writer } from '../core/content/index.js';
 import type { Applier, Comparer } from '../core/diff/index.js';
 import { invalidArgument, isAlreadyExists } from '../core/errdefs/index.js';
@@ -25,7 +27,9 @@ export async function writeSpec(
   store: Ingester,
   spec: AnyValue | undefined,
 ): Promise<Descriptor> {
-  const bytes = encodeAny(spec ?? { typeUrl: '', value: new Uint8Array() });
+  const bytes = asBuffer(
+    Any.encode(anyBuffer(spec ?? { typeUrl: '', value: new Uint8Array() })).finish(),
+  );
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   const desc = { mediaType: CHECKPOINT_CONFIG_MEDIA_TYPE, digest, size: bytes.length };
   let w: Writer;
@@ -47,27 +51,6 @@ export async function writeSpec(
     if (!isAlreadyExists(err)) throw err;
   }
   return desc;
-}
-
-/** google.protobuf.Any: type_url = 1, value = 2. */
-function encodeAny(a: AnyValue): Buffer {
-  const url = Buffer.from(a.typeUrl, 'utf8');
-  const field = (tag: number, b: Uint8Array) =>
-    Buffer.concat([Buffer.from([tag]), varint(b.length), b]);
-  return Buffer.concat([
-    url.length ? field(0x0a, url) : Buffer.alloc(0),
-    a.value.length ? field(0x12, a.value) : Buffer.alloc(0),
-  ]);
-}
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Buffer.from(out);
 }
 
 /**

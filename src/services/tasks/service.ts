@@ -106,8 +106,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
       }),
       Start: unary(async (ctx, req: StartRequest) => {
         const p = await getProcess(ctx, req.containerId, req.execId);
-        await p.start(ctx);
-        return { pid: (await p.state(ctx)).pid };
+        return { pid: await p.start(ctx) };
       }),
       Delete: unary(async (ctx, req: DeleteTaskRequest) => {
         await getTask(ctx, req.containerId);
