@@ -20,6 +20,7 @@ import type {
   WriterOptions,
 } from '../core/content/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import { fromGrpcError } from './errors.js';
 
 type MetadataFor = (ctx: OpContext) => Metadata;
@@ -162,7 +163,7 @@ class ProxyWriter implements Writer {
     );
     this.offset = Number(res.offset);
     this.lastDigest = res.digest;
-    this.updatedAt = BigInt(Date.now()) * 1_000_000n;
+    this.updatedAt = nowNanos();
   }
 
   async truncate(size: number): Promise<void> {

@@ -11,10 +11,11 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Status } from '../core/content/index.js';
+import { nowNanos } from '../core/time/index.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { isENOENT } from './fsutil.js';
 import { HEX64, type Layout, NEW_INGEST_PREFIX } from './layout.js';
-import { formatTimestamp, nowNs, parseTimestamp } from './timestamp.js';
+import { formatTimestamp, parseTimestamp } from './timestamp.js';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
@@ -74,7 +75,7 @@ export async function createIngest(
   const tmp = await mkdtemp(join(lay.ingests, NEW_INGEST_PREFIX));
   let handle: FileHandle | undefined;
   try {
-    const startedAt = nowNs();
+    const startedAt = nowNanos();
     const stamp = formatTimestamp(startedAt);
     const files: Promise<void>[] = [
       writeFile(join(tmp, 'ref'), ref),

@@ -13,11 +13,6 @@ const NS_PER_S = 1_000_000_000n;
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
-/** The wall clock in nanoseconds (millisecond resolution). */
-export function nowNs(): bigint {
-  return BigInt(Date.now()) * NS_PER_MS;
-}
-
 /** Formats nanoseconds since the epoch as RFC 3339 UTC with nine fraction digits. */
 export function formatTimestamp(ns: bigint): string {
   let seconds = ns / NS_PER_S;

@@ -15,10 +15,10 @@ import {
   notFound,
 } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
+import { nowNanos } from '../core/time/index.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { isENOENT, pathExists, syncDir } from './fsutil.js';
 import type { Layout } from './layout.js';
-import { nowNs } from './timestamp.js';
 
 /** Read size when re-hashing an ingest on resume. */
 const REHASH_CHUNK = 1 << 20;
@@ -112,7 +112,7 @@ export class LocalWriter implements Writer {
         throw err;
       }
       this.offset = position + data.length;
-      this.updatedAt = nowNs();
+      this.updatedAt = nowNanos();
       this.flushInBackground();
     });
   }
@@ -130,7 +130,7 @@ export class LocalWriter implements Writer {
       this.flushedTo = 0;
       this.flushError = undefined; // it concerned bytes that are gone
       this.broken = undefined;
-      this.updatedAt = nowNs();
+      this.updatedAt = nowNanos();
     });
   }
 

@@ -13,9 +13,9 @@ import { alreadyExists, BerthError, invalidArgument, notFound } from '../core/er
 import { parseFilters } from '../core/filters/index.js';
 import type { Labels } from '../core/labels/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { ensureNamespace } from './namespaces.js';
-import { nowNanos } from './time.js';
 
 /** A row of `containers` (times as bigints, Anys split into bytes and type URL). */
 interface Row {

@@ -21,10 +21,10 @@ import { fieldsAdaptor, parseFilters } from '../core/filters/index.js';
 import { applyLabelPaths, type Labels, validateLabels } from '../core/labels/index.js';
 import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { addLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
-import { nowNanos } from './time.js';
 
 /** An ingest opened without a lease may be collected after this long. */
 export const INGEST_EXPIRY_NANOS = 24n * 3600n * 1_000_000_000n;

@@ -13,9 +13,9 @@ import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import type { SnapshotInfo, Snapshotter } from '../core/snapshots/index.js';
+import { nowNanos } from '../core/time/index.js';
 import { backendRef } from './content.js';
 import type { MetadataDB } from './db.js';
-import { nowNanos } from './time.js';
 
 export interface GcOptions {
   mdb: MetadataDB;

@@ -4,9 +4,9 @@ import { type Adaptor, fieldsAdaptor, parseFilters } from '../core/filters/index
 import type { Image, ImageStore } from '../core/images/index.js';
 import { type Labels, validateLabels } from '../core/labels/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { ensureNamespace } from './namespaces.js';
-import { nowNanos } from './time.js';
 
 type ImageRecord = Omit<Image, 'createdAt' | 'updatedAt'>;
 

@@ -19,4 +19,3 @@ export {
 export { MIGRATIONS, type Migration } from './migrations.js';
 export { ensureNamespace, SqliteNamespaceStore } from './namespaces.js';
 export { MetadataSnapshotter } from './snapshots.js';
-export { nowNanos } from './time.js';

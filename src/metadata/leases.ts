@@ -11,9 +11,9 @@ import {
   RESOURCE_INGESTS,
 } from '../core/leases/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { ensureNamespace } from './namespaces.js';
-import { nowNanos } from './time.js';
 
 /** The resource type prefix for snapshots: `snapshots/<snapshotter>`. */
 const RESOURCE_SNAPSHOTS = 'snapshots';

@@ -8,9 +8,9 @@ import {
 import { validateIdentifier } from '../core/identifiers/index.js';
 import { type Labels, validateLabels } from '../core/labels/index.js';
 import type { Namespace, NamespaceStore } from '../core/namespaces/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { NAMESPACED_RESOURCES } from './migrations.js';
-import { nowNanos } from './time.js';
 
 interface Row {
   name: string;

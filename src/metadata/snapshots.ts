@@ -20,11 +20,11 @@ import type {
   Usage,
 } from '../core/snapshots/index.js';
 import { snapshotAdaptor } from '../core/snapshots/index.js';
+import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { KeyedLock } from './keyed-lock.js';
 import { addLeaseResourceTx, removeLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
-import { nowNanos } from './time.js';
 
 /** Labels the backend keeps too (containerd's `FilterInheritedLabels`). */
 const INHERITED_PREFIX = 'containerd.io/snapshot/';

@@ -13,6 +13,7 @@ import type {
   Snapshotter,
   Usage,
 } from '../core/snapshots/index.js';
+import { nowNanos } from '../core/time/index.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { MetaStore, type StoredSnapshot } from './metastore.js';
 import { diskUsage } from './usage.js';
@@ -238,11 +239,6 @@ function prefixed<T>(prefix: string, fn: () => T): T {
     if (!isBerthError(err)) throw err;
     throw newError(err.kind, `${prefix}: ${err.message}`, { cause: err });
   }
-}
-
-/** Wall-clock nanoseconds since the epoch. */
-export function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
 }
 
 function withoutEmpty(labels: Labels): Labels {

@@ -23,6 +23,7 @@ import { type ErrorKind, kindOf } from '../errdefs/index.js';
 import type { Labels } from '../labels/index.js';
 import type { Mount } from '../mount/index.js';
 import type { OpContext } from '../namespaces/index.js';
+import { nowNanos } from '../time/index.js';
 import type { SnapshotInfo, Snapshotter } from './index.js';
 
 /** A snapshot's mounts made visible as a directory. */
@@ -378,8 +379,4 @@ async function rejectsWith(p: Promise<unknown>, kind: ErrorKind): Promise<void> 
     assert.equal(kindOf(err), kind, `expected ${kind}, got ${String(err)}`);
     return true;
   });
-}
-
-function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
 }

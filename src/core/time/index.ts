@@ -6,6 +6,11 @@ export interface Timestamp {
 
 const NANOS_PER_SECOND = 1_000_000_000n;
 
+/** Wall-clock time in nanoseconds since the epoch (millisecond resolution), as containerd stores timestamps. */
+export function nowNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
 /**
  * Nanoseconds since the epoch (the domain's times) as a
  * google.protobuf.Timestamp. Negative times keep `nanos` non-negative, as

@@ -10,7 +10,7 @@ import {
   type Task,
   type TaskManager,
 } from '../../core/tasks/index.js';
-import { fromTimestamp } from '../../core/time/index.js';
+import { fromTimestamp, nowNanos } from '../../core/time/index.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { claimSocketPath } from '../../sys/socket.js';
 import { socketPath, TtrpcClient } from '../../ttrpc/index.js';
@@ -298,7 +298,7 @@ export class ShimManager implements TaskManager {
       });
     } catch (err) {
       log.warn({ err }, 'cleaning up after a dead shim failed');
-      exit = { pid: 0, status: 255, exitedAt: BigInt(Date.now()) * 1_000_000n };
+      exit = { pid: 0, status: 255, exitedAt: nowNanos() };
     }
     e?.log?.close();
     // A Tasks.Delete that ran meanwhile already removed the task and its bundle.

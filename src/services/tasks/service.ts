@@ -30,6 +30,7 @@ import {
   type Task,
   type TaskManager,
 } from '../../core/tasks/index.js';
+import { nowNanos } from '../../core/time/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
 import { descriptorFromProto, descriptorToProto } from '../images/convert.js';
 import { toTimestamp } from '../timestamp.js';
@@ -203,7 +204,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
         for (const t of tasks.list(ctx)) {
           const fields = fieldsAdaptor({ id: t.id, namespace: t.namespace, runtime: t.runtime });
           if (!filter.match(fields)) continue;
-          const collected = BigInt(Date.now()) * 1_000_000n;
+          const collected = nowNanos();
           let data: AnyValue | undefined;
           try {
             data = await t.stats(ctx);

@@ -1,4 +1,0 @@
-/** Wall-clock time in nanoseconds since the epoch, as containerd stores timestamps. */
-export function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
