@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mountsUnder, waitFor } from '../../../test/helpers/daemon.js';
 import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
 import { Empty } from '../../api/google/protobuf/empty.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
@@ -172,7 +172,11 @@ describe('ShimManager with the real runc shim', {
     await exec.start(ctx);
     assert.equal((await waited).status, 0);
     await exec.delete(ctx);
-    await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('from-exec'));
+    await waitFor(
+      'the exec output',
+      () => existsSync(out) && readFileSync(out, 'utf8').includes('from-exec'),
+      10_000,
+    );
 
     // Update passes the OCI resources through to runc: the memory cgroup gets the limit.
     await task.update(
@@ -209,7 +213,7 @@ describe('ShimManager with the real runc shim', {
       '/tasks/resumed',
       '/tasks/delete',
     ]) {
-      await waitFor(() => topics.includes(t));
+      await waitFor(`the ${t} event`, () => topics.includes(t), 10_000);
     }
     assert.ok(topics.indexOf('/tasks/create') < topics.indexOf('/tasks/start'));
     assert.ok(topics.indexOf('/tasks/start') < topics.indexOf('/tasks/delete'));
@@ -227,7 +231,7 @@ describe('ShimManager with the real runc shim', {
     await assert.rejects(create(m, 't3', ['/no/such/binary']));
     assert.equal(existsSync(join(dir, 'state', 'berth-test', 't3')), false);
     assert.equal(mountsUnder(dir).length, 0);
-    await waitFor(() => shimsFor('t3').length === 0);
+    await waitFor('the shim of t3 to exit', () => shimsFor('t3').length === 0, 10_000);
   });
 
   it('grouped containers share one shim, which exits with the last of them', async () => {
@@ -252,7 +256,9 @@ describe('ShimManager with the real runc shim', {
     assert.deepEqual(pgrep('containerd-shim-runc-v2 -namespace berth-test -id g1a '), shims);
     await m.delete(ctx, 'g1b');
     await waitFor(
+      'the group shim to exit',
       () => pgrep('containerd-shim-runc-v2 -namespace berth-test -id g1a ').length === 0,
+      10_000,
     );
   });
 
@@ -272,7 +278,7 @@ describe('ShimManager with the real runc shim', {
     assert.throws(() => m2.get(ctx, 'never'));
     assert.equal(existsSync(join(dir, 'state', 'berth-test', 'half')), false);
     assert.equal(existsSync(never), false);
-    await waitFor(() => shimsFor('half').length === 0);
+    await waitFor('the shim of half to exit', () => shimsFor('half').length === 0, 10_000);
   });
 
   it('a new manager finds running tasks again; a shim that died is reported stopped', async () => {
@@ -284,7 +290,7 @@ describe('ShimManager with the real runc shim', {
     await m1.close();
     // "The daemon is down": a shim dies meanwhile.
     for (const pid of shimsFor('rb')) process.kill(pid, 'SIGKILL');
-    await waitFor(() => shimsFor('rb').length === 0);
+    await waitFor('the killed shim of rb to go', () => shimsFor('rb').length === 0, 10_000);
 
     const m2 = await manager();
     const ra: Task = m2.get(ctx, 'ra');
@@ -305,13 +311,17 @@ describe('ShimManager with the real runc shim', {
     // A shim that dies while the manager runs.
     for (const pid of shimsFor('ra')) process.kill(pid, 'SIGKILL');
     // Until the manager has noticed, calls fail (unavailable); then the task reads stopped.
-    await waitFor(async () => {
-      const s = await m2
-        .get(ctx, 'ra')
-        .state(ctx)
-        .catch(() => undefined);
-      return s?.status === 'stopped';
-    });
+    await waitFor(
+      'ra to read stopped',
+      async () => {
+        const s = await m2
+          .get(ctx, 'ra')
+          .state(ctx)
+          .catch(() => undefined);
+        return s?.status === 'stopped';
+      },
+      10_000,
+    );
     await m2.delete(ctx, 'ra');
     assert.equal(mountsUnder(dir).length, 0);
   });
@@ -355,19 +365,4 @@ function memoryLimit(pid: number): number {
   }
   const v2 = lines.find((l) => l.startsWith('0::')) ?? '0::/';
   return Number(readFileSync(join('/sys/fs/cgroup', v2.slice(3), 'memory.max'), 'utf8'));
-}
-
-function mountsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((p) => p.startsWith(dir));
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await sleep(50);
-  }
 }
