@@ -59,6 +59,21 @@ export class MetadataDB {
     return this.db.transaction(fn).immediate(this.db);
   }
 
+  /**
+   * Like {@link MetadataDB.update}, but the commit is not fsynced: it
+   * survives kill -9 (its WAL frames are written before this returns), and
+   * a power cut only until the next synced commit, which syncs the whole
+   * WAL. Only for steps whose loss to a power cut is harmless.
+   */
+  updateUnsynced<T>(fn: (db: Database) => T): T {
+    this.prepare('PRAGMA synchronous = NORMAL').run();
+    try {
+      return this.update(fn);
+    } finally {
+      this.prepare('PRAGMA synchronous = FULL').run();
+    }
+  }
+
   /** Runs `fn` in one read transaction: a consistent snapshot. */
   view<T>(fn: (db: Database) => T): T {
     return this.db.transaction(fn).deferred(this.db);

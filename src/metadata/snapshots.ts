@@ -30,6 +30,8 @@ import { ensureNamespace } from './namespaces.js';
 const INHERITED_PREFIX = 'containerd.io/snapshot/';
 /** A remote snapshotter's target; an existing key of that name is `already_exists`. */
 const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
+/** How many new backend keys a create tries before it calls the backend confused. */
+const KEY_ATTEMPTS = 3;
 
 interface Row {
   key: string;
@@ -49,8 +51,7 @@ const SELECT_ROW =
  * metadata/snapshot.go: records per namespace in the metadata DB's
  * `snapshots` table (key, backend key, parent, kind, labels, times); the
  * backend sees keys `<namespace>/<seq>/<key>` (`seq` from
- * `snapshot_sequences`, never reused), so the same key can live in several
- * namespaces.
+ * `snapshot_sequences`), so the same key can live in several namespaces.
  *
  * - A call with a `containerd-lease` header puts what it creates
  *   (`snapshots/<snapshotter>` resource, the key or the committed name)
@@ -66,8 +67,11 @@ const SELECT_ROW =
  *
  * Ordering: a create allocates its backend key in one transaction, calls
  * the backend, and records the snapshot in a second; a commit does the
- * same around the backend commit. Operations on one key (and the name a
- * commit makes) are serialised in process. While they run, their backend
+ * same around the backend commit. A create's allocation is not fsynced
+ * (the record's commit is, and syncs it too), so after a power cut in
+ * between, a key may come again that the backend still holds (an orphan);
+ * the create then takes the next one. Operations on one key (and the name
+ * a commit makes) are serialised in process. While they run, their backend
  * keys (and the parent's) are {@link MetadataSnapshotter.inFlight}, which
  * garbage collection treats as roots and never removes. A crash between
  * the backend call and the record leaves a backend snapshot without a
@@ -268,65 +272,67 @@ export class MetadataSnapshotter implements Snapshotter {
     validateLabels(labels, 'snapshot');
     if (!key) throw invalidArgument('snapshot key must not be empty');
     return this.locks.run([lockKey(ns, key)], async () => {
-      const { bkey, bparent } = this.mdb.update(() => {
-        ensureNamespace(this.mdb, ns);
-        const target = labels[LABEL_SNAPSHOT_REF];
-        if (target && this.row(ns, target)) {
-          throw alreadyExists(`target snapshot ${JSON.stringify(target)}`);
-        }
-        if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
-        let bparent = '';
-        if (parent) {
-          const p = this.row(ns, parent);
-          if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
-          bparent = p.backend_id;
-        }
-        if (ctx.lease) this.checkLease(ns, ctx.lease);
-        return { bkey: this.backendKey(ns, key), bparent };
-      });
-      return this.holding([bkey, bparent], async () => {
-        const bopts = { labels: inherited(labels) };
-        let mounts: Mount[];
-        try {
-          mounts =
-            kind === 'view'
-              ? await this.backend.view(ctx, bkey, bparent, bopts)
-              : await this.backend.prepare(ctx, bkey, bparent, bopts);
-        } catch (err) {
-          // The backend key is new: a clash means the backend is confused.
-          if (isAlreadyExists(err)) {
+      for (let attempt = 1; ; attempt++) {
+        // Unsynced: the synced commit of the record follows (see the class).
+        const { bkey, bparent } = this.mdb.updateUnsynced(() => {
+          ensureNamespace(this.mdb, ns);
+          const target = labels[LABEL_SNAPSHOT_REF];
+          if (target && this.row(ns, target)) {
+            throw alreadyExists(`target snapshot ${JSON.stringify(target)}`);
+          }
+          if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
+          let bparent = '';
+          if (parent) {
+            const p = this.row(ns, parent);
+            if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
+            bparent = p.backend_id;
+          }
+          if (ctx.lease) this.checkLease(ns, ctx.lease);
+          return { bkey: this.backendKey(ns, key), bparent };
+        });
+        const mounts = await this.holding([bkey, bparent], async () => {
+          const bopts = { labels: inherited(labels) };
+          let mounts: Mount[];
+          try {
+            mounts =
+              kind === 'view'
+                ? await this.backend.view(ctx, bkey, bparent, bopts)
+                : await this.backend.prepare(ctx, bkey, bparent, bopts);
+          } catch (err) {
+            if (!isAlreadyExists(err)) throw err;
+            if (attempt < KEY_ATTEMPTS) return undefined;
             throw unknownError(`unexpected error from snapshotter: ${(err as Error).message}`, {
               cause: err,
             });
           }
-          throw err;
-        }
-        try {
-          this.mdb.update(() => {
-            if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
-            if (parent) {
-              const p = this.row(ns, parent);
-              if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
-              if (p.backend_id !== bparent) {
-                throw invalidArgument(`mismatched parent ${parent} from target`);
+          try {
+            this.mdb.update(() => {
+              if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
+              if (parent) {
+                const p = this.row(ns, parent);
+                if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
+                if (p.backend_id !== bparent) {
+                  throw invalidArgument(`mismatched parent ${parent} from target`);
+                }
               }
-            }
-            this.insert(ns, key, bkey, parent, kind, labels, nowNanos());
-            if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
-          });
-        } catch (err) {
-          // Not recorded: the backend snapshot must not outlive the call.
-          await this.backend.remove(ctx, bkey).catch((rerr: unknown) => {
-            ctx.log.error(
-              { err: rerr, snapshotter: this.name, key: bkey },
-              'failed to cleanup unreferenced snapshot',
-            );
-            this.onDelete();
-          });
-          throw err;
-        }
-        return mounts;
-      });
+              this.insert(ns, key, bkey, parent, kind, labels, nowNanos());
+              if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
+            });
+          } catch (err) {
+            // Not recorded: the backend snapshot must not outlive the call.
+            await this.backend.remove(ctx, bkey).catch((rerr: unknown) => {
+              ctx.log.error(
+                { err: rerr, snapshotter: this.name, key: bkey },
+                'failed to cleanup unreferenced snapshot',
+              );
+              this.onDelete();
+            });
+            throw err;
+          }
+          return mounts;
+        });
+        if (mounts) return mounts;
+      }
     });
   }
 
