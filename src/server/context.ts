@@ -1,4 +1,3 @@
-import type { Metadata } from '@grpc/grpc-js';
 import type { Logger } from '../core/log/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
 
@@ -6,17 +5,20 @@ import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
 export const NAMESPACE_HEADER = 'containerd-namespace';
 export const LEASE_HEADER = 'containerd-lease';
 
+/** A call's metadata: the first value of a header, by lowercase name. */
+export type MetadataReader = (name: string) => string | undefined;
+
 /**
  * Builds the operation context from a call's metadata. For namespaced
  * services the namespace header is checked here, before any handler runs:
  * missing → `failed_precondition`, invalid → `invalid_argument`.
  */
 export function contextFromMetadata(
-  md: Metadata,
+  md: MetadataReader,
   opts: { namespaced: boolean; signal: AbortSignal | (() => AbortSignal); log: Logger },
 ): OpContext {
-  const namespace = firstString(md, NAMESPACE_HEADER);
-  const lease = firstString(md, LEASE_HEADER);
+  const namespace = md(NAMESPACE_HEADER);
+  const lease = md(LEASE_HEADER);
   const ctx = new CallContext(namespace, lease || undefined, opts.signal, opts.log);
   if (opts.namespaced) namespaceRequired(ctx);
   return ctx;
@@ -42,10 +44,4 @@ class CallContext implements OpContext {
     }
     return this.made;
   }
-}
-
-function firstString(md: Metadata, key: string): string | undefined {
-  const v = md.get(key)[0];
-  if (v === undefined) return undefined;
-  return typeof v === 'string' ? v : v.toString('utf8');
 }

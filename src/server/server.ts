@@ -1,9 +1,14 @@
 import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { StatusCode } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
 import { claimSocketPath } from '../sys/socket.js';
-import { type GrpcService, implement } from './service.js';
+import { ServerCall } from './call.js';
+import { H2Connection } from './h2/connection.js';
+import type { H2Stream } from './h2/stream.js';
+import { type CallTracker, type GrpcService, type Route, routes } from './service.js';
+import { encodeGrpcMessage, GrpcStatusError } from './wire.js';
 
 export interface GrpcServerOptions {
   /** Unix socket path. */
@@ -19,12 +24,30 @@ export interface GrpcServerOptions {
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 << 20;
 
 /**
- * berthd's gRPC front door on a unix socket. It binds only after it has
- * made sure no other daemon answers there, and tracks calls in flight so
- * that {@link GrpcServer.stop} lets them finish.
+ * HTTP/2 flow-control window, per stream and per connection, sized for
+ * 1 MiB Content.Write chunks: with HTTP/2's 64 KiB default a client waits
+ * for a WINDOW_UPDATE every 64 KiB. containerd's grpc-go grows its windows
+ * for the same reason.
+ */
+export const FLOW_CONTROL_WINDOW = 16 << 20;
+
+/** Request header lists larger than this are refused (gRPC metadata is small). */
+const MAX_HEADER_LIST_SIZE = 1 << 20;
+
+/**
+ * berthd's gRPC front door on a unix socket: berth's own HTTP/2 server
+ * (src/server/h2) with gRPC's message and status rules (call.ts, wire.ts)
+ * on top. It binds only after it has made sure no other daemon answers
+ * there, and tracks calls in flight so that {@link GrpcServer.stop} lets
+ * them finish.
  */
 export class GrpcServer {
   private readonly server: Server;
+  private readonly routes = new Map<string, Route>();
+  private readonly services = new Set<string>();
+  private readonly connections = new Set<H2Connection>();
+  private readonly limits: { maxRecvMessageSize: number; maxSendMessageSize: number };
+  private readonly tracker: CallTracker;
   private inFlight = 0;
   private idle: (() => void) | undefined;
   private bound = false;
@@ -34,14 +57,11 @@ export class GrpcServer {
     private readonly opts: GrpcServerOptions,
     services: readonly GrpcService[],
   ) {
-    const max = DEFAULT_MAX_MESSAGE_SIZE;
-    this.server = new Server({
-      'grpc.max_receive_message_length': opts.maxRecvMessageSize ?? max,
-      'grpc.max_send_message_length': opts.maxSendMessageSize ?? max,
-      // Per-call statistics nobody reads here; they cost on every call.
-      'grpc.enable_channelz': 0,
-    });
-    const tracker = {
+    this.limits = {
+      maxRecvMessageSize: opts.maxRecvMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      maxSendMessageSize: opts.maxSendMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    };
+    this.tracker = {
       stopping: this.stopping.signal,
       begin: () => {
         this.inFlight++;
@@ -51,13 +71,13 @@ export class GrpcServer {
         };
       },
     };
-    tuneFlowControl(this.server);
     for (const svc of services) {
-      this.server.addService(
-        svc.definition,
-        implement(svc, opts.log.child({ service: svc.name }), tracker),
-      );
+      this.services.add(svc.name);
+      for (const r of routes(svc, opts.log.child({ service: svc.name }), this.tracker)) {
+        this.routes.set(r.path, r);
+      }
     }
+    this.server = createServer((socket) => this.accept(socket));
   }
 
   get address(): string {
@@ -69,12 +89,13 @@ export class GrpcServer {
     mkdirSync(dirname(address), { recursive: true, mode: 0o711 });
     await claimSocketPath(address);
     await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(`unix:${address}`, ServerCredentials.createInsecure(), (err) =>
-        err ? reject(err) : resolve(),
-      );
+      this.server.once('error', reject);
+      this.server.listen(address, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
     });
     this.bound = true;
-    widenSessionWindows(this.server);
     chmodSync(address, 0o660);
     chownSync(address, this.opts.uid ?? 0, this.opts.gid ?? 0);
     this.opts.log.info({ address }, 'serving gRPC');
@@ -88,15 +109,15 @@ export class GrpcServer {
     if (!this.bound) return;
     this.bound = false;
     this.stopping.abort();
-    const drained = new Promise<void>((resolve) => {
-      this.server.tryShutdown(() => resolve());
-    });
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) c.goaway();
     const timer = new Promise<'timeout'>((resolve) => {
       setTimeout(() => resolve('timeout'), graceMs).unref();
     });
-    if ((await Promise.race([drained, timer])) === 'timeout') {
+    if ((await Promise.race([closed, timer])) === 'timeout') {
       this.opts.log.warn({ inFlight: this.inFlight }, 'cancelling calls still in flight');
-      this.server.forceShutdown();
+      for (const c of this.connections) c.destroy();
+      await closed;
     }
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
@@ -109,36 +130,63 @@ export class GrpcServer {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-}
 
-/**
- * HTTP/2 flow-control windows sized for 1 MiB Content.Write chunks. Node's
- * defaults (64 KiB per stream and per connection) make a client wait for a
- * WINDOW_UPDATE every 64 KiB; containerd's grpc-go grows its windows for the
- * same reason. grpc-js has no option for the server side, so these reach
- * into it: checked against @grpc/grpc-js 1.14.7, which package.json pins.
- */
-export const FLOW_CONTROL_WINDOW = 16 << 20;
-
-interface GrpcJsServerInternals {
-  commonServerOptions?: { settings?: Record<string, unknown> };
-  http2Servers?: Map<import('node:http2').Http2Server, unknown>;
-}
-
-function tuneFlowControl(server: Server): void {
-  const internals = server as unknown as GrpcJsServerInternals;
-  if (!internals.commonServerOptions) return;
-  internals.commonServerOptions.settings = {
-    ...internals.commonServerOptions.settings,
-    initialWindowSize: FLOW_CONTROL_WINDOW,
-  };
-}
-
-function widenSessionWindows(server: Server): void {
-  const internals = server as unknown as GrpcJsServerInternals;
-  for (const h2 of internals.http2Servers?.keys() ?? []) {
-    h2.on('session', (session) => {
-      session.setLocalWindowSize(FLOW_CONTROL_WINDOW);
+  private accept(socket: Socket): void {
+    const conn: H2Connection = new H2Connection(socket, {
+      windowSize: FLOW_CONTROL_WINDOW,
+      maxHeaderListSize: MAX_HEADER_LIST_SIZE,
+      onStream: (s) => this.dispatch(s),
+      onClose: () => this.connections.delete(conn),
+      onError: (err) => this.opts.log.debug({ err }, 'HTTP/2 connection error'),
     });
+    this.connections.add(conn);
+    if (!this.bound) conn.goaway();
   }
+
+  private dispatch(stream: H2Stream): void {
+    if (stream.header(':method') !== 'POST') {
+      stream.respondAndEnd([[':status', '405']]);
+      return;
+    }
+    const contentType = stream.header('content-type') ?? '';
+    if (!contentType.startsWith('application/grpc')) {
+      stream.respondAndEnd([[':status', '415']]);
+      return;
+    }
+    const path = stream.header(':path') ?? '';
+    const route = this.routes.get(path);
+    if (route === undefined) {
+      refuse(stream, StatusCode.UNIMPLEMENTED, this.unknown(path));
+      return;
+    }
+    const def = route.definition;
+    let call: ServerCall<unknown, unknown>;
+    try {
+      call = new ServerCall(stream, def.requestDeserialize, def.responseSerialize, this.limits);
+    } catch (err) {
+      if (!(err instanceof GrpcStatusError)) throw err;
+      refuse(stream, err.code, err.message);
+      return;
+    }
+    route.start(call);
+  }
+
+  /** grpc-go's words for a path the server does not serve. */
+  private unknown(path: string): string {
+    const m = /^\/([^/]+)\/([^/]+)$/.exec(path);
+    if (m === null) return `malformed method name: ${JSON.stringify(path)}`;
+    return this.services.has(m[1]!)
+      ? `unknown method ${m[2]} for service ${m[1]}`
+      : `unknown service ${m[1]}`;
+  }
+}
+
+/** A trailers-only answer before any call exists. */
+function refuse(stream: H2Stream, code: StatusCode, message: string): void {
+  stream.respondAndEnd([
+    [':status', '200'],
+    ['content-type', 'application/grpc'],
+    ['grpc-status', String(code)],
+    ['grpc-message', encodeGrpcMessage(message)],
+  ]);
 }

@@ -1,18 +1,8 @@
-import {
-  type handleBidiStreamingCall,
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type MethodDefinition,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type ServiceDefinition,
-  type sendUnaryData,
-  status,
-  type UntypedServiceImplementation,
-} from '@grpc/grpc-js';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { StatusCode } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import type { ServerCall } from './call.js';
 import { contextFromMetadata } from './context.js';
 import { toGrpcStatus } from './grpc-errors.js';
 
@@ -40,7 +30,7 @@ export type StreamHandler<Req, Res> = (
 /**
  * A bidirectional stream: requests arrive as an async iterable (ending when
  * the client half-closes), responses go out through `send`, which resolves
- * once grpc-js has taken the message (back-pressure).
+ * once the stream can take more (back-pressure).
  */
 export type BidiHandler<Req, Res> = (
   ctx: OpContext,
@@ -72,34 +62,46 @@ export interface CallTracker {
   readonly stopping: AbortSignal;
 }
 
+type AnyCall = ServerCall<unknown, unknown>;
+
+/** One method of a service as the server dispatches it, by its path. */
+export interface Route {
+  /** `/<package>.<Service>/<Method>`. */
+  readonly path: string;
+  readonly definition: MethodDefinition<unknown, unknown>;
+  /** Takes over a call whose headers have arrived; answers it in the end. */
+  start(call: AnyCall): void;
+}
+
 /**
- * Turns a {@link GrpcService} into grpc-js handlers: each call gets an
- * OpContext, a cancellation signal and a child logger, and every error is
- * mapped to a status in one place.
+ * Turns a {@link GrpcService} into routes: each call gets an OpContext, a
+ * cancellation signal and a child logger, and every error is mapped to a
+ * status in one place.
  */
-export function implement(
-  svc: GrpcService,
-  log: Logger,
-  tracker: CallTracker,
-): UntypedServiceImplementation {
-  const impl: UntypedServiceImplementation = {};
-  for (const [key, def] of Object.entries(svc.definition) as [
-    string,
-    MethodDefinition<any, any>,
-  ][]) {
+export function routes(svc: GrpcService, log: Logger, tracker: CallTracker): Route[] {
+  const out: Route[] = [];
+  for (const def of Object.values(svc.definition) as MethodDefinition<unknown, unknown>[]) {
     // Handlers are keyed by the proto method name, e.g. `List`.
     const method = def.path.slice(def.path.lastIndexOf('/') + 1);
     const h = svc.handlers[method];
     const mlog = log.child({ method: def.path });
-    if (!h) {
-      impl[key] = unimplemented(def);
-      continue;
-    }
-    if (h.kind === 'unary') impl[key] = unaryCall(svc, h.fn, mlog, tracker);
-    else if (h.kind === 'server-stream') impl[key] = streamCall(svc, h.fn, mlog, tracker);
-    else impl[key] = bidiCall(svc, h.fn, mlog, tracker);
+    let start: (call: AnyCall) => void;
+    if (!h) start = unimplemented(def);
+    else if (h.kind === 'unary') start = unaryCall(svc, h.fn, mlog, tracker);
+    else if (h.kind === 'server-stream') start = streamCall(svc, h.fn, mlog, tracker);
+    else start = bidiCall(svc, h.fn, mlog, tracker);
+    out.push({ path: def.path, definition: def, start });
   }
-  return impl;
+  return out;
+}
+
+function contextOf(
+  call: AnyCall,
+  namespaced: boolean,
+  signal: AbortSignal | (() => AbortSignal),
+  log: Logger,
+): OpContext {
+  return contextFromMetadata((name) => call.metadata(name), { namespaced, signal, log });
 }
 
 function unaryCall(
@@ -107,47 +109,40 @@ function unaryCall(
   fn: UnaryHandler<unknown, unknown>,
   log: Logger,
   tracker: CallTracker,
-): handleUnaryCall<unknown, unknown> {
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const started = process.hrtime.bigint();
-    const end = tracker.begin();
-    const done = () => {
-      end();
-      log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'unary call');
+): (call: AnyCall) => void {
+  return (call) => {
+    call.onRequestsDone = () => {
+      const started = process.hrtime.bigint();
+      const end = tracker.begin();
+      const done = () => {
+        end();
+        log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'unary call');
+      };
+      let res: unknown;
+      try {
+        const req = call.singleRequest();
+        res = fn(
+          contextOf(call, svc.namespaced, () => call.signal, log),
+          req,
+        );
+      } catch (err) {
+        call.sendStatus(toGrpcStatus(err, log));
+        done();
+        return;
+      }
+      if (!(res instanceof Promise)) {
+        call.sendUnary(res);
+        done();
+        return;
+      }
+      res
+        .then(
+          (r: unknown) => call.sendUnary(r),
+          (err: unknown) => call.sendStatus(toGrpcStatus(err, log)),
+        )
+        .finally(done);
     };
-    let res: unknown;
-    try {
-      const ctx = contextFromMetadata(call.metadata, {
-        namespaced: svc.namespaced,
-        signal: () => callSignal(call),
-        log,
-      });
-      res = fn(ctx, call.request);
-    } catch (err) {
-      callback(toGrpcStatus(err, log));
-      done();
-      return;
-    }
-    if (!(res instanceof Promise)) {
-      callback(null, res);
-      done();
-      return;
-    }
-    res
-      .then(
-        (r: unknown) => callback(null, r),
-        (err: unknown) => callback(toGrpcStatus(err, log)),
-      )
-      .finally(done);
   };
-}
-
-/** A signal aborted when the client cancels the call (or already has). */
-function callSignal(call: ServerUnaryCall<unknown, unknown>): AbortSignal {
-  const ac = new AbortController();
-  if (call.cancelled) ac.abort();
-  else call.once('cancelled', () => ac.abort());
-  return ac.signal;
 }
 
 function streamCall(
@@ -155,12 +150,14 @@ function streamCall(
   fn: StreamHandler<unknown, unknown>,
   log: Logger,
   tracker: CallTracker,
-): handleServerStreamingCall<unknown, unknown> {
+): (call: AnyCall) => void {
   // Server streams (Subscribe, Watch) end when the server stops.
-  return (call: ServerWritableStream<unknown, unknown>) =>
-    runStream(svc, call, log, tracker, [tracker.stopping], (ctx, send) =>
-      fn(ctx, call.request, send),
-    );
+  return (call) => {
+    call.onRequestsDone = () =>
+      runStream(svc, call, log, tracker, [tracker.stopping], (ctx, send) =>
+        fn(ctx, call.singleRequest(), send),
+      );
+  };
 }
 
 function bidiCall(
@@ -168,29 +165,21 @@ function bidiCall(
   fn: BidiHandler<unknown, unknown>,
   log: Logger,
   tracker: CallTracker,
-): handleBidiStreamingCall<unknown, unknown> {
+): (call: AnyCall) => void {
   // Unlike server streams, a bidi stream is not ended by shutdown: a
   // Content.Write in flight gets its grace period to commit.
-  return (call: ServerDuplexStream<unknown, unknown>) =>
-    runStream(svc, call, log, tracker, [], (ctx, send) => {
-      // Reading the requests to their end must not destroy the call: the
-      // handler still answers after the client half-closes.
-      const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<unknown>;
-      return fn(ctx, requests, send);
-    });
+  return (call) =>
+    runStream(svc, call, log, tracker, [], (ctx, send) => fn(ctx, call.requests(), send));
 }
-
-type StreamingCall = ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 
 /**
  * Runs a streaming handler: a context whose signal aborts when the client
- * cancels (or any of `alsoAbortOn` does), a `send` that resolves once
- * grpc-js has taken the message, and the stream ended or failed with the
- * mapped status when the handler settles.
+ * cancels (or any of `alsoAbortOn` does), a `send` with back-pressure, and
+ * the call ended with OK or the mapped status when the handler settles.
  */
 function runStream(
   svc: GrpcService,
-  call: StreamingCall,
+  call: AnyCall,
   log: Logger,
   tracker: CallTracker,
   alsoAbortOn: AbortSignal[],
@@ -202,38 +191,30 @@ function runStream(
     end();
     log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'stream call');
   };
-  const cancelled = new AbortController();
-  call.on('cancelled', () => cancelled.abort());
   const signal =
-    alsoAbortOn.length > 0 ? AbortSignal.any([cancelled.signal, ...alsoAbortOn]) : cancelled.signal;
-  const send = (res: unknown) =>
-    new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      call.write(res, (err?: Error | null) => (err ? reject(err) : resolve()));
-    });
+    alsoAbortOn.length > 0 ? AbortSignal.any([call.signal, ...alsoAbortOn]) : call.signal;
+  const send = async (res: unknown) => {
+    if (signal.aborted) throw signal.reason;
+    await call.sendMessage(res);
+  };
   Promise.resolve()
-    .then(() =>
-      run(contextFromMetadata(call.metadata, { namespaced: svc.namespaced, signal, log }), send),
-    )
+    .then(() => run(contextOf(call, svc.namespaced, signal, log), send))
     .then(
-      () => call.end(),
+      () => call.sendStatus({ code: StatusCode.OK, message: '' }),
       (err: unknown) => {
-        if (!cancelled.signal.aborted) call.emit('error', toGrpcStatus(err, log));
+        if (!call.cancelled) call.sendStatus(toGrpcStatus(err, log));
       },
     )
     .finally(done);
 }
 
-function unimplemented(def: MethodDefinition<unknown, unknown>) {
-  const err = {
-    code: status.UNIMPLEMENTED,
-    details: `${def.path} is not implemented by berth yet`,
+function unimplemented(def: MethodDefinition<unknown, unknown>): (call: AnyCall) => void {
+  const status = {
+    code: StatusCode.UNIMPLEMENTED,
+    message: `${def.path} is not implemented by berth yet`,
   };
-  if (def.requestStream || def.responseStream) {
-    return (call: { emit(ev: 'error', e: unknown): void }) => call.emit('error', err);
-  }
-  return (_call: unknown, cb: sendUnaryData<unknown>) => cb(err);
+  return (call) => {
+    if (def.requestStream) call.sendStatus(status);
+    else call.onRequestsDone = () => call.sendStatus(status);
+  };
 }
