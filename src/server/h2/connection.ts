@@ -51,7 +51,7 @@ const SOCKET_HIGH_WATER = 1 << 20;
  * The server side of one HTTP/2 connection (RFC 9113) over a socket,
  * written for gRPC: it accepts request streams and answers them, with flow
  * control in both directions, and never pushes. All output of one turn of
- * the event loop goes to the socket in a single write, so a unary answer
+ * the event loop goes to the socket in a single write, so an answer
  * (headers, message, trailers) reaches the client as one packet.
  *
  * Protocol errors by the peer end the connection with GOAWAY; errors on one
@@ -382,8 +382,11 @@ export class H2Connection implements StreamOwner {
     }
     const s = new H2Stream(streamId, fields, this, this.peerInitialWindow, this.opts.windowSize);
     this.streams.set(streamId, s);
+    // Half-closed before onStream runs: an answer given there closes the
+    // stream, and must not be followed by a RST_STREAM (§5.1, §8.1).
+    s.remoteEnded = endStream;
     this.opts.onStream(s);
-    if (endStream) this.remoteEnd(s);
+    if (endStream && !s.done) s.onEnd?.();
   }
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
@@ -408,7 +411,12 @@ export class H2Connection implements StreamOwner {
       this.streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
-    if (payload.length > data.length) this.creditConnection(payload.length - data.length);
+    if (payload.length > data.length) {
+      // Padding is taken at once: credited to the stream as to the connection,
+      // or each padded frame would shrink the stream's window for good.
+      s.buffered += payload.length - data.length;
+      this.credit(s, payload.length - data.length);
+    }
     if (data.length > 0) {
       s.buffered += data.length;
       s.onData?.(data);
@@ -542,7 +550,9 @@ export class H2Connection implements StreamOwner {
     this.outBytes += b.length;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      queueMicrotask(() => this.flush());
+      // After this turn's promise jobs too: a handler that sends its last
+      // message and then returns has its trailers in the same write.
+      setImmediate(() => this.flush());
     }
   }
 
