@@ -15,9 +15,6 @@ import {
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 
-/** Request encodings we can read; we never compress what we send. */
-export const ACCEPT_ENCODING = 'identity,deflate,gzip';
-
 const RESPONSE_HEADERS = [
   [':status', '200'],
   ['content-type', 'application/grpc'],
@@ -212,14 +209,37 @@ export class ServerCall<Req, Res> {
     this.wake?.();
   }
 
+  /** Request messages may be gzip or deflate compressed; answers never are. */
   private async decompress(payload: Buffer): Promise<Buffer> {
-    const opts = { maxOutputLength: this.limits.maxRecvMessageSize };
-    if (this.encoding === 'gzip') return gunzipAsync(payload, opts);
-    if (this.encoding === 'deflate') return inflateAsync(payload, opts);
-    throw new GrpcStatusError(
-      StatusCode.INTERNAL,
-      'grpc: compressed flag set with identity or empty encoding',
-    );
+    const max = this.limits.maxRecvMessageSize;
+    const inflateFn =
+      this.encoding === 'gzip'
+        ? gunzipAsync
+        : this.encoding === 'deflate'
+          ? inflateAsync
+          : undefined;
+    if (inflateFn === undefined) {
+      throw this.encoding === undefined
+        ? new GrpcStatusError(
+            StatusCode.INTERNAL,
+            'grpc: compressed flag set with identity or empty encoding',
+          )
+        : new GrpcStatusError(
+            StatusCode.UNIMPLEMENTED,
+            `grpc: Decompressor is not installed for grpc-encoding ${JSON.stringify(this.encoding)}`,
+          );
+    }
+    try {
+      return await inflateFn(payload, { maxOutputLength: max });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new GrpcStatusError(
+          StatusCode.RESOURCE_EXHAUSTED,
+          `grpc: received message after decompression larger than max (${max})`,
+        );
+      }
+      throw err;
+    }
   }
 
   private onEnd(): void {

@@ -478,6 +478,30 @@ describe('GrpcServer calls', () => {
     });
   }
 
+  it('refuses a compressed request that inflates past the limit, and an unknown encoding', async (t) => {
+    const session = rawSession(t, socket);
+    const bomb = await rawRequest(
+      session,
+      grpcHeaders(INFO_PATH, { 'grpc-encoding': 'gzip' }),
+      grpcFrame(gzipSync(infoRequest('x'.repeat(MAX_RECV + 10))), true),
+    );
+    assert.deepEqual(grpcStatus(bomb), {
+      code: status.RESOURCE_EXHAUSTED,
+      message: `grpc: received message after decompression larger than max (${MAX_RECV})`,
+    });
+    const snappy = await rawRequest(
+      session,
+      grpcHeaders(INFO_PATH, { 'grpc-encoding': 'snappy' }),
+      grpcFrame(Buffer.from('whatever'), true),
+    );
+    assert.deepEqual(grpcStatus(snappy), {
+      code: status.UNIMPLEMENTED,
+      message: 'grpc: Decompressor is not installed for grpc-encoding "snappy"',
+    });
+    const ok = await rawRequest(session, grpcHeaders(INFO_PATH), grpcFrame(infoRequest('ok')));
+    assert.equal(grpcStatus(ok).code, status.OK);
+  });
+
   it('refuses a request over maxRecvMessageSize and keeps serving the connection', async (t) => {
     const big = 'y'.repeat(MAX_RECV + 10);
     const size = infoRequest(big).length;

@@ -724,6 +724,24 @@ describe('H2Connection with a raw peer', () => {
     assert.equal(aborted, true);
   });
 
+  it('answers DATA beyond the connection window, though within each stream window, with FLOW_CONTROL_ERROR', async (t) => {
+    const h = await harness(t, { windowSize: DEFAULT_WINDOW });
+    h.onStream = () => {}; // takes nothing: no credit goes back
+    const peer = await RawPeer.connect(h.path);
+    t.after(() => peer.close());
+    peer.handshake();
+    const chunk = Buffer.alloc(16_000);
+    // 2 streams × 3 × 16,000 = 96,000 bytes: each stream stays under 65,535.
+    for (const id of [1, 3]) {
+      peer.send(RawPeer.headers(id, REQUEST_FIELDS));
+      for (let i = 0; i < 3; i++) peer.send(frame(FrameType.DATA, 0, id, chunk));
+    }
+    const g = await peer.goaway();
+    assert.equal(g.code, ErrorCode.FLOW_CONTROL_ERROR);
+    assert.match(g.debug, /connection window/);
+    await h.closed;
+  });
+
   it('resumes a response blocked on window when SETTINGS raises INITIAL_WINDOW_SIZE', async (t) => {
     const h = await harness(t);
     const body = pattern(1000, 11);

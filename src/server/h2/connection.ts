@@ -68,6 +68,8 @@ export class H2Connection implements StreamOwner {
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private connSendWindow = DEFAULT_WINDOW;
   private connUnacked = 0;
+  /** What the peer may still send on the connection before our next WINDOW_UPDATE. */
+  private connRecvWindow = DEFAULT_WINDOW;
   /** A header block in progress: HEADERS without END_HEADERS, then CONTINUATION. */
   private pendingHeaders:
     | { streamId: number; endStream: boolean; parts: Buffer[]; size: number }
@@ -100,6 +102,7 @@ export class H2Connection implements StreamOwner {
     );
     if (opts.windowSize > DEFAULT_WINDOW) {
       this.enqueue(windowUpdateFrame(0, opts.windowSize - DEFAULT_WINDOW));
+      this.connRecvWindow = opts.windowSize;
     }
   }
 
@@ -399,6 +402,10 @@ export class H2Connection implements StreamOwner {
     }
     // The whole frame counts against the windows; padding and data for a
     // stream that is gone are credited back at once.
+    this.connRecvWindow -= payload.length;
+    if (this.connRecvWindow < 0) {
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
+    }
     const s = this.streams.get(streamId);
     if (s === undefined || s.remoteEnded) {
       if (streamId > this.lastStreamId) throw protocolError('DATA on an idle stream');
@@ -408,6 +415,7 @@ export class H2Connection implements StreamOwner {
     }
     s.recvWindow -= payload.length;
     if (s.recvWindow < 0) {
+      this.creditConnection(payload.length);
       this.streamError(streamId, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
@@ -460,6 +468,7 @@ export class H2Connection implements StreamOwner {
     this.connUnacked += n;
     if (this.connUnacked >= this.opts.windowSize >> 2) {
       this.enqueue(windowUpdateFrame(0, this.connUnacked));
+      this.connRecvWindow += this.connUnacked;
       this.connUnacked = 0;
     }
   }
