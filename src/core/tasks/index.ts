@@ -106,8 +106,11 @@ export interface CreateTaskOptions {
  * manager finds them again when it starts.
  */
 export interface TaskManager {
-  /** `already_exists` if the container has a task. */
-  create(ctx: OpContext, id: string, opts: CreateTaskOptions): Promise<Task>;
+  /**
+   * `already_exists` if the container has a task. Answers the task and the
+   * pid of its init process, as creating it reported.
+   */
+  create(ctx: OpContext, id: string, opts: CreateTaskOptions): Promise<{ task: Task; pid: number }>;
   /** `not_found` when the container has no task. */
   get(ctx: OpContext, id: string): Task;
   list(ctx: OpContext): Task[];

@@ -74,7 +74,7 @@ describe('ShimManager with the real runc shim', {
     return m;
   };
 
-  const create = (
+  const createWithPid = (
     m: ShimManager,
     id: string,
     args: string[],
@@ -91,6 +91,8 @@ describe('ShimManager with the real runc shim', {
       // The 1.6 shim needs stderr whenever stdout is a file:// URI (it panics otherwise).
       io: { stdin: '', stdout, stderr: stdout && `${stdout}.err`, terminal: false },
     });
+  const create = (...args: Parameters<typeof createWithPid>) =>
+    createWithPid(...args).then((r) => r.task);
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'berth-runtime-'));
@@ -150,10 +152,14 @@ describe('ShimManager with the real runc shim', {
   it('runs a task from create to delete, with an exec, and leaves nothing behind', async () => {
     const m = await manager();
     const out = join(dir, 'out.log');
-    const task = await create(m, 't1', ['sleep', '1000'], `file://${out}`);
-    assert.equal((await task.state(ctx)).status, 'created');
+    const created = await createWithPid(m, 't1', ['sleep', '1000'], `file://${out}`);
+    const task = created.task;
+    const state = await task.state(ctx);
+    assert.equal(state.status, 'created');
+    assert.ok(created.pid > 0);
+    assert.equal(created.pid, state.pid);
     const pid = await task.start(ctx);
-    assert.ok(pid > 0);
+    assert.equal(pid, created.pid);
     assert.equal((await task.state(ctx)).status, 'running');
     assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'));
     assert.ok((await task.pids(ctx)).some((p) => p.pid === pid));

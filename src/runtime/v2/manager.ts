@@ -84,7 +84,11 @@ export class ShimManager implements TaskManager {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
   }
 
-  async create(ctx: OpContext, id: string, opts: CreateTaskOptions): Promise<Task> {
+  async create(
+    ctx: OpContext,
+    id: string,
+    opts: CreateTaskOptions,
+  ): Promise<{ task: Task; pid: number }> {
     const ns = namespaceRequired(ctx);
     const k = key(ns, id);
     if (this.entries.has(k) || this.creating.has(k)) {
@@ -103,7 +107,7 @@ export class ShimManager implements TaskManager {
     ns: string,
     id: string,
     opts: CreateTaskOptions,
-  ): Promise<Task> {
+  ): Promise<{ task: Task; pid: number }> {
     const binary = resolveShimBinary(opts.runtime, this.opts.binary);
     const bundle = Bundle.create(this.opts.roots, ns, id, opts.spec.value);
     const inv: ShimInvocation = { binary, namespace: ns, id, bundle: bundle.path };
@@ -127,7 +131,7 @@ export class ShimManager implements TaskManager {
       const task = new ShimTask(new ShimClient(connection.conn, ns), bundle, opts.runtime);
       entry = { task, log: shimLog, connection };
       connection.tasks.add(key(ns, id));
-      await task.shim.create({
+      const created = await task.shim.create({
         id,
         bundle: bundle.path,
         rootfs: opts.rootfs.map((m) => ({
@@ -145,7 +149,7 @@ export class ShimManager implements TaskManager {
       });
       this.entries.set(key(ns, id), entry);
       log.debug({ address }, 'task created');
-      return task;
+      return { task, pid: created.pid };
     } catch (err) {
       await this.abandon(ctx, inv, bundle, entry, shimLog, started);
       throw err;

@@ -85,7 +85,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
           checkpoint = await checkpointer.restorePath(ctx, descriptorFromProto(req.checkpoint));
         }
         try {
-          const task = await tasks.create(ctx, req.containerId, {
+          const { pid } = await tasks.create(ctx, req.containerId, {
             spec: container.spec,
             runtime: req.runtimePath || container.runtime.name,
             ...(container.runtime.options && { runtimeOptions: container.runtime.options }),
@@ -99,8 +99,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
             },
             ...(checkpoint !== undefined && { checkpoint }),
           });
-          const state = await task.state(ctx);
-          return { containerId: req.containerId, pid: state.pid };
+          return { containerId: req.containerId, pid };
         } finally {
           if (checkpoint !== undefined) checkpointer.release(checkpoint);
         }
