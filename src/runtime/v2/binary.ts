@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
@@ -6,6 +5,7 @@ import { Any } from '../../api/google/protobuf/any.js';
 import { deadlineExceeded, internal, invalidArgument, notFound } from '../../core/errdefs/index.js';
 import { type AnyValue, anyBuffer, type Exit } from '../../core/tasks/index.js';
 import { fromTimestamp } from '../../core/time/index.js';
+import { type SpawnedChild, spawnDetached } from '../../sys/spawn.js';
 
 /** How a shim binary is found and what every invocation is told about the daemon. */
 export interface ShimBinaryConfig {
@@ -104,8 +104,9 @@ interface RunResult {
 }
 
 /**
- * Runs a shim command in its own process group (so a signal to the daemon's
- * group never reaches it, and what it leaves running outlives the daemon).
+ * Runs a shim command in its own session (so a signal to the daemon's group
+ * never reaches it, and what it leaves running outlives the daemon) and
+ * answers once it has exited and closed its stdout and stderr.
  */
 function run(
   cfg: ShimBinaryConfig,
@@ -113,40 +114,48 @@ function run(
   args: string[],
   stdin: Uint8Array | undefined,
 ): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(inv.binary, args, {
+  let child: SpawnedChild;
+  try {
+    child = spawnDetached(inv.binary, args, {
       cwd: inv.bundle,
       env: shimEnv(cfg, inv.namespace),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let errBytes = 0;
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => {
-      // Warnings only; keep the head if a shim gets chatty.
-      if (errBytes < 1 << 16) err.push(b);
-      errBytes += b.length;
+  } catch (e) {
+    return Promise.reject(internal(`shim ${inv.binary}: ${(e as Error).message}`, { cause: e }));
+  }
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let errBytes = 0;
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => {
+    // Warnings only; keep the head if a shim gets chatty.
+    if (errBytes < 1 << 16) err.push(b);
+    errBytes += b.length;
+  });
+  const ended = (s: NodeJS.ReadableStream & NodeJS.EventEmitter) =>
+    new Promise<void>((resolve) => {
+      s.on('error', () => {});
+      s.on('close', () => resolve());
     });
+  const closed = Promise.all([child.exited, ended(child.stdout), ended(child.stderr)]);
+  child.stdin.on('error', () => {
+    // A shim that does not read its options closes stdin early.
+  });
+  if (stdin === undefined) child.stdin.end();
+  else child.stdin.end(Buffer.from(stdin));
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
       reject(
         deadlineExceeded(`shim ${args.at(-1)} ${inv.id}: no answer within ${cfg.timeoutMs} ms`),
       );
     }, cfg.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(internal(`shim ${inv.binary}: ${e.message}`, { cause: e }));
-    });
-    child.on('close', (code, signal) => {
+    void closed.then(([{ code, signal }]) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
     });
-    child.stdin.on('error', () => {
-      // A shim that does not read its options closes stdin early.
-    });
-    child.stdin.end(stdin === undefined ? undefined : Buffer.from(stdin));
   });
 }
 
