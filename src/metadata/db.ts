@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { internal } from '../core/errdefs/index.js';
+import { withoutFsync } from '../sys/sqlite.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export interface MetadataDBOptions {
@@ -60,18 +61,11 @@ export class MetadataDB {
   }
 
   /**
-   * Like {@link MetadataDB.update}, but the commit is not fsynced: it
-   * survives kill -9 (its WAL frames are written before this returns), and
-   * a power cut only until the next synced commit, which syncs the whole
-   * WAL. Only for steps whose loss to a power cut is harmless.
+   * Like {@link MetadataDB.update}, but the commit is not fsynced (see
+   * {@link withoutFsync}). Only for steps whose loss to a power cut is harmless.
    */
   updateUnsynced<T>(fn: (db: Database) => T): T {
-    this.prepare('PRAGMA synchronous = NORMAL').run();
-    try {
-      return this.update(fn);
-    } finally {
-      this.prepare('PRAGMA synchronous = FULL').run();
-    }
+    return withoutFsync(this.db, () => this.update(fn));
   }
 
   /** Runs `fn` in one read transaction: a consistent snapshot. */

@@ -120,8 +120,15 @@ export abstract class DirSnapshotter implements Snapshotter {
     });
   }
 
+  /**
+   * The record goes in a commit that is not fsynced: if a power cut brings
+   * it back, its directory is gone or goes with cleanup, and the metadata
+   * store, which has no record for it, has the collector remove it again.
+   */
   async remove(ctx: OpContext, key: string): Promise<void> {
-    const { id } = prefixed('failed to remove', () => this.ms.update(() => this.ms.remove(key)));
+    const { id } = prefixed('failed to remove', () =>
+      this.ms.updateUnsynced(() => this.ms.remove(key)),
+    );
     this.discard(ctx, id);
   }
 

@@ -16,6 +16,7 @@ import {
   snapshotAdaptor,
   type Usage,
 } from '../core/snapshots/index.js';
+import { withoutFsync } from '../sys/sqlite.js';
 
 /**
  * A snapshot as a backend sees it: its directory id, its kind and the ids of
@@ -79,6 +80,14 @@ export class MetaStore {
   /** Runs `fn` in one write transaction; rolls back on throw. */
   update<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /**
+   * Like {@link MetaStore.update}, but the commit is not fsynced (see
+   * {@link withoutFsync}). Only for steps whose loss to a power cut is harmless.
+   */
+  updateUnsynced<T>(fn: () => T): T {
+    return withoutFsync(this.db, () => this.update(fn));
   }
 
   /** Runs `fn` in one read transaction. */
