@@ -48,7 +48,8 @@ export class ServerCall<Req, Res> {
   private pendingDecodes = 0;
   /** The client half-closed; with decompressions in flight, the end waits for them. */
   private endSeen = false;
-  /** Set by the owner: the request stream ended (or failed); see {@link requestsDone}. */
+  private requestsSettled = false;
+  /** Set by the owner: called once, when the request stream has ended or failed. */
   onRequestsDone: (() => void) | undefined;
 
   constructor(
@@ -253,13 +254,20 @@ export class ServerCall<Req, Res> {
     }
     this.ended = true;
     this.wake?.();
-    this.onRequestsDone?.();
+    this.settleRequests();
   }
 
   private fail(err: GrpcStatusError): void {
     if (this.failure) return;
     this.failure = err;
     this.wake?.();
+    this.settleRequests();
+  }
+
+  /** Tells the owner once, whether the requests ended or failed first. */
+  private settleRequests(): void {
+    if (this.requestsSettled) return;
+    this.requestsSettled = true;
     this.onRequestsDone?.();
   }
 
