@@ -94,11 +94,6 @@ export class ServerCall<Req, Res> {
 
   // ---- requests ----
 
-  /** Everything received so far has been decoded and the client has half-closed. */
-  get requestsDone(): boolean {
-    return this.ended || this.failure !== undefined;
-  }
-
   /**
    * The single request of a unary or server-streaming call, once the
    * client has half-closed.
