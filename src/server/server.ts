@@ -6,6 +6,7 @@ import type { Logger } from '../core/log/index.js';
 import { claimSocketPath } from '../sys/socket.js';
 import { ServerCall } from './call.js';
 import { H2Connection } from './h2/connection.js';
+import { ErrorCode } from './h2/frames.js';
 import type { H2Stream } from './h2/stream.js';
 import { type CallTracker, type GrpcService, type Route, routes } from './service.js';
 import { encodeGrpcMessage, GrpcStatusError } from './wire.js';
@@ -137,7 +138,16 @@ export class GrpcServer {
       maxHeaderListSize: MAX_HEADER_LIST_SIZE,
       onStream: (s) => this.dispatch(s),
       onClose: () => this.connections.delete(conn),
-      onError: (err) => this.opts.log.debug({ err }, 'HTTP/2 connection error'),
+      onError: (err) => {
+        if (err.code === ErrorCode.INTERNAL_ERROR) {
+          this.opts.log.error({ err: err.cause }, 'failure while serving a connection; closed it');
+        } else {
+          this.opts.log.debug(
+            { err },
+            'HTTP/2 protocol error by the client; closed the connection',
+          );
+        }
+      },
     });
     this.connections.add(conn);
     if (!this.bound) conn.goaway();

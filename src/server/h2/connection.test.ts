@@ -705,6 +705,24 @@ describe('H2Connection with a raw peer', () => {
     });
   }
 
+  it('ends only the connection, with GOAWAY INTERNAL_ERROR, when a stream handler throws', async (t) => {
+    const h = await harness(t);
+    const bug = new Error('handler bug');
+    h.onStream = () => {
+      throw bug;
+    };
+    const peer = await RawPeer.connect(h.path);
+    t.after(() => peer.close());
+    peer.handshake();
+    peer.send(RawPeer.headers(1, REQUEST_FIELDS, Flag.END_STREAM));
+    const g = await peer.goaway();
+    assert.equal(g.code, ErrorCode.INTERNAL_ERROR);
+    assert.equal(g.debug, 'internal error');
+    await h.closed;
+    assert.equal(h.errors.length, 1);
+    assert.equal(h.errors[0]!.cause, bug);
+  });
+
   it('names the last stream in GOAWAY and aborts the open streams on a protocol error', async (t) => {
     const h = await harness(t);
     let aborted = false;

@@ -30,17 +30,21 @@ export interface H2ConnectionOptions {
   onStream(stream: H2Stream): void;
   /** The socket has closed; every stream is over. */
   onClose?(): void;
-  /** A connection-level protocol error the peer caused (for the log). */
-  onError?(err: Error): void;
+  /**
+   * The connection ended with GOAWAY: a protocol error by the peer, or
+   * (code INTERNAL_ERROR, the fault as `cause`) an exception of ours.
+   */
+  onError?(err: ConnectionError): void;
 }
 
 /** An error that ends the whole connection with GOAWAY. */
-class ConnectionError extends Error {
+export class ConnectionError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -168,8 +172,12 @@ export class H2Connection implements StreamOwner {
       // Keep the partial frame; copy it so the socket's chunk can be freed.
       if (at < buf.length) this.inbuf = Buffer.from(buf.subarray(at));
     } catch (err) {
-      if (err instanceof ConnectionError) this.connectionError(err);
-      else throw err;
+      // A fault of ours (a handler's bug) ends this connection, not the daemon.
+      this.connectionError(
+        err instanceof ConnectionError
+          ? err
+          : new ConnectionError(ErrorCode.INTERNAL_ERROR, 'internal error', { cause: err }),
+      );
     }
   }
 
