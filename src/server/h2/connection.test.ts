@@ -504,6 +504,15 @@ const REQUEST_FIELDS: HeaderField[] = [
   ['content-type', 'application/grpc'],
 ];
 
+/** Polls `cond` every event-loop turn until it gives a value (bounded by the test timeout). */
+async function waitUntil<T>(cond: () => T | false | undefined): Promise<T> {
+  for (;;) {
+    const v = cond();
+    if (v) return v;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 function ping(payload = Buffer.from('berthpng'), flags = 0): Buffer {
   return frame(FrameType.PING, flags, 0, payload);
 }
@@ -704,6 +713,41 @@ describe('H2Connection with a raw peer', () => {
       assert.match(h.errors[0]!.message, debug);
     });
   }
+
+  it('stops reading from a peer that does not read its answers, and reads on once it does', async (t) => {
+    const h = await harness(t, { windowSize: 16 << 20 });
+    const body = pattern(8 << 20, 5);
+    const seen: number[] = [];
+    h.onStream = (s) => {
+      seen.push(s.id);
+      s.respond(OK_HEADERS);
+      s.write(s.id === 1 ? body : Buffer.from('small'));
+      s.end([['grpc-status', '0']]);
+    };
+    const peer = await RawPeer.connect(h.path);
+    t.after(() => peer.close());
+    peer.socket.pause();
+    peer.handshake([[Setting.INITIAL_WINDOW_SIZE, 16 << 20]]);
+    peer.send(windowUpdateFrame(0, (16 << 20) - DEFAULT_WINDOW));
+    peer.send(RawPeer.headers(1, REQUEST_FIELDS, Flag.END_STREAM));
+    const conn = await waitUntil(() => h.conns[0]?.readingPaused && h.conns[0]);
+    // A request sent now stays unread in the kernel while the answer is stuck.
+    peer.send(RawPeer.headers(3, REQUEST_FIELDS, Flag.END_STREAM));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(seen, [1]);
+    peer.socket.resume();
+    await peer.next(
+      (f) => f.streamId === 3 && (f.flags & Flag.END_STREAM) !== 0,
+      'stream 3 answered',
+    );
+    assert.deepEqual(seen, [1, 3]);
+    const data = peer.seen.filter((f) => f.type === FrameType.DATA && f.streamId === 1);
+    assert.equal(
+      data.reduce((n, f) => n + f.payload.length, 0),
+      body.length,
+    );
+    assert.equal(conn.readingPaused, false);
+  });
 
   it('ends only the connection, with GOAWAY INTERNAL_ERROR, when a stream handler throws', async (t) => {
     const h = await harness(t);

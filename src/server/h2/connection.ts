@@ -86,6 +86,7 @@ export class H2Connection implements StreamOwner {
   private readonly blocked = new Set<H2Stream>();
   private goingAway = false;
   private ended = false;
+  private paused = false;
 
   constructor(
     private readonly socket: Socket,
@@ -117,6 +118,15 @@ export class H2Connection implements StreamOwner {
 
   get congested(): boolean {
     return this.socket.writableLength >= SOCKET_HIGH_WATER;
+  }
+
+  /**
+   * Reading is paused while the peer does not read what we wrote: a client
+   * that sends requests (or PINGs) without reading the answers does not
+   * grow our memory without bound; it finds its own writes blocked.
+   */
+  get readingPaused(): boolean {
+    return this.paused;
   }
 
   /**
@@ -590,9 +600,17 @@ export class H2Connection implements StreamOwner {
       for (const b of out) this.socket.write(b);
       this.socket.uncork();
     }
+    if (this.congested && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
   }
 
   private onSocketDrain(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
     for (const s of this.streams.values()) if (s.waitingForDrain) s.notifyDrain();
   }
 
