@@ -97,8 +97,21 @@ class BerthdDaemon implements TestDaemon {
   }
 }
 
+/** Where the stock shim has runc keep its state for containerd: one directory per namespace. */
+const CONTAINERD_RUNC_ROOT = '/run/containerd/runc';
+
+function runcNamespaces(): string[] {
+  try {
+    return readdirSync(CONTAINERD_RUNC_ROOT);
+  } catch {
+    return [];
+  }
+}
+
 class ContainerdDaemon implements TestDaemon {
   readonly kind = 'containerd';
+  /** runc's namespace directories that were there before this daemon ran. */
+  private readonly runcBefore = new Set(runcNamespaces());
   constructor(private d: Containerd) {}
   get dir() {
     return this.d.dir;
@@ -135,6 +148,16 @@ class ContainerdDaemon implements TestDaemon {
     await this.d.kill9();
     reapLeftovers(this);
     this.d.dir.remove();
+    // runc leaves its namespace directories behind, empty once the
+    // containers are gone: rmdir removes only those (never a non-empty one).
+    for (const ns of runcNamespaces()) {
+      if (this.runcBefore.has(ns)) continue;
+      try {
+        rmdirSync(join(CONTAINERD_RUNC_ROOT, ns));
+      } catch {
+        // not empty: something else uses it
+      }
+    }
   }
 }
 
