@@ -14,6 +14,7 @@ import {
   alive,
   cmdline,
   daemonKind,
+  entriesOf,
   startDaemonWithImage,
   type TestDaemon,
   uniqueId,
@@ -162,7 +163,7 @@ describe(`tasks with the real ctr (${kind})`, { skip: !root && 'needs root' }, (
     });
 
     it('SIGTERM ends a detached exec (ctr task rm --exec-id exits 143)', async (t) => {
-      const fifoDirsBefore = new Set(fifoDirs());
+      const fifoDirsBefore = new Set(entriesOf(CTR_FIFO_DIR));
       await ok(['task', 'exec', '-d', '--exec-id', 'e2', id, 'sleep', '1000']);
       // ctr 1.6 leaves a detached exec's FIFOs behind (against containerd too).
       t.after(() => removeExecFifos(fifoDirsBefore, 'e2'));
@@ -273,14 +274,6 @@ describe(`tasks with the real ctr (${kind})`, { skip: !root && 'needs root' }, (
 /** Where ctr 1.6 makes its FIFO sets, whatever the daemon's paths. */
 const CTR_FIFO_DIR = '/run/containerd/fifo';
 
-function fifoDirs(): string[] {
-  try {
-    return readdirSync(CTR_FIFO_DIR);
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Removes the FIFO set ctr made for exec `execId` since `before`: only a
  * new directory directly under {@link CTR_FIFO_DIR} holding nothing but
@@ -288,7 +281,7 @@ function fifoDirs(): string[] {
  */
 function removeExecFifos(before: ReadonlySet<string>, execId: string): void {
   const names = ['stdin', 'stdout', 'stderr'].map((s) => `${execId}-${s}`);
-  for (const d of fifoDirs()) {
+  for (const d of entriesOf(CTR_FIFO_DIR)) {
     if (before.has(d) || !/^\d+$/.test(d)) continue;
     const dir = join(CTR_FIFO_DIR, d);
     const entries = readdirSync(dir);

@@ -17,12 +17,15 @@ export const DAEMON_ENV = 'BERTH_E2E_DAEMON';
 /** Where both daemons' runtime v2 keeps one bundle directory per task: `<state>/<this>/<ns>/<id>`. */
 export const TASKS_DIR = 'io.containerd.runtime.v2.task';
 
+/** Where the stock shim has runc keep its state for containerd: one directory per namespace. */
+const CONTAINERD_RUNC_ROOT = '/run/containerd/runc';
+
 /**
  * runc's state root for a daemon's tasks (runc keeps a task under `<this>/<ns>/<id>`): the stock
  * shim's default for containerd; berthd gives its runc shims `<state>/runc`.
  */
 export function runcRoot(d: Pick<TestDaemon, 'kind' | 'state'>): string {
-  return d.kind === 'berthd' ? join(d.state, 'runc') : '/run/containerd/runc';
+  return d.kind === 'berthd' ? join(d.state, 'runc') : CONTAINERD_RUNC_ROOT;
 }
 
 export function daemonKind(): DaemonKind {
@@ -55,9 +58,31 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-class BerthdDaemon implements TestDaemon {
-  readonly kind = 'berthd';
-  constructor(private d: Berthd) {}
+/** What the two process handles (Berthd, Containerd) have in common. */
+interface DaemonProcess {
+  readonly dir: TempDir;
+  readonly socket: string;
+  readonly root: string;
+  readonly state: string;
+  readonly pid: number;
+  readonly running: boolean;
+  readonly output: string;
+  stop(): Promise<unknown>;
+  kill9(): Promise<void>;
+}
+
+/**
+ * A {@link TestDaemon} over either process handle: `again` starts the
+ * daemon anew on the same directories, `afterCleanup` removes what that
+ * daemon leaves outside them.
+ */
+class ManagedDaemon<P extends DaemonProcess> implements TestDaemon {
+  constructor(
+    readonly kind: DaemonKind,
+    private d: P,
+    private readonly again: (d: P) => Promise<P>,
+    private readonly afterCleanup: () => void = () => {},
+  ) {}
   get dir() {
     return this.d.dir;
   }
@@ -86,87 +111,59 @@ class BerthdDaemon implements TestDaemon {
     return this.d.kill9();
   }
   async restart() {
-    if (this.d.running) await this.d.stop();
-    this.d = await Berthd.start({ dir: this.d.dir });
+    this.d = await this.again(this.d);
   }
   async cleanup() {
     await reapTasks(this);
     await this.d.kill9();
     reapLeftovers(this);
     this.d.dir.remove();
+    this.afterCleanup();
   }
 }
 
-/** Where the stock shim has runc keep its state for containerd: one directory per namespace. */
-const CONTAINERD_RUNC_ROOT = '/run/containerd/runc';
-
-function runcNamespaces(): string[] {
+/** The names in `dir`, or none when it does not exist (yet). */
+export function entriesOf(dir: string): string[] {
   try {
-    return readdirSync(CONTAINERD_RUNC_ROOT);
+    return readdirSync(dir);
   } catch {
     return [];
   }
 }
 
-class ContainerdDaemon implements TestDaemon {
-  readonly kind = 'containerd';
-  /** runc's namespace directories that were there before this daemon ran. */
-  private readonly runcBefore = new Set(runcNamespaces());
-  constructor(private d: Containerd) {}
-  get dir() {
-    return this.d.dir;
-  }
-  get socket() {
-    return this.d.socket;
-  }
-  get root() {
-    return this.d.root;
-  }
-  get state() {
-    return this.d.state;
-  }
-  get pid() {
-    return this.d.pid;
-  }
-  get running() {
-    return this.d.running;
-  }
-  get output() {
-    return this.d.output;
-  }
-  stop() {
-    return this.d.stop();
-  }
-  kill9() {
-    return this.d.kill9();
-  }
-  async restart() {
-    this.d = await this.d.restart();
-  }
-  async cleanup() {
-    await reapTasks(this);
-    await this.d.kill9();
-    reapLeftovers(this);
-    this.d.dir.remove();
-    // runc leaves its namespace directories behind, empty once the
-    // containers are gone: rmdir removes only those (never a non-empty one).
-    for (const ns of runcNamespaces()) {
-      if (this.runcBefore.has(ns)) continue;
-      try {
-        rmdirSync(join(CONTAINERD_RUNC_ROOT, ns));
-      } catch {
-        // not empty: something else uses it
-      }
+/**
+ * runc leaves its namespace directories behind, empty once the containers
+ * are gone: removes those not in `before`, with rmdir only (never a
+ * non-empty one).
+ */
+function removeNewRuncDirs(before: ReadonlySet<string>): void {
+  for (const ns of entriesOf(CONTAINERD_RUNC_ROOT)) {
+    if (before.has(ns)) continue;
+    try {
+      rmdirSync(join(CONTAINERD_RUNC_ROOT, ns));
+    } catch {
+      // not empty: something else uses it
     }
   }
 }
 
 /** Starts the daemon {@link daemonKind} names on a fresh temp dir. */
 export async function startDaemon(kind: DaemonKind = daemonKind()): Promise<TestDaemon> {
-  if (kind === 'berthd') return new BerthdDaemon(await Berthd.start());
+  if (kind === 'berthd') {
+    return new ManagedDaemon('berthd', await Berthd.start(), async (d) => {
+      if (d.running) await d.stop();
+      return Berthd.start({ dir: d.dir });
+    });
+  }
   const dir = tempDir();
   try {
-    return new ContainerdDaemon(await Containerd.start(dir));
+    const runcBefore = new Set(entriesOf(CONTAINERD_RUNC_ROOT));
+    return new ManagedDaemon(
+      'containerd',
+      await Containerd.start(dir),
+      (d) => d.restart(),
+      () => removeNewRuncDirs(runcBefore),
+    );
   } catch (err) {
     dir.remove();
     throw err;
