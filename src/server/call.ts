@@ -20,6 +20,18 @@ const RESPONSE_HEADERS = [
   ['content-type', 'application/grpc'],
 ] as const;
 
+/** A status as trailers: `grpc-status`, and `grpc-message` unless it is empty. */
+function statusTrailers(status: GrpcStatus): [string, string][] {
+  const trailers: [string, string][] = [['grpc-status', String(status.code)]];
+  if (status.message !== '') trailers.push(['grpc-message', encodeGrpcMessage(status.message)]);
+  return trailers;
+}
+
+/** Ends a stream with a status and no message: gRPC's "trailers-only" answer. */
+export function respondTrailersOnly(stream: H2Stream, status: GrpcStatus): void {
+  stream.respondAndEnd([...RESPONSE_HEADERS, ...statusTrailers(status)]);
+}
+
 export interface CallLimits {
   maxRecvMessageSize: number;
   maxSendMessageSize: number;
@@ -38,8 +50,7 @@ export class ServerCall<Req, Res> {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private finished = false;
   /** Requests decoded and not yet taken; `ended` once the client half-closed. */
-  private readonly pending: Req[] = [];
-  private pendingSizes: number[] = [];
+  private readonly pending: { req: Req; wireSize: number }[] = [];
   private ended = false;
   private failure: GrpcStatusError | undefined;
   private wake: (() => void) | undefined;
@@ -108,17 +119,14 @@ export class ServerCall<Req, Res> {
           : 'grpc: the client sent more than one request message for a unary request',
       );
     }
-    this.creditTaken(1);
-    return this.pending[0]!;
+    return this.take();
   }
 
   /** The requests of a streaming call as they arrive; ends when the client half-closes. */
   async *requests(): AsyncGenerator<Req> {
     for (;;) {
       if (this.pending.length > 0) {
-        const r = this.pending.shift()!;
-        this.creditTaken(1);
-        yield r;
+        yield this.take();
         continue;
       }
       if (this.failure) throw this.failure;
@@ -131,11 +139,11 @@ export class ServerCall<Req, Res> {
     }
   }
 
-  private creditTaken(n: number): void {
-    const sizes = this.pendingSizes.splice(0, n);
-    let bytes = 0;
-    for (const s of sizes) bytes += s;
-    this.stream.consumed(bytes);
+  /** The oldest request, its bytes credited back to the client now that it is taken. */
+  private take(): Req {
+    const { req, wireSize } = this.pending.shift()!;
+    this.stream.consumed(wireSize);
+    return req;
   }
 
   private onData(chunk: Buffer): void {
@@ -200,8 +208,7 @@ export class ServerCall<Req, Res> {
       );
       return;
     }
-    this.pending.push(req);
-    this.pendingSizes.push(wireSize);
+    this.pending.push({ req, wireSize });
     this.wake?.();
   }
 
@@ -316,13 +323,8 @@ export class ServerCall<Req, Res> {
     if (this.finished) return;
     this.finished = true;
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
-    const trailers: [string, string][] = [['grpc-status', String(status.code)]];
-    if (status.message !== '') trailers.push(['grpc-message', encodeGrpcMessage(status.message)]);
-    if (this.stream.headersSent) {
-      this.stream.end(trailers);
-    } else {
-      this.stream.respondAndEnd([...RESPONSE_HEADERS, ...trailers]);
-    }
+    if (this.stream.headersSent) this.stream.end(statusTrailers(status));
+    else respondTrailersOnly(this.stream, status);
   }
 
   private abortSignal(reason: Error): void {

@@ -4,12 +4,12 @@ import { dirname } from 'node:path';
 import { StatusCode } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
 import { claimSocketPath } from '../sys/socket.js';
-import { ServerCall } from './call.js';
+import { respondTrailersOnly, ServerCall } from './call.js';
 import { H2Connection } from './h2/connection.js';
 import { ErrorCode } from './h2/frames.js';
 import type { H2Stream } from './h2/stream.js';
 import { type CallTracker, type GrpcService, type Route, routes } from './service.js';
-import { encodeGrpcMessage, GrpcStatusError } from './wire.js';
+import { GrpcStatusError } from './wire.js';
 
 export interface GrpcServerOptions {
   /** Unix socket path. */
@@ -166,7 +166,7 @@ export class GrpcServer {
     const path = stream.header(':path') ?? '';
     const route = this.routes.get(path);
     if (route === undefined) {
-      refuse(stream, StatusCode.UNIMPLEMENTED, this.unknown(path));
+      respondTrailersOnly(stream, { code: StatusCode.UNIMPLEMENTED, message: this.unknown(path) });
       return;
     }
     const def = route.definition;
@@ -175,7 +175,7 @@ export class GrpcServer {
       call = new ServerCall(stream, def.requestDeserialize, def.responseSerialize, this.limits);
     } catch (err) {
       if (!(err instanceof GrpcStatusError)) throw err;
-      refuse(stream, err.code, err.message);
+      respondTrailersOnly(stream, { code: err.code, message: err.message });
       return;
     }
     route.start(call);
@@ -189,14 +189,4 @@ export class GrpcServer {
       ? `unknown method ${m[2]} for service ${m[1]}`
       : `unknown service ${m[1]}`;
   }
-}
-
-/** A trailers-only answer before any call exists. */
-function refuse(stream: H2Stream, code: StatusCode, message: string): void {
-  stream.respondAndEnd([
-    [':status', '200'],
-    ['content-type', 'application/grpc'],
-    ['grpc-status', String(code)],
-    ['grpc-message', encodeGrpcMessage(message)],
-  ]);
 }

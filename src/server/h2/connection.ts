@@ -555,20 +555,20 @@ export class H2Connection implements StreamOwner {
   private connectionError(err: ConnectionError): void {
     this.opts.onError?.(err);
     this.enqueue(goawayFrame(this.lastStreamId, err.code, err.message));
+    this.endSocket();
+  }
+
+  private closeIfIdle(): void {
+    if (this.goingAway && this.streams.size === 0 && !this.ended) this.endSocket();
+  }
+
+  /** Writes what is queued and closes our side; nothing more is sent. */
+  private endSocket(): void {
     this.flush();
     this.ended = true;
     this.socket.end();
     // A peer that does not close its side is not waited for.
     setTimeout(() => this.socket.destroy(), 1000).unref();
-  }
-
-  private closeIfIdle(): void {
-    if (this.goingAway && this.streams.size === 0 && !this.ended) {
-      this.ended = true;
-      this.flush();
-      this.socket.end();
-      setTimeout(() => this.socket.destroy(), 1000).unref();
-    }
   }
 
   private enqueue(b: Buffer): void {
