@@ -1,6 +1,8 @@
 #!/bin/bash
-# The whole test suite: typecheck, lint, unit tests, then the root tiers
-# (real ctr against a real berthd on temporary paths). Run as root.
+# The whole test suite: typecheck, lint, unit tests (with the architecture
+# test), then the root tiers (real ctr against a real berthd on temporary
+# paths). Run as root for a full run: a rootless run skips the root and
+# end-to-end tiers, and says so at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,18 +13,40 @@ npx biome check src test bench scripts
 echo "== build"
 npm run build --silent
 
+# Unit tier: rootless tests beside the code, the API tests and the tests of
+# the tree itself (test/*.test.ts: the layer rules of docs/architecture.md).
 unit=$(find src test/api -name '*.test.ts' -not -name '*.root.test.ts' -not -name '*.e2e.test.ts' | sort)
-e2e=$(find src test -name '*.root.test.ts' -o -name '*.e2e.test.ts' | sort)
+unit="$unit $(find test -maxdepth 1 -name '*.test.ts' | sort)"
+root=$(find src test -name '*.root.test.ts' | sort)
+e2e=$(find src test -name '*.e2e.test.ts' | sort)
+count() { wc -w <<<"$1" | tr -d ' '; }
+
+summary() {
+  echo
+  echo "== tiers"
+  echo "   unit (rootless):     ran     ($(count "$unit") files)"
+  if [[ $1 == ran ]]; then
+    echo "   root:                ran     ($(count "$root") files)"
+    echo "   end-to-end:          ran     ($(count "$e2e") files)"
+  else
+    echo "   root:                SKIPPED ($(count "$root") files): $2"
+    echo "   end-to-end:          SKIPPED ($(count "$e2e") files): $2"
+    echo
+    echo "!! This was NOT a full run: the root and end-to-end tiers did not run ($2)."
+    echo "!! Run 'sudo npm test' for the whole suite."
+  fi
+}
 
 echo "== unit"
 node --import tsx --test --test-concurrency=2 --test-timeout=120000 $unit
 if [[ $(id -u) -ne 0 ]]; then
-  echo "== e2e: skipped (needs root)"
+  summary skipped "they need root: mounts, runc, shims, the real ctr"
   exit 0
 fi
-echo "== e2e"
+echo "== root and end-to-end"
 # One Go build cache for the run's Go test programs, removed afterwards.
 BERTH_GOCACHE=$(mktemp -d /tmp/berth-gocache.XXXXXX)
 export BERTH_GOCACHE
 trap 'rm -rf -- "$BERTH_GOCACHE"' EXIT
-node --import tsx --test --test-concurrency=1 --test-timeout=300000 $e2e
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 $root $e2e
+summary ran
