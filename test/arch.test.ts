@@ -10,7 +10,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   content: ['core', 'sys', 'content'],
   sys: ['core', 'sys'],
   server: ['core', 'sys', 'server'],
-  services: ['api', 'core', 'server', 'services', 'ttrpc'],
+  services: ['api', 'core', 'server', 'services', 'ttrpc', 'wire'],
   daemon: [
     'api',
     'content',
@@ -25,15 +25,17 @@ const ALLOWED: Record<string, readonly string[]> = {
     'ttrpc',
     'runtime',
     'daemon',
+    'wire',
   ],
-  runtime: ['api', 'core', 'sys', 'ttrpc', 'runtime'],
+  runtime: ['api', 'core', 'sys', 'ttrpc', 'runtime', 'wire'],
   events: ['core', 'events'],
   archive: ['core', 'archive'],
   snapshots: ['core', 'sys', 'snapshots'],
   diff: ['core', 'archive', 'sys', 'diff'],
-  client: ['api', 'core', 'client'],
+  client: ['api', 'core', 'client', 'wire'],
   ttrpc: ['api', 'core', 'ttrpc', 'sys'],
   api: ['api'],
+  wire: ['api', 'core', 'wire'],
 };
 /** Packages a layer must not import, whatever the table says. */
 const FORBIDDEN_PACKAGES: Record<string, readonly RegExp[]> = {
@@ -42,6 +44,7 @@ const FORBIDDEN_PACKAGES: Record<string, readonly RegExp[]> = {
   metadata: [/^@grpc\//],
   services: [/^better-sqlite3$/],
   ttrpc: [/^@grpc\//, /^better-sqlite3$/],
+  wire: [/^@grpc\//, /^better-sqlite3$/],
 };
 
 const SRC = resolve(import.meta.dirname, '../src');

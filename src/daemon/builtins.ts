@@ -30,7 +30,6 @@ import type { GrpcService } from '../server/service.js';
 import { containersService } from '../services/containers/service.js';
 import { contentService } from '../services/content/service.js';
 import { diffService } from '../services/diff/service.js';
-import { eventFields, taskDelete, taskExit } from '../services/events/payloads.js';
 import { eventsService } from '../services/events/service.js';
 import { registerTtrpcEvents } from '../services/events/ttrpc.js';
 import { healthService } from '../services/health/service.js';
@@ -40,11 +39,12 @@ import { leasesService } from '../services/leases/service.js';
 import { namespacesService } from '../services/namespaces/service.js';
 import { snapshotsService } from '../services/snapshots/service.js';
 import { tasksService } from '../services/tasks/service.js';
-import { toTimestamp } from '../services/timestamp.js';
 import { versionService } from '../services/version/service.js';
 import { NativeSnapshotter, OverlaySnapshotter, overlayAvailable } from '../snapshots/index.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { TtrpcServer } from '../ttrpc/index.js';
+import { eventFields, taskDelete, taskExit } from '../wire/event-payloads.js';
+import { toTimestamp } from '../wire/timestamp.js';
 import {
   type InitContext,
   type Platform,
