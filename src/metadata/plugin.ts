@@ -10,13 +10,15 @@ import {
   pluginKey,
   type Registration,
 } from '../plugin/index.js';
-import { SqliteContainerStore } from './containers.js';
-import { MetadataContentStore } from './content.js';
-import { MetadataDB } from './db.js';
 import { Deletions } from './deletions.js';
-import { MetadataGc } from './gc.js';
-import { SqliteLeaseManager } from './leases.js';
-import { MetadataSnapshotter } from './snapshots.js';
+import {
+  MetadataContentStore,
+  MetadataDB,
+  MetadataGc,
+  MetadataSnapshotter,
+  SqliteContainerStore,
+  SqliteLeaseManager,
+} from './index.js';
 
 /**
  * The metadata plugin's instance: the database, the namespaced stores over

@@ -4,8 +4,7 @@ import type { ImageStore } from '../core/images/index.js';
 import type { NamespaceStore } from '../core/namespaces/index.js';
 import type { Snapshotter } from '../core/snapshots/index.js';
 import { PluginType, type Registration } from '../plugin/index.js';
-import { SqliteImageStore } from './images.js';
-import { SqliteNamespaceStore } from './namespaces.js';
+import { SqliteImageStore, SqliteNamespaceStore } from './index.js';
 import { SqliteMetadataKey } from './plugin.js';
 
 /*
