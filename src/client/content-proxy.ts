@@ -1,7 +1,9 @@
 import type { ClientDuplexStream, Metadata, ServiceError } from '@grpc/grpc-js';
 import {
   type ContentClient,
+  type Info as InfoPb,
   type InfoResponse,
+  type ListContentResponse,
   type ListStatusesResponse,
   type StatusResponse,
   type UpdateResponse,
@@ -9,7 +11,6 @@ import {
   type WriteContentRequest,
   type WriteContentResponse,
 } from '../api/containerd/services/content/v1/content.js';
-import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import type {
   CommitOptions,
   ContentStore,
@@ -21,6 +22,8 @@ import type {
 } from '../core/content/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { nowNanos } from '../core/time/index.js';
+import { contentInfoFromProto, statusFromProto } from '../wire/content.js';
+import { fromTimestamp } from '../wire/timestamp.js';
 import { fromGrpcError } from './errors.js';
 
 type MetadataFor = (ctx: OpContext) => Metadata;
@@ -77,7 +80,7 @@ export class ContentProxy implements ContentStore {
     const out: Info[] = [];
     try {
       for await (const msg of this.client.list({ filters: [...filters] }, this.metadata(ctx))) {
-        for (const i of (msg as { info: WireInfo[] }).info) out.push(infoFromWire(i));
+        for (const i of (msg as ListContentResponse).info) out.push(contentInfoFromProto(i));
       }
     } catch (err) {
       throw fromGrpcError(err as ServiceError);
@@ -141,8 +144,8 @@ class ProxyWriter implements Writer {
   ) {
     this.offset = Number(stat.offset);
     this.total = Number(stat.total);
-    this.startedAt = nanos(stat.startedAt);
-    this.updatedAt = nanos(stat.updatedAt);
+    this.startedAt = fromTimestamp(stat.startedAt);
+    this.updatedAt = fromTimestamp(stat.updatedAt);
     this.lastDigest = stat.digest;
   }
 
@@ -254,39 +257,14 @@ function request(action: WriteAction, fields: Partial<WriteContentRequest>): Wri
   };
 }
 
-interface WireInfo {
-  digest: string;
-  size: bigint;
-  createdAt?: Timestamp | undefined;
-  updatedAt?: Timestamp | undefined;
-  labels: Record<string, string>;
-}
-
-function infoFromWire(i: WireInfo | undefined): Info {
+function infoFromWire(i: InfoPb | undefined): Info {
   if (!i) throw new Error('response without info');
-  return {
-    digest: i.digest,
-    size: Number(i.size),
-    createdAt: nanos(i.createdAt),
-    updatedAt: nanos(i.updatedAt),
-    labels: i.labels ?? {},
-  };
+  return contentInfoFromProto(i);
 }
 
 function statusFromWire(s: StatusResponse['status']): Status {
   if (!s) throw new Error('response without status');
-  return {
-    ref: s.ref,
-    offset: Number(s.offset),
-    total: Number(s.total),
-    expected: s.expected,
-    startedAt: nanos(s.startedAt),
-    updatedAt: nanos(s.updatedAt),
-  };
-}
-
-function nanos(ts: Timestamp | undefined): bigint {
-  return ts ? ts.seconds * 1_000_000_000n + BigInt(ts.nanos) : 0n;
+  return statusFromProto(s);
 }
 
 function unary<Res = unknown>(

@@ -1,11 +1,16 @@
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../core/log/index.js';
+import { PluginType } from '../plugin/index.js';
 import { GrpcServer } from '../server/server.js';
 import type { GrpcService } from '../server/service.js';
-import { builtins } from './builtins.js';
+import { BUILTINS } from './builtins.js';
 import type { Config } from './config.js';
-import { PluginSet, PluginType } from './plugin.js';
+import { PluginSet } from './plugin-set.js';
+import { readVersion } from './version.js';
+
+/** berthd's own launcher, given to shims as `-publish-binary`. */
+const BERTHD_BIN = resolve(import.meta.dirname, '../../bin/berthd');
 
 /**
  * One running berthd: plugins loaded in order, the gRPC server on the
@@ -31,21 +36,21 @@ export class Daemon {
     const { root, state, grpc } = this.config;
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(state, { recursive: true, mode: 0o711 });
-    this.plugins = await PluginSet.load(
-      builtins({
-        shuttingDown: () => this.stopping,
+    this.plugins = await PluginSet.load(BUILTINS, {
+      root,
+      state,
+      log: this.log,
+      config: this.config.plugins,
+      disabled: this.config.disabledPlugins,
+      daemon: {
         address: grpc.address,
         ttrpcAddress: `${grpc.address}.ttrpc`,
-      }),
-      {
-        root,
-        state,
-        log: this.log,
-        config: this.config.plugins,
-        disabled: this.config.disabledPlugins,
+        publishBinary: BERTHD_BIN,
+        version: readVersion(),
+        shuttingDown: () => this.stopping,
       },
-    );
-    const services = this.plugins.getByType<GrpcService>(PluginType.grpc);
+    });
+    const services = [...this.plugins.getByType<GrpcService>(PluginType.grpc).values()];
     this.server = new GrpcServer(
       {
         address: grpc.address,

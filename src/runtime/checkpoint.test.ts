@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Any } from '../api/google/protobuf/any.js';
 import { LocalContentStore } from '../content/index.js';
+import type { Applier, Comparer } from '../core/diff/index.js';
 import { nullLogger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
-import { CHECKPOINT_CONFIG_MEDIA_TYPE, writeSpec } from './checkpoint.js';
+import { CHECKPOINT_CONFIG_MEDIA_TYPE, TaskCheckpointer, writeSpec } from './checkpoint.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-checkpoint-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,5 +35,22 @@ describe('writeSpec', () => {
 
   it('answers the same descriptor when the blob is already there', async () => {
     assert.deepEqual(await writeSpec(ctx, store, spec), await writeSpec(ctx, store, spec));
+  });
+});
+
+describe('TaskCheckpointer', () => {
+  it('clears what an earlier daemon left in its scratch dir, and keeps the dir', () => {
+    const scratch = join(dir, 'scratch');
+    mkdirSync(join(scratch, 'checkpoint-1', 'image'), { recursive: true });
+    writeFileSync(join(scratch, 'checkpoint-1', 'image', 'pages-1.img'), 'x');
+    writeFileSync(join(scratch, 'stray'), 'y');
+    new TaskCheckpointer({
+      scratch,
+      // Construction touches neither.
+      comparer: {} as Comparer,
+      applier: {} as Applier,
+      content: new LocalContentStore(join(dir, 'content')),
+    });
+    assert.deepEqual(readdirSync(scratch), []);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointOptions } from '../api/containerd/runc/options/oci.js';
 import { Any } from '../api/google/protobuf/any.js';
@@ -58,7 +58,8 @@ export async function writeSpec(
  * (runc + CRIU) writes the image into a scratch directory, which becomes
  * an uncompressed tar in the content store (`…criu.checkpoint.criu.tar`),
  * with the container's spec beside it. Restore goes the other way.
- * Scratch directories live under `scratch` and are always removed.
+ * Scratch directories live under `scratch` and are always removed; what
+ * an earlier daemon left there (a crash mid-checkpoint) goes on construction.
  */
 export class TaskCheckpointer implements Checkpointer {
   constructor(
@@ -70,6 +71,8 @@ export class TaskCheckpointer implements Checkpointer {
     },
   ) {
     mkdirSync(opts.scratch, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(opts.scratch))
+      removeTree(join(opts.scratch, name), opts.scratch);
   }
 
   async checkpoint(

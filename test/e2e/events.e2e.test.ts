@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { EventsClient } from '../../src/api/containerd/services/events/v1/events.js';
-import { namespaceCreate } from '../../src/services/events/payloads.js';
+import { namespaceCreate } from '../../src/wire/event-payloads.js';
 import { Berthd } from '../helpers/berthd.js';
 import { ctr, ctrOk } from '../helpers/ctr.js';
 

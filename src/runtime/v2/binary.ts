@@ -4,8 +4,8 @@ import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
 import { Any } from '../../api/google/protobuf/any.js';
 import { deadlineExceeded, internal, invalidArgument, notFound } from '../../core/errdefs/index.js';
 import { type AnyValue, anyBuffer, type Exit } from '../../core/tasks/index.js';
-import { fromTimestamp } from '../../core/time/index.js';
 import { type SpawnedChild, spawnDetached } from '../../sys/spawn.js';
+import { fromTimestamp } from '../../wire/timestamp.js';
 
 /** How a shim binary is found and what every invocation is told about the daemon. */
 export interface ShimBinaryConfig {

@@ -10,10 +10,11 @@ import {
   type Task,
   type TaskManager,
 } from '../../core/tasks/index.js';
-import { fromTimestamp, nowNanos } from '../../core/time/index.js';
+import { nowNanos } from '../../core/time/index.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { claimSocketPath } from '../../sys/socket.js';
 import { socketPath, TtrpcClient } from '../../ttrpc/index.js';
+import { fromTimestamp } from '../../wire/timestamp.js';
 import {
   deleteShim,
   resolveShimBinary,

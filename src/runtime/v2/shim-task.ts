@@ -1,5 +1,4 @@
 import type { StateResponse } from '../../api/containerd/task/v2/shim.js';
-import { Status } from '../../api/containerd/types/task/task.js';
 import { failedPrecondition, notFound } from '../../core/errdefs/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import {
@@ -10,26 +9,18 @@ import {
   type Process,
   type ProcessInfo,
   type ProcessState,
-  type ProcessStatus,
   type Task,
 } from '../../core/tasks/index.js';
-import { fromTimestamp } from '../../core/time/index.js';
+import { processStatusFromProto } from '../../wire/tasks.js';
+import { fromTimestamp } from '../../wire/timestamp.js';
 import type { Bundle } from './bundle.js';
 import type { ShimClient } from './shim-client.js';
-
-const STATUS: Record<number, ProcessStatus> = {
-  [Status.CREATED]: 'created',
-  [Status.RUNNING]: 'running',
-  [Status.STOPPED]: 'stopped',
-  [Status.PAUSED]: 'paused',
-  [Status.PAUSING]: 'pausing',
-};
 
 export function stateFromShim(id: string, s: StateResponse): ProcessState {
   return {
     id,
     pid: s.pid,
-    status: STATUS[s.status] ?? 'unknown',
+    status: processStatusFromProto(s.status),
     stdin: s.stdin,
     stdout: s.stdout,
     stderr: s.stderr,

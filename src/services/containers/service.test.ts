@@ -18,13 +18,13 @@ import type { Publisher } from '../../core/events/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import { MetadataDB, SqliteContainerStore } from '../../metadata/index.js';
+import { containerFromProto, containerToProto } from '../../wire/containers.js';
 import {
   containerDelete,
   containerUpdate,
   containerCreate as createEvent,
-} from '../events/payloads.js';
-import { fromTimestamp } from '../timestamp.js';
-import { containerFromProto, containerToProto } from './convert.js';
+} from '../../wire/event-payloads.js';
+import { fromTimestamp } from '../../wire/timestamp.js';
 import { containersService } from './service.js';
 
 /**

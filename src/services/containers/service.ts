@@ -12,8 +12,8 @@ import type { ContainerStore } from '../../core/containers/index.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { Publisher } from '../../core/events/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';
-import { containerCreate, containerDelete, containerUpdate } from '../events/payloads.js';
-import { containerFromProto, containerToProto } from './convert.js';
+import { containerFromProto, containerToProto } from '../../wire/containers.js';
+import { containerCreate, containerDelete, containerUpdate } from '../../wire/event-payloads.js';
 
 export const CONTAINER_CREATE_TOPIC = '/containers/create';
 export const CONTAINER_UPDATE_TOPIC = '/containers/update';

@@ -18,7 +18,7 @@ import type { ContentStore } from '../../core/content/index.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { Publisher } from '../../core/events/index.js';
 import { bidiStream, type GrpcService, serverStream, unary } from '../../server/service.js';
-import { infoFromProto, infoToProto, statusToProto } from './convert.js';
+import { contentInfoFromProto, contentInfoToProto, statusToProto } from '../../wire/content.js';
 import { handleWrite } from './write.js';
 
 /** How many infos one List response carries (containerd sends batches of 100). */
@@ -32,18 +32,18 @@ export function contentService(store: ContentStore, publisher: Publisher): GrpcS
     namespaced: true,
     handlers: {
       Info: unary(async (ctx, req: InfoRequest) => ({
-        info: infoToProto(await store.info(ctx, req.digest)),
+        info: contentInfoToProto(await store.info(ctx, req.digest)),
       })),
       Update: unary(async (ctx, req: UpdateRequest) => {
         if (!req.info) throw invalidArgument('info is required');
-        const info = infoFromProto(req.info);
-        return { info: infoToProto(await store.update(ctx, info, req.updateMask)) };
+        const info = contentInfoFromProto(req.info);
+        return { info: contentInfoToProto(await store.update(ctx, info, req.updateMask)) };
       }),
       List: serverStream(
         async (ctx, req: ListContentRequest, send: (r: ListContentResponse) => Promise<void>) => {
           const infos = await store.list(ctx, req.filters);
           for (let i = 0; i < infos.length; i += LIST_BATCH) {
-            await send({ info: infos.slice(i, i + LIST_BATCH).map(infoToProto) });
+            await send({ info: infos.slice(i, i + LIST_BATCH).map(contentInfoToProto) });
           }
         },
       ),

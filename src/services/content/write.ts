@@ -6,7 +6,7 @@ import {
 import type { ContentStore } from '../../core/content/index.js';
 import { alreadyExists, invalidArgument, outOfRange } from '../../core/errdefs/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
-import { toTimestamp } from '../timestamp.js';
+import { toTimestamp } from '../../wire/timestamp.js';
 
 /**
  * Content.Write: the bidi ingest protocol containerd's clients drive.

@@ -6,8 +6,8 @@ import {
 import type { Applier, ApplyOptions, Comparer } from '../../core/diff/index.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
-import { descriptorFromProto, descriptorToProto } from '../images/convert.js';
-import { mountFromProto } from '../snapshots/convert.js';
+import { descriptorFromProto, descriptorToProto } from '../../wire/descriptor.js';
+import { mountFromProto } from '../../wire/mounts.js';
 
 /**
  * containerd.services.diff.v1.Diff over one applier and one comparer (the

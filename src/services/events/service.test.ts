@@ -12,8 +12,8 @@ import {
 } from '../../api/containerd/services/events/v1/events.js';
 import { EventExchange } from '../../events/index.js';
 import type { GrpcServer } from '../../server/server.js';
-import { fromTimestamp, toTimestamp } from '../timestamp.js';
-import { eventFields, namespaceCreate, namespaceDelete } from './payloads.js';
+import { eventFields, namespaceCreate, namespaceDelete } from '../../wire/event-payloads.js';
+import { fromTimestamp, toTimestamp } from '../../wire/timestamp.js';
 import { eventsService } from './service.js';
 
 type GrpcError = Error & { code: number; details: string };

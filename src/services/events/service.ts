@@ -1,16 +1,12 @@
 import {
-  type Envelope as ApiEnvelope,
   EventsService,
   type ForwardRequest,
   type PublishRequest,
   type SubscribeRequest,
 } from '../../api/containerd/services/events/v1/events.js';
-import type { Any } from '../../api/google/protobuf/any.js';
-import { asBuffer } from '../../core/any/index.js';
-import { invalidArgument } from '../../core/errdefs/index.js';
-import type { AnyPayload, Envelope, EventService } from '../../core/events/index.js';
+import type { EventService } from '../../core/events/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';
-import { fromTimestamp, toTimestamp } from '../timestamp.js';
+import { envelopeFromProto, envelopeToProto, payloadFromProto } from '../../wire/envelope.js';
 
 /**
  * containerd.services.events.v1.Events over an {@link EventService}.
@@ -26,11 +22,11 @@ export function eventsService(events: EventService): GrpcService {
     namespaced: false,
     handlers: {
       Publish: unary(async (ctx, req: PublishRequest) => {
-        await events.publish(ctx, req.topic, payload(req.event, 'event'));
+        await events.publish(ctx, req.topic, payloadFromProto(req.event, 'event'));
         return {};
       }),
       Forward: unary(async (ctx, req: ForwardRequest) => {
-        await events.forward(ctx, fromProto(req.envelope));
+        await events.forward(ctx, envelopeFromProto(req.envelope));
         return {};
       }),
       // Ends when the client cancels (ctx.signal), the server stops (same
@@ -45,7 +41,7 @@ export function eventsService(events: EventService): GrpcService {
             // Read ahead, so that a disconnect or a stop ends the call even
             // while a write waits on a client that does not read.
             next = it.next();
-            await sentOr(send(toProto(r.value)), next, ctx.signal);
+            await sentOr(send(envelopeToProto(r.value)), next, ctx.signal);
           }
         } finally {
           await it.return?.();
@@ -76,36 +72,4 @@ function sentOr(sent: Promise<void>, next: Promise<unknown>, signal: AbortSignal
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-export function toProto(envelope: Envelope): ApiEnvelope {
-  return {
-    timestamp: toTimestamp(envelope.timestamp),
-    namespace: envelope.namespace,
-    topic: envelope.topic,
-    event: { typeUrl: envelope.event.typeUrl, value: asBuffer(envelope.event.value) },
-  };
-}
-
-/**
- * The domain envelope of a forwarded one. containerd refuses a missing
- * timestamp with this text; it also accepts a missing event, which berth
- * refuses (every envelope carries a payload here).
- */
-export function fromProto(envelope: ApiEnvelope | undefined): Envelope {
-  if (envelope === undefined) throw invalidArgument('envelope is required');
-  if (envelope.timestamp === undefined) {
-    throw invalidArgument('timestamp must be set on forwarded event');
-  }
-  return {
-    timestamp: fromTimestamp(envelope.timestamp),
-    namespace: envelope.namespace,
-    topic: envelope.topic,
-    event: payload(envelope.event, 'envelope event'),
-  };
-}
-
-export function payload(any: Any | undefined, what: string): AnyPayload {
-  if (any === undefined) throw invalidArgument(`${what} is required`);
-  return { typeUrl: any.typeUrl, value: any.value };
 }

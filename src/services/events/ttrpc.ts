@@ -8,7 +8,7 @@ import type { EventService } from '../../core/events/index.js';
 import type { Logger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { TtrpcRequestContext, TtrpcServer } from '../../ttrpc/index.js';
-import { payload as eventPayload, fromProto } from './service.js';
+import { envelopeFromProto, payloadFromProto } from '../../wire/envelope.js';
 
 /** The namespace a shim's ttrpc call carries. */
 const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
@@ -27,16 +27,16 @@ export function registerTtrpcEvents(server: TtrpcServer, events: EventService, l
     return { ...(namespace !== undefined && { namespace }), signal: t.signal, log };
   };
   server.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload, t) => {
-    await events.forward(context(t), fromProto(ForwardRequest.decode(payload).envelope));
+    await events.forward(context(t), envelopeFromProto(ForwardRequest.decode(payload).envelope));
     return empty;
   });
   server.register('containerd.services.events.v1.Events', 'Forward', async (payload, t) => {
-    await events.forward(context(t), fromProto(V1ForwardRequest.decode(payload).envelope));
+    await events.forward(context(t), envelopeFromProto(V1ForwardRequest.decode(payload).envelope));
     return empty;
   });
   server.register('containerd.services.events.v1.Events', 'Publish', async (payload, t) => {
     const req = PublishRequest.decode(payload);
-    await events.publish(context(t), req.topic, eventPayload(req.event, 'event'));
+    await events.publish(context(t), req.topic, payloadFromProto(req.event, 'event'));
     return empty;
   });
 }

@@ -13,7 +13,7 @@ import type { AnyPayload, Publisher } from '../../core/events/index.js';
 import type { GcScheduler } from '../../core/gc/index.js';
 import type { ImageStore } from '../../core/images/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
-import { imageFromProto, imageToProto } from './convert.js';
+import { imageFromProto, imageToProto } from '../../wire/images.js';
 
 /** Event topics and payload type URLs (containerd keeps the services package for these). */
 export const IMAGE_CREATE_TOPIC = '/images/create';

@@ -4,15 +4,13 @@ import {
   type CreateRequest,
   type DeleteRequest,
   type DeleteResourceRequest,
-  type Lease as LeasePb,
   LeasesService,
   type ListRequest,
   type ListResourcesRequest,
-  type Resource,
 } from '../../api/containerd/services/leases/v1/leases.js';
-import type { Lease, LeaseManager, LeaseResource } from '../../core/leases/index.js';
+import type { LeaseManager } from '../../core/leases/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
-import { toTimestamp } from '../timestamp.js';
+import { leaseToProto, resourceFromProto, resourceToProto } from '../../wire/leases.js';
 
 /**
  * containerd.services.leases.v1.Leases over a {@link LeaseManager}, as
@@ -47,9 +45,7 @@ export function leasesService(manager: LeaseManager): GrpcService {
         return {};
       }),
       ListResources: unary(async (ctx, req: ListResourcesRequest) => ({
-        resources: (await manager.listResources(ctx, req.id)).map(
-          (r): Resource => ({ id: r.id, type: r.type }),
-        ),
+        resources: (await manager.listResources(ctx, req.id)).map(resourceToProto),
       })),
     },
   };
@@ -59,13 +55,4 @@ export function leasesService(manager: LeaseManager): GrpcService {
 export function randomLeaseId(): string {
   const nanos = (Date.now() % 1000) * 1_000_000 + Number(process.hrtime.bigint() % 1_000_000n);
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
-}
-
-function leaseToProto(lease: Lease): LeasePb {
-  return { id: lease.id, createdAt: toTimestamp(lease.createdAt), labels: { ...lease.labels } };
-}
-
-/** containerd's Resource is not nullable: a missing one reads as empty. */
-function resourceFromProto(r: Resource | undefined): LeaseResource {
-  return { id: r?.id ?? '', type: r?.type ?? '' };
 }

@@ -7,7 +7,7 @@ import { BerthClient } from '../../client/index.js';
 import type { AnyPayload, Publisher } from '../../core/events/index.js';
 import { MetadataDB, SqliteNamespaceStore } from '../../metadata/index.js';
 import type { GrpcServer } from '../../server/server.js';
-import { eventType } from '../events/payloads.js';
+import { eventType } from '../../wire/event-payloads.js';
 import { namespacesService } from './service.js';
 
 type KindError = Error & { kind: string };

@@ -12,7 +12,7 @@ import { fieldsAdaptor, parseFilter } from '../../core/filters/index.js';
 import { isValidIdentifier } from '../../core/identifiers/index.js';
 import type { Namespace, NamespaceStore, OpContext } from '../../core/namespaces/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
-import { namespaceCreate, namespaceDelete, namespaceUpdate } from '../events/payloads.js';
+import { namespaceCreate, namespaceDelete, namespaceUpdate } from '../../wire/event-payloads.js';
 
 /**
  * containerd.services.namespaces.v1.Namespaces over a {@link NamespaceStore}.

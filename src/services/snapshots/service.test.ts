@@ -31,7 +31,8 @@ import type {
 import { snapshotSuite } from '../../core/snapshots/testsuite.js';
 import { MetadataDB, MetadataSnapshotter } from '../../metadata/index.js';
 import { NativeSnapshotter } from '../../snapshots/native.js';
-import { infoFromProto, mountFromProto } from './convert.js';
+import { mountFromProto } from '../../wire/mounts.js';
+import { snapshotInfoFromProto } from '../../wire/snapshots.js';
 import { snapshotsService } from './service.js';
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -63,7 +64,7 @@ class SnapshotsProxy implements Snapshotter {
     const r = await this.call<{ info?: InfoPb }>((cb) =>
       this.client.stat({ snapshotter: this.snapshotter, key }, this.md(ctx), cb),
     );
-    return infoFromProto(r.info!);
+    return snapshotInfoFromProto(r.info!);
   }
   async update(
     ctx: OpContext,
@@ -81,7 +82,7 @@ class SnapshotsProxy implements Snapshotter {
         cb,
       ),
     );
-    return infoFromProto(r.info!);
+    return snapshotInfoFromProto(r.info!);
   }
   async usage(ctx: OpContext, key: string): Promise<Usage> {
     const r = await this.call<{ size: bigint; inodes: bigint }>((cb) =>
@@ -130,7 +131,7 @@ class SnapshotsProxy implements Snapshotter {
     );
   }
   async list(ctx: OpContext, filters: readonly string[] = []): Promise<SnapshotInfo[]> {
-    return (await this.listBatches(ctx, filters)).flat().map(infoFromProto);
+    return (await this.listBatches(ctx, filters)).flat().map(snapshotInfoFromProto);
   }
   /** The List stream's messages, as they came. */
   listBatches(ctx: OpContext, filters: readonly string[] = []): Promise<InfoPb[][]> {

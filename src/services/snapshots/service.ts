@@ -17,8 +17,9 @@ import type { Publisher } from '../../core/events/index.js';
 import type { Labels } from '../../core/labels/index.js';
 import type { SnapshotOptions, Snapshotter } from '../../core/snapshots/index.js';
 import { type GrpcService, serverStream, unary } from '../../server/service.js';
-import { snapshotCommit, snapshotPrepare, snapshotRemove } from '../events/payloads.js';
-import { infoFromProto, infoToProto, mountToProto } from './convert.js';
+import { snapshotCommit, snapshotPrepare, snapshotRemove } from '../../wire/event-payloads.js';
+import { mountToProto } from '../../wire/mounts.js';
+import { snapshotInfoFromProto, snapshotInfoToProto } from '../../wire/snapshots.js';
 
 /** How many infos one List response carries (containerd sends batches of 100). */
 const LIST_BATCH = 100;
@@ -83,14 +84,14 @@ export function snapshotsService(
         return {};
       }),
       Stat: unary(async (ctx, req: StatSnapshotRequest) => ({
-        info: infoToProto(await get(req.snapshotter).stat(ctx, req.key)),
+        info: snapshotInfoToProto(await get(req.snapshotter).stat(ctx, req.key)),
       })),
       Update: unary(async (ctx, req: UpdateSnapshotRequest) => {
         const sn = get(req.snapshotter);
         // containerd's Info is not nullable: a missing one has no name.
-        const info = req.info ? infoFromProto(req.info) : { name: '', labels: {} };
+        const info = req.info ? snapshotInfoFromProto(req.info) : { name: '', labels: {} };
         if (!info.name) throw invalidArgument('snapshot name must not be empty');
-        return { info: infoToProto(await sn.update(ctx, info, req.updateMask)) };
+        return { info: snapshotInfoToProto(await sn.update(ctx, info, req.updateMask)) };
       }),
       List: serverStream(
         async (
@@ -100,7 +101,7 @@ export function snapshotsService(
         ) => {
           const infos = await get(req.snapshotter).list(ctx, req.filters);
           for (let i = 0; i < infos.length; i += LIST_BATCH) {
-            await send({ info: infos.slice(i, i + LIST_BATCH).map(infoToProto) });
+            await send({ info: infos.slice(i, i + LIST_BATCH).map(snapshotInfoToProto) });
           }
         },
       ),

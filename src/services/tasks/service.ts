@@ -32,9 +32,9 @@ import {
 } from '../../core/tasks/index.js';
 import { nowNanos } from '../../core/time/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
-import { descriptorFromProto, descriptorToProto } from '../images/convert.js';
-import { toTimestamp } from '../timestamp.js';
-import { processToProto } from './convert.js';
+import { descriptorFromProto, descriptorToProto } from '../../wire/descriptor.js';
+import { processToProto } from '../../wire/tasks.js';
+import { toTimestamp } from '../../wire/timestamp.js';
 
 /** What the Tasks service reads of a container record. */
 export interface ContainerLookup {

@@ -2,80 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { failedPrecondition, notFound } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
-
-/** Plugin types, containerd's strings, so `ctr plugins ls` looks familiar. */
-export const PluginType = {
-  content: 'io.containerd.content.v1',
-  differ: 'io.containerd.differ.v1',
-  event: 'io.containerd.event.v1',
-  gc: 'io.containerd.gc.v1',
-  lease: 'io.containerd.lease.v1',
-  metadata: 'io.containerd.metadata.v1',
-  service: 'io.containerd.service.v1',
-  snapshotter: 'io.containerd.snapshotter.v1',
-  grpc: 'io.containerd.grpc.v1',
-  internal: 'io.containerd.internal.v1',
-  runtimeV2: 'io.containerd.runtime.v2',
-} as const;
-
-/** A typed handle on a plugin's instance: `ic.get(NamespacesServiceKey)`. */
-export interface PluginKey<T> {
-  readonly type: string;
-  readonly id: string;
-  /** Phantom, for type inference only. */
-  readonly __instance?: T;
-}
-
-export function pluginKey<T>(type: string, id: string): PluginKey<T> {
-  return { type, id };
-}
-
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
-
-/** What a plugin's init receives: its directories, config, logger and peers. */
-export interface InitContext {
-  /** `<root>/<type>.<id>`; created on first use. */
-  rootDir(): string;
-  /** `<state>/<type>.<id>`; created on first use. */
-  stateDir(): string;
-  readonly root: string;
-  readonly state: string;
-  readonly config: Readonly<Record<string, unknown>>;
-  readonly log: Logger;
-  /** Values shown in introspection (e.g. a store's path). */
-  readonly exports: Record<string, string>;
-  /** The instance of an initialised plugin; `failed_precondition` if it failed. */
-  get<T>(key: PluginKey<T>): T;
-  /** Every successfully initialised plugin of a type, in init order. */
-  getByType<T = unknown>(type: string): T[];
-  /** Every plugin known so far, for introspection. */
-  plugins(): readonly PluginRecord[];
-}
-
-export interface Registration<T> {
-  readonly type: string;
-  readonly id: string;
-  /** Plugin types that must be initialised first. */
-  readonly requires?: readonly string[];
-  readonly platforms?: readonly Platform[];
-  readonly capabilities?: readonly string[];
-  init(ic: InitContext): Promise<T> | T;
-  /** Graceful stop, run in reverse init order. */
-  close?(instance: T): Promise<void> | void;
-}
-
-export interface PluginRecord {
-  readonly registration: Registration<unknown>;
-  readonly exports: Readonly<Record<string, string>>;
-  readonly instance?: unknown;
-  /** Set when init failed or the plugin was skipped. */
-  readonly error?: Error;
-  readonly status: 'ok' | 'error' | 'skip';
-}
+import type {
+  DaemonInfo,
+  InitContext,
+  PluginKey,
+  PluginRecord,
+  Registration,
+} from '../plugin/index.js';
 
 export interface LoadOptions {
   root: string;
@@ -85,6 +18,7 @@ export interface LoadOptions {
   config?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `<type>.<id>` URIs to leave out. */
   disabled?: readonly string[];
+  daemon: DaemonInfo;
 }
 
 /**
@@ -147,10 +81,15 @@ export class PluginSet {
     return rec.instance as T;
   }
 
-  getByType<T>(type: string): T[] {
-    return this.records
-      .filter((r) => r.registration.type === type && r.status === 'ok')
-      .map((r) => r.instance as T);
+  /** Loaded instances of a type by id, in init order. */
+  getByType<T>(type: string): ReadonlyMap<string, T> {
+    const out = new Map<string, T>();
+    for (const r of this.records) {
+      if (r.registration.type === type && r.status === 'ok') {
+        out.set(r.registration.id, r.instance as T);
+      }
+    }
+    return out;
   }
 
   /** Closes loaded plugins in reverse init order; errors are logged, not thrown. */
@@ -190,6 +129,7 @@ export class PluginSet {
       },
       config: this.opts.config?.[name] ?? {},
       log,
+      daemon: this.opts.daemon,
       exports,
       get: (key) => this.get(key),
       getByType: (type) => this.getByType(type),

@@ -14,19 +14,19 @@ import {
   ContainerCreate,
   ContainerDelete,
   ContainerUpdate,
-} from '../../api/containerd/events/container.js';
-import { ContentDelete } from '../../api/containerd/events/content.js';
-import { ImageCreate, ImageDelete, ImageUpdate } from '../../api/containerd/events/image.js';
+} from '../api/containerd/events/container.js';
+import { ContentDelete } from '../api/containerd/events/content.js';
+import { ImageCreate, ImageDelete, ImageUpdate } from '../api/containerd/events/image.js';
 import {
   NamespaceCreate,
   NamespaceDelete,
   NamespaceUpdate,
-} from '../../api/containerd/events/namespace.js';
+} from '../api/containerd/events/namespace.js';
 import {
   SnapshotCommit,
   SnapshotPrepare,
   SnapshotRemove,
-} from '../../api/containerd/events/snapshot.js';
+} from '../api/containerd/events/snapshot.js';
 import {
   TaskCheckpointed,
   TaskCreate,
@@ -39,8 +39,8 @@ import {
   TaskPaused,
   TaskResumed,
   TaskStart,
-} from '../../api/containerd/events/task.js';
-import type { AnyPayload } from '../../core/events/index.js';
+} from '../api/containerd/events/task.js';
+import type { AnyPayload } from '../core/events/index.js';
 
 /** What filters see of a payload under `event.`. */
 export type EventFields = Record<string, unknown>;

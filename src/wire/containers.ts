@@ -1,8 +1,8 @@
-import type { Container as ContainerPb } from '../../api/containerd/services/containers/v1/containers.js';
-import type { Any } from '../../api/google/protobuf/any.js';
-import { anyBuffer } from '../../core/any/index.js';
-import type { AnyValue, Container, ContainerRecord } from '../../core/containers/index.js';
-import { toTimestamp } from '../timestamp.js';
+import type { Container as ContainerPb } from '../api/containerd/services/containers/v1/containers.js';
+import type { Any } from '../api/google/protobuf/any.js';
+import type { Container, ContainerRecord } from '../core/containers/index.js';
+import { anyFromProto, anyToProto } from './any.js';
+import { toTimestamp } from './timestamp.js';
 
 /**
  * A container as the wire carries it, as containerd's containerToProto:
@@ -50,16 +50,4 @@ export function containerFromProto(pb: ContainerPb | undefined): ContainerRecord
   if (pb?.spec) record.spec = anyFromProto(pb.spec);
   for (const [k, v] of Object.entries(pb?.extensions ?? {})) record.extensions[k] = anyFromProto(v);
   return record;
-}
-
-export function anyToProto(v: AnyValue): Any {
-  return anyBuffer(v);
-}
-
-/** The domain keeps plain Uint8Arrays (a view over the decoded bytes). */
-export function anyFromProto(v: Any): AnyValue {
-  return {
-    typeUrl: v.typeUrl,
-    value: new Uint8Array(v.value.buffer, v.value.byteOffset, v.value.byteLength),
-  };
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nullLogger } from '../../core/log/index.js';
-import { EventExchange } from '../../events/index.js';
-import * as payloads from './payloads.js';
-import { eventFields, eventType } from './payloads.js';
+import { nullLogger } from '../core/log/index.js';
+import { EventExchange } from '../events/index.js';
+import * as payloads from './event-payloads.js';
+import { eventFields, eventType } from './event-payloads.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromTimestamp, toTimestamp } from './index.js';
+import { fromTimestamp, toTimestamp } from './timestamp.js';
 
 describe('timestamps', () => {
   it('converts nanoseconds to google.protobuf.Timestamp and back', () => {

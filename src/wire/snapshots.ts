@@ -1,11 +1,9 @@
 import {
   type Info as InfoPb,
   Kind as KindPb,
-} from '../../api/containerd/services/snapshots/v1/snapshots.js';
-import type { Mount as MountPb } from '../../api/containerd/types/mount.js';
-import type { Mount } from '../../core/mount/index.js';
-import type { Kind, SnapshotInfo } from '../../core/snapshots/index.js';
-import { fromTimestamp, toTimestamp } from '../timestamp.js';
+} from '../api/containerd/services/snapshots/v1/snapshots.js';
+import type { Kind, SnapshotInfo } from '../core/snapshots/index.js';
+import { fromTimestamp, toTimestamp } from './timestamp.js';
 
 /** containerd's `fromKind`: anything not active or a view is committed. */
 export function kindToProto(kind: Kind): KindPb {
@@ -21,7 +19,7 @@ export function kindFromProto(kind: KindPb): Kind {
   return 'committed';
 }
 
-export function infoToProto(info: SnapshotInfo): InfoPb {
+export function snapshotInfoToProto(info: SnapshotInfo): InfoPb {
   return {
     name: info.name,
     parent: info.parent,
@@ -32,7 +30,7 @@ export function infoToProto(info: SnapshotInfo): InfoPb {
   };
 }
 
-export function infoFromProto(pb: InfoPb): SnapshotInfo {
+export function snapshotInfoFromProto(pb: InfoPb): SnapshotInfo {
   return {
     name: pb.name,
     parent: pb.parent,
@@ -40,19 +38,5 @@ export function infoFromProto(pb: InfoPb): SnapshotInfo {
     createdAt: fromTimestamp(pb.createdAt),
     updatedAt: fromTimestamp(pb.updatedAt),
     labels: { ...pb.labels },
-  };
-}
-
-/** containerd's `fromMounts`: type, source and options (no target). */
-export function mountToProto(m: Mount): MountPb {
-  return { type: m.type, source: m.source, target: '', options: [...m.options] };
-}
-
-export function mountFromProto(pb: MountPb): Mount {
-  return {
-    type: pb.type,
-    source: pb.source,
-    ...(pb.target !== '' && { target: pb.target }),
-    options: [...pb.options],
   };
 }

@@ -1,1 +1,0 @@
-export { fromTimestamp, toTimestamp } from '../core/time/index.js';
