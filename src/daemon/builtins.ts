@@ -220,7 +220,7 @@ export function builtins(daemon: DaemonState): Registration<unknown>[] {
       return new SqliteLeaseManager(ic.get(MetadataKey).db, ic.get(GcKey));
     }),
     reg(PluginType.service, 'namespaces-service', [PluginType.metadata], (ic) => {
-      return new SqliteNamespaceStore(ic.get(MetadataKey).db);
+      return new SqliteNamespaceStore(ic.get(MetadataKey).db, ic.get(MetadataKey).gc);
     }),
     reg(
       PluginType.service,
