@@ -93,7 +93,7 @@ describe(`namespaces rm after images rm and run --rm (${kind})`, {
         }
         if (ok) retried++;
         else {
-          await ctrOkAsync(d.socket, ['leases', 'create', 'force-gc'], opts);
+          await ctrOkAsync(d.socket, ['leases', 'create', '--id', 'force-gc'], opts);
           await ctrOkAsync(d.socket, ['leases', 'rm', '--sync', 'force-gc'], opts);
           await ctrOkAsync(d.socket, ['namespaces', 'rm', namespace]);
           forced++;
