@@ -135,14 +135,14 @@ describe('SqliteContainerStore', () => {
     const namespaces = new SqliteNamespaceStore(mdb);
     await store.create(ctx('fresh'), record('c'));
     assert.deepEqual(namespaces.get('fresh'), { name: 'fresh', labels: {} });
-    assert.throws(
-      () => namespaces.delete('fresh'),
+    await assert.rejects(
+      namespaces.delete('fresh'),
       (e: Error) =>
         isFailedPrecondition(e) &&
         e.message === 'namespace "fresh" must be empty, but it still has containers',
     );
     await store.delete(ctx('fresh'), 'c');
-    namespaces.delete('fresh');
+    await namespaces.delete('fresh');
     assert.equal(namespaces.get('fresh'), undefined);
   });
 });

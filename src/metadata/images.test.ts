@@ -80,7 +80,7 @@ describe('SqliteImageStore', () => {
     assert.equal(namespaces.get('fresh'), undefined);
     await store.create(ctx('fresh'), image('img'));
     assert.ok(namespaces.get('fresh'));
-    assert.throws(() => namespaces.delete('fresh'), isFailedPrecondition);
+    await assert.rejects(namespaces.delete('fresh'), isFailedPrecondition);
   });
 
   it('keeps namespaces apart', async () => {

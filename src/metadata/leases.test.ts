@@ -72,7 +72,7 @@ describe('SqliteLeaseManager', () => {
     await rejects(leases.listResources(ctx('other'), 'l'), isNotFound, /^lease "l"$/);
     await leases.create(ctx('other'), { id: 'l' });
     // Leases do not keep a namespace from being deleted; they go with it.
-    namespaces.delete('other');
+    await namespaces.delete('other');
     assert.equal((await leases.list(ctx('fresh'))).length, 1);
   });
 

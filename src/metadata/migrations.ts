@@ -1,20 +1,15 @@
-import type { Database } from 'better-sqlite3';
+import type { Migration } from '../sys/sqlite.js';
+
+export type { Migration } from '../sys/sqlite.js';
 
 /**
- * Schema migrations, applied in order inside one transaction each. The
- * schema version is SQLite's `user_version`. Append only: never edit a
- * migration that has shipped.
+ * The metadata schema's migrations ({@link Migration}: one transaction
+ * each, version in `user_version`, append only).
  *
  * Every resource table is keyed by namespace and references `namespaces`
  * without cascade, so a namespace cannot be dropped while it holds anything.
  * Labels are JSON objects; timestamps are nanoseconds since the epoch.
  */
-export interface Migration {
-  version: number;
-  description: string;
-  up(db: Database): void;
-}
-
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,

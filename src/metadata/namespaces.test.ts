@@ -63,11 +63,11 @@ describe('SqliteNamespaceStore', () => {
     assert.deepEqual(store.get('fresh'), { name: 'fresh', labels: { k: 'v' } });
   });
 
-  it('deletes empty namespaces and refuses ones holding resources', () => {
+  it('deletes empty namespaces and refuses ones holding resources', async () => {
     store.create({ name: 'a', labels: {} });
-    store.delete('a');
+    await store.delete('a');
     assert.equal(store.get('a'), undefined);
-    assert.throws(() => store.delete('a'), isNotFound);
+    await assert.rejects(store.delete('a'), isNotFound);
 
     store.create({ name: 'busy', labels: {} });
     mdb.db
@@ -83,8 +83,8 @@ describe('SqliteNamespaceStore', () => {
       )
       .run();
     mdb.db.prepare(`INSERT INTO leases (namespace, id, created_at) VALUES ('busy', 'l1', 0)`).run();
-    assert.throws(
-      () => store.delete('busy'),
+    await assert.rejects(
+      store.delete('busy'),
       (err: unknown) =>
         isFailedPrecondition(err) &&
         (err as Error).message ===

@@ -5,6 +5,7 @@ import {
   invalidArgument,
   notFound,
 } from '../core/errdefs/index.js';
+import type { GcScheduler } from '../core/gc/index.js';
 import { validateIdentifier } from '../core/identifiers/index.js';
 import { type Labels, validateLabels } from '../core/labels/index.js';
 import type { Namespace, NamespaceStore } from '../core/namespaces/index.js';
@@ -19,7 +20,16 @@ interface Row {
 
 /** {@link NamespaceStore} on the metadata database. */
 export class SqliteNamespaceStore implements NamespaceStore {
-  constructor(private readonly mdb: MetadataDB) {}
+  /**
+   * @param gc when given, {@link delete} runs a collection first, so that
+   *   what is left in a namespace is judged after its garbage is gone (the
+   *   blobs and snapshots of a removed image, say) and its files are gone
+   *   from disk when the delete answers.
+   */
+  constructor(
+    private readonly mdb: MetadataDB,
+    private readonly gc?: Pick<GcScheduler, 'collect'>,
+  ) {}
 
   create(ns: Namespace): Namespace {
     validateIdentifier(ns.name);
@@ -87,7 +97,12 @@ export class SqliteNamespaceStore implements NamespaceStore {
     });
   }
 
-  delete(name: string): void {
+  async delete(name: string): Promise<void> {
+    if (this.gc && getRow(this.mdb, name)) {
+      // A failed collection is logged by the collector; what it left is
+      // then reported as still in the namespace.
+      await this.gc.collect().catch(() => {});
+    }
     this.mdb.update((db) => {
       if (!getRow(this.mdb, name)) {
         throw notFound(`namespace ${JSON.stringify(name)}`);

@@ -16,7 +16,11 @@ export const namespacesServicePlugin: Registration<NamespaceStore> = {
   type: PluginType.service,
   id: 'namespaces-service',
   requires: [PluginType.metadata],
-  init: (ic) => new SqliteNamespaceStore(ic.get(SqliteMetadataKey).db),
+  init: (ic) => {
+    // Delete collects first: a namespace whose only content is garbage goes at once.
+    const m = ic.get(SqliteMetadataKey);
+    return new SqliteNamespaceStore(m.db, m.gc);
+  },
 };
 
 export const contentServicePlugin: Registration<ContentStore> = {

@@ -104,7 +104,7 @@ describe('MetadataSnapshotter', () => {
       ['k'],
     );
     // The namespace now holds snapshots: it cannot be deleted.
-    assert.throws(() => new SqliteNamespaceStore(mdb).delete('b'), /snapshots on "native"/);
+    await assert.rejects(new SqliteNamespaceStore(mdb).delete('b'), /snapshots on "native"/);
   });
 
   it('removes the backend snapshot with the record', async () => {

@@ -1,10 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import {
   alreadyExists,
   failedPrecondition,
-  internal,
   invalidArgument,
   notFound,
 } from '../core/errdefs/index.js';
@@ -16,7 +12,7 @@ import {
   snapshotAdaptor,
   type Usage,
 } from '../core/snapshots/index.js';
-import { withoutFsync } from '../sys/sqlite.js';
+import { type Migration, SqliteDB } from '../sys/sqlite.js';
 
 /**
  * A snapshot as a backend sees it: its directory id, its kind and the ids of
@@ -44,8 +40,6 @@ interface Row {
 const SELECT_ROW = `SELECT s.id, s.key, s.parent_id, p.key AS parent, s.kind, s.labels, s.created_at,
   s.updated_at, s.size, s.inodes FROM snapshots s LEFT JOIN snapshots p ON p.id = s.parent_id`;
 
-const SCHEMA_VERSION = 1;
-
 /**
  * A backend snapshotter's own records, in `<root>/metadata.db` (SQLite, WAL,
  * full fsync), as containerd's snapshots/storage keeps them in bolt: key,
@@ -58,47 +52,9 @@ const SCHEMA_VERSION = 1;
  *
  * Error messages follow containerd's storage package.
  */
-export class MetaStore {
-  readonly db: Database;
-  private readonly statements = new Map<string, Statement>();
-
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new BetterSqlite3(path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('busy_timeout = 5000');
-      migrate(this.db);
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
-  }
-
-  /** Runs `fn` in one write transaction; rolls back on throw. */
-  update<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
-  }
-
-  /**
-   * Like {@link MetaStore.update}, but the commit is not fsynced (see
-   * {@link withoutFsync}). Only for steps whose loss to a power cut is harmless.
-   */
-  updateUnsynced<T>(fn: () => T): T {
-    return withoutFsync(this.db, () => this.update(fn));
-  }
-
-  /** Runs `fn` in one read transaction. */
-  view<T>(fn: () => T): T {
-    return this.db.transaction(fn).deferred();
-  }
-
-  close(): void {
-    if (!this.db.open) return;
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-    this.db.close();
+export class MetaStore extends SqliteDB {
+  constructor(path: string) {
+    super({ path, migrations: MIGRATIONS, what: 'snapshotter metadata' });
   }
 
   /** Info, directory id and stored usage of `key`; `not_found` if there is none. */
@@ -248,15 +204,6 @@ export class MetaStore {
     }
     return out;
   }
-
-  private prepare(sql: string): Statement {
-    let st = this.statements.get(sql);
-    if (st === undefined) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
-  }
 }
 
 function toInfo(row: Row): SnapshotInfo {
@@ -274,29 +221,26 @@ function toUsage(row: Row): Usage {
   return { size: Number(row.size), inodes: Number(row.inodes) };
 }
 
-function migrate(db: Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw internal(
-      `snapshotter metadata version ${current} is newer than this berthd supports (${SCHEMA_VERSION})`,
-    );
-  }
-  if (current === SCHEMA_VERSION) return;
-  db.transaction(() => {
-    db.exec(`
-      CREATE TABLE snapshots (
-        id         INTEGER PRIMARY KEY AUTOINCREMENT,
-        key        TEXT NOT NULL UNIQUE,
-        parent_id  INTEGER REFERENCES snapshots(id),
-        kind       TEXT NOT NULL CHECK (kind IN ('active', 'view', 'committed')),
-        labels     TEXT NOT NULL DEFAULT '{}',
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        size       INTEGER NOT NULL DEFAULT 0,
-        inodes     INTEGER NOT NULL DEFAULT 0
-      ) STRICT;
-      CREATE INDEX snapshots_parent ON snapshots (parent_id);
-    `);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
-}
+/** The snapshotter's schema ({@link Migration}: append only). */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'snapshots',
+    up(db) {
+      db.exec(`
+        CREATE TABLE snapshots (
+          id         INTEGER PRIMARY KEY AUTOINCREMENT,
+          key        TEXT NOT NULL UNIQUE,
+          parent_id  INTEGER REFERENCES snapshots(id),
+          kind       TEXT NOT NULL CHECK (kind IN ('active', 'view', 'committed')),
+          labels     TEXT NOT NULL DEFAULT '{}',
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL,
+          size       INTEGER NOT NULL DEFAULT 0,
+          inodes     INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE INDEX snapshots_parent ON snapshots (parent_id);
+      `);
+    },
+  },
+];

@@ -236,14 +236,13 @@ describe('containers with the real ctr, berthd beside containerd', {
     same(['containers', 'rm', 'c1']);
     assert.deepEqual(keys(), ['c3', 'c4']);
     same(['containers', 'rm', '--keep-snapshot', 'c3']);
-    // ctr left c3 alone; containerd's scheduler may collect it any moment now (it
-    // runs once the store is dirty, at intervals that follow its pause times),
-    // berthd's only at the next collection, so only berthd's listing is certain here.
-    assert.deepEqual(
-      snapshotKeys(ctrOk(berthd.socket, ['snapshots', 'ls'])),
-      ['c3', 'c4'],
-      'kept until the next collection',
-    );
+    // ctr left c3 alone; either scheduler may collect it any moment now (both run
+    // soon after a deletion, at intervals that follow their pause times), so only
+    // c4, which its container roots, is certain here.
+    for (const d of daemons) {
+      const left = snapshotKeys(ctrOk(d.socket, ['snapshots', 'ls']));
+      assert.ok(left.includes('c4') && left.every((k) => k === 'c3' || k === 'c4'), String(left));
+    }
     collect();
     assert.deepEqual(keys(), ['c4'], 'nothing roots c3 any more');
     same(['containers', 'rm', 'c4']);

@@ -27,7 +27,9 @@ export interface NamespaceStore {
   update(namespace: Namespace, paths?: readonly string[]): Namespace;
   /**
    * Throws `not_found` if it does not exist, and `failed_precondition`
-   * naming what is left if it still holds resources.
+   * naming what is left if it still holds resources. A store with a garbage
+   * collector collects first, so garbage (what no image, container, lease
+   * or root label holds) never keeps a namespace from being deleted.
    */
-  delete(name: string): void;
+  delete(name: string): Promise<void>;
 }

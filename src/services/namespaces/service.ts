@@ -63,7 +63,7 @@ export function namespacesService(store: NamespaceStore, events: Publisher): Grp
         return { namespace: updated };
       }),
       Delete: unary(async (ctx, req: DeleteNamespaceRequest) => {
-        store.delete(req.name);
+        await store.delete(req.name);
         await events.publish(
           inNamespace(ctx, req.name),
           '/namespaces/delete',
