@@ -5,6 +5,7 @@ import { claimSocketPath } from '../../sys/socket.js';
 import { socketPath } from '../../ttrpc/index.js';
 import { deleteShim, resolveShimBinary, type ShimBinaryConfig } from './binary.js';
 import { BINARY_FILE, type Bundle, EXIT_FILE } from './bundle.js';
+import { shimRuntime } from './runtime-v1.js';
 import type { ShimConnection } from './shim-connections.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
 import type { TaskEntry, TaskList } from './task-list.js';
@@ -73,7 +74,8 @@ export class DeadShims {
   /** `shim delete` with the binary that ran the shim; 255 when even that fails. */
   private async shimDelete(bundle: Bundle, runtime: string, log: Logger): Promise<Exit> {
     try {
-      const binary = bundle.readFile(BINARY_FILE) ?? resolveShimBinary(runtime, this.opts.binary);
+      const binary =
+        bundle.readFile(BINARY_FILE) ?? resolveShimBinary(shimRuntime(runtime), this.opts.binary);
       return await deleteShim(this.opts.binary, {
         binary,
         namespace: bundle.namespace,

@@ -21,6 +21,7 @@ import { BINARY_FILE, Bundle, type BundleRoots, RUNTIME_FILE } from './bundle.js
 import { DeadShims, type RuntimeEvents } from './dead-shim.js';
 import { recoverTasks } from './recovery.js';
 import { withRuncRoot } from './runc-options.js';
+import { fromV1Options, RUNTIME_LINUX_V1, shimRuntime } from './runtime-v1.js';
 import { ShimClient } from './shim-client.js';
 import { ShimConnections } from './shim-connections.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
@@ -92,7 +93,12 @@ export class ShimManager implements TaskManager {
     id: string,
     opts: CreateTaskOptions,
   ): Promise<{ task: Task; pid: number }> {
-    const binary = resolveShimBinary(opts.runtime, this.opts.binary);
+    const runtime = shimRuntime(opts.runtime);
+    const options =
+      opts.runtime === RUNTIME_LINUX_V1
+        ? fromV1Options(opts.runtimeOptions, opts.taskOptions)
+        : (opts.taskOptions ?? opts.runtimeOptions);
+    const binary = resolveShimBinary(runtime, this.opts.binary);
     const bundle = Bundle.create(this.opts.roots, ns, id, opts.spec.value);
     const inv: ShimInvocation = { binary, namespace: ns, id, bundle: bundle.path };
     const log = this.opts.log.child({ namespace: ns, id });
@@ -102,11 +108,7 @@ export class ShimManager implements TaskManager {
     try {
       bundle.writeFile(RUNTIME_FILE, opts.runtime);
       shimLog = openShimLog(bundle.file('log'), log);
-      const shimOptions = withRuncRoot(
-        opts.runtime,
-        opts.taskOptions ?? opts.runtimeOptions,
-        this.opts.runcRoot,
-      );
+      const shimOptions = withRuncRoot(runtime, options, this.opts.runcRoot);
       const address = await startShim(this.opts.binary, inv, shimOptions);
       started = true;
       bundle.writeFile(BINARY_FILE, binary);
