@@ -57,9 +57,7 @@ export class DeadShims {
     const exit = await this.shimDelete(bundle, task.runtime, log);
     e?.log?.close();
     if (e && (e.deleting || this.opts.tasks.get(bundle.namespace, bundle.id) !== e)) return;
-    await removeStaleSocket(bundle).catch((err) =>
-      log.debug({ err }, 'removing the dead shim socket'),
-    );
+    await this.removeSocket(bundle, log);
     try {
       writeRecordedExit(bundle, exit);
     } catch (err) {
@@ -69,6 +67,23 @@ export class DeadShims {
       task: new StoppedTask(bundle, task.runtime, exit),
     });
     this.opts.events.taskExit(bundle.namespace, { containerId: bundle.id, id: bundle.id, ...exit });
+  }
+
+  /**
+   * Cleans up after a shim that died before its task was added (during
+   * Task.Create): `shim delete`, then its socket. The bundle is the
+   * caller's to remove.
+   */
+  async cleanUp(bundle: Bundle, runtime: string): Promise<void> {
+    const log = this.opts.log.child({ namespace: bundle.namespace, id: bundle.id });
+    await this.shimDelete(bundle, runtime, log);
+    await this.removeSocket(bundle, log);
+  }
+
+  private async removeSocket(bundle: Bundle, log: Logger): Promise<void> {
+    await removeStaleSocket(bundle).catch((err) =>
+      log.debug({ err }, 'removing the dead shim socket'),
+    );
   }
 
   /** `shim delete` with the binary that ran the shim; 255 when even that fails. */

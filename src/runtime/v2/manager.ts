@@ -158,7 +158,10 @@ export class ShimManager implements TaskManager {
       await (entry.task as ShimTask).shim
         .delete({ id: inv.id })
         .catch((err) => log.debug({ err }, 'shim task delete after failed create'));
+      // A shim that died meanwhile leaves what it made (runc state, its socket) to `shim delete`.
+      const died = entry.connection?.conn.isClosed ?? false;
       await this.teardown(entry).catch((err) => log.warn({ err }, 'cleanup of failed create'));
+      if (died) await this.deadShims.cleanUp(bundle, (entry.task as ShimTask).runtime);
     } else if (started) {
       await deleteShim(this.opts.binary, inv).catch((err) =>
         log.warn({ err }, 'shim delete after failed create'),

@@ -6,10 +6,10 @@ import { removeTree } from '../../sys/remove-tree.js';
 import { Bundle, type BundleRoots, RUNTIME_FILE, removeHidden } from './bundle.js';
 import { type DeadShims, readRecordedExit } from './dead-shim.js';
 import { ShimClient } from './shim-client.js';
-import type { ShimConnections } from './shim-connections.js';
+import type { ShimConnection, ShimConnections } from './shim-connections.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
-import { type TaskEntry, type TaskList, taskKey } from './task-list.js';
+import { type TaskList, taskKey } from './task-list.js';
 
 export interface RecoveryOptions {
   roots: BundleRoots;
@@ -69,34 +69,29 @@ async function recoverTask(opts: RecoveryOptions, bundle: Bundle): Promise<void>
     return;
   }
   let shimLog: ShimLog | undefined;
-  let entry: TaskEntry | undefined;
+  let connection: ShimConnection | undefined;
   try {
     const address = bundle.readAddress();
     shimLog = openShimLog(bundle.file('log'), log);
-    const connection = await opts.connections.get(address);
+    connection = await opts.connections.get(address);
     const task = new ShimTask(new ShimClient(connection.conn, namespace), bundle, runtime);
-    connection.tasks.add(taskKey(namespace, id));
-    entry = { task, log: shimLog, connection };
-    tasks.set(namespace, id, entry);
+    // Not in the list until the shim has answered: a connection that drops before that is
+    // handled here, once, not also as a lost connection.
     await task.shim.connect({ id }, opts.timeoutMs);
     if (!(await shimHasTask(task))) {
       // The daemon stopped between `shim start` and Task.Create: nothing ran.
       log.warn('removing a shim that never got its task');
-      entry.deleting = true;
       await opts.connections.detach(connection, task);
       shimLog.close();
-      tasks.delete(namespace, id);
       bundle.delete();
       return;
     }
+    connection.tasks.add(taskKey(namespace, id));
+    tasks.set(namespace, id, { task, log: shimLog, connection });
     log.info('reconnected to shim');
   } catch (err) {
     log.warn({ err }, 'shim is gone');
-    if (entry) {
-      // Keeps a connection drop from handling this task a second time.
-      entry.deleting = true;
-      entry.connection?.tasks.delete(taskKey(namespace, id));
-    }
+    if (connection) opts.connections.release(connection);
     shimLog?.close();
     await opts.deadShims.stopped({ bundle, runtime });
   }

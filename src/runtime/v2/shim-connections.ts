@@ -60,10 +60,14 @@ export class ShimConnections {
         .shutdown({ id: task.id }, this.opts.timeoutMs)
         .catch((err) => this.opts.log.debug({ err, id: task.id }, 'shim shutdown'));
     }
-    if (c.tasks.size === 0) {
-      if (this.byAddress.get(c.address) === c) this.byAddress.delete(c.address);
-      c.conn.close();
-    }
+    this.release(c);
+  }
+
+  /** Closes `c` if it serves no task (any more). */
+  release(c: ShimConnection): void {
+    if (c.tasks.size > 0) return;
+    if (this.byAddress.get(c.address) === c) this.byAddress.delete(c.address);
+    c.conn.close();
   }
 
   /** Closes every connection; the shims keep running, and no loss is reported. */
