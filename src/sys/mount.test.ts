@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC } from './linux.js';
-import { parseMountOptions, splitLowerdir } from './mount.js';
+import { parseMountOptions, splitLowerdir, unmountAll } from './mount.js';
 
 describe('mount options', () => {
   it('splits flags, propagation and data as containerd does', () => {
@@ -38,5 +41,17 @@ describe('mount options', () => {
     assert.deepEqual(splitLowerdir('/a:/b:/c'), ['/a', '/b', '/c']);
     assert.deepEqual(splitLowerdir('/a\\:b:/c'), ['/a:b', '/c']);
     assert.deepEqual(splitLowerdir('/only'), ['/only']);
+  });
+});
+
+describe('unmountAll', () => {
+  it('does nothing for a directory that is not a mount point, or a missing one, root or not', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-unmount-'));
+    try {
+      unmountAll(dir);
+      unmountAll(join(dir, 'missing'));
+    } finally {
+      rmdirSync(dir);
+    }
   });
 });

@@ -4,6 +4,8 @@
  * src/core/mount) as containerd's mount.All / mount.UnmountAll do on Linux.
  * Root only.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import {
   type FsParam,
   fsmountAt,
@@ -181,10 +183,23 @@ export function unmountAll(target: string, flags = 0): void {
       umount2(target, flags);
     } catch (err) {
       if (isErrno(err, 'EINVAL', 'ENOENT')) return;
+      // Without CAP_SYS_ADMIN umount2 answers EPERM before looking: nothing mounted is nothing to do.
+      if (isErrno(err, 'EPERM') && !isMountPoint(target)) return;
       throw err;
     }
   }
   throw new Error(`unmountAll ${target}: still mounted after 1024 unmounts`);
+}
+
+/** Whether `target` is a mount point of this mount namespace (/proc/self/mountinfo, octal escapes). */
+function isMountPoint(target: string): boolean {
+  const escaped = resolve(target).replace(
+    /[ \t\n\\]/g,
+    (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`,
+  );
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === escaped);
 }
 
 function mountOne(m: MountSpec, target: string): void {

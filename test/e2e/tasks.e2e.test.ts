@@ -15,6 +15,7 @@ import {
   cmdline,
   daemonKind,
   entriesOf,
+  runcRoot,
   startDaemonWithImage,
   type TestDaemon,
   uniqueId,
@@ -268,6 +269,32 @@ describe(`tasks with the real ctr (${kind})`, { skip: !root && 'needs root' }, (
     assert.equal(exit?.exit_status, 137);
     assert.equal(deleted?.pid, pid);
     assert.equal(deleted?.exit_status, 137);
+  });
+
+  it('ctr run --runtime io.containerd.runtime.v1.linux runs the task with runc (the deprecated v1 runtime)', async () => {
+    const v1 = ['--runtime', 'io.containerd.runtime.v1.linux'];
+    const echo = uniqueId('v1-echo');
+    const r = await c(['run', '--rm', ...v1, image, echo, 'echo', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello\n');
+
+    const id = uniqueId('v1-sleep');
+    assert.equal(await ok(['run', '-d', ...v1, image, id, 'sleep', '1000']), '');
+    try {
+      const t = await status(id);
+      assert.equal(t?.status, 'RUNNING', JSON.stringify(t));
+      assert.deepEqual(cmdline(t.pid), ['sleep', '1000']);
+      // runc keeps it where the daemon's runc tasks are (berthd: its own runc root).
+      assert.ok(existsSync(join(runcRoot(d), 'default', id, 'state.json')));
+      await ok(['task', 'kill', '-s', 'SIGKILL', id]);
+      await waitFor('STOPPED', async () => (await status(id))?.status === 'STOPPED');
+      const rm = await c(['task', 'rm', id]);
+      assert.match(rm.stderr, new RegExp(`task ${id} exit with non-zero exit code 137`));
+    } finally {
+      await c(['task', 'rm', '-f', id]);
+      await c(['containers', 'rm', id]);
+    }
+    assert.equal(await status(id), undefined);
   });
 });
 

@@ -17,6 +17,15 @@ import { isErrno } from '../../sys/linux.js';
 import { unmountAll } from '../../sys/mount.js';
 import { removeTree } from '../../sys/remove-tree.js';
 
+/**
+ * Files berth keeps in a bundle beside the shim's own (`address`, `log`,
+ * `init.pid`, …): the runtime the task was created with, the shim binary
+ * that ran it, and the exit of a shim that died.
+ */
+export const RUNTIME_FILE = 'runtime-name';
+export const BINARY_FILE = 'shim-binary-path';
+export const EXIT_FILE = 'exit';
+
 /** Where bundles live: `<state>/<ns>/<id>` (volatile) and `<root>/<ns>/<id>` (the `work` dir). */
 export interface BundleRoots {
   state: string;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mountsUnder, waitFor } from '../../../test/helpers/daemon.js';
+import { RuncOptions } from '../../api/containerd/linux/runc/runc.js';
 import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
 import { Empty } from '../../api/google/protobuf/empty.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
@@ -238,6 +239,46 @@ describe('ShimManager with the real runc shim', {
     assert.equal(existsSync(join(dir, 'state', 'berth-test', 't3')), false);
     assert.equal(mountsUnder(dir).length, 0);
     await waitFor('the shim of t3 to exit', () => shimsFor('t3').length === 0, 10_000);
+  });
+
+  it('runs an io.containerd.runtime.v1.linux task on the runc shim, with its RuncOptions', async () => {
+    const m = await manager();
+    const v1 = (id: string, runtime: string) =>
+      m.create(ctx, id, {
+        spec: {
+          typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
+          value: spec(['sleep', '1000']),
+        },
+        runtime: 'io.containerd.runtime.v1.linux',
+        runtimeOptions: {
+          typeUrl: 'containerd.linux.runc.RuncOptions',
+          value: RuncOptions.encode(RuncOptions.fromPartial({ runtime })).finish(),
+        },
+        rootfs: [{ type: 'bind', source: rootfs, options: ['rbind', 'ro'] }],
+        io: { stdin: '', stdout: '', stderr: '', terminal: false },
+      });
+    // As containerd's TestContainerRuntimeOptionsv1: the runc binary named is the one run.
+    await assert.rejects(v1('v1-norunc', 'no-runc'), (err: Error) =>
+      err.message.includes('"no-runc"'),
+    );
+    assert.equal(existsSync(join(dir, 'state', 'berth-test', 'v1-norunc')), false);
+    await waitFor(
+      'the shim of v1-norunc to exit',
+      () => shimsFor('v1-norunc').length === 0,
+      10_000,
+    );
+
+    const { task } = await v1('v1-runc', 'runc');
+    const pid = await task.start(ctx);
+    assert.equal((await task.state(ctx)).status, 'running');
+    assert.ok(
+      existsSync(join(dir, 'runc', 'berth-test', 'v1-runc', 'state.json')),
+      'berth runc root',
+    );
+    const exited = task.wait(ctx);
+    await task.kill(ctx, 9, false);
+    assert.equal((await exited).status, 137);
+    assert.equal((await m.delete(ctx, 'v1-runc')).pid, pid);
   });
 
   it('grouped containers share one shim, which exits with the last of them', async () => {
