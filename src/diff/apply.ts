@@ -3,8 +3,9 @@
  * The walking differ's Apply (containerd's diff/apply fsApplier):
  * blob from the content Provider → decompress by media type → DigestStream
  * (the diffID, while streaming) → the apply worker (tar reader + synchronous
- * file calls). One pass, no temporary copy; memory bounded by the worker
- * window (see apply-channel.ts), so a decompression bomb is bounded by disk.
+ * file calls; the worker is reused across Applies, see apply-workers.ts).
+ * One pass, no temporary copy; memory bounded by the worker window (see
+ * apply-channel.ts), so a decompression bomb is bounded by disk.
  *
  * Targets:
  * - one `bind`/`rbind` mount: written into its source directory directly
@@ -28,20 +29,25 @@ import { failedPrecondition, invalidArgument, isNotFound } from '../core/errdefs
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { ApplyChannel } from './apply-channel.js';
+import { ApplyWorkers } from './apply-workers.js';
 import { withTempMount } from './temp-mount.js';
 
 export interface WalkingApplierOptions {
   /** Where overlay targets are mounted (a directory that exists). */
   tempDir: string;
+  /** The worker threads that write layers; default: this applier's own, started on first use. */
+  workers?: ApplyWorkers;
 }
 
 export class WalkingApplier implements Applier {
   readonly #provider: Provider;
   readonly #tempDir: string;
+  readonly #workers: ApplyWorkers;
 
   constructor(provider: Provider, opts: WalkingApplierOptions) {
     this.#provider = provider;
     this.#tempDir = opts.tempDir;
+    this.#workers = opts.workers ?? new ApplyWorkers();
   }
 
   async apply(
@@ -79,7 +85,7 @@ export class WalkingApplier implements Applier {
     overlay: boolean,
     expected: string | undefined,
   ): Promise<Descriptor> {
-    const channel = new ApplyChannel({ root, overlay });
+    const channel = new ApplyChannel(this.#workers, { root, overlay });
     const tar = new DigestStream(
       decompress(desc.mediaType, this.#provider.read(ctx, desc.digest), { signal: ctx.signal }),
     );
