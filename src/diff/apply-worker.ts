@@ -13,6 +13,7 @@ import { parentPort } from 'node:worker_threads';
 import { kindOf } from '../core/errdefs/index.js';
 import type { FromWorker, ToWorker } from './apply-channel.js';
 import { applyTar } from './layer-writer.js';
+import { YoungCollector } from './young-gc.js';
 
 const port = parentPort;
 if (!port) throw new Error('apply-worker must run in a worker thread');
@@ -40,6 +41,7 @@ port.on('message', (m: ToWorker) => {
 });
 
 async function* chunks(id: number): AsyncGenerator<Buffer, void, undefined> {
+  const collector = new YoungCollector();
   for (;;) {
     while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
     wake = undefined;
@@ -48,6 +50,7 @@ async function* chunks(id: number): AsyncGenerator<Buffer, void, undefined> {
     if (m.type === 'abort') throw new Error('apply aborted');
     if (m.type !== 'chunk') continue;
     post({ type: 'ack', id });
+    collector.add(m.data.byteLength);
     yield Buffer.from(m.data);
   }
 }

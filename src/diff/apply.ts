@@ -39,6 +39,7 @@ import type { OpContext } from '../core/namespaces/index.js';
 import { ApplyChannel } from './apply-channel.js';
 import { ApplyWorkers } from './apply-workers.js';
 import { applyTar } from './layer-writer.js';
+import { YoungCollector } from './young-gc.js';
 
 /**
  * Layers of at most this many uncompressed bytes are written on the main
@@ -168,6 +169,7 @@ export class WalkingApplier implements Applier {
     chunks: AsyncIterator<Buffer, void, undefined>,
   ): Promise<void> {
     const channel = new ApplyChannel(this.#workers, { root, overlay });
+    const collector = new YoungCollector();
     try {
       for (const chunk of head) {
         if (channel.settled) break;
@@ -177,6 +179,7 @@ export class WalkingApplier implements Applier {
         const r = await chunks.next();
         if (r.done) break;
         await channel.send(r.value);
+        collector.add(r.value.length);
       }
     } catch (err) {
       await channel.abort();
