@@ -275,8 +275,8 @@ describe('WalkingApplier workers', () => {
     assert.equal(workers.started, 0);
   });
 
-  it('reuses one worker across Applies, failed ones included, and stops it when idle', async () => {
-    const workers = new ApplyWorkers({ idleMs: 50 });
+  it('reuses one worker across Applies, failed ones included', async () => {
+    const workers = new ApplyWorkers({ idleMs: 600_000 });
     const content = new MemoryContent();
     const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
     const target = join(tmp.path, 'snap');
@@ -295,11 +295,23 @@ describe('WalkingApplier workers', () => {
     assert.ok(!existsSync(join(tmp.path, 'evil')));
     assert.equal(workers.started, 1);
     assert.equal(workers.idle, 1);
-    while (workers.idle > 0) await new Promise((r) => setTimeout(r, 20));
-    await applyTo(applier, content, target, [file('c.txt', 'c'), file('big3', pad)]);
-    assert.equal(workers.started, 2, 'a new worker after the idle one was stopped');
     await workers.close();
     assert.equal(workers.idle, 0);
+  });
+
+  it('stops an idle worker, and starts a new one for the next Apply', async () => {
+    const workers = new ApplyWorkers({ idleMs: 50 });
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'idle');
+    mkdirSync(target, { recursive: true });
+    await applyTo(applier, content, target, [file('a.txt', 'a'), file('big', pad)]);
+    assert.equal(workers.started, 1);
+    while (workers.idle > 0) await new Promise((r) => setTimeout(r, 20));
+    await applyTo(applier, content, target, [file('c.txt', 'c'), file('big3', pad)]);
+    assert.equal(readFileSync(join(target, 'c.txt'), 'utf8'), 'c');
+    assert.equal(workers.started, 2);
+    await workers.close();
   });
 
   it('runs Applies at the same time on separate workers, and keeps one idle', async () => {

@@ -36,6 +36,7 @@ import {
 } from '../core/errdefs/index.js';
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import { isErrno } from '../sys/linux.js';
 import { ApplyChannel } from './apply-channel.js';
 import { ApplyWorkers } from './apply-workers.js';
 import { applyTar } from './layer-writer.js';
@@ -70,6 +71,7 @@ async function* turns(chunks: Buffer[]): AsyncGenerator<Buffer, void, undefined>
 }
 
 import { withTempMount } from './temp-mount.js';
+import { clearVolatile, withVolatile } from './volatile.js';
 
 export interface WalkingApplierOptions {
   /** Where overlay targets are mounted (a directory that exists). */
@@ -106,15 +108,26 @@ export class WalkingApplier implements Applier {
         throw invalidArgument('apply: the target mount is read-only');
       return this.#applyInto(ctx, desc, only.source, false, expected);
     }
-    return withTempMount(this.#tempDir, mounts, (root) =>
-      this.#applyInto(
-        ctx,
-        desc,
-        root,
-        mounts.some((m) => m.type === 'overlay'),
-        expected,
-      ),
-    );
+    const overlay = mounts.some((m) => m.type === 'overlay');
+    const through = (ms: readonly Mount[], started: () => void) =>
+      withTempMount(this.#tempDir, ms, (root) => {
+        started();
+        return this.#applyInto(ctx, desc, root, overlay, expected);
+      });
+    const volatile = withVolatile(mounts);
+    if (volatile === undefined) return through(mounts, () => {});
+    let mounted = false;
+    try {
+      return await through(volatile, () => {
+        mounted = true;
+      });
+    } catch (err) {
+      // A kernel without `volatile` refuses the mount itself (see volatile.ts).
+      if (!mounted && isErrno(err, 'EINVAL')) return through(mounts, () => {});
+      throw err;
+    } finally {
+      if (mounted) clearVolatile(mounts);
+    }
   }
 
   async #applyInto(
