@@ -3,10 +3,15 @@
  * in the same run, from a real docker-registry on 127.0.0.1 that the bench
  * starts, reported as berthd/containerd ratios.
  *
- *   node --import tsx bench/pull.ts [--tree /usr/share/gocode] [--rounds 2] [--json]
+ *   node --import tsx bench/pull.ts [--images busybox,layers,big] [--tree /usr/share/gocode]
+ *                                  [--rounds 2] [--json]
  *
- * Two images, built offline and pushed with skopeo (test/helpers/images.ts):
+ * Three images, built offline and pushed with skopeo (test/helpers/images.ts):
  * - busybox: one small layer (busybox-static and its applet links);
+ * - layers: five gzip layers generated deterministically (layers-image.ts):
+ *   about 90 MiB of tar in about 10,000 small files and a few large ones,
+ *   with a whiteout and an opaque directory, where per-layer and per-file
+ *   fixed costs show;
  * - big: one gzip layer made by GNU tar from --tree (a real tree of many
  *   files; /usr/share/gocode is about 390 MB in 17,000 entries).
  *
@@ -37,9 +42,12 @@ import { Containerd } from '../test/helpers/containerd.js';
 import { buildAndPush, busyboxImage, DEFAULT_EPOCH } from '../test/helpers/images.js';
 import { Registry } from '../test/helpers/registry.js';
 import { type TempDir, tempDir } from '../test/helpers/tmp.js';
+import { layersImage } from './layers-image.js';
+import { cpuS, resetPeak, statusKiB } from './proc.js';
 
 const { values } = parseArgs({
   options: {
+    images: { type: 'string', default: 'busybox,layers,big' },
     tree: { type: 'string', default: '/usr/share/gocode' },
     rounds: { type: 'string', default: '2' },
     /** Start berthd with `node --cpu-prof --cpu-prof-dir <dir>` (profiles written when it stops). */
@@ -48,6 +56,10 @@ const { values } = parseArgs({
   },
 });
 const TREE = values.tree;
+const IMAGES = values.images.split(',').filter((i) => i !== '');
+for (const i of IMAGES) {
+  if (!['busybox', 'layers', 'big'].includes(i)) throw new Error(`--images: unknown image ${i}`);
+}
 const ROUNDS = Number(values.rounds);
 const MiB = 1 << 20;
 
@@ -65,6 +77,9 @@ interface Round {
   unpackS: number;
   pullPeakKiB: number;
   unpackPeakKiB: number;
+  /** Peak RssAnon, polled every 10 ms. */
+  pullPeakAnonKiB: number;
+  unpackPeakAnonKiB: number;
   /** Daemon CPU (user + system, all threads) during the timed step. */
   pullCpuS: number;
   unpackCpuS: number;
@@ -118,31 +133,20 @@ function ctr(d: Daemon, args: string[]): Promise<{ stdout: string; stderr: strin
   return run('ctr', ['--address', d.socket, '--namespace', 'default', ...args]);
 }
 
-function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
-}
-
-/** utime + stime of `pid` (all its threads), seconds. */
-function cpuS(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-/** Runs `fn` while watching `pid`; returns wall seconds, peak RSS (KiB) and daemon CPU seconds. */
-async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, number, number]> {
+/** Runs `fn` while watching `pid`: wall seconds, peak VmRSS and RssAnon (KiB), daemon CPU seconds. */
+async function timed(
+  pid: number,
+  fn: () => Promise<unknown>,
+): Promise<{ s: number; peakKiB: number; peakAnonKiB: number; cpuS: number }> {
   // Dirty pages of the previous step (the last unpack, the files rm --sync
   // deleted) are written back first, so neither daemon pays for the other.
   await run('sync', []);
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    // not root, or an old kernel: the polled VmRSS stands alone
-  }
-  let polled = status(pid, 'VmRSS');
+  resetPeak(pid); // when refused (not root), the polled VmRSS stands alone
+  let polled = statusKiB(pid, 'VmRSS');
+  let anon = statusKiB(pid, 'RssAnon');
   const poll = setInterval(() => {
-    polled = Math.max(polled, status(pid, 'VmRSS'));
+    polled = Math.max(polled, statusKiB(pid, 'VmRSS'));
+    anon = Math.max(anon, statusKiB(pid, 'RssAnon'));
   }, 10);
   const cpu0 = cpuS(pid);
   const t0 = process.hrtime.bigint();
@@ -152,7 +156,12 @@ async function timed(pid: number, fn: () => Promise<unknown>): Promise<[number, 
     clearInterval(poll);
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return [s, Math.max(polled, status(pid, 'VmHWM')), cpuS(pid) - cpu0];
+  return {
+    s,
+    peakKiB: Math.max(polled, statusKiB(pid, 'VmHWM')),
+    peakAnonKiB: anon,
+    cpuS: cpuS(pid) - cpu0,
+  };
 }
 
 /** Rows of a ctr table, header dropped. */
@@ -178,26 +187,32 @@ async function removeImage(d: Daemon, ref: string): Promise<void> {
 }
 
 async function round(d: Daemon, img: Image): Promise<Round> {
-  const [pullS, pullPeakKiB, pullCpuS] = await timed(d.pid, () =>
-    ctr(d, ['images', 'pull', '--plain-http', img.ref]),
-  );
+  const pull = await timed(d.pid, () => ctr(d, ['images', 'pull', '--plain-http', img.ref]));
   await removeImage(d, img.ref);
-  const [fetchS] = await timed(d.pid, () => ctr(d, ['content', 'fetch', '--plain-http', img.ref]));
+  const fetch = await timed(d.pid, () => ctr(d, ['content', 'fetch', '--plain-http', img.ref]));
   const blob = (digest: string) => {
     const st = statSync(join(d.blobs, ...digest.split(':')), { bigint: true });
     return `${st.ino}/${st.mtimeNs}`;
   };
   const before = img.layers.map(blob);
-  const [unpackS, unpackPeakKiB, unpackCpuS] = await timed(d.pid, () =>
-    ctr(d, ['images', 'pull', '--plain-http', img.ref]),
-  );
+  const unpack = await timed(d.pid, () => ctr(d, ['images', 'pull', '--plain-http', img.ref]));
   // The layer blobs fetched before are the very files still there: the
   // second pull wrote no content, it only resolved and unpacked.
   if (img.layers.map(blob).join() !== before.join()) {
     throw new Error(`${d.name}: the unpack pull rewrote a layer blob of ${img.ref}`);
   }
   await removeImage(d, img.ref);
-  return { pullS, fetchS, unpackS, pullPeakKiB, unpackPeakKiB, pullCpuS, unpackCpuS };
+  return {
+    pullS: pull.s,
+    fetchS: fetch.s,
+    unpackS: unpack.s,
+    pullPeakKiB: pull.peakKiB,
+    unpackPeakKiB: unpack.peakKiB,
+    pullPeakAnonKiB: pull.peakAnonKiB,
+    unpackPeakAnonKiB: unpack.peakAnonKiB,
+    pullCpuS: pull.cpuS,
+    unpackCpuS: unpack.cpuS,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -236,6 +251,8 @@ function summary(rs: Round[]): Round {
     unpackS: median(rs.map((r) => r.unpackS)),
     pullPeakKiB: Math.max(...rs.map((r) => r.pullPeakKiB)),
     unpackPeakKiB: Math.max(...rs.map((r) => r.unpackPeakKiB)),
+    pullPeakAnonKiB: Math.max(...rs.map((r) => r.pullPeakAnonKiB)),
+    unpackPeakAnonKiB: Math.max(...rs.map((r) => r.unpackPeakAnonKiB)),
     pullCpuS: median(rs.map((r) => r.pullCpuS)),
     unpackCpuS: median(rs.map((r) => r.unpackCpuS)),
   };
@@ -271,29 +288,50 @@ async function main(): Promise<void> {
     };
 
     const t0 = performance.now();
-    const bb = await buildAndPush(work, registry, busyboxImage(), 'bench/busybox:1');
-    const tar = await treeTar(work.path, TREE);
-    const big = await buildAndPush(work, registry, { layers: [{ tar: tar.path }] }, 'bench/big:1');
-    const images: Image[] = [
-      {
-        name: 'busybox',
-        ref: bb.pushed.ref,
-        bytes: bb.layers.reduce((a, l) => a + statSync(l.tarPath).size, 0),
-        wireBytes: bb.layers.reduce((a, l) => a + l.size, 0),
-        layers: bb.layers.map((l) => l.digest),
-        files: rows(
-          `header\n${(await run('tar', ['--list', '--file', bb.layers[0]!.tarPath])).stdout}`,
-        ).length,
-      },
-      {
-        name: 'big',
-        ref: big.pushed.ref,
-        bytes: statSync(tar.path).size,
-        wireBytes: big.layers.reduce((a, l) => a + l.size, 0),
-        files: tar.files,
-        layers: big.layers.map((l) => l.digest),
-      },
-    ];
+    /** Describes a pushed image from its built layers' tars. */
+    const describe = async (
+      name: string,
+      pushed: Awaited<ReturnType<typeof buildAndPush>>,
+    ): Promise<Image> => {
+      let files = 0;
+      for (const l of pushed.layers) {
+        files += rows(
+          `header\n${(await run('tar', ['--list', '--file', l.tarPath])).stdout}`,
+        ).length;
+      }
+      return {
+        name,
+        ref: pushed.pushed.ref,
+        bytes: pushed.layers.reduce((a, l) => a + statSync(l.tarPath).size, 0),
+        wireBytes: pushed.layers.reduce((a, l) => a + l.size, 0),
+        files,
+        layers: pushed.layers.map((l) => l.digest),
+      };
+    };
+    const images: Image[] = [];
+    for (const name of IMAGES) {
+      if (name === 'busybox') {
+        images.push(
+          await describe(
+            name,
+            await buildAndPush(work, registry, busyboxImage(), 'bench/busybox:1'),
+          ),
+        );
+      } else if (name === 'layers') {
+        images.push(
+          await describe(name, await buildAndPush(work, registry, layersImage(), 'bench/layers:1')),
+        );
+      } else {
+        const tar = await treeTar(work.path, TREE);
+        const big = await buildAndPush(
+          work,
+          registry,
+          { layers: [{ tar: tar.path }] },
+          'bench/big:1',
+        );
+        images.push({ ...(await describe(name, big)), files: tar.files });
+      }
+    }
     log(
       `images built and pushed in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${images
         .map(
@@ -372,8 +410,8 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       });
     }
     const rss = {
-      berthd: status(berthd.pid, 'VmRSS'),
-      containerd: status(containerd.pid, 'VmRSS'),
+      berthd: statusKiB(berthd.pid, 'VmRSS'),
+      containerd: statusKiB(containerd.pid, 'VmRSS'),
     };
     leftovers = mountsUnder(dirs.map((d) => d.path));
 
@@ -391,6 +429,8 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
                 unpackS: r.berthd.unpackS / r.containerd.unpackS,
                 pullPeakKiB: r.berthd.pullPeakKiB / r.containerd.pullPeakKiB,
                 unpackPeakKiB: r.berthd.unpackPeakKiB / r.containerd.unpackPeakKiB,
+                pullPeakAnonKiB: r.berthd.pullPeakAnonKiB / r.containerd.pullPeakAnonKiB,
+                unpackPeakAnonKiB: r.berthd.unpackPeakAnonKiB / r.containerd.unpackPeakAnonKiB,
                 pullCpuS: r.berthd.pullCpuS / r.containerd.pullCpuS,
                 unpackCpuS: r.berthd.unpackCpuS / r.containerd.unpackCpuS,
               },
@@ -411,10 +451,10 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       `ctr images pull --plain-http from a local docker-registry, overlayfs, median of ${ROUNDS} alternating rounds`,
     );
     console.log(
-      'seconds wall clock; MiB/s of uncompressed layer data; peak RSS of the daemon in MiB; daemon CPU s (user+sys)',
+      'seconds wall clock; MiB/s of uncompressed layer data; peak VmRSS and RssAnon of the daemon in MiB; daemon CPU s (user+sys)',
     );
     console.log(
-      'image    daemon        pull s   MiB/s  fetch s unpack s   MiB/s  RSS pull RSS unpk  CPU pull CPU unpk',
+      'image    daemon        pull s   MiB/s  fetch s unpack s   MiB/s  RSS pull RSS unpk anon pull anon unpk  CPU pull CPU unpk',
     );
     for (const res of results) {
       const { image: img, berthd: b, containerd: c } = res;
@@ -424,16 +464,16 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
         ['containerd', c],
       ] as const) {
         console.log(
-          `${img.name.padEnd(8)} ${who.padEnd(10)} ${n(v.pullS)} ${n(m / v.pullS, 0)} ${n(v.fetchS)} ${n(v.unpackS)} ${n(m / v.unpackS, 0)} ${mib(v.pullPeakKiB)} ${mib(v.unpackPeakKiB)} ${n(v.pullCpuS, 1)} ${n(v.unpackCpuS, 1)}`,
+          `${img.name.padEnd(8)} ${who.padEnd(10)} ${n(v.pullS)} ${n(m / v.pullS, 0)} ${n(v.fetchS)} ${n(v.unpackS)} ${n(m / v.unpackS, 0)} ${mib(v.pullPeakKiB)} ${mib(v.unpackPeakKiB)} ${mib(v.pullPeakAnonKiB)} ${mib(v.unpackPeakAnonKiB)} ${n(v.pullCpuS, 1)} ${n(v.unpackCpuS, 1)}`,
         );
       }
       console.log(
-        `${img.name.padEnd(8)} ${'ratio'.padEnd(10)} ${r(b.pullS / c.pullS)} ${''.padStart(8)} ${r(b.fetchS / c.fetchS)} ${r(b.unpackS / c.unpackS)} ${''.padStart(8)} ${r(b.pullPeakKiB / c.pullPeakKiB)} ${r(b.unpackPeakKiB / c.unpackPeakKiB)} ${r(b.pullCpuS / c.pullCpuS)} ${r(b.unpackCpuS / c.unpackCpuS)}`,
+        `${img.name.padEnd(8)} ${'ratio'.padEnd(10)} ${r(b.pullS / c.pullS)} ${''.padStart(8)} ${r(b.fetchS / c.fetchS)} ${r(b.unpackS / c.unpackS)} ${''.padStart(8)} ${r(b.pullPeakKiB / c.pullPeakKiB)} ${r(b.unpackPeakKiB / c.unpackPeakKiB)} ${r(b.pullPeakAnonKiB / c.pullPeakAnonKiB)} ${r(b.unpackPeakAnonKiB / c.unpackPeakAnonKiB)} ${r(b.pullCpuS / c.pullCpuS)} ${r(b.unpackCpuS / c.unpackCpuS)}`,
       );
     }
     for (const img of images) {
       console.log(
-        `${img.name}: ${(img.bytes / MiB).toFixed(1)} MiB uncompressed, ${(img.wireBytes / MiB).toFixed(1)} MiB gzip, ${img.files} tar entries${img.name === 'big' ? ` (${TREE})` : ''}`,
+        `${img.name}: ${(img.bytes / MiB).toFixed(1)} MiB uncompressed, ${(img.wireBytes / MiB).toFixed(1)} MiB gzip, ${img.files} tar entries in ${img.layers.length} layer${img.layers.length === 1 ? '' : 's'}${img.name === 'big' ? ` (${TREE})` : ''}`,
       );
     }
     console.log(`RSS after the run: berthd ${rss.berthd} KiB, containerd ${rss.containerd} KiB`);

@@ -2,18 +2,25 @@
  * Unary RPC latency and throughput, berthd side by side with Debian's
  * containerd in the same run, reported as berthd/containerd ratios.
  *
- *   node --import tsx bench/unary.ts [--calls 10000] [--concurrency 32] [--json]
+ *   node --import tsx bench/unary.ts [--calls 10000] [--concurrency 32] [--memory-calls 20000]
+ *                                   [--rounds 3] [--json]
  *
  * Both daemons run on temporary directories and are driven by the same
  * client (grpc-js, one channel), so the client's cost is the same on both
  * sides and the ratio compares the servers.
+ *
+ * Memory first: each daemon's VmRSS and RssAnon when idle after start (once
+ * it answers, plus a second to settle), then after --memory-calls sequential
+ * unary calls (Version and Namespaces.List alternating, one daemon after the
+ * other). Then the latency rounds (--rounds 0 skips them).
  */
-import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { BerthClient } from '../src/client/index.js';
 import { Berthd } from '../test/helpers/berthd.js';
 import { Containerd } from '../test/helpers/containerd.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { type Memory, memory, statusKiB } from './proc.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +28,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     warmup: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
+    'memory-calls': { type: 'string', default: '20000' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -28,6 +36,7 @@ const CALLS = Number(values.calls);
 const CONCURRENCY = Number(values.concurrency);
 const WARMUP = Number(values.warmup);
 const ROUNDS = Number(values.rounds);
+const MEMORY_CALLS = Number(values['memory-calls']);
 
 interface Figures {
   p50: number;
@@ -106,9 +115,20 @@ function medianFigures(rounds: Record<string, Figures>[]): Record<string, Figure
   return out;
 }
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0);
+/** `n` sequential calls, Version and Namespaces.List alternating, on one fresh client. */
+async function calls(socket: string, n: number): Promise<void> {
+  const client = new BerthClient(socket, { namespace: 'default' });
+  try {
+    for (let i = 0; i < n; i++)
+      await (i % 2 === 0 ? OPS.Version! : OPS['Namespaces.List']!)(client);
+  } finally {
+    client.close();
+  }
+}
+
+interface MemoryFigures {
+  idle: Memory;
+  afterCalls: Memory;
 }
 
 async function main(): Promise<void> {
@@ -118,6 +138,16 @@ async function main(): Promise<void> {
   try {
     berthd = await Berthd.start();
     containerd = await Containerd.start(cdir);
+    await sleep(1000);
+    const mem: Record<'berthd' | 'containerd', MemoryFigures> = {
+      berthd: { idle: memory(berthd.pid), afterCalls: { rssKiB: 0, anonKiB: 0 } },
+      containerd: { idle: memory(containerd.pid), afterCalls: { rssKiB: 0, anonKiB: 0 } },
+    };
+    await calls(berthd.socket, MEMORY_CALLS);
+    await calls(containerd.socket, MEMORY_CALLS);
+    await sleep(1000);
+    mem.berthd.afterCalls = memory(berthd.pid);
+    mem.containerd.afterCalls = memory(containerd.pid);
     // Rounds alternate between the daemons so that warm-up (of the shared
     // client, and of each daemon's JIT) and background noise fall on both;
     // each figure is the median over the rounds.
@@ -129,8 +159,11 @@ async function main(): Promise<void> {
     }
     const b1 = medianFigures(bRounds);
     const c1 = medianFigures(cRounds);
-    const rss = { berthd: rssKiB(berthd.pid), containerd: rssKiB(containerd.pid) };
-    const rows = Object.keys(OPS).map((op) => {
+    const rss = {
+      berthd: statusKiB(berthd.pid, 'VmRSS'),
+      containerd: statusKiB(containerd.pid, 'VmRSS'),
+    };
+    const rows = (ROUNDS === 0 ? [] : Object.keys(OPS)).map((op) => {
       const b = b1[op]!;
       const c = c1[op]!;
       return {
@@ -146,12 +179,38 @@ async function main(): Promise<void> {
     });
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ calls: CALLS, concurrency: CONCURRENCY, rows, rssKiB: rss }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            calls: CALLS,
+            concurrency: CONCURRENCY,
+            memoryCalls: MEMORY_CALLS,
+            memory: mem,
+            rows,
+            rssKiB: rss,
+          },
+          null,
+          2,
+        )}\n`,
       );
       return;
     }
     const f = (n: number) => n.toFixed(0).padStart(7);
     const r = (n: number) => `${n.toFixed(2)}x`.padStart(7);
+    const mib = (kib: number) => (kib / 1024).toFixed(1).padStart(9);
+    console.log(`daemon memory in MiB: idle after start, and after ${MEMORY_CALLS} unary calls`);
+    console.log('daemon      idle VmRSS  idle anon  calls VmRSS calls anon');
+    const line = (who: string, m: MemoryFigures) =>
+      console.log(
+        `${who.padEnd(10)} ${mib(m.idle.rssKiB)}  ${mib(m.idle.anonKiB)}  ${mib(m.afterCalls.rssKiB)}  ${mib(m.afterCalls.anonKiB)}`,
+      );
+    line('berthd', mem.berthd);
+    line('containerd', mem.containerd);
+    const q = (k: keyof MemoryFigures, m: keyof Memory) =>
+      `${(mem.berthd[k][m] / mem.containerd[k][m]).toFixed(2)}x`.padStart(9);
+    console.log(
+      `${'ratio'.padEnd(10)} ${q('idle', 'rssKiB')}  ${q('idle', 'anonKiB')}  ${q('afterCalls', 'rssKiB')}  ${q('afterCalls', 'anonKiB')}`,
+    );
+    if (rows.length === 0) return;
     console.log(
       `${CALLS} calls each, sequential latency (µs) and throughput at ${CONCURRENCY} in flight`,
     );

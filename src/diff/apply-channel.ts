@@ -1,40 +1,50 @@
 /**
  * @module
- * The main thread's side of the apply worker: starts it on a root, sends it
- * the decompressed layer chunk by chunk with at most WINDOW chunks in flight
- * (so memory is bounded by WINDOW × chunk size, whatever the layer holds),
- * and gives back its result. Chunks are copied into fresh buffers that are
- * transferred, so a chunk sharing its ArrayBuffer with others is never
- * detached or cloned whole.
+ * The main thread's side of one Apply in an apply worker (apply-workers.ts):
+ * starts it on a root, sends it the decompressed layer chunk by chunk with at
+ * most WINDOW chunks in flight (so memory is bounded by WINDOW × chunk size,
+ * whatever the layer holds), and gives back its result and then the worker.
+ * Chunks are copied into fresh buffers that are transferred, so a chunk
+ * sharing its ArrayBuffer with others is never detached or cloned whole.
  */
-import { Worker } from 'node:worker_threads';
 import { type ErrorKind, newError } from '../core/errdefs/index.js';
+import type { ApplyWorker, ApplyWorkers, WorkerEvent } from './apply-workers.js';
 import type { LayerStats } from './layer-writer.js';
 
 /** Chunks sent but not yet taken by the worker's tar reader. */
 export const WINDOW = 8;
 
-export interface WorkerData {
+export interface ApplyTarget {
   root: string;
   overlay: boolean;
 }
 
-export type ToWorker = { type: 'chunk'; data: ArrayBuffer } | { type: 'end' } | { type: 'abort' };
+export type ToWorker =
+  | ({ type: 'start'; id: number } & ApplyTarget)
+  | { type: 'chunk'; id: number; data: ArrayBuffer }
+  | { type: 'end'; id: number }
+  | { type: 'abort'; id: number };
 
-type FromWorker =
-  | { type: 'ack' }
-  | { type: 'done'; stats: LayerStats }
-  | { type: 'error'; kind: ErrorKind; message: string };
+export type FromWorker =
+  | { type: 'ack'; id: number }
+  | { type: 'done'; id: number; stats: LayerStats }
+  | { type: 'error'; id: number; kind: ErrorKind; message: string };
+
+let nextId = 0;
 
 export class ApplyChannel {
-  readonly #worker: Worker;
+  readonly #workers: ApplyWorkers;
+  readonly #worker: ApplyWorker;
+  readonly #id = ++nextId;
   readonly #result: Promise<LayerStats>;
   #inFlight = 0;
   #settled = false;
+  #released = false;
   #waiting: (() => void) | undefined;
 
-  constructor(data: WorkerData) {
-    this.#worker = startWorker(data);
+  constructor(workers: ApplyWorkers, target: ApplyTarget) {
+    this.#workers = workers;
+    this.#worker = workers.acquire();
     this.#result = new Promise<LayerStats>((resolve, reject) => {
       const settle = (fn: () => void) => {
         if (this.#settled) return;
@@ -42,7 +52,12 @@ export class ApplyChannel {
         fn();
         this.#wakeSender();
       };
-      this.#worker.on('message', (m: FromWorker) => {
+      this.#worker.listen((m: WorkerEvent) => {
+        if (m.type === 'died') {
+          settle(() => reject(m.error));
+          return;
+        }
+        if (m.id !== this.#id) return;
         if (m.type === 'ack') {
           this.#inFlight--;
           this.#wakeSender();
@@ -52,12 +67,9 @@ export class ApplyChannel {
           settle(() => reject(newError(m.kind, m.message)));
         }
       });
-      this.#worker.on('error', (err) => settle(() => reject(err)));
-      this.#worker.on('exit', (code) =>
-        settle(() => reject(new Error(`apply worker exited (code ${code}) without a result`))),
-      );
     });
     this.#result.catch(() => {}); // observed through result()
+    this.#worker.post({ type: 'start', id: this.#id, ...target });
   }
 
   /** True once the worker has finished (with a result or an error): stop sending. */
@@ -74,28 +86,35 @@ export class ApplyChannel {
     const copy = new ArrayBuffer(chunk.length);
     new Uint8Array(copy).set(chunk);
     this.#inFlight++;
-    this.#worker.postMessage({ type: 'chunk', data: copy } satisfies ToWorker, [copy]);
+    this.#worker.post({ type: 'chunk', id: this.#id, data: copy }, [copy]);
   }
 
   /** No more chunks; resolves with the worker's result. */
   end(): Promise<LayerStats> {
-    if (!this.#settled) this.#worker.postMessage({ type: 'end' } satisfies ToWorker);
+    if (!this.#settled) this.#worker.post({ type: 'end', id: this.#id });
     return this.result();
   }
 
   /** Stops the worker's reading (it fails, and finishes its current call first); waits for it. */
   async abort(): Promise<void> {
-    if (!this.#settled) this.#worker.postMessage({ type: 'abort' } satisfies ToWorker);
+    if (!this.#settled) this.#worker.post({ type: 'abort', id: this.#id });
     await this.#result.catch(() => {});
+    this.#release();
   }
 
-  /** The worker's result; the worker has stopped once it settles. */
+  /** The worker's result; the worker is given back once it settles. */
   async result(): Promise<LayerStats> {
     try {
       return await this.#result;
     } finally {
-      await this.#worker.terminate();
+      this.#release();
     }
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#workers.release(this.#worker);
   }
 
   #wakeSender(): void {
@@ -103,19 +122,4 @@ export class ApplyChannel {
     this.#waiting = undefined;
     w?.();
   }
-}
-
-/**
- * The worker runs the compiled apply-worker.js next to this module; when
- * berth runs from its TypeScript sources (tests, under tsx), Node 20 does not
- * pass tsx's loader to workers, so the worker registers it first.
- */
-function startWorker(data: WorkerData): Worker {
-  if (import.meta.url.endsWith('.ts')) {
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./apply-worker.ts', import.meta.url).href;
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(code, { eval: true, workerData: data });
-  }
-  return new Worker(new URL('./apply-worker.js', import.meta.url), { workerData: data });
 }

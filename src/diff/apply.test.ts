@@ -15,7 +15,8 @@ import { MEDIA_TYPES, type TarWriteEntry } from '../archive/index.js';
 import { kindOf } from '../core/errdefs/index.js';
 import { nullLogger } from '../core/log/index.js';
 import { removeTree } from '../sys/remove-tree.js';
-import { WalkingApplier } from './apply.js';
+import { INLINE_MAX, WalkingApplier } from './apply.js';
+import { ApplyWorkers } from './apply-workers.js';
 import { fingerprint, gzipOf, MemoryContent, sha256, tarOf } from './testing.js';
 
 const ctx = { namespace: 'default', signal: new AbortController().signal, log: nullLogger };
@@ -237,5 +238,97 @@ describe('WalkingApplier (bind target)', () => {
     symlinkSync(outside, join(target, 'evil'));
     await assert.rejects(apply([file('evil/passwd', 'pwned')]), /absolute path/);
     assert.equal(readFileSync(join(outside, 'passwd'), 'utf8'), 'sentinel\n');
+  });
+});
+
+describe('WalkingApplier workers', () => {
+  let tmp: TempDir;
+  before(() => {
+    tmp = tempDir('berth-diff-workers-');
+  });
+  after(() => tmp.remove());
+
+  async function applyTo(
+    applier: WalkingApplier,
+    content: MemoryContent,
+    target: string,
+    entries: TarWriteEntry[],
+  ) {
+    const blob = await gzipOf(await tarOf(entries));
+    const digest = content.add(blob);
+    return applier.apply(ctx, { mediaType: MEDIA_TYPES.ociLayerGzip, digest, size: blob.length }, [
+      { type: 'bind', source: target, options: ['rbind', 'rw'] },
+    ]);
+  }
+
+  // Layers over INLINE_MAX go to a worker; smaller ones are written on the main thread.
+  const pad = 'x'.repeat(INLINE_MAX);
+
+  it('writes a small layer without a worker', async () => {
+    const workers = new ApplyWorkers();
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'small');
+    mkdirSync(target, { recursive: true });
+    await applyTo(applier, content, target, [file('s.txt', 's')]);
+    assert.equal(readFileSync(join(target, 's.txt'), 'utf8'), 's');
+    assert.equal(workers.started, 0);
+  });
+
+  it('reuses one worker across Applies, failed ones included', async () => {
+    const workers = new ApplyWorkers({ idleMs: 600_000 });
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'snap');
+    mkdirSync(target, { recursive: true });
+    // Many chunks of a failing layer are in flight when it fails: the next
+    // Apply on the same worker must not see them.
+    await assert.rejects(
+      applyTo(applier, content, target, [file('../evil', 'x'), file('pad', pad)]),
+      (err: unknown) => kindOf(err) === 'invalid_argument' && /"\.\." component/.test(String(err)),
+    );
+    await applyTo(applier, content, target, [file('a.txt', 'a'), file('big', pad)]);
+    await applyTo(applier, content, target, [file('b.txt', 'b'), file('big2', pad)]);
+    assert.equal(readFileSync(join(target, 'a.txt'), 'utf8'), 'a');
+    assert.equal(readFileSync(join(target, 'b.txt'), 'utf8'), 'b');
+    assert.equal(readFileSync(join(target, 'big'), 'utf8').length, pad.length);
+    assert.ok(!existsSync(join(tmp.path, 'evil')));
+    assert.equal(workers.started, 1);
+    assert.equal(workers.idle, 1);
+    await workers.close();
+    assert.equal(workers.idle, 0);
+  });
+
+  it('stops an idle worker, and starts a new one for the next Apply', async () => {
+    const workers = new ApplyWorkers({ idleMs: 50 });
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'idle');
+    mkdirSync(target, { recursive: true });
+    await applyTo(applier, content, target, [file('a.txt', 'a'), file('big', pad)]);
+    assert.equal(workers.started, 1);
+    while (workers.idle > 0) await new Promise((r) => setTimeout(r, 20));
+    await applyTo(applier, content, target, [file('c.txt', 'c'), file('big3', pad)]);
+    assert.equal(readFileSync(join(target, 'c.txt'), 'utf8'), 'c');
+    assert.equal(workers.started, 2);
+    await workers.close();
+  });
+
+  it('runs Applies at the same time on separate workers, and keeps one idle', async () => {
+    const workers = new ApplyWorkers();
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const targets = [0, 1, 2].map((i) => join(tmp.path, `par-${i}`));
+    for (const t of targets) mkdirSync(t, { recursive: true });
+    await Promise.all(
+      targets.map((t, i) =>
+        applyTo(applier, content, t, [file(`f${i}`, String(i)), file('pad', pad)]),
+      ),
+    );
+    for (const [i, t] of targets.entries())
+      assert.equal(readFileSync(join(t, `f${i}`), 'utf8'), String(i));
+    assert.equal(workers.started, 3);
+    assert.equal(workers.idle, 1);
+    await workers.close();
   });
 });

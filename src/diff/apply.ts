@@ -2,9 +2,12 @@
  * @module
  * The walking differ's Apply (containerd's diff/apply fsApplier):
  * blob from the content Provider → decompress by media type → DigestStream
- * (the diffID, while streaming) → the apply worker (tar reader + synchronous
- * file calls). One pass, no temporary copy; memory bounded by the worker
- * window (see apply-channel.ts), so a decompression bomb is bounded by disk.
+ * (the diffID, while streaming) → the tar reader + synchronous file calls
+ * (layer-writer.ts): on the main thread for a layer that ends within
+ * INLINE_MAX bytes, else in an apply worker (reused across Applies, see
+ * apply-workers.ts). One pass, no temporary copy; memory bounded by
+ * INLINE_MAX and the worker window (see apply-channel.ts), so a
+ * decompression bomb is bounded by disk.
  *
  * Targets:
  * - one `bind`/`rbind` mount: written into its source directory directly
@@ -24,24 +27,68 @@
 import { DigestStream, decompress, layerCompression, MEDIA_TYPES } from '../archive/index.js';
 import type { Descriptor, Provider } from '../core/content/index.js';
 import { type Applier, type ApplyOptions, UNCOMPRESSED_LABEL } from '../core/diff/index.js';
-import { failedPrecondition, invalidArgument, isNotFound } from '../core/errdefs/index.js';
+import {
+  failedPrecondition,
+  invalidArgument,
+  isNotFound,
+  kindOf,
+  newError,
+} from '../core/errdefs/index.js';
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import { isErrno } from '../sys/linux.js';
 import { ApplyChannel } from './apply-channel.js';
+import { ApplyWorkers } from './apply-workers.js';
+import { applyTar } from './layer-writer.js';
+import { YoungCollector } from './young-gc.js';
+
+/**
+ * Layers of at most this many uncompressed bytes are written on the main
+ * thread instead of in a worker: a busybox-sized layer then costs no worker
+ * start (0.1-0.2 s, 20 MiB). The main thread yields to the event loop every
+ * TURN bytes, so other calls wait at most for one TURN's file calls.
+ */
+export const INLINE_MAX = 4 << 20;
+const TURN = 64 << 10;
+
+/** applyTar on this thread, failing as the worker does (the kind and message of its error). */
+async function applyInline(chunks: Buffer[], root: string, overlay: boolean): Promise<void> {
+  try {
+    await applyTar(turns(chunks), root, { overlay });
+  } catch (err) {
+    throw newError(kindOf(err), (err as Error)?.message ?? String(err));
+  }
+}
+
+/** The chunks, in slices of at most TURN bytes, with a turn of the event loop before each. */
+async function* turns(chunks: Buffer[]): AsyncGenerator<Buffer, void, undefined> {
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += TURN) {
+      await new Promise<void>((r) => setImmediate(r));
+      yield chunk.subarray(at, at + TURN);
+    }
+  }
+}
+
 import { withTempMount } from './temp-mount.js';
+import { clearVolatile, withVolatile } from './volatile.js';
 
 export interface WalkingApplierOptions {
   /** Where overlay targets are mounted (a directory that exists). */
   tempDir: string;
+  /** The worker threads that write layers; default: this applier's own, started on first use. */
+  workers?: ApplyWorkers;
 }
 
 export class WalkingApplier implements Applier {
   readonly #provider: Provider;
   readonly #tempDir: string;
+  readonly #workers: ApplyWorkers;
 
   constructor(provider: Provider, opts: WalkingApplierOptions) {
     this.#provider = provider;
     this.#tempDir = opts.tempDir;
+    this.#workers = opts.workers ?? new ApplyWorkers();
   }
 
   async apply(
@@ -61,15 +108,26 @@ export class WalkingApplier implements Applier {
         throw invalidArgument('apply: the target mount is read-only');
       return this.#applyInto(ctx, desc, only.source, false, expected);
     }
-    return withTempMount(this.#tempDir, mounts, (root) =>
-      this.#applyInto(
-        ctx,
-        desc,
-        root,
-        mounts.some((m) => m.type === 'overlay'),
-        expected,
-      ),
-    );
+    const overlay = mounts.some((m) => m.type === 'overlay');
+    const through = (ms: readonly Mount[], started: () => void) =>
+      withTempMount(this.#tempDir, ms, (root) => {
+        started();
+        return this.#applyInto(ctx, desc, root, overlay, expected);
+      });
+    const volatile = withVolatile(mounts);
+    if (volatile === undefined) return through(mounts, () => {});
+    let mounted = false;
+    try {
+      return await through(volatile, () => {
+        mounted = true;
+      });
+    } catch (err) {
+      // A kernel without `volatile` refuses the mount itself (see volatile.ts).
+      if (!mounted && isErrno(err, 'EINVAL')) return through(mounts, () => {});
+      throw err;
+    } finally {
+      if (mounted) clearVolatile(mounts);
+    }
   }
 
   async #applyInto(
@@ -79,20 +137,31 @@ export class WalkingApplier implements Applier {
     overlay: boolean,
     expected: string | undefined,
   ): Promise<Descriptor> {
-    const channel = new ApplyChannel({ root, overlay });
     const tar = new DigestStream(
       decompress(desc.mediaType, this.#provider.read(ctx, desc.digest), { signal: ctx.signal }),
     );
+    const chunks = tar[Symbol.asyncIterator]();
     try {
-      for await (const chunk of tar) {
-        if (channel.settled) break;
-        await channel.send(chunk);
+      // Read up to INLINE_MAX of the layer: a layer that ends within it is
+      // written here, without a worker; a longer one goes to a worker,
+      // these chunks first.
+      const head: Buffer[] = [];
+      let headBytes = 0;
+      let ended = false;
+      while (headBytes <= INLINE_MAX) {
+        const r = await chunks.next();
+        if (r.done) {
+          ended = true;
+          break;
+        }
+        head.push(r.value);
+        headBytes += r.value.length;
       }
-    } catch (err) {
-      await channel.abort();
-      throw err;
+      if (ended) await applyInline(head, root, overlay);
+      else await this.#inWorker(root, overlay, head, chunks);
+    } finally {
+      await chunks.return(undefined);
     }
-    await channel.end();
     if (!tar.done) {
       // The worker finished before the stream did: it cannot have succeeded, but say so.
       throw invalidArgument(`layer ${desc.digest}: the tar ended before the layer stream`);
@@ -103,6 +172,33 @@ export class WalkingApplier implements Applier {
       );
     }
     return { mediaType: MEDIA_TYPES.ociLayer, digest: tar.digest, size: tar.size };
+  }
+
+  /** Sends `head`, then the rest of `chunks`, to an apply worker writing into `root`. */
+  async #inWorker(
+    root: string,
+    overlay: boolean,
+    head: Buffer[],
+    chunks: AsyncIterator<Buffer, void, undefined>,
+  ): Promise<void> {
+    const channel = new ApplyChannel(this.#workers, { root, overlay });
+    const collector = new YoungCollector();
+    try {
+      for (const chunk of head) {
+        if (channel.settled) break;
+        await channel.send(chunk);
+      }
+      while (!channel.settled) {
+        const r = await chunks.next();
+        if (r.done) break;
+        await channel.send(r.value);
+        collector.add(r.value.length);
+      }
+    } catch (err) {
+      await channel.abort();
+      throw err;
+    }
+    await channel.end();
   }
 
   async #expectedDiffId(ctx: OpContext, desc: Descriptor): Promise<string | undefined> {

@@ -162,6 +162,21 @@ describe('walking differ (root)', () => {
       ],
     );
     assert.equal(mountsOf().length, before, 'no mount left behind');
+    // Written through a `volatile` overlay: the kernel's marker is gone, so
+    // the same upper and work dirs mount again.
+    assert.ok(!existsSync(join(work, 'work', 'incompat')), 'no volatile marker left');
+    await applyTo(
+      [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          options: [`workdir=${work}`, `upperdir=${upper}`, `lowerdir=${lower}`],
+        },
+      ],
+      [file('tmp/c.txt', 'c')],
+    );
+    assert.ok(existsSync(join(upper, 'tmp/c.txt')));
+    assert.ok(!existsSync(join(work, 'work', 'incompat')));
     const wh = lstatSync(join(upper, 'a.txt'));
     assert.ok(wh.isCharacterDevice());
     assert.equal(wh.rdev, 0);
