@@ -201,7 +201,7 @@ export class LocalWriter implements Writer {
       throw alreadyExists(`content ${actual}`);
     }
     await handle.datasync();
-    const now = new Date();
+    const now = Number(nowNanos()) / 1e9; // seconds, to ~0.25 µs
     await handle.utimes(now, now); // the blob's created time is its commit time
     await handle.chmod(0o444);
     const data = join(dir, 'data');

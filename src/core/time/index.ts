@@ -1,3 +1,5 @@
+import { type Clock, wallClock } from './clock.js';
+
 /** google.protobuf.Timestamp's shape, without importing generated code. */
 export interface Timestamp {
   seconds: bigint;
@@ -6,10 +8,14 @@ export interface Timestamp {
 
 const NANOS_PER_SECOND = 1_000_000_000n;
 
-/** Wall-clock time in nanoseconds since the epoch (millisecond resolution), as containerd stores timestamps. */
-export function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
+export { type Clock, type ClockSource, systemClockSource, wallClock } from './clock.js';
+
+/**
+ * Wall-clock time in nanoseconds since the epoch, as containerd stores
+ * timestamps: nanosecond resolution, strictly increasing within the process
+ * (one clock for every record and event; see wallClock).
+ */
+export const nowNanos: Clock = wallClock();
 
 /**
  * Nanoseconds since the epoch (the domain's times) as a

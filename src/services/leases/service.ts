@@ -11,6 +11,7 @@ import {
   type Resource,
 } from '../../api/containerd/services/leases/v1/leases.js';
 import type { Lease, LeaseManager, LeaseResource } from '../../core/leases/index.js';
+import { nowNanos } from '../../core/time/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
 import { toTimestamp } from '../timestamp.js';
 
@@ -57,7 +58,7 @@ export function leasesService(manager: LeaseManager): GrpcService {
 
 /** containerd's `leases.WithRandomID`: the clock's nanoseconds and 3 random bytes. */
 export function randomLeaseId(): string {
-  const nanos = (Date.now() % 1000) * 1_000_000 + Number(process.hrtime.bigint() % 1_000_000n);
+  const nanos = nowNanos() % 1_000_000_000n;
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
 }
 
