@@ -165,6 +165,31 @@ describe('GrpcServer', () => {
     }
   });
 
+  it('holds calls that arrive between listen() and serve(), then answers them', async (t) => {
+    const path = join(dir.path, 'early.sock');
+    let served = false;
+    const early = new GrpcServer({ address: path, log: nullLogger }, []);
+    t.after(() => early.stop());
+    await early.listen();
+    const client = new BerthClient(path);
+    t.after(() => client.close());
+    const answer = client.version().then((v) => ({ v, servedFirst: served }));
+    // The call is on its way and not refused; give it time to wait.
+    await new Promise((r) => setTimeout(r, 200));
+    served = true;
+    early.serve([
+      {
+        name: 'containerd.services.version.v1.Version',
+        definition: VersionService,
+        namespaced: false,
+        handlers: { Version: unary(() => ({ version: 'v-early', revision: 'r' })) },
+      },
+    ]);
+    const { v, servedFirst } = await answer;
+    assert.equal(servedFirst, true, 'answered only once serving');
+    assert.equal(v.version, 'v-early');
+  });
+
   it('refuses to start on a socket another server answers', async () => {
     const second = new GrpcServer({ address: socket, log: nullLogger }, []);
     await assert.rejects(second.start(), /a server is listening on it \(another daemon\?\)/);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -136,6 +136,40 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     assert.equal(await d.waitExit(), 0);
     assert.equal(existsSync(d.socket), false);
     assert.match(d.output, /"signal":"SIGINT"/);
+  });
+
+  it('binds its socket while it loads: an early call waits for its answer, and SIGTERM then stops it cleanly', async () => {
+    const dir = tempDir();
+    const p = Berthd.paths(dir);
+    const args = ['--root', p.root, '--state', p.state, '--address', p.socket];
+    try {
+      // An early call: made as soon as the socket file exists.
+      const early = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const earlyExit = new Promise<number | null>((r) => early.once('exit', (c) => r(c)));
+      while (!existsSync(p.socket)) await new Promise((r) => setTimeout(r, 1));
+      const health = new HealthClient(`unix:${p.socket}`, credentials.createInsecure());
+      const answer = await new Promise<{ err: ServiceError | null; status?: number }>((resolve) =>
+        health.check({ service: '' }, (err, res) => resolve({ err, status: res?.status })),
+      );
+      health.close();
+      assert.equal(answer.err, null, `refused early: ${answer.err?.message}`);
+      assert.equal(answer.status, 1, 'SERVING');
+      early.kill('SIGTERM');
+      assert.equal(await earlyExit, 0);
+
+      // SIGTERM as soon as the socket is bound (the plugins most likely still loading).
+      const d = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      d.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((r) => d.once('exit', (c) => r(c)));
+      while (!existsSync(p.socket)) await new Promise((r) => setTimeout(r, 1));
+      d.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.equal(existsSync(p.socket), false, 'the socket is removed');
+      assert.equal(existsSync(join(p.state, 'berthd.pid')), false, 'no pid file is left');
+    } finally {
+      dir.remove();
+    }
   });
 
   it('logs readable text when asked', async () => {
