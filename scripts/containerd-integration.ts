@@ -18,12 +18,22 @@
  * Not run: checkpoint tests (no CRIU here), and tests that need images or
  * registries this harness does not imitate (schema 1 images, several
  * platforms, registry.k8s.io source labels).
+ *
+ * Where the images differ from the real ones: busybox's `nc` is a wrapper
+ * that ends on SIGTERM as the busybox image's does (see NC), and
+ * k8s.gcr.io/pause:3.6 is a small image of its own. For berthd, `containerd
+ * oci-hook` (a prestart-hook helper of containerd's command line that
+ * TestContainerHook runs) stays containerd's. `--berthd` runs another berthd
+ * launcher (a script that execs node on an older build, for a before/after).
  */
 import { spawn } from 'node:child_process';
 import {
+  closeSync,
   cpSync,
   existsSync,
   mkdirSync,
+  openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -31,6 +41,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { removeTree } from '../src/sys/remove-tree.js';
 import { BERTHD } from '../test/helpers/berthd.js';
 import {
   BUSYBOX,
@@ -43,7 +54,9 @@ import {
 import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
 
-const USAGE = `usage: scripts/containerd-integration.sh <containerd-src> [--daemon berthd|containerd|both] [--run <regexp>] [--out <dir>]`;
+const CONTAINERD = '/usr/bin/containerd';
+
+const USAGE = `usage: scripts/containerd-integration.sh <containerd-src> [--daemon berthd|containerd|both] [--berthd <launcher>] [--run <regexp>] [--out <dir>]`;
 
 /** Tests that cannot run here, and why. */
 const EXCLUDED: Record<string, string> = {
@@ -71,7 +84,7 @@ const IMAGES: { name: string; local: string; spec: () => ImageSpec }[] = [
     spec: multiLayer,
   },
   { name: 'ghcr.io/containerd/alpine:3.14.0', local: 'containerd/alpine:3.14.0', spec: busybox },
-  { name: 'k8s.gcr.io/pause:3.6', local: 'pause:3.6', spec: busybox },
+  { name: 'k8s.gcr.io/pause:3.6', local: 'pause:3.6', spec: pause },
 ];
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
@@ -116,12 +129,42 @@ async function applets(): Promise<string[]> {
 let appletList: string[] = [];
 
 function busybox(): ImageSpec {
-  const bb = busyboxLayer(appletList);
+  const bb = busyboxLayer(appletList.filter((a) => a !== 'nc'));
   if (!('entries' in bb)) throw new Error('busyboxLayer gave no entries');
+  const nc: Entry = { type: 'file', path: 'bin/nc', content: NC, mode: 0o755 };
   return {
     index: true,
-    layers: [{ createdBy: 'busybox', entries: [...bb.entries, ...baseEntries()] }],
+    layers: [{ createdBy: 'busybox', entries: [...bb.entries, nc, ...baseEntries()] }],
     config: { cmd: ['sh'], env: [DEFAULT_PATH] },
+  };
+}
+
+/**
+ * busybox-static's `nc` (without NC_110_COMPAT) sets no SIGTERM handler, so
+ * as a container's PID 1 it ignores the SIGTERM TestBindLowPortNonOpt sends;
+ * the busybox image's nc ends on it. This nc runs busybox's in the
+ * background and ends with 143 on SIGTERM, or with its status.
+ */
+const NC = `#!/bin/sh
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 143' TERM
+/bin/busybox nc "$@" &
+pid=$!
+wait $pid
+`;
+
+/** A small image of its own (the tests check it is not unpacked, then unpack and delete it). */
+function pause(): ImageSpec {
+  return {
+    index: true,
+    layers: [
+      {
+        createdBy: 'pause',
+        entries: [
+          { type: 'file', path: 'pause', content: 'not a real pause binary\n', mode: 0o755 },
+        ],
+      },
+    ],
+    config: { entrypoint: ['/pause'] },
   };
 }
 
@@ -194,6 +237,32 @@ async function buildTests(src: string, work: string, host: string): Promise<stri
   return bin;
 }
 
+/** The tests' fixed state directory (client_unix_test.go's defaultState). */
+const TEST_STATE = '/run/containerd-test';
+
+/**
+ * Empties the tests' state directory between daemons, so one daemon never
+ * finds the other's runtime state; refuses when a task bundle or a mount is
+ * left there (a test left a container: clean it up by hand).
+ */
+function clearTestState(): void {
+  if (!existsSync(TEST_STATE)) return;
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === TEST_STATE || m.startsWith(`${TEST_STATE}/`));
+  const tasks = join(TEST_STATE, 'io.containerd.runtime.v2.task');
+  const bundles = existsSync(tasks)
+    ? readdirSync(tasks).flatMap((ns) => readdirSync(join(tasks, ns)).map((id) => `${ns}/${id}`))
+    : [];
+  if (mounts.length > 0 || bundles.length > 0) {
+    throw new Error(
+      `${TEST_STATE} still holds ${[...bundles.map((b) => `bundle ${b}`), ...mounts].join(', ')}; clean it up first`,
+    );
+  }
+  for (const e of readdirSync(TEST_STATE)) removeTree(join(TEST_STATE, e), TEST_STATE);
+}
+
 interface Outcome {
   pass: string[];
   fail: string[];
@@ -203,15 +272,26 @@ interface Outcome {
 async function runSuite(
   bin: string,
   daemon: 'berthd' | 'containerd',
+  berthd: string,
   tests: string[],
   work: string,
   out: string,
 ): Promise<Outcome> {
+  clearTestState();
   const pathDir = join(work, `path-${daemon}`);
   mkdirSync(pathDir, { recursive: true });
-  const target = daemon === 'berthd' ? BERTHD : '/usr/bin/containerd';
   const link = join(pathDir, 'containerd');
-  if (!existsSync(link)) symlinkSync(target, link);
+  if (daemon === 'containerd') {
+    if (!existsSync(link)) symlinkSync(CONTAINERD, link);
+  } else {
+    // `containerd oci-hook` (TestContainerHook's prestart hook) is a helper
+    // of containerd's command line, not of its API: it stays containerd's.
+    writeFileSync(
+      link,
+      `#!/bin/sh\nif [ "$1" = oci-hook ]; then exec ${CONTAINERD} "$@"; fi\nexec ${berthd} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
   const log = join(out, `${daemon}.log`);
   const args = [
     '-test.root',
@@ -223,22 +303,22 @@ async function runSuite(
     `^(${tests.join('|')})$`,
   ];
   process.stderr.write(`running ${tests.length} tests against ${daemon} (log: ${log})\n`);
-  const text = await new Promise<string>((res, rej) => {
-    const p = spawn(bin, args, {
-      cwd: work,
-      env: { ...process.env, PATH: `${pathDir}:${process.env.PATH ?? ''}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  // The log is written as the tests run, so a run can be watched (tail -f).
+  const fd = openSync(log, 'w');
+  try {
+    await new Promise<void>((res, rej) => {
+      const p = spawn(bin, args, {
+        cwd: work,
+        env: { ...process.env, PATH: `${pathDir}:${process.env.PATH ?? ''}` },
+        stdio: ['ignore', fd, fd],
+      });
+      p.once('error', rej);
+      p.once('exit', () => res());
     });
-    let all = '';
-    const keep = (b: Buffer) => {
-      all += b.toString();
-    };
-    p.stdout.on('data', keep);
-    p.stderr.on('data', keep);
-    p.once('error', rej);
-    p.once('exit', () => res(all));
-  });
-  writeFileSync(log, text);
+  } finally {
+    closeSync(fd);
+  }
+  const text = readFileSync(log, 'utf8');
   const outcome: Outcome = { pass: [], fail: [], skip: [] };
   for (const m of text.matchAll(/^--- (PASS|FAIL|SKIP): (Test\w+)/gm)) {
     const kind = m[1] === 'PASS' ? 'pass' : m[1] === 'FAIL' ? 'fail' : 'skip';
@@ -254,6 +334,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       daemon: { type: 'string', default: 'both' },
+      berthd: { type: 'string', default: BERTHD },
       run: { type: 'string' },
       out: { type: 'string' },
     },
@@ -301,7 +382,14 @@ async function main(): Promise<number> {
     );
     const summary: string[] = [];
     for (const d of daemons) {
-      const r = await runSuite(bin, d as 'berthd' | 'containerd', tests, work.path, out);
+      const r = await runSuite(
+        bin,
+        d as 'berthd' | 'containerd',
+        resolve(values.berthd),
+        tests,
+        work.path,
+        out,
+      );
       summary.push(
         `${d}: ${r.pass.length} passed of ${tests.length} (${r.fail.length} failed, ${r.skip.length} skipped)`,
       );
