@@ -33,10 +33,23 @@ describe('wallClock', () => {
       readings.some((t) => t % MS !== 0n),
       'no sub-millisecond digits',
     );
-    const wall = BigInt(Date.now()) * MS;
-    const t = nowNanos();
-    // Date.now() truncates to the millisecond: t is at most ~1 ms ahead of it.
-    assert.ok(t >= wall - 5n * MS && t <= wall + 6n * MS, `${t} is far from Date.now() ${wall}`);
+  });
+
+  it('reads the wall clock: at the instant Date.now() ticks, it reads that millisecond', () => {
+    // Ahead of the wall clock, a record could be stamped after the time the
+    // client reads once it has the answer; behind, before the time it read
+    // before its call. At a millisecond edge the true time is known; the
+    // smallest difference over a few edges leaves out preemption.
+    const offsets: bigint[] = [];
+    for (let i = 0; i < 20; i++) {
+      const start = Date.now();
+      let ms = start;
+      while (ms === start) ms = Date.now();
+      offsets.push(nowNanos() - BigInt(ms) * MS);
+    }
+    const best = offsets.reduce((a, b) => (a < b ? a : b));
+    const us = Number(best) / 1000;
+    assert.ok(us > -200 && us < 500, `the clock is ${us} µs off the wall clock at its edges`);
   });
 
   it('follows the monotonic clock between anchors, and steps when it does not move', () => {

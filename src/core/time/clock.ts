@@ -19,34 +19,48 @@ const NS_PER_MS = 1_000_000n;
  * separate them.
  */
 const MAX_DRIFT_NS = 5_000_000n;
+/** An anchor edge seen within this many ns of the previous reading is trusted. */
+const MAX_EDGE_SPAN_NS = 20_000n;
+/** At most this many edges (ms) are tried for a tight one; the tightest seen is taken. */
+const MAX_ANCHOR_EDGES = 10;
 
 /**
- * The system's clocks. The first anchor is the process's time origin
- * (gettimeofday in microseconds at startup, paired with the monotonic clock);
- * later anchors wait for `Date.now()` to tick over to the next millisecond
- * and take that edge, accurate to the loop's turn (under a microsecond), at
- * a cost of at most a millisecond, paid only after the clock was set.
+ * The system's clocks. An anchor waits for `Date.now()` to tick over to the
+ * next millisecond and pairs that edge with the monotonic clock read around
+ * it: accurate to the loop's turn (well under a microsecond unless the
+ * process is preempted right then, when it tries the next edge, up to ten),
+ * at a cost of two milliseconds or so, paid on the first reading and after
+ * the clock was set. (`performance.timeOrigin` is no
+ * anchor: on Node 20 it is milliseconds off `performance.now()`'s origin.)
  */
 export function systemClockSource(): ClockSource {
-  let first = true;
   return {
     monotonic: () => process.hrtime.bigint(),
     wallMillis: () => Date.now(),
     anchor: () => {
-      if (first) {
-        first = false;
-        const mono = process.hrtime.bigint();
-        const sinceOrigin = performance.now(); // ms since timeOrigin, same instant
-        const originMicros = BigInt(Math.round(performance.timeOrigin * 1000));
-        return {
-          wall: originMicros * 1000n + BigInt(Math.round(sinceOrigin * 1e6)),
-          mono,
-        };
+      let best: { wall: bigint; mono: bigint; span: bigint } | undefined;
+      // A few edges: the first warms the loop up, and an edge seen across a
+      // preemption (a long step) is not trusted when a tighter one follows.
+      for (let edges = 0; edges < MAX_ANCHOR_EDGES; edges++) {
+        let prev = process.hrtime.bigint();
+        const start = Date.now();
+        let ms = start;
+        let mono = prev;
+        while (ms === start) {
+          prev = mono;
+          ms = Date.now();
+          mono = process.hrtime.bigint();
+        }
+        // The tick happened between the two monotonic readings around the
+        // Date.now() that saw it: take their middle.
+        const span = mono - prev;
+        if (best === undefined || span < best.span) {
+          best = { wall: BigInt(ms) * NS_PER_MS, mono: prev + span / 2n, span };
+        }
+        if (edges > 0 && span < MAX_EDGE_SPAN_NS) break;
       }
-      const start = Date.now();
-      let ms = start;
-      while (ms === start) ms = Date.now();
-      return { wall: BigInt(ms) * NS_PER_MS, mono: process.hrtime.bigint() };
+      const { wall, mono } = best as { wall: bigint; mono: bigint };
+      return { wall, mono };
     },
   };
 }
@@ -55,15 +69,17 @@ export function systemClockSource(): ClockSource {
  * Wall-clock time with nanosecond resolution, as Go's `time.Now()` gives
  * containerd: `Date.now()` has only milliseconds, so a record stamped with it
  * can fall before the time a client read just before its call. This anchors
- * the monotonic clock to the wall clock once and reads wall time as anchor +
- * elapsed. Successive readings strictly increase; when the wall clock is set
+ * the monotonic clock to the wall clock on first use and reads wall time as
+ * anchor + elapsed. Successive readings strictly increase; when the wall clock is set
  * (the reading strays more than a few ms from `Date.now()`) it re-anchors
  * and follows the new wall time, backwards too, as `time.Now()` would.
  */
 export function wallClock(source: ClockSource = systemClockSource()): Clock {
-  let { wall: anchorWall, mono: anchorMono } = source.anchor();
+  let anchorWall = 0n;
+  let anchorMono: bigint | undefined;
   let last = 0n;
   return () => {
+    if (anchorMono === undefined) ({ wall: anchorWall, mono: anchorMono } = source.anchor());
     let now = anchorWall + (source.monotonic() - anchorMono);
     const drift = now - BigInt(source.wallMillis()) * NS_PER_MS;
     if (drift < -MAX_DRIFT_NS || drift > NS_PER_MS + MAX_DRIFT_NS) {
