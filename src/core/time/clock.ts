@@ -42,20 +42,24 @@ export function systemClockSource(): ClockSource {
       // A few edges: the first warms the loop up, and an edge seen across a
       // preemption (a long step) is not trusted when a tighter one follows.
       for (let edges = 0; edges < MAX_ANCHOR_EDGES; edges++) {
-        let prev = process.hrtime.bigint();
+        // Each turn reads the monotonic clock before and after Date.now().
+        // The tick falls after the previous turn's Date.now() and at or
+        // before this one's: inside (previous before, this after), whatever
+        // preemption came between the readings.
+        let prevBefore = process.hrtime.bigint();
         const start = Date.now();
+        let before = prevBefore;
+        let after = prevBefore;
         let ms = start;
-        let mono = prev;
         while (ms === start) {
-          prev = mono;
+          prevBefore = before;
+          before = process.hrtime.bigint();
           ms = Date.now();
-          mono = process.hrtime.bigint();
+          after = process.hrtime.bigint();
         }
-        // The tick happened between the two monotonic readings around the
-        // Date.now() that saw it: take their middle.
-        const span = mono - prev;
+        const span = after - prevBefore;
         if (best === undefined || span < best.span) {
-          best = { wall: BigInt(ms) * NS_PER_MS, mono: prev + span / 2n, span };
+          best = { wall: BigInt(ms) * NS_PER_MS, mono: prevBefore + span / 2n, span };
         }
         if (edges > 0 && span < MAX_EDGE_SPAN_NS) break;
       }
