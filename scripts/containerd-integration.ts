@@ -115,6 +115,10 @@ function baseEntries(): Entry[] {
   return [
     { type: 'file', path: 'etc/passwd', content: PASSWD },
     { type: 'file', path: 'etc/group', content: GROUP },
+    // Mount points a read-only rootfs must already have, as busybox's image does.
+    { type: 'dir', path: 'proc', mode: 0o555 },
+    { type: 'dir', path: 'sys', mode: 0o555 },
+    { type: 'dir', path: 'dev' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
     { type: 'dir', path: 'root', mode: 0o700 },
     { type: 'dir', path: 'var/www' },
