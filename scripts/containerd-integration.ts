@@ -119,6 +119,7 @@ function baseEntries(): Entry[] {
     { type: 'dir', path: 'proc', mode: 0o555 },
     { type: 'dir', path: 'sys', mode: 0o555 },
     { type: 'dir', path: 'dev' },
+    { type: 'dir', path: 'run' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
     { type: 'dir', path: 'root', mode: 0o700 },
     { type: 'dir', path: 'var/www' },
