@@ -13,6 +13,8 @@
 # so nothing else may use those while this runs. Prints, per daemon, how many
 # tests passed and which failed; logs go to --out (default: the work dir).
 # Takes a few minutes per daemon. Not part of CI: CI cannot fetch the source.
+# Run it on a quiet host: TestContainerKillInit* fail when any process on the
+# host has "sleep 1" in its command line (they grep the host's `ps ax`).
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 cd "$here/.."
