@@ -35,6 +35,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -242,6 +243,17 @@ async function buildTests(src: string, work: string, host: string): Promise<stri
   return bin;
 }
 
+/** Where containerd's runc shims keep runc's state, whatever the daemon's paths. */
+const CONTAINERD_RUNC_ROOT = '/run/containerd/runc';
+
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** The tests' fixed state directory (client_unix_test.go's defaultState). */
 const TEST_STATE = '/run/containerd-test';
 
@@ -283,6 +295,7 @@ async function runSuite(
   out: string,
 ): Promise<Outcome> {
   clearTestState();
+  const runcBefore = new Set(entriesOf(CONTAINERD_RUNC_ROOT));
   const pathDir = join(work, `path-${daemon}`);
   mkdirSync(pathDir, { recursive: true });
   const link = join(pathDir, 'containerd');
@@ -322,6 +335,16 @@ async function runSuite(
     });
   } finally {
     closeSync(fd);
+  }
+  // containerd's shims keep runc state in /run/containerd/runc/<namespace>:
+  // the empty namespace directories the run made go (rmdir only).
+  for (const ns of entriesOf(CONTAINERD_RUNC_ROOT)) {
+    if (runcBefore.has(ns)) continue;
+    try {
+      rmdirSync(join(CONTAINERD_RUNC_ROOT, ns));
+    } catch {
+      // not empty: left for a look
+    }
   }
   const text = readFileSync(log, 'utf8');
   const outcome: Outcome = { pass: [], fail: [], skip: [] };
@@ -407,6 +430,11 @@ async function main(): Promise<number> {
     process.stdout.write(`logs in ${out}\n`);
     return 0;
   } finally {
+    try {
+      clearTestState();
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+    }
     await registry.stop();
     if (values.out === undefined) {
       process.stderr.write(`(work dir ${work.path} kept for its logs)\n`);
