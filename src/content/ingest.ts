@@ -26,7 +26,8 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
  *
  * The offset is the size of `data`: writes go straight to the file, so it is
  * current even while a writer is active, and after a crash it is what a
- * resumed writer continues from. `updatedat` is written once, at creation;
+ * resumed writer continues from. `updatedat` is written at creation and when a
+ * writer that wrote closes (precise, where the mtime is the coarse clock);
  * the data file's mtime is newer once anything was written (containerd reads
  * it the same way). Unreadable times fall back to the data file's times and
  * unreadable `total`/`expected` to unknown, so a damaged ingest still resumes.

@@ -118,6 +118,22 @@ describe('LocalContentStore', () => {
     assert.equal(new Set(chunks.map((c) => c.buffer)).size, chunks.length);
   });
 
+  it('keeps the precise update time of a closed writer for the one that resumes', async () => {
+    const ref = 'resume-times';
+    const w1 = await store.writer(ctx, { ref });
+    await w1.write(Buffer.from('first'));
+    const before = await w1.status();
+    await w1.close();
+    // The data file's mtime is the kernel's coarse clock; updatedat is exact.
+    const w2 = await store.writer(ctx, { ref });
+    const resumed = await w2.status();
+    assert.equal(resumed.updatedAt, before.updatedAt);
+    assert.equal(resumed.startedAt, before.startedAt);
+    assert.equal((await store.status(ctx, ref)).updatedAt, before.updatedAt);
+    await w2.close();
+    await store.abort(ctx, ref);
+  });
+
   it('resumes an ingest that containerd created', async () => {
     const ref = 'manifest-sha256:0000';
     const ingest = join(root, 'ingest', hex(ref));

@@ -31,7 +31,7 @@ import {
   writeIngestFile,
 } from './ingest.js';
 import { HEX64, type Layout, layout } from './layout.js';
-import { tryLock, unlock } from './locks.js';
+import { lock, unlock } from './locks.js';
 import { readBlob } from './reader.js';
 import { LocalWriter, rehash } from './writer.js';
 
@@ -159,7 +159,8 @@ export class LocalContentStore implements ContentStore {
 
   /**
    * Opens (or resumes) the ingest for `opts.ref`, as containerd's local store:
-   * - `unavailable` (`ref "x" locked`) while another writer holds the ref;
+   * - `unavailable` (`ref "x" locked`) while another writer holds the ref
+   *   (after waiting up to LOCK_WAIT_MS for it to be released);
    * - `already_exists` when `expected` is a committed blob; any ingest for
    *   the ref is left alone (containerd's content service aborts it);
    * - an existing ingest resumes at its data size, its hash rebuilt by
@@ -182,7 +183,7 @@ export class LocalContentStore implements ContentStore {
       validateDigest(expected);
     }
     const { root } = this.layout;
-    if (!tryLock(root, ref)) {
+    if (!(await lock(root, ref))) {
       throw unavailable(`ref ${JSON.stringify(ref)} locked`);
     }
     try {

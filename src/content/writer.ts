@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { chmod, type FileHandle, rename } from 'node:fs/promises';
+import { chmod, type FileHandle, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CommitOptions,
@@ -19,6 +19,7 @@ import { nowNanos } from '../core/time/index.js';
 import { removeTree } from '../sys/remove-tree.js';
 import { isENOENT, pathExists, syncDir } from './fsutil.js';
 import type { Layout } from './layout.js';
+import { formatTimestamp } from './timestamp.js';
 
 /** Read size when re-hashing an ingest on resume. */
 const REHASH_CHUNK = 1 << 20;
@@ -158,10 +159,28 @@ export class LocalWriter implements Writer {
       try {
         await this.flushing;
         await this.init.handle.close();
+        await this.recordUpdatedAt();
       } finally {
         this.init.release();
       }
     });
+  }
+
+  /**
+   * Writes the update time into `updatedat` when it moved, as containerd's
+   * writer does on Close: the data file's mtime is the kernel's coarse clock,
+   * up to a tick behind the time of the last write, and a writer that
+   * resumes the ingest reports what is recorded here. Not synced: after a
+   * crash the mtime stands in. An ingest aborted meanwhile has no file to
+   * write.
+   */
+  private async recordUpdatedAt(): Promise<void> {
+    if (this.updatedAt === this.init.updatedAt) return;
+    try {
+      await writeFile(join(this.init.dir, 'updatedat'), formatTimestamp(this.updatedAt));
+    } catch (err) {
+      if (!isENOENT(err)) throw err;
+    }
   }
 
   /**
@@ -201,7 +220,7 @@ export class LocalWriter implements Writer {
       throw alreadyExists(`content ${actual}`);
     }
     await handle.datasync();
-    const now = new Date();
+    const now = Number(nowNanos()) / 1e9; // seconds, to ~0.25 µs
     await handle.utimes(now, now); // the blob's created time is its commit time
     await handle.chmod(0o444);
     const data = join(dir, 'data');

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { kindOf } from '../core/errdefs/index.js';
 import { defaultConfigToml, loadConfig } from './config.js';
-import { Daemon } from './daemon.js';
+import type { Daemon } from './daemon.js';
 import { DEFAULTS } from './defaults.js';
+import { grpcServer } from './grpc-server.js';
 import { createLogger } from './logger.js';
 import { readVersion } from './version.js';
 
@@ -62,8 +63,13 @@ async function main(argv: string[]): Promise<number> {
     ...(values['log-level'] !== undefined && { logLevel: values['log-level'] }),
   });
   const log = createLogger(config.debug);
-  const daemon = new Daemon(config, log);
-
+  // Bind the socket first, then load the daemon's modules and plugins (most
+  // of the start-up time): clients that connect meanwhile wait for their
+  // answers rather than being refused. A signal can come at any point from
+  // here: before there is a daemon, stopping is closing the socket.
+  const server = grpcServer(config, log);
+  let daemon: Daemon | undefined;
+  let stopRequested = false;
   let signals = 0;
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
@@ -73,7 +79,8 @@ async function main(argv: string[]): Promise<number> {
         process.exit(1);
       }
       log.info({ signal: sig }, 'shutting down');
-      daemon.stop().then(resolve, (err: unknown) => {
+      stopRequested = true;
+      (daemon?.stop() ?? server.stop()).then(resolve, (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exitCode = 1;
         resolve();
@@ -82,6 +89,14 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  await server.listen();
+  const { Daemon: DaemonClass } = await import('./daemon.js');
+  if (stopRequested) {
+    await done;
+    await server.stop(); // bound after the signal's stop, if it came during listen
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  }
+  daemon = new DaemonClass(config, log, server);
   await daemon.start();
   await done;
   return process.exitCode === undefined ? 0 : Number(process.exitCode);

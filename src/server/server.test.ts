@@ -21,6 +21,8 @@ import {
   InfoResponse,
   type ReadContentRequest,
   type ReadContentResponse,
+  type StatusRequest,
+  StatusResponse,
   WriteAction,
   WriteContentRequest,
   WriteContentResponse,
@@ -163,6 +165,31 @@ describe('GrpcServer', () => {
     }
   });
 
+  it('holds calls that arrive between listen() and serve(), then answers them', async (t) => {
+    const path = join(dir.path, 'early.sock');
+    let served = false;
+    const early = new GrpcServer({ address: path, log: nullLogger }, []);
+    t.after(() => early.stop());
+    await early.listen();
+    const client = new BerthClient(path);
+    t.after(() => client.close());
+    const answer = client.version().then((v) => ({ v, servedFirst: served }));
+    // The call is on its way and not refused; give it time to wait.
+    await new Promise((r) => setTimeout(r, 200));
+    served = true;
+    early.serve([
+      {
+        name: 'containerd.services.version.v1.Version',
+        definition: VersionService,
+        namespaced: false,
+        handlers: { Version: unary(() => ({ version: 'v-early', revision: 'r' })) },
+      },
+    ]);
+    const { v, servedFirst } = await answer;
+    assert.equal(servedFirst, true, 'answered only once serving');
+    assert.equal(v.version, 'v-early');
+  });
+
   it('refuses to start on a socket another server answers', async () => {
     const second = new GrpcServer({ address: socket, log: nullLogger }, []);
     await assert.rejects(second.start(), /a server is listening on it \(another daemon\?\)/);
@@ -272,6 +299,8 @@ describe('GrpcServer calls', () => {
   let slowStarted = deferred();
   let slowAborted = deferred<unknown>();
   let readAborted = deferred();
+  let waitStarted = deferred();
+  let waitAborted = deferred();
   let sent = 0;
 
   const contentService = (): GrpcService => ({
@@ -290,6 +319,16 @@ describe('GrpcServer calls', () => {
           info: { digest: req.digest.slice(0, 16), size: BigInt(req.digest.length) },
         });
       }),
+      // A unary call that waits for what may never come, as Tasks.Wait.
+      Status: unary(
+        async (ctx, _req: StatusRequest) => {
+          waitStarted.resolve();
+          await abortedWith(ctx.signal);
+          waitAborted.resolve();
+          return StatusResponse.fromPartial({}); // too late: dropped
+        },
+        { endsAtShutdown: true },
+      ),
       Read: serverStream(
         async (ctx, req: ReadContentRequest, send: (r: ReadContentResponse) => Promise<void>) => {
           if (req.digest === 'forever') {
@@ -577,11 +616,13 @@ describe('GrpcServer calls', () => {
     );
   });
 
-  it('stop() ends a server stream and lets a bidi call finish within the grace', async (t) => {
+  it('stop() ends server streams and waits with UNAVAILABLE and lets a bidi call finish within the grace', async (t) => {
     const path = join(dir.path, 'stop.sock');
     const s = await startServer(path);
     t.after(() => s.stop());
     readAborted = deferred();
+    waitStarted = deferred();
+    waitAborted = deferred();
     const c = new ContentClient(`unix:${path}`, credentials.createInsecure());
     t.after(() => c.close());
 
@@ -605,8 +646,11 @@ describe('GrpcServer calls', () => {
     const req = (ref: string) =>
       WriteContentRequest.fromPartial({ action: WriteAction.WRITE, ref });
     writer.write(req('before'));
+    const waitStatus = deferred<{ code: number; details: string }>();
+    c.status({ ref: 'wait' }, (err) => waitStatus.resolve(err ?? { code: 0, details: '' }));
     await firstRead.promise;
     await firstEcho.promise;
+    await waitStarted.promise;
 
     let stopped = false;
     const stopping = s.stop(5000).then(() => {
@@ -614,7 +658,12 @@ describe('GrpcServer calls', () => {
     });
     // The server stream is ended by the stop, its handler aborted.
     await readAborted.promise;
-    assert.equal((await readStatus.promise).code, status.OK);
+    assert.equal((await readStatus.promise).code, status.UNAVAILABLE);
+    // So is the long unary wait: its handler aborted, its answer dropped.
+    await waitAborted.promise;
+    const ws = await waitStatus.promise;
+    assert.equal(ws.code, status.UNAVAILABLE);
+    assert.match(ws.details, /shutting down/);
     // The bidi call carries on.
     writer.write(req('during-1'));
     writer.write(req('during-2'));

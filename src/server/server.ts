@@ -41,6 +41,12 @@ const MAX_HEADER_LIST_SIZE = 1 << 20;
  * on top. It binds only after it has made sure no other daemon answers
  * there, and tracks calls in flight so that {@link GrpcServer.stop} lets
  * them finish.
+ *
+ * Binding and serving are two steps: {@link listen} binds, and connections
+ * that arrive then are accepted but not read (their bytes wait in the
+ * kernel) until {@link serve} routes calls, so a daemon can own its socket
+ * while it loads, and a client that connects early waits for its answer
+ * rather than being refused and backing off. {@link start} does both.
  */
 export class GrpcServer {
   private readonly server: Server;
@@ -52,6 +58,9 @@ export class GrpcServer {
   private inFlight = 0;
   private idle: (() => void) | undefined;
   private bound = false;
+  private serving = false;
+  /** Connections accepted before {@link serve}, paused. */
+  private readonly waiting = new Set<Socket>();
   private readonly stopping = new AbortController();
 
   constructor(
@@ -72,20 +81,31 @@ export class GrpcServer {
         };
       },
     };
+    this.addServices(services);
+    this.server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
+  }
+
+  private addServices(services: readonly GrpcService[]): void {
     for (const svc of services) {
       this.services.add(svc.name);
-      for (const r of routes(svc, opts.log.child({ service: svc.name }), this.tracker)) {
+      for (const r of routes(svc, this.opts.log.child({ service: svc.name }), this.tracker)) {
         this.routes.set(r.path, r);
       }
     }
-    this.server = createServer((socket) => this.accept(socket));
   }
 
   get address(): string {
     return this.opts.address;
   }
 
+  /** Binds the socket and serves the services given to the constructor. */
   async start(): Promise<void> {
+    await this.listen();
+    this.serve();
+  }
+
+  /** Claims and binds the socket; connections wait until {@link serve}. */
+  async listen(): Promise<void> {
     const { address } = this.opts;
     mkdirSync(dirname(address), { recursive: true, mode: 0o711 });
     await claimSocketPath(address);
@@ -99,7 +119,22 @@ export class GrpcServer {
     this.bound = true;
     chmodSync(address, 0o660);
     chownSync(address, this.opts.uid ?? 0, this.opts.gid ?? 0);
-    this.opts.log.info({ address }, 'serving gRPC');
+    this.opts.log.debug({ address }, 'gRPC socket bound');
+  }
+
+  /**
+   * Adds `services` to those given to the constructor and serves them all,
+   * starting with the connections that waited. Call once, after
+   * {@link listen}.
+   */
+  serve(services: readonly GrpcService[] = []): void {
+    if (!this.bound) throw new Error('GrpcServer.serve: not listening');
+    if (this.serving) throw new Error('GrpcServer.serve: already serving');
+    this.addServices(services);
+    this.serving = true;
+    for (const socket of this.waiting) this.accept(socket);
+    this.waiting.clear();
+    this.opts.log.info({ address: this.opts.address }, 'serving gRPC');
   }
 
   /**
@@ -111,6 +146,9 @@ export class GrpcServer {
     this.bound = false;
     this.stopping.abort();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Never served: those who connected meanwhile are told by the close.
+    for (const socket of this.waiting) socket.destroy();
+    this.waiting.clear();
     for (const c of this.connections) c.goaway();
     const timer = new Promise<'timeout'>((resolve) => {
       setTimeout(() => resolve('timeout'), graceMs).unref();
@@ -133,6 +171,16 @@ export class GrpcServer {
   }
 
   private accept(socket: Socket): void {
+    if (!this.serving) {
+      if (!this.bound) {
+        socket.destroy();
+        return;
+      }
+      this.waiting.add(socket);
+      socket.once('close', () => this.waiting.delete(socket));
+      socket.on('error', () => {}); // 'close' follows
+      return;
+    }
     const conn: H2Connection = new H2Connection(socket, {
       windowSize: FLOW_CONTROL_WINDOW,
       maxHeaderListSize: MAX_HEADER_LIST_SIZE,
@@ -150,6 +198,7 @@ export class GrpcServer {
       },
     });
     this.connections.add(conn);
+    socket.resume(); // accepted paused (pauseOnConnect)
     if (!this.bound) conn.goaway();
   }
 

@@ -39,12 +39,22 @@ export type BidiHandler<Req, Res> = (
 ) => Promise<void>;
 
 export type Handler =
-  | { kind: 'unary'; fn: UnaryHandler<any, any> }
+  | { kind: 'unary'; fn: UnaryHandler<any, any>; endsAtShutdown?: boolean }
   | { kind: 'server-stream'; fn: StreamHandler<any, any> }
   | { kind: 'bidi'; fn: BidiHandler<any, any> };
 
-export function unary<Req, Res>(fn: UnaryHandler<Req, Res>): Handler {
-  return { kind: 'unary', fn };
+export interface UnaryOptions {
+  /**
+   * The call waits for something that may never come (Tasks.Wait): it ends
+   * when the server stops, as server streams do, rather than holding the
+   * shutdown for its grace period. Its context's signal aborts then, and the
+   * client gets UNAVAILABLE at once.
+   */
+  endsAtShutdown?: boolean;
+}
+
+export function unary<Req, Res>(fn: UnaryHandler<Req, Res>, opts: UnaryOptions = {}): Handler {
+  return { kind: 'unary', fn, ...(opts.endsAtShutdown === true && { endsAtShutdown: true }) };
 }
 
 export function serverStream<Req, Res>(fn: StreamHandler<Req, Res>): Handler {
@@ -58,9 +68,16 @@ export function bidiStream<Req, Res>(fn: BidiHandler<Req, Res>): Handler {
 /** Tracks calls in flight so shutdown can wait for them. */
 export interface CallTracker {
   begin(): () => void;
-  /** Aborted when the server begins to stop; ends long-lived streams. */
+  /** Aborted when the server begins to stop; ends long-lived streams and waits. */
   readonly stopping: AbortSignal;
 }
+
+/**
+ * What a call that ends at shutdown answers then: grpc-go's Server.Stop
+ * (which containerd calls on SIGTERM) closes the connections, and its
+ * clients see UNAVAILABLE, the code that says "try again elsewhere or later".
+ */
+const SHUTTING_DOWN = { code: StatusCode.UNAVAILABLE, message: 'berthd is shutting down' };
 
 type AnyCall = ServerCall<unknown, unknown>;
 
@@ -87,7 +104,7 @@ export function routes(svc: GrpcService, log: Logger, tracker: CallTracker): Rou
     const mlog = log.child({ method: def.path });
     let start: (call: AnyCall) => void;
     if (!h) start = unimplemented(def);
-    else if (h.kind === 'unary') start = unaryCall(svc, h.fn, mlog, tracker);
+    else if (h.kind === 'unary') start = unaryCall(svc, h.fn, mlog, tracker, h.endsAtShutdown);
     else if (h.kind === 'server-stream') start = streamCall(svc, h.fn, mlog, tracker);
     else start = bidiCall(svc, h.fn, mlog, tracker);
     out.push({ path: def.path, definition: def, start });
@@ -109,22 +126,32 @@ function unaryCall(
   fn: UnaryHandler<unknown, unknown>,
   log: Logger,
   tracker: CallTracker,
+  endsAtShutdown = false,
 ): (call: AnyCall) => void {
   return (call) => {
     call.onRequestsDone = () => {
       const started = process.hrtime.bigint();
       const end = tracker.begin();
+      let ended = false;
+      let forget = () => {};
       const done = () => {
+        if (ended) return;
+        ended = true;
+        forget();
         end();
         log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'unary call');
       };
+      let signal: AbortSignal | (() => AbortSignal) = () => call.signal;
+      if (endsAtShutdown) {
+        // Answered and no longer counted at once; the handler sees its
+        // signal abort and whatever it answers later is dropped.
+        signal = AbortSignal.any([call.signal, tracker.stopping]);
+        forget = endAtShutdown(call, tracker, done);
+      }
       let res: unknown;
       try {
         const req = call.singleRequest();
-        res = fn(
-          contextOf(call, svc.namespaced, () => call.signal, log),
-          req,
-        );
+        res = fn(contextOf(call, svc.namespaced, signal, log), req);
       } catch (err) {
         call.sendStatus(toGrpcStatus(err, log));
         done();
@@ -151,7 +178,7 @@ function streamCall(
   log: Logger,
   tracker: CallTracker,
 ): (call: AnyCall) => void {
-  // Server streams (Subscribe, Watch) end when the server stops.
+  // Server streams (Subscribe, Watch) end when the server stops, with UNAVAILABLE.
   return (call) => {
     call.onRequestsDone = () =>
       runStream(svc, call, log, tracker, [tracker.stopping], (ctx, send) =>
@@ -187,12 +214,18 @@ function runStream(
 ): void {
   const started = process.hrtime.bigint();
   const end = tracker.begin();
+  let ended = false;
+  let forget = () => {};
   const done = () => {
+    if (ended) return;
+    ended = true;
+    forget();
     end();
     log.trace({ ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'stream call');
   };
   const signal =
     alsoAbortOn.length > 0 ? AbortSignal.any([call.signal, ...alsoAbortOn]) : call.signal;
+  if (alsoAbortOn.includes(tracker.stopping)) forget = endAtShutdown(call, tracker, done);
   const send = async (res: unknown) => {
     if (signal.aborted) throw signal.reason;
     await call.sendMessage(res);
@@ -206,6 +239,24 @@ function runStream(
       },
     )
     .finally(done);
+}
+
+/**
+ * Ends `call` with UNAVAILABLE as soon as the server begins to stop (or at
+ * once, if it already has) and counts it as done, so shutdown does not wait
+ * for it. Returns the function that forgets the call once it has ended.
+ */
+function endAtShutdown(call: AnyCall, tracker: CallTracker, done: () => void): () => void {
+  const stop = () => {
+    call.sendStatus(SHUTTING_DOWN);
+    done();
+  };
+  if (tracker.stopping.aborted) {
+    stop();
+    return () => {};
+  }
+  tracker.stopping.addEventListener('abort', stop, { once: true });
+  return () => tracker.stopping.removeEventListener('abort', stop);
 }
 
 function unimplemented(def: MethodDefinition<unknown, unknown>): (call: AnyCall) => void {

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { credentials, Metadata, status } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { TasksClient } from '../../src/api/containerd/services/tasks/v1/tasks.js';
 import { HealthClient } from '../../src/api/grpc/health/v1/health.js';
 import { BERTHD, Berthd } from '../helpers/berthd.js';
-import { ctr, ctrOk, table } from '../helpers/ctr.js';
+import { ctr, ctrOk, ctrOkAsync, ctrSpawn, table } from '../helpers/ctr.js';
+import { daemonKind, startDaemonWithImage, type TestDaemon, uniqueId } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -111,7 +113,7 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     await d2.stop();
   });
 
-  it('finishes in-flight streams on SIGTERM and exits 0', async () => {
+  it('ends in-flight streams on SIGTERM with UNAVAILABLE and exits 0', async () => {
     const d = await start();
     const health = new HealthClient(`unix:${d.socket}`, credentials.createInsecure());
     const watch = health.watch({ service: '' }, new Metadata());
@@ -123,7 +125,7 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     });
     while (statuses.length === 0) await new Promise((r) => setTimeout(r, 20));
     assert.equal(await d.stop(), 0);
-    assert.equal(await ended, status.OK);
+    assert.equal(await ended, status.UNAVAILABLE, 'as grpc-go clients see containerd stop');
     assert.deepEqual(statuses, [1]);
     health.close();
   });
@@ -134,6 +136,40 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     assert.equal(await d.waitExit(), 0);
     assert.equal(existsSync(d.socket), false);
     assert.match(d.output, /"signal":"SIGINT"/);
+  });
+
+  it('binds its socket while it loads: an early call waits for its answer, and SIGTERM then stops it cleanly', async () => {
+    const dir = tempDir();
+    const p = Berthd.paths(dir);
+    const args = ['--root', p.root, '--state', p.state, '--address', p.socket];
+    try {
+      // An early call: made as soon as the socket file exists.
+      const early = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const earlyExit = new Promise<number | null>((r) => early.once('exit', (c) => r(c)));
+      while (!existsSync(p.socket)) await new Promise((r) => setTimeout(r, 1));
+      const health = new HealthClient(`unix:${p.socket}`, credentials.createInsecure());
+      const answer = await new Promise<{ err: ServiceError | null; status?: number }>((resolve) =>
+        health.check({ service: '' }, (err, res) => resolve({ err, status: res?.status })),
+      );
+      health.close();
+      assert.equal(answer.err, null, `refused early: ${answer.err?.message}`);
+      assert.equal(answer.status, 1, 'SERVING');
+      early.kill('SIGTERM');
+      assert.equal(await earlyExit, 0);
+
+      // SIGTERM as soon as the socket is bound (the plugins most likely still loading).
+      const d = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      d.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+      const exited = new Promise<number | null>((r) => d.once('exit', (c) => r(c)));
+      while (!existsSync(p.socket)) await new Promise((r) => setTimeout(r, 1));
+      d.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.equal(existsSync(p.socket), false, 'the socket is removed');
+      assert.equal(existsSync(join(p.state, 'berthd.pid')), false, 'no pid file is left');
+    } finally {
+      dir.remove();
+    }
   });
 
   it('logs readable text when asked', async () => {
@@ -178,5 +214,53 @@ disabled_plugins = ["io.containerd.grpc.v1.version"]
     );
     assert.equal(badLevel.status, 1);
     assert.match(badLevel.stderr, /log level "loud"/);
+  });
+});
+
+describe(`stopping with long-lived calls open (${daemonKind()})`, {
+  skip: !root && 'needs root',
+}, () => {
+  let d: TestDaemon | undefined;
+  after(async () => {
+    if (d !== undefined && !d.running) await d.restart();
+    await d?.cleanup();
+  });
+
+  it('ends event subscriptions and task waits at once on SIGTERM, not after the grace', async () => {
+    const started = await startDaemonWithImage();
+    d = started.d;
+    const id = uniqueId('stop-with-wait');
+    await ctrOkAsync(d.socket, ['run', '-d', '--null-io', started.image, id, 'sleep', '1000']);
+    const events = ctrSpawn(d.socket, ['events']);
+    // ctr 1.6 has no `tasks wait`: Tasks.Wait as containerd's client calls it.
+    const tasks = new TasksClient(`unix:${d.socket}`, credentials.createInsecure());
+    const waitMd = new Metadata();
+    waitMd.set('containerd-namespace', 'default');
+    let waitEnded: ServiceError | null | undefined;
+    const waitDone = new Promise<ServiceError | null>((resolve) => {
+      tasks.wait({ containerId: id, execId: '' }, waitMd, (err) => {
+        waitEnded = err;
+        resolve(err);
+      });
+    });
+    // The subscription is in place once it reports an event; Tasks.Wait
+    // answers nothing before the exit, so it gets a moment to arrive.
+    const ns = uniqueId('stop-ns');
+    await ctrOkAsync(d.socket, ['namespaces', 'create', ns]);
+    await events.waitOutput('the namespace event', (out) => out.includes(ns));
+    await ctrOkAsync(d.socket, ['namespaces', 'rm', ns]);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(waitEnded, undefined, `Tasks.Wait ended early: ${waitEnded?.message}`);
+
+    const t0 = performance.now();
+    await d.stop();
+    const stopMs = performance.now() - t0;
+    // Both daemons give in-flight state-changing calls 10 s; these two calls
+    // must not be waited for.
+    assert.ok(stopMs < 5000, `the daemon took ${Math.round(stopMs)} ms to stop`);
+    assert.notEqual(await events.exited, 0, 'ctr events ends with an error');
+    const waitErr = await waitDone;
+    tasks.close();
+    assert.equal(waitErr?.code, status.UNAVAILABLE, `Tasks.Wait: ${waitErr?.message}`);
   });
 });

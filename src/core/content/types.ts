@@ -59,7 +59,9 @@ export interface WriterOptions {
 
 /**
  * Writes one blob through an ingest. Only one writer may hold a ref at a
- * time: `writer` throws `unavailable` (`ref "x" locked`) while another does.
+ * time: `writer` throws `unavailable` (`ref "x" locked`) while another does
+ * (a store may first wait a moment for the holder to let go, as a client that
+ * just half-closed a Write stream expects).
  * If `expected` names a blob that is already committed, `writer` throws
  * `already_exists` (clients treat that as success).
  *

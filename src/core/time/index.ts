@@ -1,4 +1,11 @@
-/** Wall-clock time in nanoseconds since the epoch (millisecond resolution), as containerd stores timestamps. */
-export function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
+export { type Clock, type ClockSource, systemClockSource, wallClock } from './clock.js';
+
+import { type Clock, wallClock } from './clock.js';
+
+/**
+ * Wall-clock time in nanoseconds since the epoch, as containerd stores
+ * timestamps: nanosecond resolution, strictly increasing within the process
+ * (one clock for every record and event; see wallClock). Conversions to and
+ * from google.protobuf.Timestamp are in src/wire/timestamp.ts.
+ */
+export const nowNanos: Clock = wallClock();

@@ -9,6 +9,7 @@ import {
   type ListResourcesRequest,
 } from '../../api/containerd/services/leases/v1/leases.js';
 import type { LeaseManager } from '../../core/leases/index.js';
+import { nowNanos } from '../../core/time/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
 import { leaseToProto, resourceFromProto, resourceToProto } from '../../wire/leases.js';
 
@@ -53,6 +54,6 @@ export function leasesService(manager: LeaseManager): GrpcService {
 
 /** containerd's `leases.WithRandomID`: the clock's nanoseconds and 3 random bytes. */
 export function randomLeaseId(): string {
-  const nanos = (Date.now() % 1000) * 1_000_000 + Number(process.hrtime.bigint() % 1_000_000n);
+  const nanos = nowNanos() % 1_000_000_000n;
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
 }

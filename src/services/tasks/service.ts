@@ -216,11 +216,16 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
         }
         return { metrics };
       }),
-      Wait: unary(async (ctx, req: WaitRequest) => {
-        const p = await getProcess(ctx, req.containerId, req.execId);
-        const exit = await p.wait(ctx);
-        return { exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt) };
-      }),
+      // A wait can last as long as the process: it ends (UNAVAILABLE) when
+      // berthd stops rather than holding the shutdown.
+      Wait: unary(
+        async (ctx, req: WaitRequest) => {
+          const p = await getProcess(ctx, req.containerId, req.execId);
+          const exit = await p.wait(ctx);
+          return { exitStatus: exit.status, exitedAt: toTimestamp(exit.exitedAt) };
+        },
+        { endsAtShutdown: true },
+      ),
     },
   };
 }
