@@ -12,7 +12,10 @@
  * Targets:
  * - one `bind`/`rbind` mount: written into its source directory directly
  *   (native snapshots, and overlayfs snapshots without parents);
- * - anything else (an `overlay` mount with lowerdirs): mounted on a temp
+ * - one `overlay` mount with an empty upperdir and no option beyond
+ *   upperdir, lowerdir, workdir, index=off, rw (see directUpper): written
+ *   into the upperdir directly, with the merged view's result (upper.ts);
+ * - anything else (another overlay, several mounts): mounted on a temp
  *   directory under `tempDir` and written through the merged view, where
  *   the kernel makes the 0/0 whiteouts and opaque xattrs in the upperdir and
  *   symlinks and directories of the parent layers are seen as they are.
