@@ -51,7 +51,7 @@ import {
 } from '../sys/linux.js';
 import { RootFs } from '../sys/rootfs.js';
 import { classify, entryComponents } from './paths.js';
-import { UpperDir } from './upper.js';
+import { UpperDir, upperXattrName } from './upper.js';
 
 /** Symlinks followed while resolving one parent directory (Linux's MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -221,7 +221,7 @@ export class LayerWriter {
         this.stats.bytes += chunk.length;
       }
       fchown(fd, h.uid, h.gid);
-      for (const [name, value] of h.xattrs) {
+      for (const [name, value] of this.#xattrs(h)) {
         try {
           fsetxattr(fd, name, value);
         } catch (err) {
@@ -240,7 +240,7 @@ export class LayerWriter {
   #meta(path: string, h: TarHeader, symlink: boolean): void {
     const root = this.#root;
     root.lchown(path, h.uid, h.gid);
-    for (const [name, value] of h.xattrs) {
+    for (const [name, value] of this.#xattrs(h)) {
       try {
         root.lsetxattr(path, name, value);
       } catch (err) {
@@ -388,6 +388,17 @@ export class LayerWriter {
     for (const [name, value] of xattrs) root.lsetxattr(dir, name, value);
     root.chmod(dir, st.mode & 0o7777);
     root.lutimes(dir, st.atime, st.mtime);
+  }
+
+  /** The entry's xattrs, named as overlayfs stores them when writing an upperdir (see ownXattr). */
+  #xattrs(h: TarHeader): Iterable<[string, Buffer]> {
+    if (this.#upper === undefined) return h.xattrs;
+    const out: [string, Buffer][] = [];
+    for (const [name, value] of h.xattrs) {
+      const stored = upperXattrName(name);
+      if (stored !== undefined) out.push([stored, value]);
+    }
+    return out;
   }
 
   /** mkdir of a name the target does not show. */

@@ -254,6 +254,23 @@ describe('direct upperdir writes equal writes through the merged view (root)', (
     ]);
   });
 
+  it('overlayfs xattrs in a layer are stored as the kernel stores them: no forged opaque mark or redirect', async () => {
+    const forged = new Map([
+      ['trusted.overlay.opaque', Buffer.from('y')],
+      ['trusted.overlay.redirect', Buffer.from('/usr/lib')],
+      ['user.kept', Buffer.from('k')],
+    ]);
+    const r = await same([
+      base,
+      [
+        dir('data/', { xattrs: forged }),
+        file('data/extra', 'e'),
+        dir('other/', { xattrs: forged }),
+      ],
+    ]);
+    assert.ok('tree' in r && r.tree.some((l) => l.startsWith('data/one ')));
+  });
+
   it('one layer writing a path twice, whiting it out and writing it again', async () => {
     await same([
       base,

@@ -21,6 +21,7 @@
  * Every call goes through the layers' RootFs: nothing reaches outside them.
  */
 import { readSync, writeSync } from 'node:fs';
+import { release } from 'node:os';
 import {
   close,
   fchmod,
@@ -246,7 +247,30 @@ export class UpperDir {
   }
 }
 
-/** The xattrs of a layer's entry, overlayfs' own (`trusted.overlay.*`) aside. */
+const OWN = 'trusted.overlay.';
+const ESCAPED = 'trusted.overlay.overlay.';
+
+/**
+ * overlayfs (since Linux 6.7) lets `trusted.overlay.<x>` be set through the
+ * merged view and stores it escaped, as `trusted.overlay.overlay.<x>`, so it
+ * has no meaning to overlayfs (no forged opaque mark or redirect) and shows
+ * as `trusted.overlay.<x>` again in the merged view; older kernels refuse it
+ * (EOPNOTSUPP, which the layer writer skips). The name a layer's xattr gets
+ * in the upperdir, or undefined when it is not set.
+ */
+export function upperXattrName(name: string): string | undefined {
+  if (!name.startsWith(OWN)) return name;
+  return ESCAPING ? ESCAPED + name.slice(OWN.length) : undefined;
+}
+
+const ESCAPING = (() => {
+  const [major = 0, minor = 0] = release()
+    .split('.')
+    .map((n) => Number.parseInt(n, 10));
+  return major > 6 || (major === 6 && minor >= 7);
+})();
+
+/** The xattrs of a layer's entry that overlayfs copies up: its own aside, escaped ones kept. */
 function xattrsOf(layer: RootFs, path: string): [string, Buffer][] {
   const out: [string, Buffer][] = [];
   let names: string[];
@@ -257,7 +281,7 @@ function xattrsOf(layer: RootFs, path: string): [string, Buffer][] {
     throw err;
   }
   for (const n of names) {
-    if (n.startsWith('trusted.overlay.')) continue;
+    if (n.startsWith(OWN) && !n.startsWith(ESCAPED)) continue;
     out.push([n, layer.lgetxattr(path, n)]);
   }
   return out;
