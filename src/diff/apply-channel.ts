@@ -17,6 +17,8 @@ export const WINDOW = 8;
 export interface ApplyTarget {
   root: string;
   overlay: boolean;
+  /** `root` is an overlay upperdir over these lowerdirs (see LayerWriterOptions.lowers). */
+  lowers?: string[];
 }
 
 export type ToWorker =

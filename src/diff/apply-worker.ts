@@ -32,7 +32,7 @@ port.on('message', (m: ToWorker) => {
     }
     current = m.id;
     inbox.length = 0;
-    serve(m.id, m.root, m.overlay);
+    serve(m.id, m.root, m.overlay, m.lowers);
     return;
   }
   if (m.id !== current) return; // late message of a finished Apply
@@ -55,8 +55,8 @@ async function* chunks(id: number): AsyncGenerator<Buffer, void, undefined> {
   }
 }
 
-function serve(id: number, root: string, overlay: boolean): void {
-  applyTar(chunks(id), root, { overlay }).then(
+function serve(id: number, root: string, overlay: boolean, lowers?: string[]): void {
+  applyTar(chunks(id), root, { overlay, lowers }).then(
     (stats) => {
       current = undefined;
       post({ type: 'done', id, stats });

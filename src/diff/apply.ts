@@ -12,7 +12,10 @@
  * Targets:
  * - one `bind`/`rbind` mount: written into its source directory directly
  *   (native snapshots, and overlayfs snapshots without parents);
- * - anything else (an `overlay` mount with lowerdirs): mounted on a temp
+ * - one `overlay` mount with an empty upperdir and no option beyond
+ *   upperdir, lowerdir, workdir, index=off, rw (see directUpper): written
+ *   into the upperdir directly, with the merged view's result (upper.ts);
+ * - anything else (another overlay, several mounts): mounted on a temp
  *   directory under `tempDir` and written through the merged view, where
  *   the kernel makes the 0/0 whiteouts and opaque xattrs in the upperdir and
  *   symlinks and directories of the parent layers are seen as they are.
@@ -24,6 +27,8 @@
  * `failed_precondition` when the descriptor's annotations or the blob's
  * labels carry `containerd.io/uncompressed` and it differs.
  */
+import { readdirSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { DigestStream, decompress, layerCompression, MEDIA_TYPES } from '../archive/index.js';
 import type { Descriptor, Provider } from '../core/content/index.js';
 import { type Applier, type ApplyOptions, UNCOMPRESSED_LABEL } from '../core/diff/index.js';
@@ -37,7 +42,7 @@ import {
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { isErrno } from '../sys/linux.js';
-import { ApplyChannel } from './apply-channel.js';
+import { ApplyChannel, type ApplyTarget } from './apply-channel.js';
 import { ApplyWorkers } from './apply-workers.js';
 import { applyTar } from './layer-writer.js';
 import { YoungCollector } from './young-gc.js';
@@ -52,9 +57,9 @@ export const INLINE_MAX = 4 << 20;
 const TURN = 64 << 10;
 
 /** applyTar on this thread, failing as the worker does (the kind and message of its error). */
-async function applyInline(chunks: Buffer[], root: string, overlay: boolean): Promise<void> {
+async function applyInline(chunks: Buffer[], target: ApplyTarget): Promise<void> {
   try {
-    await applyTar(turns(chunks), root, { overlay });
+    await applyTar(turns(chunks), target.root, { overlay: target.overlay, lowers: target.lowers });
   } catch (err) {
     throw newError(kindOf(err), (err as Error)?.message ?? String(err));
   }
@@ -106,13 +111,15 @@ export class WalkingApplier implements Applier {
     if (mounts.length === 1 && (only.type === 'bind' || only.type === 'rbind')) {
       if (only.options.includes('ro'))
         throw invalidArgument('apply: the target mount is read-only');
-      return this.#applyInto(ctx, desc, only.source, false, expected);
+      return this.#applyInto(ctx, desc, { root: only.source, overlay: false }, expected);
     }
+    const upper = mounts.length === 1 ? directUpper(only) : undefined;
+    if (upper !== undefined) return this.#applyInto(ctx, desc, upper, expected);
     const overlay = mounts.some((m) => m.type === 'overlay');
     const through = (ms: readonly Mount[], started: () => void) =>
       withTempMount(this.#tempDir, ms, (root) => {
         started();
-        return this.#applyInto(ctx, desc, root, overlay, expected);
+        return this.#applyInto(ctx, desc, { root, overlay }, expected);
       });
     const volatile = withVolatile(mounts);
     if (volatile === undefined) return through(mounts, () => {});
@@ -133,8 +140,7 @@ export class WalkingApplier implements Applier {
   async #applyInto(
     ctx: OpContext,
     desc: Descriptor,
-    root: string,
-    overlay: boolean,
+    target: ApplyTarget,
     expected: string | undefined,
   ): Promise<Descriptor> {
     const tar = new DigestStream(
@@ -157,8 +163,8 @@ export class WalkingApplier implements Applier {
         head.push(r.value);
         headBytes += r.value.length;
       }
-      if (ended) await applyInline(head, root, overlay);
-      else await this.#inWorker(root, overlay, head, chunks);
+      if (ended) await applyInline(head, target);
+      else await this.#inWorker(target, head, chunks);
     } finally {
       await chunks.return(undefined);
     }
@@ -174,14 +180,13 @@ export class WalkingApplier implements Applier {
     return { mediaType: MEDIA_TYPES.ociLayer, digest: tar.digest, size: tar.size };
   }
 
-  /** Sends `head`, then the rest of `chunks`, to an apply worker writing into `root`. */
+  /** Sends `head`, then the rest of `chunks`, to an apply worker writing into `target`. */
   async #inWorker(
-    root: string,
-    overlay: boolean,
+    target: ApplyTarget,
     head: Buffer[],
     chunks: AsyncIterator<Buffer, void, undefined>,
   ): Promise<void> {
-    const channel = new ApplyChannel(this.#workers, { root, overlay });
+    const channel = new ApplyChannel(this.#workers, target);
     const collector = new YoungCollector();
     try {
       for (const chunk of head) {
@@ -212,4 +217,29 @@ export class WalkingApplier implements Applier {
       throw err;
     }
   }
+}
+
+/** Overlay options whose meaning the direct write into the upperdir reproduces. */
+const DIRECT_OPTIONS = /^(?:upperdir|lowerdir|workdir)=|^(?:rw|index=off|volatile)$/;
+
+/**
+ * The upperdir target of an overlay mount that can be written directly
+ * (see union.ts and upper.ts): an upperdir and lowerdirs (absolute, no
+ * escaped `:`), no option that changes overlayfs' on-disk format (userxattr,
+ * redirect_dir, metacopy, …), and an empty upperdir, so that everything in
+ * it is this layer's doing. Anything else is written through the merged view.
+ */
+function directUpper(m: Mount): ApplyTarget | undefined {
+  if (m.type !== 'overlay' || !m.options.every((o) => DIRECT_OPTIONS.test(o))) return undefined;
+  const upper = m.options.find((o) => o.startsWith('upperdir='))?.slice('upperdir='.length);
+  const lower = m.options.find((o) => o.startsWith('lowerdir='))?.slice('lowerdir='.length);
+  if (upper === undefined || lower === undefined || lower.includes('\\')) return undefined;
+  const lowers = lower.split(':');
+  if (![upper, ...lowers].every((p) => isAbsolute(p))) return undefined;
+  try {
+    if (readdirSync(upper).length > 0) return undefined;
+  } catch {
+    return undefined; // the write through the merged view reports it
+  }
+  return { root: upper, overlay: false, lowers };
 }

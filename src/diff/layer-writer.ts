@@ -45,11 +45,13 @@ import {
   S_IFIFO,
   S_IFLNK,
   S_IFMT,
+  type Stat,
   type SysError,
   type Timespec,
 } from '../sys/linux.js';
 import { RootFs } from '../sys/rootfs.js';
 import { classify, entryComponents } from './paths.js';
+import { UpperDir, upperXattrName } from './upper.js';
 
 /** Symlinks followed while resolving one parent directory (Linux's MAXSYMLINKS). */
 const MAX_SYMLINKS = 40;
@@ -57,6 +59,12 @@ const MAX_SYMLINKS = 40;
 export interface LayerWriterOptions {
   /** The root is an overlay mount's merged view: make opaque directories the kernel's way. */
   overlay?: boolean;
+  /**
+   * The root is an overlay snapshot's empty upperdir and these are its
+   * lowerdirs (top first): the layer is written into the upperdir with the
+   * result the merged view would have had (upper.ts).
+   */
+  lowers?: readonly string[];
 }
 
 export interface LayerStats {
@@ -74,6 +82,8 @@ interface DirTimes {
 export class LayerWriter {
   readonly #root: RootFs;
   readonly #overlay: boolean;
+  /** Set when writing straight into an upperdir; #root is then its upper. */
+  readonly #upper: UpperDir | undefined;
   /** Resolved parent directories: layer path → real directory path inside the root ('' = root). */
   readonly #dirs = new Map<string, string>();
   /** Paths (real, inside the root) this layer wrote, and their ancestors: what an opaque marker keeps. */
@@ -81,18 +91,41 @@ export class LayerWriter {
   readonly #dirTimes: DirTimes[] = [];
   readonly stats: LayerStats = { entries: 0, bytes: 0 };
 
-  private constructor(root: RootFs, opts: LayerWriterOptions) {
+  private constructor(root: RootFs, opts: LayerWriterOptions, upper?: UpperDir) {
     this.#root = root;
     this.#overlay = opts.overlay ?? false;
+    this.#upper = upper;
   }
 
   /** Opens `path` (a trusted host directory) as the root to write into. */
   static open(path: string, opts: LayerWriterOptions = {}): LayerWriter {
+    if (opts.lowers !== undefined) {
+      const upper = UpperDir.open(path, opts.lowers);
+      return new LayerWriter(upper.root, opts, upper);
+    }
     return new LayerWriter(RootFs.open(path), opts);
   }
 
   close(): void {
-    this.#root.close();
+    if (this.#upper !== undefined) this.#upper.close();
+    else this.#root.close();
+  }
+
+  /** lstat of what the layer's target shows at `path` (the merged view when writing an upperdir). */
+  #lstat(path: string): Stat | undefined {
+    return this.#upper !== undefined ? this.#upper.lookup(path)?.st : this.#root.tryLstat(path);
+  }
+
+  /** Readies `path` for a new entry (see UpperDir.prepare). */
+  #prepare(path: string): void {
+    this.#upper?.prepare(path);
+  }
+
+  /** rm -rf of what the target shows at `path`; false when nothing was there. */
+  #removeAll(path: string): boolean {
+    if (this.#upper === undefined) return this.#root.removeAll(path);
+    const cut = path.lastIndexOf('/');
+    return this.#upper.remove(path, cut < 0 ? '' : path.slice(0, cut), path.slice(cut + 1));
   }
 
   /** Applies one entry; `body` is read for regular files only. Errors name the entry. */
@@ -127,7 +160,7 @@ export class LayerWriter {
       case 'whiteout': {
         const dir = this.#resolveDir(h, k.dir, false);
         if (dir === undefined) return;
-        if (this.#root.removeAll(join(dir, k.target))) this.#dirs.clear();
+        if (this.#removeAll(join(dir, k.target))) this.#dirs.clear();
         return;
       }
       case 'opaque': {
@@ -146,22 +179,31 @@ export class LayerWriter {
         await this.#file(path, h, body);
         break;
       case 'dir':
-        if (this.#root.tryLstat(path) === undefined) this.#root.mkdir(path, 0o700);
+        if (this.#lstat(path) === undefined) this.#mkdir(path, 0o700);
+        else this.#upper?.ensureDir(path);
         this.#meta(path, h, false);
         this.#dirTimes.push({ path, atime: times(h).atime, mtime: times(h).mtime });
         break;
       case 'symlink':
+        this.#prepare(path);
         this.#root.symlink(h.linknameBytes, path);
         this.#meta(path, h, true);
         break;
-      case 'hardlink':
-        this.#root.link(this.#linkTarget(h), path);
+      case 'hardlink': {
+        const target = this.#linkTarget(h);
+        this.#prepare(path);
+        this.#root.link(target, path);
         break;
+      }
       case 'char':
       case 'block':
       case 'fifo': {
         const type = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
+        this.#prepare(path);
         this.#root.mknod(path, type | (h.mode & 0o777), h.devmajor, h.devminor);
+        // A 0/0 character device is a whiteout to overlayfs, whichever way it is written.
+        if (type === S_IFCHR && h.devmajor === 0 && h.devminor === 0)
+          this.#upper?.whiteoutMade(path);
         this.#meta(path, h, false);
         break;
       }
@@ -170,6 +212,7 @@ export class LayerWriter {
   }
 
   async #file(path: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    this.#prepare(path);
     const fd = this.#root.openFile(path, O_WRONLY | O_CREAT | O_EXCL, 0o600);
     try {
       for await (const chunk of body) {
@@ -178,7 +221,7 @@ export class LayerWriter {
         this.stats.bytes += chunk.length;
       }
       fchown(fd, h.uid, h.gid);
-      for (const [name, value] of h.xattrs) {
+      for (const [name, value] of this.#xattrs(h)) {
         try {
           fsetxattr(fd, name, value);
         } catch (err) {
@@ -197,7 +240,7 @@ export class LayerWriter {
   #meta(path: string, h: TarHeader, symlink: boolean): void {
     const root = this.#root;
     root.lchown(path, h.uid, h.gid);
-    for (const [name, value] of h.xattrs) {
+    for (const [name, value] of this.#xattrs(h)) {
       try {
         root.lsetxattr(path, name, value);
       } catch (err) {
@@ -220,11 +263,11 @@ export class LayerWriter {
 
   /** Removes what is at `path` unless both it and the new entry are directories. */
   #replace(path: string, isDir: boolean): void {
-    const st = this.#root.tryLstat(path);
+    const st = this.#lstat(path);
     if (st === undefined) return;
     const type = st.mode & S_IFMT;
     if (type === S_IFDIR && isDir) return;
-    this.#root.removeAll(path);
+    this.#removeAll(path);
     if (type === S_IFDIR || type === S_IFLNK) this.#dirs.clear();
   }
 
@@ -236,9 +279,16 @@ export class LayerWriter {
     if (base === undefined) throw invalidArgument(`${label}: names the root`);
     const dir = this.#resolveDir(h, parts, false, label);
     const target = dir === undefined ? undefined : join(dir, base);
-    if (target === undefined || this.#root.tryLstat(target) === undefined) {
+    const upper = this.#upper;
+    const found = target === undefined ? undefined : upper?.lookup(target);
+    const exists =
+      target !== undefined &&
+      (upper !== undefined ? found !== undefined : this.#root.tryLstat(target) !== undefined);
+    if (!exists) {
       throw invalidArgument(`${label} does not exist in the layer or below it`);
     }
+    // Through the merged view the kernel copies a lower file up before linking to it.
+    if (found !== undefined) this.#upper!.copyUp(target, found);
     return target;
   }
 
@@ -270,10 +320,11 @@ export class LayerWriter {
         continue;
       }
       const p = join(real, c);
-      const st = root.tryLstat(p);
+      const found = this.#upper?.lookup(p);
+      const st = this.#upper !== undefined ? found?.st : root.tryLstat(p);
       if (st === undefined) {
         if (!create) return undefined;
-        root.mkdir(p, 0o755);
+        this.#mkdir(p, 0o755);
         real = p;
         continue;
       }
@@ -285,7 +336,7 @@ export class LayerWriter {
       if (type !== S_IFLNK) throw fail(`"${p}" is not a directory`);
       if (++links > MAX_SYMLINKS)
         throw fail(`too many levels of symlinks at "${p}" (a symlink loop)`);
-      const target = root.readlink(p).toString('utf8');
+      const target = (found ? this.#upper!.readlink(p, found) : root.readlink(p)).toString('utf8');
       if (target.startsWith('/')) {
         throw fail(
           `"${p}" is a symlink to the absolute path "${target}"; refusing to write through it`,
@@ -299,6 +350,12 @@ export class LayerWriter {
 
   /** Removes what this layer did not unpack below `dir`, recursively into directories it kept. */
   #opaque(dir: string): void {
+    if (this.#upper !== undefined) {
+      this.#upper.opaque(dir, this.#unpacked);
+      this.#dirs.clear();
+      this.#markUnpacked(dir);
+      return;
+    }
     const root = this.#root;
     let kept = 0;
     for (const raw of root.readdir(dir)) {
@@ -331,6 +388,23 @@ export class LayerWriter {
     for (const [name, value] of xattrs) root.lsetxattr(dir, name, value);
     root.chmod(dir, st.mode & 0o7777);
     root.lutimes(dir, st.atime, st.mtime);
+  }
+
+  /** The entry's xattrs, named as overlayfs stores them when writing an upperdir (see ownXattr). */
+  #xattrs(h: TarHeader): Iterable<[string, Buffer]> {
+    if (this.#upper === undefined) return h.xattrs;
+    const out: [string, Buffer][] = [];
+    for (const [name, value] of h.xattrs) {
+      const stored = upperXattrName(name);
+      if (stored !== undefined) out.push([stored, value]);
+    }
+    return out;
+  }
+
+  /** mkdir of a name the target does not show. */
+  #mkdir(path: string, mode: number): void {
+    if (this.#upper !== undefined) this.#upper.mkdir(path, mode);
+    else this.#root.mkdir(path, mode);
   }
 
   #markUnpacked(path: string): void {

@@ -1,0 +1,350 @@
+/**
+ * Differential test of the direct write into an overlay upperdir (upper.ts,
+ * union.ts): every sequence of layers is applied twice, once through the
+ * overlay's merged view (the kernel makes whiteouts, opaque marks and
+ * copy-ups) and once straight into the upperdirs, and the two stacks,
+ * mounted, must show the same tree entry by entry. Hostile layers must fail
+ * the same way in both, naming the entry, with nothing written outside.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
+import type { TarWriteEntry } from '../archive/index.js';
+import { kindOf } from '../core/errdefs/index.js';
+import { nullLogger } from '../core/log/index.js';
+import { lgetxattr, llistxattr } from '../sys/linux.js';
+import { mountAll, unmountAll } from '../sys/mount.js';
+import { WalkingApplier } from './apply.js';
+import { applyTar } from './layer-writer.js';
+import { fingerprint, MemoryContent, tarOf } from './testing.js';
+
+const T = { sec: 1_600_000_000, nsec: 7 };
+const T2 = { sec: 1_650_000_000, nsec: 9 };
+/** Directory mtimes after this are "now" (set by the kernel while writing), not compared. */
+const OLD = 1_700_000_000n * 1_000_000_000n;
+const X = (v: string) => new Map([['user.note', Buffer.from(v)]]);
+
+type H = Partial<TarWriteEntry['header']>;
+const file = (name: string, body: string, h: H = {}): TarWriteEntry => ({
+  header: { name, type: 'file', mode: 0o644, size: Buffer.byteLength(body), mtime: T, ...h },
+  body: Buffer.from(body),
+});
+const dir = (name: string, h: H = {}): TarWriteEntry => ({
+  header: { name, type: 'dir', mode: 0o755, mtime: T, ...h },
+});
+const sym = (name: string, target: string): TarWriteEntry => ({
+  header: { name, type: 'symlink', linkname: target, mode: 0o777, mtime: T },
+});
+const hard = (name: string, target: string): TarWriteEntry => ({
+  header: { name, type: 'hardlink', linkname: target, mode: 0o644, mtime: T },
+});
+const wh = (name: string): TarWriteEntry => file(name, '');
+
+/** The merged tree: type, mode, owner, size, nlink, rdev, content hash, link target, xattrs; old mtimes. */
+function tree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = join(root, r);
+      const st = lstatSync(p, { bigint: true });
+      let extra = '';
+      if (st.isSymbolicLink()) extra = `-> ${readlinkSync(p)}`;
+      else if (st.isFile()) extra = createHash('sha256').update(readFileSync(p)).digest('hex');
+      const xattrs = llistxattr(p)
+        .filter((n) => !n.startsWith('security.selinux'))
+        .sort()
+        .map((n) => `${n}=${lgetxattr(p, n).toString('hex')}`)
+        .join(',');
+      const mtime = st.isDirectory() && st.mtimeNs > OLD ? 'now' : String(st.mtimeNs);
+      out.push(
+        `${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} n${st.nlink} r${st.rdev} ` +
+          `${st.isDirectory() ? '' : st.size} ${mtime} ${extra} [${xattrs}]`,
+      );
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+
+type Outcome = { tree: string[] } | { error: string; kind: string; layer: number };
+
+describe('direct upperdir writes equal writes through the merged view (root)', () => {
+  let tmp: TempDir;
+  let n = 0;
+  before(() => {
+    tmp = tempDir('berth-upper-root-');
+  });
+  after(() => tmp.remove());
+
+  /** Applies `layers` in order, each over the ones before, `direct` or through the merged view. */
+  async function stack(layers: TarWriteEntry[][], direct: boolean): Promise<Outcome> {
+    const base = join(tmp.path, `s${++n}`);
+    const uppers: string[] = [];
+    const outside = join(base, 'outside');
+    mkdirSync(outside, { recursive: true });
+    for (const [i, entries] of layers.entries()) {
+      const upper = join(base, `u${i}`);
+      const work = join(base, `w${i}`);
+      mkdirSync(upper);
+      mkdirSync(work);
+      const tar = await tarOf(entries);
+      const lowers = [...uppers].reverse();
+      const source = (async function* () {
+        yield tar;
+      })();
+      try {
+        if (i === 0) await applyTar(source, upper);
+        else if (direct) await applyTar(source, upper, { lowers });
+        else {
+          const m = join(base, `m${i}`);
+          mkdirSync(m);
+          mountAll(
+            [
+              {
+                type: 'overlay',
+                source: 'overlay',
+                options: [`workdir=${work}`, `upperdir=${upper}`, `lowerdir=${lowers.join(':')}`],
+              },
+            ],
+            m,
+          );
+          try {
+            await applyTar(source, m, { overlay: true });
+          } finally {
+            unmountAll(m);
+          }
+        }
+      } catch (err) {
+        assert.deepEqual(readdirSync(outside), [], 'nothing written outside the layers');
+        return { error: (err as Error).message, kind: kindOf(err), layer: i };
+      }
+      uppers.push(upper);
+    }
+    const merged = join(base, 'merged');
+    mkdirSync(merged);
+    const lowers = [...uppers].reverse();
+    if (lowers.length === 1) lowers.push(join(base, 'w0')); // overlay needs two lowers without an upper
+    mountAll(
+      [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${lowers.join(':')}`] }],
+      merged,
+    );
+    try {
+      return { tree: tree(merged) };
+    } finally {
+      unmountAll(merged);
+    }
+  }
+
+  async function same(layers: TarWriteEntry[][]): Promise<Outcome> {
+    const through = await stack(layers, false);
+    const direct = await stack(layers, true);
+    assert.deepEqual(direct, through);
+    return direct;
+  }
+
+  const base: TarWriteEntry[] = [
+    dir('usr/', { mtime: T2 }),
+    dir('usr/lib/', { mode: 0o750, uid: 5, gid: 6, xattrs: X('lib'), mtime: T2 }),
+    file('usr/lib/libc.so', 'libc', { mode: 0o755, uid: 7, xattrs: X('libc') }),
+    file('usr/lib/libm.so', 'libm'),
+    dir('usr/lib/deep/'),
+    dir('usr/lib/deep/er/', { mode: 0o711 }),
+    file('usr/lib/deep/er/f', 'f'),
+    sym('lib', 'usr/lib'),
+    sym('abs', '/etc'),
+    sym('up', '../..'),
+    sym('link', 'usr/lib/libm.so'),
+    hard('usr/lib/libm-again.so', 'usr/lib/libm.so'),
+    { header: { name: 'usr/lib/fifo', type: 'fifo', mode: 0o640, uid: 3, mtime: T } },
+    file('a.txt', 'a'),
+    file('plain', 'p'),
+    dir('data/'),
+    file('data/one', '1'),
+    dir('data/sub/'),
+    file('data/sub/two', '2'),
+    dir('tmp/'),
+  ];
+
+  it('new files in lower directories copy their parents up with the lower metadata', async () => {
+    const r = await same([
+      base,
+      [file('usr/lib/deep/er/g', 'g'), file('usr/lib/new.so', 'new'), file('lib/via-link', 'l')],
+    ]);
+    assert.ok('tree' in r && r.tree.some((l) => l.startsWith('usr/lib/via-link ')));
+  });
+
+  it('whiteouts of files, directories, missing names and lower-only subdirectories', async () => {
+    const r = await same([
+      base,
+      [
+        wh('.wh.a.txt'),
+        wh('.wh.data'),
+        wh('.wh.missing'),
+        wh('usr/lib/deep/er/.wh.f'),
+        wh('nodir/.wh.x'),
+      ],
+    ]);
+    assert.ok('tree' in r && !r.tree.some((l) => l.startsWith('a.txt ') || l.startsWith('data')));
+  });
+
+  it('opaque directories: with a dir entry, without one, missing, nested kept dirs, the root', async () => {
+    await same([
+      base,
+      [
+        dir('data/'),
+        wh('data/.wh..wh..opq'),
+        file('data/new', 'n'),
+        wh('usr/lib/deep/.wh..wh..opq'),
+      ],
+    ]);
+    await same([base, [dir('data/sub/'), file('data/sub/three', '3'), wh('data/.wh..wh..opq')]]);
+    await same([base, [wh('fresh/.wh..wh..opq'), file('fresh/x', 'x')]]);
+    await same([base, [file('keep', 'k'), dir('usr/'), file('usr/x', 'x'), wh('.wh..wh..opq')]]);
+  });
+
+  it('hardlinks to lower files, to lower symlinks and to this layer`s files', async () => {
+    const r = await same([
+      base,
+      [
+        hard('hl', 'usr/lib/libc.so'),
+        hard('usr/lib/deep/hl2', 'link'),
+        hard('usr/lib/deep/hl3', 'usr/lib/libm-again.so'),
+        hard('fifo-link', 'usr/lib/fifo'),
+        file('mine', 'm'),
+        hard('mine2', 'mine'),
+      ],
+    ]);
+    assert.ok('tree' in r && r.tree.some((l) => l.startsWith('hl ') && l.includes(' n2 ')));
+  });
+
+  it('replacing: file by dir, dir by file, symlink by file, dir over dir merges', async () => {
+    await same([
+      base,
+      [
+        dir('plain/'),
+        file('plain/in', 'i'),
+        file('data', 'now a file'),
+        file('link', 'not a link'),
+        dir('usr/lib/', { mode: 0o700, uid: 9, xattrs: X('new') }),
+        file('usr/lib/more', 'more'),
+      ],
+    ]);
+  });
+
+  it('three layers: re-creating what the middle layer whited out does not merge with the bottom', async () => {
+    await same([
+      base,
+      [wh('.wh.data'), wh('.wh.a.txt'), wh('usr/lib/.wh.libm.so')],
+      [dir('data/'), file('data/back', 'b'), file('a.txt', 'again'), file('usr/lib/libm.so', 'm2')],
+    ]);
+    await same([
+      base,
+      [wh('usr/lib/.wh..wh..opq'), file('usr/lib/only', 'o')],
+      [file('usr/lib/deep/x', 'x'), hard('usr/lib/h', 'usr/lib/only'), wh('usr/lib/.wh.libc.so')],
+    ]);
+    await same([
+      base,
+      [dir('data/'), wh('data/.wh..wh..opq'), file('data/mid', 'm')],
+      [file('data/top', 't'), wh('data/.wh.mid'), hard('data/hl', 'usr/lib/libm.so')],
+    ]);
+  });
+
+  it('overlayfs xattrs in a layer are stored as the kernel stores them: no forged opaque mark or redirect', async () => {
+    const forged = new Map([
+      ['trusted.overlay.opaque', Buffer.from('y')],
+      ['trusted.overlay.redirect', Buffer.from('/usr/lib')],
+      ['user.kept', Buffer.from('k')],
+    ]);
+    const r = await same([
+      base,
+      [
+        dir('data/', { xattrs: forged }),
+        file('data/extra', 'e'),
+        dir('other/', { xattrs: forged }),
+      ],
+    ]);
+    assert.ok('tree' in r && r.tree.some((l) => l.startsWith('data/one ')));
+  });
+
+  it('one layer writing a path twice, whiting it out and writing it again', async () => {
+    await same([
+      base,
+      [
+        file('a.txt', 'first'),
+        file('a.txt', 'second'),
+        wh('.wh.data'),
+        dir('data/'),
+        file('data/x', 'x'),
+        wh('data/.wh.x'),
+        file('data/x', 'x again'),
+        wh('.wh.tmp'),
+        file('tmp', 'tmp is a file'),
+      ],
+    ]);
+  });
+
+  it('hostile and broken layers fail the same way, naming the entry, writing nothing outside', async () => {
+    const cases: TarWriteEntry[][] = [
+      [file('abs/passwd', 'x')],
+      [file('up/escape', 'x')],
+      [file('plain/x', 'x')],
+      [hard('h', '../../etc/passwd')],
+      [hard('h', 'absent')],
+      [hard('h', 'abs/passwd')],
+      [wh('.wh..')],
+    ];
+    for (const layer of cases) {
+      const r = await same([base, layer]);
+      assert.ok('error' in r, `layer ${JSON.stringify(layer[0]!.header.name)} must fail`);
+      assert.equal(r.kind, 'invalid_argument');
+      assert.match(r.error, /entry "/);
+    }
+  });
+
+  it('WalkingApplier writes an empty upperdir directly and a used one through the merged view', async () => {
+    const content = new MemoryContent();
+    const ctx = { namespace: 'default', signal: new AbortController().signal, log: nullLogger };
+    const applier = new WalkingApplier(content, { tempDir: tmp.path });
+    const root = join(tmp.path, 'applier');
+    const [lower, upper, work] = ['lower', 'upper', 'work'].map((d) => join(root, d));
+    for (const d of [lower!, upper!, work!]) mkdirSync(d, { recursive: true });
+    const layer = async (entries: TarWriteEntry[]) => {
+      const data = await tarOf(entries);
+      return {
+        mediaType: 'application/vnd.oci.image.layer.v1.tar',
+        digest: content.add(data),
+        size: data.length,
+      };
+    };
+    await applier.apply(ctx, await layer(base), [
+      { type: 'bind', source: lower!, options: ['rbind', 'rw'] },
+    ]);
+    const mounts = [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: ['index=off', `workdir=${work}`, `upperdir=${upper}`, `lowerdir=${lower}`],
+      },
+    ];
+    const ours = () =>
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(tmp.path));
+    const before = ours();
+    await applier.apply(ctx, await layer([wh('.wh.a.txt'), file('usr/lib/x', 'x')]), mounts);
+    // Direct: no mount was made, so the workdir is untouched.
+    assert.deepEqual(readdirSync(work!), []);
+    assert.ok(lstatSync(join(upper!, 'a.txt')).isCharacterDevice());
+    assert.equal(lstatSync(join(upper!, 'usr/lib')).mode & 0o7777, 0o750);
+    await applier.apply(ctx, await layer([file('tmp/y', 'y')]), mounts);
+    // Not empty any more: written through the merged view, which the kernel set up in the workdir.
+    assert.notDeepEqual(readdirSync(work!), []);
+    assert.deepEqual(ours(), before, 'no mount left');
+    assert.ok(fingerprint(upper!).some((l) => l.startsWith('tmp/y ')));
+  });
+});
