@@ -57,6 +57,10 @@ mapfile -t protos < <(cd "${proto_dir}" && find . -name '*.proto' -type f | sed 
 count="$(find "${stage}" -name '*.ts' -type f | wc -l)"
 [[ "${count}" -gt 0 ]] || die 'protoc produced no files'
 
+# berthd imports the service definitions but never a grpc-js client: have the
+# generated clients load @grpc/grpc-js on first use (scripts/gen-api/).
+node "${script_dir}/gen-api/lazy-clients.mjs" "${stage}"
+
 rm -rf -- "${out_dir}"
 mkdir -p "$(dirname "${out_dir}")"
 cp -R "${stage}" "${out_dir}"

@@ -15,11 +15,11 @@ import {
   type ClientUnaryCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { makeGenericClientConstructor } from "../../../grpc-js-client.js";
 
 export const protobufPackage = "grpc.health.v1";
 

@@ -15,11 +15,11 @@ import {
   type ClientUnaryCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { makeGenericClientConstructor } from "../../../../grpc-js-client.js";
 import { Any } from "../../../../google/protobuf/any.js";
 import { Empty } from "../../../../google/protobuf/empty.js";
 import { FieldMask } from "../../../../google/protobuf/field_mask.js";

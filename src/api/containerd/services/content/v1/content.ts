@@ -17,11 +17,11 @@ import {
   type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { makeGenericClientConstructor } from "../../../../grpc-js-client.js";
 import { Empty } from "../../../../google/protobuf/empty.js";
 import { FieldMask } from "../../../../google/protobuf/field_mask.js";
 import { Timestamp } from "../../../../google/protobuf/timestamp.js";

@@ -13,11 +13,11 @@ import {
   type ClientOptions,
   type ClientUnaryCall,
   type handleUnaryCall,
-  makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { makeGenericClientConstructor } from "../../../../../grpc-js-client.js";
 import { Any } from "../../../../../google/protobuf/any.js";
 import { Empty } from "../../../../../google/protobuf/empty.js";
 import { Timestamp } from "../../../../../google/protobuf/timestamp.js";
