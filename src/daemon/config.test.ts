@@ -81,5 +81,52 @@ format = "json"
   it('prints a default config that parses back to the defaults', () => {
     const c = resolveConfig({}, parse(defaultConfigToml()) as Record<string, unknown>);
     assert.deepEqual(c, resolveConfig({}, {}));
+    assert.equal(c.oomScore, 0);
+    assert.deepEqual(c.cgroup, { path: '' });
+  });
+
+  it('reads [cgroup] path and oom_score as containerd writes them', () => {
+    const c = resolveConfig(
+      {},
+      parse(`
+version = 2
+oom_score = -999
+[cgroup]
+  path = "berth/daemon"
+`) as Record<string, unknown>,
+    );
+    assert.equal(c.oomScore, -999);
+    assert.equal(c.cgroup.path, 'berth/daemon');
+    for (const path of ['/berth', 'a/b/c', '/', 'with.dots..inside']) {
+      assert.equal(resolveConfig({}, { cgroup: { path } }).cgroup.path, path);
+    }
+    for (const score of [-1000, 1000, 0]) {
+      assert.equal(resolveConfig({}, { oom_score: score }).oomScore, score);
+    }
+  });
+
+  it('rejects a bad [cgroup] path or oom_score, naming the key', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { cgroup: { path: '../escape' } },
+        /\[cgroup\]: path "\.\.\/escape" must not have "\.\." components/,
+      ],
+      [{ cgroup: { path: '/a/../../b' } }, /\[cgroup\]: path "\/a\/\.\.\/\.\.\/b" must not have/],
+      [{ cgroup: { path: 'a/..' } }, /\[cgroup\]: path "a\/\.\." must not have/],
+      [{ cgroup: { path: 'a\0b' } }, /\[cgroup\]: path .* must not contain NUL/],
+      [{ cgroup: { path: 7 } }, /\[cgroup\]: path must be a string/],
+      [{ cgroup: 'berth' }, /cgroup must be a table/],
+      [{ oom_score: 1001 }, /oom_score must be an integer from -1000 to 1000, not 1001/],
+      [{ oom_score: -1001 }, /oom_score must be an integer from -1000 to 1000, not -1001/],
+      [{ oom_score: 1.5 }, /oom_score must be an integer/],
+      [{ oom_score: '10' }, /oom_score must be an integer/],
+    ];
+    for (const [file, re] of cases) {
+      assert.throws(
+        () => resolveConfig({}, file),
+        (e: Error) => isInvalidArgument(e) && re.test(e.message),
+        `${JSON.stringify(file)} should fail with ${re}`,
+      );
+    }
   });
 });

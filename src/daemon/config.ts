@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
+import { cgroupPathProblem } from '../sys/cgroup.js';
+import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 
 /**
@@ -13,6 +15,9 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  * root = "/var/lib/berth"
  * state = "/run/berth"
  * disabled_plugins = []
+ * oom_score = 0        # berthd's /proc/self/oom_score_adj; 0 leaves it as inherited
+ * [cgroup]
+ *   path = ""          # a cgroup to move berthd into at start, e.g. "berth"
  * [grpc]
  *   address = "/run/berth/berth.sock"
  *   uid = 0
@@ -37,6 +42,13 @@ export interface Config {
   };
   debug: { level: LogLevel; format?: 'json' | 'text' };
   disabledPlugins: string[];
+  /** oom_score_adj for berthd's process, -1000..1000; 0: leave it unchanged. */
+  oomScore: number;
+  /**
+   * `path`: the cgroup berthd moves itself into at start, relative to each
+   * hierarchy's mount (a leading "/" changes nothing); "": stay where started.
+   */
+  cgroup: { path: string };
   plugins: Record<string, Record<string, unknown>>;
   /** The file the config came from, if any. */
   source?: string;
@@ -93,6 +105,7 @@ export function resolveConfig(
   }
   const grpc = table(file, 'grpc', where);
   const debug = table(file, 'debug', where);
+  const cgroup = table(file, 'cgroup', where);
   const cfg: Config = {
     root: flags.root ?? str(file, 'root', where) ?? DEFAULTS.root,
     state: flags.state ?? str(file, 'state', where) ?? DEFAULTS.state,
@@ -109,6 +122,8 @@ export function resolveConfig(
       ),
     },
     disabledPlugins: strList(file, 'disabled_plugins', where),
+    oomScore: oomScore(file, where),
+    cgroup: { path: cgroupPath(cgroup, `${where} [cgroup]`) },
     plugins: table(file, 'plugins', where) as Record<string, Record<string, unknown>>,
     ...(source !== undefined && { source }),
   };
@@ -139,6 +154,34 @@ function logLevel(s: string): LogLevel {
     );
   }
   return s as LogLevel;
+}
+
+function oomScore(o: Record<string, unknown>, where: string): number {
+  const v = o.oom_score;
+  if (v === undefined) return 0;
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (
+    typeof n !== 'number' ||
+    !Number.isInteger(n) ||
+    n < OOM_SCORE_ADJ_MIN ||
+    n > OOM_SCORE_ADJ_MAX
+  ) {
+    throw invalidArgument(
+      `${where}: oom_score must be an integer from ${OOM_SCORE_ADJ_MIN} to ${OOM_SCORE_ADJ_MAX}, not ${String(v)}`,
+    );
+  }
+  return n;
+}
+
+/** The path as written ("" when unset); checked here so a bad one stops berthd before it binds anything. */
+function cgroupPath(o: Record<string, unknown>, where: string): string {
+  const path = str(o, 'path', where) ?? '';
+  if (path === '') return '';
+  const problem = cgroupPathProblem(path);
+  if (problem !== undefined) {
+    throw invalidArgument(`${where}: path ${JSON.stringify(path)} ${problem}`);
+  }
+  return path;
 }
 
 function table(o: Record<string, unknown>, key: string, where: string): Record<string, unknown> {
@@ -182,6 +225,10 @@ export function defaultConfigToml(): string {
 root = "${DEFAULTS.root}"
 state = "${DEFAULTS.state}"
 disabled_plugins = []
+oom_score = 0
+
+[cgroup]
+  path = ""
 
 [grpc]
   address = "${DEFAULTS.address}"

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { kindOf } from '../core/errdefs/index.js';
+import { applyProcessConfig } from './apply.js';
 import { defaultConfigToml, loadConfig } from './config.js';
 import type { Daemon } from './daemon.js';
 import { DEFAULTS } from './defaults.js';
@@ -63,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
     ...(values['log-level'] !== undefined && { logLevel: values['log-level'] }),
   });
   const log = createLogger(config.debug);
+  // OOM score and cgroup first, as containerd does: a cgroup that cannot be
+  // joined stops berthd before it binds anything, and whatever berthd starts
+  // later (shims) is born in it.
+  applyProcessConfig(config, log);
   // Bind the socket first, then load the daemon's modules and plugins (most
   // of the start-up time): clients that connect meanwhile wait for their
   // answers rather than being refused. A signal can come at any point from
