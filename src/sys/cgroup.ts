@@ -192,6 +192,11 @@ export function joinCgroup(path: string, pid: number, mountInfoText?: string): J
       name: h.controllers.join(','),
       cpuset: h.controllers.includes('cpuset'),
     }));
+    if (targets.length === 0) {
+      throw failedPrecondition(
+        `cgroup ${JSON.stringify(path)}: none of the cgroup v1 hierarchies mounted is one containerd uses`,
+      );
+    }
   } else {
     throw failedPrecondition(
       `cgroup ${JSON.stringify(path)}: no cgroup filesystem is mounted (/proc/self/mountinfo)`,
