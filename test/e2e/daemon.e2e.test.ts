@@ -8,7 +8,13 @@ import { TasksClient } from '../../src/api/containerd/services/tasks/v1/tasks.js
 import { HealthClient } from '../../src/api/grpc/health/v1/health.js';
 import { BERTHD, Berthd } from '../helpers/berthd.js';
 import { ctr, ctrOk, ctrOkAsync, ctrSpawn, table } from '../helpers/ctr.js';
-import { daemonKind, startDaemonWithImage, type TestDaemon, uniqueId } from '../helpers/daemon.js';
+import {
+  daemonKind,
+  startDaemonWithImage,
+  type TestDaemon,
+  uniqueId,
+  waitFor,
+} from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -228,7 +234,8 @@ describe(`stopping with long-lived calls open (${daemonKind()})`, {
 
   it('ends event subscriptions and task waits at once on SIGTERM, not after the grace', async () => {
     const started = await startDaemonWithImage();
-    d = started.d;
+    const daemon = started.d;
+    d = daemon;
     const id = uniqueId('stop-with-wait');
     await ctrOkAsync(d.socket, ['run', '-d', '--null-io', started.image, id, 'sleep', '1000']);
     const events = ctrSpawn(d.socket, ['events']);
@@ -243,12 +250,19 @@ describe(`stopping with long-lived calls open (${daemonKind()})`, {
         resolve(err);
       });
     });
-    // The subscription is in place once it reports an event; Tasks.Wait
-    // answers nothing before the exit, so it gets a moment to arrive.
+    // The subscription is in place once it reports an event. `ctr events`
+    // subscribes some time after it starts, so namespaces are made (and
+    // removed) until one is reported. Tasks.Wait answers nothing before the
+    // exit, so it gets a moment to arrive.
     const ns = uniqueId('stop-ns');
-    await ctrOkAsync(d.socket, ['namespaces', 'create', ns]);
-    await events.waitOutput('the namespace event', (out) => out.includes(ns));
-    await ctrOkAsync(d.socket, ['namespaces', 'rm', ns]);
+    let made = 0;
+    await waitFor('ctr events to report a namespace event', async () => {
+      const name = `${ns}-${made++}`;
+      await ctrOkAsync(daemon.socket, ['namespaces', 'create', name]);
+      await ctrOkAsync(daemon.socket, ['namespaces', 'rm', name]);
+      await new Promise((r) => setTimeout(r, 200));
+      return events.stdout.includes(ns);
+    });
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(waitEnded, undefined, `Tasks.Wait ended early: ${waitEnded?.message}`);
 
