@@ -945,6 +945,75 @@ describe('H2Connection with a raw peer', () => {
     assert.ok(owed(1) < windowSize / 4, `stream: ${owed(1)} bytes never credited`);
   });
 
+  it('reads frames cut anywhere across socket reads, the preface and frame headers included', async (t) => {
+    const h = await harness(t);
+    const body: Buffer[] = [];
+    let ended!: () => void;
+    const done = new Promise<void>((resolve) => {
+      ended = resolve;
+    });
+    h.onStream = (s) => {
+      s.onData = (c) => {
+        body.push(Buffer.from(c));
+        s.consumed(c.length);
+      };
+      s.onEnd = () => {
+        s.respondAndEnd([[':status', '200']]);
+        ended();
+      };
+    };
+    const peer = await RawPeer.connect(h.path);
+    t.after(() => peer.close());
+    const data = createHash('sha256').update('body').digest();
+    const sizes = [1, 16384, 0, 700, 16384, 9, 3000];
+    const chunks = sizes.map((n, i) => Buffer.alloc(n, data[i]!));
+    const padded = Buffer.concat([Buffer.from([3]), Buffer.from('xyz'), Buffer.alloc(3)]);
+    const wire = Buffer.concat([
+      PREFACE,
+      settingsFrame([]),
+      RawPeer.headers(1, REQUEST_FIELDS),
+      ...chunks.map((c) => frame(FrameType.DATA, 0, 1, c)),
+      frame(FrameType.DATA, Flag.PADDED, 1, padded),
+      ping(),
+      frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.from('end')),
+    ]);
+    // Pieces of 1 to 20,000 bytes, sent with a pause between them so that
+    // the server reads them apart: cuts fall inside the preface, frame
+    // headers and payloads.
+    const pieces = [1, 30, 4, 5, 9, 2, 20_000, 7, 16_000, 3, 1, 8, 11_000];
+    let at = 0;
+    for (let i = 0; at < wire.length; i++) {
+      const n = pieces[i % pieces.length]!;
+      peer.send(wire.subarray(at, at + n));
+      at += n;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await Promise.race([
+      done,
+      h.closed.then(() => assert.fail(`the connection closed: ${h.errors.join('; ')}`)),
+    ]);
+    assert.deepEqual(Buffer.concat(body), Buffer.concat([...chunks, Buffer.from('xyzend')]));
+    await peer.next(isPingAck);
+    assert.deepEqual(h.errors, []);
+  });
+
+  it('refuses a frame over SETTINGS_MAX_FRAME_SIZE whose header arrives in pieces', async (t) => {
+    const h = await harness(t);
+    const peer = await RawPeer.connect(h.path);
+    t.after(() => peer.close());
+    peer.handshake();
+    await peer.nextOfType(FrameType.SETTINGS);
+    const header = Buffer.alloc(FRAME_HEADER_SIZE);
+    header.writeUIntBE(16385, 0, 3);
+    header[3] = FrameType.DATA;
+    header.writeUInt32BE(1, 5);
+    peer.send(ping(), header.subarray(0, 2));
+    await peer.next(isPingAck);
+    peer.send(header.subarray(2));
+    const goaway = await peer.nextOfType(FrameType.GOAWAY);
+    assert.equal(goaway.payload.readUInt32BE(4), ErrorCode.FRAME_SIZE_ERROR);
+  });
+
   it('asks a client still sending to stop with RST_STREAM NO_ERROR after a complete answer', async (t) => {
     const h = await harness(t);
     h.onStream = (s) => s.respondAndEnd([[':status', '415']]);

@@ -148,39 +148,11 @@ export class H2Connection implements StreamOwner {
   // ---- input ----
 
   private onSocketData(chunk: Buffer): void {
-    let buf = this.inbuf === undefined ? chunk : Buffer.concat([this.inbuf, chunk]);
-    this.inbuf = undefined;
     try {
-      if (!this.prefaceSeen) {
-        if (buf.length < PREFACE.length) {
-          if (!PREFACE.subarray(0, buf.length).equals(buf)) throw notPreface();
-          this.inbuf = buf;
-          return;
-        }
-        if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) throw notPreface();
-        this.prefaceSeen = true;
-        buf = buf.subarray(PREFACE.length);
-      }
-      let at = 0;
-      while (buf.length - at >= FRAME_HEADER_SIZE) {
-        const length = buf.readUIntBE(at, 3);
-        if (length > DEFAULT_MAX_FRAME_SIZE) {
-          throw new ConnectionError(
-            ErrorCode.FRAME_SIZE_ERROR,
-            `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`,
-          );
-        }
-        if (buf.length - at < FRAME_HEADER_SIZE + length) break;
-        const type = buf[at + 3]!;
-        const flags = buf[at + 4]!;
-        const streamId = buf.readUInt32BE(at + 5) & MAX_WINDOW;
-        const payload = buf.subarray(at + FRAME_HEADER_SIZE, at + FRAME_HEADER_SIZE + length);
-        at += FRAME_HEADER_SIZE + length;
-        this.onFrame(type, flags, streamId, payload);
-        if (this.ended) return;
-      }
-      // Keep the partial frame; copy it so the socket's chunk can be freed.
-      if (at < buf.length) this.inbuf = Buffer.from(buf.subarray(at));
+      let buf: Buffer | undefined = chunk;
+      if (!this.prefaceSeen) buf = this.readPreface(chunk);
+      else if (this.inbuf !== undefined) buf = this.completeFrame(chunk);
+      if (buf !== undefined && !this.ended) this.readFrames(buf);
     } catch (err) {
       // A fault of ours (a handler's bug) ends this connection, not the daemon.
       this.connectionError(
@@ -189,6 +161,69 @@ export class H2Connection implements StreamOwner {
           : new ConnectionError(ErrorCode.INTERNAL_ERROR, 'internal error', { cause: err }),
       );
     }
+  }
+
+  /** Checks the client preface; returns the bytes after it once it is complete. */
+  private readPreface(chunk: Buffer): Buffer | undefined {
+    const buf = this.inbuf === undefined ? chunk : Buffer.concat([this.inbuf, chunk]);
+    this.inbuf = undefined;
+    if (buf.length < PREFACE.length) {
+      if (!PREFACE.subarray(0, buf.length).equals(buf)) throw notPreface();
+      this.inbuf = buf;
+      return undefined;
+    }
+    if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) throw notPreface();
+    this.prefaceSeen = true;
+    return buf.subarray(PREFACE.length);
+  }
+
+  /**
+   * Completes the frame the last read left partial with the head of
+   * `chunk`, handles it, and returns the rest of `chunk` (undefined while
+   * the frame is still incomplete). Only that one frame is copied, not the
+   * whole read: a read of 64 KiB copied whole each time doubled what a
+   * large upload allocated.
+   */
+  private completeFrame(chunk: Buffer): Buffer | undefined {
+    let head = this.inbuf!;
+    this.inbuf = undefined;
+    let rest = chunk;
+    if (head.length < FRAME_HEADER_SIZE) {
+      const take = Math.min(FRAME_HEADER_SIZE - head.length, rest.length);
+      head = Buffer.concat([head, rest.subarray(0, take)]);
+      rest = rest.subarray(take);
+      if (head.length < FRAME_HEADER_SIZE) {
+        this.inbuf = head;
+        return undefined;
+      }
+    }
+    const size = FRAME_HEADER_SIZE + frameLength(head, 0);
+    const take = Math.min(size - head.length, rest.length);
+    const frameBuf = take === 0 ? head : Buffer.concat([head, rest.subarray(0, take)]);
+    if (frameBuf.length < size) {
+      this.inbuf = frameBuf;
+      return undefined;
+    }
+    this.readFrames(frameBuf);
+    return rest.subarray(take);
+  }
+
+  /** Handles the whole frames in `buf` and keeps a copy of a partial one at its end. */
+  private readFrames(buf: Buffer): void {
+    let at = 0;
+    while (buf.length - at >= FRAME_HEADER_SIZE) {
+      const length = frameLength(buf, at);
+      if (buf.length - at < FRAME_HEADER_SIZE + length) break;
+      const type = buf[at + 3]!;
+      const flags = buf[at + 4]!;
+      const streamId = buf.readUInt32BE(at + 5) & MAX_WINDOW;
+      const payload = buf.subarray(at + FRAME_HEADER_SIZE, at + FRAME_HEADER_SIZE + length);
+      at += FRAME_HEADER_SIZE + length;
+      this.onFrame(type, flags, streamId, payload);
+      if (this.ended) return;
+    }
+    // Keep the partial frame; copy it so the socket's chunk can be freed.
+    if (at < buf.length) this.inbuf = Buffer.from(buf.subarray(at));
   }
 
   private onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
@@ -621,6 +656,18 @@ export class H2Connection implements StreamOwner {
     this.blocked.clear();
     this.opts.onClose?.();
   }
+}
+
+/** The length field of the frame header at `at`, refused above our SETTINGS_MAX_FRAME_SIZE. */
+function frameLength(buf: Buffer, at: number): number {
+  const length = buf.readUIntBE(at, 3);
+  if (length > DEFAULT_MAX_FRAME_SIZE) {
+    throw new ConnectionError(
+      ErrorCode.FRAME_SIZE_ERROR,
+      `frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`,
+    );
+  }
+  return length;
 }
 
 function protocolError(message: string): ConnectionError {
