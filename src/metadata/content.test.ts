@@ -116,6 +116,31 @@ describe('MetadataContentStore namespaces and leases', () => {
     await assert.rejects(store.writer(ctxIn('a', 'nope'), { ref: 'z' }), isNotFound);
   });
 
+  it('adds a blob the namespace already has to the lease of a writer told it exists', async () => {
+    const leases = new SqliteLeaseManager(mdb, noGc);
+    const data = Buffer.from('present');
+    const w = await store.writer(ctxIn('a'), { ref: 'first' });
+    await w.write(data);
+    const d = await w.commit(data.length, digestOf(data));
+    await leases.create(ctxIn('a'), { id: 'import-1' });
+    // Opening a writer for it: ALREADY_EXISTS, and the blob is leased.
+    await assert.rejects(
+      store.writer(ctxIn('a', 'import-1'), { ref: 'again', expected: d }),
+      isAlreadyExists,
+    );
+    // Committing the same bytes under another ref: the same.
+    await leases.create(ctxIn('a'), { id: 'import-2' });
+    const w2 = await store.writer(ctxIn('a', 'import-2'), { ref: 'again' });
+    await w2.write(data);
+    await assert.rejects(w2.commit(data.length, d), isAlreadyExists);
+    const resources = async (id: string) =>
+      (await leases.listResources(ctxIn('a'), id)).map((r) => `${r.type}:${r.id}`).sort();
+    assert.deepEqual(await resources('import-1'), [`content:${d}`]);
+    assert.deepEqual(await resources('import-2'), [`content:${d}`, 'ingests:again']);
+    // The ingest record of the second writer is gone with its commit.
+    await assert.rejects(store.status(ctxIn('a'), 'again'), isNotFound);
+  });
+
   it('records labels given at commit and updates them by field path', async () => {
     const w = await store.writer(ctxIn('a'), { ref: 'l' });
     await w.write(Buffer.from('x'));

@@ -173,7 +173,7 @@ export class MetadataContentStore implements ContentStore {
     if (opts.expected) {
       const expected = opts.expected;
       validateDigest(expected);
-      if (this.blobRow(ns, expected)) throw alreadyExists(`content ${expected}`);
+      if (this.leaseIfPresent(ctx, ns, expected)) throw alreadyExists(`content ${expected}`);
       const shared = await this.holding(expected, async () => {
         const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
           if (isNotFound(err)) return undefined;
@@ -235,18 +235,18 @@ export class MetadataContentStore implements ContentStore {
         if (!isAlreadyExists(err)) throw err;
       }
       const info = await this.backend.info(w.ctx, committed);
-      this.mdb.update(() => {
-        if (this.blobRow(w.namespace, committed)) {
-          this.mdb
-            .prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?')
-            .run(w.namespace, w.ref);
-          throw alreadyExists(`content ${committed}`);
-        }
-        this.record(w.ctx, w.namespace, committed, info.size, labels);
+      const existed = this.mdb.update(() => {
+        const existed = this.blobRow(w.namespace, committed) !== undefined;
+        // A blob the namespace already had still joins the writer's lease,
+        // as containerd's commit does before it answers ALREADY_EXISTS.
+        if (existed) this.addToLease(w.ctx, w.namespace, committed);
+        else this.record(w.ctx, w.namespace, committed, info.size, labels);
         this.mdb
           .prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?')
           .run(w.namespace, w.ref);
+        return existed;
       });
+      if (existed) throw alreadyExists(`content ${committed}`);
       return committed;
     });
   }
@@ -263,6 +263,25 @@ export class MetadataContentStore implements ContentStore {
     }
   }
 
+  /**
+   * Whether the namespace has the blob; if it has and the call carries a
+   * lease, the blob joins the lease first. containerd does this before it
+   * answers ALREADY_EXISTS to a writer: the client (an import, a pull) goes on
+   * to reference the blob from a record it writes later, and a collection in
+   * between must not take it.
+   */
+  private leaseIfPresent(ctx: OpContext, ns: string, digest: string): boolean {
+    if (!this.blobRow(ns, digest)) return false;
+    if (ctx.lease) this.mdb.update(() => this.addToLease(ctx, ns, digest));
+    return true;
+  }
+
+  private addToLease(ctx: OpContext, ns: string, digest: string): void {
+    if (ctx.lease) {
+      addLeaseResourceTx(this.mdb, ns, ctx.lease, { type: RESOURCE_CONTENT, id: digest });
+    }
+  }
+
   /** Inserts a blob record (inside the caller's transaction). */
   private record(ctx: OpContext, ns: string, digest: string, size: number, labels: Labels): void {
     ensureNamespace(this.mdb, ns);
@@ -273,9 +292,7 @@ export class MetadataContentStore implements ContentStore {
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, digest) DO NOTHING`,
       )
       .run(ns, digest, size, JSON.stringify(labels), now, now);
-    if (ctx.lease) {
-      addLeaseResourceTx(this.mdb, ns, ctx.lease, { type: RESOURCE_CONTENT, id: digest });
-    }
+    this.addToLease(ctx, ns, digest);
   }
 
   private blobRow(ns: string, digest: string): BlobRow | undefined {
