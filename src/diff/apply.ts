@@ -45,6 +45,8 @@ import { isErrno } from '../sys/linux.js';
 import { ApplyChannel, type ApplyTarget } from './apply-channel.js';
 import { ApplyWorkers } from './apply-workers.js';
 import { applyTar } from './layer-writer.js';
+import { withTempMount } from './temp-mount.js';
+import { clearVolatile, withVolatile } from './volatile.js';
 import { YoungCollector } from './young-gc.js';
 
 /**
@@ -74,9 +76,6 @@ async function* turns(chunks: Buffer[]): AsyncGenerator<Buffer, void, undefined>
     }
   }
 }
-
-import { withTempMount } from './temp-mount.js';
-import { clearVolatile, withVolatile } from './volatile.js';
 
 export interface WalkingApplierOptions {
   /** Where overlay targets are mounted (a directory that exists). */
