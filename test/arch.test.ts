@@ -28,17 +28,26 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     'daemon',
     'diff',
     'events',
+    'images',
     'metadata',
     'plugin',
+    'remotes',
     'runtime',
     'server',
     'services',
     'snapshots',
     'sys',
+    'transfer',
     'ttrpc',
     'wire',
   ],
-  client: ['api', 'client', 'core', 'wire'],
+  client: ['api', 'archive', 'client', 'core', 'images', 'remotes', 'wire'],
+  // The registry client (OCI distribution, auth, hosts.toml): node's http and tls only.
+  remotes: ['core', 'remotes'],
+  // Pull, push, import, export and unpack over the core contracts: runs in berthd and in the client.
+  images: ['archive', 'core', 'images'],
+  // The local transfer plugin: Transfer sources and destinations over images and remotes.
+  transfer: ['core', 'images', 'plugin', 'remotes', 'transfer'],
   ttrpc: ['api', 'core', 'sys', 'ttrpc'],
   runtime: ['api', 'core', 'plugin', 'runtime', 'sys', 'ttrpc', 'wire'],
   wire: ['api', 'core', 'wire'],
@@ -54,6 +63,10 @@ const FORBIDDEN_PACKAGES: Readonly<Record<string, readonly RegExp[]>> = {
   services: [/^better-sqlite3$/],
   ttrpc: [/^@grpc\//, /^better-sqlite3$/],
   wire: [/^@grpc\//, /^better-sqlite3$/],
+  client: [/^better-sqlite3$/, /^pino/, /^koffi$/],
+  remotes: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
+  images: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
+  transfer: [/^@grpc\//, /^better-sqlite3$/],
 };
 
 interface Rules {
