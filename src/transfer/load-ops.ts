@@ -1,0 +1,21 @@
+import type { ImageOps } from './ops.js';
+
+/**
+ * Loads the registry client and the image operations: called on the first
+ * transfer, so berthd starts without them.
+ */
+export async function loadImageOps(): Promise<ImageOps> {
+  const [images, remotes] = await Promise.all([
+    // @ts-expect-error src/images is written on another branch (IMAGES-API seam); remove once merged
+    import('../images/index.js'),
+    // @ts-expect-error src/remotes is written on another branch (IMAGES-API seam); remove once merged
+    import('../remotes/index.js'),
+  ]);
+  return {
+    newResolver: remotes.newResolver,
+    pull: images.pull,
+    push: images.push,
+    importArchive: images.importArchive,
+    exportArchive: images.exportArchive,
+  };
+}

@@ -1,0 +1,170 @@
+import type { Descriptor } from '../core/content/index.js';
+import type { Logger } from '../core/log/index.js';
+import type { Progress, TransferStream } from '../core/transfer/index.js';
+
+type WireProgress = Omit<Progress, 'desc'>;
+
+/** How often a blob's byte count is sent while it moves (containerd polls every 300 ms). */
+const UPDATE_INTERVAL_MS = 200;
+
+/**
+ * Forwards a transfer's progress to the client's progress stream in the
+ * events and names `ctr` 1.7 shows: status lines (no name) such as
+ * `Pulling from OCI Registry (ref)`, a root named by the reference, and one
+ * job per blob named by containerd's ref key (`manifest-sha256:…`,
+ * `layer-sha256:…`) under its parents, with `waiting`, `downloading` or
+ * `uploading`, then `complete` or `already exists`.
+ *
+ * Byte counts of a blob are coalesced to one message per 200 ms; changes of
+ * state go out at once and in order. Sending never fails the transfer: a
+ * client that stopped listening only loses its progress.
+ */
+export class ProgressSender {
+  private readonly pending = new Map<string, WireProgress>();
+  private readonly lastSent = new Map<string, { event: string; at: number }>();
+  private readonly refKeys = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private failed = false;
+
+  constructor(
+    private readonly stream: TransferStream,
+    private readonly log: Logger,
+  ) {}
+
+  /** A status line (ctr's last line). */
+  status(event: string): void {
+    this.send({ event, name: '', parents: [], progress: 0, total: 0 });
+  }
+
+  /** An event about a named thing (the root reference, a saved image). */
+  event(event: string, name: string): void {
+    this.send({ event, name, parents: [], progress: 0, total: 0 });
+  }
+
+  /** The ProgressFn for an image operation whose root job is `root`. */
+  forward(root: string): (p: Progress) => void {
+    return (p) => {
+      const msg = this.translate(root, p);
+      if (msg !== undefined) this.update(msg);
+    };
+  }
+
+  /** Resolves once everything queued has been sent (or the stream failed). */
+  async flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.sendPending();
+    await this.queue;
+  }
+
+  /** Sends what is queued, then ends the stream. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.stream.close();
+  }
+
+  private translate(root: string, p: Progress): WireProgress | undefined {
+    let event = p.event;
+    switch (event) {
+      // The transfer sends its own status lines and `saved` events.
+      case 'resolving':
+      case 'resolved':
+      case 'saved':
+        return undefined;
+      case 'downloaded':
+      case 'pushed':
+        event = 'complete';
+        break;
+      case 'exists':
+        event = 'already exists';
+        break;
+    }
+    let name = p.name;
+    if (p.desc !== undefined) {
+      name = refKey(p.desc);
+      this.refKeys.set(p.desc.digest, name);
+    }
+    const parents = (p.parents ?? [])
+      .map((parent) => this.refKeys.get(parent) ?? parent)
+      .filter((parent) => parent !== name);
+    return {
+      event,
+      name,
+      parents: parents.length > 0 ? parents : name === root ? [] : [root],
+      progress: p.progress,
+      total: p.total,
+    };
+  }
+
+  private update(p: WireProgress): void {
+    const last = this.lastSent.get(p.name);
+    if (last === undefined || last.event !== p.event) {
+      // A change of state supersedes a coalesced byte count.
+      this.pending.delete(p.name);
+      this.send(p);
+      return;
+    }
+    this.pending.set(p.name, p);
+    if (Date.now() - last.at >= UPDATE_INTERVAL_MS) {
+      this.sendPending();
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.sendPending();
+      }, UPDATE_INTERVAL_MS);
+    }
+  }
+
+  private sendPending(): void {
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of batch) this.send(p);
+  }
+
+  private send(p: WireProgress): void {
+    if (p.name !== '') this.lastSent.set(p.name, { event: p.event, at: Date.now() });
+    this.queue = this.queue.then(async () => {
+      if (this.failed) return;
+      try {
+        await this.stream.send({ kind: 'progress', progress: p });
+      } catch (err) {
+        this.failed = true;
+        this.log.debug({ err, stream: this.stream.id }, 'progress stream ended; progress dropped');
+      }
+    });
+  }
+}
+
+const CONFIG_TYPES = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+  // containerd's LegacyConfigMediaType
+  'application/octet-stream',
+]);
+
+/** containerd's `remotes.MakeRefKey`: `<kind>-<digest>`, with the ref name annotation when there is one. */
+export function refKey(desc: Descriptor): string {
+  const refName = desc.annotations?.['org.opencontainers.image.ref.name'];
+  const key = refName === undefined ? desc.digest : `${refName}@${desc.digest}`;
+  const mt = desc.mediaType;
+  if (
+    mt === 'application/vnd.oci.image.manifest.v1+json' ||
+    mt === 'application/vnd.docker.distribution.manifest.v2+json'
+  ) {
+    return `manifest-${key}`;
+  }
+  if (
+    mt === 'application/vnd.oci.image.index.v1+json' ||
+    mt === 'application/vnd.docker.distribution.manifest.list.v2+json'
+  ) {
+    return `index-${key}`;
+  }
+  if (mt.includes('.layer.') || mt.startsWith('application/vnd.docker.image.rootfs.')) {
+    return `layer-${key}`;
+  }
+  if (CONFIG_TYPES.has(mt)) return `config-${key}`;
+  return `unknown-${key}`;
+}
