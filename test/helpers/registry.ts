@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -14,6 +14,11 @@ export interface RegistryOptions {
   startTimeoutMs?: number;
   /** Registry log level (`error`, `warn`, `info`, `debug`); default `warn`. */
   logLevel?: string;
+  /**
+   * Basic auth for every request with this one user (distribution's
+   * `htpasswd` auth; the bcrypt file is made with apache2-utils' htpasswd).
+   */
+  htpasswd?: { username: string; password: string };
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (bind port 0, read it, close). */
@@ -98,7 +103,7 @@ export class Registry {
       const port = await freePort();
       const reg = Registry.spawn(dir, port, opts);
       try {
-        await reg.waitReady(opts.startTimeoutMs ?? 15_000);
+        await reg.waitReady(opts.startTimeoutMs ?? 15_000, opts.htpasswd !== undefined);
         return reg;
       } catch (err) {
         lastErr = err;
@@ -114,6 +119,13 @@ export class Registry {
     const storage = join(base, 'storage');
     mkdirSync(storage, { recursive: true });
     const config = join(base, `config-${port}.yml`);
+    let auth: Record<string, unknown> | undefined;
+    if (opts.htpasswd !== undefined) {
+      const path = join(base, 'htpasswd');
+      const { username, password } = opts.htpasswd;
+      writeFileSync(path, execFileSync('htpasswd', ['-nbB', username, password]));
+      auth = { htpasswd: { realm: 'berth-test-registry', path } };
+    }
     // JSON is YAML: no quoting surprises for the paths.
     writeFileSync(
       config,
@@ -127,6 +139,7 @@ export class Registry {
             maintenance: { uploadpurging: { enabled: false }, readonly: { enabled: false } },
           },
           http: { addr: `127.0.0.1:${port}`, secret: 'berth-test-registry' },
+          ...(auth !== undefined && { auth }),
         },
         null,
         2,
@@ -144,7 +157,7 @@ export class Registry {
     return new Registry(proc, port, storage, config);
   }
 
-  private async waitReady(timeoutMs: number): Promise<void> {
+  private async waitReady(timeoutMs: number, authed: boolean): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
@@ -156,7 +169,8 @@ export class Registry {
       try {
         const r = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2_000) });
         await r.arrayBuffer();
-        if (r.status === 200) return;
+        // With htpasswd auth an anonymous GET /v2/ is answered 401: serving.
+        if (r.status === 200 || (authed && r.status === 401)) return;
         last = `GET /v2/ answered ${r.status}`;
       } catch (err) {
         last = String(err);
