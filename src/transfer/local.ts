@@ -184,11 +184,11 @@ export class LocalTransfer implements Transferrer {
       }
       const ops = await this.imageOps();
       progress?.status('Importing');
-      const prefix = dst.extraReferences.find((r) => r.isPrefix);
+      // ctr names bare tags `<prefix>:<tag>` (its default prefix is
+      // import-<date>); full names in the archive are kept.
+      const prefix = dst.extraReferences.find((r) => r.isPrefix && r.name !== '');
       const imported = await ops.importArchive(ctx, this.stores, input, {
-        ...(prefix !== undefined &&
-          !prefix.allowOverwrite &&
-          prefix.name !== '' && { baseName: prefix.name }),
+        ...(prefix !== undefined && { baseName: prefix.name }),
         ...(dst.name !== '' && { indexName: dst.name }),
         ...platformSelection(dst.platforms),
         unpack: this.unpacks(ctx, dst),

@@ -1,0 +1,254 @@
+/**
+ * containerd 1.7's `ctr images pull|push|import|export --local=false`, which
+ * go through the daemon's Transfer and Streaming services, against berthd,
+ * and the same commands on containerd 1.7.13 where it can run them.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Berthd } from '../helpers/berthd.js';
+import { CONTAINERD17_BIN, Containerd, CTR17, containerd17Missing } from '../helpers/containerd.js';
+import { type CtrResult, ctrAsync, ctrOkAsync, table } from '../helpers/ctr.js';
+import { type BuiltImage, buildAndPush, busyboxImage, type Pushed } from '../helpers/images.js';
+import { Registry } from '../helpers/registry.js';
+import { type TempDir, tempDir } from '../helpers/tmp.js';
+
+const root = process.getuid?.() === 0;
+const skip = !root ? 'needs root' : containerd17Missing();
+const USER = { username: 'alice', password: 'transfer-s3cret' };
+const PLATFORM = 'linux/amd64';
+
+/** containerd 1.7's ctr against `socket`. */
+const ctr17 = (socket: string, args: string[], namespace?: string): Promise<CtrResult> =>
+  ctrAsync(socket, args, { bin: CTR17, timeoutMs: 120_000, ...(namespace && { namespace }) });
+const ctr17Ok = (socket: string, args: string[], namespace?: string): Promise<string> =>
+  ctrOkAsync(socket, args, { bin: CTR17, timeoutMs: 120_000, ...(namespace && { namespace }) });
+/** Debian's ctr (1.6), for what is not a transfer. */
+const ctrOk = (socket: string, args: string[], namespace?: string): Promise<string> =>
+  ctrOkAsync(socket, args, { timeoutMs: 60_000, ...(namespace && { namespace }) });
+
+/** `ctr images ls` as name → target digest. */
+async function images(socket: string, namespace?: string): Promise<Map<string, string>> {
+  const rows = table(await ctrOk(socket, ['images', 'ls'], namespace)).slice(1);
+  return new Map(rows.map((r) => [r[0] ?? '', r[2] ?? '']));
+}
+
+async function contentDigests(socket: string, namespace?: string): Promise<string[]> {
+  return table(await ctrOk(socket, ['content', 'ls'], namespace))
+    .slice(1)
+    .map((r) => r[0] ?? '')
+    .sort();
+}
+
+describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
+  let dir: TempDir;
+  let authDir: TempDir;
+  let dir17: TempDir;
+  let reg: Registry;
+  let authReg: Registry;
+  let d: Berthd;
+  let c17: Containerd;
+  let busybox: BuiltImage & { pushed: Pushed };
+
+  before(async () => {
+    dir = tempDir();
+    authDir = tempDir();
+    dir17 = tempDir();
+    reg = await Registry.start(dir);
+    authReg = await Registry.start(authDir, { htpasswd: USER });
+    busybox = await buildAndPush(dir, reg, busyboxImage(), 'berth/busybox:v1');
+    d = await Berthd.start();
+    c17 = await Containerd.start(dir17, { binDir: CONTAINERD17_BIN });
+  });
+  after(async () => {
+    await d?.cleanup();
+    await c17?.stop();
+    await reg?.stop();
+    await authReg?.stop();
+    dir?.remove();
+    authDir?.remove();
+    dir17?.remove();
+  });
+
+  it('pulls with --platform: progress shown, image recorded, layers unpacked, ctr run works', async () => {
+    const ref = busybox.pushed.ref;
+    const out = await ctr17Ok(d.socket, [
+      'images',
+      'pull',
+      '--local=false',
+      '--platform',
+      PLATFORM,
+      ref,
+    ]);
+    // ctr 1.7 redraws its progress table; every frame is in the output.
+    assert.match(out, /Pulling from OCI Registry/, out);
+    const layer = busybox.layers[0]?.digest ?? '';
+    assert.ok(out.includes(`layer (${layer.slice(7, 19)})`), `a row for the layer:\n${out}`);
+    assert.match(out, /complete|already exists/, out);
+    assert.ok(out.includes(`${ref}`) && /saved/.test(out), `the saved image:\n${out}`);
+
+    assert.equal((await images(d.socket)).get(ref), busybox.pushed.digest);
+    const snaps = table(await ctrOk(d.socket, ['snapshots', 'ls'])).slice(1);
+    assert.equal(snaps.length, busybox.layers.length, JSON.stringify(snaps));
+    assert.ok(snaps.every((r) => r.at(-1) === 'Committed'));
+    const hello = await ctrOk(d.socket, [
+      'run',
+      '--rm',
+      ref,
+      `transfer-run-${process.pid}`,
+      'echo',
+      'hello from transfer',
+    ]);
+    assert.equal(hello.trim(), 'hello from transfer');
+  });
+
+  it('without --platform nothing is unpacked (as containerd 1.7)', async () => {
+    const ns = 'no-unpack';
+    await ctr17Ok(d.socket, ['images', 'pull', '--local=false', busybox.pushed.ref], ns);
+    assert.equal((await images(d.socket, ns)).get(busybox.pushed.ref), busybox.pushed.digest);
+    assert.deepEqual(table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1), []);
+  });
+
+  it('pushes and pulls with --user: credentials are asked over the auth stream', async () => {
+    const target = `${authReg.host}/berth/busybox:authed`;
+    const user = `${USER.username}:${USER.password}`;
+    const denied = await ctr17(d.socket, [
+      'images',
+      'push',
+      '--local=false',
+      target,
+      busybox.pushed.ref,
+    ]);
+    assert.notEqual(denied.code, 0, 'no credentials: the registry refuses');
+    assert.match(denied.stderr, /401|unauthorized|unauthenticated/i, denied.stderr);
+    assert.ok(
+      denied.stderr.includes(authReg.host),
+      `the error names the registry: ${denied.stderr}`,
+    );
+
+    const pushed = await ctr17Ok(d.socket, [
+      'images',
+      'push',
+      '--local=false',
+      '--user',
+      user,
+      target,
+      busybox.pushed.ref,
+    ]);
+    assert.match(pushed, /Pushing to OCI Registry|pushed content|complete/, pushed);
+    const r = await fetch(`${authReg.url}/v2/berth/busybox/manifests/authed`, {
+      method: 'HEAD',
+      headers: {
+        authorization: `Basic ${Buffer.from(user).toString('base64')}`,
+        accept: 'application/vnd.oci.image.manifest.v1+json',
+      },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('docker-content-digest'), busybox.pushed.digest);
+
+    const ns = 'authed';
+    const anon = await ctr17(d.socket, ['images', 'pull', '--local=false', target], ns);
+    assert.notEqual(anon.code, 0);
+    assert.match(anon.stderr, /401|unauthorized|unauthenticated/i, anon.stderr);
+    const wrong = await ctr17(
+      d.socket,
+      ['images', 'pull', '--local=false', '--user', `${USER.username}:nope`, target],
+      ns,
+    );
+    assert.notEqual(wrong.code, 0, 'a wrong password is refused');
+    await ctr17Ok(
+      d.socket,
+      ['images', 'pull', '--local=false', '--platform', PLATFORM, '--user', user, target],
+      ns,
+    );
+    assert.equal((await images(d.socket, ns)).get(target), busybox.pushed.digest);
+  });
+
+  it('exports and imports: berthd → archive → berthd and containerd 1.7.13 → archive → berthd', async () => {
+    const ref = busybox.pushed.ref;
+    const archive = join(dir.path, 'berthd-export.tar');
+    const exported = await ctr17Ok(d.socket, ['images', 'export', '--local=false', archive, ref]);
+    assert.match(exported, /Exporting|Completed export/, exported);
+    const entries = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n');
+    for (const want of ['index.json', 'oci-layout', 'manifest.json']) {
+      assert.ok(entries.includes(want), `${want} in ${entries.join(' ')}`);
+    }
+
+    // Into another namespace of berthd: the same image, unpacked.
+    const ns = 'roundtrip';
+    const imported = await ctr17Ok(
+      d.socket,
+      ['images', 'import', '--local=false', '--platform', PLATFORM, archive],
+      ns,
+    );
+    assert.match(imported, /saved/, imported);
+    assert.equal((await images(d.socket, ns)).get(ref), busybox.pushed.digest);
+    assert.equal(
+      table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1).length,
+      busybox.layers.length,
+    );
+
+    // containerd 1.7.13 imports berthd's archive and exports its own, which berthd imports.
+    await ctr17Ok(c17.socket, [
+      'images',
+      'import',
+      '--local=false',
+      '--platform',
+      PLATFORM,
+      archive,
+    ]);
+    assert.equal((await images(c17.socket)).get(ref), busybox.pushed.digest);
+    const archive17 = join(dir17.path, 'containerd17-export.tar');
+    await ctr17Ok(c17.socket, ['images', 'export', '--local=false', archive17, ref]);
+    assert.ok(statSync(archive17).size > 0);
+    const ns17 = 'from-containerd17';
+    await ctr17Ok(
+      d.socket,
+      ['images', 'import', '--local=false', '--platform', PLATFORM, archive17],
+      ns17,
+    );
+    assert.equal((await images(d.socket, ns17)).get(ref), busybox.pushed.digest);
+  });
+
+  it('containerd 1.7.13 cannot pull from the plain-HTTP registry through Transfer; berthd can', async () => {
+    const r = await ctr17(c17.socket, ['images', 'pull', '--local=false', busybox.pushed.ref]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /server gave HTTP response to HTTPS client/, r.stderr);
+    assert.equal((await images(d.socket)).get(busybox.pushed.ref), busybox.pushed.digest);
+  });
+
+  it('a pull of a missing tag fails NotFound naming the reference', async () => {
+    const missing = `${reg.host}/berth/busybox:no-such-tag`;
+    const r = await ctr17(d.socket, ['images', 'pull', '--local=false', missing], 'missing');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /NotFound|not found/, r.stderr);
+    assert.ok(r.stderr.includes(missing) || r.stderr.includes('no-such-tag'), r.stderr);
+    assert.deepEqual([...(await images(d.socket, 'missing')).keys()], []);
+  });
+
+  it('an import of a corrupt archive fails and leaves nothing behind', async () => {
+    const ns = 'corrupt';
+    const good = join(dir.path, 'berthd-export.tar');
+    const truncated = join(dir.path, 'truncated.tar');
+    writeFileSync(truncated, readFileSync(good));
+    truncateSync(truncated, Math.floor(statSync(good).size / 2));
+    const garbage = join(dir.path, 'garbage.tar');
+    writeFileSync(garbage, Buffer.alloc(100_000, 0x5a));
+    for (const bad of [truncated, garbage]) {
+      const r = await ctr17(d.socket, ['images', 'import', '--local=false', bad], ns);
+      assert.notEqual(r.code, 0, `${bad} is refused:\n${r.stdout}${r.stderr}`);
+    }
+    assert.deepEqual([...(await images(d.socket, ns)).keys()], []);
+    // What the failed imports wrote is garbage once ctr's lease is gone.
+    const deadline = Date.now() + 10_000;
+    let left = await contentDigests(d.socket, ns);
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      left = await contentDigests(d.socket, ns);
+    }
+    assert.deepEqual(left, [], 'no blobs left in the namespace');
+    assert.deepEqual(table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1), []);
+  });
+});
