@@ -104,11 +104,14 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     assert.equal(hello.trim(), 'hello from transfer');
   });
 
-  it('without --platform nothing is unpacked (as containerd 1.7)', async () => {
-    const ns = 'no-unpack';
+  it('without --platform ctr 1.7 still asks to unpack for the host platform', async () => {
+    // ctr adds platforms.DefaultSpec() to the image store's unpacks when no
+    // --platform is given (cmd/ctr/commands/images/pull.go).
+    const ns = 'default-platform';
     await ctr17Ok(d.socket, ['images', 'pull', '--local=false', busybox.pushed.ref], ns);
     assert.equal((await images(d.socket, ns)).get(busybox.pushed.ref), busybox.pushed.digest);
-    assert.deepEqual(table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1), []);
+    const snaps = table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1);
+    assert.equal(snaps.length, busybox.layers.length, JSON.stringify(snaps));
   });
 
   it('pushes and pulls with --user: credentials are asked over the auth stream', async () => {
@@ -169,8 +172,8 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
   it('exports and imports: berthd → archive → berthd and containerd 1.7.13 → archive → berthd', async () => {
     const ref = busybox.pushed.ref;
     const archive = join(dir.path, 'berthd-export.tar');
-    const exported = await ctr17Ok(d.socket, ['images', 'export', '--local=false', archive, ref]);
-    assert.match(exported, /Exporting|Completed export/, exported);
+    // ctr shows only named progress rows; an export sends status lines only, so it prints nothing.
+    await ctr17Ok(d.socket, ['images', 'export', '--local=false', archive, ref]);
     const entries = execFileSync('tar', ['-tf', archive], { encoding: 'utf8' }).split('\n');
     for (const want of ['index.json', 'oci-layout', 'manifest.json']) {
       assert.ok(entries.includes(want), `${want} in ${entries.join(' ')}`);
