@@ -4,7 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { cgroupPathProblem } from '../sys/cgroup.js';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
-import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/plugin.js';
+import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/defaults.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 
 /**

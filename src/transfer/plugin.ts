@@ -11,6 +11,7 @@ import {
   SnapshotsServiceKey,
   StreamsKey,
 } from '../plugin/index.js';
+import { DEFAULT_REGISTRY_CONFIG_PATH } from './defaults.js';
 import { LocalTransfer, type LocalTransferConfig } from './local.js';
 import type { ImageOps } from './ops.js';
 import { StreamRegistry } from './streams.js';
@@ -21,9 +22,6 @@ export const streamManagerPlugin: Registration<StreamManager> = {
   id: 'manager',
   init: () => new StreamRegistry(),
 };
-
-/** Where berthd reads containerd's hosts.toml registry configuration by default. */
-export const DEFAULT_REGISTRY_CONFIG_PATH = '/etc/berth/certs.d';
 
 /**
  * `io.containerd.transfer.v1` `local`: the work behind the Transfer service,

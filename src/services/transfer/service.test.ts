@@ -305,7 +305,10 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       },
     });
 
-    assert.equal(typeof ((seen.pull?.opts ?? {}) as { onProgress?: unknown }).onProgress, 'function');
+    assert.equal(
+      typeof ((seen.pull?.opts ?? {}) as { onProgress?: unknown }).onProgress,
+      'function',
+    );
     const got = await events;
     const status = got.filter((e) => e.name === '').map((e) => e.event);
     assert.deepEqual(status, [
