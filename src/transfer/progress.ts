@@ -6,6 +6,10 @@ type WireProgress = Omit<Progress, 'desc'>;
 
 /** How often a blob's byte count is sent while it moves (containerd polls every 300 ms). */
 const UPDATE_INTERVAL_MS = 200;
+/** Messages queued for a client that does not read them before progress is given up. */
+const MAX_QUEUED = 1024;
+/** How long the end of a transfer waits for its last progress messages to go out. */
+const CLOSE_WAIT_MS = 5_000;
 
 /**
  * Forwards a transfer's progress to the client's progress stream in the
@@ -25,11 +29,13 @@ export class ProgressSender {
   private readonly refKeys = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private queued = 0;
   private failed = false;
 
   constructor(
     private readonly stream: TransferStream,
     private readonly log: Logger,
+    private readonly closeWaitMs = CLOSE_WAIT_MS,
   ) {}
 
   /** A status line (ctr's last line). */
@@ -60,9 +66,21 @@ export class ProgressSender {
     await this.queue;
   }
 
-  /** Sends what is queued, then ends the stream. */
+  /**
+   * Sends what is queued, then ends the stream. A client that does not read
+   * its progress does not hold the transfer's answer: after 5 s the stream
+   * is ended with whatever is still queued.
+   */
   async close(): Promise<void> {
-    await this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.flush(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.closeWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.failed = true;
     this.stream.close();
   }
 
@@ -125,8 +143,16 @@ export class ProgressSender {
   }
 
   private send(p: WireProgress): void {
+    if (this.failed) return;
+    if (this.queued >= MAX_QUEUED) {
+      this.failed = true;
+      this.log.warn({ stream: this.stream.id }, 'progress stream not read; progress dropped');
+      return;
+    }
     if (p.name !== '') this.lastSent.set(p.name, { event: p.event, at: Date.now() });
+    this.queued++;
     this.queue = this.queue.then(async () => {
+      this.queued--;
       if (this.failed) return;
       try {
         await this.stream.send({ kind: 'progress', progress: p });

@@ -61,24 +61,28 @@ class CallStream implements TransferStream {
     else call.addEventListener('abort', () => this.close(), { once: true });
   }
 
-  async send(msg: StreamMessage): Promise<void> {
-    if (this.ended.aborted) throw this.endedError();
-    await this.sendAny(streamMessageToAny(msg));
+  /** Settles when the message is handed on, or rejects once the stream ends (a client not reading holds no one). */
+  send(msg: StreamMessage): Promise<void> {
+    if (this.ended.aborted) return Promise.reject(this.endedError());
+    return this.untilEnded(this.sendAny(streamMessageToAny(msg)));
   }
 
   async recv(): Promise<StreamMessage | undefined> {
     if (this.ended.aborted) throw this.endedError();
-    const next = this.requests.next();
+    const r = await this.untilEnded(this.requests.next());
+    return r.done === true ? undefined : streamMessageFromAny(r.value);
+  }
+
+  private async untilEnded<T>(p: Promise<T>): Promise<T> {
     let onAbort: (() => void) | undefined;
     const stop = new Promise<never>((_, reject) => {
       onAbort = () => reject(this.endedError());
       this.ended.addEventListener('abort', onAbort, { once: true });
     });
-    // The call's iterator may settle after the stream has ended.
-    next.catch(() => {});
+    // The call may settle `p` after the stream has ended.
+    p.catch(() => {});
     try {
-      const r = await Promise.race([next, stop]);
-      return r.done === true ? undefined : streamMessageFromAny(r.value);
+      return await Promise.race([p, stop]);
     } finally {
       if (onAbort !== undefined) this.ended.removeEventListener('abort', onAbort);
     }
