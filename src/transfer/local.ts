@@ -96,11 +96,17 @@ export class LocalTransfer implements Transferrer {
   }
 
   private resolver(ctx: OpContext, ops: ImageOps, reg: RegistryEndpoint) {
+    if (reg.defaultScheme !== '' && reg.defaultScheme !== 'http' && reg.defaultScheme !== 'https') {
+      throw invalidArgument(
+        `default scheme ${JSON.stringify(reg.defaultScheme)}: must be http or https`,
+      );
+    }
     const auth = reg.authStream === '' ? undefined : this.streams.get(ctx, reg.authStream);
     return {
       auth,
       resolver: ops.newResolver({
-        hostsDir: this.config.hostsDir,
+        hostsDir: reg.hostDir === '' ? this.config.hostsDir : reg.hostDir,
+        ...(reg.defaultScheme === 'http' && { plainHttp: true }),
         // Only what the client gives: never berthd's own Docker config.
         dockerConfig: false,
         headers: reg.headers,

@@ -19,6 +19,7 @@ export interface ImageOps {
     credentials?: CredentialsFn;
     dockerConfig?: string | false;
     headers?: Record<string, string>;
+    plainHttp?: boolean;
     log?: Logger;
   }): Resolver;
   pull(

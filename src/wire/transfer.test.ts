@@ -84,6 +84,8 @@ describe('wire/transfer', () => {
         reference: 'r.test/a:b',
         authStream: 'creds-1',
         headers: { 'User-Agent': 'x' },
+        hostDir: '/etc/containerd/certs.d',
+        defaultScheme: 'http',
       },
       {
         kind: 'imageStore',

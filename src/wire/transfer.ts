@@ -232,6 +232,8 @@ export function endpointFromAny(a: Any | undefined, what: string): TransferEndpo
         reference: r.reference,
         authStream: r.resolver?.authStream ?? '',
         headers: { ...r.resolver?.headers },
+        hostDir: r.resolver?.hostDir ?? '',
+        defaultScheme: r.resolver?.defaultScheme ?? '',
       };
     }
     case TYPE.imageStore:
@@ -269,7 +271,12 @@ export function endpointToAny(e: TransferEndpoint): Any {
         TYPE.ociRegistry,
         OCIRegistry.encode({
           reference: e.reference,
-          resolver: { authStream: e.authStream, headers: e.headers },
+          resolver: {
+            authStream: e.authStream,
+            headers: e.headers,
+            hostDir: e.hostDir,
+            defaultScheme: e.defaultScheme,
+          },
         }).finish(),
       );
     case 'imageStore':

@@ -21,6 +21,10 @@ export interface RegistryEndpoint {
   authStream: string;
   /** Extra HTTP headers for the registry. */
   headers: Record<string, string>;
+  /** A hosts.toml directory instead of the daemon's; '' for the daemon's (containerd 2.0's field). */
+  hostDir: string;
+  /** `http` makes hosts without a configuration plain HTTP; '' or `https` (containerd 2.0's field). */
+  defaultScheme: string;
 }
 
 /** `ImageReference`: a name to store images under or look them up by. */

@@ -262,6 +262,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         reference: ref,
         authStream: 'creds-1',
         headers: { 'X-Test': 'yes' },
+        hostDir: '',
+        defaultScheme: '',
       },
       destination: imageStore({
         name: ref,
@@ -365,11 +367,15 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         reference: 'registry.test:5000/x:1',
         authStream: 'creds-2',
         headers: {},
+        hostDir: '/etc/client-certs.d',
+        defaultScheme: 'http',
       },
       destination: imageStore({ name: 'registry.test:5000/x:1' }),
       progressStream: '',
     });
     assert.equal(seen.credentials, undefined);
+    assert.equal(seen.resolverOpts?.hostsDir, '/etc/client-certs.d', "containerd 2.0's host_dir");
+    assert.equal(seen.resolverOpts?.plainHttp, true, "containerd 2.0's default_scheme http");
     assert.deepEqual(
       ((seen.pull?.opts ?? {}) as { allPlatforms?: boolean }).allPlatforms,
       true,
@@ -388,6 +394,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
           reference: 'registry.test:5000/x:missing',
           authStream: '',
           headers: {},
+          hostDir: '',
+          defaultScheme: '',
         },
         destination: imageStore({ name: 'registry.test:5000/x:missing' }),
         progressStream: 'progress-3',
@@ -409,6 +417,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         reference: 'registry.test:5000/copy:1',
         authStream: '',
         headers: {},
+        hostDir: '',
+        defaultScheme: '',
       },
       progressStream: 'progress-4',
     });
@@ -434,6 +444,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
           reference: 'registry.test:5000/copy:2',
           authStream: '',
           headers: {},
+          hostDir: '',
+          defaultScheme: '',
         },
         progressStream: '',
       }),
@@ -588,6 +600,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       reference: 'a.test/x:1',
       authStream: '',
       headers: {},
+      hostDir: '',
+      defaultScheme: '',
     };
     await assert.rejects(
       client.transfer({ source: reg, destination: reg, progressStream: '' }),
@@ -612,6 +626,14 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         progressStream: '',
       }),
       (err: Error) => isNotFound(err) && err.message.includes('stream "gone"'),
+    );
+    await assert.rejects(
+      client.transfer({
+        source: { ...reg, defaultScheme: 'ftp' },
+        destination: imageStore({ name: 'x' }),
+        progressStream: '',
+      }),
+      (err: Error) => isInvalidArgument(err) && err.message.includes('"ftp"'),
     );
   });
 

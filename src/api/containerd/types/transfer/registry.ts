@@ -75,6 +75,13 @@ export interface RegistryResolver {
   authStream: string;
   /** Extra HTTP headers for every registry request. */
   headers: { [key: string]: string };
+  /**
+   * Added in containerd 2.0 (1.7's clients never set them):
+   * a hosts.toml directory instead of the daemon's,
+   */
+  hostDir: string;
+  /** and the scheme of hosts without a configuration (`http` for plain HTTP). */
+  defaultScheme: string;
 }
 
 export interface RegistryResolver_HeadersEntry {
@@ -186,7 +193,7 @@ export const OCIRegistry: MessageFns<OCIRegistry> = {
 };
 
 function createBaseRegistryResolver(): RegistryResolver {
-  return { authStream: "", headers: {} };
+  return { authStream: "", headers: {}, hostDir: "", defaultScheme: "" };
 }
 
 export const RegistryResolver: MessageFns<RegistryResolver> = {
@@ -197,6 +204,12 @@ export const RegistryResolver: MessageFns<RegistryResolver> = {
     globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
       RegistryResolver_HeadersEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.hostDir !== "") {
+      writer.uint32(26).string(message.hostDir);
+    }
+    if (message.defaultScheme !== "") {
+      writer.uint32(34).string(message.defaultScheme);
+    }
     return writer;
   },
 
@@ -232,6 +245,22 @@ export const RegistryResolver: MessageFns<RegistryResolver> = {
             }
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostDir = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.defaultScheme = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -265,6 +294,16 @@ export const RegistryResolver: MessageFns<RegistryResolver> = {
           {},
         )
         : {},
+      hostDir: isSet(object.hostDir)
+        ? globalThis.String(object.hostDir)
+        : isSet(object.host_dir)
+        ? globalThis.String(object.host_dir)
+        : "",
+      defaultScheme: isSet(object.defaultScheme)
+        ? globalThis.String(object.defaultScheme)
+        : isSet(object.default_scheme)
+        ? globalThis.String(object.default_scheme)
+        : "",
     };
   },
 
@@ -281,6 +320,12 @@ export const RegistryResolver: MessageFns<RegistryResolver> = {
           obj.headers[k] = v;
         });
       }
+    }
+    if (message.hostDir !== "") {
+      obj.hostDir = message.hostDir;
+    }
+    if (message.defaultScheme !== "") {
+      obj.defaultScheme = message.defaultScheme;
     }
     return obj;
   },
@@ -300,6 +345,8 @@ export const RegistryResolver: MessageFns<RegistryResolver> = {
       },
       {},
     );
+    message.hostDir = object.hostDir ?? "";
+    message.defaultScheme = object.defaultScheme ?? "";
     return message;
   },
 };
