@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
@@ -19,6 +19,8 @@ const root = process.getuid?.() === 0;
 const skip = !root ? 'needs root' : containerd17Missing();
 const USER = { username: 'alice', password: 'transfer-s3cret' };
 const PLATFORM = 'linux/amd64';
+/** A registry host known only from berthd's hosts.toml directory. */
+const MIRRORED = 'registry.berth.test';
 
 /** containerd 1.7's ctr against `socket`. */
 const ctr17 = (socket: string, args: string[], namespace?: string): Promise<CtrResult> =>
@@ -59,7 +61,16 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     reg = await Registry.start(dir);
     authReg = await Registry.start(authDir, { htpasswd: USER });
     busybox = await buildAndPush(dir, reg, busyboxImage(), 'berth/busybox:v1');
-    d = await Berthd.start();
+    // berthd's registry config dir: a name that exists only there, served by the plain-HTTP registry.
+    const certs = join(dir.path, 'certs.d');
+    mkdirSync(join(certs, MIRRORED), { recursive: true });
+    writeFileSync(
+      join(certs, MIRRORED, 'hosts.toml'),
+      `server = "${reg.url}"\n\n[host."${reg.url}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+    d = await Berthd.start({
+      configToml: `version = 2\n[plugins."io.containerd.transfer.v1.local"]\n  config_path = "${certs}"\n`,
+    });
     c17 = await Containerd.start(dir17, { binDir: CONTAINERD17_BIN });
   });
   after(async () => {
@@ -112,6 +123,13 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     assert.equal((await images(d.socket, ns)).get(busybox.pushed.ref), busybox.pushed.digest);
     const snaps = table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1);
     assert.equal(snaps.length, busybox.layers.length, JSON.stringify(snaps));
+  });
+
+  it("pulls a host configured in berthd's config_path (hosts.toml with an http:// server)", async () => {
+    const ns = 'hosts-toml';
+    const ref = `${MIRRORED}/berth/busybox:v1`;
+    await ctr17Ok(d.socket, ['images', 'pull', '--local=false', ref], ns);
+    assert.equal((await images(d.socket, ns)).get(ref), busybox.pushed.digest);
   });
 
   it('pushes and pulls with --user: credentials are asked over the auth stream', async () => {
