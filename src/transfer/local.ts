@@ -250,6 +250,7 @@ export class LocalTransfer implements Transferrer {
     const sender = new ByteSender(this.streams.get(ctx, dst.stream));
     try {
       for await (const chunk of input) await sender.write(chunk);
+      await sender.finish();
     } finally {
       await input.return(undefined);
       sender.close();

@@ -176,26 +176,37 @@ export interface ReceiveResult {
 }
 
 /**
- * containerd's `ReceiveStream`: grants 64 KiB whenever less is outstanding
- * and collects Data until the daemon ends the stream.
+ * containerd's `ReceiveStream`: before each Recv, grants 64 KiB when less
+ * is outstanding, and "writes" each Data message (`writeMs` models a slow
+ * disk) before the next grant, until the daemon ends the stream. `written`
+ * counts the bytes written so far.
  */
-export async function receiveStream(stream: ClientStream): Promise<ReceiveResult> {
+export function receiveStream(
+  stream: ClientStream,
+  opts: { writeMs?: number } = {},
+): { result: Promise<ReceiveResult>; written: () => number } {
   const chunks: Buffer[] = [];
-  let window = 0;
-  let overrun = 0;
-  for (;;) {
-    if (window < 64 * 1024) {
-      stream.send({ kind: 'windowUpdate', update: 64 * 1024 });
-      window += 64 * 1024;
+  let written = 0;
+  const result = (async () => {
+    let window = 0;
+    let overrun = 0;
+    for (;;) {
+      if (window < 64 * 1024) {
+        stream.send({ kind: 'windowUpdate', update: 64 * 1024 });
+        window += 64 * 1024;
+      }
+      const m = await stream.recv();
+      if (m === undefined) break;
+      if (m.kind !== 'data') continue;
+      window -= m.data.length;
+      overrun = Math.max(overrun, -window);
+      if (opts.writeMs !== undefined) await new Promise((r) => setTimeout(r, opts.writeMs));
+      chunks.push(Buffer.from(m.data));
+      written += m.data.length;
     }
-    const m = await stream.recv();
-    if (m === undefined) break;
-    if (m.kind !== 'data') continue;
-    chunks.push(Buffer.from(m.data));
-    window -= m.data.length;
-    overrun = Math.max(overrun, -window);
-  }
-  return { data: Buffer.concat(chunks), overrun };
+    return { data: Buffer.concat(chunks), overrun };
+  })();
+  return { result, written: () => written };
 }
 
 /** Collects what the daemon sends on a progress stream until it ends it. */

@@ -515,7 +515,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
   it('exports to the client within the windows it grants', async () => {
     behaviour.exportBytes = randomBytes(300 * 1024 + 5);
     const stream = await client.createStream('export-7');
-    const receiving = receiveStream(stream);
+    // A client slow to write each message: the transfer must not answer before it has written the last.
+    const receiving = receiveStream(stream, { writeMs: 3 });
     const name = 'registry.test:5000/library/busybox:1.36';
     await client.transfer({
       source: imageStore({
@@ -540,7 +541,13 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       },
       progressStream: '',
     });
-    const got = await receiving;
+    const writtenAtAnswer = receiving.written();
+    const got = await receiving.result;
+    assert.equal(
+      writtenAtAnswer,
+      behaviour.exportBytes.length,
+      'answered once the client had written it all',
+    );
     assert.equal(got.overrun, 0, 'the daemon kept within the window');
     assert.ok(
       got.data.equals(behaviour.exportBytes),
@@ -590,7 +597,7 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       progressStream: '',
     });
     await sending;
-    assert.ok((await receiving).data.equals(data));
+    assert.ok((await receiving.result).data.equals(data));
     await streamsGone();
   });
 
