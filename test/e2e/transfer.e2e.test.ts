@@ -69,7 +69,7 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     authDir = tempDir();
     dir17 = tempDir();
     reg = await Registry.start(dir);
-    authReg = await Registry.start(authDir, { htpasswd: USER });
+    authReg = await Registry.start(authDir, { htpasswd: { [USER.username]: USER.password } });
     busybox = await buildAndPush(dir, reg, busyboxImage(), 'berth/busybox:v1');
     // berthd's registry config dir: a name that exists only there, served by the plain-HTTP registry.
     const certs = join(dir.path, 'certs.d');

@@ -10,15 +10,12 @@ export const REGISTRY_BIN = '/usr/bin/docker-registry';
 const MAX_OUTPUT = 256 * 1024;
 
 export interface RegistryOptions {
-  /** How long to wait for `GET /v2/` to answer 200 (ms). */
+  /** How long to wait for `GET /v2/` to answer 200 (401 with auth) (ms). */
   startTimeoutMs?: number;
   /** Registry log level (`error`, `warn`, `info`, `debug`); default `warn`. */
   logLevel?: string;
-  /**
-   * Basic auth for every request with this one user (distribution's
-   * `htpasswd` auth; the bcrypt file is made with apache2-utils' htpasswd).
-   */
-  htpasswd?: { username: string; password: string };
+  /** htpasswd (Basic) auth for these users (user → password), bcrypt-hashed with `htpasswd -B`. */
+  htpasswd?: Record<string, string>;
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (bind port 0, read it, close). */
@@ -50,6 +47,8 @@ export class Registry {
   output = '';
   private readonly exited: Promise<void>;
   private exitInfo: string | undefined;
+  /** Started with auth: ready when `GET /v2/` answers 401. */
+  private authenticated = false;
 
   private constructor(
     readonly proc: ChildProcess,
@@ -103,7 +102,7 @@ export class Registry {
       const port = await freePort();
       const reg = Registry.spawn(dir, port, opts);
       try {
-        await reg.waitReady(opts.startTimeoutMs ?? 15_000, opts.htpasswd !== undefined);
+        await reg.waitReady(opts.startTimeoutMs ?? 15_000);
         return reg;
       } catch (err) {
         lastErr = err;
@@ -119,12 +118,16 @@ export class Registry {
     const storage = join(base, 'storage');
     mkdirSync(storage, { recursive: true });
     const config = join(base, `config-${port}.yml`);
-    let auth: Record<string, unknown> | undefined;
-    if (opts.htpasswd !== undefined) {
-      const path = join(base, 'htpasswd');
-      const { username, password } = opts.htpasswd;
-      writeFileSync(path, execFileSync('htpasswd', ['-nbB', username, password]));
-      auth = { htpasswd: { realm: 'berth-test-registry', path } };
+    let auth: object | undefined;
+    if (opts.htpasswd) {
+      const file = join(base, `htpasswd-${port}`);
+      writeFileSync(
+        file,
+        Object.entries(opts.htpasswd)
+          .map(([user, pw]) => bcryptLine(user, pw))
+          .join(''),
+      );
+      auth = { htpasswd: { realm: 'berth-test', path: file } };
     }
     // JSON is YAML: no quoting surprises for the paths.
     writeFileSync(
@@ -139,7 +142,7 @@ export class Registry {
             maintenance: { uploadpurging: { enabled: false }, readonly: { enabled: false } },
           },
           http: { addr: `127.0.0.1:${port}`, secret: 'berth-test-registry' },
-          ...(auth !== undefined && { auth }),
+          ...(auth ? { auth } : {}),
         },
         null,
         2,
@@ -154,10 +157,12 @@ export class Registry {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
     });
-    return new Registry(proc, port, storage, config);
+    const reg = new Registry(proc, port, storage, config);
+    reg.authenticated = auth !== undefined;
+    return reg;
   }
 
-  private async waitReady(timeoutMs: number, authed: boolean): Promise<void> {
+  private async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
@@ -169,8 +174,7 @@ export class Registry {
       try {
         const r = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2_000) });
         await r.arrayBuffer();
-        // With htpasswd auth an anonymous GET /v2/ is answered 401: serving.
-        if (r.status === 200 || (authed && r.status === 401)) return;
+        if (r.status === 200 || (this.authenticated && r.status === 401)) return;
         last = `GET /v2/ answered ${r.status}`;
       } catch (err) {
         last = String(err);
@@ -227,3 +231,8 @@ export const MANIFEST_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ];
+
+/** One htpasswd line, bcrypt (`htpasswd -nbB`, from Debian's apache2-utils): distribution accepts only bcrypt. */
+function bcryptLine(user: string, password: string): string {
+  return execFileSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' }).trim() + '\n';
+}
