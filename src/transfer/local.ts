@@ -131,6 +131,14 @@ export class LocalTransfer implements Transferrer {
       if (first === undefined) {
         throw invalidArgument(`no image name to store ${JSON.stringify(src.reference)} under`);
       }
+      if (dst.allMetadata || dst.manifestLimit > 0) {
+        // The shared pull fetches the platforms asked for, whole; the other
+        // platforms' manifests and configs are not fetched.
+        ctx.log.info(
+          { allMetadata: dst.allMetadata, manifestLimit: dst.manifestLimit },
+          'pull: all_metadata and manifest_limit are not supported; pulling the platforms asked for',
+        );
+      }
       const where = `OCI Registry (${src.reference})`;
       progress?.status(`Resolving from ${where}`);
       progress?.status(`Pulling from ${where}`);
