@@ -1,0 +1,94 @@
+/**
+ * @module oci
+ * containerd's OCI runtime spec generation in TypeScript: the default Linux
+ * spec (`generateSpec`) and the spec options (`withX`, as containerd's
+ * `oci.WithX`), for `withNewSpec` in the client. User and group names are
+ * resolved from the image's layers through the content store, so creating a
+ * container needs no privileges on the client's side.
+ */
+export { replaceOrAppendEnvValues } from './env.js';
+export {
+  IMAGE_CONFIG_MEDIA_TYPES,
+  readImageConfig,
+  withImageConfig,
+  withImageConfigArgs,
+} from './image-config.js';
+export {
+  capabilitiesOf,
+  currentCapabilities,
+  KNOWN_CAPABILITIES,
+  withAddedCapabilities,
+  withAllCurrentCapabilities,
+  withAllDevicesAllowed,
+  withAllKnownCapabilities,
+  withAmbientCapabilities,
+  withApparmorProfile,
+  withCapabilities,
+  withCPUCFS,
+  withCPUShares,
+  withCPUs,
+  withDefaultUnixDevices,
+  withDroppedCapabilities,
+  withMaskedPaths,
+  withMemoryLimit,
+  withParentCgroupDevices,
+  withPidsLimit,
+  withPrivileged,
+  withReadonlyPaths,
+  withSeccompUnconfined,
+  withSelinuxLabel,
+  withWriteableCgroupfs,
+  withWriteableSysfs,
+} from './linux-opts.js';
+export { defaultMounts } from './mounts.js';
+export {
+  applyOpts,
+  cgroupsPathOf,
+  compose,
+  DEFAULT_ROOTFS_PATH,
+  DEFAULT_UNIX_ENV,
+  defaultUnixCaps,
+  defaultUnixNamespaces,
+  defaultUnixSpec,
+  generateSpec,
+  OCI_VERSION,
+  specClientWithoutContent,
+  withDefaultSpec,
+} from './spec.js';
+export {
+  withAnnotations,
+  withCgroup,
+  withDefaultPathEnv,
+  withDevShmSize,
+  withDomainname,
+  withEnv,
+  withEnvFile,
+  withHostHostsFile,
+  withHostLocaltime,
+  withHostNamespace,
+  withHostname,
+  withHostResolvconf,
+  withLinuxNamespace,
+  withMounts,
+  withNamespacedCgroup,
+  withNewPrivileges,
+  withNoNewPrivileges,
+  withoutMounts,
+  withoutRunMount,
+  withProcessArgs,
+  withProcessCwd,
+  withRootFSPath,
+  withRootFSReadonly,
+  withTTY,
+  withTTYSize,
+  withUserNamespace,
+} from './spec-opts.js';
+export type * from './types.js';
+export {
+  withAdditionalGIDs,
+  withAppendAdditionalGroups,
+  withUIDGID,
+  withUser,
+  withUserID,
+  withUsername,
+} from './user.js';
