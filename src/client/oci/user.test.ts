@@ -6,7 +6,7 @@ import { tempDir } from '../../../test/helpers/tmp.js';
 import { isInvalidArgument, isNotFound } from '../../core/errdefs/index.js';
 import { generateSpec } from './spec.js';
 import { withRootFSPath } from './spec-opts.js';
-import { MemoryContent } from './testing/images.js';
+import { type LayerEntry, MemoryContent } from './testing/images.js';
 import type { Spec, SpecContainer } from './types.js';
 import {
   withAdditionalGIDs,
@@ -36,9 +36,9 @@ const GROUP = [
 /** An image whose one layer holds PASSWD and GROUP; its container has a snapshot. */
 async function baseImage(content = new MemoryContent(), name = 'base') {
   const layer = await content.layer([
-    { dir: 'etc' },
-    { file: 'etc/passwd', content: PASSWD },
-    { file: 'etc/group', content: GROUP },
+    { type: 'dir', path: 'etc' },
+    { type: 'file', path: 'etc/passwd', content: PASSWD },
+    { type: 'file', path: 'etc/group', content: GROUP },
   ]);
   const image = content.image(name, {}, [layer]);
   const container: SpecContainer = {
@@ -106,7 +106,7 @@ describe('withUser from an image layer', () => {
 
   it('without passwd: a named user fails, a uid gets gid 0', async () => {
     const content = new MemoryContent();
-    const layer = await content.layer([{ dir: 'bin' }]);
+    const layer = await content.layer([{ type: 'dir', path: 'bin' }]);
     content.image('bare', {}, [layer]);
     const container = { id: 'c', image: 'bare', snapshotter: 'overlayfs', snapshotKey: 'c' };
     await assert.rejects(
@@ -139,7 +139,7 @@ describe('withUser from an image layer', () => {
 
 describe('layers: the union as containerd unpacks it', () => {
   /** Resolves `user` in an image of these layers (bottom first). */
-  async function resolve(layers: Parameters<MemoryContent['layer']>[0][], user: string) {
+  async function resolve(layers: LayerEntry[][], user: string) {
     const content = new MemoryContent();
     const descs = [];
     for (const l of layers) descs.push(await content.layer(l));
@@ -152,61 +152,88 @@ describe('layers: the union as containerd unpacks it', () => {
     );
     return { user: spec.process?.user, content };
   }
-  const lower = [
-    { dir: 'etc' },
-    { file: 'etc/passwd', content: 'app:x:1000:1000::/:/bin/sh\n' },
-    { file: 'etc/group', content: 'extra:x:77:app\n' },
+  const lower: LayerEntry[] = [
+    { type: 'dir', path: 'etc' },
+    { type: 'file', path: 'etc/passwd', content: 'app:x:1000:1000::/:/bin/sh\n' },
+    { type: 'file', path: 'etc/group', content: 'extra:x:77:app\n' },
   ];
 
   it('reads passwd from a lower layer', async () => {
     const { user } = await resolve(
-      [lower, [{ dir: 'srv' }, { file: 'srv/x', content: 'x' }]],
+      [
+        lower,
+        [
+          { type: 'dir', path: 'srv' },
+          { type: 'file', path: 'srv/x', content: 'x' },
+        ],
+      ],
       'app',
     );
     assert.deepEqual(user, { uid: 1000, gid: 1000, additionalGids: [1000, 77] });
   });
 
   it('an upper layer changes passwd', async () => {
-    const upper = [{ file: 'etc/passwd', content: 'app:x:2000:2001::/:/bin/sh\n' }];
+    const upper: LayerEntry[] = [
+      { type: 'file', path: 'etc/passwd', content: 'app:x:2000:2001::/:/bin/sh\n' },
+    ];
     const { user } = await resolve([lower, upper], 'app');
     assert.deepEqual(user, { uid: 2000, gid: 2001, additionalGids: [2001, 77] });
   });
 
   it('a whiteout deletes passwd, and a later layer brings it back', async () => {
-    await assert.rejects(resolve([lower, [{ whiteout: 'etc/passwd' }]], 'app'), (err: Error) =>
-      /has no \/etc\/passwd/.test(err.message),
+    await assert.rejects(
+      resolve([lower, [{ type: 'whiteout', path: 'etc/passwd' }]], 'app'),
+      (err: Error) => /has no \/etc\/passwd/.test(err.message),
     );
-    const back = [{ file: 'etc/passwd', content: 'app:x:3000:3000::/:/bin/sh\n' }];
-    const { user } = await resolve([lower, [{ whiteout: 'etc/passwd' }], back], 'app');
+    const back: LayerEntry[] = [
+      { type: 'file', path: 'etc/passwd', content: 'app:x:3000:3000::/:/bin/sh\n' },
+    ];
+    const { user } = await resolve(
+      [lower, [{ type: 'whiteout', path: 'etc/passwd' }], back],
+      'app',
+    );
     assert.equal(user?.uid, 3000);
   });
 
   it('a whiteout of the directory deletes what is under it', async () => {
-    await assert.rejects(resolve([lower, [{ whiteout: 'etc' }]], 'app'), /has no \/etc\/passwd/);
+    await assert.rejects(
+      resolve([lower, [{ type: 'whiteout', path: 'etc' }]], 'app'),
+      /has no \/etc\/passwd/,
+    );
   });
 
   it('an opaque directory hides the layers beneath, not its own layer', async () => {
-    const opaque = [
-      { opaque: 'etc' },
-      { file: 'etc/passwd', content: 'app:x:4000:4000::/:/bin/sh\n' },
+    const opaque: LayerEntry[] = [
+      { type: 'opaque', path: 'etc' },
+      { type: 'file', path: 'etc/passwd', content: 'app:x:4000:4000::/:/bin/sh\n' },
     ];
     const { user } = await resolve([lower, opaque], 'app');
     // /etc/group of the lower layer is hidden: only the primary gid
     assert.deepEqual(user, { uid: 4000, gid: 4000, additionalGids: [4000] });
-    await assert.rejects(resolve([lower, [{ opaque: 'etc' }]], 'app'), /has no \/etc\/passwd/);
+    await assert.rejects(
+      resolve([lower, [{ type: 'opaque', path: 'etc' }]], 'app'),
+      /has no \/etc\/passwd/,
+    );
   });
 
   it('a file in place of a directory hides what the layers beneath had in it', async () => {
     await assert.rejects(
-      resolve([lower, [{ whiteout: 'etc' }], [{ file: 'etc', content: 'not a dir' }]], 'app'),
+      resolve(
+        [
+          lower,
+          [{ type: 'whiteout', path: 'etc' }],
+          [{ type: 'file', path: 'etc', content: 'not a dir' }],
+        ],
+        'app',
+      ),
       /has no \/etc\/passwd/,
     );
   });
 
   it('follows symlinks inside the image: absolute, relative, and a linked directory', async () => {
-    const real = [
-      { dir: 'data' },
-      { file: 'data/passwd.real', content: 'app:x:5000:5000::/:/bin/sh\n' },
+    const real: LayerEntry[] = [
+      { type: 'dir', path: 'data' },
+      { type: 'file', path: 'data/passwd.real', content: 'app:x:5000:5000::/:/bin/sh\n' },
     ];
     for (const target of [
       '/data/passwd.real',
@@ -214,25 +241,31 @@ describe('layers: the union as containerd unpacks it', () => {
       '../../../data/passwd.real',
     ]) {
       const { user } = await resolve(
-        [real, [{ dir: 'etc' }, { symlink: 'etc/passwd', target }]],
+        [
+          real,
+          [
+            { type: 'dir', path: 'etc' },
+            { type: 'symlink', path: 'etc/passwd', target },
+          ],
+        ],
         'app',
       );
       assert.equal(user?.uid, 5000, target);
     }
-    const linkedDir = [
-      { dir: 'real-etc' },
-      { file: 'real-etc/passwd', content: 'app:x:6000:6000::/:/bin/sh\n' },
-      { symlink: 'etc', target: 'real-etc' },
+    const linkedDir: LayerEntry[] = [
+      { type: 'dir', path: 'real-etc' },
+      { type: 'file', path: 'real-etc/passwd', content: 'app:x:6000:6000::/:/bin/sh\n' },
+      { type: 'symlink', path: 'etc', target: 'real-etc' },
     ];
     const { user } = await resolve([linkedDir], 'app');
     assert.equal(user?.uid, 6000);
   });
 
   it('refuses a symlink loop', async () => {
-    const loop = [
-      { dir: 'etc' },
-      { symlink: 'etc/passwd', target: 'passwd2' },
-      { symlink: 'etc/passwd2', target: 'passwd' },
+    const loop: LayerEntry[] = [
+      { type: 'dir', path: 'etc' },
+      { type: 'symlink', path: 'etc/passwd', target: 'passwd2' },
+      { type: 'symlink', path: 'etc/passwd2', target: 'passwd' },
     ];
     await assert.rejects(
       resolve([loop], 'app'),
@@ -241,19 +274,27 @@ describe('layers: the union as containerd unpacks it', () => {
   });
 
   it('reads a hardlink, in its layer or to a file beneath', async () => {
-    const same = [
-      { dir: 'etc' },
-      { file: 'etc/passwd.orig', content: 'app:x:7000:7000::/:/bin/sh\n' },
-      { hardlink: 'etc/passwd', target: 'etc/passwd.orig' },
+    const same: LayerEntry[] = [
+      { type: 'dir', path: 'etc' },
+      { type: 'file', path: 'etc/passwd.orig', content: 'app:x:7000:7000::/:/bin/sh\n' },
+      { type: 'hardlink', path: 'etc/passwd', target: 'etc/passwd.orig' },
     ];
     assert.equal((await resolve([same], 'app')).user?.uid, 7000);
-    const beneath = [{ hardlink: 'etc/passwd', target: 'etc/passwd.orig' }];
+    const beneath: LayerEntry[] = [
+      { type: 'hardlink', path: 'etc/passwd', target: 'etc/passwd.orig' },
+    ];
     assert.equal((await resolve([same.slice(0, 2), beneath], 'app')).user?.uid, 7000);
   });
 
   it('reads a file by path again when it was not kept while indexing', async () => {
-    const real = [{ dir: 'data' }, { file: 'data/pw', content: 'app:x:8000:8000::/:/bin/sh\n' }];
-    const top = [{ dir: 'etc' }, { symlink: 'etc/passwd', target: '/data/pw' }];
+    const real: LayerEntry[] = [
+      { type: 'dir', path: 'data' },
+      { type: 'file', path: 'data/pw', content: 'app:x:8000:8000::/:/bin/sh\n' },
+    ];
+    const top: LayerEntry[] = [
+      { type: 'dir', path: 'etc' },
+      { type: 'symlink', path: 'etc/passwd', target: '/data/pw' },
+    ];
     const { user, content } = await resolve([real, top], 'app');
     assert.equal(user?.uid, 8000);
     // the top layer once; the bottom one to index it, then again for /data/pw
@@ -261,10 +302,10 @@ describe('layers: the union as containerd unpacks it', () => {
   });
 
   it('the last of two entries of one path in a layer wins', async () => {
-    const twice = [
-      { dir: 'etc' },
-      { file: 'etc/passwd', content: 'app:x:1:1::/:/bin/sh\n' },
-      { file: 'etc/passwd', content: 'app:x:9000:9000::/:/bin/sh\n' },
+    const twice: LayerEntry[] = [
+      { type: 'dir', path: 'etc' },
+      { type: 'file', path: 'etc/passwd', content: 'app:x:1:1::/:/bin/sh\n' },
+      { type: 'file', path: 'etc/passwd', content: 'app:x:9000:9000::/:/bin/sh\n' },
     ];
     assert.equal((await resolve([twice], 'app')).user?.uid, 9000);
   });
@@ -272,14 +313,14 @@ describe('layers: the union as containerd unpacks it', () => {
   it('stops at the top layer that has the file: layers beneath are not read', async () => {
     const content = new MemoryContent();
     const bottom = await content.layer([
-      { dir: 'etc' },
-      { file: 'etc/passwd', content: 'app:x:1:1::/:/bin/sh\n' },
+      { type: 'dir', path: 'etc' },
+      { type: 'file', path: 'etc/passwd', content: 'app:x:1:1::/:/bin/sh\n' },
     ]);
     const top = await content.layer(
       [
-        { dir: 'etc' },
-        { file: 'etc/passwd', content: 'app:x:2:2::/:/bin/sh\n' },
-        { file: 'etc/group', content: '' },
+        { type: 'dir', path: 'etc' },
+        { type: 'file', path: 'etc/passwd', content: 'app:x:2:2::/:/bin/sh\n' },
+        { type: 'file', path: 'etc/group', content: '' },
       ],
       true,
     );

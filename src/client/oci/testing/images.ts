@@ -11,15 +11,17 @@ import { notFound } from '../../../core/errdefs/index.js';
 import type { ImageConfig, SpecClient, SpecImage } from '../types.js';
 
 /** One entry of a test layer. */
+/** One entry of a test layer, in the shape test/helpers/images.ts builds real layers from. */
 export type LayerEntry =
-  | { file: string; content: string; mode?: number }
-  | { dir: string }
-  | { symlink: string; target: string }
-  | { hardlink: string; target: string }
-  /** `.wh.<name>` next to `path`'s name. */
-  | { whiteout: string }
-  /** `<dir>/.wh..wh..opq`. */
-  | { opaque: string };
+  | { type: 'file'; path: string; content?: string; mode?: number }
+  | { type: 'dir'; path: string; mode?: number }
+  | { type: 'symlink'; path: string; target: string }
+  /** A hard link to `target`, image-root relative. */
+  | { type: 'hardlink'; path: string; target: string }
+  /** `.wh.<name>` beside `path`: deletes `path` from the layers beneath. */
+  | { type: 'whiteout'; path: string }
+  /** The directory `path` with `.wh..wh..opq` in it. */
+  | { type: 'opaque'; path: string; mode?: number };
 
 export const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
 export const LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -62,7 +64,7 @@ export class MemoryContent {
 
   /** A layer blob of `entries`, gzip-compressed unless `plain`. */
   async layer(entries: LayerEntry[], plain = false): Promise<Descriptor> {
-    const tar = await collect(writeTar(entries.map(toTarEntry)));
+    const tar = await collect(writeTar(entries.flatMap(toTarEntries)));
     if (plain) return this.add(LAYER_TAR, tar);
     return this.add(LAYER_GZIP, await collect(compress('gzip', once(tar))));
   }
@@ -89,30 +91,33 @@ export class MemoryContent {
   }
 }
 
-function toTarEntry(e: LayerEntry): TarWriteEntry {
-  if ('file' in e) {
-    const body = Buffer.from(e.content);
-    return {
-      header: { name: e.file, type: 'file', mode: e.mode ?? 0o644, size: body.length },
-      body,
-    };
+function toTarEntries(e: LayerEntry): TarWriteEntry[] {
+  switch (e.type) {
+    case 'file': {
+      const body = Buffer.from(e.content ?? '');
+      return [
+        { header: { name: e.path, type: 'file', mode: e.mode ?? 0o644, size: body.length }, body },
+      ];
+    }
+    case 'dir':
+      return [{ header: { name: `${e.path}/`, type: 'dir', mode: e.mode ?? 0o755 } }];
+    case 'symlink':
+    case 'hardlink':
+      return [{ header: { name: e.path, type: e.type, linkname: e.target, mode: 0o777 } }];
+    case 'whiteout': {
+      const slash = e.path.lastIndexOf('/');
+      const name = `${e.path.slice(0, slash + 1)}.wh.${e.path.slice(slash + 1)}`;
+      return [{ header: { name, type: 'file', mode: 0o644, size: 0 }, body: Buffer.alloc(0) }];
+    }
+    case 'opaque':
+      return [
+        { header: { name: `${e.path}/`, type: 'dir', mode: e.mode ?? 0o755 } },
+        {
+          header: { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, size: 0 },
+          body: Buffer.alloc(0),
+        },
+      ];
   }
-  if ('dir' in e) return { header: { name: `${e.dir}/`, type: 'dir', mode: 0o755 } };
-  if ('symlink' in e) {
-    return { header: { name: e.symlink, type: 'symlink', linkname: e.target, mode: 0o777 } };
-  }
-  if ('hardlink' in e) {
-    return { header: { name: e.hardlink, type: 'hardlink', linkname: e.target, mode: 0o644 } };
-  }
-  if ('whiteout' in e) {
-    const slash = e.whiteout.lastIndexOf('/');
-    const name = `${e.whiteout.slice(0, slash + 1)}.wh.${e.whiteout.slice(slash + 1)}`;
-    return { header: { name, type: 'file', mode: 0o644, size: 0 }, body: Buffer.alloc(0) };
-  }
-  return {
-    header: { name: `${e.opaque}/.wh..wh..opq`, type: 'file', mode: 0o644, size: 0 },
-    body: Buffer.alloc(0),
-  };
 }
 
 async function* once(data: Buffer): AsyncGenerator<Buffer> {
