@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isInvalidArgument } from '../../core/errdefs/index.js';
+import {
+  applyOpts,
+  cgroupsPathOf,
+  compose,
+  defaultUnixSpec,
+  generateSpec,
+  specClientWithoutContent,
+  withDefaultSpec,
+} from './spec.js';
+import { withHostname, withProcessArgs } from './spec-opts.js';
+import type { SpecOpt } from './types.js';
+
+const client = specClientWithoutContent('ns1');
+
+describe('the default spec', () => {
+  it("is containerd 1.7.13's populateDefaultUnixSpec", async () => {
+    const spec = await generateSpec(client, { id: 'c1' });
+    assert.equal(spec.ociVersion, '1.1.0');
+    assert.deepEqual(spec.root, { path: 'rootfs' });
+    assert.deepEqual(spec.process?.user, { uid: 0, gid: 0 });
+    assert.equal(spec.process?.cwd, '/');
+    assert.equal(spec.process?.noNewPrivileges, true);
+    assert.equal(spec.process?.args, undefined);
+    assert.equal(spec.process?.env, undefined);
+    assert.deepEqual(spec.process?.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }]);
+    const caps = spec.process?.capabilities;
+    assert.equal(caps?.bounding?.length, 14);
+    assert.deepEqual(caps?.effective, caps?.bounding);
+    assert.deepEqual(caps?.permitted, caps?.bounding);
+    assert.equal(caps?.inheritable, undefined);
+    assert.deepEqual(
+      spec.mounts?.map((m) => m.destination),
+      ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/run'],
+    );
+    assert.deepEqual(
+      spec.linux?.namespaces?.map((n) => n.type),
+      ['pid', 'ipc', 'uts', 'mount', 'network'],
+    );
+    assert.deepEqual(spec.linux?.resources, { devices: [{ allow: false, access: 'rwm' }] });
+    assert.equal(spec.linux?.cgroupsPath, '/ns1/c1');
+    assert.equal(spec.linux?.maskedPaths?.length, 11);
+    assert.ok(spec.linux?.maskedPaths?.includes('/sys/devices/virtual/powercap'));
+    assert.equal(spec.linux?.readonlyPaths?.length, 5);
+    assert.equal(spec.hostname, undefined);
+  });
+
+  it('gives every call its own lists', () => {
+    const a = defaultUnixSpec('ns', 'a');
+    const b = defaultUnixSpec('ns', 'b');
+    a.process?.capabilities?.bounding?.push('CAP_SYS_ADMIN');
+    a.mounts?.[0]?.options?.push('ro');
+    assert.equal(b.process?.capabilities?.bounding?.length, 14);
+    assert.deepEqual(b.mounts?.[0]?.options, ['nosuid', 'noexec', 'nodev']);
+  });
+
+  it('needs a namespace', () => {
+    assert.throws(() => defaultUnixSpec('', 'c'), isInvalidArgument);
+  });
+
+  it('joins the cgroups path as Go filepath.Join', () => {
+    assert.equal(cgroupsPathOf('ns', 'id'), '/ns/id');
+    assert.equal(cgroupsPathOf('a', '../b'), '/b');
+    assert.equal(cgroupsPathOf('ns', ''), '/ns');
+  });
+});
+
+describe('applying options', () => {
+  it('runs them in order, awaiting each', async () => {
+    const order: string[] = [];
+    const slow: SpecOpt = async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      order.push('slow');
+    };
+    const fast: SpecOpt = () => {
+      order.push('fast');
+    };
+    await generateSpec(client, { id: 'c' }, slow, fast, compose(fast, slow));
+    assert.deepEqual(order, ['slow', 'fast', 'fast', 'slow']);
+  });
+
+  it('stops at the first error', async () => {
+    const boom: SpecOpt = () => {
+      throw new Error('boom');
+    };
+    let after = false;
+    await assert.rejects(
+      generateSpec(client, { id: 'c' }, boom, () => {
+        after = true;
+      }),
+      /boom/,
+    );
+    assert.equal(after, false);
+  });
+
+  it('stops when the client signal aborts', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(
+      generateSpec({ ...client, signal: ac.signal }, { id: 'c' }, withHostname('x')),
+      { name: 'AbortError' },
+    );
+  });
+
+  it('withDefaultSpec starts over', async () => {
+    const spec = await generateSpec(client, { id: 'c' }, withHostname('h'), withProcessArgs('x'));
+    await applyOpts(client, { id: 'c' }, spec, withDefaultSpec());
+    assert.deepEqual(spec, defaultUnixSpec('ns1', 'c'));
+  });
+
+  it('the content-less client refuses reads', async () => {
+    await assert.rejects(client.getImage('x'), isInvalidArgument);
+    assert.throws(
+      () => client.readBlob({ mediaType: 'x', digest: 'sha256:00', size: 0 }),
+      isInvalidArgument,
+    );
+  });
+});
