@@ -22,11 +22,13 @@ export interface User {
   username?: string;
 }
 
+/** A terminal size in characters. */
 export interface Box {
   height: number;
   width: number;
 }
 
+/** The capability sets of the process (names such as `CAP_CHOWN`). */
 export interface LinuxCapabilities {
   bounding?: string[];
   effective?: string[];
@@ -35,12 +37,14 @@ export interface LinuxCapabilities {
   ambient?: string[];
 }
 
+/** A resource limit of the process (`RLIMIT_NOFILE`, …). */
 export interface POSIXRlimit {
   type: string;
   hard: number;
   soft: number;
 }
 
+/** The container's init process. */
 export interface Process {
   terminal?: boolean;
   consoleSize?: Box;
@@ -58,17 +62,20 @@ export interface Process {
   selinuxLabel?: string;
 }
 
+/** The root filesystem: a path relative to the bundle (containerd: `rootfs`) or absolute. */
 export interface Root {
   path: string;
   readonly?: boolean;
 }
 
+/** A range of ids mapped into a user namespace. */
 export interface LinuxIDMapping {
   containerID: number;
   hostID: number;
   size: number;
 }
 
+/** A mount in the container, in the order performed. */
 export interface Mount {
   destination: string;
   type?: string;
@@ -89,11 +96,13 @@ export type LinuxNamespaceType =
   | 'cgroup'
   | 'time';
 
+/** A namespace to create (no `path`) or to join (`path`). */
 export interface LinuxNamespace {
   type: LinuxNamespaceType;
   path?: string;
 }
 
+/** A device cgroup rule; rules apply in order, the last match wins. */
 export interface LinuxDeviceCgroup {
   allow: boolean;
   type?: string;
@@ -102,6 +111,7 @@ export interface LinuxDeviceCgroup {
   access?: string;
 }
 
+/** A device node to create in the container. */
 export interface LinuxDevice {
   path: string;
   type: string;
@@ -112,6 +122,7 @@ export interface LinuxDevice {
   gid?: number;
 }
 
+/** Memory limits, in bytes. */
 export interface LinuxMemory {
   limit?: number;
   reservation?: number;
@@ -123,6 +134,7 @@ export interface LinuxMemory {
   useHierarchy?: boolean;
 }
 
+/** CPU shares, CFS quota and period (µs), and the CPUs and memory nodes allowed. */
 export interface LinuxCPU {
   shares?: number;
   quota?: number;
@@ -134,6 +146,7 @@ export interface LinuxCPU {
   idle?: number;
 }
 
+/** The cgroup resources of the container. */
 export interface LinuxResources {
   devices?: LinuxDeviceCgroup[];
   memory?: LinuxMemory;
@@ -147,6 +160,7 @@ export interface LinuxResources {
   unified?: Record<string, string>;
 }
 
+/** The Linux section: namespaces, id mappings, cgroup, devices and confinement. */
 export interface Linux {
   uidMappings?: LinuxIDMapping[];
   gidMappings?: LinuxIDMapping[];
