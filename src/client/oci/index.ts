@@ -52,6 +52,7 @@ export {
   defaultUnixSpec,
   generateSpec,
   OCI_VERSION,
+  specClientFor,
   specClientWithoutContent,
   withDefaultSpec,
 } from './spec.js';

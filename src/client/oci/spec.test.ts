@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isInvalidArgument } from '../../core/errdefs/index.js';
+import { isFailedPrecondition, isInvalidArgument } from '../../core/errdefs/index.js';
 import {
   applyOpts,
   cgroupsPathOf,
   compose,
   defaultUnixSpec,
   generateSpec,
+  specClientFor,
   specClientWithoutContent,
   withDefaultSpec,
 } from './spec.js';
@@ -57,7 +58,7 @@ describe('the default spec', () => {
   });
 
   it('needs a namespace', () => {
-    assert.throws(() => defaultUnixSpec('', 'c'), isInvalidArgument);
+    assert.throws(() => defaultUnixSpec('', 'c'), isFailedPrecondition);
   });
 
   it('joins the cgroups path as Go filepath.Join', () => {
@@ -108,6 +109,46 @@ describe('applying options', () => {
     const spec = await generateSpec(client, { id: 'c' }, withHostname('h'), withProcessArgs('x'));
     await applyOpts(client, { id: 'c' }, spec, withDefaultSpec());
     assert.deepEqual(spec, defaultUnixSpec('ns1', 'c'));
+  });
+
+  it('specClientFor reads through a content provider with the context', async () => {
+    const ac = new AbortController();
+    const seen: { namespace?: string; signal: AbortSignal; digest: string }[] = [];
+    const provider = {
+      async *read(ctx: { namespace?: string; signal: AbortSignal }, digest: string) {
+        seen.push({
+          ...(ctx.namespace ? { namespace: ctx.namespace } : {}),
+          signal: ctx.signal,
+          digest,
+        });
+        yield Buffer.from('x');
+      },
+      info: () => Promise.reject(new Error('unused')),
+    };
+    const ctx = { namespace: 'ns9', signal: ac.signal, log: console as never };
+    const sc = specClientFor(ctx, provider as never, () => Promise.reject(new Error('no images')));
+    assert.equal(sc.namespace, 'ns9');
+    assert.equal(sc.signal, ac.signal);
+    const desc = { mediaType: 'x', digest: 'sha256:ab', size: 1 };
+    for await (const _ of sc.readBlob(desc)) {
+      /* drain */
+    }
+    const other = new AbortController();
+    for await (const _ of sc.readBlob(desc, { signal: other.signal })) {
+      /* drain */
+    }
+    assert.deepEqual(
+      seen.map((s) => [s.namespace, s.signal === ac.signal, s.signal === other.signal, s.digest]),
+      [
+        ['ns9', true, false, 'sha256:ab'],
+        ['ns9', false, true, 'sha256:ab'],
+      ],
+    );
+    assert.throws(
+      () =>
+        specClientFor({ signal: ac.signal, log: console as never }, provider as never, sc.getImage),
+      isFailedPrecondition,
+    );
   });
 
   it('the content-less client refuses reads', async () => {

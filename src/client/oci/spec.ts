@@ -7,7 +7,9 @@
  * containerd 1.6 (Debian's `ctr` 1.6.20) differs in two places only: it
  * writes `ociVersion` 1.0.2-dev and does not mask `/sys/devices/virtual/powercap`.
  */
-import { invalidArgument } from '../../core/errdefs/index.js';
+import type { Provider } from '../../core/content/index.js';
+import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
+import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
 import { defaultMounts } from './mounts.js';
 import type {
   LinuxNamespace,
@@ -68,7 +70,7 @@ export function defaultUnixNamespaces(): LinuxNamespace[] {
  * `/<namespace>/<id>`. No args, no env: options (withImageConfig) add them.
  */
 export function defaultUnixSpec(namespace: string, id: string): Spec {
-  if (namespace === '') throw invalidArgument('generating a spec: namespace is required');
+  if (namespace === '') throw failedPrecondition('namespace is required');
   return {
     ociVersion: OCI_VERSION,
     process: {
@@ -165,6 +167,28 @@ export function withDefaultSpec(): SpecOpt {
     const fresh = defaultUnixSpec(client.namespace, container.id);
     for (const key of Object.keys(spec)) delete (spec as unknown as Record<string, unknown>)[key];
     Object.assign(spec, fresh);
+  };
+}
+
+/**
+ * The {@link SpecClient} of a client: the operation context's namespace
+ * (required) and signal, blobs read from `content`, images found by
+ * `getImage`.
+ */
+export function specClientFor(
+  ctx: OpContext,
+  content: Provider,
+  getImage: (name: string) => Promise<SpecImage>,
+): SpecClient {
+  return {
+    namespace: namespaceRequired(ctx),
+    signal: ctx.signal,
+    readBlob: (desc, opts) =>
+      content.read(
+        opts?.signal && opts.signal !== ctx.signal ? { ...ctx, signal: opts.signal } : ctx,
+        desc.digest,
+      ),
+    getImage,
   };
 }
 
