@@ -75,6 +75,8 @@ const MAX_HARDLINKS = 32;
 
 export class LayerFS implements RootFS {
   readonly description: string;
+  /** The layers' digests: layers are content-addressed, so what they hold never changes. */
+  readonly cacheKey: string;
   readonly #layers: readonly Descriptor[];
   readonly #read: BlobReader;
   readonly #keep: ReadonlySet<string>;
@@ -87,6 +89,7 @@ export class LayerFS implements RootFS {
     this.#layers = layers;
     this.#read = read;
     this.description = opts.description;
+    this.cacheKey = layers.map((l) => l.digest).join(',');
     this.#keep = new Set(opts.keep ?? []);
     this.#maxKeep = opts.maxKeep ?? 1 << 20;
     this.#signal = opts.signal;

@@ -22,6 +22,11 @@ export interface RootNode {
 export interface RootFS {
   /** What the root describes it as: `'the image "x"'`, `'rootfs "/path"'`. */
   readonly description: string;
+  /**
+   * Set when the contents can never change (layers, by digest): what a
+   * file read from this root may be cached under.
+   */
+  readonly cacheKey?: string;
   /** The entry at `path`, a final symlink not followed; undefined if there is none. */
   lstat(path: string): Promise<RootNode | undefined>;
   /**

@@ -410,6 +410,35 @@ describe('withAdditionalGIDs', () => {
     );
   });
 
+  it('a second container of the same image reads no layer: /etc files are cached by layer digests', async () => {
+    const { client, content } = await baseImage();
+    const first = await generateSpec(
+      client,
+      { id: 'a', image: 'base' },
+      withUser('web'),
+      withAdditionalGIDs('1001'),
+    );
+    const reads = content.reads.length;
+    assert.equal(reads, 1);
+    const second = await generateSpec(
+      client,
+      { id: 'b', image: 'base' },
+      withUser('web'),
+      withAdditionalGIDs('web'),
+    );
+    assert.equal(content.reads.length, reads);
+    assert.deepEqual(first.process?.user, { uid: 1001, gid: 1002, additionalGids: [1002, 50, 29] });
+    assert.deepEqual(second.process?.user, {
+      uid: 1001,
+      gid: 1002,
+      additionalGids: [1002, 50, 29],
+    });
+    // another image (other layers) is read
+    const other = await baseImage(content, 'other');
+    await generateSpec(other.client, other.container, withUser('web'));
+    assert.equal(content.reads.length, reads + 1);
+  });
+
   it('reads each layer once across several options', async () => {
     const { client, container, content } = await baseImage();
     await generateSpec(

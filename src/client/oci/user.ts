@@ -96,13 +96,46 @@ function imageRoot(
   return root;
 }
 
+/**
+ * /etc/passwd and /etc/group already read from images, by layer chain and
+ * path (undefined: the image has no such file). Layers are content-addressed,
+ * so an entry never goes stale; creating many containers from one image reads
+ * its layers once. Bounded: files up to {@link MAX_CACHED_FILE} bytes, the
+ * {@link MAX_CACHED} most recent.
+ */
+const idFiles = new Map<string, Buffer | undefined>();
+const MAX_CACHED = 128;
+const MAX_CACHED_FILE = 256 << 10;
+
+/** Forgets the cached /etc files of images (for benchmarks measuring a first read). */
+export function clearUserCache(): void {
+  idFiles.clear();
+}
+
+async function readIdFile(root: RootFS, path: string): Promise<Buffer | undefined> {
+  if (root.cacheKey === undefined) return readRootFile(root, path, MAX_ID_FILE);
+  const key = `${root.cacheKey}\0${path}`;
+  if (idFiles.has(key)) {
+    const data = idFiles.get(key);
+    idFiles.delete(key); // most recent last
+    idFiles.set(key, data);
+    return data;
+  }
+  const data = await readRootFile(root, path, MAX_ID_FILE);
+  if (data === undefined || data.length <= MAX_CACHED_FILE) {
+    idFiles.set(key, data);
+    while (idFiles.size > MAX_CACHED) idFiles.delete(idFiles.keys().next().value!);
+  }
+  return data;
+}
+
 async function readPasswd(root: RootFS): Promise<PasswdEntry[] | undefined> {
-  const data = await readRootFile(root, PASSWD, MAX_ID_FILE);
+  const data = await readIdFile(root, PASSWD);
   return data && parsePasswd(data.toString('utf8'));
 }
 
 async function readGroup(root: RootFS): Promise<GroupEntry[] | undefined> {
-  const data = await readRootFile(root, GROUP, MAX_ID_FILE);
+  const data = await readIdFile(root, GROUP);
   return data && parseGroup(data.toString('utf8'));
 }
 

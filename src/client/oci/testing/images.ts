@@ -4,7 +4,7 @@
  * writer, an in-memory content store behind a {@link SpecClient}, and
  * images made of them.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { compress, type TarWriteEntry, writeTar } from '../../../archive/index.js';
 import type { Descriptor } from '../../../core/content/index.js';
 import { notFound } from '../../../core/errdefs/index.js';
@@ -13,7 +13,7 @@ import type { ImageConfig, SpecClient, SpecImage } from '../types.js';
 /** One entry of a test layer. */
 /** One entry of a test layer, in the shape test/helpers/images.ts builds real layers from. */
 export type LayerEntry =
-  | { type: 'file'; path: string; content?: string; mode?: number }
+  | { type: 'file'; path: string; content?: string | Uint8Array; mode?: number }
   | { type: 'dir'; path: string; mode?: number }
   | { type: 'symlink'; path: string; target: string }
   /** A hard link to `target`, image-root relative. */
@@ -40,8 +40,12 @@ export class MemoryContent {
     return { mediaType, digest, size: data.length };
   }
 
+  /** Size of the chunks readBlob yields: small by default, so readers meet chunk boundaries. */
+  constructor(readonly chunkSize = 1000) {}
+
   client(namespace = 'default', signal?: AbortSignal): SpecClient {
     const blobs = this.blobs;
+    const chunk = this.chunkSize;
     const reads = this.reads;
     const images = this.images;
     return {
@@ -51,8 +55,7 @@ export class MemoryContent {
         const data = blobs.get(desc.digest);
         if (!data) throw notFound(`content digest ${desc.digest}`);
         reads.push(desc.digest);
-        // in small chunks, so readers meet chunk boundaries
-        for (let i = 0; i < data.length; i += 1000) yield data.subarray(i, i + 1000);
+        for (let i = 0; i < data.length; i += chunk) yield data.subarray(i, i + chunk);
       },
       async getImage(name) {
         const image = images.get(name);
@@ -62,9 +65,14 @@ export class MemoryContent {
     };
   }
 
-  /** A layer blob of `entries`, gzip-compressed unless `plain`. */
+  /**
+   * A layer blob of `entries`, gzip-compressed unless `plain`. Each layer
+   * gets a file of its own (`/.layer-<uuid>`), so that no two tests share a
+   * digest, and with it what berth caches by digest.
+   */
   async layer(entries: LayerEntry[], plain = false): Promise<Descriptor> {
-    const tar = await collect(writeTar(entries.flatMap(toTarEntries)));
+    const own: LayerEntry = { type: 'file', path: `.layer-${randomUUID()}` };
+    const tar = await collect(writeTar([...entries, own].flatMap(toTarEntries)));
     if (plain) return this.add(LAYER_TAR, tar);
     return this.add(LAYER_GZIP, await collect(compress('gzip', once(tar))));
   }
