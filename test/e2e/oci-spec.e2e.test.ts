@@ -152,7 +152,11 @@ describe('generated specs against ctr containers create', {
           hostname: hostname(),
           spec: theirs,
         };
-        writeFileSync(join(GOLDEN_DIR, `${s.name}.json`), `${JSON.stringify(golden, null, 2)}\n`);
+        const file = join(GOLDEN_DIR, `${s.name}.json`);
+        writeFileSync(file, `${JSON.stringify(golden, null, 2)}\n`);
+        // in the project's JSON style, so that lint passes on what was recorded
+        const fmt = spawnSync('npx', ['biome', 'format', '--write', file], { encoding: 'utf8' });
+        assert.equal(fmt.status, 0, fmt.stderr);
       }
     });
 
