@@ -18,6 +18,7 @@
 import { decompress, readTar, type TarEntryType } from '../../archive/index.js';
 import type { Descriptor } from '../../core/content/index.js';
 import {
+  dataLoss,
   invalidArgument,
   kindOf,
   newError,
@@ -216,10 +217,11 @@ export class LayerFS implements RootFS {
   async #readEntry(file: Found): Promise<Buffer> {
     let ordinal = 0;
     for await (const { body } of this.#entries(file.layer)) {
-      if (ordinal++ === file.entry.ordinal) return collect(body);
+      // awaited inside the loop: leaving it closes the archive, and the body with it
+      if (ordinal++ === file.entry.ordinal) return await collect(body);
     }
-    throw notFound(
-      `"/${file.path}" in ${this.description}: layer ${this.#layers[file.layer]?.digest} changed while read`,
+    throw dataLoss(
+      `"/${file.path}" in ${this.description}: layer ${this.#layers[file.layer]?.digest} changed between two reads`,
     );
   }
 

@@ -301,6 +301,23 @@ describe('layers: the union as containerd unpacks it', () => {
     assert.equal(content.reads.length, 3);
   });
 
+  it('reads a large file again across many chunks, with entries after it', async () => {
+    const filler = Array.from({ length: 5000 }, (_, i) => `u${i}:x:${20000 + i}:1::/:/bin/sh`).join(
+      '\n',
+    );
+    const real: LayerEntry[] = [
+      { type: 'dir', path: 'data' },
+      { type: 'file', path: 'data/pw', content: `${filler}\napp:x:8100:8100::/:/bin/sh\n` },
+      { type: 'file', path: 'data/after', content: 'x'.repeat(100_000) },
+    ];
+    const top: LayerEntry[] = [
+      { type: 'dir', path: 'etc' },
+      { type: 'symlink', path: 'etc/passwd', target: '/data/pw' },
+    ];
+    const { user } = await resolve([real, top], 'app');
+    assert.equal(user?.uid, 8100);
+  });
+
   it('the last of two entries of one path in a layer wins', async () => {
     const twice: LayerEntry[] = [
       { type: 'dir', path: 'etc' },
