@@ -247,6 +247,7 @@ export function moduleComment(file: string): string {
     .map((l) => l.replace(/^\s*\* ?/, ''))
     .filter((l) => !l.startsWith('@module'))
     .join('\n')
+    .replace(/\{@link\s+([^}\s|]+)[^}]*\}/g, '`$1`')
     .trim();
 }
 

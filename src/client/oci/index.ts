@@ -5,6 +5,20 @@
  * `oci.WithX`), for `withNewSpec` in the client. User and group names are
  * resolved from the image's layers through the content store, so creating a
  * container needs no privileges on the client's side.
+ *
+ * ```ts
+ * import { oci, withNewSnapshot, withNewSpec } from 'berth/client';
+ * const image = await client.getImage('docker.io/library/redis:alpine');
+ * const container = await client.newContainer(
+ *   'redis',
+ *   withNewSnapshot('redis-snapshot', image),
+ *   withNewSpec(oci.withImageConfig(image), oci.withEnv(['REDIS_ARGS=--save ""']), oci.withTTY()),
+ * );
+ * ```
+ *
+ * Outside the client, `generateSpec(client, container, ...opts)` runs the
+ * same: `client` is a {@link SpecClient} (`specClientFor` makes one from a
+ * content store), `container` a {@link SpecContainer}.
  */
 export { replaceOrAppendEnvValues } from './env.js';
 export {

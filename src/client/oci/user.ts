@@ -253,6 +253,11 @@ export async function setAdditionalGids(
  * /etc/group (read from the image's layers, see the module comment). A bare
  * uid takes its gid from /etc/passwd, or 0 when it has no entry; a bare name
  * must exist. The additional gids are reset to the primary gid.
+ *
+ * @example
+ * ```ts
+ * withNewSpec(oci.withImageConfig(image), oci.withUser('nobody:nogroup'), oci.withAdditionalGIDs('nobody'))
+ * ```
  */
 export function withUser(userstr: string): SpecOpt {
   return (client, container, spec) => setUser(spec, userstr, rootSource(client, container, spec));
