@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ContainerRecord } from '../../core/containers/index.js';
 import { isFailedPrecondition, isInvalidArgument } from '../../core/errdefs/index.js';
 import {
   applyOpts,
@@ -149,6 +150,21 @@ describe('applying options', () => {
         specClientFor({ signal: ac.signal, log: console as never }, provider as never, sc.getImage),
       isFailedPrecondition,
     );
+  });
+
+  it('takes a container record as it is (what the client builds in newContainer)', async () => {
+    const record: ContainerRecord = {
+      id: 'rec',
+      labels: {},
+      image: '',
+      runtime: { name: 'io.containerd.runc.v2' },
+      snapshotter: '',
+      snapshotKey: '',
+      sandbox: '',
+      extensions: {},
+    };
+    const spec = await generateSpec(client, record);
+    assert.equal(spec.linux?.cgroupsPath, '/ns1/rec');
   });
 
   it('the content-less client refuses reads', async () => {
