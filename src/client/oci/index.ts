@@ -20,6 +20,18 @@
  * same: `client` is a {@link SpecClient} (`specClientFor` makes one from a
  * content store), `container` a {@link SpecContainer}.
  */
+export {
+  deviceFromPath,
+  devicesAt,
+  hostDevices,
+  major,
+  minor,
+  withDevices,
+  withHostDevices,
+  withLinuxDevice,
+  withLinuxDeviceFollowSymlinks,
+  withLinuxDevices,
+} from './devices.js';
 export { replaceOrAppendEnvValues } from './env.js';
 export {
   IMAGE_CONFIG_MEDIA_TYPES,
@@ -37,17 +49,22 @@ export {
   withAllKnownCapabilities,
   withAmbientCapabilities,
   withApparmorProfile,
+  withBlockIO,
   withCapabilities,
   withCPUCFS,
+  withCPURT,
   withCPUShares,
   withCPUs,
+  withCPUsMems,
   withDefaultUnixDevices,
   withDroppedCapabilities,
   withMaskedPaths,
   withMemoryLimit,
+  withMemorySwap,
   withParentCgroupDevices,
   withPidsLimit,
   withPrivileged,
+  withRdt,
   withReadonlyPaths,
   withSeccompUnconfined,
   withSelinuxLabel,
@@ -69,6 +86,8 @@ export {
   specClientFor,
   specClientWithoutContent,
   withDefaultSpec,
+  withSpecFromBytes,
+  withSpecFromFile,
 } from './spec.js';
 export {
   withAnnotations,

@@ -9,17 +9,22 @@ import {
   withAllKnownCapabilities,
   withAmbientCapabilities,
   withApparmorProfile,
+  withBlockIO,
   withCapabilities,
   withCPUCFS,
+  withCPURT,
   withCPUShares,
   withCPUs,
+  withCPUsMems,
   withDefaultUnixDevices,
   withDroppedCapabilities,
   withMaskedPaths,
   withMemoryLimit,
+  withMemorySwap,
   withParentCgroupDevices,
   withPidsLimit,
   withPrivileged,
+  withRdt,
   withReadonlyPaths,
   withSeccompUnconfined,
   withSelinuxLabel,
@@ -143,6 +148,25 @@ describe('devices and resources', () => {
       { allow: true, access: 'rwm' },
     ]);
     assert.deepEqual((await gen(withParentCgroupDevices())).linux?.resources, {});
+  });
+
+  it('swap, memory nodes, realtime, block IO and RDT', async () => {
+    const blockIO = { weight: 10 };
+    const spec = await gen(
+      withMemorySwap(2048),
+      withCPUsMems('0'),
+      withCPURT(950000, 1000000),
+      withBlockIO(blockIO),
+      withRdt('gold', '', 'MB:0=50'),
+    );
+    assert.deepEqual(spec.linux?.resources?.memory, { swap: 2048 });
+    assert.deepEqual(spec.linux?.resources?.cpu, {
+      mems: '0',
+      realtimeRuntime: 950000,
+      realtimePeriod: 1000000,
+    });
+    assert.equal(spec.linux?.resources?.blockIO, blockIO);
+    assert.deepEqual(spec.linux?.intelRdt, { closID: 'gold', memBwSchema: 'MB:0=50' });
   });
 
   it('memory, pids and cpu', async () => {

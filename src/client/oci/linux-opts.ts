@@ -293,3 +293,45 @@ export function withCPUCFS(quota: number, period: number): SpecOpt {
     resources.cpu = { ...resources.cpu, quota, period };
   };
 }
+
+/** Sets memory plus swap, in bytes (containerd's `oci.WithMemorySwap`). */
+export function withMemorySwap(swap: number): SpecOpt {
+  return (_client, _container, spec) => {
+    const resources = ensureResources(spec);
+    resources.memory = { ...resources.memory, swap };
+  };
+}
+
+/** Sets the memory nodes the container may use, e.g. `0-1` (containerd's `oci.WithCPUsMems`). */
+export function withCPUsMems(mems: string): SpecOpt {
+  return (_client, _container, spec) => {
+    const resources = ensureResources(spec);
+    resources.cpu = { ...resources.cpu, mems };
+  };
+}
+
+/** Sets the realtime runtime and period, in µs (containerd's `oci.WithCPURT`). */
+export function withCPURT(runtime: number, period: number): SpecOpt {
+  return (_client, _container, spec) => {
+    const resources = ensureResources(spec);
+    resources.cpu = { ...resources.cpu, realtimeRuntime: runtime, realtimePeriod: period };
+  };
+}
+
+/** Sets the block IO parameters, as runtime-spec spells them (containerd's `oci.WithBlockIO`). */
+export function withBlockIO(blockIO: unknown): SpecOpt {
+  return (_client, _container, spec) => {
+    ensureResources(spec).blockIO = blockIO;
+  };
+}
+
+/** Sets the Intel RDT class and schemas (containerd's `oci.WithRdt`). */
+export function withRdt(closID: string, l3CacheSchema: string, memBwSchema: string): SpecOpt {
+  return (_client, _container, spec) => {
+    ensureLinux(spec).intelRdt = {
+      ...(closID ? { closID } : {}),
+      ...(l3CacheSchema ? { l3CacheSchema } : {}),
+      ...(memBwSchema ? { memBwSchema } : {}),
+    };
+  };
+}

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { tempDir } from '../../../test/helpers/tmp.js';
 import type { ContainerRecord } from '../../core/containers/index.js';
 import { isFailedPrecondition, isInvalidArgument } from '../../core/errdefs/index.js';
 import {
@@ -11,6 +14,8 @@ import {
   specClientFor,
   specClientWithoutContent,
   withDefaultSpec,
+  withSpecFromBytes,
+  withSpecFromFile,
 } from './spec.js';
 import { withHostname, withProcessArgs } from './spec-opts.js';
 import type { SpecOpt } from './types.js';
@@ -104,6 +109,30 @@ describe('applying options', () => {
       generateSpec({ ...client, signal: ac.signal }, { id: 'c' }, withHostname('x')),
       { name: 'AbortError' },
     );
+  });
+
+  it('withSpecFromBytes and withSpecFromFile replace the spec', async () => {
+    const other = { ociVersion: '1.0.2', process: { user: { uid: 7, gid: 7 }, cwd: '/x' } };
+    const spec = await generateSpec(client, { id: 'c' }, withSpecFromBytes(JSON.stringify(other)));
+    assert.deepEqual(spec, other);
+    const dir = tempDir();
+    try {
+      const file = join(dir.path, 'config.json');
+      writeFileSync(file, JSON.stringify(other));
+      assert.deepEqual(await generateSpec(client, { id: 'c' }, withSpecFromFile(file)), other);
+      await assert.rejects(
+        generateSpec(client, { id: 'c' }, withSpecFromFile(join(dir.path, 'nope'))),
+        isInvalidArgument,
+      );
+    } finally {
+      dir.remove();
+    }
+    for (const bad of ['{', '[]', 'null']) {
+      await assert.rejects(
+        generateSpec(client, { id: 'c' }, withSpecFromBytes(bad)),
+        isInvalidArgument,
+      );
+    }
   });
 
   it('withDefaultSpec starts over', async () => {

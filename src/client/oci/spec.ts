@@ -7,6 +7,7 @@
  * containerd 1.6 (Debian's `ctr` 1.6.20) differs in two places only: it
  * writes `ociVersion` 1.0.2-dev and does not mask `/sys/devices/virtual/powercap`.
  */
+import { readFile } from 'node:fs/promises';
 import type { Provider } from '../../core/content/index.js';
 import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
 import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
@@ -167,6 +168,45 @@ export function withDefaultSpec(): SpecOpt {
     const fresh = defaultUnixSpec(client.namespace, container.id);
     for (const key of Object.keys(spec)) delete (spec as unknown as Record<string, unknown>)[key];
     Object.assign(spec, fresh);
+  };
+}
+
+/**
+ * Replaces the spec with the one in `json` (containerd's
+ * `oci.WithSpecFromBytes`); fails `invalid_argument` when it is not a JSON
+ * object with an `ociVersion`.
+ */
+export function withSpecFromBytes(json: Uint8Array | string): SpecOpt {
+  return (_client, _container, spec) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString('utf8'));
+    } catch (err) {
+      throw invalidArgument(
+        `decoding spec config file failed, current supported OCI runtime-spec : v${OCI_VERSION}`,
+        { cause: err },
+      );
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw invalidArgument('decoding spec config file failed: not a JSON object');
+    }
+    for (const key of Object.keys(spec)) delete (spec as unknown as Record<string, unknown>)[key];
+    Object.assign(spec, parsed);
+  };
+}
+
+/** Replaces the spec with the one in the file `path` on the client's host (containerd's `oci.WithSpecFromFile`). */
+export function withSpecFromFile(path: string): SpecOpt {
+  return async (client, container, spec) => {
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      throw invalidArgument(`cannot load spec config file: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    await withSpecFromBytes(data)(client, container, spec);
   };
 }
 
