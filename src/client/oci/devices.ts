@@ -70,7 +70,11 @@ export async function devicesAt(path: string, containerPath = ''): Promise<Linux
   }
   const inUserNS = await runningInUserNS();
   const out: LinuxDevice[] = [];
-  for (const entry of await readdir(path, { withFileTypes: true })) {
+  // in name order, as Go's os.ReadDir lists them
+  const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  for (const entry of entries) {
     const full = join(path, entry.name);
     const renamed = containerPath ? join(containerPath, basename(entry.name)) : '';
     if (entry.isDirectory()) {

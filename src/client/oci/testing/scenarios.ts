@@ -9,12 +9,15 @@
  * the goldens without root.
  */
 
+import { withHostDevices } from '../devices.js';
 import { withImageConfig } from '../image-config.js';
 import {
   withAddedCapabilities,
+  withAllDevicesAllowed,
   withDefaultUnixDevices,
   withDroppedCapabilities,
   withMemoryLimit,
+  withPrivileged,
 } from '../linux-opts.js';
 import {
   withAnnotations,
@@ -61,6 +64,8 @@ export interface Scenario {
   readonly args: readonly string[];
   /** Debian's ctr 1.6 has these flags too (it lacks --user and --hostname on create). */
   readonly ctr16: boolean;
+  /** The spec depends on the host (its devices, the capabilities of the process): no golden file. */
+  readonly hostSpecific?: boolean;
   /** The options doing what ctr does; `hostname` is the host's name (ctr's --net-host sets HOSTNAME). */
   opts(image: SpecImage, hostname: string): SpecOpt[];
 }
@@ -106,6 +111,21 @@ const USERS_LAYERS: LayerEntry[][] = [
 ];
 
 export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'privileged',
+    image: { config: { cmd: ['sh'] }, layers: [] },
+    flags: ['--privileged'],
+    args: [],
+    ctr16: true,
+    hostSpecific: true,
+    opts: (image) => [
+      withDefaultUnixDevices(),
+      withImageConfig(image),
+      withPrivileged(),
+      withAllDevicesAllowed(),
+      withHostDevices(),
+    ],
+  },
   {
     name: 'default',
     image: { config: { cmd: ['sh'], env: [PATH] }, layers: [] },
