@@ -26,6 +26,8 @@ import { discard, header } from './http.js';
 import { isManifestType, pullScope, type Repository } from './repository.js';
 import { backoffMs, isRetryableError, sleep } from './retry.js';
 
+/** Bytes a resumed transfer must deliver before its interruption no longer counts against the bound. */
+const PROGRESS_RESETS_RESUMES = 1024 * 1024;
 const HASHES = new Set(['sha256', 'sha384', 'sha512']);
 
 interface Opened {
@@ -68,6 +70,7 @@ export async function* fetchBlob(
   }
   let reader = new BodyReader(current.res);
   let failures = 0;
+  let posAtResume = pos;
   const policy = repo.transport.retry;
   try {
     for (;;) {
@@ -87,6 +90,8 @@ export async function* fetchBlob(
         reader.destroy();
         if (opts.signal?.aborted) throw canceled(`${op}: canceled`, { cause: opts.signal.reason });
         if (!isRetryableError(err)) throw transportError(op, 'GET', current.url, err);
+        // A resume that got far enough starts the count again; one that did not counts.
+        if (pos - posAtResume >= PROGRESS_RESETS_RESUMES) failures = 0;
         if (failures >= policy.resumes) {
           throw unavailable(
             `${op}: ${requestName('GET', current.url)}: interrupted ${failures + 1} times, last at byte ${pos} of ${desc.size}: ${(err as Error).message}`,
@@ -94,6 +99,7 @@ export async function* fetchBlob(
           );
         }
         failures++;
+        posAtResume = pos;
         repo.transport.opts.log?.info(
           { digest: desc.digest, at: pos, of: desc.size, err: String(err) },
           'fetch interrupted; resuming with Range',
@@ -122,7 +128,6 @@ export async function* fetchBlob(
       hash?.update(piece);
       const before = pos;
       pos += piece.length;
-      if (failures > 0) failures = 0;
       // Bytes before `offset` (hashed only because the whole body came) are not handed out.
       if (pos <= offset) continue;
       yield before >= offset ? piece : piece.subarray(offset - before);
