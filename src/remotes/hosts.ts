@@ -20,12 +20,14 @@
  * berth goes straight to HTTP: local registries are almost always plain, and
  * one that is not can say `https://` in hosts.toml.)
  */
+
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { DEFAULT_DOMAIN, DOCKER_HUB_HOST } from '../core/reference/index.js';
@@ -272,6 +274,22 @@ function readFile(path: string, what: string): Buffer {
   }
 }
 
+/** A CA file's certificates, checked (node would otherwise ignore a bad one until the handshake). */
+function readCa(path: string): Buffer {
+  const pem = readFile(path, 'CA certificate');
+  const blocks =
+    pem.toString().match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error('no PEM certificate in it');
+    for (const b of blocks) new X509Certificate(b);
+  } catch (err) {
+    throw invalidArgument(`unable to load CA cert "${path}": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return pem;
+}
+
 const plainAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
 const agents = new Map<string, HttpAgent>();
 
@@ -282,10 +300,18 @@ function agentFor(cfg: HostConfig, opts: HostsOptions): HttpAgent {
   const key = JSON.stringify([cfg.caCerts ?? [], cfg.clientPairs ?? [], skip]);
   const have = agents.get(key);
   if (have) return have;
-  const ca = cfg.caCerts?.map((f) => readFile(f, 'CA certificate'));
+  const ca = cfg.caCerts?.map((f) => readCa(f));
   const pairs = cfg.clientPairs?.map(([c, k]) => {
     const cert = readFile(c, 'client certificate');
-    return { cert, key: k === '' ? cert : readFile(k, 'client key') };
+    const key = k === '' ? cert : readFile(k, 'client key');
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      throw invalidArgument(`unable to load X509 key pair "${c}": ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return { cert, key };
   });
   const agent = new HttpsAgent({
     keepAlive: true,

@@ -4,8 +4,9 @@
  * (mirrors first); the descriptor is the answer's media type,
  * `Docker-Content-Digest` and length. Without a digest header or length (or
  * with a media type that is no manifest type), the manifest is fetched with
- * GET and hashed. A digest reference is checked against what the registry
- * says or serves, and falls back to `/blobs/` as containerd does.
+ * GET and hashed. A digest reference is checked against the registry's
+ * `Docker-Content-Digest`, or against the hash of what it serves when it
+ * sends none, and falls back to `/blobs/` as containerd does.
  */
 import { createHash } from 'node:crypto';
 import type { Descriptor } from '../core/content/index.js';
@@ -136,9 +137,10 @@ async function resolveAt(
     );
   }
   const known = path.startsWith('blobs/') || isManifestType(mediaType);
-  if (method === 'HEAD' && (digest ?? want) !== undefined && size >= 0 && known) {
+  // The registry's digest (equal to the reference's, checked above) and length suffice.
+  if (method === 'HEAD' && digest !== undefined && size >= 0 && known) {
     discard(res);
-    return checkSize({ mediaType, digest: (want ?? digest) as string, size }, op, method, at);
+    return checkSize({ mediaType, digest, size }, op, method, at);
   }
 
   // No digest header, no length or an unhelpful type: fetch the manifest and hash it.

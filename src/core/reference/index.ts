@@ -89,8 +89,11 @@ export function parseReference(s: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest)) throw invalid(s, `bad digest "${digest}"`);
-    validateDigest(digest);
+    try {
+      validateDigest(digest);
+    } catch (err) {
+      throw invalid(s, (err as Error).message);
+    }
   }
   let tag: string | undefined;
   const colon = rest.lastIndexOf(':');
