@@ -105,7 +105,6 @@ async function pushManifest(
     method: 'HEAD',
     url: headUrl,
     headers: { accept: `${desc.mediaType}, */*` },
-    noRetry: false,
   });
   const hs = head.res.statusCode ?? 0;
   discard(head.res);

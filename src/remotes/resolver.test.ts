@@ -98,7 +98,7 @@ describe('resolve through hosts.toml mirrors', () => {
       mirror.addManifest('app', INDEX, body, 'v1');
       server.addManifest('app', INDEX, body, 'v1');
       server.addManifest('only-server', INDEX, body, 'v1');
-      const hostDir = join(dir, server.host.replace(':', '_') + '_');
+      const hostDir = join(dir, `${server.host.replace(':', '_')}_`);
       mkdirSync(hostDir);
       writeFileSync(
         join(hostDir, 'hosts.toml'),

@@ -39,8 +39,6 @@ export interface RegistryRequest {
   /** A buffer (sent again on retry), or a one-shot stream (no retries once sent). */
   body?: Buffer | AsyncIterable<Buffer>;
   signal?: AbortSignal;
-  /** Statuses the caller handles itself, never retried here (e.g. 404 while probing hosts). */
-  noRetry?: boolean;
 }
 
 export interface RegistryResponse {
@@ -128,12 +126,7 @@ export class Transport {
         throw statusErrorOf(req.op, req.method, r.url, status, body);
       }
 
-      if (
-        isRetryableStatus(status) &&
-        replayable &&
-        !req.noRetry &&
-        attempt < this.opts.retry.attempts
-      ) {
+      if (isRetryableStatus(status) && replayable && attempt < this.opts.retry.attempts) {
         const after = retryAfterMs(header(r.res, 'retry-after'), this.opts.retry);
         const ms = after ?? backoffMs(attempt, this.opts.retry);
         discard(r.res);

@@ -261,7 +261,7 @@ export const MANIFEST_TYPES = [
 
 /** One htpasswd line, bcrypt (`htpasswd -nbB`, from Debian's apache2-utils): distribution accepts only bcrypt. */
 function bcryptLine(user: string, password: string): string {
-  return execFileSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' }).trim() + '\n';
+  return `${execFileSync('htpasswd', ['-nbB', user, password], { encoding: 'utf8' }).trim()}\n`;
 }
 
 export interface TokenServerOptions {
