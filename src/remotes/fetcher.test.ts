@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { isFailedPrecondition, isNotFound, isUnavailable } from '../core/errdefs/index.js';
+import {
+  isCanceled,
+  isFailedPrecondition,
+  isNotFound,
+  isUnavailable,
+} from '../core/errdefs/index.js';
 import { newResolver, type RegistryOptions } from './index.js';
 import { FakeRegistry, HttpServer, serveBytes } from './testing/fake-registry.js';
 
@@ -172,6 +177,41 @@ describe('fetch through a redirect to another host', () => {
     } finally {
       await reg.close();
       await storage.close();
+    }
+  });
+});
+
+describe('fetch from a stalled or canceled transfer', () => {
+  it('times out a silent socket and resumes', async () => {
+    const reg = await FakeRegistry.start();
+    try {
+      const data = randomBytes(500_000);
+      const desc = reg.addBlob('s', data);
+      reg.faults.push({ match: (r) => r.url?.includes(desc.digest) === true, stallAfter: 100_000 });
+      const f = await newResolver({ ...FAST, idleTimeoutMs: 200 }).fetcher(`${reg.host}/s:1`);
+      assert.ok((await collect(f.fetch(desc))).equals(data));
+      assert.equal(reg.requests.filter((r) => r.headers.range === 'bytes=100000-').length, 1);
+    } finally {
+      await reg.close();
+    }
+  });
+
+  it('stops with canceled when the signal aborts', async () => {
+    const reg = await FakeRegistry.start();
+    try {
+      const data = randomBytes(500_000);
+      const desc = reg.addBlob('s', data);
+      reg.faults.push({
+        match: (r) => r.url?.includes(desc.digest) === true,
+        stallAfter: 100_000,
+        times: 5,
+      });
+      const ac = new AbortController();
+      const f = await newResolver(FAST).fetcher(`${reg.host}/s:1`);
+      setTimeout(() => ac.abort(), 100);
+      await assert.rejects(collect(f.fetch(desc, { signal: ac.signal })), isCanceled);
+    } finally {
+      await reg.close();
     }
   });
 });

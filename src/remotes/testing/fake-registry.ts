@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface Recorded {
@@ -21,6 +22,8 @@ export interface Fault {
   statuses?: { status: number; headers?: Record<string, string> }[];
   /** Cut the connection after this many body bytes, `times` times. */
   dropAfter?: number;
+  /** Or go silent after this many body bytes (the connection stays open), `times` times. */
+  stallAfter?: number;
   times?: number;
 }
 
@@ -37,12 +40,14 @@ export class HttpServer {
 
   static async start(
     handler: (req: IncomingMessage, res: ServerResponse, self: HttpServer) => void,
+    tls?: HttpsOptions,
   ): Promise<HttpServer> {
     let self: HttpServer | undefined;
-    const server = createServer((req, res) => {
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
       self?.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
       handler(req, res, self as HttpServer);
-    });
+    };
+    const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     self = new HttpServer(server, (server.address() as AddressInfo).port);
     return self;
@@ -68,6 +73,8 @@ export interface FakeRegistryOptions {
   ignoreRange?: boolean;
   /** HEAD on manifests omits Docker-Content-Digest. */
   noDigestHeader?: boolean;
+  /** Serve HTTPS with these settings. */
+  tls?: HttpsOptions;
 }
 
 /** Repos → blobs and manifests; uploads in progress by id. */
@@ -84,7 +91,7 @@ export class FakeRegistry {
 
   static async start(opts: FakeRegistryOptions = {}): Promise<FakeRegistry> {
     const r = new FakeRegistry(opts);
-    r.http = await HttpServer.start((req, res) => r.handle(req, res));
+    r.http = await HttpServer.start((req, res) => r.handle(req, res), opts.tls);
     return r;
   }
 
@@ -343,6 +350,14 @@ export function serveBytes(
   res.writeHead(start > 0 ? 206 : 200, headers);
   if (req.method === 'HEAD') {
     res.end();
+    return;
+  }
+  const stall = faults.find(
+    (f) => f.stallAfter !== undefined && (f.times ?? 1) > 0 && f.match(req),
+  );
+  if (stall && stall.stallAfter !== undefined && stall.stallAfter < body.length) {
+    stall.times = (stall.times ?? 1) - 1;
+    res.write(body.subarray(0, stall.stallAfter));
     return;
   }
   const drop = faults.find((f) => f.dropAfter !== undefined && (f.times ?? 1) > 0 && f.match(req));
