@@ -51,12 +51,13 @@ async function tokenServer(tokens: string[], expiresIn?: number) {
 }
 
 describe('bearer auth', () => {
+  const tokensQueue = ['t1', 't2', 't3', 't4'];
   let tokens: HttpServer;
   let reg: FakeRegistry;
   const data = randomBytes(1000);
   let desc: { mediaType: string; digest: string; size: number };
   before(async () => {
-    tokens = await tokenServer(['t1', 't2', 't3', 't4']);
+    tokens = await tokenServer(tokensQueue);
     reg = await FakeRegistry.start({
       auth: {
         scheme: 'bearer',
@@ -91,6 +92,25 @@ describe('bearer auth', () => {
     if (reg.opts.auth?.scheme === 'bearer') reg.opts.auth.token = 't3';
     assert.ok((await collect(f.fetch(desc))).equals(data)); // t2 refused → t3
     assert.equal(tokens.requests.length, 3);
+  });
+
+  it('asks credentials and a token once for concurrent first requests', async () => {
+    if (reg.opts.auth?.scheme === 'bearer') reg.opts.auth.token = 't3';
+    let asked = 0;
+    const n = tokens.requests.length;
+    const r = newResolver({
+      ...FAST,
+      credentials: async () => {
+        asked++;
+        return { username: 'u', secret: 'p' };
+      },
+    });
+    const f = await r.fetcher(`${reg.host}/a:1`);
+    tokensQueue.unshift('t3');
+    const all = await Promise.all(Array.from({ length: 5 }, () => collect(f.fetch(desc))));
+    for (const got of all) assert.ok(got.equals(data));
+    assert.equal(asked, 1);
+    assert.equal(tokens.requests.length - n, 1);
   });
 
   it('uses an identity token as an OAuth refresh token (POST)', async () => {

@@ -46,6 +46,7 @@ export interface ChallengeAnswer {
 
 export class Authorizer {
   private readonly handlers = new Map<string, Handler>();
+  private readonly creds = new Map<string, Promise<Credentials | undefined>>();
   private readonly tokens: TokenCache;
 
   constructor(private readonly opts: AuthorizerOptions = {}) {
@@ -123,8 +124,20 @@ export class Authorizer {
     return { retry: true, scopes: extra };
   }
 
-  private async credentials(host: string): Promise<Credentials | undefined> {
-    return this.opts.credentials ? this.opts.credentials(host) : undefined;
+  /**
+   * A host's credentials, asked once per authorizer (a resolver's life):
+   * requests that meet their first 401 together start one helper, not one each.
+   */
+  private credentials(host: string): Promise<Credentials | undefined> {
+    const fn = this.opts.credentials;
+    if (fn === undefined) return Promise.resolve(undefined);
+    let p = this.creds.get(host);
+    if (p === undefined) {
+      p = fn(host);
+      this.creds.set(host, p);
+      p.catch(() => this.creds.delete(host));
+    }
+    return p;
   }
 
   private async fetchToken(
