@@ -7,13 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-import {
-  type BerthError,
-  type ErrorKind,
-  invalidArgument,
-  newError,
-  unavailable,
-} from '../core/errdefs/index.js';
+import { type BerthError, type ErrorKind, newError, unavailable } from '../core/errdefs/index.js';
 
 /** How much of an error body is read to find the registry's error codes. */
 const MAX_ERROR_BODY = 64 * 1024;
@@ -114,5 +108,3 @@ export function transportError(op: string, method: string, url: URL, err: unknow
 export function protocolError(op: string, method: string, url: URL, why: string): BerthError {
   return newError('unknown', `${op}: ${requestName(method, url)}: ${why}`);
 }
-
-export { invalidArgument };
