@@ -259,8 +259,9 @@ describe('registry client against docker-registry', () => {
       t.diagnostic(
         `push 90 MiB (chunked): ${(size / 1048576 / (pushMs / 1000)).toFixed(0)} MiB/s; fetch with sha256: berth ${best(rates.berth).toFixed(0)} MiB/s, curl -o /dev/null ${best(rates.curl).toFixed(0)} MiB/s`,
       );
-      // Hashing costs some; a copy per chunk or small reads would cost far more.
-      assert.ok(best(rates.berth) > best(rates.curl) * 0.3, JSON.stringify(rates));
+      // sha256 on one core bounds berth (curl does not hash); the bound is loose because CI
+      // machines are shared: it catches a pathological path (tiny reads, copies), not noise.
+      assert.ok(best(rates.berth) > best(rates.curl) * 0.1, JSON.stringify(rates));
     });
   });
 
