@@ -26,14 +26,19 @@ const CLIENT_ID = 'berth';
 
 type Handler =
   | { scheme: 'basic'; authorization: string }
-  | { scheme: 'bearer'; realm: string; service?: string; creds?: Credentials };
+  | {
+      scheme: 'bearer';
+      realm: string;
+      service?: string;
+      creds?: Credentials;
+      /** The endpoint's connection pool (its TLS settings), used for a realm of the same scheme, as containerd uses the host's client. */
+      agent?: Agent;
+    };
 
 export interface AuthorizerOptions {
   credentials?: CredentialsFn;
   /** Headers for token requests (User-Agent). */
   headers?: Headers;
-  /** The agent for a token realm URL (TLS settings of the registry when it is the same host). */
-  agentFor?: (url: URL) => Agent | undefined;
   log?: Logger;
   tokens?: TokenCache;
 }
@@ -77,10 +82,11 @@ export class Authorizer {
     wwwAuthenticate: readonly string[] | undefined,
     scopes: readonly string[],
     sent: string | undefined,
+    endpoint?: { scheme: string; agent: Agent },
   ): Promise<ChallengeAnswer> {
     const c = pickChallenge(parseChallenges(wwwAuthenticate));
     if (c === undefined) return { retry: false, scopes: [] };
-    if (c.scheme === 'bearer') return this.bearerChallenge(host, c, scopes, sent);
+    if (c.scheme === 'bearer') return this.bearerChallenge(host, c, scopes, sent, endpoint);
     if (sent?.startsWith('Basic ')) return { retry: false, scopes: [] }; // credentials refused
     const creds = await this.credentials(host);
     if (creds === undefined || creds.username === '' || creds.secret === '') {
@@ -96,11 +102,13 @@ export class Authorizer {
     c: Challenge,
     scopes: readonly string[],
     sent: string | undefined,
+    endpoint?: { scheme: string; agent: Agent },
   ): Promise<ChallengeAnswer> {
     const realm = c.params.realm;
     if (realm === undefined || realm === '') return { retry: false, scopes: [] };
+    let realmUrl: URL;
     try {
-      new URL(realm);
+      realmUrl = new URL(realm);
     } catch {
       return { retry: false, scopes: [] };
     }
@@ -120,6 +128,8 @@ export class Authorizer {
     const h: Handler = { scheme: 'bearer', realm };
     if (c.params.service !== undefined) h.service = c.params.service;
     if (creds !== undefined) h.creds = creds;
+    if (endpoint !== undefined && realmUrl.protocol === `${endpoint.scheme}:`)
+      h.agent = endpoint.agent;
     this.handlers.set(host, h);
     return { retry: true, scopes: extra };
   }
@@ -178,7 +188,7 @@ export class Authorizer {
         headers,
         ...(body ? { body } : {}),
         ...(signal ? { signal } : {}),
-        ...(this.opts.agentFor?.(url) ? { agent: this.opts.agentFor(url) } : {}),
+        ...(h.agent ? { agent: h.agent } : {}),
       });
     } catch (err) {
       throw newError('unavailable', `${what}: ${(err as Error).message}`, { cause: err });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isUnavailable } from '../core/errdefs/index.js';
 import { newResolver, type RegistryOptions } from './index.js';
-import { FakeRegistry } from './testing/fake-registry.js';
+import { FakeRegistry, HttpServer } from './testing/fake-registry.js';
 
 const FAST: RegistryOptions = { dockerConfig: false, retry: { attempts: 1, baseMs: 1, maxMs: 5 } };
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -116,6 +116,39 @@ describe('TLS endpoints from hosts.toml', () => {
       (await newResolver({ ...FAST, hostsDir: skip }).resolve(`${reg.host}/t:v1`)).desc.mediaType,
       INDEX,
     );
+  });
+
+  it('fetches tokens from an HTTPS realm with the endpoint TLS settings', async () => {
+    const tlsOpts = { key: readFileSync(f('server.key')), cert: readFileSync(f('server.crt')) };
+    const tokens = await HttpServer.start((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"tls-token"}');
+    }, tlsOpts);
+    const secured = await FakeRegistry.start({
+      tls: tlsOpts,
+      auth: {
+        scheme: 'bearer',
+        realm: `https://${tokens.host}/token`,
+        service: 's',
+        token: 'tls-token',
+      },
+    });
+    try {
+      secured.addManifest('t', INDEX, Buffer.from('{"manifests":[]}'), 'v1');
+      const root = join(dir, 'bearer');
+      mkdirSync(join(root, secured.host), { recursive: true });
+      writeFileSync(
+        join(root, secured.host, 'hosts.toml'),
+        `server = "https://${secured.host}"\nca = "${f('ca.crt')}"\n`,
+      );
+      const { desc } = await newResolver({ ...FAST, hostsDir: root }).resolve(
+        `${secured.host}/t:v1`,
+      );
+      assert.equal(desc.mediaType, INDEX);
+      assert.equal(tokens.requests.length, 1);
+    } finally {
+      await secured.close();
+      await tokens.close();
+    }
   });
 
   it('fails without the client certificate the server requires', async () => {

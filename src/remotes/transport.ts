@@ -113,6 +113,7 @@ export class Transport {
             challenges,
             scopes,
             authorization,
+            req.host,
           );
         } catch (err) {
           throw this.wrap(req, err);
