@@ -8,7 +8,6 @@ export async function loadImageOps(): Promise<ImageOps> {
   const [images, remotes] = await Promise.all([
     // @ts-expect-error src/images is written on another branch (IMAGES-API seam); remove once merged
     import('../images/index.js'),
-    // @ts-expect-error src/remotes is written on another branch (IMAGES-API seam); remove once merged
     import('../remotes/index.js'),
   ]);
   return {

@@ -13,7 +13,7 @@ import { Berthd } from '../helpers/berthd.js';
 import { CONTAINERD17_BIN, Containerd, CTR17, containerd17Missing } from '../helpers/containerd.js';
 import { type CtrResult, ctrAsync, ctrOkAsync, table } from '../helpers/ctr.js';
 import { type BuiltImage, buildAndPush, busyboxImage, type Pushed } from '../helpers/images.js';
-import { Registry } from '../helpers/registry.js';
+import { Registry, TokenServer } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -60,6 +60,8 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
   let dir17: TempDir;
   let reg: Registry;
   let authReg: Registry;
+  let tokens: TokenServer;
+  let tokenReg: Registry;
   let d: Berthd;
   let c17: Containerd;
   let busybox: BuiltImage & { pushed: Pushed };
@@ -71,6 +73,12 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     reg = await Registry.start(dir);
     authReg = await Registry.start(authDir, { htpasswd: { [USER.username]: USER.password } });
     busybox = await buildAndPush(dir, reg, busyboxImage(), 'berth/busybox:v1');
+    // Token auth over the same storage: a token server that knows a password and an identity token.
+    tokens = await TokenServer.start(authDir, {
+      users: { bob: 'token-pw' },
+      refreshTokens: { 'bob-identity': 'bob' },
+    });
+    tokenReg = await Registry.start(authDir, { storage: reg.storage, token: tokens.registryAuth });
     // berthd's registry config dir: a name that exists only there, served by the plain-HTTP registry.
     const certs = join(dir.path, 'certs.d');
     mkdirSync(join(certs, MIRRORED), { recursive: true });
@@ -88,6 +96,8 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     await c17?.stop();
     await reg?.stop();
     await authReg?.stop();
+    await tokenReg?.stop();
+    await tokens?.close();
     dir?.remove();
     authDir?.remove();
     dir17?.remove();
@@ -217,6 +227,41 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /not found/, r.stderr);
+  });
+
+  it('token auth: --user and --refresh are answered on the auth stream and exchanged for tokens', async () => {
+    const ref = `${tokenReg.host}/berth/busybox:v1`;
+    const anon = await ctr17(d.socket, ['images', 'pull', '--local=false', ref], 'token-anon');
+    assert.notEqual(anon.code, 0, 'no credentials, no token');
+    assert.match(anon.stderr, /401|unauthorized|unauthenticated/i, anon.stderr);
+
+    const before = tokens.requests.length;
+    await ctr17Ok(
+      d.socket,
+      ['images', 'pull', '--local=false', '--user', 'bob:token-pw', ref],
+      'token-user',
+    );
+    assert.equal((await images(d.socket, 'token-user')).get(ref), busybox.pushed.digest);
+    const byPassword = tokens.requests.slice(before);
+    assert.ok(
+      byPassword.some(
+        (q) => q.user === 'bob' && q.scopes.includes('repository:berth/busybox:pull'),
+      ),
+      JSON.stringify(byPassword),
+    );
+
+    const mid = tokens.requests.length;
+    await ctr17Ok(
+      d.socket,
+      ['images', 'pull', '--local=false', '--refresh', 'bob-identity', ref],
+      'token-refresh',
+    );
+    assert.equal((await images(d.socket, 'token-refresh')).get(ref), busybox.pushed.digest);
+    const byRefresh = tokens.requests.slice(mid);
+    assert.ok(
+      byRefresh.some((q) => q.method === 'POST' && q.user === 'bob'),
+      `an identity token is exchanged with a POST refresh_token grant: ${JSON.stringify(byRefresh)}`,
+    );
   });
 
   it('exports and imports: berthd → archive → berthd and containerd 1.7.13 → archive → berthd', async () => {
