@@ -176,7 +176,7 @@ export class LocalTransfer implements Transferrer {
       await ops.push(ctx, this.stores, resolver, dst.reference, image, {
         allPlatforms: true,
         maxConcurrentUploads: this.config.maxConcurrentUploads,
-        ...(progress !== undefined && { onProgress: progress.forward(image.name) }),
+        ...(progress !== undefined && { onProgress: progress.forward(image.name, dst.reference) }),
       });
       progress?.event('pushed content', image.name);
       progress?.status(`Completed push to ${where}`);

@@ -41,7 +41,8 @@ describe('ProgressSender', () => {
     const p = new ProgressSender(f.stream, nullLogger);
     const fwd = p.forward('r.test/a:1');
     p.status('Pulling from OCI Registry (r.test/a:1)');
-    fwd({ event: 'resolved', name: 'r.test/a:1', progress: 0, total: 0 });
+    fwd({ event: 'resolved', name: 'r.test/a:1', progress: 0, total: 0, desc: MANIFEST });
+    fwd({ event: 'Importing', name: '', progress: 0, total: 0 });
     fwd({ event: 'exists', name: MANIFEST.digest, progress: 9, total: 9, desc: MANIFEST });
     fwd({
       event: 'downloading',
@@ -101,6 +102,26 @@ describe('ProgressSender', () => {
       },
     ]);
     assert.ok(f.ended.aborted, 'close ends the stream');
+  });
+
+  it("hangs a push's blobs under the image it pushes, not under the destination", async () => {
+    const f = fakeStream();
+    const p = new ProgressSender(f.stream, nullLogger);
+    const fwd = p.forward('local/image:1', 'r.test/dest:1');
+    fwd({ event: 'pushing content', name: 'r.test/dest:1', progress: 0, total: 0, desc: MANIFEST });
+    fwd({
+      event: 'uploading',
+      name: 'layer-sha256:l',
+      parents: ['r.test/dest:1'],
+      progress: 5,
+      total: 100,
+      desc: LAYER,
+    });
+    await p.close();
+    const got = f.sent.map((m) =>
+      m.kind === 'progress' ? `${m.progress.event} ${m.progress.name} ${m.progress.parents}` : '',
+    );
+    assert.deepEqual(got, ['uploading layer-sha256:l local/image:1']);
   });
 
   it('refKey: the kinds containerd names', () => {

@@ -48,10 +48,13 @@ export class ProgressSender {
     this.send({ event, name, parents: [], progress: 0, total: 0 });
   }
 
-  /** The ProgressFn for an image operation whose root job is `root`. */
-  forward(root: string): (p: Progress) => void {
+  /**
+   * The ProgressFn for an image operation whose root job is `root`; parents
+   * named `alias` (a push names its destination) hang under the root too.
+   */
+  forward(root: string, alias?: string): (p: Progress) => void {
     return (p) => {
-      const msg = this.translate(root, p);
+      const msg = this.translate(root, alias, p);
       if (msg !== undefined) this.update(msg);
     };
   }
@@ -84,12 +87,20 @@ export class ProgressSender {
     this.stream.close();
   }
 
-  private translate(root: string, p: Progress): WireProgress | undefined {
+  private translate(
+    root: string,
+    alias: string | undefined,
+    p: Progress,
+  ): WireProgress | undefined {
+    // The transfer sends its own status lines (no name) and the events about the whole image.
+    if (p.name === '') return undefined;
     let event = p.event;
     switch (event) {
-      // The transfer sends its own status lines and `saved` events.
       case 'resolving':
       case 'resolved':
+      case 'fetching image content':
+      case 'pushing content':
+      case 'pushed content':
       case 'saved':
         return undefined;
       case 'downloaded':
@@ -106,7 +117,7 @@ export class ProgressSender {
       this.refKeys.set(p.desc.digest, name);
     }
     const parents = (p.parents ?? [])
-      .map((parent) => this.refKeys.get(parent) ?? parent)
+      .map((parent) => (parent === alias ? root : (this.refKeys.get(parent) ?? parent)))
       .filter((parent) => parent !== name);
     return {
       event,
