@@ -55,7 +55,7 @@ export class ProgressSender {
   forward(root: string, alias?: string): (p: Progress) => void {
     return (p) => {
       const msg = this.translate(root, alias, p);
-      if (msg !== undefined) this.update(msg);
+      if (msg !== undefined) this.update(msg, root);
     };
   }
 
@@ -128,7 +128,14 @@ export class ProgressSender {
     };
   }
 
-  private update(p: WireProgress): void {
+  private update(p: WireProgress, root: string): void {
+    // ctr hangs a job under parents it has seen only: a push reports blobs
+    // before the manifest that holds them, so the parent comes first, waiting.
+    for (const parent of p.parents ?? []) {
+      if (parent !== root && !this.lastSent.has(parent)) {
+        this.send({ event: 'waiting', name: parent, parents: [root], progress: 0, total: 0 });
+      }
+    }
     const last = this.lastSent.get(p.name);
     if (last === undefined || last.event !== p.event) {
       // A change of state supersedes a coalesced byte count.
