@@ -23,6 +23,7 @@ import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
 import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
+import { type IngestClaim, IngestClaims } from './ingest-claims.js';
 import { addLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
 
@@ -53,6 +54,8 @@ interface BlobRow {
  */
 export class MetadataContentStore implements ContentStore {
   private readonly inCommit = new Map<string, number>();
+  /** Which ingest is writing each expected digest, so a blob is fetched once. */
+  readonly claims = new IngestClaims();
 
   constructor(
     private readonly mdb: MetadataDB,
@@ -162,30 +165,88 @@ export class MetadataContentStore implements ContentStore {
       if (isNotFound(err)) throw notFound(`ingest ${JSON.stringify(ref)}`, { cause: err });
       throw err;
     });
+    // A writer still open on it can no longer commit: writers waiting for
+    // the same blob go on.
+    this.claims.releaseRef(backendRef(ns, ref));
     this.mdb.update(() => {
       this.mdb.prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?').run(ns, ref);
     });
   }
 
+  /**
+   * Opens (or resumes) the namespace's ingest `opts.ref`. With an `expected`
+   * digest:
+   * - the namespace has the blob: it joins the context's lease, and the
+   *   writer answers `already_exists`;
+   * - another ref (any namespace) is writing the same digest: the writer
+   *   waits until that ingest is committed or let go, so each blob is
+   *   fetched once however many pulls want it ({@link IngestClaims}); the
+   *   wait ends with `canceled` when the context's signal aborts;
+   * - the backend has the blob (another namespace committed it): shared
+   *   policy, it is recorded here and joins the lease, `already_exists`;
+   * - otherwise the ingest opens, holding the digest's claim until it is
+   *   committed, closed or aborted.
+   */
   async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
     const ns = namespaceRequired(ctx);
     if (!opts.ref) throw invalidArgument('ref must not be empty');
+    const bref = backendRef(ns, opts.ref);
+    let claim: IngestClaim | undefined;
     if (opts.expected) {
       const expected = opts.expected;
       validateDigest(expected);
       if (this.leaseIfPresent(ctx, ns, expected)) throw alreadyExists(`content ${expected}`);
-      const shared = await this.holding(expected, async () => {
-        const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
-        // Shared policy: naming a blob another namespace committed makes it
-        // visible here without writing the bytes again.
-        if (info) this.mdb.update(() => this.record(ctx, ns, expected, info.size, {}));
-        return info;
-      });
-      if (shared) throw alreadyExists(`content ${expected}`);
+      const holder = this.claims.holder(expected);
+      if (holder !== undefined && holder !== bref) {
+        ctx.log.debug(
+          { ref: opts.ref, expected, writing: holder },
+          'content: waiting for the ingest writing the same blob',
+        );
+      }
+      claim = await this.claims.acquire(expected, bref, ctx.signal);
+      try {
+        await this.adoptCommitted(ctx, ns, expected);
+      } catch (err) {
+        claim.release();
+        throw err;
+      }
     }
+    try {
+      return await this.openWriter(ctx, ns, opts, claim);
+    } catch (err) {
+      claim?.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Throws `already_exists` (after recording the blob here and adding it to
+   * the lease) when the blob is committed: in this namespace (a writer of
+   * another ref here may have committed it while this one waited) or, by
+   * the shared policy, in the backend.
+   */
+  private async adoptCommitted(ctx: OpContext, ns: string, expected: string): Promise<void> {
+    if (this.leaseIfPresent(ctx, ns, expected)) throw alreadyExists(`content ${expected}`);
+    const shared = await this.holding(expected, async () => {
+      const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      // Naming a blob another namespace committed makes it visible here
+      // without writing the bytes again.
+      if (info) this.mdb.update(() => this.record(ctx, ns, expected, info.size, {}));
+      return info;
+    });
+    if (shared) throw alreadyExists(`content ${expected}`);
+  }
+
+  private async openWriter(
+    ctx: OpContext,
+    ns: string,
+    opts: WriterOptions,
+    claim: IngestClaim | undefined,
+  ): Promise<Writer> {
+    ctx.signal.throwIfAborted();
     this.mdb.update(() => {
       ensureNamespace(this.mdb, ns);
       const expires = ctx.lease ? null : nowNanos() + INGEST_EXPIRY_NANOS;
@@ -211,7 +272,7 @@ export class MetadataContentStore implements ContentStore {
           throw unavailable(`ref ${JSON.stringify(opts.ref)} locked`, { cause: err });
         throw err;
       });
-    return new NamespacedWriter(this, ctx, ns, opts.ref, w);
+    return new NamespacedWriter(this, ctx, ns, opts.ref, w, claim);
   }
 
   /** Finishes a namespaced commit; called by the writer. */
@@ -314,6 +375,8 @@ class NamespacedWriter implements Writer {
     readonly namespace: string,
     readonly ref: string,
     private readonly inner: Writer,
+    /** The writer's hold on its expected digest, released when it commits or closes. */
+    private readonly claim: IngestClaim | undefined,
   ) {}
 
   async status(): Promise<Status> {
@@ -328,16 +391,25 @@ class NamespacedWriter implements Writer {
     return this.inner.truncate(size);
   }
 
-  commit(size: number, expected?: string, opts?: CommitOptions): Promise<string> {
-    return this.store.commitWriter(this, this.inner, size, expected, opts);
+  async commit(size: number, expected?: string, opts?: CommitOptions): Promise<string> {
+    try {
+      return await this.store.commitWriter(this, this.inner, size, expected, opts);
+    } finally {
+      // Committed (waiters then find the blob) or failed (a waiter writes it).
+      this.claim?.release();
+    }
   }
 
   digest(): string {
     return this.inner.digest();
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  async close(): Promise<void> {
+    try {
+      await this.inner.close();
+    } finally {
+      this.claim?.release();
+    }
   }
 }
 
