@@ -14,6 +14,8 @@ export interface RegistryOptions {
   startTimeoutMs?: number;
   /** Registry log level (`error`, `warn`, `info`, `debug`); default `warn`. */
   logLevel?: string;
+  /** How much of its log `output` keeps (bytes); default 256 KiB. At `info`, each request is a line. */
+  maxOutput?: number;
 }
 
 /** Asks the kernel for a free TCP port on 127.0.0.1 (bind port 0, read it, close). */
@@ -51,9 +53,11 @@ export class Registry {
     readonly port: number,
     readonly storage: string,
     readonly config: string,
+    /** How much of the log `output` keeps; a log that reached it is cut. */
+    readonly maxOutput = MAX_OUTPUT,
   ) {
     const keep = (b: Buffer) => {
-      if (this.output.length < MAX_OUTPUT) this.output += b.toString();
+      if (this.output.length < maxOutput) this.output += b.toString();
     };
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
@@ -141,7 +145,7 @@ export class Registry {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
     });
-    return new Registry(proc, port, storage, config);
+    return new Registry(proc, port, storage, config, opts.maxOutput);
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
