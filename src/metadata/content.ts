@@ -186,6 +186,10 @@ export class MetadataContentStore implements ContentStore {
    *   policy, it is recorded here and joins the lease, `already_exists`;
    * - otherwise the ingest opens, holding the digest's claim until it is
    *   committed, closed or aborted.
+   *
+   * A caller holding a writer for one digest must not wait for a writer of
+   * another (open it only after the first is written and committed or
+   * closed), or two pulls that want the same blobs could wait on each other.
    */
   async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
     const ns = namespaceRequired(ctx);
