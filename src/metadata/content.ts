@@ -10,6 +10,7 @@ import type {
 import { validateDigest } from '../core/content/index.js';
 import {
   alreadyExists,
+  canceled,
   invalidArgument,
   isAlreadyExists,
   isNotFound,
@@ -250,7 +251,12 @@ export class MetadataContentStore implements ContentStore {
     opts: WriterOptions,
     claim: IngestClaim | undefined,
   ): Promise<Writer> {
-    ctx.signal.throwIfAborted();
+    if (ctx.signal.aborted) {
+      // Granted the blob just as its caller gave up: open nothing.
+      throw canceled(`opening ingest ${JSON.stringify(opts.ref)}: the caller gave up`, {
+        cause: ctx.signal.reason,
+      });
+    }
     this.mdb.update(() => {
       ensureNamespace(this.mdb, ns);
       const expires = ctx.lease ? null : nowNanos() + INGEST_EXPIRY_NANOS;
