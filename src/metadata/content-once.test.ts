@@ -175,6 +175,16 @@ describe('MetadataContentStore: a blob being written is written once', () => {
     await assert.rejects(other.promise, isAlreadyExists);
   });
 
+  it('leases the blob for a writer of the same ref that finds it committed when the ref is handed over', async () => {
+    const first = await open('a');
+    await leases.create(ctxIn('a'), { id: 'second-pull' });
+    const second = track(open('a', undefined, 'second-pull'));
+    await settle();
+    assert.equal(await writeAll(first), digest);
+    await assert.rejects(second.promise, isAlreadyExists);
+    assert.ok((await resources('a', 'second-pull')).includes(`content:${digest}`));
+  });
+
   it('resumes a closed ingest of the same ref at once', async () => {
     const first = await open('a');
     await first.write(data.subarray(0, 1000));

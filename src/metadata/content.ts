@@ -276,10 +276,14 @@ export class MetadataContentStore implements ContentStore {
         ...(opts.total !== undefined && { total: opts.total }),
         ...(opts.expected !== undefined && { expected: opts.expected }),
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         // The backend names its namespaced ref; the caller knows only its own.
         if (isUnavailable(err))
           throw unavailable(`ref ${JSON.stringify(opts.ref)} locked`, { cause: err });
+        // Committed while this writer waited for its ref (a writer of the
+        // same ref here, the ref lock handed over): record it and lease it.
+        if (isAlreadyExists(err) && opts.expected)
+          await this.adoptCommitted(ctx, ns, opts.expected);
         throw err;
       });
     return new NamespacedWriter(this, ctx, ns, opts.ref, w, claim);
