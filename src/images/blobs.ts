@@ -1,0 +1,203 @@
+/**
+ * @module
+ * Blob plumbing shared by pull, import and unpack: reading small JSON blobs
+ * (manifests, indexes, configs) with a size bound, writing one blob through an
+ * ingest with the expected digest and size (resuming a partial ingest,
+ * `already_exists` meaning "have it"), and label updates.
+ */
+import type { ContentStore, Descriptor, Provider, Writer } from '../core/content/index.js';
+import {
+  failedPrecondition,
+  isAlreadyExists,
+  isFailedPrecondition,
+  isNotFound,
+  isUnavailable,
+} from '../core/errdefs/index.js';
+import type { Labels } from '../core/labels/index.js';
+import type { OpContext } from '../core/namespaces/index.js';
+
+/** The largest manifest, index or config read into memory (containerd bounds manifests likewise). */
+export const MAX_JSON_BLOB = 16 << 20;
+
+/** Reads a small blob whole: `failed_precondition` when it exceeds `max` or differs from `desc.size`. */
+export async function readBlob(
+  ctx: OpContext,
+  provider: Provider,
+  desc: Descriptor,
+  max = MAX_JSON_BLOB,
+): Promise<Buffer> {
+  if (desc.size > max) {
+    throw failedPrecondition(
+      `blob ${desc.digest} (${desc.mediaType}) is ${desc.size} bytes: more than the ${max} bytes allowed for metadata`,
+    );
+  }
+  const out = Buffer.allocUnsafe(desc.size);
+  let at = 0;
+  for await (const chunk of provider.read(ctx, desc.digest)) {
+    if (at + chunk.length > desc.size) {
+      throw failedPrecondition(
+        `blob ${desc.digest}: longer than its descriptor's ${desc.size} bytes`,
+      );
+    }
+    chunk.copy(out, at);
+    at += chunk.length;
+  }
+  if (at !== desc.size) {
+    throw failedPrecondition(`blob ${desc.digest}: ${at} bytes, its descriptor says ${desc.size}`);
+  }
+  return out;
+}
+
+/** Reads and parses a JSON blob; a parse error is `failed_precondition` naming the blob. */
+export async function readJson<T>(
+  ctx: OpContext,
+  provider: Provider,
+  desc: Descriptor,
+): Promise<T> {
+  const data = await readBlob(ctx, provider, desc);
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch (err) {
+    throw failedPrecondition(
+      `blob ${desc.digest} (${desc.mediaType}): not valid JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Whether the content store has `digest` committed (in the context's namespace). */
+export async function hasBlob(ctx: OpContext, content: Provider, digest: string): Promise<boolean> {
+  try {
+    await content.info(ctx, digest);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Sets some labels of a blob, leaving the others (`labels.<key>` field paths). */
+export async function setLabels(
+  ctx: OpContext,
+  content: ContentStore,
+  digest: string,
+  labels: Labels,
+): Promise<void> {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return;
+  await content.update(
+    ctx,
+    { digest, labels },
+    keys.map((k) => `labels.${k}`),
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    }
+    function abort() {
+      clearTimeout(t);
+      reject(signal.reason);
+    }
+    signal.addEventListener('abort', abort, { once: true });
+  });
+}
+
+/**
+ * Opens a writer for `ref`, or returns undefined when the blob is already
+ * committed. A ref held by another writer (`unavailable`, the same blob being
+ * written by someone else) is retried with backoff until it is free, as
+ * containerd's OpenWriter does; by then the blob is usually committed.
+ */
+export async function openWriter(
+  ctx: OpContext,
+  content: ContentStore,
+  ref: string,
+  desc: Descriptor,
+): Promise<Writer | undefined> {
+  let delay = 20;
+  for (;;) {
+    try {
+      return await content.writer(ctx, { ref, total: desc.size, expected: desc.digest });
+    } catch (err) {
+      if (isAlreadyExists(err)) return undefined;
+      if (!isUnavailable(err)) throw err;
+      await sleep(delay, ctx.signal);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
+
+export interface WriteBlobOptions {
+  /** The blob's bytes from `offset` on. */
+  source: (offset: number) => AsyncIterable<Buffer>;
+  /** Labels of the committed blob. */
+  labels?: Labels;
+  /** Called with the bytes written so far (the resumed offset included). */
+  onBytes?: (written: number) => void;
+}
+
+/**
+ * Writes `desc`'s blob through the ingest `ref` and commits it with its
+ * expected digest and size (and `labels`). Returns false when the blob was
+ * already there (at open or at commit): its labels are then the caller's
+ * business. A partial ingest of the same ref is resumed from
+ * its offset. When the data does not match the descriptor (digest or size)
+ * the ingest is aborted, since its bytes can never commit; other failures
+ * leave it to be resumed.
+ */
+export async function writeBlob(
+  ctx: OpContext,
+  content: ContentStore,
+  ref: string,
+  desc: Descriptor,
+  opts: WriteBlobOptions,
+): Promise<boolean> {
+  const w = await openWriter(ctx, content, ref, desc);
+  if (!w) return false;
+  let committed = false;
+  try {
+    let offset = (await w.status()).offset;
+    if (offset > desc.size) {
+      await w.truncate(0);
+      offset = 0;
+    }
+    let written = offset;
+    opts.onBytes?.(written);
+    if (offset < desc.size || desc.size === 0) {
+      for await (const chunk of opts.source(offset)) {
+        ctx.signal.throwIfAborted();
+        written += chunk.length;
+        if (written > desc.size) {
+          throw failedPrecondition(
+            `blob ${desc.digest}: more than the ${desc.size} bytes its descriptor says`,
+          );
+        }
+        await w.write(chunk);
+        opts.onBytes?.(written);
+      }
+    }
+    try {
+      await w.commit(desc.size, desc.digest, opts.labels ? { labels: opts.labels } : {});
+      committed = true;
+    } catch (err) {
+      if (isAlreadyExists(err)) {
+        committed = true;
+        return false;
+      }
+      throw err;
+    }
+    return true;
+  } catch (err) {
+    if (!committed) {
+      await w.close().catch(() => {});
+      if (isFailedPrecondition(err)) await content.abort(ctx, ref).catch(() => {});
+    }
+    throw err;
+  }
+}
