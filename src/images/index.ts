@@ -22,4 +22,5 @@ export {
 } from './media-types.js';
 export { normalizeName } from './names.js';
 export { type PullOptions, pull, type UnpackTarget } from './pull.js';
+export { type PushOptions, push } from './push.js';
 export { isUnpacked, SNAPSHOT_REF_LABEL, type UnpackOptions, unpack } from './unpack.js';

@@ -26,6 +26,13 @@ async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** `host/path` of a reference (tag and digest dropped). */
+export function repoOf(ref: string): string {
+  const name = ref.split('@')[0]!;
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
+}
+
 export interface Fetched {
   digest: string;
   offset: number;
@@ -142,7 +149,7 @@ export class MemoryRegistry {
     data: () => AsyncIterable<Buffer>,
     opts: PushOptions = {},
   ): Promise<boolean> {
-    const repo = ref.replace(/[:@].*$/, '');
+    const repo = repoOf(ref);
     const mountFrom = opts.mountFrom ?? [];
     const holders = this.repos.get(desc.digest) ?? new Set<string>();
     this.repos.set(desc.digest, holders);
