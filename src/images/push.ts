@@ -13,7 +13,7 @@ import type { Descriptor } from '../core/content/index.js';
 import type { Image } from '../core/images/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { all, type MatchComparer, matcherFor } from '../core/platforms/index.js';
-import type { Pusher, Resolver } from '../core/remotes/index.js';
+import type { Resolver } from '../core/remotes/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { hasBlob } from './blobs.js';
 import { Limiter, TaskGroup } from './limiter.js';
