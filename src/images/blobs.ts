@@ -5,6 +5,7 @@
  * ingest with the expected digest and size (resuming a partial ingest,
  * `already_exists` meaning "have it"), and label updates.
  */
+import { createHash } from 'node:crypto';
 import type { ContentStore, Descriptor, Provider, Writer } from '../core/content/index.js';
 import {
   failedPrecondition,
@@ -197,6 +198,68 @@ export async function writeBlob(
     if (!committed) {
       await w.close().catch(() => {});
       if (isFailedPrecondition(err)) await content.abort(ctx, ref).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+/**
+ * Writes a stream whose digest may be unknown (an archive entry) through
+ * ingest `ref`, hashing on the way; a stale partial ingest of the ref is
+ * restarted (a stream cannot skip ahead). With `expected`, the commit checks
+ * it. Returns the blob's descriptor (media type left to the caller); a blob
+ * that was already there is fine.
+ */
+export async function writeStream(
+  ctx: OpContext,
+  content: ContentStore,
+  ref: string,
+  source: AsyncIterable<Buffer>,
+  size: number,
+  expected?: string,
+): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  let w: Writer | undefined;
+  let delay = 20;
+  while (!w) {
+    try {
+      w = await content.writer(ctx, { ref, total: size, ...(expected && { expected }) });
+    } catch (err) {
+      if (expected && isAlreadyExists(err)) {
+        for await (const _ of source) {
+          // drain the entry: the archive goes on after it
+        }
+        return { digest: expected, size };
+      }
+      if (!isUnavailable(err)) throw err;
+      await sleep(delay, ctx.signal);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+  let done = false;
+  try {
+    if ((await w.status()).offset > 0) await w.truncate(0);
+    let n = 0;
+    for await (const chunk of source) {
+      hash.update(chunk);
+      n += chunk.length;
+      await w.write(chunk);
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (expected && digest !== expected) {
+      throw failedPrecondition(`${ref}: content has digest ${digest}, its name says ${expected}`);
+    }
+    try {
+      await w.commit(n, digest);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    done = true;
+    return { digest, size: n };
+  } catch (err) {
+    if (!done) {
+      await w.close().catch(() => {});
+      await content.abort(ctx, ref).catch(() => {});
     }
     throw err;
   }

@@ -6,7 +6,9 @@
  * `remotes.PushContent`, `images/archive` and `pkg/unpack`.
  */
 export { chainId, chainIds } from './chain.js';
+export { type ExportOptions, exportArchive } from './export.js';
 export { imageChainId, imageConfig, imageSize, rootFs } from './image.js';
+export { type ImportOptions, importArchive, ociReferenceName } from './import.js';
 export { withLease } from './lease.js';
 export type { ImageConfigJson, IndexJson, ManifestJson } from './manifest.js';
 export {

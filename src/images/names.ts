@@ -111,3 +111,19 @@ export function isTaggedOrDigested(name: string): boolean {
     return false;
   }
 }
+
+/**
+ * Docker's familiar form of a normalized name, tagged `latest` when it has
+ * neither tag nor digest (containerd's familiarizeReference for RepoTags):
+ * `docker.io/library/busybox:latest` → `busybox:latest`.
+ */
+export function familiarName(name: string): string {
+  let n = normalizeName(name);
+  if (n.startsWith('docker.io/')) {
+    n = n.slice('docker.io/'.length);
+    if (n.startsWith('library/') && !n.slice('library/'.length).includes('/')) {
+      n = n.slice('library/'.length);
+    }
+  }
+  return n;
+}

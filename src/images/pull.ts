@@ -12,7 +12,7 @@
  * All of it under a lease: the caller's, or a temporary one deleted at the end.
  */
 import type { ContentStore, Descriptor } from '../core/content/index.js';
-import { isAlreadyExists, isNotFound, notFound } from '../core/errdefs/index.js';
+import { isAlreadyExists, notFound } from '../core/errdefs/index.js';
 import type { Image } from '../core/images/index.js';
 import type { Labels } from '../core/labels/index.js';
 import { validateLabel } from '../core/labels/index.js';
@@ -41,6 +41,7 @@ import {
 import { childrenLabels, isIndex, isManifest, refKey } from './media-types.js';
 import { splitName } from './names.js';
 import { BlobProgress } from './progress.js';
+import { putImage } from './records.js';
 import { configPlatform, unpackLayers } from './unpack.js';
 
 export interface UnpackTarget {
@@ -76,27 +77,6 @@ export function appendSource(existing: string | undefined, repo: string): string
   const repos = new Set(existing ? existing.split(',') : []);
   repos.add(repo);
   return [...repos].sort().join(',');
-}
-
-/** Creates the image record, or updates it when the name exists (containerd's createNewImage). */
-export async function putImage(
-  ctx: OpContext,
-  stores: ImageStores,
-  image: Omit<Image, 'createdAt' | 'updatedAt'>,
-): Promise<Image> {
-  for (;;) {
-    try {
-      return await stores.images.create(ctx, image);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-    }
-    try {
-      return await stores.images.update(ctx, image);
-    } catch (err) {
-      // Deleted meanwhile: create it again.
-      if (!isNotFound(err)) throw err;
-    }
-  }
 }
 
 interface Fetch {
