@@ -1,0 +1,152 @@
+/**
+ * The shared pull (src/images `pull`) as berthd runs it, in-process over the
+ * local stores (SQLite metadata, local content store, overlayfs snapshotter,
+ * walking differ), pulling bench/layers-image.ts's 5-layer image from its OCI
+ * layout through a directory resolver, with unpack. Optionally beside
+ * containerd 1.6's `ctr images pull --plain-http` of the same image from a
+ * docker-registry on 127.0.0.1 (what bench/pull.ts compares berthd with).
+ *
+ *   node --import tsx bench/images-pull.ts [--rounds 3] [--containerd] [--json]
+ *
+ * Root (overlayfs). Each round pulls into fresh stores; `sync` runs before
+ * each timed pull. Peak RSS of this process is polled every 10 ms.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pull } from '../src/images/index.js';
+import { Containerd } from '../test/helpers/containerd.js';
+import { ctxOf, imageStores } from '../test/helpers/image-stores.js';
+import { buildImage, pushImage } from '../test/helpers/images.js';
+import { layoutResolver } from '../test/helpers/layout-resolver.js';
+import { Registry } from '../test/helpers/registry.js';
+import { tempDir } from '../test/helpers/tmp.js';
+import { layersImage } from './layers-image.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    containerd: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const ROUNDS = Number(values.rounds);
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.CONTAINERD_NAMESPACE;
+    delete env.CONTAINERD_ADDRESS;
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    p.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    p.on('error', reject);
+    p.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')}: ${code}\n${out}`)),
+    );
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const work = tempDir('berth-bench-images-');
+  const log = (s: string) => {
+    if (!values.json) console.error(s);
+  };
+  let registry: Registry | undefined;
+  let containerd: Containerd | undefined;
+  const cdir = tempDir('berth-bench-images-ctd-');
+  try {
+    log('building the 5-layer image…');
+    const built = await buildImage(work, layersImage());
+    const wire = built.layers.reduce((n, l) => n + l.size, 0);
+    log(`built: ${built.layers.length} layers, ${(wire / 2 ** 20).toFixed(1)} MiB compressed`);
+    const resolver = layoutResolver(built.layout);
+    const ref = `bench.local/layers:${built.tag}`;
+
+    let ctr: ((...args: string[]) => Promise<string>) | undefined;
+    let pushedRef = '';
+    if (values.containerd) {
+      registry = await Registry.start(work);
+      pushedRef = (await pushImage(registry, built.layout, built.tag, 'bench/layers:1')).ref;
+      containerd = await Containerd.start(cdir);
+      const socket = containerd.socket;
+      ctr = (...args: string[]) =>
+        run('ctr', ['--address', socket, '--namespace', 'default', ...args]);
+    }
+
+    const ours: number[] = [];
+    const peaks: number[] = [];
+    const theirs: number[] = [];
+    const oursOnce = async (i: number) => {
+      const dir = join(work.path, `round-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const stores = imageStores(dir, { snapshotters: ['overlayfs'] });
+      await run('sync', []);
+      let peak = process.memoryUsage().rss;
+      const poll = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }, 10);
+      const t0 = performance.now();
+      await pull(ctxOf('default'), stores, resolver, ref, {
+        unpack: [{ snapshotter: 'overlayfs' }],
+      });
+      const s = (performance.now() - t0) / 1000;
+      clearInterval(poll);
+      ours.push(s);
+      peaks.push(peak);
+      log(
+        `images.pull + unpack (overlayfs), round ${i + 1}: ${s.toFixed(2)} s, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`,
+      );
+      await stores.close();
+    };
+    const theirsOnce = async (i: number) => {
+      if (!ctr) return;
+      await run('sync', []);
+      const t0 = performance.now();
+      await ctr('images', 'pull', '--plain-http', pushedRef);
+      const s = (performance.now() - t0) / 1000;
+      theirs.push(s);
+      log(`containerd ctr images pull, round ${i + 1}: ${s.toFixed(2)} s`);
+      await ctr('images', 'rm', '--sync', pushedRef);
+    };
+    // The order alternates across rounds, so neither side always pays the other's writeback.
+    for (let i = 0; i < ROUNDS; i++) {
+      if (i % 2 === 0) {
+        await oursOnce(i);
+        await theirsOnce(i);
+      } else {
+        await theirsOnce(i);
+        await oursOnce(i);
+      }
+    }
+    const result = {
+      image: { layers: built.layers.length, compressedBytes: wire },
+      pullUnpackS: median(ours),
+      peakRssMiB: Math.max(...peaks) / 2 ** 20,
+      ...(theirs.length > 0 && {
+        containerdCtrPullS: median(theirs),
+        ratio: median(ours) / median(theirs),
+      }),
+    };
+    console.log(values.json ? JSON.stringify(result) : result);
+  } finally {
+    await containerd?.stop();
+    await registry?.stop();
+    cdir.remove();
+    work.remove();
+  }
+}
+
+await main();
