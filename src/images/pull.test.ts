@@ -263,6 +263,21 @@ describe('pull', () => {
     assert.deepEqual(await stores.leases.list(ctx), []);
   });
 
+  it('fetches at most maxConcurrentDownloads blobs at once', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const layers = Array.from({ length: 6 }, (_, i) => [fileEntry(`f${i}`, randomBytes(300_000))]);
+    const img = await addImage(reg, layers);
+    reg.tag(REF, img.manifest);
+    reg.chunk = 8 * 1024;
+    await pull(ctx, stores, reg.resolver(), REF, { maxConcurrentDownloads: 2 });
+    assert.equal(reg.maxActive, 2);
+    reg.maxActive = 0;
+    await stores.images.delete(ctx, REF);
+    await stores.gc.collect();
+    await pull(ctx, stores, reg.resolver(), REF);
+    assert.equal(reg.maxActive, 3, 'default 3');
+  });
+
   it('updates the target of an existing image record', async () => {
     const a = await addImage(reg, [[fileEntry('a', 'a')]], { label: 'a' });
     const b = await addImage(reg, [[fileEntry('a', 'b')]], { label: 'b' });

@@ -58,6 +58,9 @@ export class MemoryRegistry {
   /** Repositories (`host/path`) that hold each digest, for cross-repository mounts. */
   readonly repos = new Map<string, Set<string>>();
   chunk = 64 * 1024;
+  /** Fetches streaming right now, and the most seen at once. */
+  active = 0;
+  maxActive = 0;
 
   add(data: Buffer, mediaType: string): Descriptor {
     const digest = sha256(data);
@@ -109,6 +112,16 @@ export class MemoryRegistry {
   async *#fetch(desc: Descriptor, opts: FetchOptions = {}): AsyncGenerator<Buffer> {
     const offset = opts.offset ?? 0;
     this.fetched.push({ digest: desc.digest, offset });
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      yield* this.#stream(desc, offset, opts);
+    } finally {
+      this.active--;
+    }
+  }
+
+  async *#stream(desc: Descriptor, offset: number, opts: FetchOptions): AsyncGenerator<Buffer> {
     const stored = this.blobs.get(desc.digest);
     if (!stored) throw notFound(`memory registry: blob ${desc.digest}: not found`);
     let data = stored;
