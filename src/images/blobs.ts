@@ -197,7 +197,9 @@ export async function writeBlob(
   } catch (err) {
     if (!committed) {
       await w.close().catch(() => {});
-      if (isFailedPrecondition(err)) await content.abort(ctx, ref).catch(() => {});
+      if (isFailedPrecondition(err)) {
+        await content.abort({ ...ctx, signal: new AbortController().signal }, ref).catch(() => {});
+      }
     }
     throw err;
   }
@@ -259,7 +261,7 @@ export async function writeStream(
   } catch (err) {
     if (!done) {
       await w.close().catch(() => {});
-      await content.abort(ctx, ref).catch(() => {});
+      await content.abort({ ...ctx, signal: new AbortController().signal }, ref).catch(() => {});
     }
     throw err;
   }

@@ -316,7 +316,7 @@ export async function importArchive(
 ): Promise<Image[]> {
   const wanted: MatchComparer = matcherFor(opts.platforms);
   const walkMatcher = opts.allPlatforms ? all : wanted;
-  return withLease(ctx, stores.leases, async (lctx) => {
+  return withLease(ctx, stores, async (lctx) => {
     opts.onProgress?.({ event: 'Importing', name: '', progress: 0, total: 0 });
     const s = await ingestArchive(lctx, stores, input);
     let root: Descriptor;

@@ -263,6 +263,32 @@ describe('pull', () => {
     assert.deepEqual(await stores.leases.list(ctx), []);
   });
 
+  it('a cancelled pull stops and leaves nothing once its lease is gone', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const img = await addImage(reg, [
+      [fileEntry('a', 'a')],
+      [fileEntry('big', randomBytes(2_000_000))],
+    ]);
+    reg.tag(REF, img.manifest);
+    reg.chunk = 4 * 1024;
+    const ac = new AbortController();
+    const cctx = { ...ctx, signal: ac.signal };
+    const p = pull(cctx, stores, reg.resolver(), REF, {
+      unpack: [{ snapshotter: 'native' }],
+      onProgress: (e) => {
+        if (e.event === 'unpacked') ac.abort(new Error('stop'));
+      },
+    });
+    await assert.rejects(p, /stop|abort/i);
+    assert.equal(reg.active, 0, 'no fetch still running');
+    assert.deepEqual(await stores.leases.list(ctx), []);
+    await assert.rejects(stores.images.get(ctx, REF), isNotFound);
+    await stores.gc.collect();
+    assert.deepEqual(await stores.content.list(ctx), []);
+    assert.deepEqual(await stores.content.listStatuses(ctx), []);
+    assert.deepEqual(await stores.snapshotter('native').list(ctx), []);
+  });
+
   it('fetches at most maxConcurrentDownloads blobs at once', async () => {
     const { randomBytes } = await import('node:crypto');
     const layers = Array.from({ length: 6 }, (_, i) => [fileEntry(`f${i}`, randomBytes(300_000))]);

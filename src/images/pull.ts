@@ -153,7 +153,7 @@ export async function pull(
   }));
   const root = resolved.desc;
 
-  return withLease(ctx, stores.leases, async (lctx) => {
+  return withLease(ctx, stores, async (lctx) => {
     const group = new TaskGroup(lctx.signal);
     const gctx: OpContext = { ...lctx, signal: group.signal };
     const f: Fetch = {

@@ -37,7 +37,7 @@ import type { Snapshotter } from '../core/snapshots/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { setLabels } from './blobs.js';
 import { chainIds } from './chain.js';
-import { withLease } from './lease.js';
+import { detached, withLease } from './lease.js';
 import { type ImageConfigJson, manifestFor, readConfig } from './manifest.js';
 
 /** The label an unpacked layer's snapshot carries: the chain ID it is committed under. */
@@ -163,7 +163,7 @@ export async function unpackLayers(
       }
       await sn.commit(ctx, chainID, key, { labels });
     } catch (err) {
-      await sn.remove(ctx, key).catch((rmErr: unknown) => {
+      await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
         ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
       });
       if (isAlreadyExists(err)) continue;
@@ -212,7 +212,7 @@ export async function unpack(
   opts: UnpackOptions,
 ): Promise<void> {
   if (!opts.snapshotter) throw invalidArgument('unpack: a snapshotter is required');
-  await withLease(ctx, stores.leases, async (lctx) => {
+  await withLease(ctx, stores, async (lctx) => {
     const { sel, diffIds } = await imageLayers(lctx, stores, image, opts.platform);
     await unpackLayers(lctx, stores, {
       snapshotter: opts.snapshotter,
