@@ -318,6 +318,112 @@ describe('import and export', () => {
     assert.equal((await stores.content.info(ctx, layer.digest)).size, layer.size);
   });
 
+  it('imports a docker save with manifest.json first and layers named through symlinks', async () => {
+    const { writeTar } = await import('../archive/index.js');
+    const { addLayer, sha256 } = await import('../../test/helpers/memory-registry.js');
+    const reg = new MemoryRegistry();
+    const gz = await addLayer(reg, [fileEntry('hello', 'world')]);
+    // The same layer uncompressed, as docker save writes it.
+    const { decompressStream } = await import('../archive/index.js');
+    const parts: Buffer[] = [];
+    for await (const c of decompressStream(
+      'gzip',
+      (async function* () {
+        yield reg.blobs.get(gz.desc.digest)!;
+      })(),
+    ))
+      parts.push(c);
+    const tar = Buffer.concat(parts);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+      }),
+    );
+    const hex = (b: Buffer) => sha256(b).slice(7);
+    const manifest = Buffer.from(
+      JSON.stringify([
+        {
+          Config: `${hex(config)}.json`,
+          RepoTags: ['hello:1', 'quay.io/x/hello:2'],
+          Layers: ['abc/layer.tar'],
+        },
+      ]),
+    );
+    const file = (name: string, body: Buffer) => ({
+      header: { name, type: 'file' as const, mode: 0o644, size: body.length },
+      body,
+    });
+    const archive = join(dir, 'save.tar');
+    const out = createWriteStream(archive);
+    for await (const c of writeTar([
+      file('manifest.json', manifest),
+      { header: { name: 'abc/', type: 'dir' as const, mode: 0o755 } },
+      {
+        header: {
+          name: 'abc/layer.tar',
+          type: 'symlink' as const,
+          linkname: `../blobs/sha256/${hex(tar)}`,
+          mode: 0o777,
+        },
+      },
+      file(`${hex(config)}.json`, config),
+      file(`blobs/sha256/${hex(tar)}`, tar),
+      file('repositories', Buffer.from('{"hello":{"1":"x"}}')),
+    ]))
+      out.write(c);
+    out.end();
+    await finished(out);
+
+    const images = await importArchive(ctx, stores, fileChunks(archive));
+    assert.deepEqual(
+      images.map((i) => i.name),
+      ['docker.io/library/hello:1', 'quay.io/x/hello:2'],
+    );
+    const read = async (d: string) => {
+      const b: Buffer[] = [];
+      for await (const c of stores.content.read(ctx, d)) b.push(c);
+      return JSON.parse(Buffer.concat(b).toString());
+    };
+    const m = await read(images[0]!.target.digest);
+    assert.deepEqual(m.layers, [
+      {
+        mediaType: 'application/vnd.docker.image.rootfs.diff.tar',
+        digest: sha256(tar),
+        size: tar.length,
+      },
+    ]);
+    const index = await read(
+      (await stores.content.list(ctx)).find((i) => i.labels['containerd.io/gc.ref.content.m.0'])!
+        .digest,
+    );
+    assert.deepEqual(
+      index.manifests.map(
+        (d: { annotations: Record<string, string> }) =>
+          d.annotations['org.opencontainers.image.ref.name'],
+      ),
+      ['1', '2'],
+    );
+
+    // A compressed blob labelled as this layer uncompressed is preferred (containerd's resolveLayers).
+    const w = await other.content.writer(ctx, { ref: 'gz', expected: gz.desc.digest });
+    await w.write(reg.blobs.get(gz.desc.digest)!);
+    await w.commit(gz.desc.size, gz.desc.digest, {
+      labels: { 'containerd.io/uncompressed': sha256(tar), 'containerd.io/gc.root': 'x' },
+    });
+    const again = await importArchive(ctx, other, fileChunks(archive));
+    const b: Buffer[] = [];
+    for await (const c of other.content.read(ctx, again[0]!.target.digest)) b.push(c);
+    assert.deepEqual(JSON.parse(Buffer.concat(b).toString()).layers, [
+      {
+        mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+        digest: gz.desc.digest,
+        size: gz.desc.size,
+      },
+    ]);
+  });
+
   it('refuses what is not an image archive, leaving nothing behind', async () => {
     const file = join(dir, 'junk.tar');
     await exec('tar', ['-C', dir, '-cf', file, 'a/meta.db']);
