@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
@@ -216,9 +223,17 @@ describe('import and export', () => {
     const imgs = await multi(reg);
     const a = await pull(ctx, stores, reg.resolver(), REF, { platforms: ['linux/amd64'] });
     const file = join(dir, 'out.tar');
+    const out = createWriteStream(join(dir, 'x.tar'));
     await assert.rejects(
-      exportTo(stores, join(dir, 'x.tar'), [a], { allPlatforms: true }),
-      isNotFound,
+      exportArchive(ctx, stores, out, [a], { allPlatforms: true }),
+      (e: Error) => isNotFound(e) && e.message.includes(`manifest ${imgs[1]!.manifest.digest}`),
+    );
+    out.end();
+    await finished(out);
+    assert.equal(
+      statSync(join(dir, 'x.tar')).size,
+      0,
+      'nothing written before the missing blob was found',
     );
     await exportTo(stores, file, [a], { allPlatforms: true, skipMissing: true });
     const events: Progress[] = [];

@@ -84,9 +84,11 @@ export async function exportArchive(
     ? undefined
     : matcherFor(opts.platforms);
   const records = new Map<string, TarRecord>();
+  const blobs: Descriptor[] = [];
   const blobRecord = (desc: Descriptor) => {
     const name = `blobs/sha256/${desc.digest.slice('sha256:'.length)}`;
     if (records.has(name)) return;
+    blobs.push(desc);
     records.set(name, {
       header: { name, type: 'file', mode: 0o444, size: desc.size },
       body: () => verified(stores.content.read(ctx, desc.digest), desc),
@@ -96,7 +98,12 @@ export async function exportArchive(
   /** A manifest or index and everything below it (containerd's getRecords). */
   const walk = async (desc: Descriptor): Promise<void> => {
     if (isManifest(desc.mediaType)) {
-      if (opts.skipMissing && !(await hasBlob(ctx, stores.content, desc.digest))) return;
+      if (!(await hasBlob(ctx, stores.content, desc.digest))) {
+        if (opts.skipMissing) return;
+        throw notFound(
+          `export: manifest ${desc.digest} is not in the content store (skipMissing leaves it out)`,
+        );
+      }
       blobRecord(desc);
       const m = await readManifest(ctx, stores.content, desc);
       const kids = [m.config, ...m.layers];
@@ -199,6 +206,12 @@ export async function exportArchive(
   records.set('blobs', { header: { name: 'blobs/', type: 'dir', mode: 0o755 } });
   records.set('blobs/sha256', { header: { name: 'blobs/sha256/', type: 'dir', mode: 0o755 } });
 
+  // Every blob is there before the first byte is written: a missing one fails the export, not the archive half-way.
+  for (const b of blobs) {
+    if (!(await hasBlob(ctx, stores.content, b.digest))) {
+      throw notFound(`export: blob ${b.digest} (${b.mediaType}) is not in the content store`);
+    }
+  }
   opts.onProgress?.({ event: 'Exporting', name: '', progress: 0, total: 0 });
   const sorted = [...records.values()].sort((a, b) =>
     a.header.name < b.header.name ? -1 : a.header.name > b.header.name ? 1 : 0,
