@@ -70,9 +70,10 @@ export async function imageChainId(
 }
 
 /**
- * containerd's image.Size: the target plus every blob reached from it
- * (indexes filtered to the platform, nothing counted twice). Blobs below the
- * manifests need not be present: their sizes come from the descriptors.
+ * The Go client's image.Size (`usage.CalculateImageUsage` with one manifest
+ * per index for the platform, sizes from the manifests): the target plus
+ * every blob reached from it, each counted once. Configs and layers need not
+ * be present: their sizes come from the descriptors.
  */
 export async function imageSize(
   ctx: OpContext,
@@ -88,7 +89,7 @@ export async function imageSize(
     seen.add(desc.digest);
     size += desc.size;
     let kids = await children(ctx, stores.content, desc);
-    if (isIndex(desc.mediaType)) kids = filterManifests(kids, matcher);
+    if (isIndex(desc.mediaType)) kids = filterManifests(kids, matcher, 1);
     for (const k of kids) await walk(k);
   };
   await walk(image.target);
