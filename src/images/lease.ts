@@ -13,6 +13,15 @@ import type { OpContext } from '../core/namespaces/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * `<nanoseconds of the second>-<base64url of 3 random bytes>`: containerd's
+ * random lease IDs (leases.WithRandomID) and extraction keys (uniquePart).
+ */
+export function uniquePart(): string {
+  const nanos = (Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000);
+  return `${nanos}-${randomBytes(3).toString('base64url')}`;
+}
+
 /** RFC 3339 without fractions, as Go's time.RFC3339 formats it. */
 function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -42,7 +51,7 @@ export async function withLease<T>(
 ): Promise<T> {
   const { leases } = stores;
   if (ctx.lease) return fn(ctx);
-  const id = `${Date.now() * 1e6}-${randomBytes(4).toString('hex')}`;
+  const id = uniquePart();
   await leases.create(ctx, { id, labels: { [LEASE_EXPIRE_LABEL]: rfc3339(Date.now() + DAY_MS) } });
   const leased: OpContext = { ...ctx, lease: id, signal: ctx.signal, log: ctx.log };
   try {

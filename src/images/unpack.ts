@@ -12,7 +12,6 @@
  * behind. A commit answered `already_exists` means another unpack made the
  * same snapshot meanwhile: fine.
  */
-import { randomBytes } from 'node:crypto';
 import type { Descriptor } from '../core/content/index.js';
 import { UNCOMPRESSED_LABEL } from '../core/diff/index.js';
 import {
@@ -37,7 +36,7 @@ import type { Snapshotter } from '../core/snapshots/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { setLabels } from './blobs.js';
 import { chainIds } from './chain.js';
-import { detached, withLease } from './lease.js';
+import { detached, uniquePart, withLease } from './lease.js';
 import { type ImageConfigJson, manifestFor, readConfig } from './manifest.js';
 
 /** The label an unpacked layer's snapshot carries: the chain ID it is committed under. */
@@ -50,12 +49,6 @@ export interface UnpackOptions {
   /** The platform to unpack; default the host's. */
   platform?: string;
   onProgress?: ProgressFn;
-}
-
-/** `<nanoseconds>-<base64url of 3 random bytes>`, containerd's uniquePart. */
-function uniquePart(): string {
-  const nanos = (Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000);
-  return `${nanos}-${randomBytes(3).toString('base64url')}`;
 }
 
 async function snapshotExists(ctx: OpContext, sn: Snapshotter, key: string): Promise<boolean> {
