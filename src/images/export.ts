@@ -29,10 +29,9 @@ import type { OpContext } from '../core/namespaces/index.js';
 import { type MatchComparer, matcherFor, normalize } from '../core/platforms/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { hasBlob } from './blobs.js';
-import { ociReferenceName } from './import.js';
 import { type PlatformDescriptor, readIndex, readManifest } from './manifest.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, isIndex, isManifest } from './media-types.js';
-import { familiarName } from './names.js';
+import { familiarName, ociReferenceName } from './names.js';
 
 export interface ExportOptions {
   /** Platforms to export (default the host's); ignored with allPlatforms. */

@@ -57,7 +57,7 @@ import {
   isManifest,
   MT,
 } from './media-types.js';
-import { normalizeName, splitName } from './names.js';
+import { normalizeName, ociReferenceName } from './names.js';
 import { putImageTarget } from './records.js';
 import { unpack } from './unpack.js';
 
@@ -84,18 +84,6 @@ interface DockerManifestEntry {
   Config: string;
   RepoTags?: string[] | null;
   Layers: string[];
-}
-
-/** containerd's ociReferenceName: the tag (and digest) part of a reference. */
-export function ociReferenceName(name: string): string {
-  try {
-    const p = splitName(name);
-    if (p.tag !== undefined) return p.digest ? `${p.tag}@${p.digest}` : p.tag;
-    if (p.digest !== undefined) return `@${p.digest}`;
-    return name;
-  } catch {
-    return name;
-  }
 }
 
 /** containerd's AddRefPrefix: a bare tag gets `<image>:`; anything with / : @ stays. */

@@ -8,7 +8,7 @@
 export { chainId, chainIds } from './chain.js';
 export { type ExportOptions, exportArchive } from './export.js';
 export { imageChainId, imageConfig, imageSize, rootFs } from './image.js';
-export { type ImportOptions, importArchive, ociReferenceName } from './import.js';
+export { type ImportOptions, importArchive } from './import.js';
 export { withLease } from './lease.js';
 export type { ImageConfigJson, IndexJson, ManifestJson } from './manifest.js';
 export {
@@ -22,7 +22,7 @@ export {
   MT,
   refKey,
 } from './media-types.js';
-export { normalizeName } from './names.js';
+export { familiarName, normalizeName, ociReferenceName } from './names.js';
 export { type PullOptions, pull, type UnpackTarget } from './pull.js';
 export { type PushOptions, push } from './push.js';
 export { isUnpacked, SNAPSHOT_REF_LABEL, type UnpackOptions, unpack } from './unpack.js';

@@ -10,7 +10,7 @@ import { failedPrecondition, notFound, notImplemented } from '../core/errdefs/in
 import type { OpContext } from '../core/namespaces/index.js';
 import { type MatchComparer, normalize, type Platform } from '../core/platforms/index.js';
 import { readJson } from './blobs.js';
-import { isConfig, isIndex, isLayer, isManifest, MT } from './media-types.js';
+import { isIndex, isManifest, MT } from './media-types.js';
 
 export interface PlatformDescriptor extends Descriptor {
   platform?: Platform;
@@ -202,5 +202,3 @@ export async function manifestFor(
   }
   throw notFound(`manifest for ${what} in ${root.digest}`);
 }
-
-export { isConfig, isLayer };

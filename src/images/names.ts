@@ -127,3 +127,15 @@ export function familiarName(name: string): string {
   }
   return n;
 }
+
+/** containerd's ociReferenceName: the tag (and digest) part of a reference. */
+export function ociReferenceName(name: string): string {
+  try {
+    const p = splitName(name);
+    if (p.tag !== undefined) return p.digest ? `${p.tag}@${p.digest}` : p.tag;
+    if (p.digest !== undefined) return `@${p.digest}`;
+    return name;
+  } catch {
+    return name;
+  }
+}
