@@ -20,6 +20,7 @@ import type { OpContext } from '../core/namespaces/index.js';
 import {
   all,
   defaultSpec,
+  format,
   type MatchComparer,
   matcherFor,
   only,
@@ -189,6 +190,12 @@ export async function pull(
       const cfg = await readConfig(gctx, stores.content, config);
       const target = unpacks.find((u) => u.matcher.match(configPlatform(cfg)));
       if (!target) {
+        if (unpacks.length > 0) {
+          gctx.log.warn(
+            { manifest: plain.digest, platform: format(configPlatform(cfg)) },
+            'pull: no unpack configuration matches this platform: fetched, not unpacked',
+          );
+        }
         for (const l of layers) group.go(() => fetchBlob(f, l, self));
         return;
       }
