@@ -25,6 +25,7 @@ import { layoutResolver } from '../test/helpers/layout-resolver.js';
 import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
+import { cpuS } from './proc.js';
 
 const { values } = parseArgs({
   options: {
@@ -101,8 +102,10 @@ async function main(): Promise<void> {
     }
 
     const ours: number[] = [];
+    const oursCpu: number[] = [];
     const peaks: number[] = [];
     const theirs: number[] = [];
+    const theirsCpu: number[] = [];
     const oursOnce = async (i: number) => {
       const dir = join(work.path, `round-${i}`);
       mkdirSync(dir, { recursive: true });
@@ -113,16 +116,19 @@ async function main(): Promise<void> {
       const poll = setInterval(() => {
         peak = Math.max(peak, process.memoryUsage().rss);
       }, 10);
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await pull(ctxOf('default'), stores, resolver, ref, {
         unpack: [{ snapshotter: 'overlayfs' }],
       });
       const s = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
       clearInterval(poll);
       ours.push(s);
+      oursCpu.push((cpu.user + cpu.system) / 1e6);
       peaks.push(peak - base);
       log(
-        `images.pull + unpack (overlayfs), round ${i + 1}: ${s.toFixed(2)} s, RSS ${(base / 2 ** 20).toFixed(0)} → peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
+        `images.pull + unpack (overlayfs), round ${i + 1}: ${s.toFixed(2)} s, CPU ${oursCpu.at(-1)?.toFixed(2)} s, RSS ${(base / 2 ** 20).toFixed(0)} → peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
       );
       await stores.close();
       // As containerd's side removes its image after each round, so that neither accumulates.
@@ -131,11 +137,28 @@ async function main(): Promise<void> {
     const theirsOnce = async (i: number) => {
       if (!ctr) return;
       await run('sync', []);
+      const pid = containerd!.proc.pid!;
+      const cpu0 = cpuS(pid);
       const t0 = performance.now();
-      await ctr('images', 'pull', '--plain-http', pushedRef);
+      // bash's `times` reports the CPU of ctr (its child) too.
+      const out = await run('bash', [
+        '-c',
+        `ctr --address "$1" --namespace default images pull --plain-http "$2" >/dev/null && times`,
+        'bash',
+        containerd!.socket,
+        pushedRef,
+      ]);
       const s = (performance.now() - t0) / 1000;
+      const [, child = ''] = out.trim().split('\n');
+      const ctrCpu = child
+        .split(/\s+/)
+        .map((t) => /^(\d+)m([\d.]+)s$/.exec(t))
+        .reduce((a, m) => a + (m ? Number(m[1]) * 60 + Number(m[2]) : 0), 0);
       theirs.push(s);
-      log(`containerd ctr images pull, round ${i + 1}: ${s.toFixed(2)} s`);
+      theirsCpu.push(cpuS(pid) - cpu0 + ctrCpu);
+      log(
+        `containerd ctr images pull, round ${i + 1}: ${s.toFixed(2)} s, CPU ${theirsCpu.at(-1)?.toFixed(2)} s (containerd + ctr)`,
+      );
       await ctr('images', 'rm', '--sync', pushedRef);
     };
     // The order alternates across rounds, so neither side always pays the other's writeback.
@@ -151,11 +174,16 @@ async function main(): Promise<void> {
     const result = {
       image: { layers: built.layers.length, compressedBytes: wire },
       pullUnpackS: median(ours),
+      /** CPU seconds (user + system, all threads of this process). */
+      pullUnpackCpuS: median(oursCpu),
       /** Growth of this process's RSS during a pull, over the RSS before it (the image builder's leftovers). */
       peakRssGrowthMiB: Math.max(...peaks) / 2 ** 20,
       ...(theirs.length > 0 && {
         containerdCtrPullS: median(theirs),
+        /** containerd's CPU plus ctr's (the client does the fetching). */
+        containerdCtrPullCpuS: median(theirsCpu),
         ratio: median(ours) / median(theirs),
+        cpuRatio: median(oursCpu) / median(theirsCpu),
       }),
     };
     console.log(values.json ? JSON.stringify(result) : result);
