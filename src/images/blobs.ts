@@ -114,6 +114,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * committed. A ref held by another writer (`unavailable`, the same blob being
  * written by someone else) is retried with backoff until it is free, as
  * containerd's OpenWriter does; by then the blob is usually committed.
+ * `already_exists` is trusted only once the blob is visible: a store may say
+ * it while another writer's commit has not yet recorded it in this
+ * namespace (berth's metadata store between its backend commit and its
+ * record), and the caller is about to label or read it.
  */
 export async function openWriter(
   ctx: OpContext,
@@ -121,16 +125,28 @@ export async function openWriter(
   ref: string,
   desc: Descriptor,
 ): Promise<Writer | undefined> {
-  let delay = 20;
+  let delay = 5;
   for (;;) {
     try {
       return await content.writer(ctx, { ref, total: desc.size, expected: desc.digest });
     } catch (err) {
-      if (isAlreadyExists(err)) return undefined;
-      if (!isUnavailable(err)) throw err;
+      if (isAlreadyExists(err)) {
+        if (await hasBlob(ctx, content, desc.digest)) return undefined;
+      } else if (!isUnavailable(err)) {
+        throw err;
+      }
       await sleep(delay, ctx.signal);
       delay = Math.min(delay * 2, 1000);
     }
+  }
+}
+
+/** Waits (bounded by the signal) until `digest` is visible in the context's namespace. */
+async function untilVisible(ctx: OpContext, content: Provider, digest: string): Promise<void> {
+  let delay = 5;
+  while (!(await hasBlob(ctx, content, digest))) {
+    await sleep(delay, ctx.signal);
+    delay = Math.min(delay * 2, 1000);
   }
 }
 
@@ -189,6 +205,7 @@ export async function writeBlob(
     } catch (err) {
       if (isAlreadyExists(err)) {
         committed = true;
+        await untilVisible(ctx, content, desc.digest);
         return false;
       }
       throw err;
@@ -231,6 +248,7 @@ export async function writeStream(
         for await (const _ of source) {
           // drain the entry: the archive goes on after it
         }
+        await untilVisible(ctx, content, expected);
         return { digest: expected, size };
       }
       if (!isUnavailable(err)) throw err;
@@ -255,6 +273,7 @@ export async function writeStream(
       await w.commit(n, digest);
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+      await untilVisible(ctx, content, digest);
     }
     done = true;
     return { digest, size: n };

@@ -289,6 +289,31 @@ describe('pull', () => {
     assert.deepEqual(await stores.snapshotter('native').list(ctx), []);
   });
 
+  it('two pulls of one image at once both succeed, each blob written once', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const img = await addImage(reg, [
+      [fileEntry('a', randomBytes(200_000))],
+      [fileEntry('b', randomBytes(200_000))],
+    ]);
+    reg.tag(REF, img.manifest);
+    reg.chunk = 8 * 1024;
+    const opts = { unpack: [{ snapshotter: 'native' }] };
+    const [a, b] = await Promise.all([
+      pull(ctx, stores, reg.resolver(), REF, opts),
+      pull(ctx, stores, reg.resolver(), REF, { ...opts, name: `${REF}-copy` }),
+    ]);
+    assert.equal(a.target.digest, b.target.digest);
+    const snaps = await stores.snapshotter('native').list(ctx);
+    assert.deepEqual(snaps.map((s) => s.name).sort(), chainIds(img.diffIds).sort());
+    assert.ok(snaps.every((s) => s.kind === 'committed'));
+    for (const l of img.layers) {
+      assert.ok(reg.fetchCount(l.desc.digest) <= 2);
+      assert.equal((await stores.content.info(ctx, l.desc.digest)).size, l.desc.size);
+    }
+    assert.deepEqual(await stores.content.listStatuses(ctx), []);
+    assert.deepEqual(await stores.leases.list(ctx), []);
+  });
+
   it('fetches at most maxConcurrentDownloads blobs at once', async () => {
     const { randomBytes } = await import('node:crypto');
     const layers = Array.from({ length: 6 }, (_, i) => [fileEntry(`f${i}`, randomBytes(300_000))]);
