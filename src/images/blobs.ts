@@ -245,13 +245,16 @@ export async function writeStream(
       w = await content.writer(ctx, { ref, total: size, ...(expected && { expected }) });
     } catch (err) {
       if (expected && isAlreadyExists(err)) {
-        for await (const _ of source) {
-          // drain the entry: the archive goes on after it
+        // Trusted once visible here (see openWriter); until then, open again.
+        if (await hasBlob(ctx, content, expected)) {
+          for await (const _ of source) {
+            // drain the entry: the archive goes on after it
+          }
+          return { digest: expected, size };
         }
-        await untilVisible(ctx, content, expected);
-        return { digest: expected, size };
+      } else if (!isUnavailable(err)) {
+        throw err;
       }
-      if (!isUnavailable(err)) throw err;
       await sleep(delay, ctx.signal);
       delay = Math.min(delay * 2, 1000);
     }
