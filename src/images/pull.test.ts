@@ -314,6 +314,30 @@ describe('pull', () => {
     assert.deepEqual(await stores.leases.list(ctx), []);
   });
 
+  it('pulls of one image into several namespaces at once all complete', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const img = await addImage(reg, [
+      [fileEntry('a', randomBytes(300_000))],
+      [fileEntry('b', 'b')],
+    ]);
+    reg.tag(REF, img.manifest);
+    reg.chunk = 8 * 1024;
+    const nss = ['n1', 'n2', 'n3', 'n4'];
+    await Promise.all(
+      nss.map((ns) =>
+        pull(ctxOf(ns), stores, reg.resolver(), REF, { unpack: [{ snapshotter: 'native' }] }),
+      ),
+    );
+    for (const ns of nss) {
+      const c = ctxOf(ns);
+      assert.equal((await stores.images.get(c, REF)).target.digest, img.manifest.digest);
+      for (const l of img.layers)
+        assert.equal((await stores.content.info(c, l.desc.digest)).size, l.desc.size);
+      assert.equal((await stores.snapshotter('native').list(c)).length, 2);
+      assert.deepEqual(await stores.leases.list(c), []);
+    }
+  });
+
   it('fetches at most maxConcurrentDownloads blobs at once', async () => {
     const { randomBytes } = await import('node:crypto');
     const layers = Array.from({ length: 6 }, (_, i) => [fileEntry(`f${i}`, randomBytes(300_000))]);
