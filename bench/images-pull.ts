@@ -2,26 +2,25 @@
  * The shared pull (src/images `pull`) as berthd runs it, in-process over the
  * local stores (SQLite metadata, local content store, overlayfs snapshotter,
  * walking differ), pulling bench/layers-image.ts's 5-layer image from its OCI
- * layout through a directory resolver, with unpack. Optionally beside
+ * layout through a directory resolver, with unpack: each round is
+ * images-pull-round.mjs in a plain node (see there why not tsx). Optionally beside
  * containerd 1.6's `ctr images pull --plain-http` of the same image from a
  * docker-registry on 127.0.0.1 (what bench/pull.ts compares berthd with).
  *
  *   node --import tsx bench/images-pull.ts [--rounds 3] [--containerd] [--json]
  *
- * Root (overlayfs). Each round pulls into fresh stores; `sync` runs before
- * each timed pull. This process's RSS is polled every 10 ms during each pull;
- * the growth over the RSS before it is reported.
+ * Root (overlayfs). Needs `npm run build`: each round runs the compiled
+ * modules under dist/ as berthd does, in a fresh process (fresh stores, a new
+ * apply worker); `sync` runs before each timed pull. Peak RSS is that
+ * process's.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pull } from '../src/images/index.js';
 import { removeTree } from '../src/sys/remove-tree.js';
 import { Containerd } from '../test/helpers/containerd.js';
-import { ctxOf, imageStores } from '../test/helpers/image-stores.js';
 import { buildImage, pushImage } from '../test/helpers/images.js';
-import { layoutResolver } from '../test/helpers/layout-resolver.js';
 import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
@@ -87,8 +86,6 @@ async function main(): Promise<void> {
     ) as Awaited<ReturnType<typeof buildImage>>;
     const wire = built.layers.reduce((n, l) => n + l.size, 0);
     log(`built: ${built.layers.length} layers, ${(wire / 2 ** 20).toFixed(1)} MiB compressed`);
-    const resolver = layoutResolver(built.layout);
-    const ref = `bench.local/layers:${built.tag}`;
 
     let ctr: ((...args: string[]) => Promise<string>) | undefined;
     let pushedRef = '';
@@ -101,6 +98,8 @@ async function main(): Promise<void> {
         run('ctr', ['--address', socket, '--namespace', 'default', ...args]);
     }
 
+    const dist = join(import.meta.dirname, '..', 'dist');
+    if (!existsSync(join(dist, 'images', 'index.js'))) throw new Error('run `npm run build` first');
     const ours: number[] = [];
     const oursCpu: number[] = [];
     const peaks: number[] = [];
@@ -109,28 +108,24 @@ async function main(): Promise<void> {
     const oursOnce = async (i: number) => {
       const dir = join(work.path, `round-${i}`);
       mkdirSync(dir, { recursive: true });
-      const stores = imageStores(dir, { snapshotters: ['overlayfs'] });
       await run('sync', []);
-      const base = process.memoryUsage().rss;
-      let peak = base;
-      const poll = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
-      }, 10);
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      await pull(ctxOf('default'), stores, resolver, ref, {
-        unpack: [{ snapshotter: 'overlayfs' }],
-      });
-      const s = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      clearInterval(poll);
-      ours.push(s);
-      oursCpu.push((cpu.user + cpu.system) / 1e6);
-      peaks.push(peak - base);
+      const out = await run(process.execPath, [
+        join(import.meta.dirname, 'images-pull-round.mjs'),
+        built.layout,
+        dir,
+      ]);
+      const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+        s: number;
+        cpuS: number;
+        rssBaseMiB: number;
+        rssPeakMiB: number;
+      };
+      ours.push(r.s);
+      oursCpu.push(r.cpuS);
+      peaks.push(r.rssPeakMiB);
       log(
-        `images.pull + unpack (overlayfs), round ${i + 1}: ${s.toFixed(2)} s, CPU ${oursCpu.at(-1)?.toFixed(2)} s, RSS ${(base / 2 ** 20).toFixed(0)} → peak ${(peak / 2 ** 20).toFixed(0)} MiB`,
+        `images.pull + unpack (overlayfs), round ${i + 1}: ${r.s.toFixed(2)} s, CPU ${r.cpuS.toFixed(2)} s, RSS ${r.rssBaseMiB.toFixed(0)} → peak ${r.rssPeakMiB.toFixed(0)} MiB`,
       );
-      await stores.close();
       // As containerd's side removes its image after each round, so that neither accumulates.
       removeTree(dir, work.path);
     };
@@ -176,8 +171,8 @@ async function main(): Promise<void> {
       pullUnpackS: median(ours),
       /** CPU seconds (user + system, all threads of this process). */
       pullUnpackCpuS: median(oursCpu),
-      /** Growth of this process's RSS during a pull, over the RSS before it (the image builder's leftovers). */
-      peakRssGrowthMiB: Math.max(...peaks) / 2 ** 20,
+      /** Peak RSS of the pulling process (node, the stores, one apply worker). */
+      peakRssMiB: Math.max(...peaks),
       ...(theirs.length > 0 && {
         containerdCtrPullS: median(theirs),
         /** containerd's CPU plus ctr's (the client does the fetching). */

@@ -51,7 +51,11 @@ export function ctxOf(namespace = 'default', lease?: string): OpContext {
  */
 export function imageStores(
   dir: string,
-  opts: { snapshotters?: ('native' | 'overlayfs')[] } = {},
+  opts: {
+    snapshotters?: ('native' | 'overlayfs')[];
+    /** The applier's worker threads, shared across stores (closed by their owner); default the stores' own. */
+    workers?: ApplyWorkers;
+  } = {},
 ): TestStores {
   const mdb = new MetadataDB({ path: join(dir, 'meta.db') });
   const backend = new LocalContentStore(join(dir, 'content'));
@@ -78,7 +82,8 @@ export function imageStores(
   const leases = new SqliteLeaseManager(mdb, gc);
   const tmp = join(dir, 'apply-tmp');
   mkdirSync(tmp, { recursive: true });
-  const workers = new ApplyWorkers();
+  const workers = opts.workers ?? new ApplyWorkers();
+  const ownWorkers = opts.workers === undefined;
   const applier = new WalkingApplier(content, { tempDir: tmp, workers });
   const theGc = gc;
   return {
@@ -96,7 +101,7 @@ export function imageStores(
     },
     applier,
     async close() {
-      await workers.close();
+      if (ownWorkers) await workers.close();
       await theGc.close();
       for (const b of backends) b.close();
       mdb.close();
