@@ -5,6 +5,7 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readlinkSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -14,6 +15,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ctxOf, imageStores, type TestStores } from '../../test/helpers/image-stores.js';
 import { type BuiltImage, buildImage, busyboxImage } from '../../test/helpers/images.js';
+import { layoutResolver } from '../../test/helpers/layout-resolver.js';
 import {
   addImage,
   addIndex,
@@ -437,6 +439,27 @@ describe('import and export', () => {
         size: gz.desc.size,
       },
     ]);
+  });
+
+  it('pulls a umoci-built image through a directory resolver and unpacks a working rootfs', async () => {
+    const image = await pull(
+      ctx,
+      stores,
+      layoutResolver(busybox.layout),
+      `localhost/bb:${busybox.tag}`,
+      {
+        unpack: [{ snapshotter: 'native' }],
+      },
+    );
+    assert.equal(image.target.digest, busybox.manifest.digest);
+    const sn = stores.snapshotter('native');
+    const top = (await sn.list(ctx)).find((i) => i.kind === 'committed')!;
+    assert.equal(top.name, busybox.layers[0]!.diffId);
+    const [m] = await sn.view(ctx, 'look', top.name);
+    assert.equal(m?.type, 'bind');
+    assert.ok(statSync(join(m!.source, 'bin/busybox')).size > 100_000);
+    assert.equal(readlinkSync(join(m!.source, 'bin/sh')), 'busybox');
+    await sn.remove(ctx, 'look');
   });
 
   it('refuses what is not an image archive, leaving nothing behind', async () => {
