@@ -72,6 +72,13 @@ async function* verified(
   if (got !== desc.digest) throw dataLoss(`export: blob ${desc.digest} reads back as ${got}`);
 }
 
+/**
+ * Writes `images` as one archive to `output`, honouring back-pressure. The
+ * output is not ended: the caller owns it (as containerd's Export writes to an
+ * io.Writer). Fails `not_found` before writing anything when a blob is missing
+ * (unless `skipMissing`), `invalid_argument` for a target that is neither a
+ * manifest nor an index.
+ */
 export async function exportArchive(
   ctx: OpContext,
   stores: ImageStores,
