@@ -29,8 +29,8 @@ import {
 import type { Fetcher, Resolver } from '../core/remotes/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { setLabels, writeBlob } from './blobs.js';
+import { Limiter, TaskGroup } from './concurrency.js';
 import { withLease } from './lease.js';
-import { Limiter, TaskGroup } from './limiter.js';
 import {
   filterManifests,
   type PlatformDescriptor,

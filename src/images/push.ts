@@ -16,7 +16,7 @@ import { all, type MatchComparer, matcherFor } from '../core/platforms/index.js'
 import type { Resolver } from '../core/remotes/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { hasBlob } from './blobs.js';
-import { Limiter, TaskGroup } from './limiter.js';
+import { Limiter, TaskGroup } from './concurrency.js';
 import { children, filterManifests, plainDescriptor } from './manifest.js';
 import { isIndex, isManifest, refKey } from './media-types.js';
 import { splitName } from './names.js';
