@@ -6,7 +6,6 @@ import type { ImageOps } from './ops.js';
  */
 export async function loadImageOps(): Promise<ImageOps> {
   const [images, remotes] = await Promise.all([
-    // @ts-expect-error src/images is written on another branch (IMAGES-API seam); remove once merged
     import('../images/index.js'),
     import('../remotes/index.js'),
   ]);
