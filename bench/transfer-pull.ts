@@ -20,7 +20,7 @@
  * round and reverses every other round, so neither daemon nor way always
  * follows the same other one. Before each timed pull: `sync` (the previous
  * step's writeback and the deletions of `rm --sync` are on disk, not in this
- * pull's time). After it: `ctr images check` says complete, then `images rm
+ * pull's time), and 6 s after the last removal (see `settle`). After it: `ctr images check` says complete, then `images rm
  * --sync`, and no image, snapshot or blob may be left; the namespace is removed.
  * Figures per pull: wall seconds; the daemon's CPU (utime + stime of all its
  * threads, /proc); its peak VmRSS (VmHWM after a reset through clear_refs,
@@ -29,10 +29,12 @@
  *
  * --cpu-prof <dir> writes berthd's CPU profiles there (main thread and
  * workers), through a preloaded inspector session (Node refuses --cpu-prof
- * in NODE_OPTIONS). Needs `npm run build` (berthd runs from dist/) and root.
+ * in NODE_OPTIONS). --trace runs berthd at --log-level debug and prints the
+ * phase lines of src/images (each blob fetched, each layer's wait for its
+ * blob, apply and commit) after each of its pulls. Needs `npm run build` (berthd runs from dist/) and root.
  */
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,7 +44,7 @@ import { buildAndPush } from '../test/helpers/images.js';
 import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
-import { cpuS, resetPeak, statusKiB } from './proc.js';
+import { cpuS, resetPeak, statusKiB, threadCpuS } from './proc.js';
 
 const MiB = 1 << 20;
 const PLATFORM = 'linux/amd64';
@@ -52,6 +54,10 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     ways: { type: 'string', default: 'containerd,transfer,ctr16,client' },
     'cpu-prof': { type: 'string' },
+    /** berthd at --log-level debug; its pull and unpack phase lines printed after each of its pulls. */
+    trace: { type: 'boolean', default: false },
+    /** `ext4`: both daemons' roots on a fresh journaled ext4 (loop device); `host`: the temp dir's filesystem. */
+    fs: { type: 'string', default: 'ext4' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -187,6 +193,8 @@ interface Sample {
   wallS: number;
   cpuS: number;
   peakMiB: number;
+  /** The daemon's user and system CPU, in all and by thread (threads that ended during the pull are not counted). */
+  threads: Record<string, number>;
 }
 
 async function timed(pid: number, fn: () => Promise<unknown>): Promise<Sample> {
@@ -197,6 +205,7 @@ async function timed(pid: number, fn: () => Promise<unknown>): Promise<Sample> {
     polled = Math.max(polled, statusKiB(pid, 'VmRSS'));
   }, 10);
   const cpu0 = cpuS(pid);
+  const threads0 = threadCpuS(pid);
   const t0 = process.hrtime.bigint();
   try {
     await fn();
@@ -204,7 +213,16 @@ async function timed(pid: number, fn: () => Promise<unknown>): Promise<Sample> {
     clearInterval(poll);
   }
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Totals of user and system time, and the threads that took at least 0.1 s.
+  const threads: Record<string, number> = { user: 0, sys: 0 };
+  for (const [name, s] of threadCpuS(pid)) {
+    const d = s - (threads0.get(name) ?? 0);
+    const kind = name.endsWith('.user') ? 'user' : 'sys';
+    threads[kind] = Number((threads[kind]! + d).toFixed(2));
+    if (d >= 0.1) threads[name] = Number(d.toFixed(2));
+  }
   return {
+    threads,
     wallS,
     cpuS: cpuS(pid) - cpu0,
     peakMiB: Math.max(polled, statusKiB(pid, 'VmHWM')) / 1024,
@@ -229,6 +247,35 @@ async function checkAndRemove(d: Daemon, ns: string, ref: string): Promise<void>
   await ctr(d, 'default', ['namespaces', 'rm', ns]);
 }
 
+/**
+ * A fresh 4 GiB ext4 with its default journal, loop-mounted under `dir`
+ * (sparse image file); returns the mount point. See `settle` for why.
+ */
+async function scratchExt4(dir: string): Promise<string> {
+  const image = join(dir, 'fs.img');
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  await run('truncate', ['-s', '4G', image]);
+  await run('mkfs.ext4', ['-q', '-F', image]);
+  await run('mount', ['-o', 'loop', image, mnt]);
+  return mnt;
+}
+
+/**
+ * After a mass delete: `sync`, then wait out ext4's window for recently
+ * deleted inodes. On an ext4 without a journal (this machine's root), the
+ * inode allocator skips every free inode whose deletion is less than 5 s old
+ * (300 s while its inode table block is dirty, hence the `sync`) and
+ * restarts its scan of the group for each new inode: the next pull's 10,000
+ * file creations then cost seconds of kernel time (`recently_deleted`,
+ * `find_get_block_common` in a perf profile of either daemon's unpack),
+ * paid by whichever pull follows a removal. containerd and berthd alike.
+ */
+async function settle(): Promise<void> {
+  await run('sync', []);
+  await new Promise((r) => setTimeout(r, 6000));
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -240,6 +287,21 @@ function median(xs: number[]): number {
 function order<T>(xs: readonly T[], r: number): T[] {
   const rot = [...xs.slice(r % xs.length), ...xs.slice(0, r % xs.length)];
   return r % 2 === 1 ? rot.reverse() : rot;
+}
+
+/** Prints berthd's pull and unpack debug lines, their times relative to `start` (ms). */
+function trace(output: string, start: number): void {
+  for (const line of output.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const { time, msg, level, pid, hostname, ...rest } = JSON.parse(line) as Record<
+      string,
+      unknown
+    >;
+    if (typeof msg !== 'string' || !/^(pull|unpack):/.test(msg)) continue;
+    console.error(
+      `  +${String(Number(time) - start).padStart(5)} ms ${msg} ${JSON.stringify(rest)}`,
+    );
+  }
 }
 
 const load = () =>
@@ -260,6 +322,9 @@ async function main(): Promise<void> {
     log('client: src/client has no Client with pull yet (the client branch adds it): skipped');
   }
   const work = tempDir('berth-bench-transfer-');
+  const fs = values.fs === 'host' ? undefined : await scratchExt4(work.path);
+  const tmp = process.env.TMPDIR;
+  if (fs) process.env.TMPDIR = fs; // the daemons' roots (Berthd, Containerd) go there
   const cdir = tempDir('berth-bench-transfer-ctd-');
   let registry: Registry | undefined;
   let berthd: Berthd | undefined;
@@ -295,7 +360,7 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --import ${pre}`;
     }
     try {
-      berthd = await Berthd.start();
+      berthd = await Berthd.start(values.trace ? { args: ['--log-level', 'debug'] } : {});
     } finally {
       if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = nodeOptions;
@@ -306,6 +371,8 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       containerd: { name: 'containerd', socket: containerd.socket, pid: containerd.pid },
     };
 
+    log(`berthd pid ${berthd.pid}, containerd pid ${containerd.pid}`);
+    await settle(); // the image's build deleted its 10,000-file tree
     const loadBefore = load();
     log(`load average before: ${loadBefore}`);
     const samples: Record<string, Sample[]> = Object.fromEntries(ways.map((w) => [w.name, []]));
@@ -313,11 +380,15 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       for (const w of order(ways, r)) {
         const d = daemons[w.daemon];
         const ns = `bench-${w.name}-${r}`;
+        const mark = berthd.output.length;
+        const start = Date.now();
         const s = await timed(d.pid, () => w.pull(d, ns, img.pushed.ref));
+        if (values.trace && d.name === 'berthd') trace(berthd.output.slice(mark), start);
         await checkAndRemove(d, ns, img.pushed.ref);
+        await settle();
         samples[w.name]!.push(s);
         log(
-          `round ${r} ${w.name.padEnd(10)} ${s.wallS.toFixed(2)} s  CPU ${s.cpuS.toFixed(2)} s  peak ${s.peakMiB.toFixed(0)} MiB  (load ${load()})`,
+          `round ${r} ${w.name.padEnd(10)} ${s.wallS.toFixed(2)} s  CPU ${s.cpuS.toFixed(2)} s  peak ${s.peakMiB.toFixed(0)} MiB  (load ${load()})  threads ${JSON.stringify(s.threads)}`,
         );
       }
     }
@@ -375,6 +446,9 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
     await registry?.stop();
     await berthd?.cleanup();
     cdir.remove();
+    if (tmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmp;
+    if (fs) await run('umount', [fs]);
     work.remove();
   }
 }

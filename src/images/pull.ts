@@ -96,6 +96,7 @@ function fetchBlob(f: Fetch, desc: Descriptor, parents: readonly string[]): Prom
   if (!p) {
     const reporter = f.progress.blob(desc, parents);
     p = f.limiter.run(f.ctx.signal, async () => {
+      const t0 = performance.now();
       const { key, repo } = f.source;
       let labels: Labels | undefined = { [key]: repo };
       try {
@@ -121,6 +122,10 @@ function fetchBlob(f: Fetch, desc: Descriptor, parents: readonly string[]): Prom
         }
       }
       reporter.done(!wrote);
+      f.ctx.log.debug(
+        { blob: desc.digest, size: desc.size, wrote, ms: Math.round(performance.now() - t0) },
+        'pull: blob fetched',
+      );
     });
     f.started.set(desc.digest, p);
   }

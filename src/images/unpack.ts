@@ -147,14 +147,26 @@ export async function unpackLayers(
     });
     let applied: Descriptor;
     try {
+      const t0 = performance.now();
       await ready(i);
+      const t1 = performance.now();
       applied = await stores.applier.apply(ctx, desc, mounts);
+      const t2 = performance.now();
       if (applied.digest !== diffIds[i]) {
         throw failedPrecondition(
           `layer ${desc.digest}: wrong diff id calculated on extraction: ${applied.digest}, the config says ${diffIds[i]}`,
         );
       }
       await sn.commit(ctx, chainID, key, { labels });
+      ctx.log.debug(
+        {
+          layer: desc.digest,
+          waitMs: Math.round(t1 - t0),
+          applyMs: Math.round(t2 - t1),
+          commitMs: Math.round(performance.now() - t2),
+        },
+        'unpack: layer applied',
+      );
     } catch (err) {
       await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
         ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
