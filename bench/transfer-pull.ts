@@ -34,7 +34,7 @@
  * blob, apply and commit) after each of its pulls. Needs `npm run build` (berthd runs from dist/) and root.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -58,6 +58,8 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     /** `ext4`: both daemons' roots on a fresh journaled ext4 (loop device); `host`: the temp dir's filesystem. */
     fs: { type: 'string', default: 'ext4' },
+    /** A config.toml for berthd (e.g. the transfer plugin's max_concurrent_downloads). */
+    'berthd-config': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -360,7 +362,12 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
       process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --import ${pre}`;
     }
     try {
-      berthd = await Berthd.start(values.trace ? { args: ['--log-level', 'debug'] } : {});
+      berthd = await Berthd.start({
+        ...(values.trace && { args: ['--log-level', 'debug'] }),
+        ...(values['berthd-config'] !== undefined && {
+          configToml: readFileSync(values['berthd-config'], 'utf8'),
+        }),
+      });
     } finally {
       if (nodeOptions === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = nodeOptions;
