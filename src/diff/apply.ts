@@ -95,6 +95,12 @@ export class WalkingApplier implements Applier {
     this.#workers = opts.workers ?? new ApplyWorkers();
   }
 
+  /** Starts an apply worker ahead of a layer that will need one (see ApplyWorkers.warm). */
+  warm(desc: Descriptor): void {
+    // The compressed size bounds the tar's from below: beyond INLINE_MAX, a worker writes it.
+    if (desc.size > INLINE_MAX) this.#workers.warm();
+  }
+
   async apply(
     ctx: OpContext,
     desc: Descriptor,

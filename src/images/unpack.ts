@@ -108,7 +108,11 @@ export async function unpackLayers(
     const chainID = chain[i]!;
     const parent = i > 0 ? chain[i - 1]! : '';
     if (await snapshotExists(ctx, sn, chainID)) continue;
-    ready ??= job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
+    if (ready === undefined) {
+      ready = job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
+      // The applier readies itself (WalkingApplier: boots a worker) while the layer downloads.
+      stores.applier.warm?.(desc);
+    }
 
     const labels: Labels = {};
     for (const [k, v] of Object.entries(desc.annotations ?? {})) {

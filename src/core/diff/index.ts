@@ -42,6 +42,11 @@ export interface Applier {
     mounts: Mount[],
     opts?: ApplyOptions,
   ): Promise<Descriptor>;
+  /**
+   * Optional: an Apply of `desc` is coming soon (its blob is still being
+   * fetched); the applier may get ready for it meanwhile. No effect on results.
+   */
+  warm?(desc: Descriptor): void;
 }
 
 export interface CompareOptions {
