@@ -105,7 +105,7 @@ export class WalkingApplier implements Applier {
     ctx: OpContext,
     desc: Descriptor,
     mounts: Mount[],
-    opts: ApplyOptions = {},
+    _opts: ApplyOptions = {},
   ): Promise<Descriptor> {
     if (mounts.length === 0) throw invalidArgument('apply: no mounts to apply the layer to');
     // Refuses +encrypted and unknown media types before anything is read or mounted.
@@ -116,21 +116,15 @@ export class WalkingApplier implements Applier {
     if (mounts.length === 1 && (only.type === 'bind' || only.type === 'rbind')) {
       if (only.options.includes('ro'))
         throw invalidArgument('apply: the target mount is read-only');
-      return this.#applyInto(
-        ctx,
-        desc,
-        { root: only.source, overlay: false },
-        expected,
-        opts.source,
-      );
+      return this.#applyInto(ctx, desc, { root: only.source, overlay: false }, expected);
     }
     const upper = mounts.length === 1 ? directUpper(only) : undefined;
-    if (upper !== undefined) return this.#applyInto(ctx, desc, upper, expected, opts.source);
+    if (upper !== undefined) return this.#applyInto(ctx, desc, upper, expected);
     const overlay = mounts.some((m) => m.type === 'overlay');
     const through = (ms: readonly Mount[], started: () => void) =>
       withTempMount(this.#tempDir, ms, (root) => {
         started();
-        return this.#applyInto(ctx, desc, { root, overlay }, expected, opts.source);
+        return this.#applyInto(ctx, desc, { root, overlay }, expected);
       });
     const volatile = withVolatile(mounts);
     if (volatile === undefined) return through(mounts, () => {});
@@ -153,10 +147,10 @@ export class WalkingApplier implements Applier {
     desc: Descriptor,
     target: ApplyTarget,
     expected: string | undefined,
-    source: AsyncIterable<Buffer> | undefined,
   ): Promise<Descriptor> {
-    const blob = source ?? this.#provider.read(ctx, desc.digest);
-    const tar = new DigestStream(decompress(desc.mediaType, blob, { signal: ctx.signal }));
+    const tar = new DigestStream(
+      decompress(desc.mediaType, this.#provider.read(ctx, desc.digest), { signal: ctx.signal }),
+    );
     const chunks = tar[Symbol.asyncIterator]();
     try {
       // Read up to INLINE_MAX of the layer: a layer that ends within it is

@@ -28,7 +28,6 @@ import {
 } from '../core/platforms/index.js';
 import type { Fetcher, Resolver } from '../core/remotes/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
-import { BlobTee } from './blob-tee.js';
 import { setLabels, writeBlob } from './blobs.js';
 import { Limiter, TaskGroup } from './concurrency.js';
 import { withLease } from './lease.js';
@@ -91,21 +90,10 @@ interface Fetch {
   started: Map<string, Promise<void>>;
 }
 
-/**
- * Fetches one blob (once per pull, whoever asks), labelling it with its
- * distribution source. With `tee`, the bytes also go to it as they arrive
- * (or it falls back to the store when none will).
- */
-function fetchBlob(
-  f: Fetch,
-  desc: Descriptor,
-  parents: readonly string[],
-  tee?: BlobTee,
-): Promise<void> {
+/** Fetches one blob (once per pull, whoever asks), labelling it with its distribution source. */
+function fetchBlob(f: Fetch, desc: Descriptor, parents: readonly string[]): Promise<void> {
   let p = f.started.get(desc.digest);
-  if (p) {
-    tee?.fallback();
-  } else {
+  if (!p) {
     const reporter = f.progress.blob(desc, parents);
     p = f.limiter.run(f.ctx.signal, async () => {
       const t0 = performance.now();
@@ -116,24 +104,11 @@ function fetchBlob(
       } catch {
         labels = undefined;
       }
-      let teeing = false;
-      let wrote: boolean;
-      try {
-        wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
-          source: (offset) => {
-            const chunks = f.fetcher.fetch(desc, { offset, signal: f.ctx.signal });
-            if (!tee || offset !== 0 || teeing) return chunks;
-            teeing = true;
-            return tee.pipe(chunks);
-          },
-          ...(labels && { labels }),
-          onBytes: (n) => reporter.bytes(n),
-        });
-      } catch (err) {
-        tee?.fail(err);
-        throw err;
-      }
-      if (!teeing) tee?.fallback();
+      const wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
+        source: (offset) => f.fetcher.fetch(desc, { offset, signal: f.ctx.signal }),
+        ...(labels && { labels }),
+        onBytes: (n) => reporter.bytes(n),
+      });
       if (!wrote && labels) {
         const info = await f.content.info(f.ctx, desc.digest);
         const value = appendSource(info.labels[key], repo);
@@ -229,7 +204,6 @@ export async function pull(
         for (const l of layers) group.go(() => fetchBlob(f, l, self));
         return;
       }
-      let live: { index: number; tee: BlobTee } | undefined;
       group.go(() =>
         unpackLayers(gctx, stores, {
           snapshotter: target.snapshotter,
@@ -237,19 +211,9 @@ export async function pull(
           layers,
           diffIds: cfg.rootfs.diff_ids,
           fetchFrom: (first) => {
-            // The first layer to apply is applied while it downloads (blob-tee.ts).
-            const head = layers[first]!;
-            const tee = new BlobTee({
-              committed: () => fetching[0]!,
-              read: () => stores.content.read(gctx, head.digest),
-            });
-            live = { index: first, tee };
-            const fetching = layers
-              .slice(first)
-              .map((l, k) => group.go(() => fetchBlob(f, l, self, k === 0 ? tee : undefined)));
+            const fetching = layers.slice(first).map((l) => group.go(() => fetchBlob(f, l, self)));
             return (i) => fetching[i - first]!;
           },
-          liveBlob: (i) => (live?.index === i ? live.tee : undefined),
           ...(opts.onProgress && { onProgress: opts.onProgress }),
         }),
       );

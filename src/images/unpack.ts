@@ -34,7 +34,6 @@ import {
 } from '../core/platforms/index.js';
 import type { Snapshotter } from '../core/snapshots/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
-import type { BlobTee } from './blob-tee.js';
 import { setLabels } from './blobs.js';
 import { chainIds } from './chain.js';
 import { detached, uniquePart, withLease } from './lease.js';
@@ -81,12 +80,6 @@ export interface LayerUnpackJob {
    * the content store. Absent: the layers are all there.
    */
   fetchFrom?: (first: number) => (i: number) => Promise<void>;
-  /**
-   * After fetchFrom: layer `i`'s bytes as they download, when the fetch
-   * offers them (the first layer to apply; see blob-tee.ts). The unpack
-   * applies from it and commits the snapshot only once the fetch succeeded.
-   */
-  liveBlob?: (i: number) => BlobTee | undefined;
   onProgress?: ProgressFn;
 }
 
@@ -109,121 +102,98 @@ export async function unpackLayers(
   const sn = stores.snapshotter(job.snapshotter);
   const chain = chainIds(diffIds);
   let ready: ((i: number) => Promise<void>) | undefined;
-  let first: number | undefined;
-  try {
-    return await unpackFrom();
-  } finally {
-    // A live blob nobody reads (its layer turned out unpacked already) must not hold its download.
-    if (first !== undefined) job.liveBlob?.(first)?.close();
-  }
+  for (let i = 0; i < layers.length; i++) {
+    ctx.signal.throwIfAborted();
+    const desc = layers[i]!;
+    const chainID = chain[i]!;
+    const parent = i > 0 ? chain[i - 1]! : '';
+    if (await snapshotExists(ctx, sn, chainID)) continue;
+    if (ready === undefined) {
+      ready = job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
+      // The applier readies itself (WalkingApplier: boots a worker) while the layer downloads.
+      stores.applier.warm?.(desc);
+    }
 
-  async function unpackFrom(): Promise<string> {
-    for (let i = 0; i < layers.length; i++) {
-      ctx.signal.throwIfAborted();
-      const desc = layers[i]!;
-      const chainID = chain[i]!;
-      const parent = i > 0 ? chain[i - 1]! : '';
-      if (await snapshotExists(ctx, sn, chainID)) continue;
-      if (ready === undefined) {
-        first = i;
-        ready = job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
-        // The applier readies itself (WalkingApplier: boots a worker) while the layer downloads.
-        stores.applier.warm?.(desc);
-      }
+    const labels: Labels = {};
+    for (const [k, v] of Object.entries(desc.annotations ?? {})) {
+      if (k.startsWith(INHERITED_PREFIX)) labels[k] = v;
+    }
+    labels[SNAPSHOT_REF_LABEL] = chainID;
 
-      const labels: Labels = {};
-      for (const [k, v] of Object.entries(desc.annotations ?? {})) {
-        if (k.startsWith(INHERITED_PREFIX)) labels[k] = v;
-      }
-      labels[SNAPSHOT_REF_LABEL] = chainID;
-
-      let key = '';
-      let mounts: Awaited<ReturnType<Snapshotter['prepare']>> | undefined;
-      let someoneElse = false;
-      for (let attempt = 1; attempt <= 3 && !mounts; attempt++) {
-        key = `extract-${uniquePart()} ${chainID}`;
-        try {
-          mounts = await sn.prepare(ctx, key, parent, { labels });
-        } catch (err) {
-          if (!isAlreadyExists(err)) {
-            throw new Error(`prepare extraction snapshot "${key}": ${(err as Error).message}`, {
-              cause: err,
-            });
-          }
-          if (await snapshotExists(ctx, sn, chainID)) {
-            someoneElse = true;
-            break;
-          }
-        }
-      }
-      if (someoneElse) continue;
-      if (!mounts) throw failedPrecondition(`unable to prepare extraction snapshot for ${chainID}`);
-
-      job.onProgress?.({
-        event: 'unpacking',
-        name: desc.digest,
-        progress: 0,
-        total: desc.size,
-        desc,
-      });
-      let applied: Descriptor;
+    let key = '';
+    let mounts: Awaited<ReturnType<Snapshotter['prepare']>> | undefined;
+    let someoneElse = false;
+    for (let attempt = 1; attempt <= 3 && !mounts; attempt++) {
+      key = `extract-${uniquePart()} ${chainID}`;
       try {
-        const t0 = performance.now();
-        const live = job.liveBlob?.(i);
-        let t1: number;
-        if (live) {
-          // Applied while it downloads; the fetch (digest and size checked) must succeed too.
-          const fetched = ready(i);
-          fetched.catch(() => {}); // awaited below, after the apply
-          applied = await stores.applier.apply(ctx, desc, mounts, { source: live.read() });
-          t1 = performance.now();
-          await fetched;
-        } else {
-          await ready(i);
-          t1 = performance.now();
-          applied = await stores.applier.apply(ctx, desc, mounts);
-        }
-        const t2 = performance.now();
-        if (applied.digest !== diffIds[i]) {
-          throw failedPrecondition(
-            `layer ${desc.digest}: wrong diff id calculated on extraction: ${applied.digest}, the config says ${diffIds[i]}`,
-          );
-        }
-        await sn.commit(ctx, chainID, key, { labels });
-        ctx.log.debug(
-          {
-            layer: desc.digest,
-            live: live !== undefined,
-            waitMs: Math.round(t1 - t0),
-            applyMs: Math.round(t2 - t1),
-            commitMs: Math.round(performance.now() - t2),
-          },
-          'unpack: layer applied',
-        );
+        mounts = await sn.prepare(ctx, key, parent, { labels });
       } catch (err) {
-        await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
-          ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
-        });
-        if (isAlreadyExists(err)) continue;
-        throw err;
+        if (!isAlreadyExists(err)) {
+          throw new Error(`prepare extraction snapshot "${key}": ${(err as Error).message}`, {
+            cause: err,
+          });
+        }
+        if (await snapshotExists(ctx, sn, chainID)) {
+          someoneElse = true;
+          break;
+        }
       }
-      await setLabels(ctx, stores.content, desc.digest, { [UNCOMPRESSED_LABEL]: applied.digest });
-      job.onProgress?.({
-        event: 'unpacked',
-        name: desc.digest,
-        progress: desc.size,
-        total: desc.size,
-        desc,
-      });
     }
-    const top = chain.at(-1) ?? '';
-    if (top !== '') {
-      await setLabels(ctx, stores.content, job.config.digest, {
-        [`${GC_REF_SNAPSHOT_PREFIX}${job.snapshotter}`]: top,
+    if (someoneElse) continue;
+    if (!mounts) throw failedPrecondition(`unable to prepare extraction snapshot for ${chainID}`);
+
+    job.onProgress?.({
+      event: 'unpacking',
+      name: desc.digest,
+      progress: 0,
+      total: desc.size,
+      desc,
+    });
+    let applied: Descriptor;
+    try {
+      const t0 = performance.now();
+      await ready(i);
+      const t1 = performance.now();
+      applied = await stores.applier.apply(ctx, desc, mounts);
+      const t2 = performance.now();
+      if (applied.digest !== diffIds[i]) {
+        throw failedPrecondition(
+          `layer ${desc.digest}: wrong diff id calculated on extraction: ${applied.digest}, the config says ${diffIds[i]}`,
+        );
+      }
+      await sn.commit(ctx, chainID, key, { labels });
+      ctx.log.debug(
+        {
+          layer: desc.digest,
+          waitMs: Math.round(t1 - t0),
+          applyMs: Math.round(t2 - t1),
+          commitMs: Math.round(performance.now() - t2),
+        },
+        'unpack: layer applied',
+      );
+    } catch (err) {
+      await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
+        ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
       });
+      if (isAlreadyExists(err)) continue;
+      throw err;
     }
-    return top;
+    await setLabels(ctx, stores.content, desc.digest, { [UNCOMPRESSED_LABEL]: applied.digest });
+    job.onProgress?.({
+      event: 'unpacked',
+      name: desc.digest,
+      progress: desc.size,
+      total: desc.size,
+      desc,
+    });
   }
+  const top = chain.at(-1) ?? '';
+  if (top !== '') {
+    await setLabels(ctx, stores.content, job.config.digest, {
+      [`${GC_REF_SNAPSHOT_PREFIX}${job.snapshotter}`]: top,
+    });
+  }
+  return top;
 }
 
 async function imageLayers(

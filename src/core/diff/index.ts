@@ -27,13 +27,6 @@ export interface ApplyOptions {
   payloads?: Readonly<Record<string, Uint8Array>>;
   /** Sync the target filesystem before returning (containerd 2.0's `sync_fs`). */
   syncFs?: boolean;
-  /**
-   * The layer blob's bytes from its start, read instead of the content store
-   * (berth's own: a pull applies a layer while downloading it). The caller
-   * verifies the blob's digest and size before relying on the result; the
-   * applier reads it to its end and computes the diffID as usual.
-   */
-  source?: AsyncIterable<Buffer>;
 }
 
 export interface Applier {
