@@ -25,6 +25,14 @@
  * - `ctr`: Debian's `ctr` 1.6 `images pull --plain-http`, client-side: ctr
  *   talks to the registry and writes through the daemon's Content service,
  *   then unpacks through its Diff and Snapshots services.
+ * - `transfer`: into berthd, containerd 1.7's `ctr images pull --local=false
+ *   --platform linux/amd64`: berthd's Transfer service fetches and unpacks
+ *   itself; into containerd 1.6 (which has no Transfer service), `ctr` 1.6 as
+ *   above. No fetch-alone step.
+ *
+ * Both daemons' roots are on a fresh journaled ext4 (scratch-fs.ts; `--fs
+ * host` for the temp dir's own filesystem), and each round starts 6 s after
+ * the previous removal, synced (see there).
  *
  * Figures are medians over the rounds; ratio = berthd / containerd.
  */
@@ -32,13 +40,14 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Berthd } from '../test/helpers/berthd.js';
-import { Containerd } from '../test/helpers/containerd.js';
+import { Containerd, CTR17 } from '../test/helpers/containerd.js';
 import { buildAndPush } from '../test/helpers/images.js';
 import { Registry } from '../test/helpers/registry.js';
 import { blobGets } from '../test/helpers/registry-log.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
 import { cpuS } from './proc.js';
+import { scratchExt4, settle } from './scratch-fs.js';
 
 const MiB = 1 << 20;
 
@@ -64,12 +73,33 @@ const PULLERS: Record<string, Puller> = {
     pull: (d, ns, ref) => ctr(d, ns, ['images', 'pull', '--plain-http', ref]),
     fetch: (d, ns, ref) => ctr(d, ns, ['content', 'fetch', '--plain-http', ref]),
   },
+  transfer: {
+    name: 'transfer',
+    describe:
+      'berthd: ctr 1.7 images pull --local=false --platform linux/amd64 (daemon-side, Transfer); containerd 1.6 (no Transfer service): ctr 1.6 images pull --plain-http',
+    pull: (d, ns, ref) =>
+      d.name === 'berthd'
+        ? run(CTR17, [
+            '--address',
+            d.socket,
+            '--namespace',
+            ns,
+            'images',
+            'pull',
+            '--local=false',
+            '--platform',
+            'linux/amd64',
+            ref,
+          ])
+        : ctr(d, ns, ['images', 'pull', '--plain-http', ref]),
+  },
 };
 
 const { values } = parseArgs({
   options: {
     pullers: { type: 'string', default: 'ctr' },
     namespaces: { type: 'string', default: '4' },
+    fs: { type: 'string', default: 'ext4' },
     rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
   },
@@ -197,6 +227,7 @@ async function round(
   const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `bench-${tag}-${i + 1}`);
   const pull = await concurrently(d, reg, blobs, namespaces, (ns) => p.pull(d, ns, ref));
   await checkAndRemove(d, ref, namespaces);
+  await settle();
   const out: Round = { pull };
   const { fetch } = p;
   if (fetch !== undefined) {
@@ -206,6 +237,7 @@ async function round(
       throw new Error(`${d.name}: the unpack step fetched blobs again: ${out.unpack.gets}`);
     }
     await checkAndRemove(d, ref, namespaces);
+    await settle();
   }
   for (const ns of namespaces) await ctr(d, 'default', ['namespaces', 'rm', ns]);
   return out;
@@ -246,6 +278,9 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const work = tempDir('berth-bench-pullns-');
+  const fs = values.fs === 'host' ? undefined : scratchExt4(work.path);
+  const tmp = process.env.TMPDIR;
+  if (fs) process.env.TMPDIR = fs.path; // the daemons' roots go there
   const cdir = tempDir('berth-bench-containerd-');
   let registry: Registry | undefined;
   let berthd: Berthd | undefined;
@@ -270,6 +305,7 @@ async function main(): Promise<void> {
       { name: 'containerd', socket: containerd.socket, pid: containerd.pid },
     ];
 
+    await settle(); // the image's build removed its 10,000-file tree
     const results = [];
     for (const p of pullers) {
       const per: Record<Daemon['name'], Round[]> = { berthd: [], containerd: [] };
@@ -345,6 +381,9 @@ async function main(): Promise<void> {
     await registry?.stop();
     await berthd?.cleanup();
     cdir.remove();
+    if (tmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmp;
+    fs?.unmount();
     work.remove();
   }
 }

@@ -34,7 +34,7 @@
  * blob, apply and commit) after each of its pulls. Needs `npm run build` (berthd runs from dist/) and root.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,6 +45,7 @@ import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
 import { cpuS, resetPeak, statusKiB, threadCpuS } from './proc.js';
+import { scratchExt4, settle } from './scratch-fs.js';
 
 const MiB = 1 << 20;
 const PLATFORM = 'linux/amd64';
@@ -249,35 +250,6 @@ async function checkAndRemove(d: Daemon, ns: string, ref: string): Promise<void>
   await ctr(d, 'default', ['namespaces', 'rm', ns]);
 }
 
-/**
- * A fresh 4 GiB ext4 with its default journal, loop-mounted under `dir`
- * (sparse image file); returns the mount point. See `settle` for why.
- */
-async function scratchExt4(dir: string): Promise<string> {
-  const image = join(dir, 'fs.img');
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  await run('truncate', ['-s', '4G', image]);
-  await run('mkfs.ext4', ['-q', '-F', image]);
-  await run('mount', ['-o', 'loop', image, mnt]);
-  return mnt;
-}
-
-/**
- * After a mass delete: `sync`, then wait out ext4's window for recently
- * deleted inodes. On an ext4 without a journal (this machine's root), the
- * inode allocator skips every free inode whose deletion is less than 5 s old
- * (300 s while its inode table block is dirty, hence the `sync`) and
- * restarts its scan of the group for each new inode: the next pull's 10,000
- * file creations then cost seconds of kernel time (`recently_deleted`,
- * `find_get_block_common` in a perf profile of either daemon's unpack),
- * paid by whichever pull follows a removal. containerd and berthd alike.
- */
-async function settle(): Promise<void> {
-  await run('sync', []);
-  await new Promise((r) => setTimeout(r, 6000));
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -324,9 +296,9 @@ async function main(): Promise<void> {
     log('client: src/client has no Client with pull yet (the client branch adds it): skipped');
   }
   const work = tempDir('berth-bench-transfer-');
-  const fs = values.fs === 'host' ? undefined : await scratchExt4(work.path);
+  const fs = values.fs === 'host' ? undefined : scratchExt4(work.path);
   const tmp = process.env.TMPDIR;
-  if (fs) process.env.TMPDIR = fs; // the daemons' roots (Berthd, Containerd) go there
+  if (fs) process.env.TMPDIR = fs.path; // the daemons' roots (Berthd, Containerd) go there
   const cdir = tempDir('berth-bench-transfer-ctd-');
   let registry: Registry | undefined;
   let berthd: Berthd | undefined;
@@ -455,7 +427,7 @@ process.on('exit', () => s.post('Profiler.stop', (err, r) => {
     cdir.remove();
     if (tmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = tmp;
-    if (fs) await run('umount', [fs]);
+    if (fs) fs.unmount();
     work.remove();
   }
 }
