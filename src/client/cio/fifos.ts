@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, mkdirSync, open, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { internal } from '../../core/errdefs/index.js';
+
+/**
+ * Where the client makes its FIFO directories by default: `/run/berth/fifo`
+ * as root (containerd's cio uses `/run/containerd/fifo`), else a per-user
+ * directory under the system temp dir. Only the shim and this client open
+ * them, so any directory both can reach will do.
+ */
+export function defaultFifoDir(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? '/run/berth/fifo' : join(tmpdir(), `berth-fifo-${uid}`);
+}
+
+/** A process's FIFO set: a directory of its own holding `<id>-stdin|stdout|stderr`. */
+export interface FifoSet {
+  dir: string;
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+/**
+ * Makes the FIFOs of one process, as containerd's `cio.NewFIFOSetInDir`:
+ * a fresh directory (0700) under `root` with one FIFO (0600) per stream
+ * asked for. Node cannot mkfifo, and the client imports nothing native, so
+ * coreutils' `mkfifo` makes them.
+ */
+export async function newFifoSet(
+  root: string,
+  id: string,
+  want: { stdin: boolean; stdout: boolean; stderr: boolean; terminal: boolean },
+): Promise<FifoSet> {
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const dir = join(root, `${id}-${randomBytes(6).toString('hex')}`);
+  mkdirSync(dir, { mode: 0o700 });
+  const set: FifoSet = {
+    dir,
+    stdin: want.stdin ? join(dir, `${id}-stdin`) : '',
+    stdout: want.stdout ? join(dir, `${id}-stdout`) : '',
+    stderr: want.stderr && !want.terminal ? join(dir, `${id}-stderr`) : '',
+    terminal: want.terminal,
+  };
+  const paths = [set.stdin, set.stdout, set.stderr].filter((p) => p !== '');
+  if (paths.length > 0) {
+    try {
+      await new Promise<void>((resolve, reject) =>
+        execFile('mkfifo', ['-m', '0600', '--', ...paths], (err, _out, stderr) =>
+          err ? reject(internal(`mkfifo in ${dir}: ${stderr.trim() || err.message}`)) : resolve(),
+        ),
+      );
+    } catch (err) {
+      removeFifoSet(set);
+      throw err;
+    }
+  }
+  return set;
+}
+
+/** Removes the set's directory and FIFOs (containerd's `FIFOSet.Close`). */
+export function removeFifoSet(set: Pick<FifoSet, 'dir'>): void {
+  rmSync(set.dir, { recursive: true, force: true });
+}
+
+/**
+ * The write side of a FIFO the shim reads (stdin). Opened read-write so the
+ * open never blocks and what is written waits in the pipe until the shim
+ * opens its end; closing it is the shim's EOF (this is the only writer).
+ */
+export function openFifoWriter(path: string): Socket {
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  return new Socket({ fd, readable: false, writable: true });
+}
+
+/**
+ * The read side of a FIFO the shim writes (stdout, stderr). The open
+ * completes when the shim opens its end (during Create), so it is started
+ * before Create and resolves afterwards; `cancel` makes a pending open
+ * complete (by opening the write end once) for a task that never got that
+ * far. EOF comes when the shim closes its end.
+ */
+export class FifoReader {
+  readonly opened: Promise<Socket | undefined>;
+  private canceled = false;
+
+  constructor(private readonly path: string) {
+    this.opened = new Promise((resolve, reject) => {
+      open(path, constants.O_RDONLY, (err, fd) => {
+        if (err) {
+          reject(internal(`open ${path}: ${err.message}`, { cause: err }));
+          return;
+        }
+        if (this.canceled) {
+          closeSync(fd);
+          resolve(undefined);
+          return;
+        }
+        resolve(new Socket({ fd, readable: true, writable: false }));
+      });
+    });
+  }
+
+  /** Completes an open still waiting for a writer; the reader then ends empty. */
+  cancel(): void {
+    if (this.canceled) return;
+    this.canceled = true;
+    try {
+      // A reader is waiting, so a non-blocking write open succeeds and wakes it.
+      closeSync(openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no reader waits (the open finished); ENOENT: already removed.
+    }
+  }
+}
