@@ -73,7 +73,29 @@ export class Process {
     protected pidValue: number,
     /** The process's IO in this client, if it has one. */
     readonly io: IO | undefined,
-  ) {}
+  ) {
+    // The end of the caller's stdin is the process's EOF once it runs.
+    io?.stdinEnded.then(() => {
+      this.stdinEnded = true;
+      if (this.started) this.closeStdinQuietly();
+    });
+  }
+
+  private started = false;
+  private stdinEnded = false;
+
+  private closeStdinQuietly(): void {
+    this.scope.rpc
+      .unary({ namespace: this.scope.namespace }, (md, o, cb) =>
+        this.tasks.closeIo(
+          { containerId: this.containerId, execId: this.execId, stdin: true },
+          md,
+          o,
+          cb,
+        ),
+      )
+      .catch(() => undefined);
+  }
 
   /** The exec id, or the container id for the init process. */
   get id(): string {
@@ -99,6 +121,8 @@ export class Process {
         this.tasks.start({ containerId: this.containerId, execId: this.execId }, md, o, cb),
       );
       this.pidValue = res.pid;
+      this.started = true;
+      if (this.stdinEnded) this.closeStdinQuietly();
     } catch (err) {
       // As containerd's: a process that cannot start will never use its IO.
       if (this.io !== undefined) {

@@ -4,8 +4,16 @@ import { join } from 'node:path';
 import { Client } from '../../src/client/index.js';
 import type { TempDir } from './tmp.js';
 
+export interface ContainerdOptions {
+  /** The containerd binary; default Debian's on PATH (1.6). */
+  binary?: string;
+}
+
+/** containerd 1.7.13 built from the shared source (`/work/shared/tools/containerd-1.7`). */
+export const CONTAINERD_17 = '/var/tmp/containerd-1.7.13/bin/containerd';
+
 /**
- * Debian's containerd on its own temporary root, state and sockets, with
+ * Debian's containerd (or another build: `binary`) on its own temporary root, state and sockets, with
  * the CRI plugin off (berth has none yet) and nothing under /run/containerd
  * or /var/lib/containerd (apart from what the stock shim and ctr create
  * there: ttrpc sockets in /run/containerd/s, fifos in /run/containerd/fifo).
@@ -22,6 +30,7 @@ export class Containerd {
     readonly dir: TempDir,
     readonly proc: ChildProcess,
     readonly socket: string,
+    readonly opts: ContainerdOptions,
   ) {
     proc.stderr?.on('data', (b: Buffer) => {
       if (this.output.length < 1 << 20) this.output += b.toString();
@@ -43,7 +52,7 @@ export class Containerd {
     };
   }
 
-  static async start(dir: TempDir): Promise<Containerd> {
+  static async start(dir: TempDir, opts: ContainerdOptions = {}): Promise<Containerd> {
     const p = Containerd.paths(dir);
     writeFileSync(
       p.config,
@@ -61,10 +70,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "${join(dir.path, 'opt')}"
 `,
     );
-    const proc = spawn('containerd', ['--config', p.config], {
+    const proc = spawn(opts.binary ?? 'containerd', ['--config', p.config], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
-    const c = new Containerd(dir, proc, p.socket);
+    const c = new Containerd(dir, proc, p.socket, opts);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (!c.running) throw new Error(`containerd exited:\n${c.output}`);
@@ -118,6 +127,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
    */
   async restart(): Promise<Containerd> {
     await this.stop();
-    return Containerd.start(this.dir);
+    return Containerd.start(this.dir, this.opts);
   }
 }

@@ -69,13 +69,43 @@ export function removeFifoSet(set: Pick<FifoSet, 'dir'>): void {
 }
 
 /**
- * The write side of a FIFO the shim reads (stdin). Opened read-write so the
- * open never blocks and what is written waits in the pipe until the shim
- * opens its end; closing it is the shim's EOF (this is the only writer).
+ * The write side of a FIFO the shim reads (stdin). The open completes when
+ * the shim opens its end (during Create), so nothing written can be lost
+ * in a pipe nobody holds yet; `cancel` completes a pending open (by opening
+ * the read end once). Ending the socket closes the only writer: the shim's
+ * EOF.
  */
-export function openFifoWriter(path: string): Socket {
-  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
-  return new Socket({ fd, readable: false, writable: true });
+export class FifoWriter {
+  readonly opened: Promise<Socket | undefined>;
+  private canceled = false;
+
+  constructor(private readonly path: string) {
+    this.opened = new Promise((resolve, reject) => {
+      open(path, constants.O_WRONLY, (err, fd) => {
+        if (err) {
+          reject(internal(`open ${path}: ${err.message}`, { cause: err }));
+          return;
+        }
+        if (this.canceled) {
+          closeSync(fd);
+          resolve(undefined);
+          return;
+        }
+        resolve(new Socket({ fd, readable: false, writable: true }));
+      });
+    });
+  }
+
+  /** Completes an open still waiting for a reader; nothing is written then. */
+  cancel(): void {
+    if (this.canceled) return;
+    this.canceled = true;
+    try {
+      closeSync(openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENOENT: already removed.
+    }
+  }
 }
 
 /**

@@ -12,15 +12,15 @@
  * ```
  */
 import type { Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import {
   defaultFifoDir,
   FifoReader,
   type FifoSet,
+  FifoWriter,
   newFifoSet,
-  openFifoWriter,
   removeFifoSet,
 } from './fifos.js';
 
@@ -45,6 +45,12 @@ export interface IO {
   close(): Promise<void>;
   /** Ends stdin: the process reads EOF. */
   closeStdin(): Promise<void>;
+  /**
+   * Resolves once the caller's stdin stream has ended and been copied;
+   * never, without one. The shim holds the stdin FIFO open itself, so the
+   * process sees EOF only after a CloseIO call: the task sends it then.
+   */
+  readonly stdinEnded: Promise<void>;
 }
 
 /** Makes the IO of process `id` (the container id, or the exec id). */
@@ -76,13 +82,21 @@ export function withStreams(
 ): Creator {
   const terminal = opts.terminal ?? false;
   return async (id) => {
+    // The runc shim opens stdout and stderr both or neither (it takes an
+    // empty path for a file name): with one given, the other is drained.
+    const output = stdout !== undefined || stderr !== undefined;
     const set = await newFifoSet(opts.fifoDir ?? defaultFifoDir(), id, {
       stdin: stdin !== undefined,
-      stdout: stdout !== undefined,
-      stderr: stderr !== undefined,
+      stdout: output,
+      stderr: output,
       terminal,
     });
-    return new PipedIO(set, stdin, stdout, terminal ? undefined : stderr);
+    return new PipedIO(
+      set,
+      stdin,
+      stdout ?? discard(),
+      terminal ? undefined : (stderr ?? discard()),
+    );
   };
 }
 
@@ -115,8 +129,14 @@ export function binaryIO(binary: string, args: Record<string, string> = {}): Cre
   return async () => new UriIO({ stdin: '', stdout: url.href, stderr: url.href, terminal: false });
 }
 
+/** A writable that drops what it is given. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done() });
+}
+
 /** IO the shim handles alone (no FIFOs, nothing to copy). */
 class UriIO implements IO {
+  readonly stdinEnded: Promise<void> = new Promise(() => {});
   constructor(readonly config: IOConfig) {}
   cancel(): void {}
   async wait(): Promise<void> {}
@@ -128,10 +148,14 @@ class UriIO implements IO {
 class PipedIO implements IO {
   readonly config: IOConfig;
   private readonly readers: FifoReader[] = [];
+  private stdinWriter: FifoWriter | undefined;
   private readonly sockets: Socket[] = [];
   private readonly copies: Promise<void>[] = [];
   private stdinSocket: Socket | undefined;
   private stdinSource: Readable | undefined;
+  private stdinOpened: Promise<void> = Promise.resolve();
+  readonly stdinEnded: Promise<void>;
+  private markStdinEnded: () => void = () => {};
   private closed = false;
 
   constructor(
@@ -146,13 +170,28 @@ class PipedIO implements IO {
       stderr: set.stderr,
       terminal: set.terminal,
     };
+    this.stdinEnded = new Promise((resolve) => {
+      this.markStdinEnded = resolve;
+    });
     if (stdin !== undefined && set.stdin !== '') {
-      const w = openFifoWriter(set.stdin);
-      this.stdinSocket = w;
+      const writer = new FifoWriter(set.stdin);
+      this.stdinWriter = writer;
       this.stdinSource = stdin;
-      // A shim gone or a closed stdin must not crash the caller.
-      w.on('error', () => {});
-      stdin.pipe(w);
+      this.stdinOpened = writer.opened.then(
+        (w) => {
+          if (w === undefined || this.closed) return;
+          this.stdinSocket = w;
+          // A shim gone or a closed stdin must not crash the caller.
+          w.on('error', () => {});
+          // The end of the caller's stream closes the FIFO: the process reads EOF.
+          w.on('finish', () => {
+            w.destroy();
+            this.markStdinEnded();
+          });
+          stdin.pipe(w);
+        },
+        () => undefined,
+      );
     }
     if (stdout !== undefined && set.stdout !== '') this.copyOut(set.stdout, stdout);
     if (stderr !== undefined && set.stderr !== '') this.copyOut(set.stderr, stderr);
@@ -183,6 +222,7 @@ class PipedIO implements IO {
 
   cancel(): void {
     for (const r of this.readers) r.cancel();
+    this.stdinWriter?.cancel();
   }
 
   async wait(): Promise<void> {
@@ -190,10 +230,13 @@ class PipedIO implements IO {
   }
 
   async closeStdin(): Promise<void> {
+    this.stdinWriter?.cancel();
+    await this.stdinOpened;
     const w = this.stdinSocket;
     if (w === undefined) return;
     this.stdinSocket = undefined;
     this.stdinSource?.unpipe(w);
+    if (w.destroyed) return;
     await new Promise<void>((resolve) => {
       w.once('close', () => resolve());
       w.end();

@@ -1,0 +1,427 @@
+/**
+ * The client library's conformance cases, registered once per daemon by
+ * client.e2e.test.ts (berthd, containerd 1.6, containerd 1.7): the same
+ * calls must give the same results against each.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { it } from 'node:test';
+import {
+  Client,
+  cio,
+  type Event,
+  isAlreadyExists,
+  isFailedPrecondition,
+  isInvalidArgument,
+  isNotFound,
+  isUnavailable,
+  type NewContainerOpt,
+  type Task,
+  withContainerLabels,
+  withImageName,
+  withRuntime,
+  withSnapshot,
+  withSpec,
+} from '../../src/client/index.js';
+
+/** What the cases run against: a daemon with the test image pulled and unpacked. */
+export interface ClientTarget {
+  readonly name: string;
+  readonly socket: string;
+  /** A client in the test namespace. */
+  readonly client: Client;
+  /** The busybox image, pulled into the namespace and unpacked into overlayfs. */
+  readonly image: { ref: string; chainId: string };
+  /** Where the cases make FIFOs (under the test's temp dir). */
+  readonly fifoDir: string;
+  /** runc's default spec (`runc spec`), the base of the cases' specs. */
+  readonly baseSpec: Record<string, unknown>;
+  /** A scratch directory of the test's own. */
+  readonly work: string;
+}
+
+const uid = () => randomBytes(4).toString('hex');
+
+/** runc's default spec with this process (a copy: the base is shared). */
+export function specWith(
+  base: Record<string, unknown>,
+  args: string[],
+  opts: { terminal?: boolean } = {},
+): Record<string, unknown> {
+  const spec = structuredClone(base) as {
+    process: Record<string, unknown>;
+    root: Record<string, unknown>;
+    hostname?: string;
+  };
+  spec.process.args = args;
+  spec.process.terminal = opts.terminal ?? false;
+  spec.process.env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+  spec.root = { path: 'rootfs', readonly: false };
+  spec.hostname = 'berth';
+  return spec;
+}
+
+/** A writable that keeps what it is given. */
+function collector(): PassThrough & { text(): string } {
+  const chunks: Buffer[] = [];
+  const s = new PassThrough();
+  s.on('data', (c: Buffer) => chunks.push(c));
+  return Object.assign(s, { text: () => Buffer.concat(chunks).toString('utf8') });
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<T>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function registerClientCases(target: () => ClientTarget): void {
+  /** A container on a fresh snapshot of the test image, running `args`. */
+  const newContainer = async (
+    id: string,
+    args: string[],
+    opts: { terminal?: boolean; extra?: NewContainerOpt[] } = {},
+  ) => {
+    const t = target();
+    const key = `${id}-snapshot`;
+    // Prepared under newContainer's lease (the client it passes), so no
+    // collection takes it before the record names it.
+    const prepare: NewContainerOpt = async (client) => {
+      await client.snapshotService('overlayfs').prepare(client.context(), key, t.image.chainId);
+    };
+    return t.client.newContainer(
+      id,
+      withImageName(t.image.ref),
+      prepare,
+      withSnapshot(key),
+      withSpec(specWith(t.baseSpec, args, opts)),
+      ...(opts.extra ?? []),
+    );
+  };
+
+  /** Deletes a task (killing it first) and its container, whatever state they are in. */
+  const cleanup = async (id: string) => {
+    const c = target().client;
+    try {
+      const task = await (await c.loadContainer(id)).task();
+      await task.kill('SIGKILL').catch(() => undefined);
+      await task.wait().catch(() => undefined);
+      await task.delete().catch(() => undefined);
+    } catch {
+      // no task, or no container
+    }
+    await (await c.loadContainer(id).catch(() => undefined))
+      ?.delete({ snapshotCleanup: true })
+      .catch(() => undefined);
+  };
+
+  it('answers version, health and namespaces', async () => {
+    const c = target().client;
+    const v = await c.version();
+    assert.match(v.version, /\S/);
+    assert.equal(await c.isServing(), true);
+    const ns = `client-ns-${uid()}`;
+    await c.namespaces.create(ns, { team: 'a' });
+    assert.deepEqual((await c.namespaces.get(ns)).labels, { team: 'a' });
+    await c.namespaces.setLabel(ns, 'team', 'b');
+    assert.deepEqual((await c.namespaces.get(ns)).labels, { team: 'b' });
+    assert.ok((await c.namespaces.list()).some((n) => n.name === ns));
+    await c.namespaces.delete(ns);
+    assert.ok(!(await c.namespaces.list()).some((n) => n.name === ns));
+  });
+
+  it('gets and lists images with their records', async () => {
+    const t = target();
+    const image = await t.client.getImage(t.image.ref);
+    assert.equal(image.name, t.image.ref);
+    assert.match(image.target.digest, /^sha256:[0-9a-f]{64}$/);
+    const listed = await t.client.listImages([`name==${t.image.ref}`]);
+    assert.deepEqual(
+      listed.map((i) => i.name),
+      [t.image.ref],
+    );
+  });
+
+  it('maps errors to containerd kinds', async () => {
+    const t = target();
+    await assert.rejects(t.client.getImage('example.com/missing:1'), isNotFound);
+    await assert.rejects(t.client.loadContainer(`missing-${uid()}`), isNotFound);
+    const bare = new Client(t.socket);
+    try {
+      // No namespace: containerd's "namespace is required".
+      await assert.rejects(bare.listImages(), isFailedPrecondition);
+      await assert.rejects(bare.withNamespace('bad/ns').listImages(), isInvalidArgument);
+    } finally {
+      bare.close();
+    }
+    const nowhere = new Client(join(t.work, 'no-such.sock'), {
+      namespace: 'default',
+      timeoutMs: 300,
+    });
+    try {
+      await assert.rejects(nowhere.version(), isUnavailable);
+    } finally {
+      nowhere.close();
+    }
+    // An aborted call is canceled, not left hanging.
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    await assert.rejects(
+      t.client.version({ signal: ac.signal }),
+      (e: Error & { kind: string }) => e.kind === 'canceled',
+    );
+  });
+
+  it('creates, lists, loads and deletes containers', async () => {
+    const t = target();
+    const id = `ctr-${uid()}`;
+    try {
+      const c = await newContainer(id, ['true'], {
+        extra: [
+          withContainerLabels({ app: 'client-test' }),
+          withRuntime('io.containerd.runc.v2', { systemdCgroup: false }),
+        ],
+      });
+      assert.equal(c.id, id);
+      const info = await c.info();
+      assert.equal(info.image, t.image.ref);
+      assert.equal(info.runtime.name, 'io.containerd.runc.v2');
+      assert.equal(info.runtime.options?.typeUrl, 'containerd.runc.v1.Options');
+      assert.equal(info.snapshotter, 'overlayfs');
+      assert.equal(info.snapshotKey, `${id}-snapshot`);
+      assert.deepEqual(info.labels, { app: 'client-test' });
+      const spec = await c.spec();
+      assert.deepEqual((spec.process as { args: string[] }).args, ['true']);
+      assert.equal((await c.image()).name, t.image.ref);
+      assert.deepEqual(await c.setLabels({ tier: 'x' }), { app: 'client-test', tier: 'x' });
+
+      const listed = await t.client.containers(['labels.app==client-test']);
+      assert.deepEqual(
+        listed.map((x) => x.id),
+        [id],
+      );
+      assert.equal((await t.client.loadContainer(id)).id, id);
+      await assert.rejects(newContainer(id, ['true']), isAlreadyExists);
+
+      await c.delete({ snapshotCleanup: true });
+      await assert.rejects(t.client.loadContainer(id), isNotFound);
+      await assert.rejects(
+        t.client.snapshotService('overlayfs').stat(t.client.context(), `${id}-snapshot`),
+        isNotFound,
+      );
+    } finally {
+      await cleanup(id);
+    }
+  });
+
+  it('runs a task with stdio streams: stdin in, stdout and stderr out, exit code', async () => {
+    const t = target();
+    const id = `stdio-${uid()}`;
+    try {
+      const c = await newContainer(id, ['sh', '-c', 'cat; echo to-stderr >&2; exit 3']);
+      const out = collector();
+      const err = collector();
+      const input = Readable.from([Buffer.from('hello from stdin\n')]);
+      const task = await c.newTask(cio.withStreams(input, out, err, { fifoDir: t.fifoDir }));
+      assert.ok(task.pid > 0);
+      assert.equal((await task.status()).status, 'created');
+      const exited = task.wait();
+      await task.start();
+      const status = await withTimeout(exited, 20_000, 'wait');
+      assert.equal(status.exitCode, 3);
+      assert.ok(status.exitedAt.getTime() > Date.now() - 60_000);
+      const deleted = await task.delete();
+      assert.equal(deleted.exitCode, 3);
+      assert.equal(out.text(), 'hello from stdin\n');
+      assert.equal(err.text(), 'to-stderr\n');
+      await assert.rejects(c.task(), isNotFound);
+    } finally {
+      await cleanup(id);
+    }
+  });
+
+  it('closes stdin with closeIO, and writes logs with logFile', async () => {
+    const t = target();
+    const id = `closeio-${uid()}`;
+    const logId = `log-${uid()}`;
+    try {
+      const c = await newContainer(id, ['sh', '-c', 'cat; echo done']);
+      const out = collector();
+      const input = new PassThrough();
+      const task = await c.newTask(cio.withStreams(input, out, undefined, { fifoDir: t.fifoDir }));
+      const exited = task.wait();
+      await task.start();
+      input.write('line\n');
+      const deadline = Date.now() + 10_000;
+      while (!out.text().includes('line') && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await task.closeIO();
+      assert.equal((await withTimeout(exited, 20_000, 'wait')).exitCode, 0);
+      await task.delete();
+      assert.equal(out.text(), 'line\ndone\n');
+
+      const log = join(t.work, `${logId}.log`);
+      const lc = await newContainer(logId, ['sh', '-c', 'echo out; echo err >&2']);
+      const lt = await lc.newTask(cio.logFile(log));
+      const lexited = lt.wait();
+      await lt.start();
+      assert.equal((await withTimeout(lexited, 20_000, 'wait')).exitCode, 0);
+      await lt.delete();
+      const text = readFileSync(log, 'utf8');
+      assert.match(text, /out\n/);
+      assert.match(text, /err\n/);
+    } finally {
+      await cleanup(id);
+      await cleanup(logId);
+    }
+  });
+
+  it('runs a task on a TTY and resizes it', async () => {
+    const t = target();
+    const id = `tty-${uid()}`;
+    try {
+      const c = await newContainer(id, ['sh', '-c', 'tty; read x; stty size; echo "got $x"'], {
+        terminal: true,
+      });
+      const out = collector();
+      const input = new PassThrough();
+      const task = await c.newTask(
+        cio.withStreams(input, out, undefined, { terminal: true, fifoDir: t.fifoDir }),
+      );
+      const exited = task.wait();
+      await task.start();
+      await task.resize(100, 40);
+      input.write('yes\r');
+      assert.equal((await withTimeout(exited, 20_000, 'wait')).exitCode, 0);
+      await task.delete();
+      const text = out.text();
+      assert.match(text, /\/dev\/pts\/\d+/);
+      assert.match(text, /40 100/);
+      assert.match(text, /got yes/);
+    } finally {
+      await cleanup(id);
+    }
+  });
+
+  it('execs in a running task, lists pids, pauses, resumes, kills and reports metrics', async () => {
+    const t = target();
+    const id = `exec-${uid()}`;
+    let task: Task | undefined;
+    try {
+      const c = await newContainer(id, ['sleep', '1000']);
+      task = await c.newTask(cio.nullIO());
+      const exited = task.wait();
+      await task.start();
+      assert.equal((await task.status()).status, 'running');
+
+      const out = collector();
+      const spec = specWith(t.baseSpec, ['sh', '-c', 'echo exec-out; exit 7']).process as Record<
+        string,
+        unknown
+      >;
+      const p = await task.exec(
+        `e-${uid()}`,
+        spec,
+        cio.withStreams(undefined, out, undefined, { fifoDir: t.fifoDir }),
+      );
+      const pExited = p.wait();
+      await p.start();
+      assert.ok(p.pid > 0);
+      assert.equal((await withTimeout(pExited, 20_000, 'exec wait')).exitCode, 7);
+      assert.equal((await p.delete()).exitCode, 7);
+      assert.equal(out.text(), 'exec-out\n');
+
+      const pids = await task.pids();
+      assert.ok(
+        pids.some((x) => x.pid === task?.pid),
+        JSON.stringify(pids),
+      );
+
+      await task.pause();
+      assert.equal((await task.status()).status, 'paused');
+      await task.resume();
+      assert.equal((await task.status()).status, 'running');
+
+      const m = await task.metrics();
+      assert.equal(m.id, id);
+      assert.match(m.data?.typeUrl ?? '', /cgroups/);
+
+      await assert.rejects(task.delete(), isFailedPrecondition);
+      const c2 = await t.client.loadContainer(id);
+      await assert.rejects(c2.delete(), isFailedPrecondition);
+
+      await task.kill('SIGKILL');
+      const st = await withTimeout(exited, 20_000, 'wait');
+      assert.equal(st.exitCode, 137);
+      assert.equal((await task.delete()).exitCode, 137);
+    } finally {
+      await cleanup(id);
+    }
+  });
+
+  it('subscribes to events, decoded, filtered by namespace and topic', async () => {
+    const t = target();
+    const id = `events-${uid()}`;
+    const ac = new AbortController();
+    const seen: Event[] = [];
+    const sub = t.client.subscribe(
+      [`namespace==${t.client.namespace},topic~="^/(tasks|containers)/"`],
+      {
+        signal: ac.signal,
+      },
+    );
+    const reading = (async () => {
+      try {
+        for await (const e of sub) {
+          seen.push(e);
+          if (e.topic === '/containers/delete') break;
+        }
+      } catch (err) {
+        if (!ac.signal.aborted) throw err;
+      }
+    })();
+    try {
+      // The subscription is live once the daemon has it; give it a moment.
+      await new Promise((r) => setTimeout(r, 300));
+      const c = await newContainer(id, ['sh', '-c', 'exit 5']);
+      const task = await c.newTask(cio.nullIO());
+      const exited = task.wait();
+      await task.start();
+      await withTimeout(exited, 20_000, 'wait');
+      await task.delete();
+      await c.delete({ snapshotCleanup: true });
+      await withTimeout(reading, 20_000, 'events');
+    } finally {
+      ac.abort();
+      await cleanup(id);
+    }
+    const mine = seen.filter((e) => (e.event?.containerId ?? e.event?.id) === id);
+    const topics = mine.map((e) => e.topic);
+    for (const want of [
+      '/containers/create',
+      '/tasks/create',
+      '/tasks/start',
+      '/tasks/exit',
+      '/tasks/delete',
+      '/containers/delete',
+    ]) {
+      assert.ok(topics.includes(want), `${want} missing from ${topics.join(' ')}`);
+    }
+    const exit = mine.find((e) => e.topic === '/tasks/exit');
+    assert.equal(exit?.type, 'containerd.events.TaskExit');
+    assert.equal(exit?.event?.exitStatus, 5);
+    assert.equal(exit?.namespace, t.client.namespace);
+  });
+}
