@@ -69,19 +69,26 @@ export function removeFifoSet(set: Pick<FifoSet, 'dir'>): void {
 }
 
 /**
- * The write side of a FIFO the shim reads (stdin). The open completes when
- * the shim opens its end (during Create), so nothing written can be lost
- * in a pipe nobody holds yet; `cancel` completes a pending open (by opening
- * the read end once). Ending the socket closes the only writer: the shim's
- * EOF.
+ * One end of a FIFO, opened blocking in libuv's thread pool: the open
+ * completes when the shim opens the other end (during Create). `cancel`
+ * completes an open still waiting by opening the other end once, and
+ * keeps at it until the open has returned (the pool may not have started
+ * it yet, and a non-blocking open only meets an open already waiting).
  */
-export class FifoWriter {
+abstract class FifoEnd {
   readonly opened: Promise<Socket | undefined>;
   private canceled = false;
+  private settled = false;
 
-  constructor(private readonly path: string) {
+  constructor(
+    protected readonly path: string,
+    flags: number,
+    private readonly otherEnd: number,
+    socketOpts: { readable: boolean; writable: boolean },
+  ) {
     this.opened = new Promise((resolve, reject) => {
-      open(path, constants.O_WRONLY, (err, fd) => {
+      open(path, flags, (err, fd) => {
+        this.settled = true;
         if (err) {
           reject(internal(`open ${path}: ${err.message}`, { cause: err }));
           return;
@@ -91,60 +98,44 @@ export class FifoWriter {
           resolve(undefined);
           return;
         }
-        resolve(new Socket({ fd, readable: false, writable: true }));
+        resolve(new Socket({ fd, ...socketOpts }));
       });
     });
   }
 
-  /** Completes an open still waiting for a reader; nothing is written then. */
   cancel(): void {
     if (this.canceled) return;
     this.canceled = true;
+    this.poke();
+  }
+
+  private poke(): void {
+    if (this.settled) return;
     try {
-      closeSync(openSync(this.path, constants.O_RDONLY | constants.O_NONBLOCK));
+      closeSync(openSync(this.path, this.otherEnd | constants.O_NONBLOCK));
     } catch {
-      // ENOENT: already removed.
+      // ENXIO: no reader waits yet; ENOENT: removed (the open then fails).
     }
+    setTimeout(() => this.poke(), 10).unref();
   }
 }
 
 /**
- * The read side of a FIFO the shim writes (stdout, stderr). The open
- * completes when the shim opens its end (during Create), so it is started
- * before Create and resolves afterwards; `cancel` makes a pending open
- * complete (by opening the write end once) for a task that never got that
- * far. EOF comes when the shim closes its end.
+ * The write side of a FIFO the shim reads (stdin): nothing written can be
+ * lost in a pipe nobody holds yet. Ending the socket closes this writer.
  */
-export class FifoReader {
-  readonly opened: Promise<Socket | undefined>;
-  private canceled = false;
-
-  constructor(private readonly path: string) {
-    this.opened = new Promise((resolve, reject) => {
-      open(path, constants.O_RDONLY, (err, fd) => {
-        if (err) {
-          reject(internal(`open ${path}: ${err.message}`, { cause: err }));
-          return;
-        }
-        if (this.canceled) {
-          closeSync(fd);
-          resolve(undefined);
-          return;
-        }
-        resolve(new Socket({ fd, readable: true, writable: false }));
-      });
-    });
+export class FifoWriter extends FifoEnd {
+  constructor(path: string) {
+    super(path, constants.O_WRONLY, constants.O_RDONLY, { readable: false, writable: true });
   }
+}
 
-  /** Completes an open still waiting for a writer; the reader then ends empty. */
-  cancel(): void {
-    if (this.canceled) return;
-    this.canceled = true;
-    try {
-      // A reader is waiting, so a non-blocking write open succeeds and wakes it.
-      closeSync(openSync(this.path, constants.O_WRONLY | constants.O_NONBLOCK));
-    } catch {
-      // ENXIO: no reader waits (the open finished); ENOENT: already removed.
-    }
+/**
+ * The read side of a FIFO the shim writes (stdout, stderr). EOF comes when
+ * the shim closes its ends.
+ */
+export class FifoReader extends FifoEnd {
+  constructor(path: string) {
+    super(path, constants.O_RDONLY, constants.O_WRONLY, { readable: true, writable: false });
   }
 }

@@ -123,10 +123,10 @@ export function binaryIO(binary: string, args: Record<string, string> = {}): Cre
   if (!binary.startsWith('/')) {
     throw invalidArgument(`logging binary "${binary}" must be an absolute path`);
   }
-  const url = pathToFileURL(binary);
-  url.protocol = 'binary:';
-  for (const [k, v] of Object.entries(args)) url.searchParams.set(k, v);
-  return async () => new UriIO({ stdin: '', stdout: url.href, stderr: url.href, terminal: false });
+  // A file: URL cannot change scheme; its path is encoded the same way.
+  const query = new URLSearchParams(args).toString();
+  const uri = `binary://${pathToFileURL(binary).pathname}${query === '' ? '' : `?${query}`}`;
+  return async () => new UriIO({ stdin: '', stdout: uri, stderr: uri, terminal: false });
 }
 
 /** A writable that drops what it is given. */
