@@ -26,6 +26,7 @@ import {
   withSnapshot,
   withSpec,
 } from '../../src/client/index.js';
+import { namespaceUpdate } from '../../src/wire/event-payloads.js';
 
 /** What the cases run against: a daemon with the test image pulled and unpacked. */
 export interface ClientTarget {
@@ -376,15 +377,22 @@ export function registerClientCases(target: () => ClientTarget): void {
     const id = `events-${uid()}`;
     const ac = new AbortController();
     const seen: Event[] = [];
+    const marker = `/client-test/ready-${uid()}`;
     const sub = t.client.subscribe(
-      [`namespace==${t.client.namespace},topic~="^/(tasks|containers)/"`],
-      {
-        signal: ac.signal,
-      },
+      [`namespace==${t.client.namespace},topic~="^/(tasks|containers)/"`, `topic=="${marker}"`],
+      { signal: ac.signal },
     );
+    let live: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      live = resolve;
+    });
     const reading = (async () => {
       try {
         for await (const e of sub) {
+          if (e.topic === marker) {
+            live();
+            continue;
+          }
           seen.push(e);
           if (e.topic === '/containers/delete') break;
         }
@@ -393,8 +401,18 @@ export function registerClientCases(target: () => ClientTarget): void {
       }
     })();
     try {
-      // The subscription is live once the daemon has it; give it a moment.
-      await new Promise((r) => setTimeout(r, 300));
+      // Publish until the subscription sees a marker: from then on it is live.
+      for (let i = 0; i < 50; i++) {
+        await t.client
+          .eventService()
+          .publish(t.client.context(), marker, namespaceUpdate({ name: 'marker' }));
+        const got = await Promise.race([
+          ready.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+        ]);
+        if (got) break;
+      }
+      await withTimeout(ready, 1_000, 'subscription');
       const c = await newContainer(id, ['sh', '-c', 'exit 5']);
       const task = await c.newTask(cio.nullIO());
       const exited = task.wait();
