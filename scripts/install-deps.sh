@@ -8,7 +8,7 @@ PACKAGES=(
   runc containerd docker-registry skopeo umoci busybox-static zstd
   protobuf-compiler libprotobuf-dev golang-go
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
-  golang-github-gogo-googleapis-dev util-linux procps
+  golang-github-gogo-googleapis-dev util-linux procps apache2-utils
 )
 
 missing=()

@@ -49,3 +49,5 @@ export {
   signalNumber,
   Task,
 } from './task.js';
+/** containerd's OCI spec generation: the default spec and the spec options (`oci.withImageConfig`, …). */
+export * as oci from './oci/index.js';

@@ -67,9 +67,5 @@ export interface Pusher {
    * Returns `false` without uploading when the registry already has it.
    * `data` may be called again for a retry; each call starts from byte 0.
    */
-  push(
-    desc: Descriptor,
-    data: () => AsyncIterable<Buffer>,
-    opts?: PushOptions,
-  ): Promise<boolean>;
+  push(desc: Descriptor, data: () => AsyncIterable<Buffer>, opts?: PushOptions): Promise<boolean>;
 }

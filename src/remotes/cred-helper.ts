@@ -1,0 +1,76 @@
+/**
+ * Docker credential helpers: `docker-credential-<name> get` reads the server
+ * URL on stdin and prints `{"ServerURL","Username","Secret"}`; a Username of
+ * `<token>` means Secret is an identity (refresh) token. A helper that does
+ * not know the server says "credentials not found" and exits non-zero.
+ */
+import { spawn } from 'node:child_process';
+import { invalidArgument, unavailable } from '../core/errdefs/index.js';
+import type { Credentials } from './credentials.js';
+
+const HELPER_TIMEOUT_MS = 30_000;
+const MAX_OUTPUT = 64 * 1024;
+/** The Username a helper gives for an identity token. */
+export const TOKEN_USERNAME = '<token>';
+
+/** The program a helper name runs (`desktop` → `docker-credential-desktop`, or an absolute path as is). */
+export function helperProgram(name: string): string {
+  return name.startsWith('/') ? name : `docker-credential-${name}`;
+}
+
+/** Asks helper `name` for `server`'s credentials; undefined when it has none. */
+export function helperGet(name: string, server: string): Promise<Credentials | undefined> {
+  if (!/^[A-Za-z0-9._/-]+$/.test(name)) {
+    return Promise.reject(
+      invalidArgument(`credential helper name "${name}" is not a program name`),
+    );
+  }
+  const program = helperProgram(name);
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), HELPER_TIMEOUT_MS);
+    child.stdout.on('data', (b: Buffer) => {
+      if (out.length < MAX_OUTPUT) out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      if (err.length < MAX_OUTPUT) err += b.toString();
+    });
+    child.stdin.on('error', () => {}); // a helper that exits without reading
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(unavailable(`credential helper ${program} for ${server}: ${e.message}`, { cause: e }));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const text = (out + err).trim();
+      if (code !== 0) {
+        if (/credentials not found/i.test(text)) {
+          resolve(undefined);
+          return;
+        }
+        const how = signal ? `signal ${signal}` : `exit status ${code}`;
+        reject(
+          unavailable(`credential helper ${program} for ${server}: ${how}: ${text.slice(0, 200)}`),
+        );
+        return;
+      }
+      let parsed: { Username?: unknown; Secret?: unknown };
+      try {
+        parsed = JSON.parse(out) as typeof parsed;
+      } catch {
+        reject(unavailable(`credential helper ${program} for ${server}: output is not JSON`));
+        return;
+      }
+      const username = typeof parsed.Username === 'string' ? parsed.Username : '';
+      const secret = typeof parsed.Secret === 'string' ? parsed.Secret : '';
+      if (secret === '' && username === '') {
+        resolve(undefined);
+        return;
+      }
+      resolve({ username: username === TOKEN_USERNAME ? '' : username, secret });
+    });
+    child.stdin.end(server);
+  });
+}
