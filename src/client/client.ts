@@ -51,6 +51,7 @@ import type { CallOpts, TaskScope } from './task.js';
 /** berthd's socket, the default address (containerd's is /run/containerd/containerd.sock). */
 export const DEFAULT_ADDRESS = '/run/berth/berth.sock';
 
+/** Options of a {@link Client}: containerd's `ClientOpt`s. */
 export interface ClientOptions {
   /**
    * The namespace of every call (`containerd-namespace`), containerd's

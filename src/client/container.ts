@@ -14,6 +14,7 @@ import type { Client } from './client.js';
 import type { Image } from './image.js';
 import { type CallOpts, Task } from './task.js';
 
+/** Options of {@link Container.newTask} (containerd's `NewTaskOpts`). */
 export interface NewTaskOptions extends CallOpts {
   /** Root filesystem mounts; default the container's snapshot's mounts. */
   rootfs?: Mount[];
@@ -23,6 +24,7 @@ export interface NewTaskOptions extends CallOpts {
   runtimePath?: string;
 }
 
+/** Options of {@link Container.delete} (containerd's `DeleteOpts`). */
 export interface DeleteOptions extends CallOpts {
   /** Also remove the container's snapshot (containerd's `WithSnapshotCleanup`). */
   snapshotCleanup?: boolean;

@@ -29,11 +29,20 @@ const DAEMON_FOLDERS = [
   'transfer',
   'ttrpc',
 ];
-/** Packages the client may load; anything else is a failure to look at. */
-const ALLOWED_PACKAGES = ['@bufbuild/protobuf', '@grpc/grpc-js'];
+/**
+ * Packages the client may load: gRPC and protobuf, and the TOML parser of
+ * the registry client's hosts.toml. Anything else is a failure to look at.
+ */
+const ALLOWED_PACKAGES = ['@bufbuild/protobuf', '@grpc/grpc-js', 'smol-toml'];
+const DAEMON_PACKAGES = ['better-sqlite3', 'koffi', 'pino', 'pino-pretty'];
 
+/**
+ * Static imports and re-exports (at the start of a line, possibly spanning
+ * lines), side-effect imports, dynamic imports, and require() as plain or
+ * through createRequire (how the generated code loads grpc-js).
+ */
 const IMPORT =
-  /(?:^|[\s;])(?:import|export)(?:[\s\w{},*]*?from)?\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g;
+  /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bcreateRequire\([^)]*\)\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function walk(entry: string): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
@@ -45,7 +54,7 @@ function walk(entry: string): { files: Set<string>; packages: Set<string> } {
     files.add(file);
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2] ?? m[3] ?? '';
+      const spec = m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5] ?? '';
       if (spec.startsWith('.')) {
         const ts = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
         assert.ok(existsSync(ts), `${relative(SRC, file)} imports ${spec}: no ${ts}`);
@@ -69,9 +78,15 @@ describe('berth/client import graph', () => {
     assert.deepEqual(daemon, []);
   });
 
-  it('loads only the gRPC and protobuf runtimes (no better-sqlite3, pino or koffi)', () => {
-    assert.deepEqual([...packages].sort(), ALLOWED_PACKAGES);
-    for (const p of ['better-sqlite3', 'pino', 'koffi']) assert.ok(!packages.has(p), p);
+  it('loads only the gRPC, protobuf and TOML packages (no better-sqlite3, pino or koffi)', () => {
+    const found = [...packages].sort();
+    assert.deepEqual(
+      found.filter((p) => !ALLOWED_PACKAGES.includes(p)),
+      [],
+      `packages: ${found.join(' ')}`,
+    );
+    for (const p of DAEMON_PACKAGES) assert.ok(!packages.has(p), p);
+    assert.ok(packages.has('@grpc/grpc-js'), `packages: ${found.join(' ')}`);
   });
 
   it('is a graph of some size (the walk follows imports)', () => {

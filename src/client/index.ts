@@ -34,6 +34,8 @@ export { Image } from './image.js';
 export { ImagesProxy } from './images-proxy.js';
 export { LeasesProxy } from './leases-proxy.js';
 export { NamespacesProxy } from './namespaces-proxy.js';
+/** containerd's OCI spec generation: the default spec and the spec options (`oci.withImageConfig`, …). */
+export * as oci from './oci/index.js';
 export { type CallContext, Rpc } from './rpc.js';
 export { SnapshotsProxy } from './snapshots-proxy.js';
 export {
@@ -49,5 +51,3 @@ export {
   signalNumber,
   Task,
 } from './task.js';
-/** containerd's OCI spec generation: the default spec and the spec options (`oci.withImageConfig`, …). */
-export * as oci from './oci/index.js';

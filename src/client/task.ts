@@ -36,12 +36,14 @@ export interface Status {
   exitedAt: Date;
 }
 
+/** One process of a task, as `task.pids()` lists them. */
 export interface ProcessInfo {
   pid: number;
   /** runc's ProcessDetails (the exec id) for execs, when the shim gives it. */
   info?: AnyValue;
 }
 
+/** A task's cgroup statistics, as `task.metrics()` answers them. */
 export interface Metrics {
   id: string;
   timestamp: Date;
@@ -372,8 +374,9 @@ export class Task extends Process {
   }
 }
 
-/** containerd's type URLs for the JSON-in-Any OCI messages. */
+/** containerd's type URL of an OCI runtime spec (JSON in an Any). */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+/** containerd's type URL of an OCI process (an exec's spec, JSON in an Any). */
 export const PROCESS_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
 export const RESOURCES_TYPE_URL =
   'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';

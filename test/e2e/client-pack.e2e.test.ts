@@ -50,13 +50,18 @@ describe('berth/client from an npm pack', { skip: !root && 'needs root' }, () =>
     const main = join(project, 'main.mjs');
     writeFileSync(
       main,
-      `import { Client, cio, isNotFound, withSpec } from 'berth/client';
+      `import { createRequire } from 'node:module';
+import { Client, cio, isNotFound, withSpec } from 'berth/client';
 const client = new Client(process.argv[2], { namespace: 'pack' });
 const serving = await client.isServing();
 const missing = await client.getImage('example.com/none:1').then(() => false, (e) => isNotFound(e));
 const version = (await client.version()).version;
 client.close();
-console.log(JSON.stringify({ serving, missing, version: typeof version, cio: typeof cio.withStdio, withSpec: typeof withSpec }));
+// CommonJS packages loaded so far (grpc-js is one): none of the daemon's.
+const loaded = Object.keys(createRequire(import.meta.url).cache);
+const daemon = loaded.filter((f) => /node_modules[/](better-sqlite3|pino|koffi)[/]/.test(f));
+const grpc = loaded.some((f) => f.includes('@grpc/grpc-js'));
+console.log(JSON.stringify({ serving, missing, version: typeof version, cio: typeof cio.withStdio, withSpec: typeof withSpec, daemon, grpc }));
 `,
     );
     const out = execFileSync('node', [main, d.socket], { cwd: project, encoding: 'utf8' });
@@ -66,6 +71,8 @@ console.log(JSON.stringify({ serving, missing, version: typeof version, cio: typ
       version: 'string',
       cio: 'function',
       withSpec: 'function',
+      daemon: [],
+      grpc: true,
     });
   });
 

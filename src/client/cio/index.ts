@@ -56,6 +56,7 @@ export interface IO {
 /** Makes the IO of process `id` (the container id, or the exec id). */
 export type Creator = (id: string) => Promise<IO>;
 
+/** Options of the FIFO creators ({@link withStdio}, {@link withStreams}): containerd's `cio.Opt`s. */
 export interface CreatorOptions {
   /** A TTY: stdout carries both streams, stdin is the terminal's input. */
   terminal?: boolean;
@@ -250,6 +251,10 @@ class PipedIO implements IO {
     if (this.stdinSocket !== undefined) {
       this.stdinSource?.unpipe(this.stdinSocket);
       this.stdinSocket.destroy();
+    }
+    // A source nothing else reads (process.stdin) must not keep the caller's process alive.
+    if (this.stdinSource !== undefined && this.stdinSource.listenerCount('data') === 0) {
+      this.stdinSource.pause();
     }
     for (const s of this.sockets) s.destroy();
     removeFifoSet(this.set);
