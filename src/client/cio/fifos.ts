@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { internal } from '../../core/errdefs/index.js';
 
 /**
- * Where the client makes its FIFO directories by default: `/run/berth/fifo`
- * as root (containerd's cio uses `/run/containerd/fifo`), else a per-user
- * directory under the system temp dir. Only the shim and this client open
- * them, so any directory both can reach will do.
+ * Where the client makes its FIFO directories by default: a per-user
+ * directory under the system temp dir (`$TMPDIR/berth-fifo-<uid>`), since
+ * only this client and the shim (root, in the host's mount namespace) open
+ * them. containerd's cio uses `/run/containerd/fifo`; creators take
+ * `fifoDir` to choose another.
  */
 export function defaultFifoDir(): string {
-  const uid = process.getuid?.() ?? 0;
-  return uid === 0 ? '/run/berth/fifo' : join(tmpdir(), `berth-fifo-${uid}`);
+  return join(tmpdir(), `berth-fifo-${process.getuid?.() ?? 0}`);
 }
 
 /** A process's FIFO set: a directory of its own holding `<id>-stdin|stdout|stderr`. */
