@@ -10,6 +10,7 @@ import type {
 import { validateDigest } from '../core/content/index.js';
 import {
   alreadyExists,
+  canceled,
   invalidArgument,
   isAlreadyExists,
   isNotFound,
@@ -23,6 +24,7 @@ import { RESOURCE_CONTENT, RESOURCE_INGESTS } from '../core/leases/index.js';
 import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
 import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
+import { type IngestClaim, IngestClaims } from './ingest-claims.js';
 import { addLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
 
@@ -53,6 +55,8 @@ interface BlobRow {
  */
 export class MetadataContentStore implements ContentStore {
   private readonly inCommit = new Map<string, number>();
+  /** Which ingest is writing each expected digest, so a blob is fetched once. */
+  readonly claims = new IngestClaims();
 
   constructor(
     private readonly mdb: MetadataDB,
@@ -162,29 +166,96 @@ export class MetadataContentStore implements ContentStore {
       if (isNotFound(err)) throw notFound(`ingest ${JSON.stringify(ref)}`, { cause: err });
       throw err;
     });
+    // A writer still open on it can no longer commit: writers waiting for
+    // the same blob go on.
+    this.claims.releaseRef(backendRef(ns, ref));
     this.mdb.update(() => {
       this.mdb.prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?').run(ns, ref);
     });
   }
 
+  /**
+   * Opens (or resumes) the namespace's ingest `opts.ref`. With an `expected`
+   * digest:
+   * - the namespace has the blob: it joins the context's lease, and the
+   *   writer answers `already_exists`;
+   * - another ref (any namespace) is writing the same digest: the writer
+   *   waits until that ingest is committed or let go, so each blob is
+   *   fetched once however many pulls want it ({@link IngestClaims}); the
+   *   wait ends with `canceled` when the context's signal aborts;
+   * - the backend has the blob (another namespace committed it): shared
+   *   policy, it is recorded here and joins the lease, `already_exists`;
+   * - otherwise the ingest opens, holding the digest's claim until it is
+   *   committed, closed or aborted.
+   *
+   * A caller holding a writer for one digest must not wait for a writer of
+   * another (open it only after the first is written and committed or
+   * closed), or two pulls that want the same blobs could wait on each other.
+   */
   async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
     const ns = namespaceRequired(ctx);
     if (!opts.ref) throw invalidArgument('ref must not be empty');
+    const bref = backendRef(ns, opts.ref);
+    let claim: IngestClaim | undefined;
     if (opts.expected) {
       const expected = opts.expected;
       validateDigest(expected);
       if (this.leaseIfPresent(ctx, ns, expected)) throw alreadyExists(`content ${expected}`);
-      const shared = await this.holding(expected, async () => {
-        const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        });
-        // Shared policy: naming a blob another namespace committed makes it
-        // visible here without writing the bytes again.
-        if (info) this.mdb.update(() => this.record(ctx, ns, expected, info.size, {}));
-        return info;
+      const holder = this.claims.holder(expected);
+      if (holder !== undefined && holder !== bref) {
+        ctx.log.debug(
+          { ref: opts.ref, expected, writing: holder },
+          'content: waiting for the ingest writing the same blob',
+        );
+      }
+      claim = await this.claims.acquire(expected, bref, ctx.signal);
+      try {
+        await this.adoptCommitted(ctx, ns, expected);
+      } catch (err) {
+        claim.release();
+        throw err;
+      }
+    }
+    try {
+      return await this.openWriter(ctx, ns, opts, claim);
+    } catch (err) {
+      claim?.release();
+      throw err;
+    }
+  }
+
+  /**
+   * Throws `already_exists` (after recording the blob here and adding it to
+   * the lease) when the blob is committed: in this namespace (a writer of
+   * another ref here may have committed it while this one waited) or, by
+   * the shared policy, in the backend.
+   */
+  private async adoptCommitted(ctx: OpContext, ns: string, expected: string): Promise<void> {
+    if (this.leaseIfPresent(ctx, ns, expected)) throw alreadyExists(`content ${expected}`);
+    const shared = await this.holding(expected, async () => {
+      const info = await this.backend.info(ctx, expected).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
       });
-      if (shared) throw alreadyExists(`content ${expected}`);
+      // Naming a blob another namespace committed makes it visible here
+      // without writing the bytes again.
+      if (info) this.mdb.update(() => this.record(ctx, ns, expected, info.size, {}));
+      return info;
+    });
+    if (shared) throw alreadyExists(`content ${expected}`);
+  }
+
+  private async openWriter(
+    ctx: OpContext,
+    ns: string,
+    opts: WriterOptions,
+    claim: IngestClaim | undefined,
+  ): Promise<Writer> {
+    if (ctx.signal.aborted) {
+      // Granted the blob just as its caller gave up: open nothing.
+      throw canceled(`opening ingest ${JSON.stringify(opts.ref)}: the caller gave up`, {
+        cause: ctx.signal.reason,
+      });
     }
     this.mdb.update(() => {
       ensureNamespace(this.mdb, ns);
@@ -205,13 +276,17 @@ export class MetadataContentStore implements ContentStore {
         ...(opts.total !== undefined && { total: opts.total }),
         ...(opts.expected !== undefined && { expected: opts.expected }),
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         // The backend names its namespaced ref; the caller knows only its own.
         if (isUnavailable(err))
           throw unavailable(`ref ${JSON.stringify(opts.ref)} locked`, { cause: err });
+        // Committed while this writer waited for its ref (a writer of the
+        // same ref here, the ref lock handed over): record it and lease it.
+        if (isAlreadyExists(err) && opts.expected)
+          await this.adoptCommitted(ctx, ns, opts.expected);
         throw err;
       });
-    return new NamespacedWriter(this, ctx, ns, opts.ref, w);
+    return new NamespacedWriter(this, ctx, ns, opts.ref, w, claim);
   }
 
   /** Finishes a namespaced commit; called by the writer. */
@@ -314,6 +389,8 @@ class NamespacedWriter implements Writer {
     readonly namespace: string,
     readonly ref: string,
     private readonly inner: Writer,
+    /** The writer's hold on its expected digest, released when it commits or closes. */
+    private readonly claim: IngestClaim | undefined,
   ) {}
 
   async status(): Promise<Status> {
@@ -328,16 +405,25 @@ class NamespacedWriter implements Writer {
     return this.inner.truncate(size);
   }
 
-  commit(size: number, expected?: string, opts?: CommitOptions): Promise<string> {
-    return this.store.commitWriter(this, this.inner, size, expected, opts);
+  async commit(size: number, expected?: string, opts?: CommitOptions): Promise<string> {
+    try {
+      return await this.store.commitWriter(this, this.inner, size, expected, opts);
+    } finally {
+      // Committed (waiters then find the blob) or failed (a waiter writes it).
+      this.claim?.release();
+    }
   }
 
   digest(): string {
     return this.inner.digest();
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  async close(): Promise<void> {
+    try {
+      await this.inner.close();
+    } finally {
+      this.claim?.release();
+    }
   }
 }
 

@@ -17,6 +17,8 @@ export interface RegistryOptions {
   startTimeoutMs?: number;
   /** Registry log level (`error`, `warn`, `info`, `debug`); default `warn`. */
   logLevel?: string;
+  /** How much of its log `output` keeps (bytes); default 256 KiB. At `info`, each request is a line. */
+  maxOutput?: number;
   /** htpasswd (Basic) auth for these users (user → password), bcrypt-hashed with `htpasswd -B`. */
   htpasswd?: Record<string, string>;
   /** Token auth against a {@link TokenServer} (its `registryAuth`). */
@@ -73,9 +75,11 @@ export class Registry {
     readonly port: number,
     readonly storage: string,
     readonly config: string,
+    /** How much of the log `output` keeps; a log that reached it is cut. */
+    readonly maxOutput = MAX_OUTPUT,
   ) {
     const keep = (b: Buffer) => {
-      if (this.output.length < MAX_OUTPUT) this.output += b.toString();
+      if (this.output.length < maxOutput) this.output += b.toString();
     };
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
@@ -184,7 +188,7 @@ export class Registry {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
     });
-    const reg = new Registry(proc, port, storage, config);
+    const reg = new Registry(proc, port, storage, config, opts.maxOutput);
     reg.authenticated = auth !== undefined;
     return reg;
   }
