@@ -41,6 +41,16 @@ import { ContentProxy } from './content-proxy.js';
 import { DiffProxy } from './diff-proxy.js';
 import { type Event, EventsProxy } from './events.js';
 import { Image } from './image.js';
+import {
+  clientExport,
+  clientImport,
+  clientPull,
+  clientPush,
+  type ExportOpts,
+  type ImportOpts,
+  type PullOpts,
+  type PushOpts,
+} from './image-ops.js';
 import { ImagesProxy } from './images-proxy.js';
 import { LeasesProxy } from './leases-proxy.js';
 import { NamespacesProxy } from './namespaces-proxy.js';
@@ -343,6 +353,41 @@ export class Client {
 
   // ---------------------------------------------------------------------------
   // Images
+
+  /**
+   * Fetches `ref` from its registry into the daemon and answers the image
+   * (containerd's `Pull`); with `unpack`, its layers are unpacked into the
+   * snapshotter too. The registry is reached from this process (hosts.toml,
+   * credentials and Docker's config.json apply here).
+   */
+  pull(ref: string, opts: PullOpts = {}): Promise<Image> {
+    return clientPull(this, ref, opts);
+  }
+
+  /** Pushes an image (default the one named `ref`) to `ref`'s registry (containerd's `Push`). */
+  push(ref: string, opts: PushOpts = {}): Promise<void> {
+    return clientPush(this, ref, opts);
+  }
+
+  /**
+   * Imports a docker-save or OCI-layout archive (plain or gzip) read from
+   * `input` and answers the images it named (containerd's `Import`).
+   */
+  import(input: AsyncIterable<Uint8Array>, opts: ImportOpts = {}): Promise<Image[]> {
+    return clientImport(this, input, opts);
+  }
+
+  /**
+   * Writes an OCI archive (with Docker's manifest.json) of the images to
+   * `output` (containerd's `Export`); `output` is not ended.
+   */
+  export(
+    output: NodeJS.WritableStream,
+    refs: readonly (string | Image)[],
+    opts: ExportOpts = {},
+  ): Promise<void> {
+    return clientExport(this, output, refs, opts);
+  }
 
   /** The image record `name` (`not_found` when there is none). */
   async getImage(name: string, opts: CallOpts = {}): Promise<Image> {

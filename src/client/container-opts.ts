@@ -3,7 +3,10 @@ import type { AnyValue } from '../core/any/index.js';
 import type { ContainerRecord } from '../core/containers/index.js';
 import { invalidArgument } from '../core/errdefs/index.js';
 import type { Labels } from '../core/labels/index.js';
+import { chainId } from '../images/index.js';
 import type { Client } from './client.js';
+import type { Image } from './image.js';
+import { generateSpec, type SpecOpt, specClientFor } from './oci/index.js';
 import { SPEC_TYPE_URL } from './task.js';
 
 /**
@@ -93,6 +96,57 @@ export function withContainerExtension(name: string, value: AnyValue): NewContai
  */
 export function withSpec(spec: object): NewContainerOpt {
   return (_client, c) => {
+    c.spec = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
+  };
+}
+
+/** The image the container is made from, by name (containerd's `WithImage`). */
+export function withImage(image: Image): NewContainerOpt {
+  return (_client, c) => {
+    c.image = image.name;
+  };
+}
+
+/**
+ * A new writable snapshot `key` of the image's root filesystem as the
+ * container's (containerd's `WithNewSnapshot`): prepared on the snapshot of
+ * the image's top layer, so the image must be unpacked in the container's
+ * snapshotter (default overlayfs; see {@link withSnapshotter}).
+ */
+export function withNewSnapshot(
+  key: string,
+  image: Image,
+  opts: { labels?: Labels } = {},
+): NewContainerOpt {
+  return async (client, c) => {
+    if (c.snapshotter === '') c.snapshotter = DEFAULT_SNAPSHOTTER;
+    const parent = chainId(await image.rootFS());
+    await client
+      .snapshotService(c.snapshotter)
+      .prepare(client.context(), key, parent, opts.labels ? { labels: opts.labels } : {});
+    c.snapshotKey = key;
+    c.image = image.name;
+  };
+}
+
+/**
+ * containerd's default OCI spec for the container, changed by the spec
+ * options in order (containerd's `WithNewSpec`): `oci.withImageConfig(image)`,
+ * `oci.withProcessArgs(...)`, … Options that read the image (a user by
+ * name) read its layers through the content store; nothing is mounted.
+ */
+export function withNewSpec(...opts: SpecOpt[]): NewContainerOpt {
+  return async (client, c) => {
+    const spec = await generateSpec(
+      specClientFor(client.context(), client.contentStore(), (name) => client.getImage(name)),
+      {
+        id: c.id,
+        ...(c.image !== '' && { image: c.image }),
+        ...(c.snapshotter !== '' && { snapshotter: c.snapshotter }),
+        ...(c.snapshotKey !== '' && { snapshotKey: c.snapshotKey }),
+      },
+      ...opts,
+    );
     c.spec = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
   };
 }

@@ -19,7 +19,10 @@ export {
   RUNC_OPTIONS_TYPE_URL,
   withContainerExtension,
   withContainerLabels,
+  withImage,
   withImageName,
+  withNewSnapshot,
+  withNewSpec,
   withRuntime,
   withSnapshot,
   withSnapshotter,
@@ -30,7 +33,8 @@ export { ContentProxy } from './content-proxy.js';
 export { DiffProxy } from './diff-proxy.js';
 export * from './errors.js';
 export { type Event, EventsProxy } from './events.js';
-export { Image } from './image.js';
+export { Image, type ImageCallOpts, type ImageConfigJson } from './image.js';
+export type { ExportOpts, ImportOpts, PullOpts, PushOpts, RegistryOpts } from './image-ops.js';
 export { ImagesProxy } from './images-proxy.js';
 export { LeasesProxy } from './leases-proxy.js';
 export { NamespacesProxy } from './namespaces-proxy.js';

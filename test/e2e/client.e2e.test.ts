@@ -67,12 +67,18 @@ async function startContainerd(binary?: string): Promise<Daemon> {
 describe('client library', { skip: !root && 'needs root' }, () => {
   let work: TempDir;
   let registry: Registry;
+  let authRegistry: Registry;
+  const AUTH = { username: 'berth', password: 'client-e2e-secret' };
   let built: BuiltImage & { pushed: Pushed };
   let baseSpec: Record<string, unknown>;
 
   before(async () => {
     work = tempDir();
     registry = await Registry.start(work);
+    authRegistry = await Registry.start(work, {
+      htpasswd: { [AUTH.username]: AUTH.password },
+      storage: join(work.path, 'auth-registry'),
+    });
     built = await buildAndPush(work, registry, busyboxImage(), 'berth/client:v1');
     const gen = join(work.path, 'runc-spec');
     mkdirSync(gen);
@@ -84,6 +90,7 @@ describe('client library', { skip: !root && 'needs root' }, () => {
   });
   after(async () => {
     await registry?.stop();
+    await authRegistry?.stop();
     work?.remove();
   });
 
@@ -102,12 +109,26 @@ describe('client library', { skip: !root && 'needs root' }, () => {
         client = new Client(d.socket, { namespace: NAMESPACE });
         const dir = join(work.path, `${daemon.name.replace(/\W+/g, '-')}`);
         mkdirSync(dir, { recursive: true });
+        const ctrArchive = join(dir, 'ctr-export.tar');
+        await ctrOkAsync(d.socket, ['images', 'export', ctrArchive, built.pushed.ref], {
+          namespace: NAMESPACE,
+        });
         target = {
           name: daemon.name,
           socket: d.socket,
           client,
           // One layer: its chain ID is its diff ID.
           image: { ref: built.pushed.ref, chainId: built.layers[0]?.diffId ?? '' },
+          registry: registry.host,
+          authRegistry: { host: authRegistry.host, ...AUTH },
+          layout: {
+            path: built.layout,
+            tag: built.tag,
+            digest: built.manifest.digest,
+            // containerd's image size: manifest, config and layers.
+            size: built.manifest.size + built.config.size + (built.layers[0]?.size ?? 0),
+          },
+          ctrArchive,
           fifoDir: join(dir, 'fifo'),
           baseSpec,
           work: dir,
