@@ -6,6 +6,7 @@
  * - `ctr pull → containerd`: the reference;
  * - `client → berthd`: `client.pull(ref, { unpack: true })` (src/images over
  *   the gRPC proxies, the registry fetched in this process);
+ * - `client remote → berthd`: `{ remote: true }`, berthd's Transfer service;
  * - `client → containerd`: the client's own cost against containerd's stores;
  * - the same four times at once, into four namespaces (`x4`).
  *
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
       'ctr pull → containerd': (n) =>
         run('ctr', ['--address', socket, '--namespace', n, 'images', 'pull', '--plain-http', ref]),
       'client → berthd': (n) => onBerthd.withNamespace(n).pull(ref, { unpack: true }),
+      'client remote → berthd': (n) =>
+        onBerthd.withNamespace(n).pull(ref, { unpack: true, remote: true }),
       'client → containerd': (n) => onContainerd.withNamespace(n).pull(ref, { unpack: true }),
     };
     const clientOf = (name: string) => (name.includes('berthd') ? onBerthd : onContainerd);

@@ -15,7 +15,9 @@ import {
 import { LeasesClient } from '../api/containerd/services/leases/v1/leases.js';
 import { NamespacesClient } from '../api/containerd/services/namespaces/v1/namespaces.js';
 import { SnapshotsClient } from '../api/containerd/services/snapshots/v1/snapshots.js';
+import { StreamingClient } from '../api/containerd/services/streaming/v1/streaming.js';
 import { TasksClient } from '../api/containerd/services/tasks/v1/tasks.js';
+import { TransferClient } from '../api/containerd/services/transfer/v1/transfer.js';
 import {
   VersionClient,
   type VersionResponse,
@@ -54,6 +56,7 @@ import {
 import { ImagesProxy } from './images-proxy.js';
 import { LeasesProxy } from './leases-proxy.js';
 import { NamespacesProxy } from './namespaces-proxy.js';
+import { remotePull } from './remote-pull.js';
 import { Rpc } from './rpc.js';
 import { SnapshotsProxy } from './snapshots-proxy.js';
 import type { CallOpts, TaskScope } from './task.js';
@@ -100,6 +103,8 @@ export class Connection {
   readonly leases: LeasesClient;
   readonly events: EventsClient;
   readonly tasks: TasksClient;
+  readonly transfer: TransferClient;
+  readonly streaming: StreamingClient;
   private readonly clients: GrpcJs.Client[] = [];
 
   constructor(
@@ -137,6 +142,8 @@ export class Connection {
     this.leases = make(LeasesClient);
     this.events = make(EventsClient);
     this.tasks = make(TasksClient);
+    this.transfer = make(TransferClient);
+    this.streaming = make(StreamingClient);
   }
 
   close(): void {
@@ -358,9 +365,11 @@ export class Client {
    * Fetches `ref` from its registry into the daemon and answers the image
    * (containerd's `Pull`); with `unpack`, its layers are unpacked into the
    * snapshotter too. The registry is reached from this process (hosts.toml,
-   * credentials and Docker's config.json apply here).
+   * credentials and Docker's config.json apply here), unless `remote` asks
+   * the daemon's Transfer service to do it.
    */
   pull(ref: string, opts: PullOpts = {}): Promise<Image> {
+    if (opts.remote === true) return remotePull(this, ref, opts);
     return clientPull(this, ref, opts);
   }
 

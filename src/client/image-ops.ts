@@ -2,7 +2,8 @@
  * @module
  * The client's image verbs (containerd's `client.Pull`, `Push`, `Import`,
  * `Export`), run client-side: `src/images` over the gRPC proxies, with
- * `src/remotes` talking to the registry from this process.
+ * `src/remotes` talking to the registry from this process. `{ remote: true }`
+ * pulls through the daemon's Transfer service instead (remote-pull.ts).
  */
 import type { Descriptor } from '../core/content/index.js';
 import { invalidArgument } from '../core/errdefs/index.js';
@@ -52,6 +53,8 @@ export interface PullOpts extends RegistryOpts {
   maxConcurrentDownloads?: number;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** Pull through the daemon's Transfer service (containerd 1.7's, berthd's) instead of here. */
+  remote?: boolean;
 }
 
 /** Options of `client.push` (containerd's `RemoteOpt`s for `Push`). */

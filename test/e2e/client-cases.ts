@@ -18,6 +18,7 @@ import {
   isFailedPrecondition,
   isInvalidArgument,
   isNotFound,
+  isNotImplemented,
   isUnauthenticated,
   isUnavailable,
   type NewContainerOpt,
@@ -238,7 +239,32 @@ export function registerClientCases(target: () => ClientTarget): void {
     assert.equal(byDigest.target.digest, t.layout.digest);
   });
 
-  it('authenticates to registries: push and pull with credentials', async () => {
+  it('pulls through the daemon (Transfer) where the daemon has it', async () => {
+    const t = target();
+    const c = t.client.withNamespace(`remote-${uid()}`);
+    const events: string[] = [];
+    const pulling = c.pull(t.image.ref, {
+      remote: true,
+      unpack: true,
+      onProgress: (p) => events.push(p.event),
+    });
+    if (t.name === 'containerd 1.6') {
+      // No Transfer service in 1.6.
+      await assert.rejects(pulling, isNotImplemented);
+      return;
+    }
+    if (t.name === 'containerd 1.7') {
+      // containerd 1.7.13's Transfer speaks only HTTPS to registries.
+      await assert.rejects(pulling, /http/i);
+      return;
+    }
+    const image = await pulling;
+    assert.equal(image.target.digest, t.layout.digest);
+    assert.equal(await image.isUnpacked(), true);
+    assert.ok(events.length > 0, 'no progress');
+  });
+
+  it('authenticates to registries: push and pull with credentials, client-side and through Transfer', async () => {
     const t = target();
     const { host, username, password } = t.authRegistry;
     const good = { username, secret: password };
@@ -258,6 +284,15 @@ export function registerClientCases(target: () => ClientTarget): void {
     const image = await c.pull(ref, { ...hermetic, credentials: good, unpack: true });
     assert.equal(image.target.digest, t.layout.digest);
     assert.equal(await image.isUnpacked(), true);
+
+    if (t.name === 'berthd') {
+      // The daemon asks for credentials on the auth stream; the client answers.
+      const r = t.client.withNamespace(`auth-remote-${uid()}`);
+      await assert.rejects(r.pull(ref, { remote: true, credentials: bad }));
+      const remote = await r.pull(ref, { remote: true, credentials: good, unpack: true });
+      assert.equal(remote.target.digest, t.layout.digest);
+      assert.equal(await remote.isUnpacked(), true);
+    }
   });
 
   it('exports and imports back, and imports archives made by skopeo and ctr', async () => {

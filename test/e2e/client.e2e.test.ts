@@ -4,12 +4,12 @@
  * source; skipped when it is not there). The cases are in client-cases.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { Berthd } from '../helpers/berthd.js';
-import { CONTAINERD_17, Containerd } from '../helpers/containerd.js';
+import { CONTAINERD17_BIN, Containerd, containerd17Missing } from '../helpers/containerd.js';
 import { ctrOkAsync } from '../helpers/ctr.js';
 import { type BuiltImage, buildAndPush, busyboxImage, type Pushed } from '../helpers/images.js';
 import { Registry } from '../helpers/registry.js';
@@ -41,15 +41,15 @@ const DAEMONS: { name: string; skip: string | false; start(): Promise<Daemon> }[
   },
   {
     name: 'containerd 1.7',
-    skip: existsSync(CONTAINERD_17) ? false : `no ${CONTAINERD_17}`,
-    start: () => startContainerd(CONTAINERD_17),
+    skip: containerd17Missing() ?? false,
+    start: () => startContainerd(CONTAINERD17_BIN),
   },
 ];
 
-async function startContainerd(binary?: string): Promise<Daemon> {
+async function startContainerd(binDir?: string): Promise<Daemon> {
   const dir = tempDir();
   try {
-    const c = await Containerd.start(dir, binary === undefined ? {} : { binary });
+    const c = await Containerd.start(dir, binDir === undefined ? {} : { binDir });
     return {
       socket: c.socket,
       pid: c.pid,
