@@ -33,6 +33,7 @@ import {
   withSpec,
 } from '../../src/client/index.js';
 import { namespaceUpdate } from '../../src/wire/event-payloads.js';
+import { buildImage, busyboxImage, busyboxLayer } from '../helpers/images.js';
 
 /** What the cases run against: a daemon with the test image pulled and unpacked. */
 export interface ClientTarget {
@@ -341,6 +342,65 @@ export function registerClientCases(target: () => ClientTarget): void {
           `${what}: ${images.map((i) => `${i.name} ${i.target.digest}`).join(', ')}`,
         );
       }
+    }
+  });
+
+  it('resolves a named USER from the image layers without mounting, and runs the task as it', async () => {
+    const t = target();
+    const built = await buildImage(
+      t.work,
+      busyboxImage({
+        layers: [
+          busyboxLayer(),
+          {
+            createdBy: 'users',
+            entries: [
+              {
+                type: 'file',
+                path: 'etc/passwd',
+                content: 'root:x:0:0:root:/root:/bin/sh\nberth:x:1234:5678::/home/berth:/bin/sh\n',
+              },
+              { type: 'file', path: 'etc/group', content: 'root:x:0:\nberthg:x:5678:\n' },
+            ],
+          },
+        ],
+        config: { cmd: ['id'], user: 'berth' },
+      }),
+    );
+    const archive = join(t.work, `user-${uid()}.oci.tar`);
+    execFileSync('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      `oci:${built.layout}:${built.tag}`,
+      `oci-archive:${archive}:v1`,
+    ]);
+    const [image] = await t.client.import(createReadStream(archive), {
+      unpack: true,
+      baseName: 'localhost/berth/user',
+    });
+    assert.ok(image, 'nothing imported');
+    const id = `user-${uid()}`;
+    try {
+      const c = await t.client.newContainer(
+        id,
+        withNewSnapshot(`${id}-snapshot`, image),
+        withNewSpec(oci.withImageConfig(image)),
+      );
+      const spec = (await c.spec()) as { process: { user: { uid: number; gid: number } } };
+      assert.equal(spec.process.user.uid, 1234);
+      assert.equal(spec.process.user.gid, 5678);
+      const out = collector();
+      const task = await c.newTask(
+        cio.withStreams(undefined, out, undefined, { fifoDir: t.fifoDir }),
+      );
+      const exited = task.wait();
+      await task.start();
+      assert.equal((await withTimeout(exited, 20_000, 'wait')).exitCode, 0);
+      await task.delete();
+      assert.match(out.text(), /^uid=1234\(berth\) gid=5678\(berthg\)/);
+    } finally {
+      await cleanup(id);
     }
   });
 
