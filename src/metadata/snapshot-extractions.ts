@@ -41,7 +41,6 @@ export class SnapshotExtractions {
     if ([...(this.byTarget.get(target) ?? [])].some((e) => e.ns === ns)) return;
     const entry = this.add(ns, target, undefined);
     entry.timer = setTimeout(() => this.end(entry), ms);
-    entry.timer.unref();
   }
 
   /**

@@ -366,7 +366,7 @@ export class MetadataSnapshotter implements Snapshotter {
   ): Promise<boolean> {
     for (;;) {
       const found = this.mdb.update(() => {
-        if (!this.namespaceExists(ns) || this.row(ns, target)) return { done: false };
+        if (this.row(ns, target)) return { done: false };
         let wanted: string | undefined;
         if (parent !== undefined && parent !== '') {
           wanted = this.row(ns, parent)?.backend_id;
@@ -380,6 +380,7 @@ export class MetadataSnapshotter implements Snapshotter {
         );
         if (!src) return { wanted };
         if (ctx.lease) this.checkLease(ns, ctx.lease);
+        ensureNamespace(this.mdb, ns);
         this.insert(
           ns,
           target,
@@ -445,10 +446,6 @@ export class MetadataSnapshotter implements Snapshotter {
     return srcBparent === '' || this.row(ns, srcParent)?.backend_id === srcBparent;
   }
 
-  private namespaceExists(ns: string): boolean {
-    return this.mdb.prepare('SELECT 1 FROM namespaces WHERE name = ?').get(ns) !== undefined;
-  }
-
   private async create(
     ctx: OpContext,
     kind: Kind,
@@ -464,7 +461,6 @@ export class MetadataSnapshotter implements Snapshotter {
     const target = labelTarget || (kind === 'active' ? (UNPACK_KEY.exec(key)?.[1] ?? '') : '');
     return this.locks.run([lockKey(ns, key)], async () => {
       if (labelTarget !== '') {
-        this.mdb.update(() => ensureNamespace(this.mdb, ns));
         if (await this.share(ctx, ns, labelTarget, parent, labels, false)) {
           throw alreadyExists(`target snapshot ${JSON.stringify(labelTarget)} from snapshotter`);
         }
