@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
-import { ctrOkAsync, table } from '../helpers/ctr.js';
+import { ctrAsync, ctrOkAsync, table } from '../helpers/ctr.js';
 import { uniqueId } from '../helpers/daemon.js';
 import { type BuiltImage, buildAndPush, multiLayerImage, type Pushed } from '../helpers/images.js';
 import { Registry } from '../helpers/registry.js';
@@ -142,5 +142,50 @@ describe('each layer unpacked once: 4 concurrent ctr 1.6 pulls into 4 namespaces
       assert.deepEqual(await snapshotRows(d, ns), []);
     }
     assert.deepEqual(backendSnapshots(d), [], 'no backend snapshot left');
+  });
+
+  it('kill -9 in the middle of the four unpacks loses nothing and leaks nothing', async () => {
+    const ref = img.pushed.ref;
+    const kdir = tempDir();
+    const args = ['--log-level', 'debug'];
+    let k = await Berthd.start({ dir: kdir, args });
+    try {
+      const pulls = NAMESPACES.map((ns) =>
+        ctrAsync(k.socket, ['images', 'pull', '--plain-http', ref], { namespace: ns }),
+      );
+      const shared = () => k.output.includes('snapshot unpacked in another namespace recorded');
+      for (let i = 0; i < 3000 && !shared(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(shared(), 'killed while layers were being shared');
+      await k.kill9();
+      await Promise.all(pulls);
+      k = await Berthd.start({ dir: kdir, args });
+      await Promise.all(
+        NAMESPACES.map((ns) =>
+          ctrOkAsync(k.socket, ['images', 'pull', '--plain-http', ref], {
+            namespace: ns,
+            timeoutMs: 180_000,
+          }),
+        ),
+      );
+      for (const ns of NAMESPACES) {
+        await assertComplete(k, ns, ref);
+        await assertRuns(k, ns, ref);
+      }
+      console.log(
+        `after the restart and the pulls again: ${backendSnapshots(k).length} backend snapshots`,
+      );
+      // The killed pulls' leases (ctr's expire in 24 h) hold what they had made.
+      for (const ns of NAMESPACES) {
+        const ls = table(await ctrOkAsync(k.socket, ['leases', 'ls'], { namespace: ns })).slice(1);
+        for (const [id] of ls) {
+          await ctrOkAsync(k.socket, ['leases', 'rm', '--sync', id!], { namespace: ns });
+        }
+        await ctrOkAsync(k.socket, ['images', 'rm', '--sync', ref], { namespace: ns });
+      }
+      for (const ns of NAMESPACES) assert.deepEqual(await snapshotRows(k, ns), [], ns);
+      assert.deepEqual(backendSnapshots(k), [], 'no backend snapshot left');
+    } finally {
+      await k.cleanup();
+    }
   });
 });
