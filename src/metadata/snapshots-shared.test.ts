@@ -20,6 +20,7 @@ import { MetadataContentStore } from './content.js';
 import { MetadataDB } from './db.js';
 import { MetadataGc } from './gc.js';
 import { SqliteLeaseManager } from './leases.js';
+import { MIGRATIONS } from './migrations.js';
 import { MetadataSnapshotter } from './snapshots.js';
 
 const REF = 'containerd.io/snapshot.ref';
@@ -291,5 +292,37 @@ describe('MetadataSnapshotter: a layer unpacked once across namespaces', () => {
     assert.ok(Date.now() - started < 1_000, 'no wait for the active snapshot a crash left');
     assert.equal(await unpack16(b, [c1, c2]), 1);
     assert.equal((await backendKeys()).length, 3);
+  });
+
+  it('migration 4 keeps existing snapshots (no target: never shared) and lets backend keys repeat', async () => {
+    const old = tempDir();
+    try {
+      const path = join(old.path, 'meta.db');
+      const v3 = new MetadataDB({ path, migrations: MIGRATIONS.filter((m) => m.version <= 3) });
+      v3.db.prepare(`INSERT INTO namespaces (name, created_at) VALUES ('a', 0), ('b', 0)`).run();
+      v3.db
+        .prepare(
+          `INSERT INTO snapshots (namespace, snapshotter, key, backend_id, kind, created_at, updated_at)
+           VALUES ('a', 'native', ?, 'a/1/x', 'committed', 0, 0)`,
+        )
+        .run(c1);
+      v3.close();
+      const v4 = new MetadataDB({ path });
+      try {
+        assert.equal(v4.schemaVersion, 4);
+        const row = v4.db.prepare('SELECT target FROM snapshots').get() as { target: string };
+        assert.equal(row.target, '');
+        v4.db
+          .prepare(
+            `INSERT INTO snapshots (namespace, snapshotter, key, backend_id, kind, created_at, updated_at, target)
+             VALUES ('b', 'native', ?, 'a/1/x', 'committed', 0, 0, ?)`,
+          )
+          .run(c1, c1);
+      } finally {
+        v4.close();
+      }
+    } finally {
+      old.remove();
+    }
   });
 });
