@@ -142,6 +142,11 @@ describe('MetadataSnapshotter: a layer unpacked once across namespaces', () => {
       assert.match((err as Error).message, new RegExp(`target snapshot "${c1}" from snapshotter`));
       return true;
     });
+    // A labelled View is answered the same way (containerd's createSnapshot serves both).
+    const c = ctxOf('c');
+    await assert.rejects(sn.view(c, 'view-1', '', { labels: { [REF]: c1 } }), isAlreadyExists);
+    assert.equal((await sn.stat(c, c1)).kind, 'committed');
+    await assert.rejects(sn.stat(c, 'view-1'), isNotFound);
     assert.equal(await unpackLabelled(b), 0, 'nothing extracted again');
     assert.deepEqual(await names(b), [...chain].sort());
     assert.equal((await backendKeys()).length, 3, 'one backend snapshot per layer');

@@ -62,8 +62,16 @@ interface SharedSource {
   parent: string;
   /** The parent's backend key ('' for a base layer). */
   bparent: string;
-  labels: string;
 }
+
+/**
+ * What one look of {@link MetadataSnapshotter.share} found: the target
+ * recorded from another namespace; nothing to record yet (extractions on the
+ * backend parent `wanted` may be waited for: undefined for a Stat's, any
+ * parent the namespace has); or nothing to do (the namespace has the target
+ * or lacks the parent).
+ */
+type ShareLook = { recorded: string } | { wanted: string | undefined } | 'none';
 
 /**
  * The namespaced snapshotter over one backend, as containerd's
@@ -365,13 +373,13 @@ export class MetadataSnapshotter implements Snapshotter {
     claim: boolean,
   ): Promise<boolean> {
     for (;;) {
-      const found = this.mdb.update(() => {
-        if (this.row(ns, target)) return { done: false };
+      const look = this.mdb.update((): ShareLook => {
+        if (this.row(ns, target)) return 'none';
         let wanted: string | undefined;
         if (parent !== undefined && parent !== '') {
           wanted = this.row(ns, parent)?.backend_id;
           // A missing parent: the create answers not_found (unpackers recurse on it).
-          if (wanted === undefined) return { done: false };
+          if (wanted === undefined) return 'none';
         } else if (parent === '') {
           wanted = '';
         }
@@ -392,22 +400,22 @@ export class MetadataSnapshotter implements Snapshotter {
           target,
         );
         if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(target));
-        return { done: true, bkey: src.backend_id };
+        return { recorded: src.backend_id };
       });
-      if (found.done) {
+      if (look === 'none') return false;
+      if ('recorded' in look) {
         ctx.log.debug(
-          { snapshotter: this.name, key: target, bkey: found.bkey },
+          { snapshotter: this.name, key: target, bkey: look.recorded },
           'snapshot unpacked in another namespace recorded',
         );
         return true;
       }
-      if (!('wanted' in found)) return false;
+      const { wanted } = look;
       const busy = this.extractions
         .elsewhere(ns, target)
         .filter(
           (e) =>
-            e.parent === undefined ||
-            this.parentMatches(ns, e.parent.key, e.parent.bkey, found.wanted),
+            e.parent === undefined || this.parentMatches(ns, e.parent.key, e.parent.bkey, wanted),
         );
       if (busy.length === 0) {
         if (claim) this.extractions.claim(ns, target, CLAIM_MS);
