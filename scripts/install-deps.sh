@@ -32,6 +32,25 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet containerd 2>/
   systemctl stop containerd || true
 fi
 
+# containerd 1.7.13 (its ctr drives the Transfer service; the e2e tests compare
+# with its daemon), built offline from the source in the shared tools beside
+# the repository (../shared/tools, or BERTH_SHARED_TOOLS). build.sh keeps a
+# build whose stamp matches the tarball, so this is instant once built.
+CONTAINERD17=${BERTH_CONTAINERD17:-/var/tmp/containerd-1.7.13}
+ctd17_build=""
+for tools in "${BERTH_SHARED_TOOLS:-}" ../shared/tools ../../shared/tools; do
+  if [[ -n $tools && -x $tools/containerd-1.7/build.sh ]]; then
+    ctd17_build=$tools/containerd-1.7/build.sh
+    break
+  fi
+done
+if [[ -n $ctd17_build ]]; then
+  "$ctd17_build" "$CONTAINERD17"
+elif [[ ! -x $CONTAINERD17/bin/ctr ]]; then
+  echo "install-deps: no shared tools (../shared/tools/containerd-1.7): containerd 1.7.13 not built;" \
+    "the Transfer e2e tests will be skipped" >&2
+fi
+
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi

@@ -23,9 +23,13 @@ import { introspectionGrpcPlugin } from '../services/introspection/plugin.js';
 import { leasesGrpcPlugin } from '../services/leases/plugin.js';
 import { namespacesGrpcPlugin } from '../services/namespaces/plugin.js';
 import { snapshotsGrpcPlugin } from '../services/snapshots/plugin.js';
+import { streamingGrpcPlugin } from '../services/streaming/plugin.js';
 import { tasksGrpcPlugin } from '../services/tasks/plugin.js';
+import { transferGrpcPlugin } from '../services/transfer/plugin.js';
 import { versionGrpcPlugin } from '../services/version/plugin.js';
 import { nativePlugin, overlayfsPlugin } from '../snapshots/plugin.js';
+import { loadImageOps } from '../transfer/load-ops.js';
+import { localTransferPlugin, streamManagerPlugin } from '../transfer/plugin.js';
 import { eventFields } from '../wire/event-payloads.js';
 
 /**
@@ -64,4 +68,9 @@ export const BUILTINS: readonly Registration<unknown>[] = [
   versionGrpcPlugin,
   introspectionGrpcPlugin,
   healthGrpcPlugin,
+  streamManagerPlugin,
+  // The registry client and image operations load on the first transfer.
+  localTransferPlugin(loadImageOps),
+  streamingGrpcPlugin,
+  transferGrpcPlugin,
 ];

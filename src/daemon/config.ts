@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { cgroupPathProblem } from '../sys/cgroup.js';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
+import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/defaults.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
 
 /**
@@ -28,6 +29,8 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  *   level = "info"
  *   format = "json"   # or "text"; default: text on a terminal, else json
  * [plugins."io.containerd.metadata.v1.sqlite"]
+ * [plugins."io.containerd.transfer.v1.local"]
+ *   config_path = "/etc/berth/certs.d"   # registry hosts.toml files, <dir>/<host>/hosts.toml
  * ```
  */
 export interface Config {
@@ -240,5 +243,10 @@ oom_score = 0
 [debug]
   level = "${DEFAULTS.logLevel}"
   format = ""
+
+[plugins."io.containerd.transfer.v1.local"]
+  config_path = "${DEFAULT_REGISTRY_CONFIG_PATH}"
+  max_concurrent_downloads = 3
+  max_concurrent_uploaded_layers = 3
 `;
 }

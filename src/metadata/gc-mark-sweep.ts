@@ -157,7 +157,9 @@ export function markAndSweep(
       .safeIntegers(true)
       .all(ns) as { ref: string; expires_at: bigint | null }[];
     for (const i of ingests) {
-      if (leasedIngests.has(i.ref) || i.expires_at === null || i.expires_at > now) continue;
+      // An ingest opened under a lease has no expiry of its own: once no
+      // lease holds it, it is garbage, as containerd's collector treats it.
+      if (leasedIngests.has(i.ref) || (i.expires_at !== null && i.expires_at > now)) continue;
       mdb.prepare('DELETE FROM content_ingests WHERE namespace = ? AND ref = ?').run(ns, i.ref);
       abortRefs.push(backendRef(ns, i.ref));
       count('ingests', 1);

@@ -130,6 +130,27 @@ describe('MetadataGc', () => {
     );
   });
 
+  it('aborts an ingest opened under a lease once the lease is gone', async () => {
+    mdb.db.prepare(`INSERT INTO namespaces (name, created_at) VALUES ('a', 0)`).run();
+    mdb.db
+      .prepare(`INSERT INTO leases (namespace, id, labels, created_at) VALUES ('a', 'l2', '{}', 0)`)
+      .run();
+    const w = await store.writer(ctx('a', 'l2'), { ref: 'leased' });
+    await w.write(Buffer.from('partial'));
+    await w.close();
+    await gc.collect();
+    assert.deepEqual(
+      (await store.listStatuses(ctx('a'))).map((s) => s.ref),
+      ['leased'],
+      'held by its lease',
+    );
+    mdb.db.prepare(`DELETE FROM lease_resources WHERE lease = 'l2'`).run();
+    mdb.db.prepare(`DELETE FROM leases WHERE id = 'l2'`).run();
+    const stats = await gc.collect();
+    assert.equal(stats.removed.ingests, 1);
+    assert.deepEqual(await store.listStatuses(ctx('a')), []);
+  });
+
   it('coalesces scheduled runs and serves collect() with a run that starts after it', async () => {
     const a = ctx('a');
     const d = await put(a, 'gone-soon');

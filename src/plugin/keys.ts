@@ -13,6 +13,7 @@ import type { LeaseManager } from '../core/leases/index.js';
 import type { NamespaceStore } from '../core/namespaces/index.js';
 import type { Snapshotter } from '../core/snapshots/index.js';
 import type { TaskManager } from '../core/tasks/index.js';
+import type { StreamManager, Transferrer } from '../core/transfer/index.js';
 import { PluginType, pluginKey } from './registration.js';
 
 /** What the metadata plugin offers other layers: its namespaced stores. */
@@ -50,3 +51,7 @@ export const SnapshotsServiceKey = pluginKey<ReadonlyMap<string, Snapshotter>>(
 );
 export const DifferKey = pluginKey<Differ>(PluginType.differ, 'walking');
 export const TaskManagerKey = pluginKey<TaskManager>(PluginType.runtimeV2, 'task');
+/** Open transfer streams by namespace and id (containerd's streaming `manager`). */
+export const StreamsKey = pluginKey<StreamManager>(PluginType.streaming, 'manager');
+/** The local transfer service (containerd's `io.containerd.transfer.v1` `local`). */
+export const TransferKey = pluginKey<Transferrer>(PluginType.transfer, 'local');

@@ -14,6 +14,8 @@ export const PluginType = {
   grpc: 'io.containerd.grpc.v1',
   internal: 'io.containerd.internal.v1',
   runtimeV2: 'io.containerd.runtime.v2',
+  streaming: 'io.containerd.streaming.v1',
+  transfer: 'io.containerd.transfer.v1',
 } as const;
 
 /** A typed handle on a plugin's instance: `ic.get(NamespacesServiceKey)`. */

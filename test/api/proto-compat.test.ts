@@ -6,7 +6,7 @@
 // extras are only reported as diagnostics.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -24,6 +24,7 @@ import {
   FileDescriptorSetSchema,
   type ServiceDescriptorProto,
 } from '@bufbuild/protobuf/wkt';
+import { containerd17Tarball } from '../helpers/shared-tools.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ourProtoDir = join(repoRoot, 'proto');
@@ -285,6 +286,67 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
     if (report.mismatches.length > 0) {
       assert.fail(
         `${report.mismatches.length} mismatch(es) between proto/ and containerd's API:\n  ${report.mismatches.join('\n  ')}`,
+      );
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// containerd 1.7's Transfer and Streaming services and their types, which
+// Debian's containerd 1.6 API does not have: compared against the protos of
+// containerd 1.7.13's source tarball (in the shared tools beside the repo).
+const transferProtos17 = [
+  'api/services/transfer/v1/transfer.proto',
+  'api/services/streaming/v1/streaming.proto',
+  'api/types/transfer/imagestore.proto',
+  'api/types/transfer/importexport.proto',
+  'api/types/transfer/progress.proto',
+  'api/types/transfer/registry.proto',
+  'api/types/transfer/streaming.proto',
+];
+
+test('proto/ is wire-compatible with containerd 1.7.13 Transfer and Streaming protos', (t) => {
+  const tarball = containerd17Tarball();
+  if (tarball === undefined) {
+    t.skip(
+      "containerd 1.7.13's source tarball is not in ../shared/tools/containerd-1.7 (set BERTH_SHARED_TOOLS)",
+    );
+    return;
+  }
+  checkPrerequisites();
+  const work = mkdtempSync(join(tmpdir(), 'berth-proto-compat17-'));
+  try {
+    // The protos import each other as github.com/containerd/containerd/api/...
+    const root = join(work, 'src');
+    const apiDir = join(root, containerdRel);
+    mkdirSync(apiDir, { recursive: true });
+    const members = [...transferProtos17, 'api/types/platform.proto'].map(
+      (p) => `containerd-1.7.13/${p}`,
+    );
+    execFileSync('tar', ['-xzf', tarball, '-C', apiDir, '--strip-components=1', ...members]);
+    const theirFiles = transferProtos17.map((p) => `${containerdRel}/${p}`);
+    const ourFiles = listProtos(ourProtoDir).map((p) => relative(ourProtoDir, p));
+
+    const theirs = indexSet(
+      compile(join(work, 'ctd17.pb'), [root, '/usr/include'], theirFiles, root),
+    );
+    const ours = indexSet(
+      compile(join(work, 'ours.pb'), ['.', '/usr/include'], ourFiles, ourProtoDir),
+    );
+    const report = compare(theirs, ours);
+    const c = report.checked;
+    t.diagnostic(
+      `checked ${theirFiles.length} containerd 1.7.13 protos: ${c.messages} messages, ${c.enums} enums, ` +
+        `${c.services} services, ${c.methods} methods`,
+    );
+    // Transfer, Streaming; TransferRequest, TransferOptions, StreamInit, 12 types, Platform (imported).
+    assert.equal(c.services, 2, `services compared: ${JSON.stringify(c)}`);
+    assert.ok(c.messages >= 17, `suspiciously little compared: ${JSON.stringify(c)}`);
+    assert.equal(c.enums, 1, `enums compared: ${JSON.stringify(c)}`);
+    if (report.mismatches.length > 0) {
+      assert.fail(
+        `${report.mismatches.length} mismatch(es) between proto/ and containerd 1.7.13:\n  ${report.mismatches.join('\n  ')}`,
       );
     }
   } finally {

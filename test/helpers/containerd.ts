@@ -1,11 +1,36 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthClient } from '../../src/client/index.js';
 import type { TempDir } from './tmp.js';
 
+/** Where scripts/install-deps.sh builds containerd 1.7.13 (`BERTH_CONTAINERD17` overrides). */
+export const CONTAINERD17_DIR = process.env.BERTH_CONTAINERD17 ?? '/var/tmp/containerd-1.7.13';
+/** containerd 1.7.13's `ctr`, `containerd` and `containerd-shim-runc-v2`. */
+export const CONTAINERD17_BIN = join(CONTAINERD17_DIR, 'bin');
+export const CTR17 = join(CONTAINERD17_BIN, 'ctr');
+
+/** Why containerd 1.7.13 cannot be used here, or undefined when it is built. */
+export function containerd17Missing(): string | undefined {
+  for (const b of ['ctr', 'containerd', 'containerd-shim-runc-v2']) {
+    if (!existsSync(join(CONTAINERD17_BIN, b))) {
+      return `containerd 1.7.13 is not built in ${CONTAINERD17_BIN} (scripts/install-deps.sh builds it from ../shared/tools/containerd-1.7)`;
+    }
+  }
+  return undefined;
+}
+
+export interface ContainerdOptions {
+  /**
+   * A directory holding another build's `containerd` and
+   * `containerd-shim-runc-v2` (e.g. {@link CONTAINERD17_BIN}); it goes first
+   * on the daemon's PATH so its own shim runs. Default: Debian's, on PATH.
+   */
+  binDir?: string;
+}
+
 /**
- * Debian's containerd on its own temporary root, state and sockets, with
+ * Debian's containerd (or another build, `binDir`) on its own temporary root, state and sockets, with
  * the CRI plugin off (berth has none yet) and nothing under /run/containerd
  * or /var/lib/containerd (apart from what the stock shim and ctr create
  * there: ttrpc sockets in /run/containerd/s, fifos in /run/containerd/fifo).
@@ -22,6 +47,7 @@ export class Containerd {
     readonly dir: TempDir,
     readonly proc: ChildProcess,
     readonly socket: string,
+    readonly opts: ContainerdOptions,
   ) {
     proc.stderr?.on('data', (b: Buffer) => {
       if (this.output.length < 1 << 20) this.output += b.toString();
@@ -43,7 +69,7 @@ export class Containerd {
     };
   }
 
-  static async start(dir: TempDir): Promise<Containerd> {
+  static async start(dir: TempDir, opts: ContainerdOptions = {}): Promise<Containerd> {
     const p = Containerd.paths(dir);
     writeFileSync(
       p.config,
@@ -61,10 +87,19 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "${join(dir.path, 'opt')}"
 `,
     );
-    const proc = spawn('containerd', ['--config', p.config], {
+    const bin = opts.binDir === undefined ? 'containerd' : join(opts.binDir, 'containerd');
+    const env =
+      opts.binDir === undefined
+        ? process.env
+        : {
+            ...process.env,
+            PATH: `${opts.binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
+          };
+    const proc = spawn(bin, ['--config', p.config], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env,
     });
-    const c = new Containerd(dir, proc, p.socket);
+    const c = new Containerd(dir, proc, p.socket, opts);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (!c.running) throw new Error(`containerd exited:\n${c.output}`);
@@ -118,6 +153,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
    */
   async restart(): Promise<Containerd> {
     await this.stop();
-    return Containerd.start(this.dir);
+    return Containerd.start(this.dir, this.opts);
   }
 }

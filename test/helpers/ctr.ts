@@ -10,6 +10,8 @@ export interface CtrOptions {
   namespace?: string;
   /** Default 30 s; the process is killed (SIGKILL) after it. */
   timeoutMs?: number;
+  /** Another ctr binary (containerd 1.7's, `CTR17` in containerd.ts); default Debian's `ctr`. */
+  bin?: string;
 }
 
 function ctrEnv(): NodeJS.ProcessEnv {
@@ -30,7 +32,7 @@ function failed(args: string[], r: CtrResult): Error {
 
 /** Runs Debian's real `ctr` against `socket`. */
 export function ctr(socket: string, args: string[], opts: CtrOptions = {}): CtrResult {
-  const r = spawnSync('ctr', ctrArgs(socket, args, opts), {
+  const r = spawnSync(opts.bin ?? 'ctr', ctrArgs(socket, args, opts), {
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 30_000,
     env: ctrEnv(),
@@ -114,7 +116,7 @@ export function ctrSpawn(
   args: string[],
   opts: CtrOptions & { stdin?: 'pipe' | 'ignore' } = {},
 ): CtrProcess {
-  return new CtrProcess('ctr', ctrArgs(socket, args, opts), opts);
+  return new CtrProcess(opts.bin ?? 'ctr', ctrArgs(socket, args, opts), opts);
 }
 
 /**

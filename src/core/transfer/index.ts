@@ -44,3 +44,6 @@ export interface ImageStores {
   snapshotter(name: string): Snapshotter;
   applier: Applier;
 }
+
+export * from './request.js';
+export * from './streams.js';
