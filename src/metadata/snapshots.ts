@@ -373,7 +373,8 @@ export class MetadataSnapshotter implements Snapshotter {
     claim: boolean,
   ): Promise<boolean> {
     for (;;) {
-      const look = this.mdb.update((): ShareLook => {
+      // Looked at read-only first: most looks (a Stat that misses) record nothing.
+      const attempt = (record: boolean): ShareLook => {
         if (this.row(ns, target)) return 'none';
         let wanted: string | undefined;
         if (parent !== undefined && parent !== '') {
@@ -387,6 +388,7 @@ export class MetadataSnapshotter implements Snapshotter {
           this.parentMatches(ns, s.parent, s.bparent, wanted),
         );
         if (!src) return { wanted };
+        if (!record) return { recorded: src.backend_id };
         if (ctx.lease) this.checkLease(ns, ctx.lease);
         ensureNamespace(this.mdb, ns);
         this.insert(
@@ -401,7 +403,10 @@ export class MetadataSnapshotter implements Snapshotter {
         );
         if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(target));
         return { recorded: src.backend_id };
-      });
+      };
+      let look = this.mdb.view(() => attempt(false));
+      if (typeof look === 'object' && 'recorded' in look)
+        look = this.mdb.update(() => attempt(true));
       if (look === 'none') return false;
       if ('recorded' in look) {
         ctx.log.debug(
