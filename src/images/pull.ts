@@ -210,6 +210,13 @@ export async function pull(
             return (i) => fetching[i - first]!;
           },
           ...(opts.onProgress && { onProgress: opts.onProgress }),
+        }).then(async (top) => {
+          // The layers the unpack found unpacked are fetched too (containerd
+          // 1.7 leaves them): one another namespace unpacked is shared into
+          // this one without its blob, and a pull leaves its image complete.
+          // A blob already in the store costs a writer's open (already_exists).
+          await Promise.all(layers.map((l) => fetchBlob(f, l, self)));
+          return top;
         }),
       );
     };
