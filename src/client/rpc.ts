@@ -27,6 +27,9 @@ type MetadataCtor = new () => MetadataT;
  * every failure mapped to berth's error kinds once, here.
  */
 export class Rpc {
+  /** The channel has been READY once: from then on calls fail fast. */
+  private wasReady = false;
+
   constructor(
     private readonly channel: Channel,
     private readonly Metadata: MetadataCtor,
@@ -97,11 +100,21 @@ export class Rpc {
   async connected(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw abortError(signal);
     // 2 = READY in grpc-js's ConnectivityState.
-    if (this.channel.getConnectivityState(true) === 2) return;
+    if (this.channel.getConnectivityState(true) === 2) {
+      this.wasReady = true;
+      return;
+    }
+    // Once connected, calls fail fast as Go's client's do (grpc-go's default,
+    // no WaitForReady): a daemon that went away answers UNAVAILABLE at once
+    // instead of holding every call for the connect timeout.
+    if (this.wasReady) return;
     const deadline = Date.now() + this.connectTimeoutMs;
     for (;;) {
       const state = this.channel.getConnectivityState(true);
-      if (state === 2) return;
+      if (state === 2) {
+        this.wasReady = true;
+        return;
+      }
       // 4 = SHUTDOWN: the client was closed.
       if (state === 4) throw unavailable(`client for ${this.address} is closed`);
       if (Date.now() >= deadline) {
