@@ -198,16 +198,24 @@ export class LocalTransfer implements Transferrer {
       }
       const ops = await this.imageOps();
       progress?.status('Importing');
-      // ctr names bare tags `<prefix>:<tag>` (its default prefix is
-      // import-<date>); full names in the archive are kept.
-      const prefix = dst.extraReferences.find((r) => r.isPrefix && r.name !== '');
+      // The archive's manifests are named by the destination's prefix
+      // references, as containerd's image store names them (ctr sends one:
+      // its --base-name, or import-<date> with names in the archive allowed).
+      const references = dst.extraReferences
+        .filter((r) => r.isPrefix && r.name !== '')
+        .map((r) => ({
+          name: r.name,
+          allowOverwrite: r.allowOverwrite,
+          addDigest: r.addDigest,
+          skipNamedDigest: r.skipNamedDigest,
+        }));
       const imported = await ops.importArchive(ctx, this.stores, input, {
-        ...(prefix !== undefined && { baseName: prefix.name }),
+        references,
         ...(dst.name !== '' && { indexName: dst.name }),
         ...platformSelection(dst.platforms),
         unpack: this.unpacks(ctx, dst),
         labels: dst.labels,
-        digests: prefix?.addDigest === true,
+        forceCompress: src.forceCompress,
         ...(progress !== undefined && { onProgress: progress.forward('import') }),
       });
       for (const img of imported) progress?.event('saved', img.name);

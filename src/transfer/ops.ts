@@ -63,6 +63,14 @@ export interface ImageOps {
       labels?: Record<string, string>;
       onProgress?: ProgressFn;
       digests?: boolean;
+      /** containerd's transfer image store prefix references (see src/images ImportReference). */
+      references?: {
+        name: string;
+        allowOverwrite?: boolean;
+        addDigest?: boolean;
+        skipNamedDigest?: boolean;
+      }[];
+      forceCompress?: boolean;
     },
   ): Promise<Image[]>;
   exportArchive(
