@@ -58,12 +58,14 @@ export async function remotePull(client: Client, ref: string, opts: PullOpts): P
           s.send(
             c === undefined
               ? { kind: 'authResponse', authType: 'none', secret: '', username: '' }
-              : {
-                  kind: 'authResponse',
-                  authType: c.username === '' ? 'refresh' : 'credentials',
-                  secret: c.secret,
-                  username: c.username,
-                },
+              : c.header !== undefined && c.header !== ''
+                ? { kind: 'authResponse', authType: 'header', secret: c.header, username: '' }
+                : {
+                    kind: 'authResponse',
+                    authType: c.username === '' ? 'refresh' : 'credentials',
+                    secret: c.secret,
+                    username: c.username,
+                  },
           );
         },
       );
