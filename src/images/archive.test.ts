@@ -535,6 +535,46 @@ describe('import and export', () => {
     assert.equal(JSON.parse(Buffer.concat(b).toString()).layers[0].digest, sha256(tar));
   });
 
+  it('skipNonDistributable leaves non-distributable layer blobs out of an export', async () => {
+    const reg = new MemoryRegistry();
+    const base = await addLayer(reg, [fileEntry('base', 'windows base, say')]);
+    const top = await addLayer(reg, [fileEntry('app', 'app')]);
+    const foreign = {
+      ...base.desc,
+      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    };
+    const config = reg.addJson(
+      {
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [base.diffId, top.diffId] },
+      },
+      'application/vnd.oci.image.config.v1+json',
+    );
+    const manifest = reg.addJson(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers: [foreign, top.desc],
+      },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    reg.tag(REF, manifest);
+    const image = await pull(ctx, stores, reg.resolver(), REF);
+    const blob = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`;
+    const skipping = join(dir, 'skip.tar');
+    await exportTo(stores, skipping, [image], { skipNonDistributable: true });
+    const { names } = await listArchive(skipping);
+    assert.ok(!names.includes(blob(base.desc.digest)), 'the non-distributable layer is left out');
+    for (const d of [manifest.digest, config.digest, top.desc.digest]) {
+      assert.ok(names.includes(blob(d)), d);
+    }
+    const all = join(dir, 'all.tar');
+    await exportTo(stores, all, [image]);
+    assert.ok((await listArchive(all)).names.includes(blob(base.desc.digest)));
+  });
+
   it('pulls a umoci-built image through a directory resolver and unpacks a working rootfs', async () => {
     const image = await pull(
       ctx,

@@ -131,20 +131,17 @@ export class LocalTransfer implements Transferrer {
       if (first === undefined) {
         throw invalidArgument(`no image name to store ${JSON.stringify(src.reference)} under`);
       }
-      if (dst.allMetadata || dst.manifestLimit > 0) {
-        // The shared pull fetches the platforms asked for, whole; the other
-        // platforms' manifests and configs are not fetched.
-        ctx.log.info(
-          { allMetadata: dst.allMetadata, manifestLimit: dst.manifestLimit },
-          'pull: all_metadata and manifest_limit are not supported; pulling the platforms asked for',
-        );
-      }
       const where = `OCI Registry (${src.reference})`;
       progress?.status(`Resolving from ${where}`);
       progress?.status(`Pulling from ${where}`);
       progress?.event('fetching image content', src.reference);
       const image = await ops.pull(ctx, this.stores, resolver, src.reference, {
         ...platformSelection(dst.platforms),
+        // As containerd's image store filters a pull: every platform's
+        // manifests and configs with all_metadata, at most manifest_limit
+        // manifests of an index.
+        ...(dst.allMetadata && { allMetadata: true }),
+        ...(dst.manifestLimit > 0 && { manifestLimit: dst.manifestLimit }),
         unpack: this.unpacks(ctx, dst),
         ...(!first.addDigest && { name: first.name }),
         labels: dst.labels,
@@ -235,9 +232,6 @@ export class LocalTransfer implements Transferrer {
     const sender = new ByteSender(this.streams.get(ctx, dst.stream));
     try {
       const images = await this.lookup(ctx, src);
-      if (dst.skipNonDistributable) {
-        ctx.log.debug('export: skip_non_distributable asked; berth exports the layers it has');
-      }
       const ops = await this.imageOps();
       progress?.status('Exporting');
       const out = sender.writable();
@@ -246,6 +240,7 @@ export class LocalTransfer implements Transferrer {
         ...(dst.platforms.length > 0 && { platforms: dst.platforms }),
         allPlatforms: dst.allPlatforms,
         skipDockerManifest: dst.skipCompatibilityManifest,
+        ...(dst.skipNonDistributable && { skipNonDistributable: true }),
         ...(progress !== undefined && { onProgress: progress.forward('export') }),
       });
       if (!out.writableEnded) out.end();

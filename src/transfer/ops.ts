@@ -30,6 +30,8 @@ export interface ImageOps {
     opts?: {
       platforms?: string[];
       allPlatforms?: boolean;
+      allMetadata?: boolean;
+      manifestLimit?: number;
       unpack?: { snapshotter: string; platform?: string }[];
       name?: string;
       labels?: Record<string, string>;
@@ -82,6 +84,7 @@ export interface ImageOps {
       platforms?: string[];
       allPlatforms?: boolean;
       skipDockerManifest?: boolean;
+      skipNonDistributable?: boolean;
       onProgress?: ProgressFn;
     },
   ): Promise<void>;

@@ -269,6 +269,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         name: ref,
         labels: { team: 'berth' },
         platforms: ['linux/amd64'],
+        allMetadata: true,
+        manifestLimit: 2,
         unpacks: [
           { platform: 'linux/amd64', snapshotter: '' },
           { platform: 'linux/arm64', snapshotter: 'overlayfs' },
@@ -299,6 +301,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       ref,
       opts: {
         platforms: ['linux/amd64'],
+        allMetadata: true,
+        manifestLimit: 2,
         unpack: [{ snapshotter: 'overlayfs', platform: 'linux/amd64' }],
         name: ref,
         labels: { team: 'berth' },
