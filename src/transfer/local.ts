@@ -169,9 +169,11 @@ export class LocalTransfer implements Transferrer {
       const where = `OCI Registry (${dst.reference})`;
       progress?.status(`Pushing to ${where}`);
       progress?.event('pushing content', image.name);
-      // containerd 1.7 pushes every platform the image has.
+      // containerd 1.7 pushes every platform the image has, and every blob:
+      // its ImageStore source has no skip_non_distributable.
       await ops.push(ctx, this.stores, resolver, dst.reference, image, {
         allPlatforms: true,
+        allowNonDistributable: true,
         maxConcurrentUploads: this.config.maxConcurrentUploads,
         ...(progress !== undefined && { onProgress: progress.forward(image.name, dst.reference) }),
       });

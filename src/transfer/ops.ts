@@ -50,6 +50,7 @@ export interface ImageOps {
       allPlatforms?: boolean;
       onProgress?: ProgressFn;
       maxConcurrentUploads?: number;
+      allowNonDistributable?: boolean;
     },
   ): Promise<void>;
   importArchive(

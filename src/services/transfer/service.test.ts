@@ -428,6 +428,10 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
     });
     assert.equal(seen.push?.ref, 'registry.test:5000/copy:1');
     assert.equal(seen.push?.image, name);
+    // As containerd 1.7's Transfer push: every platform, every blob (non-distributable too).
+    const pushOpts = seen.push?.opts as Record<string, unknown>;
+    assert.equal(pushOpts.allPlatforms, true);
+    assert.equal(pushOpts.allowNonDistributable, true);
     const got = await events;
     assert.deepEqual(
       got.map((e) => `${e.event} ${e.name}`),
