@@ -325,6 +325,54 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     assert.equal((await images(d.socket, ns17)).get(ref), busybox.pushed.digest);
   });
 
+  it('names imports as containerd 1.7.13 does: --base-name, --digests, --skip-digest-for-named', async () => {
+    // berthd's export names the image in full; umoci's layout names it by a bare tag.
+    const full = join(dir.path, 'berthd-export.tar');
+    const bare = join(dir.path, 'umoci-layout.tar');
+    execFileSync('tar', ['-C', busybox.layout, '-cf', bare, '.']);
+    const ref = busybox.pushed.ref;
+    const repo = ref.slice(0, ref.lastIndexOf(':'));
+    const cases: string[][] = [
+      [],
+      ['--base-name', 'other.example/x'],
+      ['--base-name', repo],
+      ['--base-name', 'other.example/x', '--digests'],
+      ['--base-name', repo, '--digests', '--skip-digest-for-named'],
+      ['--digests'],
+      ['--digests', '--skip-digest-for-named'],
+    ];
+    const got = new Map<string, Map<string, string>>();
+    let n = 0;
+    for (const archive of [full, bare]) {
+      for (const args of cases) {
+        const ns = `naming-${n++}`;
+        const what = `${archive === full ? 'full name' : 'bare tag'} ${args.join(' ')}`;
+        const run = ['images', 'import', '--local=false', '--no-unpack', ...args, archive];
+        await ctr17Ok(d.socket, run, ns);
+        await ctr17Ok(c17.socket, run, ns);
+        const ours = await images(d.socket, ns);
+        assert.deepEqual(
+          [...ours].sort(),
+          [...(await images(c17.socket, ns))].sort(),
+          `berthd names as containerd 1.7.13: ${what}`,
+        );
+        got.set(what, ours);
+      }
+    }
+    const digest = busybox.pushed.digest;
+    // A full name outside --base-name is dropped; --digests names the image by digest instead.
+    assert.deepEqual([...got.get('full name --base-name other.example/x')!], []);
+    assert.deepEqual(
+      [...got.get('full name --base-name other.example/x --digests')!],
+      [[`other.example/x@${digest}`, digest]],
+    );
+    assert.deepEqual([...got.get(`full name --base-name ${repo}`)!], [[ref, digest]]);
+    // --digests adds the digest name only where no name was found, unless --skip-digest-for-named.
+    assert.deepEqual([...got.get('full name --digests')!], [[ref, digest]]);
+    assert.equal(got.get('full name --digests --skip-digest-for-named')!.size, 2);
+    assert.equal(got.get(`bare tag --base-name ${repo}`)!.get(`${repo}:${busybox.tag}`), digest);
+  });
+
   it('containerd 1.7.13 cannot pull from the plain-HTTP registry through Transfer; berthd can', async () => {
     const r = await ctr17(c17.socket, ['images', 'pull', '--local=false', busybox.pushed.ref]);
     assert.notEqual(r.code, 0);
