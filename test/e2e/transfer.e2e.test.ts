@@ -12,9 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
 import { CONTAINERD17_BIN, Containerd, CTR17, containerd17Missing } from '../helpers/containerd.js';
 import { type CtrResult, ctrAsync, ctrOkAsync, table } from '../helpers/ctr.js';
-import { type BuiltImage, buildAndPush, busyboxImage, type Pushed } from '../helpers/images.js';
+import {
+  type BuiltImage,
+  buildAndPush,
+  buildImage,
+  busyboxImage,
+  type Pushed,
+} from '../helpers/images.js';
 import { Registry, TokenServer } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
+import { sendStream, TransferTestClient } from '../helpers/transfer-client.js';
 
 const root = process.getuid?.() === 0;
 const skip = !root ? 'needs root' : containerd17Missing();
@@ -411,5 +418,99 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     }
     assert.deepEqual(left, [], 'no blobs left in the namespace');
     assert.deepEqual(table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1), []);
+  });
+});
+
+describe('stopping with transfer streams open', { skip }, () => {
+  let dir: TempDir;
+  let dir17: TempDir;
+  let d: Berthd | undefined;
+  let c17: Containerd | undefined;
+  const clients: TransferTestClient[] = [];
+  before(() => {
+    dir = tempDir();
+    dir17 = tempDir();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await d?.cleanup();
+    await c17?.stop();
+    dir?.remove();
+    dir17?.remove();
+  });
+
+  it('ends a stream no transfer uses at once; an import in flight completes before berthd exits', async () => {
+    const built = await buildImage(join(dir.path, 'build'), busyboxImage());
+    const archive = join(dir.path, 'layout.tar');
+    execFileSync('tar', ['-C', built.layout, '-cf', archive, '.']);
+    const data = readFileSync(archive);
+
+    d = await Berthd.start();
+    const client = new TransferTestClient(d.socket);
+    clients.push(client);
+    const idle = await client.createStream('idle');
+    const input = await client.createStream('import-1');
+    let reached!: () => void;
+    const halfway = new Promise<void>((r) => {
+      reached = r;
+    });
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => {
+      resume = r;
+    });
+    const sending = sendStream(input, data, {
+      pauseAt: Math.floor(data.length / 2),
+      paused: () => {
+        reached();
+        return resumed;
+      },
+    });
+    const transfer = client.transfer({
+      source: { kind: 'importStream', stream: 'import-1', mediaType: '', forceCompress: false },
+      destination: {
+        kind: 'imageStore',
+        name: '',
+        labels: {},
+        platforms: [PLATFORM],
+        allMetadata: false,
+        manifestLimit: 0,
+        extraReferences: [
+          {
+            name: 'berth.test/stopping',
+            isPrefix: true,
+            allowOverwrite: false,
+            addDigest: false,
+            skipNamedDigest: false,
+          },
+        ],
+        unpacks: [],
+      },
+      progressStream: '',
+    });
+    await halfway;
+
+    const t0 = performance.now();
+    const exited = d.stop();
+    const idleErr = await idle.done;
+    const idleMs = performance.now() - t0;
+    assert.match(String(idleErr), /UNAVAILABLE|unavailable|shutting down/i, String(idleErr));
+    assert.ok(idleMs < 3_000, `the unused stream ended after ${Math.round(idleMs)} ms`);
+    assert.ok(d.running, 'berthd waits for the import in flight');
+    resume();
+    await sending;
+    await transfer;
+    assert.equal(await exited, 0);
+    const stopMs = performance.now() - t0;
+    assert.ok(stopMs < 8_000, `berthd stopped in ${Math.round(stopMs)} ms, not after the grace`);
+
+    // containerd 1.7.13 stops at once with an unused stream open, too.
+    c17 = await Containerd.start(dir17, { binDir: CONTAINERD17_BIN });
+    const client17 = new TransferTestClient(c17.socket);
+    clients.push(client17);
+    const idle17 = await client17.createStream('idle');
+    const t1 = performance.now();
+    await c17.stop();
+    assert.ok(performance.now() - t1 < 5_000, 'containerd 1.7.13 stopped within 5 s');
+    assert.notEqual(await idle17.done, undefined, 'its stream ended with an error');
   });
 });
