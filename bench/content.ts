@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BerthClient } from '../src/client/index.js';
+import { Client } from '../src/client/index.js';
 import { Berthd } from '../test/helpers/berthd.js';
 import { Containerd } from '../test/helpers/containerd.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -46,7 +46,7 @@ function chunk(base: Buffer, round: number, i: number): Buffer {
 }
 
 async function clientThroughput(socket: string, base: Buffer, round: number): Promise<number> {
-  const client = new BerthClient(socket, { namespace: 'bench' });
+  const client = new Client(socket, { namespace: 'bench' });
   try {
     const ctx = client.context();
     const hash = createHash('sha256');
@@ -84,7 +84,7 @@ async function ctrThroughput(socket: string, file: string, round: number): Promi
 }
 
 async function commitLatency(socket: string, round: number): Promise<number[]> {
-  const client = new BerthClient(socket, { namespace: 'bench' });
+  const client = new Client(socket, { namespace: 'bench' });
   try {
     const ctx = client.context();
     const times: number[] = [];

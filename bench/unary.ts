@@ -16,7 +16,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { BerthClient } from '../src/client/index.js';
+import { Client } from '../src/client/index.js';
 import { Berthd } from '../test/helpers/berthd.js';
 import { Containerd } from '../test/helpers/containerd.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -45,14 +45,14 @@ interface Figures {
   throughput: number;
 }
 
-type Op = (c: BerthClient) => Promise<unknown>;
+type Op = (c: Client) => Promise<unknown>;
 
 const OPS: Record<string, Op> = {
   Version: (c) => c.version(),
   'Namespaces.List': (c) => c.namespaces.list(),
 };
 
-async function sequential(client: BerthClient, op: Op, n: number): Promise<number[]> {
+async function sequential(client: Client, op: Op, n: number): Promise<number[]> {
   const times = new Array<number>(n);
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
@@ -62,7 +62,7 @@ async function sequential(client: BerthClient, op: Op, n: number): Promise<numbe
   return times;
 }
 
-async function concurrent(client: BerthClient, op: Op, n: number, width: number): Promise<number> {
+async function concurrent(client: Client, op: Op, n: number, width: number): Promise<number> {
   let next = 0;
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -82,7 +82,7 @@ function figures(us: number[], throughput: number): Figures {
 async function measure(socket: string, first: boolean): Promise<Record<string, Figures>> {
   // containerd publishes namespace events in the caller's namespace, so it
   // needs one even for Namespaces.Create; ctr always sends "default".
-  const client = new BerthClient(socket, { namespace: 'default' });
+  const client = new Client(socket, { namespace: 'default' });
   try {
     // The same ten namespaces on both sides, so List returns equal payloads.
     if (first) {
@@ -117,7 +117,7 @@ function medianFigures(rounds: Record<string, Figures>[]): Record<string, Figure
 
 /** `n` sequential calls, Version and Namespaces.List alternating, on one fresh client. */
 async function calls(socket: string, n: number): Promise<void> {
-  const client = new BerthClient(socket, { namespace: 'default' });
+  const client = new Client(socket, { namespace: 'default' });
   try {
     for (let i = 0; i < n; i++)
       await (i % 2 === 0 ? OPS.Version! : OPS['Namespaces.List']!)(client);

@@ -1,4 +1,4 @@
-import type { ClientDuplexStream, Metadata, ServiceError } from '@grpc/grpc-js';
+import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
 import {
   type ContentClient,
   type Info as InfoPb,
@@ -25,8 +25,7 @@ import { nowNanos } from '../core/time/index.js';
 import { contentInfoFromProto, statusFromProto } from '../wire/content.js';
 import { fromTimestamp } from '../wire/timestamp.js';
 import { fromGrpcError } from './errors.js';
-
-type MetadataFor = (ctx: OpContext) => Metadata;
+import { abortError, type Rpc } from './rpc.js';
 
 /**
  * A {@link ContentStore} over containerd's Content gRPC service, driving
@@ -36,26 +35,25 @@ type MetadataFor = (ctx: OpContext) => Metadata;
 export class ContentProxy implements ContentStore {
   constructor(
     private readonly client: ContentClient,
-    private readonly metadata: MetadataFor,
+    private readonly rpc: Rpc,
   ) {}
 
   async info(ctx: OpContext, digest: string): Promise<Info> {
-    const res = await unary<InfoResponse>((cb) =>
-      this.client.info({ digest }, this.metadata(ctx), cb),
+    const res = await this.rpc.unary<InfoResponse>(ctx, (md, o, cb) =>
+      this.client.info({ digest }, md, o, cb),
     );
     return infoFromWire(res.info);
   }
 
   async *read(ctx: OpContext, digest: string, opts: ReadOptions = {}): AsyncIterable<Buffer> {
-    const call = this.client.read(
-      { digest, offset: BigInt(opts.offset ?? 0), size: BigInt(opts.size ?? 0) },
-      this.metadata(ctx),
+    const stream = this.rpc.stream<{ data: Buffer }>(ctx, (md, o) =>
+      this.client.read(
+        { digest, offset: BigInt(opts.offset ?? 0), size: BigInt(opts.size ?? 0) },
+        md,
+        o,
+      ),
     );
-    try {
-      for await (const msg of call) yield (msg as { data: Buffer }).data;
-    } catch (err) {
-      throw fromGrpcError(err as ServiceError);
-    }
+    for await (const msg of stream) yield msg.data;
   }
 
   async update(
@@ -63,13 +61,14 @@ export class ContentProxy implements ContentStore {
     info: Pick<Info, 'digest' | 'labels'>,
     fieldpaths?: readonly string[],
   ): Promise<Info> {
-    const res = await unary<UpdateResponse>((cb) =>
+    const res = await this.rpc.unary<UpdateResponse>(ctx, (md, o, cb) =>
       this.client.update(
         {
           info: { digest: info.digest, size: 0n, labels: info.labels },
           ...(fieldpaths && { updateMask: [...fieldpaths] }),
         },
-        this.metadata(ctx),
+        md,
+        o,
         cb,
       ),
     );
@@ -78,40 +77,38 @@ export class ContentProxy implements ContentStore {
 
   async list(ctx: OpContext, filters: readonly string[] = []): Promise<Info[]> {
     const out: Info[] = [];
-    try {
-      for await (const msg of this.client.list({ filters: [...filters] }, this.metadata(ctx))) {
-        for (const i of (msg as ListContentResponse).info) out.push(contentInfoFromProto(i));
-      }
-    } catch (err) {
-      throw fromGrpcError(err as ServiceError);
-    }
+    const stream = this.rpc.stream<ListContentResponse>(ctx, (md, o) =>
+      this.client.list({ filters: [...filters] }, md, o),
+    );
+    for await (const msg of stream) for (const i of msg.info) out.push(contentInfoFromProto(i));
     return out;
   }
 
   async delete(ctx: OpContext, digest: string): Promise<void> {
-    await unary((cb) => this.client.delete({ digest }, this.metadata(ctx), cb));
+    await this.rpc.unary(ctx, (md, o, cb) => this.client.delete({ digest }, md, o, cb));
   }
 
   async status(ctx: OpContext, ref: string): Promise<Status> {
-    const res = await unary<StatusResponse>((cb) =>
-      this.client.status({ ref }, this.metadata(ctx), cb),
+    const res = await this.rpc.unary<StatusResponse>(ctx, (md, o, cb) =>
+      this.client.status({ ref }, md, o, cb),
     );
     return statusFromWire(res.status);
   }
 
   async listStatuses(ctx: OpContext, filters: readonly string[] = []): Promise<Status[]> {
-    const res = await unary<ListStatusesResponse>((cb) =>
-      this.client.listStatuses({ filters: [...filters] }, this.metadata(ctx), cb),
+    const res = await this.rpc.unary<ListStatusesResponse>(ctx, (md, o, cb) =>
+      this.client.listStatuses({ filters: [...filters] }, md, o, cb),
     );
     return res.statuses.map(statusFromWire);
   }
 
   async abort(ctx: OpContext, ref: string): Promise<void> {
-    await unary((cb) => this.client.abort({ ref }, this.metadata(ctx), cb));
+    await this.rpc.unary(ctx, (md, o, cb) => this.client.abort({ ref }, md, o, cb));
   }
 
   async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
-    const stream = new WriteStream(this.client.write(this.metadata(ctx)));
+    await this.rpc.connected(ctx.signal);
+    const stream = new WriteStream(this.client.write(this.rpc.metadata(ctx)), ctx.signal);
     try {
       const res = await stream.send({
         action: WriteAction.STAT,
@@ -212,11 +209,16 @@ class WriteStream {
 
   constructor(
     private readonly call: ClientDuplexStream<WriteContentRequest, WriteContentResponse>,
+    private readonly signal?: AbortSignal,
   ) {
     this.finished = new Promise((resolve) => call.on('status', () => resolve()));
+    // An aborted operation cancels its write stream; the server keeps the ingest to resume.
+    const onAbort = () => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    call.on('status', () => signal?.removeEventListener('abort', onAbort));
     call.on('data', (res: WriteContentResponse) => this.pending.shift()?.resolve(res));
     call.on('error', (err: ServiceError) => {
-      this.failure = fromGrpcError(err);
+      this.failure = this.signal?.aborted ? abortError(this.signal, err) : fromGrpcError(err);
       for (const p of this.pending.splice(0)) p.reject(this.failure);
     });
     call.on('end', () => {
@@ -265,12 +267,4 @@ function infoFromWire(i: InfoPb | undefined): Info {
 function statusFromWire(s: StatusResponse['status']): Status {
   if (!s) throw new Error('response without status');
   return statusFromProto(s);
-}
-
-function unary<Res = unknown>(
-  start: (cb: (err: ServiceError | null, res: Res) => void) => unknown,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    start((err, res) => (err ? reject(fromGrpcError(err)) : resolve(res)));
-  });
 }

@@ -19,16 +19,18 @@ import { layoutResolver } from '../../test/helpers/layout-resolver.js';
 import {
   addImage,
   addIndex,
+  addLayer,
   fileEntry,
   MemoryRegistry,
+  sha256,
   type TestImage,
 } from '../../test/helpers/memory-registry.js';
 import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
-import { readTar } from '../archive/index.js';
+import { decompressStream, readTar, writeTar } from '../archive/index.js';
 import { isNotFound } from '../core/errdefs/index.js';
 import type { Progress } from '../core/transfer/index.js';
 import { exportArchive } from './export.js';
-import { importArchive } from './import.js';
+import { type ImportReference, importArchive } from './import.js';
 import { pull } from './pull.js';
 import { isUnpacked } from './unpack.js';
 
@@ -76,6 +78,72 @@ async function listArchive(path: string): Promise<{ names: string[]; json: Map<s
     }
   }
   return { names, json };
+}
+
+/**
+ * A docker save (uncompressed layer linked from `<id>/layer.tar`,
+ * manifest.json first): one image per list of RepoTags, all of the same
+ * layer, each with its own config (so its own manifest digest).
+ */
+async function dockerSave(dir: string, ...repoTags: string[][]) {
+  const reg = new MemoryRegistry();
+  const gz = await addLayer(reg, [fileEntry('hello', 'world')]);
+  // The same layer uncompressed, as docker save writes it.
+  const parts: Buffer[] = [];
+  for await (const c of decompressStream(
+    'gzip',
+    (async function* () {
+      yield reg.blobs.get(gz.desc.digest)!;
+    })(),
+  ))
+    parts.push(c);
+  const tar = Buffer.concat(parts);
+  const configs = repoTags.map((_, i) =>
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        ...(i > 0 && { config: { Labels: { n: String(i) } } }),
+        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
+      }),
+    ),
+  );
+  const hex = (b: Buffer) => sha256(b).slice(7);
+  const manifest = Buffer.from(
+    JSON.stringify(
+      repoTags.map((tags, i) => ({
+        Config: `${hex(configs[i]!)}.json`,
+        RepoTags: tags,
+        Layers: ['abc/layer.tar'],
+      })),
+    ),
+  );
+  const file = (name: string, body: Buffer) => ({
+    header: { name, type: 'file' as const, mode: 0o644, size: body.length },
+    body,
+  });
+  const archive = join(dir, 'save.tar');
+  const out = createWriteStream(archive);
+  for await (const c of writeTar([
+    file('manifest.json', manifest),
+    { header: { name: 'abc/', type: 'dir' as const, mode: 0o755 } },
+    {
+      header: {
+        name: 'abc/layer.tar',
+        type: 'symlink' as const,
+        linkname: `../blobs/sha256/${hex(tar)}`,
+        mode: 0o777,
+      },
+    },
+    ...configs.map((c) => file(`${hex(c)}.json`, c)),
+    file(`blobs/sha256/${hex(tar)}`, tar),
+    file('repositories', Buffer.from('{"hello":{"1":"x"}}')),
+  ]))
+    out.write(c);
+  out.end();
+  await finished(out);
+
+  return { archive, tar, gz, reg };
 }
 
 describe('import and export', () => {
@@ -336,63 +404,7 @@ describe('import and export', () => {
   });
 
   it('imports a docker save with manifest.json first and layers named through symlinks', async () => {
-    const { writeTar } = await import('../archive/index.js');
-    const { addLayer, sha256 } = await import('../../test/helpers/memory-registry.js');
-    const reg = new MemoryRegistry();
-    const gz = await addLayer(reg, [fileEntry('hello', 'world')]);
-    // The same layer uncompressed, as docker save writes it.
-    const { decompressStream } = await import('../archive/index.js');
-    const parts: Buffer[] = [];
-    for await (const c of decompressStream(
-      'gzip',
-      (async function* () {
-        yield reg.blobs.get(gz.desc.digest)!;
-      })(),
-    ))
-      parts.push(c);
-    const tar = Buffer.concat(parts);
-    const config = Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-      }),
-    );
-    const hex = (b: Buffer) => sha256(b).slice(7);
-    const manifest = Buffer.from(
-      JSON.stringify([
-        {
-          Config: `${hex(config)}.json`,
-          RepoTags: ['hello:1', 'quay.io/x/hello:2'],
-          Layers: ['abc/layer.tar'],
-        },
-      ]),
-    );
-    const file = (name: string, body: Buffer) => ({
-      header: { name, type: 'file' as const, mode: 0o644, size: body.length },
-      body,
-    });
-    const archive = join(dir, 'save.tar');
-    const out = createWriteStream(archive);
-    for await (const c of writeTar([
-      file('manifest.json', manifest),
-      { header: { name: 'abc/', type: 'dir' as const, mode: 0o755 } },
-      {
-        header: {
-          name: 'abc/layer.tar',
-          type: 'symlink' as const,
-          linkname: `../blobs/sha256/${hex(tar)}`,
-          mode: 0o777,
-        },
-      },
-      file(`${hex(config)}.json`, config),
-      file(`blobs/sha256/${hex(tar)}`, tar),
-      file('repositories', Buffer.from('{"hello":{"1":"x"}}')),
-    ]))
-      out.write(c);
-    out.end();
-    await finished(out);
-
+    const { archive, tar, gz, reg } = await dockerSave(dir, ['hello:1', 'quay.io/x/hello:2']);
     const images = await importArchive(ctx, stores, fileChunks(archive));
     assert.deepEqual(
       images.map((i) => i.name),
@@ -439,6 +451,128 @@ describe('import and export', () => {
         size: gz.desc.size,
       },
     ]);
+  });
+
+  it('names imported manifests as containerd 1.7 transfer image store prefix references do', async () => {
+    const { archive } = await dockerSave(
+      dir,
+      ['hello:1', 'quay.io/x/hello:2'],
+      [],
+      ['localhost/berth/app:3'],
+    );
+    const names = async (references: ImportReference[]) => {
+      const images = await importArchive(ctx, stores, fileChunks(archive), { references });
+      return {
+        names: [...new Set(images.map((i) => i.name))].sort(),
+        digests: [...new Set(images.map((i) => i.target.digest))],
+      };
+    };
+    const hello = 'docker.io/library/hello';
+    // ctr --base-name: full names not under the prefix are dropped.
+    assert.deepEqual((await names([{ name: hello }])).names, [`${hello}:1`]);
+    // With allowOverwrite (ctr's default import-<date> prefix) the archive's full names are kept.
+    const named = await names([{ name: 'import-x', allowOverwrite: true }]);
+    assert.deepEqual(named.names, [`${hello}:1`, 'localhost/berth/app:3', 'quay.io/x/hello:2']);
+    // The three images' manifests, in the archive's order; the second has no name.
+    const [d0, unnamed, d2] = (
+      await names([{ name: 'import-x', allowOverwrite: true, addDigest: true }])
+    ).digests;
+    assert.deepEqual(named.digests, [d0, d2]);
+    // --digests (skip_named_digest): `<prefix>@<digest>` only for what got no name from an entry.
+    assert.deepEqual(
+      (
+        await names([
+          { name: 'import-x', allowOverwrite: true, addDigest: true, skipNamedDigest: true },
+        ])
+      ).names,
+      [`${hello}:1`, `import-x@${unnamed}`, 'localhost/berth/app:3', 'quay.io/x/hello:2'],
+    );
+    // Without skip_named_digest every manifest also gets one.
+    assert.deepEqual(
+      (await names([{ name: 'import-x', allowOverwrite: true, addDigest: true }])).names,
+      [
+        `${hello}:1`,
+        ...[d0, unnamed, d2].map((d) => `import-x@${d}`).sort(),
+        'localhost/berth/app:3',
+        'quay.io/x/hello:2',
+      ].sort(),
+    );
+    // --base-name with --digests: the entries whose names are dropped are named by digest.
+    assert.deepEqual(
+      (await names([{ name: hello, addDigest: true, skipNamedDigest: true }])).names,
+      [`${hello}:1`, ...[d0, unnamed, d2].map((d) => `${hello}@${d}`)].sort(),
+    );
+  });
+
+  it('force_compress gzips the uncompressed layers of a docker save, labelled with their digest', async () => {
+    const { archive, tar } = await dockerSave(dir, ['hello:1']);
+    const [image] = await importArchive(ctx, stores, fileChunks(archive), {
+      forceCompress: true,
+      unpack: [{ snapshotter: 'native' }],
+    });
+    const read = async (d: string) => {
+      const b: Buffer[] = [];
+      for await (const c of stores.content.read(ctx, d)) b.push(c);
+      return Buffer.concat(b);
+    };
+    const m = JSON.parse((await read(image!.target.digest)).toString());
+    assert.equal(m.layers.length, 1);
+    const layer = m.layers[0];
+    assert.equal(layer.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+    assert.notEqual(layer.digest, sha256(tar));
+    const info = await stores.content.info(ctx, layer.digest);
+    assert.equal(info.size, layer.size);
+    assert.equal(info.labels['containerd.io/uncompressed'], sha256(tar));
+    const parts: Buffer[] = [];
+    for await (const c of decompressStream('gzip', stores.content.read(ctx, layer.digest)))
+      parts.push(c);
+    assert.ok(Buffer.concat(parts).equals(tar));
+    assert.equal(await isUnpacked(ctx, stores, image!, { snapshotter: 'native' }), true);
+    // Without it the layer stays as it is in the archive.
+    const [plain] = await importArchive(ctx, other, fileChunks(archive));
+    const b: Buffer[] = [];
+    for await (const c of other.content.read(ctx, plain!.target.digest)) b.push(c);
+    assert.equal(JSON.parse(Buffer.concat(b).toString()).layers[0].digest, sha256(tar));
+  });
+
+  it('skipNonDistributable leaves non-distributable layer blobs out of an export', async () => {
+    const reg = new MemoryRegistry();
+    const base = await addLayer(reg, [fileEntry('base', 'windows base, say')]);
+    const top = await addLayer(reg, [fileEntry('app', 'app')]);
+    const foreign = {
+      ...base.desc,
+      mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    };
+    const config = reg.addJson(
+      {
+        architecture: 'amd64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [base.diffId, top.diffId] },
+      },
+      'application/vnd.oci.image.config.v1+json',
+    );
+    const manifest = reg.addJson(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers: [foreign, top.desc],
+      },
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    reg.tag(REF, manifest);
+    const image = await pull(ctx, stores, reg.resolver(), REF);
+    const blob = (d: string) => `blobs/sha256/${d.slice('sha256:'.length)}`;
+    const skipping = join(dir, 'skip.tar');
+    await exportTo(stores, skipping, [image], { skipNonDistributable: true });
+    const { names } = await listArchive(skipping);
+    assert.ok(!names.includes(blob(base.desc.digest)), 'the non-distributable layer is left out');
+    for (const d of [manifest.digest, config.digest, top.desc.digest]) {
+      assert.ok(names.includes(blob(d)), d);
+    }
+    const all = join(dir, 'all.tar');
+    await exportTo(stores, all, [image]);
+    assert.ok((await listArchive(all)).names.includes(blob(base.desc.digest)));
   });
 
   it('pulls a umoci-built image through a directory resolver and unpacks a working rootfs', async () => {

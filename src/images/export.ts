@@ -30,7 +30,13 @@ import { type MatchComparer, matcherFor, normalize } from '../core/platforms/ind
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { hasBlob } from './blobs.js';
 import { type PlatformDescriptor, readIndex, readManifest } from './manifest.js';
-import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, isIndex, isManifest } from './media-types.js';
+import {
+  ANNOTATION_IMAGE_NAME,
+  ANNOTATION_REF_NAME,
+  isIndex,
+  isManifest,
+  isNonDistributable,
+} from './media-types.js';
 import { familiarName, ociReferenceName } from './names.js';
 
 export interface ExportOptions {
@@ -39,6 +45,11 @@ export interface ExportOptions {
   allPlatforms?: boolean;
   skipMissing?: boolean;
   skipDockerManifest?: boolean;
+  /**
+   * Leaves out of the archive the blobs of non-distributable layers
+   * (containerd's WithSkipNonDistributableBlobs); manifests still name them.
+   */
+  skipNonDistributable?: boolean;
   onProgress?: ProgressFn;
 }
 
@@ -92,6 +103,7 @@ export async function exportArchive(
   const records = new Map<string, TarRecord>();
   const blobs: Descriptor[] = [];
   const blobRecord = (desc: Descriptor) => {
+    if (opts.skipNonDistributable && isNonDistributable(desc.mediaType)) return;
     const name = `blobs/sha256/${desc.digest.slice('sha256:'.length)}`;
     if (records.has(name)) return;
     blobs.push(desc);

@@ -17,14 +17,15 @@
  * Names come from the root index's annotations as containerd's: the image
  * name annotation, else the OCI ref name (through `baseName`: a bare tag
  * becomes `<baseName>:<tag>`); `indexName` names the whole index; `digests`
- * adds `<baseName or import-YYYY-MM-DD>@<digest>` records. The walk below the
+ * adds `<baseName or import-YYYY-MM-DD>@<digest>` records; `references`
+ * names them as containerd's transfer image store instead. The walk below the
  * root keeps the platforms asked (default the host's) and labels parents with
  * `gc.ref` labels; a missing blob of a platform that was not asked for is
  * skipped with a warning, one of an asked platform is `not_found`.
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { decompressStream, readTar } from '../archive/index.js';
+import { compress, decompressStream, readTar } from '../archive/index.js';
 import type { Descriptor } from '../core/content/index.js';
 import { invalidArgument, isNotFound, notFound } from '../core/errdefs/index.js';
 import type { Image } from '../core/images/index.js';
@@ -75,7 +76,36 @@ export interface ImportOptions {
   onProgress?: ProgressFn;
   /** Also create image records named `<prefix>@<digest>` (ctr --digests). */
   digests?: boolean;
+  /**
+   * docker save only (containerd's WithImportCompression, ctr
+   * --compress-blobs): an uncompressed layer is gzipped into a new blob
+   * labelled with its uncompressed digest, and the manifest names that one.
+   */
+  forceCompress?: boolean;
+  /**
+   * Names the root index's manifests as containerd 1.7's transfer image
+   * store does on import (its prefix references); when given, `baseName`
+   * and `digests` are not used.
+   */
+  references?: ImportReference[];
 }
+
+/**
+ * A prefix reference of containerd's transfer `ImageStore` (`ImageReference`
+ * with `is_prefix`), as it names an imported manifest from its annotations:
+ * a bare tag becomes `<name>:<tag>`; a full name is kept when
+ * `allowOverwrite`, else only when it lies under `name` (`name` followed by
+ * `/`, `:` or `@`). `addDigest` adds `<name>@<digest>`: to every manifest,
+ * or with `skipNamedDigest` only to those that got no name.
+ */
+export interface ImportReference {
+  name: string;
+  allowOverwrite?: boolean;
+  addDigest?: boolean;
+  skipNamedDigest?: boolean;
+}
+
+const LABEL_UNCOMPRESSED = 'containerd.io/uncompressed';
 
 /** The largest JSON file read from an archive (containerd's jsonLimit). */
 const JSON_LIMIT = 20 << 20;
@@ -93,6 +123,43 @@ function addRefPrefix(image: string): (ref: string) => string {
     if (/[/:@]/.test(ref)) return ref;
     return `${image}:${ref}`;
   };
+}
+
+/** containerd's refTranslator: `checkPrefix` drops full names not under `image`. */
+function refTranslator(image: string, checkPrefix: boolean): (ref: string) => string {
+  return (ref) => {
+    if (image === '') return '';
+    if (/[/:@]/.test(ref)) return checkPrefix && !isImagePrefix(ref, image) ? '' : ref;
+    return `${image}:${ref}`;
+  };
+}
+
+function isImagePrefix(s: string, prefix: string): boolean {
+  if (!s.startsWith(prefix)) return false;
+  return s.length === prefix.length || '/:@'.includes(s[prefix.length]!);
+}
+
+/**
+ * The names one prefix reference gives a manifest (containerd's transfer
+ * image store): the image name annotation only when the translation leaves
+ * it as it is, else the OCI ref name translated.
+ */
+function referenceNames(
+  annotations: Record<string, string> | undefined,
+  digest: string,
+  ref: ImportReference,
+): string[] {
+  const translate = refTranslator(ref.name, ref.allowOverwrite !== true);
+  let name = annotations?.[ANNOTATION_IMAGE_NAME] ?? '';
+  if (name !== '') {
+    if (translate(name) !== name) name = '';
+  } else {
+    const refName = annotations?.[ANNOTATION_REF_NAME] ?? '';
+    if (refName !== '') name = translate(refName);
+  }
+  const byDigest = `${ref.name}@${digest}`;
+  if (name === '') return ref.addDigest ? [byDigest] : [];
+  return ref.addDigest && !ref.skipNamedDigest ? [name, byDigest] : [name];
 }
 
 function imageName(
@@ -213,15 +280,28 @@ async function dockerLayer(
   ctx: OpContext,
   stores: ImageStores,
   blob: { digest: string; size: number },
+  forceCompress: boolean,
 ): Promise<Descriptor> {
   // A compressed blob that says it is this layer uncompressed (imported or pulled before) is preferred.
   const compressed = await stores.content.list(ctx, [
-    `labels."containerd.io/uncompressed"=="${blob.digest}"`,
+    `labels."${LABEL_UNCOMPRESSED}"=="${blob.digest}"`,
   ]);
   const pick = compressed[0] ?? { digest: blob.digest, size: blob.size };
   const first = await firstBytes(ctx, stores, pick.digest, 10);
   const gz = first[0] === 0x1f && first[1] === 0x8b && first[2] === 0x08;
   const zst = first[0] === 0x28 && first[1] === 0xb5 && first[2] === 0x2f && first[3] === 0xfd;
+  if (forceCompress && !gz && !zst) {
+    const hex = pick.digest.slice('sha256:'.length);
+    const gzipped = await writeStream(
+      ctx,
+      stores.content,
+      `compress-blob-sha256-${hex}`,
+      compress('gzip', stores.content.read(ctx, pick.digest), { signal: ctx.signal }),
+      0,
+    );
+    await setLabels(ctx, stores.content, gzipped.digest, { [LABEL_UNCOMPRESSED]: pick.digest });
+    return { mediaType: MT.dockerLayerGzip, ...gzipped };
+  }
   return {
     mediaType: gz || zst ? MT.dockerLayerGzip : MT.dockerLayer,
     digest: pick.digest,
@@ -251,6 +331,7 @@ async function dockerIndex(
   stores: ImageStores,
   s: Streamed,
   entries: DockerManifestEntry[],
+  forceCompress: boolean,
 ): Promise<Descriptor> {
   const manifests: PlatformDescriptor[] = [];
   for (const e of entries) {
@@ -261,7 +342,7 @@ async function dockerIndex(
     for (const l of e.Layers ?? []) {
       const blob = s.blobs.get(cleanName(l));
       if (!blob) throw notFound(`archive: layer ${JSON.stringify(l)} not found`);
-      layers.push(await dockerLayer(ctx, stores, blob));
+      layers.push(await dockerLayer(ctx, stores, blob, forceCompress));
     }
     const desc: PlatformDescriptor = await writeJsonBlob(
       ctx,
@@ -318,7 +399,7 @@ export async function importArchive(
       if (!idx) throw invalidArgument('archive: missing index.json in OCI layout 1.0.0');
       root = { mediaType: MT.ociIndex, ...idx };
     } else if (s.dockerManifests) {
-      root = await dockerIndex(lctx, stores, s, s.dockerManifests);
+      root = await dockerIndex(lctx, stores, s, s.dockerManifests, opts.forceCompress === true);
     } else {
       throw invalidArgument('archive: unrecognized image format (no oci-layout, no manifest.json)');
     }
@@ -331,6 +412,14 @@ export async function importArchive(
     for (const m of index.manifests) {
       const target: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
       if (m.annotations) target.annotations = m.annotations;
+      if (opts.references !== undefined) {
+        for (const ref of opts.references) {
+          for (const name of referenceNames(m.annotations, m.digest, ref)) {
+            records.push({ name, target });
+          }
+        }
+        continue;
+      }
       const name = imageName(m.annotations, translate);
       if (name !== '') records.push({ name, target });
       if (opts.digests) records.push({ name: `${prefix}@${m.digest}`, target });

@@ -8,7 +8,7 @@
 export { chainId, chainIds } from './chain.js';
 export { type ExportOptions, exportArchive } from './export.js';
 export { imageChainId, imageConfig, imageSize, rootFs } from './image.js';
-export { type ImportOptions, importArchive } from './import.js';
+export { type ImportOptions, type ImportReference, importArchive } from './import.js';
 export { withLease } from './lease.js';
 export type { ImageConfigJson, IndexJson, ManifestJson } from './manifest.js';
 export {

@@ -109,14 +109,19 @@ export function platformMatches(d: PlatformDescriptor, matcher: MatchComparer): 
 /**
  * The children of an index the matcher keeps, best first; with `limit` only
  * that many manifests (containerd's FilterPlatforms + LimitManifests).
- * Non-manifest children (nested indexes) are kept.
+ * Non-manifest children (nested indexes) are kept. `keepUnmatched` keeps
+ * every manifest, the matching ones first when limited (containerd's
+ * all-metadata pull, which limits before it filters).
  */
 export function filterManifests(
   list: readonly PlatformDescriptor[],
   matcher: MatchComparer,
   limit?: number,
+  keepUnmatched = false,
 ): PlatformDescriptor[] {
-  const kept = list.filter((d) => !isManifest(d.mediaType) || platformMatches(d, matcher));
+  const kept = keepUnmatched
+    ? [...list]
+    : list.filter((d) => !isManifest(d.mediaType) || platformMatches(d, matcher));
   if (limit === undefined || limit <= 0) return kept;
   const manifests = kept
     .map((d, i) => ({ d, i }))
@@ -124,6 +129,8 @@ export function filterManifests(
     .sort((a, b) => {
       const pa = a.d.platform && normalize(a.d.platform);
       const pb = b.d.platform && normalize(b.d.platform);
+      const ma = platformMatches(a.d, matcher);
+      if (ma !== platformMatches(b.d, matcher)) return ma ? -1 : 1;
       if (pa && pb) {
         if (matcher.less(pa, pb)) return -1;
         if (matcher.less(pb, pa)) return 1;

@@ -47,6 +47,14 @@ export function isConfig(mt: string): boolean {
   );
 }
 
+/** containerd's IsNonDistributable: layers not to be redistributed (Windows base layers). */
+export function isNonDistributable(mt: string): boolean {
+  return (
+    mt.startsWith('application/vnd.oci.image.layer.nondistributable.') ||
+    mt.startsWith('application/vnd.docker.image.rootfs.foreign.')
+  );
+}
+
 /** containerd's IsLayerType: OCI layer types (any suffix) and Docker rootfs diffs. */
 export function isLayer(mt: string): boolean {
   if (mt.startsWith('application/vnd.oci.image.layer.')) return true;

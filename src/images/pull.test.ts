@@ -122,6 +122,54 @@ describe('pull', () => {
       for (const d of [img.config.digest, ...layerDigests(img)]) assert.ok(have.has(d));
   });
 
+  it('allMetadata fetches every manifest and config, the layers of the selected platform only', async () => {
+    const [amd, arm64, arm] = await threePlatforms();
+    const image = await pull(ctx, stores, reg.resolver(), REF, {
+      platforms: ['linux/amd64'],
+      allMetadata: true,
+    });
+    const have = await blobs();
+    for (const img of [amd!, arm64!, arm!]) {
+      assert.ok(have.has(img.manifest.digest), `manifest ${img.manifest.digest}`);
+      assert.ok(have.has(img.config.digest), `config ${img.config.digest}`);
+    }
+    for (const d of layerDigests(amd!)) assert.ok(have.has(d));
+    for (const d of [...layerDigests(arm64!), ...layerDigests(arm!)]) assert.ok(!have.has(d));
+    // Every manifest still names its layers for GC.
+    const info = await stores.content.info(ctx, arm64!.manifest.digest);
+    assert.equal(info.labels['containerd.io/gc.ref.content.l.0'], arm64!.layers[0]!.desc.digest);
+    assert.equal(image.target.mediaType, 'application/vnd.oci.image.index.v1+json');
+  });
+
+  it('manifestLimit keeps that many manifests, best first; with allMetadata the matching ones first', async () => {
+    const [amd, arm64, arm] = await threePlatforms();
+    await pull(ctx, stores, reg.resolver(), REF, {
+      platforms: ['linux/arm64', 'linux/amd64'],
+      manifestLimit: 1,
+    });
+    let have = await blobs();
+    assert.ok(have.has(arm64!.config.digest));
+    for (const img of [amd!, arm!]) assert.ok(!have.has(img.manifest.digest));
+
+    await stores.close();
+    dir.remove();
+    dir = tempDir('berth-images-');
+    stores = imageStores(dir.path);
+    // all_metadata limits before it filters: the non-matching manifests come last.
+    await pull(ctx, stores, reg.resolver(), REF, {
+      platforms: ['linux/arm/v7'],
+      allMetadata: true,
+      manifestLimit: 2,
+    });
+    have = await blobs();
+    for (const d of [arm!.manifest.digest, arm!.config.digest, ...layerDigests(arm!)]) {
+      assert.ok(have.has(d));
+    }
+    assert.ok(have.has(amd!.config.digest), 'the first of the others, metadata only');
+    for (const d of layerDigests(amd!)) assert.ok(!have.has(d));
+    assert.ok(!have.has(arm64!.manifest.digest), 'past the limit');
+  });
+
   it('fails naming the platform when the index has none that matches', async () => {
     await threePlatforms();
     await assert.rejects(

@@ -35,6 +35,7 @@ import {
   filterManifests,
   type PlatformDescriptor,
   plainDescriptor,
+  platformMatches,
   readConfig,
   readIndex,
   readManifest,
@@ -58,6 +59,18 @@ export interface PullOptions {
   allPlatforms?: boolean;
   /** Unpack for these (each manifest is unpacked by the first whose platform matches its config). */
   unpack?: UnpackTarget[];
+  /**
+   * containerd's transfer image store `all_metadata`: the manifests and
+   * configs of every platform are fetched, the layers (and unpacks) only of
+   * the platforms selected.
+   */
+  allMetadata?: boolean;
+  /**
+   * At most this many manifests of an index, best match first (containerd's
+   * LimitManifests, its `manifest_limit`); replaces the default of the one
+   * best manifest when a single platform is asked.
+   */
+  manifestLimit?: number;
   /** The image record's name; default the resolved (normalized) reference. */
   name?: string;
   /** The image record's labels. */
@@ -151,8 +164,15 @@ export async function pull(
   progress.event('resolved', resolved.name, 0, 0, resolved.desc);
   const fetcher = await resolver.fetcher(resolved.name);
   const matcher: MatchComparer = opts.allPlatforms ? all : matcherFor(opts.platforms);
-  // One platform asked (or the host's): the best manifest only, as client.Pull.
-  const limit = !opts.allPlatforms && (opts.platforms?.length ?? 0) <= 1 ? 1 : undefined;
+  // One platform asked (or the host's): the best manifest only, as client.Pull;
+  // all_metadata fetches every manifest unless a limit is given.
+  const limit =
+    opts.manifestLimit !== undefined && opts.manifestLimit > 0
+      ? opts.manifestLimit
+      : !opts.allMetadata && !opts.allPlatforms && (opts.platforms?.length ?? 0) <= 1
+        ? 1
+        : undefined;
+  const allMetadata = opts.allMetadata === true;
   const unpacks = (opts.unpack ?? []).map((u) => ({
     snapshotter: u.snapshotter,
     matcher: only(u.platform ? parse(u.platform) : defaultSpec()),
@@ -173,15 +193,22 @@ export async function pull(
     };
     let manifests = 0;
 
-    const handle = async (desc: PlatformDescriptor, parents: string[]): Promise<void> => {
+    /** `metadataOnly`: a manifest of a platform not selected, under all_metadata. */
+    const handle = async (
+      desc: PlatformDescriptor,
+      parents: string[],
+      metadataOnly = false,
+    ): Promise<void> => {
       const plain = plainDescriptor(desc);
       await fetchBlob(f, plain, parents);
       const self = [refKey(plain)];
       if (isIndex(desc.mediaType)) {
         const idx = await readIndex(gctx, stores.content, plain);
         await setLabels(gctx, stores.content, plain.digest, childrenLabels(idx.manifests));
-        for (const child of filterManifests(idx.manifests, matcher, limit)) {
-          group.go(() => handle(child, self));
+        for (const child of filterManifests(idx.manifests, matcher, limit, allMetadata)) {
+          const metadata =
+            allMetadata && isManifest(child.mediaType) && !platformMatches(child, matcher);
+          group.go(() => handle(child, self, metadata));
         }
         return;
       }
@@ -191,6 +218,7 @@ export async function pull(
       await setLabels(gctx, stores.content, plain.digest, childrenLabels([m.config, ...m.layers]));
       const config = plainDescriptor(m.config);
       await fetchBlob(f, config, self);
+      if (metadataOnly) return;
       const layers = m.layers.map(plainDescriptor);
       const cfg = await readConfig(gctx, stores.content, config);
       const target = unpacks.find((u) => u.matcher.match(configPlatform(cfg)));
@@ -215,6 +243,13 @@ export async function pull(
             return (i) => fetching[i - first]!;
           },
           ...(opts.onProgress && { onProgress: opts.onProgress }),
+        }).then(async (top) => {
+          // The layers the unpack found unpacked are fetched too (containerd
+          // 1.7 leaves them): one another namespace unpacked is shared into
+          // this one without its blob, and a pull leaves its image complete.
+          // A blob already in the store costs a writer's open (already_exists).
+          await Promise.all(layers.map((l) => fetchBlob(f, l, self)));
+          return top;
         }),
       );
     };

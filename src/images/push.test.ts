@@ -4,6 +4,7 @@ import { ctxOf, imageStores, type TestStores } from '../../test/helpers/image-st
 import {
   addImage,
   addIndex,
+  addLayer,
   fileEntry,
   MemoryRegistry,
   type TestImage,
@@ -80,6 +81,37 @@ describe('push', () => {
     await push(ctx, stores, reg.resolver(), other, image, { onProgress: (p) => events.push(p) });
     assert.equal(reg.pushes.length, 2 * n);
     assert.equal(events.filter((e) => e.event === 'already exists').length, n);
+  });
+
+  it('leaves non-distributable layers out unless allowed', async () => {
+    const base = await addLayer(reg, [fileEntry('base', 'foreign base')]);
+    const foreign = {
+      ...base.desc,
+      mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+    };
+    const config = reg.addJson(
+      { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [base.diffId] } },
+      'application/vnd.docker.container.image.v1+json',
+    );
+    const manifest = reg.addJson(
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        config,
+        layers: [foreign],
+      },
+      'application/vnd.docker.distribution.manifest.v2+json',
+    );
+    reg.tag(SRC, manifest);
+    const image = await pull(ctx, stores, reg.resolver(), SRC);
+    const other = 'localhost:5000/x/foreign:1';
+    await push(ctx, stores, reg.resolver(), other, image);
+    assert.deepEqual(
+      reg.pushes.map((p) => p.desc.digest),
+      [config.digest, manifest.digest],
+    );
+    await push(ctx, stores, reg.resolver(), other, image, { allowNonDistributable: true });
+    assert.ok(reg.pushes.slice(2).some((p) => p.desc.digest === base.desc.digest));
   });
 
   it('pushes only the named platform’s manifest and blobs', async () => {

@@ -7,7 +7,8 @@
  * innermost first, so that a registry never sees a manifest before what it
  * references. A blob whose `containerd.io/distribution.source.<host>` label
  * names repositories on the target's host is offered for a cross-repository
- * mount from them. Non-distributable (foreign) layers are not pushed.
+ * mount from them. Non-distributable (foreign) layers are not pushed unless
+ * allowed (ctr's default; containerd 1.7's Transfer push allows them).
  */
 import type { Descriptor } from '../core/content/index.js';
 import type { Image } from '../core/images/index.js';
@@ -18,7 +19,7 @@ import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { hasBlob } from './blobs.js';
 import { Limiter, TaskGroup } from './concurrency.js';
 import { children, filterManifests, plainDescriptor } from './manifest.js';
-import { isIndex, isManifest, refKey } from './media-types.js';
+import { isIndex, isManifest, isNonDistributable, refKey } from './media-types.js';
 import { splitName } from './names.js';
 import { BlobProgress, type BlobReporter } from './progress.js';
 
@@ -30,10 +31,11 @@ export interface PushOptions {
   onProgress?: ProgressFn;
   /** Blobs pushed at once; default 3. */
   maxConcurrentUploads?: number;
-}
-
-function isNonDistributable(mt: string): boolean {
-  return mt.includes('.nondistributable.') || mt.includes('.foreign.');
+  /**
+   * Push non-distributable (foreign) layers too, as ctr's
+   * --allow-non-distributable-blobs and containerd 1.7's Transfer push do.
+   */
+  allowNonDistributable?: boolean;
 }
 
 interface Planned {
@@ -49,6 +51,7 @@ async function plan(
   root: Descriptor,
   matcher: MatchComparer,
   skipMissingManifests: boolean,
+  allowNonDistributable: boolean,
 ): Promise<Planned> {
   const out: Planned = { blobs: [], manifests: [], indexes: [] };
   const seen = new Set<string>();
@@ -59,7 +62,7 @@ async function plan(
     if (isIndex(desc.mediaType)) out.indexes.push(entry);
     else if (isManifest(desc.mediaType)) out.manifests.push(entry);
     else {
-      if (!isNonDistributable(desc.mediaType)) out.blobs.push(entry);
+      if (allowNonDistributable || !isNonDistributable(desc.mediaType)) out.blobs.push(entry);
       return;
     }
     let kids = await children(ctx, stores.content, desc);
@@ -97,7 +100,14 @@ export async function push(
   const explicit = !opts.allPlatforms && (opts.platforms?.length ?? 0) > 0;
   const matcher = explicit ? matcherFor(opts.platforms) : all;
   // Without platforms asked, a partial local copy (one platform pulled) pushes what it has.
-  const planned = await plan(ctx, stores, root, matcher, !opts.allPlatforms);
+  const planned = await plan(
+    ctx,
+    stores,
+    root,
+    matcher,
+    !opts.allPlatforms,
+    opts.allowNonDistributable === true,
+  );
   const pusher = await resolver.pusher(ref);
   const target = splitName(ref);
   const sourceKey = `containerd.io/distribution.source.${target.hostname}`;

@@ -144,6 +144,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description:
+      'snapshot unpack targets; a backend snapshot may be recorded in several namespaces',
+    up(db) {
+      // `target` is the name an unpack committed the snapshot as (its chain
+      // ID; '' for any other snapshot): another namespace unpacking the same
+      // layer on the same parent records this backend snapshot instead of
+      // extracting it again, so backend keys are no longer unique.
+      db.exec(`
+        ALTER TABLE snapshots ADD COLUMN target TEXT NOT NULL DEFAULT '';
+
+        DROP INDEX snapshots_backend;
+        CREATE INDEX snapshots_backend ON snapshots (snapshotter, backend_id);
+        CREATE INDEX snapshots_target ON snapshots (snapshotter, target) WHERE target != '';
+      `);
+    },
+  },
 ];
 
 /**

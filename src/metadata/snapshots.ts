@@ -25,6 +25,7 @@ import type { MetadataDB } from './db.js';
 import { KeyedLock } from './keyed-lock.js';
 import { addLeaseResourceTx, removeLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
+import { type Extraction, SnapshotExtractions } from './snapshot-extractions.js';
 
 /** Labels the backend keeps too (containerd's `FilterInheritedLabels`). */
 const INHERITED_PREFIX = 'containerd.io/snapshot/';
@@ -32,6 +33,15 @@ const INHERITED_PREFIX = 'containerd.io/snapshot/';
 const LABEL_SNAPSHOT_REF = 'containerd.io/snapshot.ref';
 /** How many new backend keys a create tries before it calls the backend confused. */
 const KEY_ATTEMPTS = 3;
+/** containerd's `snapshots.UnpackKeyFormat` (`extract-<unique> <chain ID>`): the target it names. */
+const UNPACK_KEY = /^extract-\S+ (\S+)$/;
+/** What a chain ID looks like: a Stat that misses one claims its extraction. */
+const CHAIN_ID = /^sha256:[0-9a-f]{64}$/;
+/**
+ * How long a Stat's claim on a missing chain ID makes other namespaces wait
+ * for its Prepare (an unpacker calls it right after the Stat).
+ */
+const CLAIM_MS = 2_000;
 
 interface Row {
   key: string;
@@ -45,6 +55,23 @@ interface Row {
 
 const SELECT_ROW =
   'SELECT key, backend_id, parent, kind, labels, created_at, updated_at FROM snapshots';
+
+/** What a namespace's record of a shared target points at. */
+interface SharedSource {
+  backend_id: string;
+  parent: string;
+  /** The parent's backend key ('' for a base layer). */
+  bparent: string;
+}
+
+/**
+ * What one look of {@link MetadataSnapshotter.share} found: the target
+ * recorded from another namespace; nothing to record yet (extractions on the
+ * backend parent `wanted` may be waited for: undefined for a Stat's, any
+ * parent the namespace has); or nothing to do (the namespace has the target
+ * or lacks the parent).
+ */
+type ShareLook = { recorded: string } | { wanted: string | undefined } | 'none';
 
 /**
  * The namespaced snapshotter over one backend, as containerd's
@@ -76,10 +103,36 @@ const SELECT_ROW =
  * garbage collection treats as roots and never removes. A crash between
  * the backend call and the record leaves a backend snapshot without a
  * record, which the next collection removes.
+ *
+ * Each layer is unpacked once across namespaces. A commit of an active
+ * snapshot whose target (its `containerd.io/snapshot.ref` label, else the
+ * chain ID its `extract-<unique> <chain ID>` key names) is the committed
+ * name records that target. Another namespace asking for the same target on
+ * the same backend parent then records that backend snapshot too (no copy),
+ * as containerd's metadata snapshotter records a target a remote backend
+ * already has:
+ * - a Prepare or View labelled with the target answers `already_exists`
+ *   ("target snapshot … from snapshotter") once the target is recorded
+ *   under its name, so the unpacker skips Apply (containerd 1.7's, berth's);
+ * - a Stat of a missing target does the same and answers its info: ctr
+ *   1.6's unpack labels nothing and retries a Prepare's `already_exists`
+ *   with a new key forever, but it Stats each chain ID first and skips a
+ *   layer it finds.
+ * While another namespace extracts that target (an active snapshot on the
+ * same backend parent, or a Stat that just missed it, for at most
+ * {@link CLAIM_MS}), both wait for it to end, then share its result or, if
+ * it was removed, carry on (a Stat claims the extraction for its own
+ * namespace). A record's parent must be in the namespace with the same
+ * backend key, so the whole chain is shared layer by layer. A backend
+ * snapshot goes only with the last record naming it (Remove and the
+ * collector check every namespace). Waits end with the call's signal.
  */
 export class MetadataSnapshotter implements Snapshotter {
   private readonly locks = new KeyedLock();
   private readonly busy = new Map<string, number>();
+  private readonly extractions = new SnapshotExtractions();
+  /** This process's extractions, by lockKey(namespace, active key). */
+  private readonly extracting = new Map<string, Extraction>();
 
   constructor(
     private readonly mdb: MetadataDB,
@@ -97,7 +150,7 @@ export class MetadataSnapshotter implements Snapshotter {
 
   async stat(ctx: OpContext, key: string): Promise<SnapshotInfo> {
     const ns = namespaceRequired(ctx);
-    const row = this.mustRow(ns, key);
+    const row = this.row(ns, key) ?? (await this.statShared(ctx, ns, key));
     return overlayInfo(await this.backend.stat(ctx, row.backend_id), row);
   }
 
@@ -164,45 +217,70 @@ export class MetadataSnapshotter implements Snapshotter {
     validateLabels(labels, 'snapshot');
     if (!name) throw invalidArgument('snapshot name must not be empty');
     await this.locks.run([lockKey(ns, key), lockKey(ns, name)], async () => {
-      const { row, nameKey } = this.mdb.update(() => {
-        const row = this.mustRow(ns, key);
-        if (this.row(ns, name)) throw alreadyExists(`snapshot ${JSON.stringify(name)}`);
-        if (row.kind !== 'active') {
-          throw failedPrecondition(`snapshot ${JSON.stringify(key)} is not active`);
-        }
-        if (ctx.lease) this.checkLease(ns, ctx.lease);
-        return { row, nameKey: this.backendKey(ns, name) };
-      });
-      await this.holding([row.backend_id, nameKey], async () => {
-        await this.backend.commit(ctx, nameKey, row.backend_id, { labels: inherited(labels) });
-        try {
-          this.mdb.update(() => {
-            const now = nowNanos();
-            this.insert(ns, name, nameKey, row.parent, 'committed', labels, now);
-            this.mdb
-              .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
-              .run(ns, this.name, key);
-            if (ctx.lease) {
-              addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(name));
-              removeLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
-            }
-          });
-        } catch (err) {
-          ctx.log.error(
-            { err, snapshotter: this.name, key, bname: nameKey },
-            'uncommittable snapshot: transaction failed after commit, snapshot should be removed',
-          );
-          this.onDelete();
-          throw err;
-        }
-      });
+      try {
+        await this.commitLocked(ctx, ns, name, key, labels);
+      } finally {
+        // Committed or not, waiters look again (an active left behind is
+        // removed by its unpacker, or by the collector).
+        this.endExtraction(ns, key);
+      }
     });
+  }
+
+  private async commitLocked(
+    ctx: OpContext,
+    ns: string,
+    name: string,
+    key: string,
+    labels: Labels,
+  ): Promise<void> {
+    const { row, nameKey } = this.mdb.update(() => {
+      const row = this.mustRow(ns, key);
+      if (this.row(ns, name)) throw alreadyExists(`snapshot ${JSON.stringify(name)}`);
+      if (row.kind !== 'active') {
+        throw failedPrecondition(`snapshot ${JSON.stringify(key)} is not active`);
+      }
+      if (ctx.lease) this.checkLease(ns, ctx.lease);
+      return { row, nameKey: this.backendKey(ns, name) };
+    });
+    await this.holding([row.backend_id, nameKey], async () => {
+      await this.backend.commit(ctx, nameKey, row.backend_id, { labels: inherited(labels) });
+      try {
+        this.mdb.update(() => {
+          const now = nowNanos();
+          const target = targetOf(row.key, parseLabels(row.labels)) === name ? name : '';
+          this.insert(ns, name, nameKey, row.parent, 'committed', labels, now, target);
+          this.mdb
+            .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
+            .run(ns, this.name, key);
+          if (ctx.lease) {
+            addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(name));
+            removeLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
+          }
+        });
+      } catch (err) {
+        ctx.log.error(
+          { err, snapshotter: this.name, key, bname: nameKey },
+          'uncommittable snapshot: transaction failed after commit, snapshot should be removed',
+        );
+        this.onDelete();
+        throw err;
+      }
+    });
+  }
+
+  private endExtraction(ns: string, key: string): void {
+    const ext = this.extracting.get(lockKey(ns, key));
+    if (!ext) return;
+    this.extracting.delete(lockKey(ns, key));
+    this.extractions.end(ext);
   }
 
   async remove(ctx: OpContext, key: string): Promise<void> {
     const ns = namespaceRequired(ctx);
     await this.locks.run([lockKey(ns, key)], async () => {
-      const row = this.mdb.update(() => {
+      this.endExtraction(ns, key);
+      const { row, shared } = this.mdb.update(() => {
         const row = this.mustRow(ns, key);
         const child = this.mdb
           .prepare(
@@ -214,10 +292,14 @@ export class MetadataSnapshotter implements Snapshotter {
           .prepare('DELETE FROM snapshots WHERE namespace = ? AND snapshotter = ? AND key = ?')
           .run(ns, this.name, key);
         if (ctx.lease) removeLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
-        return row;
+        // Another namespace's record of the same backend snapshot keeps it.
+        const shared = this.mdb
+          .prepare('SELECT 1 FROM snapshots WHERE snapshotter = ? AND backend_id = ? LIMIT 1')
+          .get(this.name, row.backend_id);
+        return { row, shared: shared !== undefined };
       });
       try {
-        await this.backend.remove(ctx, row.backend_id);
+        if (!shared) await this.backend.remove(ctx, row.backend_id);
       } catch (err) {
         if (!isNotFound(err)) {
           ctx.log.warn(
@@ -260,6 +342,123 @@ export class MetadataSnapshotter implements Snapshotter {
     await this.backend.cleanup(ctx);
   }
 
+  /**
+   * A Stat of a key the namespace lacks: an unpack target another namespace
+   * has (or is extracting) on a parent this namespace has too is recorded
+   * here and returned; else `not_found`, and a missing chain ID is claimed
+   * for this namespace's extraction.
+   */
+  private statShared(ctx: OpContext, ns: string, key: string): Promise<Row> {
+    return this.locks.run([lockKey(ns, key)], async () => {
+      await this.share(ctx, ns, key, undefined, {}, CHAIN_ID.test(key));
+      return this.mustRow(ns, key);
+    });
+  }
+
+  /**
+   * Records `target`, committed by an unpack in another namespace on the
+   * same backend parent, in `ns` under its name, pointing at the same
+   * backend snapshot; waits first while another namespace extracts it.
+   * `parent` is the parent key in `ns` (a Prepare's), or undefined for any
+   * parent `ns` has under the source's parent key with the same backend key
+   * (a Stat's). Returns whether it recorded the target. With `claim`, a
+   * target nobody extracts is claimed for `ns`.
+   */
+  private async share(
+    ctx: OpContext,
+    ns: string,
+    target: string,
+    parent: string | undefined,
+    labels: Labels,
+    claim: boolean,
+  ): Promise<boolean> {
+    for (;;) {
+      // Looked at read-only first: most looks (a Stat that misses) record nothing.
+      const attempt = (record: boolean): ShareLook => {
+        if (this.row(ns, target)) return 'none';
+        let wanted: string | undefined;
+        if (parent !== undefined && parent !== '') {
+          wanted = this.row(ns, parent)?.backend_id;
+          // A missing parent: the create answers not_found (unpackers recurse on it).
+          if (wanted === undefined) return 'none';
+        } else if (parent === '') {
+          wanted = '';
+        }
+        const src = this.sharedSources(ns, target).find((s) =>
+          this.parentMatches(ns, s.parent, s.bparent, wanted),
+        );
+        if (!src) return { wanted };
+        if (!record) return { recorded: src.backend_id };
+        if (ctx.lease) this.checkLease(ns, ctx.lease);
+        ensureNamespace(this.mdb, ns);
+        this.insert(
+          ns,
+          target,
+          src.backend_id,
+          parent ?? src.parent,
+          'committed',
+          labels,
+          nowNanos(),
+          target,
+        );
+        if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(target));
+        return { recorded: src.backend_id };
+      };
+      let look = this.mdb.view(() => attempt(false));
+      if (typeof look === 'object' && 'recorded' in look)
+        look = this.mdb.update(() => attempt(true));
+      if (look === 'none') return false;
+      if ('recorded' in look) {
+        ctx.log.debug(
+          { snapshotter: this.name, key: target, bkey: look.recorded },
+          'snapshot unpacked in another namespace recorded',
+        );
+        return true;
+      }
+      const { wanted } = look;
+      const busy = this.extractions
+        .elsewhere(ns, target)
+        .filter(
+          (e) =>
+            e.parent === undefined || this.parentMatches(ns, e.parent.key, e.parent.bkey, wanted),
+        );
+      if (busy.length === 0) {
+        if (claim) this.extractions.claim(ns, target, CLAIM_MS);
+        return false;
+      }
+      await SnapshotExtractions.waitAny(busy, target, ctx.signal);
+    }
+  }
+
+  /** Committed unpack targets named `target` in other namespaces, with their backend parents. */
+  private sharedSources(ns: string, target: string): SharedSource[] {
+    return this.mdb
+      .prepare(
+        `SELECT s.backend_id, s.parent, COALESCE(p.backend_id, '') AS bparent
+         FROM snapshots s LEFT JOIN snapshots p
+           ON p.namespace = s.namespace AND p.snapshotter = s.snapshotter AND p.key = s.parent
+         WHERE s.snapshotter = ? AND s.target = ? AND s.kind = 'committed' AND s.namespace != ?
+           AND (s.parent = '' OR p.backend_id IS NOT NULL)`,
+      )
+      .all(this.name, target, ns) as SharedSource[];
+  }
+
+  /**
+   * Whether a snapshot on `srcParent` (backend `srcBparent`) may be
+   * recorded in `ns`: on the backend parent `wanted` (a Prepare's parent),
+   * or, with none wanted (a Stat), if `ns` has `srcParent` on the same
+   * backend snapshot.
+   */
+  private parentMatches(
+    ns: string,
+    srcParent: string,
+    srcBparent: string,
+    wanted: string | undefined,
+  ): boolean {
+    if (wanted !== undefined) return srcBparent === wanted;
+    return srcBparent === '' || this.row(ns, srcParent)?.backend_id === srcBparent;
+  }
+
   private async create(
     ctx: OpContext,
     kind: Kind,
@@ -271,7 +470,14 @@ export class MetadataSnapshotter implements Snapshotter {
     const labels = withoutEmpty(opts?.labels ?? {});
     validateLabels(labels, 'snapshot');
     if (!key) throw invalidArgument('snapshot key must not be empty');
+    const labelTarget = labels[LABEL_SNAPSHOT_REF] ?? '';
+    const target = labelTarget || (kind === 'active' ? (UNPACK_KEY.exec(key)?.[1] ?? '') : '');
     return this.locks.run([lockKey(ns, key)], async () => {
+      if (labelTarget !== '') {
+        if (await this.share(ctx, ns, labelTarget, parent, labels, false)) {
+          throw alreadyExists(`target snapshot ${JSON.stringify(labelTarget)} from snapshotter`);
+        }
+      }
       for (let attempt = 1; ; attempt++) {
         // Unsynced: the synced commit of the record follows (see the class).
         const { bkey, bparent } = this.mdb.updateUnsynced(() => {
@@ -318,6 +524,10 @@ export class MetadataSnapshotter implements Snapshotter {
               this.insert(ns, key, bkey, parent, kind, labels, nowNanos());
               if (ctx.lease) addLeaseResourceTx(this.mdb, ns, ctx.lease, this.resource(key));
             });
+            if (target !== '' && kind === 'active') {
+              const ext = this.extractions.begin(ns, target, { key: parent, bkey: bparent });
+              this.extracting.set(lockKey(ns, key), ext);
+            }
           } catch (err) {
             // Not recorded: the backend snapshot must not outlive the call.
             await this.backend.remove(ctx, bkey).catch((rerr: unknown) => {
@@ -370,13 +580,14 @@ export class MetadataSnapshotter implements Snapshotter {
     kind: Kind,
     labels: Labels,
     now: bigint,
+    target = '',
   ): void {
     this.mdb
       .prepare(
         `INSERT INTO snapshots (namespace, snapshotter, key, backend_id, parent, kind, labels,
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         created_at, updated_at, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(ns, this.name, key, bkey, parent, kind, JSON.stringify(labels), now, now);
+      .run(ns, this.name, key, bkey, parent, kind, JSON.stringify(labels), now, now, target);
   }
 
   /** Throws `not_found` for an unknown lease, as adding to it later would. */
@@ -424,6 +635,11 @@ function inherited(labels: Labels): Labels {
     if (k === LABEL_SNAPSHOT_REF || k.startsWith(INHERITED_PREFIX)) out[k] = v;
   }
   return out;
+}
+
+/** The target an active snapshot is extracted as: its ref label, else what its unpack key names. */
+function targetOf(key: string, labels: Labels): string {
+  return labels[LABEL_SNAPSHOT_REF] || (UNPACK_KEY.exec(key)?.[1] ?? '');
 }
 
 function lockKey(ns: string, key: string): string {

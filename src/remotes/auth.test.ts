@@ -121,6 +121,28 @@ describe('bearer auth', () => {
     assert.equal(tokens.requests.at(-1)?.method, 'POST');
   });
 
+  it('sends a whole Authorization header from the credentials as it is, asking no token', async () => {
+    if (reg.opts.auth?.scheme === 'bearer') reg.opts.auth.token = 'given';
+    const n = tokens.requests.length;
+    let asked = 0;
+    const r = newResolver({
+      ...FAST,
+      credentials: async (host) => {
+        asked++;
+        return host === reg.host ? { username: '', secret: '', header: 'Bearer given' } : undefined;
+      },
+    });
+    const f = await r.fetcher(`${reg.host}/a:1`);
+    assert.ok((await collect(f.fetch(desc))).equals(data));
+    assert.ok((await collect(f.fetch(desc))).equals(data));
+    assert.equal(tokens.requests.length, n, 'no token asked');
+    assert.equal(asked, 1);
+    // A refused header is not sent again: the 401 stands.
+    if (reg.opts.auth?.scheme === 'bearer') reg.opts.auth.token = 'other';
+    await assert.rejects(collect(f.fetch(desc)), isUnauthenticated);
+    assert.equal(tokens.requests.length, n);
+  });
+
   it('fails unauthenticated when the token server refuses the credentials', async () => {
     const r = newResolver({
       ...FAST,
@@ -173,6 +195,16 @@ describe('basic auth', () => {
       });
       const anon = newResolver(FAST);
       await assert.rejects(anon.resolve(`${reg.host}/m:v1`), isUnauthenticated);
+      // A whole header given by a transfer client, whatever the challenge's scheme.
+      const header = newResolver({
+        ...FAST,
+        credentials: async () => ({
+          username: '',
+          secret: '',
+          header: `Basic ${Buffer.from('u:p').toString('base64')}`,
+        }),
+      });
+      assert.equal((await header.resolve(`${reg.host}/m:v1`)).desc.digest, desc.digest);
     } finally {
       await reg.close();
     }

@@ -9,6 +9,9 @@
  *   or, for an identity token, `POST` `grant_type=refresh_token` — cached
  *   until `expires_in` (default 60 s) and fetched again after a 401.
  *
+ * - credentials that carry a whole `Authorization` header: that header, as
+ *   it is, whatever the challenge (refused once: the 401 stands).
+ *
  * Credentials are asked for by the endpoint's own host name, so a mirror
  * never gets the credentials of the registry it mirrors.
  */
@@ -25,7 +28,7 @@ import { type Token, TokenCache } from './token-cache.js';
 const CLIENT_ID = 'berth';
 
 type Handler =
-  | { scheme: 'basic'; authorization: string }
+  | { scheme: 'basic' | 'header'; authorization: string }
   | {
       scheme: 'bearer';
       realm: string;
@@ -66,7 +69,7 @@ export class Authorizer {
   ): Promise<string | undefined> {
     const h = this.handlers.get(host);
     if (h === undefined) return undefined;
-    if (h.scheme === 'basic') return h.authorization;
+    if (h.scheme !== 'bearer') return h.authorization;
     const key = TokenCache.key(host, scopes);
     const t = await this.tokens.get(key, () => this.fetchToken(h, scopes, signal));
     return `Bearer ${t.token}`;
@@ -86,6 +89,14 @@ export class Authorizer {
   ): Promise<ChallengeAnswer> {
     const c = pickChallenge(parseChallenges(wwwAuthenticate));
     if (c === undefined) return { retry: false, scopes: [] };
+    const have = this.handlers.get(host);
+    // The client's header was refused (or this request went out before it was learned).
+    if (have?.scheme === 'header') return { retry: sent !== have.authorization, scopes: [] };
+    const header = (await this.credentials(host))?.header;
+    if (header !== undefined && header !== '') {
+      this.handlers.set(host, { scheme: 'header', authorization: header });
+      return { retry: true, scopes: [] };
+    }
     if (c.scheme === 'bearer') return this.bearerChallenge(host, c, scopes, sent, endpoint);
     if (sent?.startsWith('Basic ')) return { retry: false, scopes: [] }; // credentials refused
     const creds = await this.credentials(host);

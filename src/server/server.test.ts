@@ -33,7 +33,7 @@ import {
 } from '../api/containerd/services/namespaces/v1/namespaces.js';
 import { VersionService } from '../api/containerd/services/version/v1/version.js';
 import { CODE_TO_KIND } from '../client/errors.js';
-import { BerthClient } from '../client/index.js';
+import { Client as BerthClient } from '../client/index.js';
 import { ERROR_KINDS, type ErrorKind, kindOf, newError } from '../core/errdefs/index.js';
 import { nullLogger } from '../core/log/index.js';
 import { KIND_TO_CODE } from './grpc-errors.js';

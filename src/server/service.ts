@@ -30,12 +30,15 @@ export type StreamHandler<Req, Res> = (
 /**
  * A bidirectional stream: requests arrive as an async iterable (ending when
  * the client half-closes), responses go out through `send`, which resolves
- * once the stream can take more (back-pressure).
+ * once the stream can take more (back-pressure). A bidi call keeps its
+ * grace period at shutdown; `stopping` (aborted when the server begins to
+ * stop) lets a handler end sooner a call that has nothing left to finish.
  */
 export type BidiHandler<Req, Res> = (
   ctx: OpContext,
   requests: AsyncIterable<Req>,
   send: (res: Res) => Promise<void>,
+  stopping: AbortSignal,
 ) => Promise<void>;
 
 export type Handler =
@@ -196,7 +199,9 @@ function bidiCall(
   // Unlike server streams, a bidi stream is not ended by shutdown: a
   // Content.Write in flight gets its grace period to commit.
   return (call) =>
-    runStream(svc, call, log, tracker, [], (ctx, send) => fn(ctx, call.requests(), send));
+    runStream(svc, call, log, tracker, [], (ctx, send) =>
+      fn(ctx, call.requests(), send, tracker.stopping),
+    );
 }
 
 /**

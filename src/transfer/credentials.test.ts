@@ -51,7 +51,7 @@ function authClient(answer: (host: string) => StreamMessage | undefined, delayMs
 }
 
 describe('credentialsFromStream', () => {
-  it('maps the AuthTypes as containerd does and asks one question at a time', async () => {
+  it('maps the AuthTypes (a header passed through whole) and asks one question at a time', async () => {
     const c = authClient((host) => {
       switch (host) {
         case 'creds.test':
@@ -71,7 +71,7 @@ describe('credentialsFromStream', () => {
     assert.deepEqual(got, [
       { username: 'u', secret: 'p' },
       { username: '', secret: 'tok' },
-      undefined,
+      { username: '', secret: '', header: 'Bearer x' },
       undefined,
     ]);
     assert.deepEqual(c.asked, ['creds.test', 'refresh.test', 'header.test', 'none.test']);

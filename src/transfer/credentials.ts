@@ -1,16 +1,21 @@
 import type { Logger } from '../core/log/index.js';
 import type { TransferStream } from '../core/transfer/index.js';
 
-/** Credentials for one registry host; an empty username makes `secret` an identity token. */
-export type Credentials = { username: string; secret: string };
+/**
+ * Credentials for one registry host (src/remotes' Credentials): an empty
+ * username makes `secret` an identity token; `header` is a whole
+ * Authorization header value.
+ */
+export type Credentials = { username: string; secret: string; header?: string };
 export type CredentialsFn = (host: string) => Promise<Credentials | undefined>;
 
 /**
  * Asks the client for credentials on its auth stream, as containerd 1.7's
  * transfer service does: an `AuthRequest` (host, the reference as the client
  * sent it), answered by an `AuthResponse`. One question at a time: the
- * stream carries no request ids. `none`, an empty answer and `header`
- * (which a Basic or token exchange cannot use) mean anonymous.
+ * stream carries no request ids. `header` gives a whole Authorization
+ * header value, sent as it is (containerd 1.7.13 drops it and goes
+ * anonymous); `none` and an empty answer mean anonymous.
  */
 export function credentialsFromStream(
   stream: TransferStream,
@@ -35,11 +40,7 @@ export function credentialsFromStream(
         case 'refresh':
           return msg.secret === '' ? undefined : { username: '', secret: msg.secret };
         case 'header':
-          log.warn(
-            { host },
-            'an Authorization header from the auth stream is not supported; anonymous',
-          );
-          return undefined;
+          return msg.secret === '' ? undefined : { username: '', secret: '', header: msg.secret };
         default:
           return undefined;
       }

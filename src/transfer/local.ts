@@ -131,20 +131,17 @@ export class LocalTransfer implements Transferrer {
       if (first === undefined) {
         throw invalidArgument(`no image name to store ${JSON.stringify(src.reference)} under`);
       }
-      if (dst.allMetadata || dst.manifestLimit > 0) {
-        // The shared pull fetches the platforms asked for, whole; the other
-        // platforms' manifests and configs are not fetched.
-        ctx.log.info(
-          { allMetadata: dst.allMetadata, manifestLimit: dst.manifestLimit },
-          'pull: all_metadata and manifest_limit are not supported; pulling the platforms asked for',
-        );
-      }
       const where = `OCI Registry (${src.reference})`;
       progress?.status(`Resolving from ${where}`);
       progress?.status(`Pulling from ${where}`);
       progress?.event('fetching image content', src.reference);
       const image = await ops.pull(ctx, this.stores, resolver, src.reference, {
         ...platformSelection(dst.platforms),
+        // As containerd's image store filters a pull: every platform's
+        // manifests and configs with all_metadata, at most manifest_limit
+        // manifests of an index.
+        ...(dst.allMetadata && { allMetadata: true }),
+        ...(dst.manifestLimit > 0 && { manifestLimit: dst.manifestLimit }),
         unpack: this.unpacks(ctx, dst),
         ...(!first.addDigest && { name: first.name }),
         labels: dst.labels,
@@ -172,9 +169,11 @@ export class LocalTransfer implements Transferrer {
       const where = `OCI Registry (${dst.reference})`;
       progress?.status(`Pushing to ${where}`);
       progress?.event('pushing content', image.name);
-      // containerd 1.7 pushes every platform the image has.
+      // containerd 1.7 pushes every platform the image has, and every blob:
+      // its ImageStore source has no skip_non_distributable.
       await ops.push(ctx, this.stores, resolver, dst.reference, image, {
         allPlatforms: true,
+        allowNonDistributable: true,
         maxConcurrentUploads: this.config.maxConcurrentUploads,
         ...(progress !== undefined && { onProgress: progress.forward(image.name, dst.reference) }),
       });
@@ -198,16 +197,24 @@ export class LocalTransfer implements Transferrer {
       }
       const ops = await this.imageOps();
       progress?.status('Importing');
-      // ctr names bare tags `<prefix>:<tag>` (its default prefix is
-      // import-<date>); full names in the archive are kept.
-      const prefix = dst.extraReferences.find((r) => r.isPrefix && r.name !== '');
+      // The archive's manifests are named by the destination's prefix
+      // references, as containerd's image store names them (ctr sends one:
+      // its --base-name, or import-<date> with names in the archive allowed).
+      const references = dst.extraReferences
+        .filter((r) => r.isPrefix && r.name !== '')
+        .map((r) => ({
+          name: r.name,
+          allowOverwrite: r.allowOverwrite,
+          addDigest: r.addDigest,
+          skipNamedDigest: r.skipNamedDigest,
+        }));
       const imported = await ops.importArchive(ctx, this.stores, input, {
-        ...(prefix !== undefined && { baseName: prefix.name }),
+        references,
         ...(dst.name !== '' && { indexName: dst.name }),
         ...platformSelection(dst.platforms),
         unpack: this.unpacks(ctx, dst),
         labels: dst.labels,
-        digests: prefix?.addDigest === true,
+        forceCompress: src.forceCompress,
         ...(progress !== undefined && { onProgress: progress.forward('import') }),
       });
       for (const img of imported) progress?.event('saved', img.name);
@@ -227,9 +234,6 @@ export class LocalTransfer implements Transferrer {
     const sender = new ByteSender(this.streams.get(ctx, dst.stream));
     try {
       const images = await this.lookup(ctx, src);
-      if (dst.skipNonDistributable) {
-        ctx.log.debug('export: skip_non_distributable asked; berth exports the layers it has');
-      }
       const ops = await this.imageOps();
       progress?.status('Exporting');
       const out = sender.writable();
@@ -238,6 +242,7 @@ export class LocalTransfer implements Transferrer {
         ...(dst.platforms.length > 0 && { platforms: dst.platforms }),
         allPlatforms: dst.allPlatforms,
         skipDockerManifest: dst.skipCompatibilityManifest,
+        ...(dst.skipNonDistributable && { skipNonDistributable: true }),
         ...(progress !== undefined && { onProgress: progress.forward('export') }),
       });
       if (!out.writableEnded) out.end();

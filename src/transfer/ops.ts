@@ -30,6 +30,8 @@ export interface ImageOps {
     opts?: {
       platforms?: string[];
       allPlatforms?: boolean;
+      allMetadata?: boolean;
+      manifestLimit?: number;
       unpack?: { snapshotter: string; platform?: string }[];
       name?: string;
       labels?: Record<string, string>;
@@ -48,6 +50,7 @@ export interface ImageOps {
       allPlatforms?: boolean;
       onProgress?: ProgressFn;
       maxConcurrentUploads?: number;
+      allowNonDistributable?: boolean;
     },
   ): Promise<void>;
   importArchive(
@@ -63,6 +66,14 @@ export interface ImageOps {
       labels?: Record<string, string>;
       onProgress?: ProgressFn;
       digests?: boolean;
+      /** containerd's transfer image store prefix references (see src/images ImportReference). */
+      references?: {
+        name: string;
+        allowOverwrite?: boolean;
+        addDigest?: boolean;
+        skipNamedDigest?: boolean;
+      }[];
+      forceCompress?: boolean;
     },
   ): Promise<Image[]>;
   exportArchive(
@@ -74,6 +85,7 @@ export interface ImageOps {
       platforms?: string[];
       allPlatforms?: boolean;
       skipDockerManifest?: boolean;
+      skipNonDistributable?: boolean;
       onProgress?: ProgressFn;
     },
   ): Promise<void>;

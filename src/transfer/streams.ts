@@ -33,6 +33,7 @@ export class StreamRegistry implements StreamManager {
     if (stream === undefined) {
       throw notFound(`stream ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
     }
+    stream.claim?.();
     return stream;
   }
 

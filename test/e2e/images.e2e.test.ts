@@ -143,7 +143,7 @@ describe('images, fetch, leases and events with the real ctr', {
     const row = rows.find((r) => r[0] === 'hold-1');
     assert.match(row?.at(-1) ?? '', /^containerd\.io\/gc\.expire=\d{4}-/);
 
-    const client = new (await import('../../src/client/index.js')).BerthClient(d.socket, {
+    const client = new (await import('../../src/client/index.js')).Client(d.socket, {
       namespace: 'default',
       lease: 'hold-1',
     });

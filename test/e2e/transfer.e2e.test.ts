@@ -12,9 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
 import { CONTAINERD17_BIN, Containerd, CTR17, containerd17Missing } from '../helpers/containerd.js';
 import { type CtrResult, ctrAsync, ctrOkAsync, table } from '../helpers/ctr.js';
-import { type BuiltImage, buildAndPush, busyboxImage, type Pushed } from '../helpers/images.js';
+import {
+  type BuiltImage,
+  buildAndPush,
+  buildImage,
+  busyboxImage,
+  type Pushed,
+} from '../helpers/images.js';
 import { Registry, TokenServer } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
+import { sendStream, TransferTestClient } from '../helpers/transfer-client.js';
 
 const root = process.getuid?.() === 0;
 const skip = !root ? 'needs root' : containerd17Missing();
@@ -325,6 +332,54 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     assert.equal((await images(d.socket, ns17)).get(ref), busybox.pushed.digest);
   });
 
+  it('names imports as containerd 1.7.13 does: --base-name, --digests, --skip-digest-for-named', async () => {
+    // berthd's export names the image in full; umoci's layout names it by a bare tag.
+    const full = join(dir.path, 'berthd-export.tar');
+    const bare = join(dir.path, 'umoci-layout.tar');
+    execFileSync('tar', ['-C', busybox.layout, '-cf', bare, '.']);
+    const ref = busybox.pushed.ref;
+    const repo = ref.slice(0, ref.lastIndexOf(':'));
+    const cases: string[][] = [
+      [],
+      ['--base-name', 'other.example/x'],
+      ['--base-name', repo],
+      ['--base-name', 'other.example/x', '--digests'],
+      ['--base-name', repo, '--digests', '--skip-digest-for-named'],
+      ['--digests'],
+      ['--digests', '--skip-digest-for-named'],
+    ];
+    const got = new Map<string, Map<string, string>>();
+    let n = 0;
+    for (const archive of [full, bare]) {
+      for (const args of cases) {
+        const ns = `naming-${n++}`;
+        const what = `${archive === full ? 'full name' : 'bare tag'} ${args.join(' ')}`;
+        const run = ['images', 'import', '--local=false', '--no-unpack', ...args, archive];
+        await ctr17Ok(d.socket, run, ns);
+        await ctr17Ok(c17.socket, run, ns);
+        const ours = await images(d.socket, ns);
+        assert.deepEqual(
+          [...ours].sort(),
+          [...(await images(c17.socket, ns))].sort(),
+          `berthd names as containerd 1.7.13: ${what}`,
+        );
+        got.set(what, ours);
+      }
+    }
+    const digest = busybox.pushed.digest;
+    // A full name outside --base-name is dropped; --digests names the image by digest instead.
+    assert.deepEqual([...got.get('full name --base-name other.example/x')!], []);
+    assert.deepEqual(
+      [...got.get('full name --base-name other.example/x --digests')!],
+      [[`other.example/x@${digest}`, digest]],
+    );
+    assert.deepEqual([...got.get(`full name --base-name ${repo}`)!], [[ref, digest]]);
+    // --digests adds the digest name only where no name was found, unless --skip-digest-for-named.
+    assert.deepEqual([...got.get('full name --digests')!], [[ref, digest]]);
+    assert.equal(got.get('full name --digests --skip-digest-for-named')!.size, 2);
+    assert.equal(got.get(`bare tag --base-name ${repo}`)!.get(`${repo}:${busybox.tag}`), digest);
+  });
+
   it('containerd 1.7.13 cannot pull from the plain-HTTP registry through Transfer; berthd can', async () => {
     const r = await ctr17(c17.socket, ['images', 'pull', '--local=false', busybox.pushed.ref]);
     assert.notEqual(r.code, 0);
@@ -363,5 +418,99 @@ describe('ctr 1.7 --local=false: the Transfer service', { skip }, () => {
     }
     assert.deepEqual(left, [], 'no blobs left in the namespace');
     assert.deepEqual(table(await ctrOk(d.socket, ['snapshots', 'ls'], ns)).slice(1), []);
+  });
+});
+
+describe('stopping with transfer streams open', { skip }, () => {
+  let dir: TempDir;
+  let dir17: TempDir;
+  let d: Berthd | undefined;
+  let c17: Containerd | undefined;
+  const clients: TransferTestClient[] = [];
+  before(() => {
+    dir = tempDir();
+    dir17 = tempDir();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await d?.cleanup();
+    await c17?.stop();
+    dir?.remove();
+    dir17?.remove();
+  });
+
+  it('ends a stream no transfer uses at once; an import in flight completes before berthd exits', async () => {
+    const built = await buildImage(join(dir.path, 'build'), busyboxImage());
+    const archive = join(dir.path, 'layout.tar');
+    execFileSync('tar', ['-C', built.layout, '-cf', archive, '.']);
+    const data = readFileSync(archive);
+
+    d = await Berthd.start();
+    const client = new TransferTestClient(d.socket);
+    clients.push(client);
+    const idle = await client.createStream('idle');
+    const input = await client.createStream('import-1');
+    let reached!: () => void;
+    const halfway = new Promise<void>((r) => {
+      reached = r;
+    });
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => {
+      resume = r;
+    });
+    const sending = sendStream(input, data, {
+      pauseAt: Math.floor(data.length / 2),
+      paused: () => {
+        reached();
+        return resumed;
+      },
+    });
+    const transfer = client.transfer({
+      source: { kind: 'importStream', stream: 'import-1', mediaType: '', forceCompress: false },
+      destination: {
+        kind: 'imageStore',
+        name: '',
+        labels: {},
+        platforms: [PLATFORM],
+        allMetadata: false,
+        manifestLimit: 0,
+        extraReferences: [
+          {
+            name: 'berth.test/stopping',
+            isPrefix: true,
+            allowOverwrite: false,
+            addDigest: false,
+            skipNamedDigest: false,
+          },
+        ],
+        unpacks: [],
+      },
+      progressStream: '',
+    });
+    await halfway;
+
+    const t0 = performance.now();
+    const exited = d.stop();
+    const idleErr = await idle.done;
+    const idleMs = performance.now() - t0;
+    assert.match(String(idleErr), /UNAVAILABLE|unavailable|shutting down/i, String(idleErr));
+    assert.ok(idleMs < 3_000, `the unused stream ended after ${Math.round(idleMs)} ms`);
+    assert.ok(d.running, 'berthd waits for the import in flight');
+    resume();
+    await sending;
+    await transfer;
+    assert.equal(await exited, 0);
+    const stopMs = performance.now() - t0;
+    assert.ok(stopMs < 8_000, `berthd stopped in ${Math.round(stopMs)} ms, not after the grace`);
+
+    // containerd 1.7.13 stops at once with an unused stream open, too.
+    c17 = await Containerd.start(dir17, { binDir: CONTAINERD17_BIN });
+    const client17 = new TransferTestClient(c17.socket);
+    clients.push(client17);
+    const idle17 = await client17.createStream('idle');
+    const t1 = performance.now();
+    await c17.stop();
+    assert.ok(performance.now() - t1 < 5_000, 'containerd 1.7.13 stopped within 5 s');
+    assert.notEqual(await idle17.done, undefined, 'its stream ended with an error');
   });
 });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BerthClient } from '../../src/client/index.js';
+import { Client } from '../../src/client/index.js';
 import { type TempDir, tempDir } from './tmp.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -93,8 +93,8 @@ export class Berthd {
     return this.code === undefined;
   }
 
-  client(namespace?: string): BerthClient {
-    return new BerthClient(this.socket, namespace === undefined ? {} : { namespace });
+  client(namespace?: string): Client {
+    return new Client(this.socket, namespace === undefined ? {} : { namespace });
   }
 
   async waitServing(timeoutMs = 20_000): Promise<void> {

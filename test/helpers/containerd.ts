@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthClient } from '../../src/client/index.js';
+import { Client } from '../../src/client/index.js';
 import type { TempDir } from './tmp.js';
 
 /** Where scripts/install-deps.sh builds containerd 1.7.13 (`BERTH_CONTAINERD17` overrides). */
@@ -103,7 +103,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (!c.running) throw new Error(`containerd exited:\n${c.output}`);
-      const client = new BerthClient(p.socket);
+      const client = new Client(p.socket);
       try {
         if (await client.isServing()) return c;
       } catch {

@@ -144,13 +144,23 @@ export interface SendStats {
 /**
  * containerd's `SendStream`: waits for WindowUpdates and sends `data` as
  * Data messages of at most 32 KiB within the granted window, then
- * half-closes. Resolves once everything is sent.
+ * half-closes. Resolves once everything is sent. With `pauseAt`, once that
+ * many bytes are sent it waits for `paused()` before going on.
  */
-export async function sendStream(stream: ClientStream, data: Buffer): Promise<SendStats> {
+export async function sendStream(
+  stream: ClientStream,
+  data: Buffer,
+  opts: { pauseAt?: number; paused?: () => Promise<void> } = {},
+): Promise<SendStats> {
   const stats: SendStats = { overrun: 0, messages: 0, maxMessage: 0 };
   let remaining = 0;
   let off = 0;
+  let pause = opts.pauseAt;
   while (off < data.length) {
+    if (pause !== undefined && off >= pause) {
+      pause = undefined;
+      await opts.paused?.();
+    }
     while (remaining <= 0) {
       const m = await stream.recv();
       if (m === undefined)

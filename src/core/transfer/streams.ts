@@ -41,6 +41,12 @@ export interface TransferStream {
   close(): void;
   /** Aborts when the stream ends, from either side. */
   readonly ended: AbortSignal;
+  /**
+   * Called by the manager when a transfer takes the stream: from then on it
+   * is in use, and a daemon that stops waits for it as for its transfer
+   * (an unused stream ends at shutdown).
+   */
+  claim?(): void;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
-import { BerthClient } from '../../client/index.js';
+import { Client } from '../../client/index.js';
 import { LocalContentStore } from '../../content/index.js';
 import type { ContentStore } from '../../core/content/index.js';
 import { contentSuite } from '../../core/content/testsuite.js';
@@ -16,14 +16,14 @@ contentSuite(
     const dir: TempDir = tempDir();
     let mdb: MetadataDB;
     let server: GrpcServer;
-    let client: BerthClient;
+    let client: Client;
     let n = 0;
     const start = async (): Promise<ContentStore> => {
       mdb = new MetadataDB({ path: join(dir.path, 'meta.db') });
       const store = new MetadataContentStore(mdb, new LocalContentStore(join(dir.path, 'content')));
       const socket = join(dir.path, `c${n++}.sock`);
       server = await serveForTest(socket, [contentService(store, { publish: async () => {} })]);
-      client = new BerthClient(socket, { namespace: 'default' });
+      client = new Client(socket, { namespace: 'default' });
       return client.content;
     };
     const stop = async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveForTest } from '../../../test/helpers/grpc-server.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
-import { BerthClient } from '../../client/index.js';
+import { Client } from '../../client/index.js';
 import type { AnyPayload, Publisher } from '../../core/events/index.js';
 import { MetadataDB, SqliteNamespaceStore } from '../../metadata/index.js';
 import type { GrpcServer } from '../../server/server.js';
@@ -41,7 +41,7 @@ describe('Namespaces service over a socket', () => {
   let dir: TempDir;
   let mdb: MetadataDB;
   let server: GrpcServer;
-  let client: BerthClient;
+  let client: Client;
   const published = new RecordingPublisher();
   let socket: string;
 
@@ -52,7 +52,7 @@ describe('Namespaces service over a socket', () => {
     server = await serveForTest(socket, [
       namespacesService(new SqliteNamespaceStore(mdb), published),
     ]);
-    client = new BerthClient(socket, { namespace: 'default' });
+    client = new Client(socket, { namespace: 'default' });
     await client.namespaces.create('alpha', { team: 'a', 'io.example/tier': 'gold' });
     await client.namespaces.create('beta', { team: 'b' });
     await client.namespaces.create('gamma', {});
@@ -156,7 +156,7 @@ describe('Namespaces service over a socket', () => {
   });
 
   it('publishes in the namespace acted on when the caller sent none', async () => {
-    const bare = new BerthClient(socket);
+    const bare = new Client(socket);
     try {
       published.take();
       await bare.namespaces.create('evt2');

@@ -1,6 +1,6 @@
 import { StreamingService } from '../../api/containerd/services/streaming/v1/streaming.js';
 import type { Any } from '../../api/google/protobuf/any.js';
-import { canceled } from '../../core/errdefs/index.js';
+import { canceled, unavailable } from '../../core/errdefs/index.js';
 import type { StreamManager, StreamMessage, TransferStream } from '../../core/transfer/index.js';
 import { bidiStream, type GrpcService } from '../../server/service.js';
 import {
@@ -18,6 +18,11 @@ import {
  * the daemon closes the stream (its transfer is done with it) or the client
  * goes away, which also forgets the stream.
  *
+ * When the daemon stops, a stream no transfer has taken (opened, never
+ * used, or its first message still awaited) ends at once with UNAVAILABLE,
+ * so it does not hold the shutdown for its grace period; a stream a
+ * transfer uses goes on until that transfer is done with it.
+ *
  * Not namespaced, as containerd's: a call without a namespace registers in
  * the empty one.
  */
@@ -28,16 +33,27 @@ export function streamingService(manager: StreamManager): GrpcService {
     namespaced: false,
     handlers: {
       Stream: bidiStream(
-        async (ctx, requests: AsyncIterable<Any>, send: (a: Any) => Promise<void>) => {
+        async (
+          ctx,
+          requests: AsyncIterable<Any>,
+          send: (a: Any) => Promise<void>,
+          stopping: AbortSignal,
+        ) => {
           const it = requests[Symbol.asyncIterator]();
-          const first = await it.next();
+          const first = await untilStopping(it.next(), stopping);
+          if (first === undefined) throw shuttingDown('');
           if (first.done === true) return;
           const stream = new CallStream(streamInitFromAny(first.value), it, send, ctx.signal);
+          const stop = () => stream.endIfUnused();
+          stopping.addEventListener('abort', stop, { once: true });
           try {
             manager.register(ctx, stream);
             await send(emptyAny());
+            if (stopping.aborted) stop();
             await ended(stream.ended);
+            if (stream.endedUnused) throw shuttingDown(stream.id);
           } finally {
+            stopping.removeEventListener('abort', stop);
             stream.close();
           }
         },
@@ -46,10 +62,35 @@ export function streamingService(manager: StreamManager): GrpcService {
   };
 }
 
+function shuttingDown(id: string) {
+  return unavailable(
+    `berthd is shutting down: stream${id === '' ? '' : ` ${JSON.stringify(id)}`} not in use by a transfer`,
+  );
+}
+
+/** `p`'s value, or undefined once `stopping` aborts first. */
+async function untilStopping<T>(p: Promise<T>, stopping: AbortSignal): Promise<T | undefined> {
+  if (stopping.aborted) return undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    stopping.addEventListener('abort', onAbort, { once: true });
+  });
+  p.catch(() => {});
+  try {
+    return await Promise.race([p, stop]);
+  } finally {
+    if (onAbort !== undefined) stopping.removeEventListener('abort', onAbort);
+  }
+}
+
 /** A Stream call as a {@link TransferStream}: messages decoded and encoded at the edge. */
 class CallStream implements TransferStream {
   private readonly ctl = new AbortController();
   readonly ended = this.ctl.signal;
+  private claimed = false;
+  /** Ended by a daemon shutdown before any transfer took it. */
+  endedUnused = false;
 
   constructor(
     readonly id: string,
@@ -90,6 +131,17 @@ class CallStream implements TransferStream {
 
   close(): void {
     this.ctl.abort();
+  }
+
+  claim(): void {
+    this.claimed = true;
+  }
+
+  /** At shutdown: ends the stream unless a transfer has taken it. */
+  endIfUnused(): void {
+    if (this.claimed || this.ended.aborted) return;
+    this.endedUnused = true;
+    this.close();
   }
 
   private endedError(): Error {

@@ -174,7 +174,7 @@ function fakeOps(seen: Seen, behaviour: { importFails?: boolean; exportBytes?: B
           throw invalidArgument('archive: not a tar stream');
       }
       seen.imported = { sha256: h.digest('hex'), size, opts };
-      const name = `${opts.baseName ?? 'import'}:latest`;
+      const name = `${opts.references?.[0]?.name ?? 'import'}:latest`;
       return [await s.images.create(ctx, { name, target: MANIFEST, labels: opts.labels ?? {} })];
     },
     async exportArchive(_ctx, _s, output, images, opts = {}) {
@@ -269,6 +269,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
         name: ref,
         labels: { team: 'berth' },
         platforms: ['linux/amd64'],
+        allMetadata: true,
+        manifestLimit: 2,
         unpacks: [
           { platform: 'linux/amd64', snapshotter: '' },
           { platform: 'linux/arm64', snapshotter: 'overlayfs' },
@@ -299,6 +301,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
       ref,
       opts: {
         platforms: ['linux/amd64'],
+        allMetadata: true,
+        manifestLimit: 2,
         unpack: [{ snapshotter: 'overlayfs', platform: 'linux/amd64' }],
         name: ref,
         labels: { team: 'berth' },
@@ -424,6 +428,10 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
     });
     assert.equal(seen.push?.ref, 'registry.test:5000/copy:1');
     assert.equal(seen.push?.image, name);
+    // As containerd 1.7's Transfer push: every platform, every blob (non-distributable too).
+    const pushOpts = seen.push?.opts as Record<string, unknown>;
+    assert.equal(pushOpts.allPlatforms, true);
+    assert.equal(pushOpts.allowNonDistributable, true);
     const got = await events;
     assert.deepEqual(
       got.map((e) => `${e.event} ${e.name}`),
@@ -460,7 +468,7 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
     const events = collectProgress(progress);
     const sending = sendStream(stream, archive);
     await client.transfer({
-      source: { kind: 'importStream', stream: 'import-5', mediaType: '', forceCompress: false },
+      source: { kind: 'importStream', stream: 'import-5', mediaType: '', forceCompress: true },
       destination: imageStore({
         platforms: ['linux/amd64'],
         extraReferences: [
@@ -468,8 +476,8 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
             name: 'example.com/imported',
             isPrefix: true,
             allowOverwrite: false,
-            addDigest: false,
-            skipNamedDigest: false,
+            addDigest: true,
+            skipNamedDigest: true,
           },
         ],
         unpacks: [{ platform: 'linux/amd64', snapshotter: 'overlayfs' }],
@@ -482,7 +490,16 @@ describe('Transfer and Streaming services (local transfer over fakes of the imag
     assert.deepEqual(seen.imported?.sha256, createHash('sha256').update(archive).digest('hex'));
     assert.equal(seen.imported?.size, archive.length);
     const opts = seen.imported?.opts as Record<string, unknown>;
-    assert.equal(opts.baseName, 'example.com/imported');
+    // The prefix reference as containerd's image store names imports with it, and force_compress.
+    assert.deepEqual(opts.references, [
+      {
+        name: 'example.com/imported',
+        allowOverwrite: false,
+        addDigest: true,
+        skipNamedDigest: true,
+      },
+    ]);
+    assert.equal(opts.forceCompress, true);
     assert.deepEqual(opts.unpack, [{ snapshotter: 'overlayfs', platform: 'linux/amd64' }]);
     const got = (await events).map((e) => `${e.event}|${e.name}`);
     assert.deepEqual(got, ['Importing|', 'saved|example.com/imported:latest', 'Completed import|']);
