@@ -20,6 +20,42 @@ import type { OpContext } from '../core/namespaces/index.js';
 /** The largest manifest, index or config read into memory (containerd bounds manifests likewise). */
 export const MAX_JSON_BLOB = 16 << 20;
 
+/**
+ * The bytes handed to one `Writer.write`: containerd's `content.Copy` buffers
+ * 1 MiB per write likewise. Over the Content proxy each write is a WRITE
+ * message answered before the next, so the socket's 16–64 KiB reads written
+ * one by one cost a round trip each.
+ */
+export const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Regroups `source`'s buffers into buffers of at least `size` bytes (the
+ * last may be shorter); a buffer already that large passes through uncopied.
+ * At most about `size` bytes plus one buffer are held.
+ */
+export async function* coalesce(
+  source: AsyncIterable<Buffer>,
+  size = WRITE_CHUNK,
+): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  for await (const chunk of source) {
+    if (held === 0 && chunk.length >= size) {
+      yield chunk;
+      continue;
+    }
+    parts.push(chunk);
+    held += chunk.length;
+    if (held >= size) {
+      const out = Buffer.concat(parts, held);
+      parts = [];
+      held = 0;
+      yield out;
+    }
+  }
+  if (held > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+}
+
 /** Reads a small blob whole: `failed_precondition` when it exceeds `max` or differs from `desc.size`. */
 export async function readBlob(
   ctx: OpContext,
@@ -187,7 +223,7 @@ export async function writeBlob(
     let written = offset;
     opts.onBytes?.(written);
     if (offset < desc.size || desc.size === 0) {
-      for await (const chunk of opts.source(offset)) {
+      for await (const chunk of coalesce(opts.source(offset))) {
         ctx.signal.throwIfAborted();
         written += chunk.length;
         if (written > desc.size) {
@@ -263,7 +299,7 @@ export async function writeStream(
   try {
     if ((await w.status()).offset > 0) await w.truncate(0);
     let n = 0;
-    for await (const chunk of source) {
+    for await (const chunk of coalesce(source)) {
       hash.update(chunk);
       n += chunk.length;
       await w.write(chunk);
