@@ -44,3 +44,16 @@ test('coalesce passes a large buffer through uncopied when nothing is held', asy
 test('coalesce yields nothing for an empty source', async () => {
   assert.deepEqual(await collect(coalesce(from(), 8)), []);
 });
+
+test('coalesce yields what it holds before the source’s error', async () => {
+  async function* src() {
+    yield Buffer.alloc(3);
+    yield Buffer.alloc(2);
+    throw new Error('connection reset');
+  }
+  const got: number[] = [];
+  await assert.rejects(async () => {
+    for await (const c of coalesce(src(), 8)) got.push(c.length);
+  }, /connection reset/);
+  assert.deepEqual(got, [5]);
+});

@@ -31,7 +31,8 @@ export const WRITE_CHUNK = 1 << 20;
 /**
  * Regroups `source`'s buffers into buffers of at least `size` bytes (the
  * last may be shorter); a buffer already that large passes through uncopied.
- * At most about `size` bytes plus one buffer are held.
+ * At most about `size` bytes plus one buffer are held. When the source
+ * fails, the bytes held are yielded before its error.
  */
 export async function* coalesce(
   source: AsyncIterable<Buffer>,
@@ -39,21 +40,29 @@ export async function* coalesce(
 ): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let held = 0;
-  for await (const chunk of source) {
-    if (held === 0 && chunk.length >= size) {
-      yield chunk;
-      continue;
+  const take = () => {
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+    parts = [];
+    held = 0;
+    return out;
+  };
+  try {
+    for await (const chunk of source) {
+      if (held === 0 && chunk.length >= size) {
+        yield chunk;
+        continue;
+      }
+      parts.push(chunk);
+      held += chunk.length;
+      if (held >= size) yield take();
     }
-    parts.push(chunk);
-    held += chunk.length;
-    if (held >= size) {
-      const out = Buffer.concat(parts, held);
-      parts = [];
-      held = 0;
-      yield out;
-    }
+  } catch (err) {
+    // What arrived before the failure is still written: a resumed ingest
+    // then starts where the source stopped, not up to `size` bytes earlier.
+    if (held > 0) yield take();
+    throw err;
   }
-  if (held > 0) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, held);
+  if (held > 0) yield take();
 }
 
 /** Reads a small blob whole: `failed_precondition` when it exceeds `max` or differs from `desc.size`. */
