@@ -1,6 +1,7 @@
 import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
 import {
   type ContentClient,
+  ContentService,
   type Info as InfoPb,
   type InfoResponse,
   type ListContentResponse,
@@ -8,7 +9,7 @@ import {
   type StatusResponse,
   type UpdateResponse,
   WriteAction,
-  type WriteContentRequest,
+  WriteContentRequest,
   type WriteContentResponse,
 } from '../api/containerd/services/content/v1/content.js';
 import type {
@@ -108,7 +109,13 @@ export class ContentProxy implements ContentStore {
 
   async writer(ctx: OpContext, opts: WriterOptions): Promise<Writer> {
     await this.rpc.connected(ctx.signal);
-    const stream = new WriteStream(this.client.write(this.rpc.metadata(ctx)), ctx.signal);
+    const call = this.client.makeBidiStreamRequest(
+      ContentService.write.path,
+      serializeWrite,
+      ContentService.write.responseDeserialize,
+      this.rpc.metadata(ctx),
+    );
+    const stream = new WriteStream(call, ctx.signal);
     try {
       const res = await stream.send({
         action: WriteAction.STAT,
@@ -244,6 +251,36 @@ class WriteStream {
   cancel(): void {
     this.call.cancel();
   }
+}
+
+const NO_DATA = Buffer.alloc(0);
+/** `data` is field 6, length-delimited: tag (6 << 3) | 2. */
+const DATA_TAG = 0x32;
+
+/**
+ * Encodes a WriteContentRequest with its data copied once: the generated
+ * serializer copies a 1 MiB WRITE's bytes three or more times (its writer
+ * growing, `finish()`, `Buffer.from`). The other fields are encoded by the
+ * generated code; `data` is appended after them (protobuf fields may come in
+ * any order).
+ */
+export function serializeWrite(req: WriteContentRequest): Buffer {
+  const rest = WriteContentRequest.encode({ ...req, data: NO_DATA }).finish();
+  if (req.data.length === 0) return Buffer.from(rest.buffer, rest.byteOffset, rest.byteLength);
+  let n = req.data.length;
+  let varintLen = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    varintLen++;
+  }
+  const out = Buffer.allocUnsafe(rest.length + 1 + varintLen + req.data.length);
+  out.set(rest, 0);
+  let at = rest.length;
+  out[at++] = DATA_TAG;
+  for (n = req.data.length; n >= 0x80; n = Math.floor(n / 0x80)) out[at++] = (n & 0x7f) | 0x80;
+  out[at++] = n;
+  req.data.copy(out, at);
+  return out;
 }
 
 function request(action: WriteAction, fields: Partial<WriteContentRequest>): WriteContentRequest {
