@@ -5,21 +5,22 @@
  * prefix of each (`remotes.MakeRefKey`), and the `containerd.io/gc.ref.*`
  * label a parent uses for each child (`images.ChildGCLabels`).
  */
+import { MEDIA_TYPES } from '../archive/index.js';
 import type { Descriptor } from '../core/content/index.js';
 
 export const MT = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociConfig: 'application/vnd.oci.image.config.v1+json',
-  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
-  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociLayer: MEDIA_TYPES.ociLayer,
+  ociLayerGzip: MEDIA_TYPES.ociLayerGzip,
+  ociLayerZstd: MEDIA_TYPES.ociLayerZstd,
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
-  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
-  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  dockerLayerForeignGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  dockerLayer: MEDIA_TYPES.dockerLayer,
+  dockerLayerGzip: MEDIA_TYPES.dockerLayerGzip,
+  dockerLayerForeignGzip: MEDIA_TYPES.dockerLayerForeignGzip,
   /** Docker schema 1 (not supported: containerd converts it, berth refuses it). */
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;

@@ -8,6 +8,7 @@ import {
 } from '../core/errdefs/index.js';
 import type { Image } from '../core/images/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
+import { format, normalize, parse } from '../core/platforms/index.js';
 import type {
   ExportStreamEndpoint,
   ImageStoreEndpoint,
@@ -353,19 +354,17 @@ function platformSelection(platforms: string[]): { platforms?: string[]; allPlat
   return platforms.length === 0 ? { allPlatforms: true } : { platforms };
 }
 
-const ARCH_ALIASES: Record<string, string> = {
-  x86_64: 'amd64',
-  'x86-64': 'amd64',
-  aarch64: 'arm64',
-};
-
-/** Enough of containerd's platform normalization to compare unpack configurations. */
+/**
+ * A platform as containerd normalizes it (`linux/x86_64` → `linux/amd64`, `linux/arm` → `linux/arm/v7`), to compare
+ * unpack configurations; a specifier that does not parse compares as written.
+ */
 function normalizePlatform(p: string): string {
   if (p === '') return '';
-  const [os = '', rawArch = '', variant = ''] = p.toLowerCase().split('/');
-  const arch = ARCH_ALIASES[rawArch] ?? rawArch;
-  const v = arch === 'arm64' && variant === 'v8' ? '' : variant;
-  return [os, arch, ...(v === '' ? [] : [v])].join('/');
+  try {
+    return format(normalize(parse(p)));
+  } catch {
+    return p;
+  }
 }
 
 function describe(e: TransferEndpoint): string {

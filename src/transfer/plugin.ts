@@ -1,9 +1,9 @@
 import { invalidArgument } from '../core/errdefs/index.js';
+import { defaultString } from '../core/platforms/index.js';
 import type { ImageStores, StreamManager, Transferrer } from '../core/transfer/index.js';
 import {
   ContentServiceKey,
   DifferKey,
-  hostPlatform,
   ImagesServiceKey,
   LeasesKey,
   PluginType,
@@ -68,8 +68,7 @@ export function localTransferPlugin(loadOps: () => Promise<ImageOps>): Registrat
 /** The plugin's config table, with containerd's defaults (and berth's two snapshotters for the host). */
 export function transferConfig(raw: Readonly<Record<string, unknown>>): LocalTransferConfig {
   const where = 'plugins."io.containerd.transfer.v1.local"';
-  const host = hostPlatform();
-  const hostName = `${host.os}/${host.architecture}`;
+  const hostName = defaultString();
   const path = raw.config_path ?? DEFAULT_REGISTRY_CONFIG_PATH;
   if (typeof path !== 'string' || !path.startsWith('/')) {
     throw invalidArgument(`${where}: config_path must be an absolute path`);
