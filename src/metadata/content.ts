@@ -25,6 +25,7 @@ import { namespaceRequired, type OpContext } from '../core/namespaces/index.js';
 import { nowNanos } from '../core/time/index.js';
 import type { MetadataDB } from './db.js';
 import { type IngestClaim, IngestClaims } from './ingest-claims.js';
+import { KeyedLock } from './keyed-lock.js';
 import { addLeaseResourceTx } from './leases.js';
 import { ensureNamespace } from './namespaces.js';
 
@@ -55,6 +56,8 @@ interface BlobRow {
  */
 export class MetadataContentStore implements ContentStore {
   private readonly inCommit = new Map<string, number>();
+  /** Serialises the runs that record one digest (see {@link holding}). */
+  private readonly recording = new KeyedLock();
   /** Which ingest is writing each expected digest, so a blob is fetched once. */
   readonly claims = new IngestClaims();
 
@@ -326,11 +329,18 @@ export class MetadataContentStore implements ContentStore {
     });
   }
 
-  /** Runs `fn` with `digest` marked as in commit, so GC leaves its blob alone. */
+  /**
+   * Runs `fn` with `digest` marked as in commit, so GC leaves its blob alone,
+   * and alone among the runs that record that digest: a writer of the same
+   * ref that finds the blob committed as soon as the ref lock is handed over
+   * waits for the committer's record (its labels, its answer) instead of
+   * recording the blob first and turning the committer's answer into
+   * ALREADY_EXISTS.
+   */
   private async holding<T>(digest: string, fn: () => Promise<T>): Promise<T> {
     this.inCommit.set(digest, (this.inCommit.get(digest) ?? 0) + 1);
     try {
-      return await fn();
+      return await this.recording.run([digest], fn);
     } finally {
       const n = (this.inCommit.get(digest) ?? 1) - 1;
       if (n <= 0) this.inCommit.delete(digest);
