@@ -23,6 +23,7 @@ import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Task, TaskManager } from '../../core/tasks/index.js';
+import { createNetns, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
@@ -35,7 +36,6 @@ import {
   KIND_SANDBOX,
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
-import { createNetns, removeNetns } from './netns.js';
 import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
 import { buildSandboxSpec } from './spec.js';
