@@ -7,6 +7,7 @@ import {
   ContainersServiceKey,
   ContentServiceKey,
   DifferKey,
+  GcKey,
   ImagesServiceKey,
   LeasesKey,
   PluginType,
@@ -16,11 +17,17 @@ import {
 } from '../plugin/index.js';
 import type { GrpcService } from '../server/service.js';
 import { CRI_PLUGIN_URI, criConfig } from './config.js';
-import { localSandboxImages } from './sandbox/image.js';
-import { SandboxManager } from './sandbox/manager.js';
+import { CriImages, imageServiceHandlers } from './images/index.js';
+import { runtimeStatusHandlers } from './runtime-status.js';
+import type { SandboxImages } from './sandbox/image.js';
+import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
+import type { ImageConfigLike } from './sandbox/spec.js';
 import { criServices } from './service.js';
+import { SnapshotUsageStore } from './stats/index.js';
 
+/** How often snapshot usage is measured for ImageFsInfo and stats (containerd: 1 min). */
+const SNAPSHOT_USAGE_PERIOD_MS = 60_000;
 /** containerd's oom_score_adj for pause processes. */
 const SANDBOX_OOM_SCORE_ADJ = -998;
 
@@ -42,6 +49,7 @@ export const criPlugin: Registration<GrpcService[]> = {
     PluginType.runtimeV2,
     PluginType.differ,
     PluginType.snapshotter,
+    PluginType.gc,
   ],
   async init(ic) {
     const config = criConfig(ic.config, ic.log);
@@ -74,6 +82,38 @@ export const criPlugin: Registration<GrpcService[]> = {
       cacheDir: join(stateDir, 'cni'),
       log: ic.log.child({ part: 'cni' }),
     });
+    const images = new CriImages({
+      stores,
+      gc: ic.get(GcKey),
+      snapshotter: snapshotterName,
+      sandboxImage: config.sandboxImage,
+      registry: config.registry,
+      maxConcurrentDownloads: config.maxConcurrentDownloads,
+      log: ic.log.child({ part: 'images' }),
+    });
+    // The sandbox part's view of the images: the pause image, pulled when missing.
+    const sandboxImages: SandboxImages = {
+      async ensure(ctx, ref) {
+        const img = await images.ensure(ctx, ref);
+        const c = (img.config.config ?? {}) as ImageConfigLike & {
+          Labels?: Record<string, string>;
+        };
+        return {
+          name: img.references[0] ?? img.id,
+          id: img.id,
+          chainId: img.chainId,
+          config: c,
+          labels: c.Labels ?? {},
+        };
+      },
+    };
+    const background = new AbortController();
+    const usage = new SnapshotUsageStore(snapshotter, {
+      namespace: CRI_NAMESPACE,
+      signal: background.signal,
+      log: ic.log.child({ part: 'snapshot-usage' }),
+    });
+    usage.start(SNAPSHOT_USAGE_PERIOD_MS);
     ic.exports.sandbox_image = config.sandboxImage;
     ic.exports.cni_conf_dir = config.cni.confDir;
     const sandboxes = new SandboxManager({
@@ -82,7 +122,7 @@ export const criPlugin: Registration<GrpcService[]> = {
       snapshotterName,
       tasks: ic.get(TaskManagerKey),
       leases: stores.leases,
-      images: localSandboxImages(stores, snapshotterName),
+      images: sandboxImages,
       network,
       rootDir,
       stateDir,
@@ -93,12 +133,37 @@ export const criPlugin: Registration<GrpcService[]> = {
       log: ic.log.child({ part: 'sandbox' }),
     });
     await sandboxes.recover();
-    return criServices({
-      runtime: [sandboxHandlers(sandboxes, undefined)],
-      images: [],
+    const services = criServices({
+      runtime: [
+        runtimeStatusHandlers({
+          version: ic.daemon.version.version,
+          config,
+          networkStatus: () => network.status(),
+          dirs: { rootDir, stateDir },
+        }),
+        sandboxHandlers(sandboxes, undefined),
+      ],
+      images: [
+        imageServiceHandlers(images, {
+          usage,
+          mountpoint: join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`),
+        }),
+      ],
     });
+    // Pods outlive berthd: closing stops only the plugin's own background work.
+    closers.set(services, async () => {
+      background.abort();
+      usage.stop();
+    });
+    return services;
+  },
+  async close(services) {
+    await closers.get(services)?.();
   },
 };
+
+/** What closing an instance stops, by instance. */
+const closers = new WeakMap<GrpcService[], () => Promise<void>>();
 
 /** berthd's own oom_score_adj (restrict_oom_score_adj: nothing asks for less). */
 function ownOomScoreAdj(): number {

@@ -298,7 +298,8 @@ export class SandboxManager {
 
   async #killAndDelete(task: Task): Promise<void> {
     await ignoreNotFound(task.kill(this.#bg, SIGKILL, true));
-    await Promise.race([task.wait(this.#bg), delay(STOP_WAIT_MS)]);
+    // The exit monitor may delete the task first: gone counts as exited.
+    await Promise.race([ignoreNotFound(task.wait(this.#bg)), delay(STOP_WAIT_MS)]);
     await ignoreNotFound(this.opts.tasks.delete(this.#bg, task.id));
   }
 
@@ -324,7 +325,7 @@ export class SandboxManager {
           throw withContext(err, `failed to kill sandbox container ${JSON.stringify(sb.id)}`);
         });
         const exited = await Promise.race([
-          task.wait(ctx).then(() => true),
+          ignoreNotFound(task.wait(ctx)).then(() => true),
           delay(STOP_WAIT_MS).then(() => false),
         ]);
         if (!exited)
