@@ -230,16 +230,27 @@ exit 0
   });
 
   after(async () => {
-    if (berthd !== undefined) {
-      // Leave no pod running: stop and remove what the test made, then berthd.
-      if (berthd.running) {
-        for (const id of podIds()) crictl(['rmp', '-f', id]);
+    // Every step runs, whatever failed before it.
+    const steps: [string, () => unknown][] = [
+      [
+        'pods',
+        () => {
+          // Leave no pod running: remove what the test made, then stop berthd.
+          if (berthd?.running) for (const id of podIds()) crictl(['rmp', '-f', id]);
+        },
+      ],
+      ['berthd', () => berthd?.cleanup()],
+      ['registry', () => registry?.stop()],
+      ['bridge', () => bridgeMade && spawnSync('ip', ['link', 'del', BRIDGE])],
+      ['dir', () => dir?.remove()],
+    ];
+    for (const [what, fn] of steps) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup ${what}: ${(err as Error).message}`);
       }
-      await berthd.cleanup();
     }
-    await registry?.stop();
-    if (bridgeMade) spawnSync('ip', ['link', 'del', BRIDGE]);
-    dir?.remove();
   });
 
   let podId = '';

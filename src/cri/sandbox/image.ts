@@ -1,13 +1,4 @@
-import { isNotFound, notFound } from '../../core/errdefs/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
-import type { ImageStores } from '../../core/transfer/index.js';
-import {
-  imageChainId,
-  imageConfig,
-  isUnpacked,
-  normalizeName,
-  unpack,
-} from '../../images/index.js';
 import type { ImageConfigLike } from './spec.js';
 
 /** What a sandbox needs of its image. */
