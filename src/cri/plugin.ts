@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniNetworks } from '../cni/index.js';
 import { invalidArgument } from '../core/errdefs/index.js';
@@ -18,18 +17,16 @@ import {
 import type { GrpcService } from '../server/service.js';
 import { CRI_PLUGIN_URI, criConfig } from './config.js';
 import { CriImages, imageServiceHandlers } from './images/index.js';
+import { hostSpecFacts, type ImageConfig, type SpecOptions } from './opts/index.js';
 import { runtimeStatusHandlers } from './runtime-status.js';
 import type { SandboxImages } from './sandbox/image.js';
 import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
-import type { ImageConfigLike } from './sandbox/spec.js';
 import { criServices } from './service.js';
 import { SnapshotUsageStore } from './stats/index.js';
 
 /** How often snapshot usage is measured for ImageFsInfo and stats (containerd: 1 min). */
 const SNAPSHOT_USAGE_PERIOD_MS = 60_000;
-/** containerd's oom_score_adj for pause processes. */
-const SANDBOX_OOM_SCORE_ADJ = -998;
 
 /**
  * `io.containerd.grpc.v1` `cri`: Kubernetes' CRI (RuntimeService and
@@ -95,9 +92,7 @@ export const criPlugin: Registration<GrpcService[]> = {
     const sandboxImages: SandboxImages = {
       async ensure(ctx, ref) {
         const img = await images.ensure(ctx, ref);
-        const c = (img.config.config ?? {}) as ImageConfigLike & {
-          Labels?: Record<string, string>;
-        };
+        const c = (img.config.config ?? {}) as ImageConfig;
         return {
           name: img.references[0] ?? img.id,
           id: img.id,
@@ -116,6 +111,24 @@ export const criPlugin: Registration<GrpcService[]> = {
     usage.start(SNAPSHOT_USAGE_PERIOD_MS);
     ic.exports.sandbox_image = config.sandboxImage;
     ic.exports.cni_conf_dir = config.cni.confDir;
+    const runc = config.containerd.runtimes[config.containerd.defaultRuntimeName];
+    const specOptions: SpecOptions = {
+      ...hostSpecFacts(),
+      restrictOomScoreAdj: config.restrictOomScoreAdj,
+      disableCgroup: config.disableCgroup,
+      disableProcMount: config.disableProcMount,
+      unsetSeccompProfile: config.unsetSeccompProfile,
+      enableUnprivilegedPorts: config.enableUnprivilegedPorts,
+      enableUnprivilegedIcmp: config.enableUnprivilegedIcmp,
+      tolerateMissingHugetlbController: config.tolerateMissingHugetlbController,
+      disableHugetlbController: config.disableHugetlbController,
+      deviceOwnershipFromSecurityContext: config.deviceOwnershipFromSecurityContext,
+      ...(runc !== undefined && {
+        privilegedWithoutHostDevices: runc.privilegedWithoutHostDevices,
+        podAnnotations: runc.podAnnotations,
+        containerAnnotations: runc.containerAnnotations,
+      }),
+    };
     const sandboxes = new SandboxManager({
       containers: ic.get(ContainersServiceKey),
       snapshotter,
@@ -127,9 +140,7 @@ export const criPlugin: Registration<GrpcService[]> = {
       rootDir,
       stateDir,
       sandboxImage: config.sandboxImage,
-      oomScoreAdj: config.restrictOomScoreAdj
-        ? Math.max(SANDBOX_OOM_SCORE_ADJ, ownOomScoreAdj())
-        : SANDBOX_OOM_SCORE_ADJ,
+      specOptions,
       log: ic.log.child({ part: 'sandbox' }),
     });
     await sandboxes.recover();
@@ -164,8 +175,3 @@ export const criPlugin: Registration<GrpcService[]> = {
 
 /** What closing an instance stops, by instance. */
 const closers = new WeakMap<GrpcService[], () => Promise<void>>();
-
-/** berthd's own oom_score_adj (restrict_oom_score_adj: nothing asks for less). */
-function ownOomScoreAdj(): number {
-  return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
-}

@@ -25,6 +25,7 @@ import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Task, TaskManager } from '../../core/tasks/index.js';
 import { createNetns, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
+import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.js';
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
 import { filterSandboxes } from './filters.js';
@@ -38,7 +39,6 @@ import {
 } from './metadata.js';
 import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
-import { buildSandboxSpec } from './spec.js';
 import { SandboxStore } from './store.js';
 
 /** The namespace every CRI object lives in, as containerd's. */
@@ -77,8 +77,8 @@ export interface SandboxManagerOptions {
   /** `<state>/io.containerd.grpc.v1.cri`. */
   stateDir: string;
   sandboxImage: string;
-  /** oom_score_adj of pause processes (containerd's -998, raised when restricted). */
-  oomScoreAdj: number;
+  /** What the specs are built with (cri-spec): the CRI config's switches and the host's facts. */
+  specOptions: SpecOptions;
   log: Logger;
 }
 
@@ -210,14 +210,15 @@ export class SandboxManager {
       md.cniResult = result.raw;
     }
 
-    const spec = buildSandboxSpec({
+    const spec = await buildSandboxSpec({
       id,
-      namespace: CRI_NAMESPACE,
       config,
       image: image.config,
-      imageName: image.name,
       netnsPath: md.netnsPath,
-      oomScoreAdj: opts.oomScoreAdj,
+      dir,
+      ...(shmPath !== undefined && { shmPath }),
+      options: opts.specOptions,
+      host: realSpecHost,
     });
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
