@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import {
   type PodSandbox,
   type PodSandboxConfig,
@@ -38,6 +39,7 @@ import {
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
 import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
 import { SandboxStore } from './store.js';
 
@@ -465,6 +467,24 @@ export class SandboxManager {
         return undefined;
       }
     });
+  }
+
+  /**
+   * PortForward's runtime: `localhost:<port>` in the pod's network
+   * namespace (berthd's own for a host-network pod, as containerd's
+   * /proc/self/ns/net), piped with `stream` until both sides are done.
+   */
+  async portForward(idOrPrefix: string, port: number, stream: Duplex): Promise<void> {
+    const sb = this.store.sandbox(idOrPrefix);
+    if (sb.status.state !== 'ready') {
+      throw failedPrecondition(`sandbox ${JSON.stringify(sb.id)} is not running`);
+    }
+    const netns = sb.metadata.netnsPath;
+    if (netns !== '' && !existsSync(netns)) {
+      throw failedPrecondition(`network namespace of sandbox ${JSON.stringify(sb.id)} is closed`);
+    }
+    const socket = netns === '' ? await dialHost(port) : await dialInNetns(netns, port);
+    await pipeBoth(stream, socket);
   }
 
   /**
