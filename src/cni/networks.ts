@@ -1,0 +1,303 @@
+import { existsSync } from 'node:fs';
+import { failedPrecondition, isBerthError, newError } from '../core/errdefs/index.js';
+import { type Logger, nullLogger } from '../core/log/index.js';
+import type { CacheEntry } from './cache.js';
+import { CniConfig } from './cni-config.js';
+import { loadConfDir, type NetworkConfigList, parseConfList } from './conf.js';
+import { type RuntimeConf, validateRuntimeConf } from './invoke.js';
+import { type CniResult, type PodIp, podIps } from './result.js';
+
+/** A CRI port mapping as the portmap plugin takes it (`runtimeConfig.portMappings`). */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  /** "" binds every host address. */
+  hostIP: string;
+}
+
+export interface PodNetworkRequest {
+  /** The sandbox id: CNI_CONTAINERID. */
+  id: string;
+  /** The pod's pinned netns; a missing file (or "") is passed as "" on DEL. */
+  netnsPath: string;
+  /** The default network's interface (CNI_IFNAME); further networks get eth1, eth2, ... */
+  ifName?: string;
+  /** CNI_ARGS, in order: IgnoreUnknown, K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID. */
+  args: Record<string, string>;
+  portMappings: PortMapping[];
+  dns?: { servers: string[]; searches: string[]; options: string[] };
+  /** Further capability arguments (`bandwidth`, `cgroupPath`, `io.kubernetes.cri.pod-annotations`, ...). */
+  capabilityArgs?: Record<string, unknown>;
+}
+
+/** One network attached to a pod, with its plugin chain's final result (1.0.0 shape). */
+export interface Attachment {
+  network: string;
+  ifName: string;
+  result: CniResult;
+}
+
+export interface PodNetworkResult {
+  /** The default network's addresses on its interface, IPv4 first. */
+  ips: PodIp[];
+  /** Every network's result, in setup order (loopback first). */
+  raw: Attachment[];
+}
+
+export interface NetworkStatus {
+  ready: boolean;
+  /** Why not ready, in go-cni's words; "" when ready. */
+  message: string;
+}
+
+export interface CniNetworksOptions {
+  binDirs: string[];
+  confDir: string;
+  /** How many conf files make default networks (containerd's max_conf_num, default 1). */
+  maxConfNum: number;
+  /** berthd's own directory for the result cache. */
+  cacheDir: string;
+  log?: Logger;
+  pluginTimeoutMs?: number;
+  /** The environment plugins inherit (default: the daemon's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The loopback network containerd adds before the configured ones (go-cni's WithLoNetwork). */
+export const LOOPBACK_NETWORK: NetworkConfigList = parseConfList(
+  JSON.stringify({ cniVersion: '0.3.1', name: 'cni-loopback', plugins: [{ type: 'loopback' }] }),
+  'built-in loopback network',
+);
+const LOOPBACK_IF = 'lo';
+const IF_PREFIX = 'eth';
+
+type Loaded = { ok: true; networks: NetworkConfigList[] } | { ok: false; message: string };
+
+interface Planned {
+  network: NetworkConfigList;
+  ifName: string;
+}
+
+/**
+ * A pod's networking through CNI, as containerd's CRI plugin does it with
+ * go-cni: the loopback network on `lo`, then the default networks (the
+ * first `maxConfNum` files of the conf dir) on eth0, eth1, ... The conf dir
+ * is read again at each call, so a config dropped in later is used.
+ */
+export class CniNetworks {
+  private readonly cni: CniConfig;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: CniNetworksOptions) {
+    this.log = opts.log ?? nullLogger;
+    this.cni = new CniConfig({
+      binDirs: opts.binDirs,
+      cacheDir: opts.cacheDir,
+      ...(opts.pluginTimeoutMs !== undefined ? { pluginTimeoutMs: opts.pluginTimeoutMs } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      log: this.log,
+    });
+  }
+
+  private load(): Loaded {
+    const dir = this.opts.confDir;
+    let networks: NetworkConfigList[];
+    try {
+      networks = loadConfDir(dir, this.opts.maxConfNum);
+    } catch (e) {
+      return {
+        ok: false,
+        message: `cni config load failed: ${(e as Error).message}: invalid cni config`,
+      };
+    }
+    if (networks.length === 0) {
+      return {
+        ok: false,
+        message: `cni config load failed: no network config found in ${dir}: cni plugin not initialized`,
+      };
+    }
+    return { ok: true, networks };
+  }
+
+  /** NetworkReady: whether the conf dir holds a valid network config now. */
+  status(): NetworkStatus {
+    const l = this.load();
+    return l.ok ? { ready: true, message: '' } : { ready: false, message: l.message };
+  }
+
+  /** The default networks' configs, for status' verbose info; throws failed_precondition when not ready. */
+  networks(): NetworkConfigList[] {
+    const l = this.load();
+    if (!l.ok) throw failedPrecondition(l.message);
+    return l.networks;
+  }
+
+  private plan(networks: NetworkConfigList[], ifName: string | undefined): Planned[] {
+    return [
+      { network: LOOPBACK_NETWORK, ifName: LOOPBACK_IF },
+      ...networks.map((network, i) => ({
+        network,
+        ifName: i === 0 && ifName ? ifName : `${IF_PREFIX}${i}`,
+      })),
+    ];
+  }
+
+  /**
+   * ADD every network, in order. If one fails, what was added is deleted
+   * again (in reverse, so no address stays allocated and no port mapping
+   * stays behind) and the ADD's error is thrown.
+   */
+  async setup(req: PodNetworkRequest): Promise<PodNetworkResult> {
+    const plan = this.plan(this.networks(), req.ifName);
+    for (const p of plan) validateRuntimeConf(runtimeConf(req, p.ifName, req.netnsPath));
+    const attempted: Planned[] = [];
+    const raw: Attachment[] = [];
+    try {
+      for (const p of plan) {
+        attempted.push(p);
+        const result = await this.cni.addNetworkList(
+          p.network,
+          runtimeConf(req, p.ifName, req.netnsPath),
+        );
+        raw.push({ network: p.network.name, ifName: p.ifName, result });
+      }
+    } catch (e) {
+      const undo: string[] = [];
+      for (const p of attempted.reverse()) {
+        const done = raw.find((a) => a.network === p.network.name && a.ifName === p.ifName);
+        try {
+          await this.cni.delNetworkList(
+            p.network,
+            runtimeConf(req, p.ifName, req.netnsPath),
+            done?.result,
+          );
+        } catch (u) {
+          this.log.error(
+            {
+              sandbox: req.id,
+              network: p.network.name,
+              ifName: p.ifName,
+              err: (u as Error).message,
+            },
+            'cni: undoing a failed setup failed; the cached entry is kept for remove',
+          );
+          undo.push((u as Error).message);
+        }
+      }
+      if (undo.length === 0 || !isBerthError(e)) throw e;
+      throw newError(e.kind, `${e.message} (and undoing it failed: ${undo.join('; ')})`, {
+        cause: e,
+      });
+    }
+    const main = raw[1];
+    return { ips: main ? podIps(main.result, main.ifName) : [], raw };
+  }
+
+  /** CHECK every network that supports it (spec 0.4.0+), with its cached result. */
+  async check(req: PodNetworkRequest): Promise<void> {
+    for (const p of this.plan(this.networks(), req.ifName)) {
+      if (p.network === LOOPBACK_NETWORK) continue;
+      const cached = await this.cni.cache.read(p.network.name, req.id, p.ifName);
+      const network = cached?.network ?? p.network;
+      await this.cni.checkNetworkList(
+        network,
+        runtimeConf(req, p.ifName, req.netnsPath),
+        cached?.result,
+      );
+    }
+  }
+
+  /**
+   * DEL every network the pod may have: those in the cache (with the
+   * config, arguments and result their ADD used, even if the conf dir has
+   * changed since) and the current ones (in case berthd stopped between a
+   * plugin's ADD and the cache write). Idempotent: a missing netns is passed
+   * as "" (plugins then release what they hold outside it), and, as go-cni,
+   * errors saying "not found" count as already deleted.
+   */
+  async remove(req: PodNetworkRequest): Promise<void> {
+    const netns = req.netnsPath && existsSync(req.netnsPath) ? req.netnsPath : '';
+    const cached = await this.cni.cache.list(req.id, (path, err) =>
+      this.log.warn(
+        { sandbox: req.id, path, err: err.message },
+        'cni: skipping an unreadable cache entry',
+      ),
+    );
+    const todo = new Map<
+      string,
+      { network: NetworkConfigList; rt: RuntimeConf; cached?: CacheEntry }
+    >();
+    for (const c of cached) {
+      todo.set(`${c.network.name}\0${c.rt.ifName}`, {
+        network: c.network,
+        rt: { ...c.rt, netns },
+        cached: c,
+      });
+    }
+    const l = this.load();
+    for (const p of this.plan(l.ok ? l.networks : [], req.ifName)) {
+      const key = `${p.network.name}\0${p.ifName}`;
+      if (!todo.has(key))
+        todo.set(key, { network: p.network, rt: runtimeConf(req, p.ifName, netns) });
+    }
+    const order = (ifName: string) => {
+      if (ifName === LOOPBACK_IF) return -1;
+      const n = Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
+      return n;
+    };
+    const items = [...todo.values()].sort((a, b) => order(b.rt.ifName) - order(a.rt.ifName));
+    const errors: Error[] = [];
+    for (const it of items) {
+      try {
+        await this.cni.delNetworkList(it.network, it.rt, it.cached?.result);
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (
+          (netns === '' && msg.includes('no such file or directory')) ||
+          msg.includes('not found')
+        ) {
+          this.log.debug(
+            { sandbox: req.id, network: it.network.name, err: msg },
+            'cni: DEL: already gone',
+          );
+          await this.cni.cache.remove(it.network.name, req.id, it.rt.ifName);
+          continue;
+        }
+        errors.push(e as Error);
+      }
+    }
+    const first = errors[0];
+    if (first === undefined) return;
+    if (errors.length === 1 || !isBerthError(first)) throw first;
+    throw newError(first.kind, errors.map((e) => e.message).join('; '), { cause: first });
+  }
+}
+
+/** The RuntimeConf of a pod on one interface: CNI_ARGS and the capability arguments as containerd passes them. */
+export function runtimeConf(req: PodNetworkRequest, ifName: string, netns: string): RuntimeConf {
+  const capabilityArgs: Record<string, unknown> = { ...req.capabilityArgs };
+  const ports = req.portMappings
+    .filter((m) => m.hostPort > 0)
+    .map((m) => ({
+      hostPort: m.hostPort,
+      containerPort: m.containerPort,
+      protocol: m.protocol.toLowerCase(),
+      ...(m.hostIP ? { hostIP: m.hostIP } : {}),
+    }));
+  if (ports.length > 0) capabilityArgs.portMappings = ports;
+  if (req.dns) {
+    capabilityArgs.dns = {
+      servers: req.dns.servers,
+      searches: req.dns.searches,
+      options: req.dns.options,
+    };
+  }
+  return {
+    containerId: req.id,
+    netns,
+    ifName,
+    args: Object.entries(req.args),
+    capabilityArgs,
+  };
+}

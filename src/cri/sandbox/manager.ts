@@ -1,0 +1,558 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type PodSandbox,
+  type PodSandboxConfig,
+  type PodSandboxFilter,
+  PodSandboxState,
+  type PodSandboxStatus,
+} from '../../api/k8s/cri/runtime/v1/api.js';
+import type { Container, ContainerStore } from '../../core/containers/index.js';
+import {
+  failedPrecondition,
+  invalidArgument,
+  isNotFound,
+  kindOf,
+  newError,
+  notFound,
+} from '../../core/errdefs/index.js';
+import type { LeaseManager } from '../../core/leases/index.js';
+import type { Logger } from '../../core/log/index.js';
+import type { Mount } from '../../core/mount/index.js';
+import type { OpContext } from '../../core/namespaces/index.js';
+import type { Snapshotter } from '../../core/snapshots/index.js';
+import type { Task, TaskManager } from '../../core/tasks/index.js';
+import { removeTree } from '../../sys/remove-tree.js';
+import { NameIndex } from '../store/index.js';
+import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
+import { filterSandboxes } from './filters.js';
+import type { SandboxImages } from './image.js';
+import {
+  decodeSandboxMetadata,
+  encodeSandboxMetadata,
+  KIND_LABEL,
+  KIND_SANDBOX,
+  SANDBOX_METADATA_EXTENSION,
+} from './metadata.js';
+import { createNetns, removeNetns } from './netns.js';
+import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
+import { buildSandboxSpec } from './spec.js';
+import { SandboxStore } from './store.js';
+
+/** The namespace every CRI object lives in, as containerd's. */
+export const CRI_NAMESPACE = 'k8s.io';
+/** The OCI runtime spec's type URL in container records. */
+export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+/** The runtime every pod runs with (the `runc` handler, containerd's default). */
+export const RUNC_RUNTIME = 'io.containerd.runc.v2';
+/** The runtime handlers berth knows: the default ('') and `runc`. */
+const RUNTIME_HANDLERS = new Set(['', 'runc']);
+const SIGKILL = 9;
+/** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
+const STOP_WAIT_MS = 10_000;
+
+/**
+ * What the sandbox part asks of the container part when a pod stops or
+ * goes: its containers stopped (forcibly, timeout 0) or removed. cri-ctr
+ * provides it; without it a pod has no containers to act on.
+ */
+export interface PodContainers {
+  stopAll(ctx: OpContext, sandboxId: string): Promise<void>;
+  removeAll(ctx: OpContext, sandboxId: string): Promise<void>;
+}
+
+export interface SandboxManagerOptions {
+  containers: ContainerStore;
+  snapshotter: Snapshotter;
+  snapshotterName: string;
+  tasks: TaskManager;
+  leases: LeaseManager;
+  images: SandboxImages;
+  /** The pod network; undefined leaves pods without one (only host-network pods run). */
+  network: PodNetworks | undefined;
+  /** `<root>/io.containerd.grpc.v1.cri`. */
+  rootDir: string;
+  /** `<state>/io.containerd.grpc.v1.cri`. */
+  stateDir: string;
+  sandboxImage: string;
+  /** oom_score_adj of pause processes (containerd's -998, raised when restricted). */
+  oomScoreAdj: number;
+  log: Logger;
+}
+
+/**
+ * Pod sandboxes as containerd's CRI runs them: a pause container in
+ * namespace k8s.io with its record, snapshot and task, a pinned network
+ * namespace with the pod's CNI network, and the files its containers share.
+ */
+export class SandboxManager {
+  readonly store = new SandboxStore();
+  readonly names = new NameIndex();
+  /** Set by the plugin once the container part exists. */
+  podContainers: PodContainers | undefined;
+  readonly #locks = new Map<string, Promise<void>>();
+  readonly #bg: OpContext;
+
+  constructor(private readonly opts: SandboxManagerOptions) {
+    this.#bg = { namespace: CRI_NAMESPACE, signal: new AbortController().signal, log: opts.log };
+  }
+
+  get netnsDir(): string {
+    return join(this.opts.stateDir, 'netns');
+  }
+
+  sandboxDir(id: string): string {
+    return join(this.opts.rootDir, 'sandboxes', id);
+  }
+
+  sandboxStateDir(id: string): string {
+    return join(this.opts.stateDir, 'sandboxes', id);
+  }
+
+  /** RunPodSandbox: everything done is undone when a step fails. */
+  async run(
+    ctx: OpContext,
+    config: PodSandboxConfig | undefined,
+    runtimeHandler: string,
+  ): Promise<string> {
+    if (config?.metadata === undefined)
+      throw invalidArgument('sandbox config must include metadata');
+    if (config.metadata.name === '') throw invalidArgument('sandbox config must include a name');
+    if (!RUNTIME_HANDLERS.has(runtimeHandler)) {
+      throw notFound(`no runtime for ${JSON.stringify(runtimeHandler)} is configured`);
+    }
+    const id = randomBytes(32).toString('hex');
+    const name = makeSandboxName(config.metadata);
+    const log = this.opts.log.child({ sandbox: id, name });
+    try {
+      this.names.reserve(name, id);
+    } catch (err) {
+      throw newError(
+        'already_exists',
+        `failed to reserve sandbox name ${JSON.stringify(name)}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const undo: { what: string; fn: () => Promise<void> | void }[] = [
+      { what: 'name reservation', fn: () => this.names.releaseByName(name) },
+    ];
+    try {
+      return await this.#run(ctx, id, name, config, runtimeHandler, undo);
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        try {
+          await step.fn();
+        } catch (cleanupErr) {
+          log.warn({ err: cleanupErr }, `undoing a failed RunPodSandbox: ${step.what}`);
+        }
+      }
+      throw err;
+    }
+  }
+
+  async #run(
+    ctx: OpContext,
+    id: string,
+    name: string,
+    config: PodSandboxConfig,
+    runtimeHandler: string,
+    undo: { what: string; fn: () => Promise<void> | void }[],
+  ): Promise<string> {
+    const { opts } = this;
+    const image = await opts.images.ensure(ctx, opts.sandboxImage).catch((err: Error) => {
+      throw withContext(err, `failed to get sandbox image ${JSON.stringify(opts.sandboxImage)}`);
+    });
+
+    const dir = this.sandboxDir(id);
+    const stateDir = this.sandboxStateDir(id);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    undo.push({ what: 'sandbox root dir', fn: () => removeTree(dir, opts.rootDir) });
+    mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+    undo.push({ what: 'sandbox state dir', fn: () => removeTree(stateDir, opts.stateDir) });
+    writeSandboxFiles(dir, config);
+    let shmPath: string | undefined;
+    if (!hostIpc(config)) {
+      shmPath = join(stateDir, 'shm');
+      mountShm(shmPath);
+      undo.push({ what: 'shm mount', fn: () => unmountShm(shmPath as string) });
+    }
+
+    const md: SandboxMetadata = {
+      id,
+      name,
+      config,
+      netnsPath: '',
+      ip: '',
+      additionalIps: [],
+      runtimeHandler,
+    };
+    if (!hostNetwork(config)) {
+      const network = opts.network;
+      if (network === undefined) {
+        throw failedPrecondition('failed to setup network: no CNI network is configured');
+      }
+      md.netnsPath = await createNetns(this.netnsDir);
+      const netnsPath = md.netnsPath;
+      undo.push({ what: 'network namespace', fn: () => removeNetns(netnsPath, this.netnsDir) });
+      const req = podNetworkRequest(id, netnsPath, config);
+      // Registered before setup: a failed ADD may have allocated (an IP) already.
+      undo.push({ what: 'pod network', fn: () => network.remove(req) });
+      const result = await network.setup(req).catch((err: Error) => {
+        throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
+      });
+      const ips = selectPodIps(result);
+      md.ip = ips.ip;
+      md.additionalIps = ips.additionalIps;
+      md.cniResult = result.raw;
+    }
+
+    const spec = buildSandboxSpec({
+      id,
+      namespace: CRI_NAMESPACE,
+      config,
+      image: image.config,
+      imageName: image.name,
+      netnsPath: md.netnsPath,
+      oomScoreAdj: opts.oomScoreAdj,
+    });
+    const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
+
+    // The snapshot is leased until the record that names it exists.
+    const lease = await opts.leases.create(ctx, { id: `cri-sandbox-${id}` });
+    const lctx: OpContext = { ...ctx, lease: lease.id };
+    let rootfs: Mount[];
+    try {
+      rootfs = await opts.snapshotter.prepare(lctx, id, image.chainId);
+      undo.push({
+        what: 'snapshot',
+        fn: () => ignoreNotFound(opts.snapshotter.remove(this.#bg, id)),
+      });
+      await opts.containers.create(ctx, {
+        id,
+        labels: { ...image.labels, ...config.labels, [KIND_LABEL]: KIND_SANDBOX },
+        image: image.name,
+        runtime: { name: RUNC_RUNTIME },
+        spec: specAny,
+        snapshotter: opts.snapshotterName,
+        snapshotKey: id,
+        sandbox: '',
+        extensions: { [SANDBOX_METADATA_EXTENSION]: encodeSandboxMetadata(md) },
+      });
+      undo.push({
+        what: 'container record',
+        fn: () => ignoreNotFound(opts.containers.delete(this.#bg, id)),
+      });
+    } finally {
+      await opts.leases.delete(ctx, lease.id).catch(() => {});
+    }
+
+    const { task } = await opts.tasks
+      .create(ctx, id, {
+        spec: specAny,
+        runtime: RUNC_RUNTIME,
+        rootfs,
+        io: { stdin: '', stdout: '', stderr: '', terminal: false },
+      })
+      .catch((err: Error) => {
+        throw withContext(err, 'failed to create containerd task');
+      });
+    undo.push({ what: 'task', fn: () => this.#killAndDelete(task) });
+    const pid = await task.start(ctx).catch((err: Error) => {
+      throw withContext(err, `failed to start sandbox container task ${JSON.stringify(id)}`);
+    });
+    const record = await opts.containers.get(ctx, id);
+    const sb = new Sandbox(
+      md,
+      { state: 'ready', pid, createdAt: record.createdAt },
+      dir,
+      stateDir,
+      shmPath,
+    );
+    this.store.add(sb);
+    this.#monitor(sb, task);
+    return id;
+  }
+
+  /** Waits for the pause to exit, then marks the pod NOTREADY and deletes the task (containerd's exit handler). */
+  #monitor(sb: Sandbox, task: Task): void {
+    const pid = sb.status.pid;
+    task.wait(this.#bg).then(
+      async () => {
+        if (this.store.list().includes(sb) && sb.status.pid === pid) {
+          sb.status = { ...sb.status, state: 'notready', pid: 0 };
+        }
+        await ignoreNotFound(this.opts.tasks.delete(this.#bg, sb.id)).catch((err) =>
+          this.opts.log.warn({ err, sandbox: sb.id }, 'deleting the exited sandbox task'),
+        );
+      },
+      (err) => {
+        // berthd is stopping or the shim is gone; recovery finds the task again.
+        this.opts.log.debug({ err, sandbox: sb.id }, 'sandbox exit monitor ended');
+      },
+    );
+  }
+
+  async #killAndDelete(task: Task): Promise<void> {
+    await ignoreNotFound(task.kill(this.#bg, SIGKILL, true));
+    await Promise.race([task.wait(this.#bg), delay(STOP_WAIT_MS)]);
+    await ignoreNotFound(this.opts.tasks.delete(this.#bg, task.id));
+  }
+
+  /** StopPodSandbox; idempotent. */
+  async stop(ctx: OpContext, idOrPrefix: string): Promise<void> {
+    const sb = this.store.sandbox(idOrPrefix);
+    await this.#locked(sb.id, () => this.#stop(ctx, sb));
+  }
+
+  async #stop(ctx: OpContext, sb: Sandbox): Promise<void> {
+    const { opts } = this;
+    await this.podContainers?.stopAll(ctx, sb.id);
+    if (sb.shmPath !== undefined) unmountShm(sb.shmPath);
+    if (sb.status.state !== 'notready') {
+      let task: Task | undefined;
+      try {
+        task = opts.tasks.get(ctx, sb.id);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (task !== undefined) {
+        await ignoreNotFound(task.kill(ctx, SIGKILL, true)).catch((err: Error) => {
+          throw withContext(err, `failed to kill sandbox container ${JSON.stringify(sb.id)}`);
+        });
+        const exited = await Promise.race([
+          task.wait(ctx).then(() => true),
+          delay(STOP_WAIT_MS).then(() => false),
+        ]);
+        if (!exited)
+          throw newError(
+            'deadline_exceeded',
+            `sandbox ${sb.id}: the pause process did not exit after SIGKILL`,
+          );
+        await ignoreNotFound(opts.tasks.delete(ctx, sb.id));
+      }
+      sb.status = { ...sb.status, state: 'notready', pid: 0 };
+    }
+    const netnsPath = sb.metadata.netnsPath;
+    if (netnsPath !== '' && opts.network !== undefined) {
+      // A namespace removed by an earlier stop is passed as '' (the CNI spec's "gone").
+      const req = podNetworkRequest(
+        sb.id,
+        existsSync(netnsPath) ? netnsPath : '',
+        sb.metadata.config,
+      );
+      await opts.network.remove(req).catch((err: Error) => {
+        throw withContext(err, `failed to destroy network for sandbox ${JSON.stringify(sb.id)}`);
+      });
+      await removeNetns(netnsPath, this.netnsDir);
+    }
+  }
+
+  /** RemovePodSandbox: stops the pod first; a missing id is not an error. */
+  async remove(ctx: OpContext, idOrPrefix: string): Promise<void> {
+    let sb: Sandbox;
+    try {
+      sb = this.store.sandbox(idOrPrefix);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    await this.#locked(sb.id, async () => {
+      if (!this.store.list().includes(sb)) return;
+      await this.#stop(ctx, sb).catch((err: Error) => {
+        throw withContext(err, `failed to forcibly stop sandbox ${JSON.stringify(sb.id)}`);
+      });
+      await this.podContainers?.removeAll(ctx, sb.id);
+      removeTree(sb.dir, this.opts.rootDir);
+      removeTree(sb.stateDir, this.opts.stateDir);
+      await ignoreNotFound(this.opts.containers.delete(ctx, sb.id));
+      await ignoreNotFound(this.opts.snapshotter.remove(ctx, sb.id));
+      this.store.delete(sb.id);
+      this.names.releaseByKey(sb.id);
+    });
+  }
+
+  /** PodSandboxStatus, and containerd's verbose info. */
+  async status(
+    ctx: OpContext,
+    idOrPrefix: string,
+    verbose: boolean,
+  ): Promise<{ status: PodSandboxStatus; info: Record<string, string> }> {
+    const sb = this.store.sandbox(idOrPrefix);
+    const m = sb.metadata;
+    const ns = m.config.linux?.securityContext?.namespaceOptions;
+    const status: PodSandboxStatus = {
+      id: m.id,
+      metadata: m.config.metadata,
+      state: toCriState(sb),
+      createdAt: sb.status.createdAt,
+      network: { ip: m.ip, additionalIps: m.additionalIps.map((ip) => ({ ip })) },
+      linux: {
+        namespaces: {
+          options: {
+            network: ns?.network ?? 0,
+            pid: ns?.pid ?? 0,
+            ipc: ns?.ipc ?? 0,
+            targetId: '',
+          },
+        },
+      },
+      labels: m.config.labels,
+      annotations: m.config.annotations,
+      runtimeHandler: m.runtimeHandler,
+    };
+    if (!verbose) return { status, info: {} };
+    return {
+      status,
+      info: { info: JSON.stringify(await this.#verboseInfo(ctx, sb), bigintReplacer) },
+    };
+  }
+
+  async #verboseInfo(ctx: OpContext, sb: Sandbox): Promise<Record<string, unknown>> {
+    let processStatus = 'deleted';
+    try {
+      processStatus = (await this.opts.tasks.get(ctx, sb.id).state(ctx)).status;
+    } catch (err) {
+      if (!isNotFound(err)) processStatus = 'unknown';
+    }
+    let record: Container | undefined;
+    try {
+      record = await this.opts.containers.get(ctx, sb.id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const m = sb.metadata;
+    return {
+      pid: sb.status.pid,
+      processStatus,
+      ...(m.netnsPath !== '' && { netNamespaceClosed: !existsSync(m.netnsPath) }),
+      image: record?.image ?? '',
+      snapshotKey: record?.snapshotKey ?? '',
+      snapshotter: record?.snapshotter ?? '',
+      runtimeHandler: m.runtimeHandler,
+      runtimeType: record?.runtime.name ?? RUNC_RUNTIME,
+      runtimeOptions: null,
+      config: m.config,
+      runtimeSpec: record?.spec
+        ? JSON.parse(Buffer.from(record.spec.value).toString('utf8'))
+        : null,
+      cniResult: m.cniResult ?? null,
+    };
+  }
+
+  /** ListPodSandbox. */
+  list(filter: PodSandboxFilter | undefined): PodSandbox[] {
+    const items = this.store.list().map(
+      (sb): PodSandbox => ({
+        id: sb.id,
+        metadata: sb.metadata.config.metadata,
+        state: toCriState(sb),
+        createdAt: sb.status.createdAt,
+        labels: sb.metadata.config.labels,
+        annotations: sb.metadata.config.annotations,
+        runtimeHandler: sb.metadata.runtimeHandler,
+      }),
+    );
+    return filterSandboxes(items, filter, (prefix) => {
+      try {
+        return this.store.sandbox(prefix).id;
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /**
+   * Rebuilds the sandboxes from the k8s.io records of kind sandbox (after a
+   * restart, or kill -9): the task manager has reconnected their shims; a
+   * running pause is READY again and watched, any other is NOTREADY.
+   */
+  async recover(): Promise<void> {
+    const ctx = this.#bg;
+    const records = await this.opts.containers.list(ctx);
+    for (const rec of records) {
+      if (rec.labels[KIND_LABEL] !== KIND_SANDBOX) continue;
+      const ext = rec.extensions[SANDBOX_METADATA_EXTENSION];
+      if (ext === undefined) continue;
+      try {
+        await this.#recoverOne(ctx, rec, decodeSandboxMetadata(ext));
+      } catch (err) {
+        this.opts.log.warn({ err, sandbox: rec.id }, 'failed to recover sandbox');
+      }
+    }
+  }
+
+  async #recoverOne(ctx: OpContext, rec: Container, md: SandboxMetadata): Promise<void> {
+    const shmPath = hostIpc(md.config) ? undefined : join(this.sandboxStateDir(md.id), 'shm');
+    const sb = new Sandbox(
+      md,
+      { state: 'notready', pid: 0, createdAt: rec.createdAt },
+      this.sandboxDir(md.id),
+      this.sandboxStateDir(md.id),
+      shmPath,
+    );
+    let task: Task | undefined;
+    try {
+      task = this.opts.tasks.get(ctx, md.id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (task !== undefined) {
+      const st = await task.state(ctx).catch(() => undefined);
+      if (st !== undefined && (st.status === 'running' || st.status === 'paused')) {
+        sb.status = { ...sb.status, state: 'ready', pid: st.pid };
+      } else {
+        // Exited (or never started) while berthd was away: as the exit handler would.
+        await ignoreNotFound(this.opts.tasks.delete(ctx, md.id)).catch(() => {});
+        task = undefined;
+      }
+    }
+    this.names.reserve(md.name, md.id);
+    this.store.add(sb);
+    if (task !== undefined) this.#monitor(sb, task);
+  }
+
+  /** Serialises stop and remove of one sandbox. */
+  async #locked(id: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    const tail = next.catch(() => {});
+    this.#locks.set(id, tail);
+    try {
+      await next;
+    } finally {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    }
+  }
+}
+
+function toCriState(sb: Sandbox): PodSandboxState {
+  return sb.status.state === 'ready'
+    ? PodSandboxState.SANDBOX_READY
+    : PodSandboxState.SANDBOX_NOTREADY;
+}
+
+/** `what: <cause>`, keeping the cause's kind (its status code). */
+function withContext(err: Error, what: string): Error {
+  return newError(kindOf(err) ?? 'unknown', `${what}: ${err.message}`, { cause: err });
+}
+
+async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function bigintReplacer(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
