@@ -7,12 +7,12 @@ import type {
   ContainerResources,
   LinuxContainerResources,
 } from '../../api/k8s/cri/runtime/v1/api.js';
-import type { OciSpec } from './deps.js';
+import type { OciSpec } from '../opts/index.js';
 
 const big = (v: unknown): bigint =>
   typeof v === 'number' && Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
 
-export function resourcesOfSpec(spec: OciSpec): ContainerResources {
+export function resourcesOfSpec(spec: Pick<OciSpec, 'process' | 'linux'>): ContainerResources {
   if (!spec.linux) return {};
   const linux: LinuxContainerResources = {
     cpuPeriod: 0n,

@@ -8,12 +8,15 @@
  * inside the mount (openat2 RESOLVE_IN_ROOT), so no symlink in the image can
  * lead the read to the host.
  */
+import { execFile } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, readSync, rmdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Mount } from '../../core/mount/index.js';
-import { isErrno, O_RDONLY } from '../../sys/linux.js';
+import { isErrno, O_DIRECTORY, O_PATH, O_RDONLY } from '../../sys/linux.js';
 import { mountAll, unmountAll } from '../../sys/mount.js';
 import { RootFs } from '../../sys/rootfs.js';
-import type { RootfsReader } from './deps.js';
+
+const execFileP = promisify(execFile);
 
 /** Files bigger than this are refused: these are small text files. */
 export const MAX_ROOTFS_FILE = 4 << 20;
@@ -26,7 +29,7 @@ export function readOnlyMounts(mounts: readonly Mount[]): Mount[] {
   }));
 }
 
-export class SnapshotFileReader implements RootfsReader {
+export class SnapshotFileReader {
   private root: RootFs | undefined;
   private mounted = false;
 
@@ -62,6 +65,29 @@ export class SnapshotFileReader implements RootfsReader {
         off += n;
       }
       return buf.subarray(0, off);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * Copies the directory at `path` in the rootfs, with owners, modes and
+   * links, into the existing directory `dest` (containerd's WithVolumes
+   * copying an image VOLUME's content). Nothing to do when the image has
+   * no directory there.
+   */
+  async copyDirInto(path: string, dest: string): Promise<void> {
+    const root = this.open();
+    let fd: number;
+    try {
+      fd = root.open(path.replace(/^\/+/, ''), O_PATH | O_DIRECTORY);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+      throw err;
+    }
+    try {
+      // The fd pins the directory resolved inside the root; cp reads it through /proc.
+      await execFileP('cp', ['-a', '--', `/proc/${process.pid}/fd/${fd}/.`, dest]);
     } finally {
       closeSync(fd);
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -22,7 +22,13 @@ import {
   ContainerState,
   PodSandboxConfig,
 } from '../../api/k8s/cri/runtime/v1/api.js';
-import { isAlreadyExists, isFailedPrecondition, isNotFound } from '../../core/errdefs/index.js';
+import {
+  isAlreadyExists,
+  isFailedPrecondition,
+  isInvalidArgument,
+  isNotFound,
+  notFound,
+} from '../../core/errdefs/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import { SqliteContainerStore } from '../../metadata/index.js';
@@ -30,20 +36,22 @@ import { ShimManager } from '../../runtime/v2/manager.js';
 import { unmountAll } from '../../sys/mount.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { TtrpcServer } from '../../ttrpc/index.js';
-import type { OciSpec, ResolvedImage, SandboxInfo } from './deps.js';
+import { hostSpecFacts, realSpecHost } from '../opts/index.js';
+import type { ResolvedImage, SandboxInfo } from './deps.js';
 import { CONTAINER_KIND_LABEL, CONTAINER_METADATA_EXTENSION } from './metadata.js';
 import { ContainerService, K8S_NAMESPACE } from './service.js';
-import { createTestContainerIO, runTestExec } from './testing/io-doubles.js';
 
 /**
  * ContainerService against berth's real TaskManager (the runc shim and
- * runc), overlayfs snapshots and the SQLite container records; the
- * sandbox, image and spec parts are the test's. Root only.
+ * runc), overlayfs snapshots, the SQLite container records, the CRI spec
+ * builder and the CRI container IO; sandboxes and images are the test's
+ * (a "pod" whose namespaces are this process's). Root only.
  */
 const root = process.getuid?.() === 0;
 const SHIM = '/usr/bin/containerd-shim-runc-v2';
 const available = root && existsSync(SHIM) && existsSync('/bin/busybox');
 const CHAIN = 'sha256:chain-busybox';
+const DIGEST_REF = `localhost/busybox@sha256:${'0'.repeat(64)}`;
 
 describe('ContainerService with the real runc shim', {
   skip: !available && 'needs root, runc shim, busybox',
@@ -52,11 +60,8 @@ describe('ContainerService with the real runc shim', {
   let stores: TestStores;
   let records: SqliteContainerStore;
   let events: TtrpcServer;
-  let baseSpec: OciSpec;
   const managers: ShimManager[] = [];
   const services: ContainerService[] = [];
-  const passwdSeen: string[] = [];
-  let failSpec = false;
   const ctx: OpContext = {
     namespace: K8S_NAMESPACE,
     signal: new AbortController().signal,
@@ -66,20 +71,27 @@ describe('ContainerService with the real runc shim', {
   const images = new Map<string, ResolvedImage>();
 
   const sandbox = (id: string, state: 'ready' | 'notready' = 'ready'): SandboxInfo => {
+    const sbDir = join(dir, 'sandboxes', id);
     const sb: SandboxInfo = {
       id,
       config: PodSandboxConfig.fromPartial({
         metadata: { name: `pod-${id}`, namespace: 'default', uid: `uid-${id}`, attempt: 0 },
+        hostname: `pod-${id}`,
         logDirectory: join(dir, 'logs', id),
       }),
       state,
-      pid: 0,
+      pid: process.pid,
       netnsPath: '',
       ip: '',
-      dir: join(dir, 'sandboxes', id),
+      dir: sbDir,
+      shmPath: join(sbDir, 'shm'),
       runtimeHandler: '',
     };
     mkdirSync(sb.config.logDirectory, { recursive: true });
+    mkdirSync(join(sbDir, 'shm'), { recursive: true });
+    writeFileSync(join(sbDir, 'hostname'), `pod-${id}\n`);
+    writeFileSync(join(sbDir, 'hosts'), '127.0.0.1 localhost\n');
+    writeFileSync(join(sbDir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
     sandboxes.set(id, sb);
     return sb;
   };
@@ -111,50 +123,18 @@ describe('ContainerService with the real runc shim', {
       sandboxes: {
         get(id) {
           const sb = sandboxes.get(id);
-          if (!sb)
-            throw Object.assign(new Error(`sandbox ${id}: not found`), { kind: 'not_found' });
+          if (!sb) throw notFound(`sandbox ${JSON.stringify(id)}`);
           return sb;
         },
       },
       images: {
         async resolve(_ctx, ref) {
           const img = images.get(ref) ?? [...images.values()].find((i) => i.id === ref);
-          if (!img)
-            throw Object.assign(new Error(`image ${JSON.stringify(ref)}: not found`), {
-              kind: 'not_found',
-            });
+          if (!img) throw notFound(`image ${JSON.stringify(ref)}`);
           return img;
         },
-        async references(_ctx, id) {
-          const names = [...images.entries()].filter(([, i]) => i.id === id).map(([n]) => n);
-          return names.length ? { repoTags: names, repoDigests: [] } : undefined;
-        },
       },
-      async buildSpec({ config, image, rootfs }) {
-        if (failSpec) throw Object.assign(new Error('bad mount'), { kind: 'invalid_argument' });
-        const passwd = await rootfs.readFile('/etc/passwd');
-        passwdSeen.push(passwd?.toString() ?? '<none>');
-        assert.equal(await rootfs.readFile('/etc/no-such-file'), undefined);
-        const spec = structuredClone(baseSpec);
-        spec.process!.args = [...config.command, ...config.args];
-        spec.process!.terminal = config.tty;
-        spec.process!.env = [
-          ...(image.config.config?.Env ?? []),
-          ...config.envs.map((e) => `${e.key}=${e.value}`),
-        ];
-        spec.root = { path: 'rootfs', readonly: false };
-        return spec;
-      },
-      updateSpecResources(spec, r) {
-        spec.linux = spec.linux ?? {};
-        spec.linux.resources = spec.linux.resources ?? {};
-        if (r.memoryLimitInBytes > 0n)
-          spec.linux.resources.memory = { limit: Number(r.memoryLimitInBytes) };
-        if (r.cpuShares > 0n) spec.linux.resources.cpu = { shares: Number(r.cpuShares) };
-        return spec;
-      },
-      createIO: createTestContainerIO,
-      runExec: runTestExec,
+      spec: { options: { ...hostSpecFacts(), restrictOomScoreAdj: true }, host: realSpecHost },
       runtime: () => ({ type: 'io.containerd.runc.v2', snapshotter: 'overlayfs' }),
       log: nullLogger,
     });
@@ -192,43 +172,50 @@ describe('ContainerService with the real runc shim', {
 
   const status = async (s: ContainerService, id: string) =>
     (await s.containerStatus(ctx, { containerId: id, verbose: false })).status!;
+  const info = async (s: ContainerService, id: string) =>
+    JSON.parse((await s.containerStatus(ctx, { containerId: id, verbose: true })).info.info!);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-cri-ctr-'));
     stores = imageStores(dir, { snapshotters: ['overlayfs'] });
     records = new SqliteContainerStore(stores.mdb);
-    // The image: one committed overlay snapshot holding busybox and /etc/passwd.
+    // The image: one committed overlay snapshot holding busybox, /etc/passwd and a volume's seed.
     const sn = stores.snapshotters.get('overlayfs')!;
     const extract = await sn.prepare(ctx, 'extract-busybox');
     const fs = extract[0]!.source;
-    for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(fs, d));
+    for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp', 'data']) mkdirSync(join(fs, d));
     copyFileSync('/bin/busybox', join(fs, 'bin/busybox'));
-    for (const a of ['sh', 'sleep', 'echo', 'cat', 'true', 'tail', 'kill'])
+    for (const a of ['sh', 'sleep', 'echo', 'cat', 'true', 'tail', 'kill', 'id', 'ls']) {
       symlinkSync('busybox', join(fs, 'bin', a));
+    }
+    writeFileSync(join(fs, 'data/seed'), 'from the image\n');
     writeFileSync(
       join(fs, 'etc/passwd'),
       'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n',
     );
+    writeFileSync(join(fs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\nextra:x:4242:nobody\n');
     // A root for the collector: no image record refers to it.
-    await sn.commit(ctx, CHAIN, 'extract-busybox', { labels: { 'containerd.io/gc.root': 'test' } });
-    images.set('localhost/busybox:latest', {
-      id: 'sha256:img1',
-      name: 'localhost/busybox:latest',
-      chainId: CHAIN,
-      config: { config: { Env: ['PATH=/bin'] } },
+    await sn.commit(ctx, CHAIN, 'extract-busybox', {
+      labels: { 'containerd.io/gc.root': 'test' },
     });
-    images.set('localhost/busybox-usr1:latest', {
-      id: 'sha256:img2',
-      name: 'localhost/busybox-usr1:latest',
-      chainId: CHAIN,
-      config: {
-        config: { Env: ['PATH=/bin'], StopSignal: 'SIGUSR1', Labels: { 'from.image': 'yes' } },
-      },
+    const image = (ref: string, id: string, config: ResolvedImage['config']['config']) =>
+      images.set(ref, {
+        id,
+        references: [ref, DIGEST_REF, id],
+        chainId: CHAIN,
+        config: { config },
+      });
+    image('localhost/busybox:latest', 'sha256:img1', { Env: ['PATH=/bin'] });
+    image('localhost/busybox-usr1:latest', 'sha256:img2', {
+      Env: ['PATH=/bin'],
+      StopSignal: 'SIGUSR1',
+      Labels: { 'from.image': 'yes' },
     });
-    const gen = join(dir, 'gen');
-    mkdirSync(gen);
-    execFileSync('runc', ['spec', '--bundle', gen]);
-    baseSpec = JSON.parse(readFileSync(join(gen, 'config.json'), 'utf8'));
+    image('localhost/busybox-nobody:latest', 'sha256:img3', {
+      Env: ['PATH=/bin'],
+      User: 'nobody',
+      Volumes: { '/data': {} },
+    });
     events = new TtrpcServer({ log: nullLogger });
     events.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload) => {
       ForwardRequest.decode(payload);
@@ -267,15 +254,11 @@ describe('ContainerService with the real runc shim', {
       'echo hello; echo oops >&2; trap "exit 0" TERM; while true; do sleep 0.1; done',
     ]);
     assert.match(id, /^[0-9a-f]{64}$/);
-    assert.ok(
-      passwdSeen.at(-1)!.includes('nobody:x:65534'),
-      'the spec builder read /etc/passwd from the snapshot',
-    );
     assert.equal(mountsUnder(dir).length, 0, 'the read-only rootfs mount is gone');
     let st = await status(s, id);
     assert.equal(st.state, ContainerState.CONTAINER_CREATED);
     assert.equal(st.image?.image, 'localhost/busybox:latest');
-    assert.equal(st.imageRef, 'sha256:img1');
+    assert.equal(st.imageRef, DIGEST_REF);
     assert.equal(st.logPath, join(sb.config.logDirectory, 'web.log'));
     const record = await records.get(ctx, id);
     assert.equal(record.labels[CONTAINER_KIND_LABEL], 'container');
@@ -329,11 +312,12 @@ describe('ContainerService with the real runc shim', {
       list.containers.map((c) => c.id),
       [id],
     );
-    const verbose = await s.containerStatus(ctx, { containerId: id, verbose: true });
-    const info = JSON.parse(verbose.info.info!);
-    assert.equal(info.sandboxID, 'sb1');
-    assert.ok(info.pid > 0);
-    assert.deepEqual(info.runtimeSpec.process.args.slice(0, 2), ['/bin/sh', '-c']);
+    const verbose = await info(s, id);
+    assert.equal(verbose.sandboxID, 'sb1');
+    assert.ok(verbose.pid > 0);
+    assert.deepEqual(verbose.runtimeSpec.process.args.slice(0, 2), ['/bin/sh', '-c']);
+    assert.equal(verbose.runtimeSpec.annotations['io.kubernetes.cri.sandbox-id'], 'sb1');
+    assert.equal(verbose.snapshotKey, id);
 
     await s.stopContainer(ctx, { containerId: id, timeout: 10n });
     st = await status(s, id);
@@ -423,12 +407,16 @@ describe('ContainerService with the real runc shim', {
     const sb = sandbox('sb4');
     const recordsBefore = (await records.list(ctx)).length;
     const snapsBefore = (await stores.snapshotters.get('overlayfs')!.list(ctx)).length;
-    failSpec = true;
-    try {
-      await assert.rejects(create(s, sb, 'bad', ['true']), /bad mount/);
-    } finally {
-      failSpec = false;
-    }
+    // The spec builder refuses a privileged container in a pod that is not: after the snapshot was made.
+    await assert.rejects(
+      create(s, sb, 'bad', ['true'], {
+        linux: ContainerConfig.fromPartial({
+          linux: { securityContext: { privileged: true } },
+        }).linux,
+      }),
+      (err: Error) =>
+        isInvalidArgument(err) && /no privileged container allowed in sandbox/.test(err.message),
+    );
     assert.equal((await records.list(ctx)).length, recordsBefore);
     assert.equal((await stores.snapshotters.get('overlayfs')!.list(ctx)).length, snapsBefore);
     assert.equal(mountsUnder(dir).length, 0);
@@ -438,6 +426,31 @@ describe('ContainerService with the real runc shim', {
     );
     const ok = await create(s, sb, 'bad', ['true']);
     await s.removeContainer(ctx, { containerId: ok });
+  });
+
+  it("runs as the image's user from its /etc/passwd, with the image's VOLUME content", async () => {
+    const s = await service();
+    const sb = sandbox('sb7');
+    const id = await create(s, sb, 'nobody', ['while true; do sleep 0.1; done'], {
+      image: { image: 'localhost/busybox-nobody:latest', annotations: {} },
+    });
+    const spec = (await info(s, id)).runtimeSpec;
+    assert.equal(spec.process.user.uid, 65534);
+    assert.equal(spec.process.user.gid, 65534);
+    // containerd 1.6.20 takes additional groups for uid 0 unless the pod names a user.
+    assert.deepEqual(spec.process.user.additionalGids, [65534]);
+    const volume = spec.mounts.find((m: { destination: string }) => m.destination === '/data');
+    assert.ok(volume, 'the image VOLUME is mounted');
+    assert.equal(readFileSync(join(volume.source, 'seed'), 'utf8'), 'from the image\n');
+    await s.startContainer(ctx, { containerId: id });
+    const r = await s.execSync(ctx, {
+      containerId: id,
+      cmd: ['sh', '-c', 'id -u; cat /data/seed; cat /etc/hostname'],
+      timeout: 5n,
+    });
+    assert.equal(r.stdout.toString(), '65534\nfrom the image\npod-sb7\n');
+    await s.removeContainer(ctx, { containerId: id });
+    assert.equal(existsSync(volume.source), false, 'the volume goes with the container');
   });
 
   it('updates resources of a running container in its cgroup and its spec', async () => {
@@ -461,9 +474,7 @@ describe('ContainerService with the real runc shim', {
       },
       annotations: {},
     });
-    const pid =
-      (await status(s, id)) &&
-      JSON.parse((await s.containerStatus(ctx, { containerId: id, verbose: true })).info.info!).pid;
+    const { pid } = await info(s, id);
     assert.equal(memoryLimit(pid), 64 * 1024 * 1024);
     const st = await status(s, id);
     assert.equal(st.resources?.linux?.memoryLimitInBytes, 64n << 20n);
@@ -479,14 +490,10 @@ describe('ContainerService with the real runc shim', {
       'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done',
     ]);
     await s1.startContainer(ctx, { containerId: runningId });
-    const pid = JSON.parse(
-      (await s1.containerStatus(ctx, { containerId: runningId, verbose: true })).info.info!,
-    ).pid;
+    const { pid } = await info(s1, runningId);
     const dies = await create(s1, sb, 'dies', ['while true; do sleep 0.1; done']);
     await s1.startContainer(ctx, { containerId: dies });
-    const diesPid = JSON.parse(
-      (await s1.containerStatus(ctx, { containerId: dies, verbose: true })).info.info!,
-    ).pid;
+    const { pid: diesPid } = await info(s1, dies);
     const created = await create(s1, sb, 'later', ['echo later']);
     const exited = await create(s1, sb, 'exited', ['exit 5']);
     await s1.startContainer(ctx, { containerId: exited });
@@ -499,7 +506,6 @@ describe('ContainerService with the real runc shim', {
     // "berthd stops": the service and its task manager go; shims and containers stay.
     await s1.close();
     const m1 = managers.at(-1)!;
-    for (const c of s1.store.list()) await c.io?.close();
     await m1.close();
     process.kill(diesPid, 'SIGKILL');
     const log = join(sb.config.logDirectory, 'keeps.log');
@@ -550,7 +556,7 @@ describe('ContainerService with the real runc shim', {
     await s2.stopAll(ctx, sb.id);
     assert.equal((await status(s2, runningId)).state, ContainerState.CONTAINER_EXITED);
     await s2.removeAll(ctx, sb.id);
-    assert.equal(s2.store.list().length, 0);
+    assert.equal(s2.store.list().filter((c) => c.sandboxId === sb.id).length, 0);
   });
 });
 

@@ -8,20 +8,19 @@
  *   `container`, the CRI metadata as an extension, the OCI spec, runtime
  *   and snapshot), so `ctr -n k8s.io containers ls` shows it;
  * - the status: `<root>/containers/<id>/status`, checkpointed;
- * - the FIFOs: `<state>/containers/<id>/io/`;
+ * - the FIFOs: `<state>/containers/<id>/io/` (src/cri/io);
  * - the rootfs: snapshot `<id>` on the runtime's snapshotter, prepared
  *   from the image's chain ID;
- * - the task: the TaskManager's, on `io.containerd.runc.v2`.
+ * - image VOLUMEs: `<root>/containers/<id>/volumes/<random>`;
+ * - the task: the TaskManager's, on the runtime the pod's handler names.
  *
- * Each running container has an exit monitor: when its task exits, the exit
- * is recorded (finished at, exit code) and the task deleted so its shim
- * goes. `/tasks/oom` events mark the container `OOMKilled`.
+ * Each running container has an exit monitor: when its task exits, the
+ * output is drained, the task deleted (its shim goes) and the exit recorded.
+ * `/tasks/oom` events mark a container `OOMKilled`.
  */
 import { randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { TaskOOM } from '../../api/containerd/events/task.js';
 import {
   type AttachRequest,
@@ -50,7 +49,7 @@ import {
   type UpdateContainerResourcesRequest,
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import type {
-  Container as Record_,
+  Container as ContainerRecord,
   ContainerStore as RecordStore,
 } from '../../core/containers/index.js';
 import {
@@ -68,22 +67,34 @@ import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Exit, Task, TaskManager } from '../../core/tasks/index.js';
 import { nowNanos } from '../../core/time/index.js';
 import { type Handler, unary } from '../../server/service.js';
+import { ContainerIO, execSync, runExec } from '../io/index.js';
+import {
+  buildContainerSpec,
+  imageVolumeMounts,
+  type OciSpec,
+  type SpecHost,
+  type SpecOptions,
+} from '../opts/index.js';
+import { applyResources } from '../opts/resources.js';
+import { NameIndex } from '../store/index.js';
 import { filterContainers, toCriContainer, toCriContainerStatus } from './convert.js';
 import type {
-  BuildContainerSpec,
-  BuildContainerStats,
-  ContainerIO,
-  CreateContainerIO,
   ImageLookup,
-  OciSpec,
-  RunExec,
   RuntimeChoice,
   SandboxInfo,
   SandboxLookup,
+  StatsCollector,
   StreamingUrls,
   StreamOptions,
-  UpdateSpecResources,
 } from './deps.js';
+import {
+  bounded,
+  cleanupOrphans,
+  ignoreNotFound,
+  splitReferences,
+  withEnv,
+  withMessage,
+} from './helpers.js';
 import {
   buildLabels,
   CONTAINER_KIND_CONTAINER,
@@ -111,15 +122,17 @@ import {
   UNKNOWN_EXIT_REASON,
   unknownStatus,
 } from './status.js';
-import { ContainerStore, CriContainer, NameIndex } from './store.js';
+import { ContainerStore, CriContainer } from './store.js';
 
 /** The namespace CRI objects live in, as containerd keeps them. */
 export const K8S_NAMESPACE = 'k8s.io';
 const CONTAINERS_DIR = 'containers';
 const SIGKILL = 9;
-/** ExecSync keeps at most this much of each stream (containerd's maxStreamSize). */
-const MAX_EXEC_SYNC_OUTPUT = 16 << 20;
+/** How long an exit waits for the container's output to be copied before its task goes. */
+const OUTPUT_DRAIN_MS = 5_000;
 const LINUX_RESOURCES_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
+/** Delays between attempts to record an exit that failed (containerd backs off likewise). */
+const EXIT_RETRY_MS = [1000, 2000, 4000, 8000, 16000];
 
 export interface ContainerServiceOptions {
   /** The CRI plugin's persistent directory (`<root>/io.containerd.grpc.v1.cri`). */
@@ -135,19 +148,16 @@ export interface ContainerServiceOptions {
   events?: Subscriber;
   sandboxes: SandboxLookup;
   images: ImageLookup;
-  buildSpec: BuildContainerSpec;
-  updateSpecResources: UpdateSpecResources;
-  createIO: CreateContainerIO;
-  runExec: RunExec;
+  /** What specs are built with (src/cri/opts): the CRI settings and daemon facts, the host. */
+  spec: { options: SpecOptions; host: SpecHost };
+  /** containerd's `max_container_log_line_size` (default 16 KiB). */
+  maxLogLineSize?: number;
   streaming?: StreamingUrls;
-  stats?: BuildContainerStats;
+  stats?: StatsCollector;
   /** The runtime of a pod's runtime handler ('' for the default). */
   runtime(handler: string): RuntimeChoice;
   log: Logger;
 }
-
-/** Delays between attempts to record an exit that failed (containerd backs off likewise). */
-const EXIT_RETRY_MS = [1000, 2000, 4000, 8000, 16000];
 
 export class ContainerService {
   readonly store = new ContainerStore();
@@ -184,6 +194,7 @@ export class ContainerService {
 
   // ------------------------------------------------------------ create
 
+  /** CreateContainer: everything done is undone when a step fails. */
   async createContainer(
     callCtx: OpContext,
     req: CreateContainerRequest,
@@ -194,16 +205,14 @@ export class ContainerService {
     const sandbox = this.sandbox(req.podSandboxId);
     if (sandbox.state !== 'ready') {
       throw notFound(
-        `failed to get sandbox container task: no running task found: task ${JSON.stringify(sandbox.id)}`,
+        `failed to get sandbox container task: no running task found: task ${sandbox.id} not found`,
       );
     }
     const sandboxConfig = req.sandboxConfig ?? sandbox.config;
+    const podMeta = sandboxConfig.metadata ??
+      sandbox.config.metadata ?? { name: '', uid: '', namespace: '', attempt: 0 };
     const id = randomBytes(32).toString('hex');
-    const name = makeContainerName(
-      config.metadata,
-      sandboxConfig.metadata ??
-        sandbox.config.metadata ?? { name: '', uid: '', namespace: '', attempt: 0 },
-    );
+    const name = makeContainerName(config.metadata, podMeta);
     const log = ctx.log.child({ container: id, name });
     const undo: (() => Promise<unknown> | unknown)[] = [];
     try {
@@ -218,6 +227,8 @@ export class ContainerService {
       const image = await this.opts.images.resolve(ctx, imageRef).catch((err) => {
         throw withMessage(err, `failed to resolve image ${JSON.stringify(imageRef)}`);
       });
+      const imageConfig = image.config.config ?? {};
+      const imageName = image.references[0] ?? image.id;
 
       const rootDir = this.rootDirOf(id);
       const stateDir = this.stateDirOf(id);
@@ -228,6 +239,9 @@ export class ContainerService {
 
       const runtime = this.opts.runtime(sandbox.runtimeHandler);
       const snapshotter = this.snapshotter(runtime.snapshotter);
+      const volumeMounts = imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
+        randomBytes(32).toString('hex'),
+      );
       const metadata: ContainerMetadata = {
         id,
         name,
@@ -238,28 +252,46 @@ export class ContainerService {
           sandboxConfig.logDirectory !== '' && config.logPath !== ''
             ? join(sandboxConfig.logDirectory, config.logPath)
             : '',
-        stopSignal: image.config.config?.StopSignal ?? '',
+        stopSignal: imageConfig.StopSignal ?? '',
       };
 
-      let record: Record_ | undefined;
       let spec: OciSpec | undefined;
       await this.withLease(ctx, async (lctx) => {
         const mounts = await snapshotter.prepare(lctx, id, image.chainId);
         undo.push(() => snapshotter.remove(this.detached(ctx), id));
         const reader = new SnapshotFileReader(mounts, join(stateDir, 'rootfs-ro'));
         try {
-          spec = await this.opts.buildSpec({ id, sandbox, config, image, rootfs: reader });
-        } catch (err) {
-          throw withMessage(err, `failed to generate container ${JSON.stringify(id)} spec`);
+          spec = await buildContainerSpec({
+            id,
+            sandbox: {
+              id: sandbox.id,
+              pid: sandbox.pid,
+              config: sandboxConfig,
+              dir: sandbox.dir,
+              ...(sandbox.shmPath !== undefined && { shmPath: sandbox.shmPath }),
+            },
+            config,
+            image: imageConfig,
+            imageName,
+            readRootfsFile: (path) => reader.readFile(path),
+            volumeMounts,
+            targetPid: async (target) => this.targetPid(sandbox.id, target),
+            options: this.opts.spec.options,
+            host: this.opts.spec.host,
+          }).catch((err) => {
+            throw withMessage(err, `failed to generate container ${JSON.stringify(id)} spec`);
+          });
+          // The image's content under each VOLUME goes into its fresh directory (containerd's WithVolumes).
+          for (const v of volumeMounts) await reader.copyDirInto(v.containerPath, v.hostPath);
         } finally {
           reader.close();
         }
-        record = await this.opts.records.create(lctx, {
+        await this.opts.records.create(lctx, {
           id,
-          labels: buildLabels(config.labels, image.config.config?.Labels, (k, err) =>
+          labels: buildLabels(config.labels, imageConfig.Labels, (k, err) =>
             log.warn({ err, label: k }, 'image label not added to the container'),
           ),
-          image: image.name,
+          image: imageName,
           runtime: { name: runtime.type, ...(runtime.options && { options: runtime.options }) },
           spec: { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
           snapshotter: runtime.snapshotter,
@@ -269,15 +301,10 @@ export class ContainerService {
         });
         undo.push(() => this.opts.records.delete(this.detached(ctx), id));
       });
-      if (!record || !spec) throw new Error('container record not created');
+      if (!spec) throw new Error(`container ${id}: no spec was built`);
 
-      const io = await this.opts.createIO(join(stateDir, 'io'), {
-        tty: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdinOnce,
-      });
+      const io = await this.createIO(stateDir, config);
       undo.push(() => io.close());
-
       const status = await StatusStorage.create(
         rootDir,
         newStatus({ createdAt: nowNanos(), resources: resourcesOfSpec(spec) }),
@@ -300,6 +327,7 @@ export class ContainerService {
 
   // ------------------------------------------------------------- start
 
+  /** StartContainer: a failure leaves the container EXITED with `StartError` (128). */
   async startContainer(callCtx: OpContext, req: StartContainerRequest): Promise<object> {
     const ctx = this.k8s(callCtx);
     const c = this.container(req.containerId);
@@ -330,7 +358,7 @@ export class ContainerService {
       const io = c.io;
       if (!io) throw failedPrecondition(`container ${JSON.stringify(id)} has no IO`);
       const rootfs = await this.snapshotter(record.snapshotter).mounts(ctx, record.snapshotKey);
-      io.startLogging(c.metadata.logPath);
+      await io.startLogging(c.metadata.logPath || undefined);
       const created = await this.opts.tasks.create(ctx, id, {
         spec: record.spec,
         runtime: record.runtime.name,
@@ -346,7 +374,7 @@ export class ContainerService {
       this.monitor(c, exited);
       return {};
     } catch (err) {
-      if (task) await this.deleteTask(this.detached(ctx), id, true);
+      if (task) await this.deleteTask(this.detached(ctx), id, true).catch(() => {});
       await c.status
         .updateSync((s) => ({
           ...s,
@@ -414,13 +442,8 @@ export class ContainerService {
 
   private async stopSignalOf(ctx: OpContext, c: CriContainer): Promise<string> {
     if (c.metadata.stopSignal !== '') return c.metadata.stopSignal;
-    try {
-      const image = await this.opts.images.resolve(ctx, c.metadata.imageRef);
-      return image.config.config?.StopSignal || 'SIGTERM';
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      return 'SIGTERM';
-    }
+    const image = await this.opts.images.resolve(ctx, c.metadata.imageRef).catch(ignoreNotFound);
+    return image?.config.config?.StopSignal || 'SIGTERM';
   }
 
   /** True once `c` stopped; false after `timeoutMs`; throws when the call is cancelled. */
@@ -431,17 +454,17 @@ export class ContainerService {
   ): Promise<boolean> {
     if (c.isStopped) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
+      const finish = (fn: () => void) => {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onAbort);
+        fn();
+      };
       const timer =
         timeoutMs === undefined
           ? undefined
           : setTimeout(() => finish(() => resolve(false)), timeoutMs);
       const onAbort = () =>
         finish(() => reject(ctx.signal.reason ?? new Error(`wait container ${c.id}: canceled`)));
-      const finish = (fn: () => void) => {
-        clearTimeout(timer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        fn();
-      };
       if (ctx.signal.aborted) return onAbort();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       void c.stopped.then(() => finish(() => resolve(true)));
@@ -450,6 +473,7 @@ export class ContainerService {
 
   // ------------------------------------------------------------ remove
 
+  /** RemoveContainer: idempotent; a running container is killed first. */
   async removeContainer(callCtx: OpContext, req: RemoveContainerRequest): Promise<object> {
     const ctx = this.k8s(callCtx);
     let c: CriContainer;
@@ -463,18 +487,17 @@ export class ContainerService {
     return {};
   }
 
-  /** Removes a container (stopping it first if it runs): task, record, snapshot, FIFOs, status. */
+  /** Removes a container (killing it first if it runs): task, record, snapshot, FIFOs, status, dirs. */
   async remove(ctx: OpContext, c: CriContainer): Promise<void> {
     const id = c.id;
-    let record: Record_;
+    let record: ContainerRecord;
     try {
       record = await this.opts.records.get(ctx, id);
     } catch (err) {
       if (!isNotFound(err)) throw err;
       ctx.log.warn({ container: id }, 'container record gone; forgetting the container');
       await c.io?.close().catch(() => {});
-      this.store.delete(id);
-      this.names.releaseByKey(id);
+      this.forget(id);
       return;
     }
     const state = stateOf(c.status.get());
@@ -517,8 +540,13 @@ export class ContainerService {
       c.status.update((s) => ({ ...s, removing: false }));
       throw withMessage(err, `failed to remove container ${JSON.stringify(id)}`);
     }
+    this.forget(id);
+  }
+
+  private forget(id: string): void {
     this.store.delete(id);
     this.names.releaseByKey(id);
+    this.opts.stats?.forget(id);
   }
 
   /** Stops every container of a pod (StopPodSandbox): SIGKILL at once, as containerd does. */
@@ -546,10 +574,11 @@ export class ContainerService {
     const c = this.container(req.containerId);
     let image = c.metadata.config.image;
     let imageRef = c.metadata.imageRef;
-    const refs = await this.opts.images.references(ctx, imageRef);
-    if (refs) {
-      if (refs.repoTags[0]) image = { image: refs.repoTags[0], annotations: {} };
-      if (refs.repoDigests[0]) imageRef = refs.repoDigests[0];
+    const found = await this.opts.images.resolve(ctx, imageRef).catch(ignoreNotFound);
+    if (found) {
+      const { repoTags, repoDigests } = splitReferences(found.references);
+      if (repoTags[0]) image = { image: repoTags[0], annotations: {} };
+      if (repoDigests[0]) imageRef = repoDigests[0];
     }
     const status = toCriContainerStatus(c, image, imageRef);
     const info: Record<string, string> = {};
@@ -557,6 +586,7 @@ export class ContainerService {
     return { status, info };
   }
 
+  /** containerd's ContainerInfo (`crictl inspect`'s `info`). */
   private async verboseInfo(ctx: OpContext, c: CriContainer): Promise<object> {
     const s = c.status.get();
     const record = await this.opts.records.get(ctx, c.id);
@@ -596,6 +626,7 @@ export class ContainerService {
 
   // ----------------------------------------------------------- update
 
+  /** UpdateContainerResources: the spec first, then the running task; the spec is put back if the task refuses. */
   async updateContainerResources(
     callCtx: OpContext,
     req: UpdateContainerResourcesRequest,
@@ -607,18 +638,20 @@ export class ContainerService {
       throw failedPrecondition(`container ${JSON.stringify(c.id)} is in removing state`);
     }
     const record = await this.opts.records.get(ctx, c.id);
-    if (!record.spec) throw failedPrecondition(`container ${JSON.stringify(c.id)} has no spec`);
-    const oldSpec: OciSpec = JSON.parse(Buffer.from(record.spec.value).toString('utf8'));
-    const newSpec = req.linux
-      ? this.opts.updateSpecResources(structuredClone(oldSpec), req.linux)
-      : oldSpec;
+    const specAny = record.spec;
+    if (!specAny) throw failedPrecondition(`container ${JSON.stringify(c.id)} has no spec`);
+    const oldSpec: OciSpec = JSON.parse(Buffer.from(specAny.value).toString('utf8'));
+    const newSpec: OciSpec = structuredClone(oldSpec);
+    newSpec.linux ??= {} as OciSpec['linux'];
+    try {
+      applyResources(newSpec, req.linux, this.opts.spec.options);
+    } catch (err) {
+      throw withMessage(err, 'failed to update resource in spec');
+    }
     const put = (spec: OciSpec, cx: OpContext) =>
       this.opts.records.update(
         cx,
-        {
-          ...record,
-          spec: { typeUrl: record.spec!.typeUrl, value: Buffer.from(JSON.stringify(spec)) },
-        },
+        { ...record, spec: { typeUrl: specAny.typeUrl, value: Buffer.from(JSON.stringify(spec)) } },
         ['spec'],
       );
     await put(newSpec, ctx);
@@ -666,18 +699,19 @@ export class ContainerService {
   // ------------------------------------------------------ exec, attach
 
   async execSync(callCtx: OpContext, req: ExecSyncRequest): Promise<ExecSyncResponse> {
-    const stdout = new CappedBuffer(MAX_EXEC_SYNC_OUTPUT);
-    const stderr = new CappedBuffer(MAX_EXEC_SYNC_OUTPUT);
+    const ctx = this.k8s(callCtx);
     const timeoutMs = Number(req.timeout) * 1000;
-    const exitCode = await this.execIn(this.k8s(callCtx), req.containerId, req.cmd, {
-      tty: false,
-      stdout: stdout.writable(),
-      stderr: stderr.writable(),
-      ...(timeoutMs > 0 && { timeoutMs }),
-    }).catch((err) => {
+    try {
+      const x = await this.execSetup(ctx, req.containerId, req.cmd, false);
+      return await execSync(x.task, x.execId, x.process, {
+        ctx,
+        dir: x.dir,
+        ...(timeoutMs > 0 && { timeoutMs }),
+        log: ctx.log,
+      });
+    } catch (err) {
       throw withMessage(err, 'failed to exec in container');
-    });
-    return { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode };
+    }
   }
 
   exec(_ctx: OpContext, req: ExecRequest): ExecResponse {
@@ -690,68 +724,47 @@ export class ContainerService {
     return this.streaming().getAttach(req);
   }
 
-  /** The streaming server's exec: runs `cmd` in the container to its end. */
-  execStream(containerId: string, cmd: string[], o: StreamOptions): Promise<number> {
-    return this.execIn(this.k8s(this.lifeCtx(this.opts.log)), containerId, cmd, o);
+  /** The streaming server's exec: runs `cmd` in the container to its end; answers its exit code. */
+  async execStream(containerId: string, cmd: string[], o: StreamOptions): Promise<number> {
+    const ctx = this.lifeCtx(this.opts.log);
+    const x = await this.execSetup(ctx, containerId, cmd, o.tty);
+    return runExec(x.task, x.execId, x.process, { ...o, ctx, dir: x.dir, log: ctx.log });
   }
 
-  /** The streaming server's attach: connects to the container's stdio. */
+  /** The streaming server's attach: connects to the container's stdio until the client leaves. */
   async attachStream(containerId: string, o: StreamOptions): Promise<void> {
-    const ctx = this.k8s(this.lifeCtx(this.opts.log));
+    const ctx = this.lifeCtx(this.opts.log);
     const c = this.running(containerId);
     const task = this.opts.tasks.get(ctx, c.id);
     if (!c.io) throw failedPrecondition(`container ${JSON.stringify(c.id)} has no IO`);
-    const done = new AbortController();
-    if (o.resize)
-      void this.followResize(o.resize, done.signal, (w, h) => task.resizePty(ctx, w, h));
-    try {
-      await c.io.attach({ ...o, closeStdin: () => task.closeIO(ctx) });
-    } finally {
-      done.abort();
-    }
+    await c.io.attach({
+      ...o,
+      closeStdin: () => task.closeIO(ctx),
+      resizePty: (s) => task.resizePty(ctx, s.width, s.height),
+    });
   }
 
-  private async followResize(
-    sizes: AsyncIterable<{ width: number; height: number }>,
-    until: AbortSignal,
-    resize: (w: number, h: number) => Promise<void>,
-  ): Promise<void> {
-    try {
-      for await (const s of sizes) {
-        if (until.aborted) return;
-        await resize(s.width, s.height).catch((err) =>
-          this.opts.log.warn({ err }, 'resizing a container console'),
-        );
-      }
-    } catch (err) {
-      this.opts.log.debug({ err }, 'resize stream ended');
-    }
-  }
-
-  private async execIn(
+  /** An exec's process: the container's, with `cmd` (containerd's execInternal). */
+  private async execSetup(
     ctx: OpContext,
     containerId: string,
     cmd: string[],
-    o: StreamOptions & { timeoutMs?: number },
-  ): Promise<number> {
+    tty: boolean,
+  ): Promise<{ task: Task; process: Record<string, unknown>; execId: string; dir: string }> {
     if (cmd.length === 0) throw invalidArgument('exec command must not be empty');
     const c = this.running(containerId);
     const record = await this.opts.records.get(ctx, c.id);
     const task = this.opts.tasks.get(ctx, c.id);
-    const spec: OciSpec = record.spec
+    if (!c.io) throw failedPrecondition(`container ${JSON.stringify(c.id)} has no IO`);
+    const spec: Partial<OciSpec> = record.spec
       ? JSON.parse(Buffer.from(record.spec.value).toString('utf8'))
       : {};
-    const proc: Record<string, any> = { ...(spec.process ?? {}) };
-    proc.terminal = o.tty;
-    proc.args = cmd;
-    delete proc.commandLine;
-    if (o.tty) proc.env = withEnv(proc.env ?? [], 'TERM=xterm');
-    const execId = randomBytes(32).toString('hex');
-    return this.opts.runExec(task, execId, proc, {
-      ...o,
-      dir: join(this.stateDirOf(c.id), 'io'),
-      ctx,
-    });
+    const process: Record<string, any> = { ...(spec.process ?? {}) };
+    process.terminal = tty;
+    process.args = cmd;
+    delete process.commandLine;
+    if (tty) process.env = withEnv(process.env ?? [], 'TERM=xterm');
+    return { task, process, execId: randomBytes(32).toString('hex'), dir: c.io.dir };
   }
 
   // -------------------------------------------------------------- stats
@@ -788,41 +801,29 @@ export class ContainerService {
       list = picked.map((p) => p.c);
     }
     const stats: ContainerStats[] = [];
-    for (const c of list) {
-      try {
-        stats.push(await this.statsOf(ctx, c));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
+    for (const c of list) stats.push(await this.statsOf(ctx, c));
     return { stats };
   }
 
   private async statsOf(ctx: OpContext, c: CriContainer): Promise<ContainerStats> {
     if (!this.opts.stats) throw unavailable('container stats are not available');
-    const record = await this.opts.records.get(ctx, c.id);
-    let metrics: Awaited<ReturnType<Task['stats']>>;
+    let task: Task | undefined;
     try {
-      metrics = await this.opts.tasks.get(ctx, c.id).stats(ctx);
+      task = this.opts.tasks.get(ctx, c.id);
     } catch (err) {
-      if (!isNotFound(err) && !isFailedPreconditionLike(err)) throw err;
+      if (!isNotFound(err)) throw err;
     }
-    let usage: { size: number; inodes: number } | undefined;
-    if (record.snapshotKey !== '') {
-      try {
-        usage = await this.snapshotter(record.snapshotter).usage(ctx, record.snapshotKey);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    return this.opts.stats({
-      id: c.id,
-      config: c.metadata.config,
-      metrics,
-      usage,
-      snapshotter: record.snapshotter,
-      timestampNs: nowNanos(),
-    });
+    const cfg = c.metadata.config;
+    return this.opts.stats.collect(
+      ctx,
+      {
+        id: c.id,
+        ...(cfg.metadata && { metadata: cfg.metadata }),
+        labels: cfg.labels,
+        annotations: cfg.annotations,
+      },
+      task,
+    );
   }
 
   // ------------------------------------------------------ exit handling
@@ -848,17 +849,19 @@ export class ContainerService {
             );
         }
       } catch (err) {
-        if (!this.life.signal.aborted)
+        if (!this.life.signal.aborted) {
           this.opts.log.error({ err }, 'the OOM event subscription ended');
+        }
       }
     })();
     this.track(run);
   }
 
-  /** Stops exit monitors and the OOM subscription; tasks and shims keep running. */
+  /** berthd stops: monitors and the OOM subscription end, IO is released; tasks and shims keep running. */
   async close(): Promise<void> {
     this.life.abort();
     await Promise.allSettled([...this.monitors]);
+    await Promise.allSettled(this.store.list().map((c) => c.io?.release()));
   }
 
   private monitor(c: CriContainer, exited: Promise<Exit>): void {
@@ -871,7 +874,7 @@ export class ContainerService {
         this.opts.log.error({ err, container: c.id }, 'waiting for the container task');
         exit = { pid: 0, status: UNKNOWN_EXIT_CODE, exitedAt: nowNanos() };
       }
-      const ctx = this.k8s(this.lifeCtx(this.opts.log));
+      const ctx = this.lifeCtx(this.opts.log);
       for (let attempt = 0; ; attempt++) {
         try {
           await this.handleExit(ctx, c, exit);
@@ -892,14 +895,17 @@ export class ContainerService {
     void p.finally(() => this.monitors.delete(p));
   }
 
-  /** Records an exit: the task is deleted (its shim goes), then the status says EXITED. */
+  /** Records an exit: output drained, the task deleted (its shim goes), then EXITED. */
   private async handleExit(ctx: OpContext, c: CriContainer, exit: Exit): Promise<void> {
+    if (c.io) await bounded(c.io.wait(), OUTPUT_DRAIN_MS);
     await this.deleteTask(ctx, c.id, true);
     await c.status.updateSync((s) => {
       const next: Status = { ...s, unknown: false };
       if (s.finishedAt === 0n) {
         next.pid = 0;
-        next.finishedAt = exit.exitedAt || nowNanos();
+        // The shim's exit time can precede the start time taken once Start answered.
+        const at = exit.exitedAt || nowNanos();
+        next.finishedAt = at < s.startedAt ? s.startedAt : at;
         next.exitCode = exit.status;
       }
       return next;
@@ -931,11 +937,11 @@ export class ContainerService {
 
   /**
    * Rebuilds the store from the container records and status files after a
-   * restart: running tasks get their IO (the same FIFOs, logging again) and
-   * an exit monitor back; tasks that ended meanwhile are recorded as exited
-   * with the exit the task manager knows; containers whose task vanished
-   * are exited with 255 `Unknown`. Directories of containers without a
-   * record are removed.
+   * restart (containerd's loadContainer): running tasks get their IO (the
+   * same FIFOs, logging again) and an exit monitor back; tasks that ended
+   * meanwhile are recorded as exited with the exit the task manager kept;
+   * containers whose task vanished are exited with 255 `Unknown`.
+   * Directories of containers without a record are removed.
    */
   async recover(callCtx: OpContext): Promise<void> {
     const ctx = this.k8s(callCtx);
@@ -960,18 +966,13 @@ export class ContainerService {
     }
   }
 
-  private async load(ctx: OpContext, record: Record_): Promise<CriContainer> {
+  private async load(ctx: OpContext, record: ContainerRecord): Promise<CriContainer> {
     const ext = record.extensions[CONTAINER_METADATA_EXTENSION];
     if (!ext) throw notFound(`metadata extension ${JSON.stringify(CONTAINER_METADATA_EXTENSION)}`);
     const meta = decodeMetadata(ext);
     const id = record.id;
     const rootDir = this.rootDirOf(id);
-    const ioDir = join(this.stateDirOf(id), 'io');
-    const ioOpts = {
-      tty: meta.config.tty,
-      stdin: meta.config.stdin,
-      stdinOnce: meta.config.stdinOnce,
-    };
+    const stateDir = this.stateDirOf(id);
     let status: Status;
     try {
       status = await StatusStorage.load(rootDir);
@@ -992,7 +993,7 @@ export class ContainerService {
       const state = stateOf(status);
       if (!task || !st) {
         if (state === ContainerState.CONTAINER_CREATED) {
-          io = await this.opts.createIO(ioDir, ioOpts);
+          io = await this.createIO(stateDir, meta.config);
         } else if (state === ContainerState.CONTAINER_RUNNING) {
           status = {
             ...status,
@@ -1003,13 +1004,14 @@ export class ContainerService {
           };
         }
       } else if (st.status === 'created') {
+        // A task created but never started: containerd deletes it; the container may start again.
         await this.deleteTask(ctx, id, true);
         if (state !== ContainerState.CONTAINER_CREATED) {
           throw failedPrecondition(
             `unexpected container state for created task: ${stateName(state)}`,
           );
         }
-        io = await this.opts.createIO(ioDir, ioOpts);
+        io = await this.createIO(stateDir, meta.config);
       } else if (st.status === 'stopped') {
         await this.deleteTask(ctx, id, false);
         if (status.finishedAt === 0n) {
@@ -1027,8 +1029,8 @@ export class ContainerService {
         if (state !== ContainerState.CONTAINER_RUNNING) {
           status = { ...status, startedAt: nowNanos(), pid: st.pid };
         }
-        io = await this.opts.createIO(ioDir, ioOpts);
-        io.startLogging(meta.logPath);
+        io = await this.createIO(stateDir, meta.config);
+        await io.startLogging(meta.logPath || undefined);
         exited = task.wait(this.lifeCtx(ctx.log));
         exited.catch(() => {});
       }
@@ -1045,6 +1047,34 @@ export class ContainerService {
   }
 
   // ------------------------------------------------------------ helpers
+
+  private createIO(stateDir: string, config: ContainerConfig): Promise<ContainerIO> {
+    return ContainerIO.create(join(stateDir, 'io'), {
+      tty: config.tty,
+      stdin: config.stdin,
+      stdinOnce: config.stdinOnce,
+      ...(this.opts.maxLogLineSize !== undefined && { maxLogLineSize: this.opts.maxLogLineSize }),
+      log: this.opts.log,
+    });
+  }
+
+  /**
+   * The pid of the container a TARGET PID namespace names: it must be in
+   * the same pod and running (containerd's validateTargetContainer).
+   */
+  private targetPid(sandboxId: string, targetId: string): number {
+    const t = this.store.get(targetId);
+    if (t.sandboxId !== sandboxId) {
+      throw invalidArgument(
+        `container ${JSON.stringify(targetId)} (sandbox ${t.sandboxId}) does not belong to sandbox ${sandboxId}`,
+      );
+    }
+    const s = t.status.get();
+    if (stateOf(s) !== ContainerState.CONTAINER_RUNNING) {
+      throw failedPrecondition(`container ${JSON.stringify(targetId)} is not running`);
+    }
+    return s.pid;
+  }
 
   private k8s(ctx: OpContext): OpContext {
     return ctx.namespace === K8S_NAMESPACE ? ctx : { ...ctx, namespace: K8S_NAMESPACE };
@@ -1115,70 +1145,5 @@ export class ContainerService {
         .delete(this.detached(ctx), id)
         .catch((err) => ctx.log.warn({ err, lease: id }, 'deleting a temporary lease'));
     }
-  }
-}
-
-/** `err` with `prefix: ` before its message, its kind kept. */
-function withMessage(err: unknown, prefix: string): unknown {
-  if (err instanceof Error) {
-    err.message = `${prefix}: ${err.message}`;
-    return err;
-  }
-  return new Error(`${prefix}: ${String(err)}`);
-}
-
-function ignoreNotFound(err: unknown): undefined {
-  if (isNotFound(err)) return undefined;
-  throw err;
-}
-
-function isFailedPreconditionLike(err: unknown): boolean {
-  return (err as { kind?: string })?.kind === 'failed_precondition';
-}
-
-function withEnv(env: string[], kv: string): string[] {
-  const key = kv.slice(0, kv.indexOf('=') + 1);
-  return [...env.filter((e) => !e.startsWith(key)), kv];
-}
-
-/** Keeps the first `cap` bytes written, drops the rest (containerd's cappedWriter). */
-class CappedBuffer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly cap: number) {}
-
-  writable(): Writable {
-    return new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        const room = this.cap - this.size;
-        if (room > 0) {
-          const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-          this.chunks.push(Buffer.from(part));
-          this.size += part.length;
-        }
-        cb();
-      },
-    });
-  }
-
-  bytes(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
-  }
-}
-
-async function cleanupOrphans(base: string, ids: Set<string>, log: Logger): Promise<void> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(base, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  for (const e of entries) {
-    if (!e.isDirectory() || ids.has(e.name)) continue;
-    await rm(join(base, e.name), { recursive: true, force: true }).catch((err) =>
-      log.warn({ err, dir: join(base, e.name) }, 'removing an orphaned container directory'),
-    );
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ContainerConfig, ContainerState } from '../../api/k8s/cri/runtime/v1/api.js';
 import { isAlreadyExists, isInvalidArgument, isNotFound } from '../../core/errdefs/index.js';
+import { NameIndex } from '../store/index.js';
 import { filterContainers, toCriContainer, toCriContainerStatus } from './convert.js';
 import {
   buildLabels,
@@ -23,7 +24,7 @@ import {
   stateOf,
   unknownStatus,
 } from './status.js';
-import { ContainerStore, CriContainer, NameIndex, TruncIndex } from './store.js';
+import { ContainerStore, CriContainer } from './store.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -52,25 +53,6 @@ const meta = (
   imageRef: 'sha256:abc',
   logPath: `/logs/${id}.log`,
   stopSignal: '',
-});
-
-describe('TruncIndex', () => {
-  it('finds ids by unique prefix, refuses ambiguous and empty ones', () => {
-    const ix = new TruncIndex();
-    ix.add('abcdef');
-    ix.add('abcxyz');
-    ix.add('abc');
-    assert.equal(ix.get('abcd'), 'abcdef');
-    assert.equal(ix.get('abcx'), 'abcxyz');
-    assert.equal(ix.get('abc'), 'abc', 'an exact id wins over being a prefix of others');
-    assert.throws(() => ix.get('ab'), isInvalidArgument);
-    assert.throws(() => ix.get(''), isInvalidArgument);
-    assert.throws(() => ix.get('zz'), isNotFound);
-    assert.throws(() => ix.add('abc'), isAlreadyExists);
-    ix.delete('abcxyz');
-    assert.equal(ix.get('abcd'), 'abcdef');
-    assert.throws(() => ix.get('abcx'), isNotFound);
-  });
 });
 
 describe('NameIndex', () => {
