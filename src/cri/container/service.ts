@@ -904,8 +904,8 @@ export class ContainerService {
       if (s.finishedAt === 0n) {
         next.pid = 0;
         // The shim's exit time can precede the start time taken once Start answered.
-        const at = exit.exitedAt || nowNanos();
-        next.finishedAt = at < s.startedAt ? s.startedAt : at;
+        next.finishedAt = exit.exitedAt || nowNanos();
+        if (next.finishedAt < s.startedAt) next.finishedAt = s.startedAt;
         next.exitCode = exit.status;
       }
       return next;
