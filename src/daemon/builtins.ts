@@ -1,4 +1,5 @@
 import { contentPlugin } from '../content/plugin.js';
+import { criPlugin } from '../cri/plugin.js';
 import { walkingDifferPlugin } from '../diff/plugin.js';
 import { exchangePlugin } from '../events/plugin.js';
 import { gcSchedulerPlugin, leaseManagerPlugin, metadataPlugin } from '../metadata/plugin.js';
@@ -73,4 +74,6 @@ export const BUILTINS: readonly Registration<unknown>[] = [
   localTransferPlugin(loadImageOps),
   streamingGrpcPlugin,
   transferGrpcPlugin,
+  // Kubernetes' CRI (RuntimeService, ImageService) in namespace k8s.io.
+  criPlugin,
 ];

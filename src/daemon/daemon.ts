@@ -74,7 +74,9 @@ export class Daemon {
         await this.closePlugins();
         return;
       }
-      server.serve([...this.plugins.getByType<GrpcService>(PluginType.grpc).values()]);
+      // A grpc plugin serves one service, or several (the CRI: RuntimeService and ImageService).
+      const grpcPlugins = this.plugins.getByType<GrpcService | GrpcService[]>(PluginType.grpc);
+      server.serve([...grpcPlugins.values()].flat());
     } catch (err) {
       this.server = undefined;
       await server.stop(0);

@@ -40,8 +40,9 @@ const debianIncludes = [
 
 // Packages whose types are compared. google.rpc is included because
 // Introspection refers to google.rpc.Status and we ship our own copy;
-// runtime.v1 is Kubernetes' CRI.
-const comparedPrefixes = ['containerd.', 'google.rpc.', 'runtime.v1.'];
+// runtime.v1 is Kubernetes' CRI; io.containerd.cgroups.* are the shim's
+// metrics payloads (github.com/containerd/cgroups), which the CRI decodes.
+const comparedPrefixes = ['containerd.', 'google.rpc.', 'runtime.v1.', 'io.containerd.cgroups.'];
 
 interface Prerequisite {
   path: string;
@@ -263,6 +264,8 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
       ...listProtos(join(containerdDir, 'api')),
       join(containerdDir, 'runtime/v2/task/shim.proto'),
       join(containerdDir, 'runtime/v2/runc/options/oci.proto'),
+      join(gocode, 'github.com/containerd/cgroups/stats/v1/metrics.proto'),
+      join(gocode, 'github.com/containerd/cgroups/v2/stats/metrics.proto'),
     ].map((p) => relative(gocode, p));
     const ourFiles = listProtos(ourProtoDir).map((p) => relative(ourProtoDir, p));
     assert.ok(ourFiles.length > 0, `no .proto files under ${ourProtoDir}`);

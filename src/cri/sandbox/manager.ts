@@ -23,6 +23,7 @@ import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Task, TaskManager } from '../../core/tasks/index.js';
+import { createNetns, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
@@ -35,7 +36,6 @@ import {
   KIND_SANDBOX,
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
-import { createNetns, removeNetns } from './netns.js';
 import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
 import { buildSandboxSpec } from './spec.js';
@@ -298,7 +298,8 @@ export class SandboxManager {
 
   async #killAndDelete(task: Task): Promise<void> {
     await ignoreNotFound(task.kill(this.#bg, SIGKILL, true));
-    await Promise.race([task.wait(this.#bg), delay(STOP_WAIT_MS)]);
+    // The exit monitor may delete the task first: gone counts as exited.
+    await Promise.race([ignoreNotFound(task.wait(this.#bg)), delay(STOP_WAIT_MS)]);
     await ignoreNotFound(this.opts.tasks.delete(this.#bg, task.id));
   }
 
@@ -324,7 +325,7 @@ export class SandboxManager {
           throw withContext(err, `failed to kill sandbox container ${JSON.stringify(sb.id)}`);
         });
         const exited = await Promise.race([
-          task.wait(ctx).then(() => true),
+          ignoreNotFound(task.wait(ctx)).then(() => true),
           delay(STOP_WAIT_MS).then(() => false),
         ]);
         if (!exited)

@@ -9,7 +9,10 @@ export const healthGrpcPlugin: Registration<GrpcService> = {
   requires: [],
   init: (ic) =>
     healthService({
-      services: () => [...ic.getByType<GrpcService>(PluginType.grpc).values()].map((s) => s.name),
+      services: () =>
+        [...ic.getByType<GrpcService | GrpcService[]>(PluginType.grpc).values()]
+          .flat()
+          .map((s) => s.name),
       shuttingDown: () => ic.daemon.shuttingDown(),
     }),
 };

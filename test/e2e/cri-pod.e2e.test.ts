@@ -1,0 +1,378 @@
+/**
+ * Pod sandboxes through the real crictl against berthd's CRI: runp on a
+ * bridge and subnet of the test's own (ipMasq off, host-local under the
+ * test's dir), the pod IP reachable from the host, inspectp, pods filters,
+ * a kill -9 of berthd with the pod still running and READY afterwards,
+ * stopp and rmp (idempotent), and a CNI ADD failure that leaves nothing
+ * behind. The pause image is pause.c (cri-tools' test sources) built
+ * static, served by a local docker-registry that a hosts.toml mirrors
+ * registry.k8s.io to.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { credentials } from '@grpc/grpc-js';
+import { RuntimeServiceClient } from '../../src/api/k8s/cri/runtime/v1/api.js';
+import { Berthd } from '../helpers/berthd.js';
+import { ctr } from '../helpers/ctr.js';
+import { buildImage, pushImage } from '../helpers/images.js';
+import { Registry } from '../helpers/registry.js';
+import { type TempDir, tempDir } from '../helpers/tmp.js';
+
+const CRICTL = '/var/tmp/cri-tools-1.26.1/bin/crictl';
+const PAUSE_C = '/work/shared/tools/cri-tools/src/pause.c';
+const CNI_BIN = '/usr/lib/cni';
+const isRoot = process.getuid?.() === 0;
+const skip = !isRoot
+  ? 'needs root'
+  : !existsSync(CRICTL)
+    ? `${CRICTL} is not built`
+    : !existsSync(PAUSE_C)
+      ? `${PAUSE_C} is missing`
+      : !existsSync(join(CNI_BIN, 'bridge'))
+        ? 'CNI plugins are not installed'
+        : false;
+
+/** A bridge and /24 of this test's own, named from its pid. */
+const tag = (process.pid % 0xffff).toString(16);
+const BRIDGE = `bpod${tag}`;
+function freeSubnet(): string {
+  const routes = execFileSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' });
+  for (let i = 0; i < 250; i++) {
+    const third = (process.pid + i) % 250;
+    const net = `10.231.${third}`;
+    if (!routes.includes(`${net}.`)) return net;
+  }
+  throw new Error('no free 10.231.x.0/24');
+}
+
+describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
+  let dir: TempDir;
+  let registry: Registry;
+  let berthd: Berthd;
+  let net: string;
+  let confDir: string;
+  let ipamDir: string;
+  let configToml: string;
+  let bridgeMade = false;
+
+  const crictl = (args: string[]) => {
+    const r = spawnSync(
+      CRICTL,
+      [
+        '--runtime-endpoint',
+        `unix://${berthd.socket}`,
+        '--image-endpoint',
+        `unix://${berthd.socket}`,
+        '--timeout',
+        '30s',
+        ...args,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const crictlOk = (args: string[]) => {
+    const r = crictl(args);
+    assert.equal(r.code, 0, `crictl ${args.join(' ')}: ${r.stderr}\n${berthd.output.slice(-4000)}`);
+    return r.stdout.trim();
+  };
+  const podConfig = (name: string, extra: Record<string, unknown> = {}) => {
+    const path = join(dir.path, `pod-${name}.json`);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        metadata: { name, namespace: 'cri-pod-test', uid: `uid-${name}`, attempt: 1 },
+        hostname: name,
+        log_directory: join(dir.path, 'logs', name),
+        dns_config: { servers: ['10.0.0.10'], searches: ['svc.local'], options: ['ndots:5'] },
+        labels: { app: name, suite: 'cri-pod' },
+        annotations: { note: `pod ${name}` },
+        linux: {},
+        ...extra,
+      }),
+    );
+    return path;
+  };
+  const writeConflist = (plugins: unknown[]) => {
+    writeFileSync(
+      join(confDir, '10-test.conflist'),
+      JSON.stringify({ cniVersion: '1.0.0', name: `crip-${tag}`, plugins }),
+    );
+  };
+  const bridgePlugin = () => ({
+    type: 'bridge',
+    bridge: BRIDGE,
+    isGateway: false,
+    ipMasq: false,
+    hairpinMode: true,
+    ipam: {
+      type: 'host-local',
+      dataDir: ipamDir,
+      ranges: [[{ subnet: `${net}.0/24`, gateway: `${net}.1` }]],
+    },
+  });
+  /** IP allocation files host-local holds for the test network. */
+  const allocations = () => {
+    const d = join(ipamDir, `crip-${tag}`);
+    if (!existsSync(d)) return [];
+    return readdirSync(d).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  };
+  const netnsFiles = () => {
+    const d = join(berthd.state, 'io.containerd.grpc.v1.cri', 'netns');
+    return existsSync(d) ? readdirSync(d) : [];
+  };
+  const inspectp = (id: string) =>
+    JSON.parse(crictlOk(['inspectp', '-o', 'json', id])) as {
+      status: {
+        id: string;
+        state: string;
+        network: { ip: string };
+        labels: Record<string, string>;
+        metadata: { name: string };
+      };
+      info: {
+        pid: number;
+        config: unknown;
+        runtimeSpec: { linux: { namespaces: { type: string; path?: string }[] } };
+      };
+    };
+  const podIds = (args: string[] = []) =>
+    crictlOk(['pods', '-q', '--no-trunc', ...args])
+      .split('\n')
+      .filter((l) => l !== '');
+  /** RemovePodSandbox straight over gRPC (crictl rmp checks the status first). */
+  const removeMissing = async (id: string) => {
+    const client = new RuntimeServiceClient(
+      `unix://${berthd.socket}`,
+      credentials.createInsecure(),
+    );
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.removePodSandbox({ podSandboxId: id }, (err) => (err ? reject(err) : resolve())),
+      );
+    } finally {
+      client.close();
+    }
+  };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  before(async () => {
+    dir = tempDir('berth-cri-pod-');
+    net = freeSubnet();
+    confDir = join(dir.path, 'net.d');
+    ipamDir = join(dir.path, 'ipam');
+    mkdirSync(confDir);
+    execFileSync('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
+    bridgeMade = true;
+    execFileSync('ip', ['addr', 'add', `${net}.1/24`, 'dev', BRIDGE]);
+    execFileSync('ip', ['link', 'set', BRIDGE, 'up']);
+    writeConflist([bridgePlugin()]);
+
+    // The pause image: cri-tools' pause.c, static.
+    const pauseBin = join(dir.path, 'pause');
+    execFileSync('gcc', ['-static', '-O2', '-o', pauseBin, PAUSE_C]);
+    const built = await buildImage(dir, {
+      layers: [{ entries: [{ type: 'file', path: 'pause', from: pauseBin, mode: 0o755 }] }],
+      config: { entrypoint: ['/pause'], user: '65535:65535' },
+    });
+    registry = await Registry.start(dir);
+    await pushImage(registry, built.layout, built.tag, 'pause:3.6');
+    const certs = join(dir.path, 'certs.d');
+    mkdirSync(join(certs, 'registry.k8s.io'), { recursive: true });
+    writeFileSync(
+      join(certs, 'registry.k8s.io', 'hosts.toml'),
+      `server = "${registry.url}"\n\n[host."${registry.url}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+
+    configToml = `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.6"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${join(dir.path, 'cni-bin')}"
+    conf_dir = "${confDir}"
+    max_conf_num = 1
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "${certs}"
+`;
+    // bin_dir: the stock plugins plus one that fails ADD (for the failure test).
+    const bin = join(dir.path, 'cni-bin');
+    mkdirSync(bin);
+    for (const p of ['bridge', 'host-local', 'loopback', 'portmap'])
+      symlinkSync(join(CNI_BIN, p), join(bin, p));
+    writeFileSync(
+      join(bin, 'fail-add'),
+      `#!/bin/sh
+cat >/dev/null
+case "$CNI_COMMAND" in
+ADD) echo '{"cniVersion":"1.0.0","code":100,"msg":"fail-add refuses every pod"}'; exit 1;;
+VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["0.4.0","1.0.0"]}';;
+esac
+exit 0
+`,
+      { mode: 0o755 },
+    );
+    const bd = tempDir('berth-cri-pod-d-');
+    berthd = await Berthd.start({ dir: bd, configToml });
+  });
+
+  after(async () => {
+    // Every step runs, whatever failed before it.
+    const steps: [string, () => unknown][] = [
+      [
+        'pods',
+        () => {
+          // Leave no pod running: remove what the test made, then stop berthd.
+          if (berthd?.running) for (const id of podIds()) crictl(['rmp', '-f', id]);
+        },
+      ],
+      ['berthd', () => berthd?.cleanup()],
+      ['registry', () => registry?.stop()],
+      ['bridge', () => bridgeMade && spawnSync('ip', ['link', 'del', BRIDGE])],
+      ['dir', () => dir?.remove()],
+    ];
+    for (const [what, fn] of steps) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup ${what}: ${(err as Error).message}`);
+      }
+    }
+  });
+
+  let podId = '';
+  let podIp = '';
+  let pausePid = 0;
+
+  test('runp starts a pause container with a pod IP reachable from the host', async () => {
+    podId = crictlOk(['runp', podConfig('web')]);
+    assert.match(podId, /^[0-9a-f]{64}$/);
+    const st = inspectp(podId);
+    assert.equal(st.status.state, 'SANDBOX_READY');
+    podIp = st.status.network.ip;
+    assert.ok(podIp.startsWith(`${net}.`), `pod IP ${podIp} in ${net}.0/24`);
+    pausePid = st.info.pid;
+    assert.ok(pausePid > 0 && alive(pausePid), 'the pause process runs');
+    const netns = st.info.runtimeSpec.linux.namespaces.find((n) => n.type === 'network');
+    assert.ok(netns?.path !== undefined && existsSync(netns.path), 'the pinned netns exists');
+    assert.ok(netns.path.startsWith(join(berthd.state, 'io.containerd.grpc.v1.cri', 'netns')));
+    assert.deepEqual(allocations(), [podIp]);
+    // Reachable: a closed port answers with a reset (ECONNREFUSED), not a timeout.
+    const code = await new Promise<string>((resolve) => {
+      const s = connect({ host: podIp, port: 9, timeout: 3000 });
+      s.on('connect', () => resolve('connected'));
+      s.on('timeout', () => resolve('timeout'));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+    assert.equal(code, 'ECONNREFUSED');
+    // The record as containerd keeps it.
+    const ls = ctr(berthd.socket, ['-n', 'k8s.io', 'containers', 'ls']);
+    assert.match(
+      ls.stdout,
+      new RegExp(`${podId}\\s+registry.k8s.io/pause:3.6\\s+io.containerd.runc.v2`),
+    );
+    const info = ctr(berthd.socket, ['-n', 'k8s.io', 'containers', 'info', podId]).stdout;
+    assert.match(info, /"io.cri-containerd.kind": "sandbox"/);
+    // The files its containers share.
+    const sbDir = join(berthd.root, 'io.containerd.grpc.v1.cri', 'sandboxes', podId);
+    assert.equal(
+      execFileSync('cat', [join(sbDir, 'resolv.conf')], { encoding: 'utf8' }),
+      'search svc.local\nnameserver 10.0.0.10\noptions ndots:5\n',
+    );
+    assert.equal(execFileSync('cat', [join(sbDir, 'hostname')], { encoding: 'utf8' }), 'web\n');
+  });
+
+  test('a second runp of the same pod is refused, naming the first', () => {
+    const r = crictl(['runp', podConfig('web')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`is reserved for \\\\?"${podId}`));
+    assert.deepEqual(podIds(), [podId]);
+  });
+
+  test('pods filters by id prefix, state and label; inspectp takes a prefix', () => {
+    const other = crictlOk(['runp', podConfig('db')]);
+    try {
+      assert.deepEqual(podIds(['--id', podId.slice(0, 10)]), [podId]);
+      assert.deepEqual(podIds(['--label', 'app=db']), [other]);
+      assert.deepEqual(podIds(['--label', 'suite=cri-pod']).sort(), [podId, other].sort());
+      assert.deepEqual(podIds(['--label', 'app=none']), []);
+      assert.deepEqual(podIds(['--state', 'notready']), []);
+      crictlOk(['stopp', other]);
+      assert.deepEqual(podIds(['--state', 'notready']), [other]);
+      assert.deepEqual(podIds(['--state', 'ready']), [podId]);
+      assert.equal(inspectp(podId.slice(0, 12)).status.id, podId);
+      assert.equal(inspectp(other).status.labels.app, 'db');
+    } finally {
+      crictlOk(['rmp', other]);
+    }
+    assert.deepEqual(podIds(), [podId]);
+  });
+
+  test('kill -9 of berthd leaves the pod running; after a restart it is READY', async () => {
+    await berthd.kill9();
+    assert.ok(alive(pausePid), 'the pause survives berthd');
+    berthd = await Berthd.start({ dir: berthd.dir, configToml });
+    assert.deepEqual(podIds(['--state', 'ready']), [podId]);
+    const st = inspectp(podId);
+    assert.equal(st.status.network.ip, podIp);
+    assert.equal(st.info.pid, pausePid);
+  });
+
+  test('stopp tears the pod down (after the restart too) and is idempotent; rmp removes it', async () => {
+    crictlOk(['stopp', podId]);
+    assert.equal(inspectp(podId).status.state, 'SANDBOX_NOTREADY');
+    assert.equal(alive(pausePid), false, 'the pause is gone');
+    assert.deepEqual(netnsFiles(), []);
+    assert.deepEqual(allocations(), [], 'CNI DEL released the IP');
+    crictlOk(['stopp', podId]);
+    crictlOk(['rmp', podId]);
+    assert.deepEqual(podIds(), []);
+    // crictl asks for the status first; the RPC itself answers OK for a missing pod.
+    await removeMissing(podId);
+    const ls = ctr(berthd.socket, ['-n', 'k8s.io', 'containers', 'ls', '-q']);
+    assert.equal(ls.stdout.trim(), '');
+    const snaps = ctr(berthd.socket, ['-n', 'k8s.io', 'snapshots', 'ls']).stdout;
+    assert.ok(!snaps.includes(podId), 'the pause snapshot is gone');
+    assert.equal(
+      existsSync(join(berthd.root, 'io.containerd.grpc.v1.cri', 'sandboxes', podId)),
+      false,
+    );
+  });
+
+  test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {
+    writeConflist([bridgePlugin(), { type: 'fail-add' }]);
+    try {
+      const r = crictl(['runp', podConfig('broken')]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /failed to setup network for sandbox/);
+      assert.match(r.stderr, /fail-add refuses every pod/);
+      assert.deepEqual(podIds(), []);
+      assert.deepEqual(netnsFiles(), []);
+      assert.deepEqual(allocations(), []);
+      assert.equal(
+        ctr(berthd.socket, ['-n', 'k8s.io', 'containers', 'ls', '-q']).stdout.trim(),
+        '',
+      );
+      assert.equal(ctr(berthd.socket, ['-n', 'k8s.io', 'tasks', 'ls', '-q']).stdout.trim(), '');
+      // The name is free again once the network works.
+      writeConflist([bridgePlugin()]);
+      const id = crictlOk(['runp', podConfig('broken')]);
+      crictlOk(['rmp', '-f', id]);
+    } finally {
+      writeConflist([bridgePlugin()]);
+    }
+  });
+});
