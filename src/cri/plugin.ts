@@ -1,11 +1,14 @@
 import { join } from 'node:path';
+import { Options } from '../api/containerd/runc/options/oci.js';
 import { CniNetworks } from '../cni/index.js';
-import { invalidArgument } from '../core/errdefs/index.js';
+import type { AnyValue } from '../core/containers/index.js';
+import { invalidArgument, notFound } from '../core/errdefs/index.js';
 import type { ImageStores } from '../core/transfer/index.js';
 import {
   ContainersServiceKey,
   ContentServiceKey,
   DifferKey,
+  ExchangeKey,
   GcKey,
   ImagesServiceKey,
   LeasesKey,
@@ -15,15 +18,18 @@ import {
   TaskManagerKey,
 } from '../plugin/index.js';
 import type { GrpcService } from '../server/service.js';
-import { CRI_PLUGIN_URI, criConfig } from './config.js';
+import { CRI_PLUGIN_URI, type CriRuntimeConfig, criConfig } from './config.js';
+import type { RuntimeChoice } from './container/deps.js';
+import { ContainerService } from './container/service.js';
 import { CriImages, imageServiceHandlers } from './images/index.js';
-import { hostSpecFacts, type ImageConfig, type SpecOptions } from './opts/index.js';
+import { hostSpecFacts, type ImageConfig, realSpecHost, type SpecOptions } from './opts/index.js';
 import { runtimeStatusHandlers } from './runtime-status.js';
 import type { SandboxImages } from './sandbox/image.js';
 import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
 import { criServices } from './service.js';
-import { SnapshotUsageStore } from './stats/index.js';
+import { ContainerStatsCollector, SnapshotUsageStore } from './stats/index.js';
+import { StreamingServer } from './streaming/index.js';
 
 /** How often snapshot usage is measured for ImageFsInfo and stats (containerd: 1 min). */
 const SNAPSHOT_USAGE_PERIOD_MS = 60_000;
@@ -109,6 +115,7 @@ export const criPlugin: Registration<GrpcService[]> = {
       log: ic.log.child({ part: 'snapshot-usage' }),
     });
     usage.start(SNAPSHOT_USAGE_PERIOD_MS);
+    const mountpoint = join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`);
     ic.exports.sandbox_image = config.sandboxImage;
     ic.exports.cni_conf_dir = config.cni.confDir;
     const runc = config.containerd.runtimes[config.containerd.defaultRuntimeName];
@@ -129,11 +136,22 @@ export const criPlugin: Registration<GrpcService[]> = {
         containerAnnotations: runc.containerAnnotations,
       }),
     };
+    const runtime = (handler: string): RuntimeChoice => {
+      const name = handler === '' ? config.containerd.defaultRuntimeName : handler;
+      const rt = config.containerd.runtimes[name];
+      if (rt === undefined)
+        throw notFound(`no runtime for ${JSON.stringify(handler)} is configured`);
+      const options = runtimeOptions(rt, join(ic.state, 'runc'));
+      return { type: rt.type, ...(options && { options }), snapshotter: snapshotterName };
+    };
+    const tasks = ic.get(TaskManagerKey);
+    const records = ic.get(ContainersServiceKey);
     const sandboxes = new SandboxManager({
-      containers: ic.get(ContainersServiceKey),
+      runtime,
+      containers: records,
       snapshotter,
       snapshotterName,
-      tasks: ic.get(TaskManagerKey),
+      tasks,
       leases: stores.leases,
       images: sandboxImages,
       network,
@@ -143,7 +161,50 @@ export const criPlugin: Registration<GrpcService[]> = {
       specOptions,
       log: ic.log.child({ part: 'sandbox' }),
     });
-    await sandboxes.recover();
+    // The streaming server runs the containers' exec and attach and the pods' port forwards.
+    let containers: ContainerService | undefined;
+    const streaming = new StreamingServer({
+      address: config.streamServerAddress,
+      port: config.streamServerPort,
+      streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+      log: ic.log.child({ part: 'streaming' }),
+      runtime: {
+        exec: (id, cmd, o) => (containers as ContainerService).execStream(id, cmd, o),
+        attach: (id, o) => (containers as ContainerService).attachStream(id, o),
+        portForward: (id, port, stream) => sandboxes.portForward(id, port, stream),
+      },
+    });
+    containers = new ContainerService({
+      rootDir,
+      stateDir,
+      records,
+      snapshotters,
+      tasks,
+      leases: stores.leases,
+      events: ic.get(ExchangeKey),
+      sandboxes: sandboxes.store,
+      images,
+      spec: { options: specOptions, host: realSpecHost },
+      maxLogLineSize: config.maxContainerLogLineSize,
+      streaming,
+      stats: new ContainerStatsCollector({ usage, mountpoint }),
+      runtime,
+      log: ic.log.child({ part: 'containers' }),
+    });
+    sandboxes.podContainers = containers;
+    const ctx = { namespace: CRI_NAMESPACE, signal: background.signal, log: ic.log };
+    try {
+      await sandboxes.recover();
+      await containers.recover(ctx);
+      containers.start();
+      await streaming.start();
+    } catch (err) {
+      background.abort();
+      usage.stop();
+      await containers.close();
+      await streaming.close();
+      throw err;
+    }
     const services = criServices({
       runtime: [
         runtimeStatusHandlers({
@@ -152,19 +213,17 @@ export const criPlugin: Registration<GrpcService[]> = {
           networkStatus: () => network.status(),
           dirs: { rootDir, stateDir },
         }),
-        sandboxHandlers(sandboxes, undefined),
+        sandboxHandlers(sandboxes, streaming),
+        containers.handlers(),
       ],
-      images: [
-        imageServiceHandlers(images, {
-          usage,
-          mountpoint: join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`),
-        }),
-      ],
+      images: [imageServiceHandlers(images, { usage, mountpoint })],
     });
-    // Pods outlive berthd: closing stops only the plugin's own background work.
+    // Pods outlive berthd: closing stops only the plugin's own work (monitors, streams, measuring).
     closers.set(services, async () => {
       background.abort();
       usage.stop();
+      await streaming.close();
+      await containers.close();
     });
     return services;
   },
@@ -175,3 +234,21 @@ export const criPlugin: Registration<GrpcService[]> = {
 
 /** What closing an instance stops, by instance. */
 const closers = new WeakMap<GrpcService[], () => Promise<void>>();
+
+/**
+ * runc's shim options for a configured runtime: its Root (default
+ * `<state>/runc`, runc's state under berthd's own), SystemdCgroup and
+ * BinaryName; other runtimes get none.
+ */
+function runtimeOptions(rt: CriRuntimeConfig, defaultRoot: string): AnyValue | undefined {
+  if (!RUNC_TYPES.has(rt.type)) return undefined;
+  const options = Options.fromPartial({
+    root: rt.root !== '' ? rt.root : defaultRoot,
+    systemdCgroup: rt.systemdCgroup,
+    binaryName: rt.binaryName,
+  });
+  return { typeUrl: RUNC_OPTIONS_TYPE, value: Options.encode(options).finish() };
+}
+
+const RUNC_TYPES = new Set(['io.containerd.runc.v1', 'io.containerd.runc.v2']);
+const RUNC_OPTIONS_TYPE = 'containerd.runc.v1.Options';

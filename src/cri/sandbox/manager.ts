@@ -9,7 +9,7 @@ import {
   PodSandboxState,
   type PodSandboxStatus,
 } from '../../api/k8s/cri/runtime/v1/api.js';
-import type { Container, ContainerStore } from '../../core/containers/index.js';
+import type { AnyValue, Container, ContainerStore } from '../../core/containers/index.js';
 import {
   failedPrecondition,
   invalidArgument,
@@ -47,10 +47,8 @@ import { SandboxStore } from './store.js';
 export const CRI_NAMESPACE = 'k8s.io';
 /** The OCI runtime spec's type URL in container records. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-/** The runtime every pod runs with (the `runc` handler, containerd's default). */
+/** containerd's default runtime type (runc through the v2 shim). */
 export const RUNC_RUNTIME = 'io.containerd.runc.v2';
-/** The runtime handlers berth knows: the default ('') and `runc`. */
-const RUNTIME_HANDLERS = new Set(['', 'runc']);
 const SIGKILL = 9;
 /** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
 const STOP_WAIT_MS = 10_000;
@@ -65,7 +63,17 @@ export interface PodContainers {
   removeAll(ctx: OpContext, sandboxId: string): Promise<void>;
 }
 
+/** The runtime of a runtime handler (the CRI config's `containerd.runtimes`). */
+export interface SandboxRuntime {
+  /** `io.containerd.runc.v2`. */
+  type: string;
+  /** The runtime's options (runc's, Root under berthd's state). */
+  options?: AnyValue;
+}
+
 export interface SandboxManagerOptions {
+  /** The runtime for a handler ('' is the default one); `not_found` for one not configured. */
+  runtime(handler: string): SandboxRuntime;
   containers: ContainerStore;
   snapshotter: Snapshotter;
   snapshotterName: string;
@@ -122,9 +130,7 @@ export class SandboxManager {
     if (config?.metadata === undefined)
       throw invalidArgument('sandbox config must include metadata');
     if (config.metadata.name === '') throw invalidArgument('sandbox config must include a name');
-    if (!RUNTIME_HANDLERS.has(runtimeHandler)) {
-      throw notFound(`no runtime for ${JSON.stringify(runtimeHandler)} is configured`);
-    }
+    const runtime = this.opts.runtime(runtimeHandler);
     const id = randomBytes(32).toString('hex');
     const name = makeSandboxName(config.metadata);
     const log = this.opts.log.child({ sandbox: id, name });
@@ -143,7 +149,7 @@ export class SandboxManager {
       { what: 'name reservation', fn: () => this.names.releaseByName(name) },
     ];
     try {
-      return await this.#run(ctx, id, name, config, runtimeHandler, undo);
+      return await this.#run(ctx, id, name, config, runtimeHandler, runtime, undo);
     } catch (err) {
       for (const step of undo.reverse()) {
         try {
@@ -162,6 +168,7 @@ export class SandboxManager {
     name: string,
     config: PodSandboxConfig,
     runtimeHandler: string,
+    runtime: SandboxRuntime,
     undo: { what: string; fn: () => Promise<void> | void }[],
   ): Promise<string> {
     const { opts } = this;
@@ -238,7 +245,7 @@ export class SandboxManager {
         id,
         labels: { ...image.labels, ...config.labels, [KIND_LABEL]: KIND_SANDBOX },
         image: image.name,
-        runtime: { name: RUNC_RUNTIME },
+        runtime: { name: runtime.type, ...(runtime.options && { options: runtime.options }) },
         spec: specAny,
         snapshotter: opts.snapshotterName,
         snapshotKey: id,
@@ -256,7 +263,8 @@ export class SandboxManager {
     const { task } = await opts.tasks
       .create(ctx, id, {
         spec: specAny,
-        runtime: RUNC_RUNTIME,
+        runtime: runtime.type,
+        ...(runtime.options && { runtimeOptions: runtime.options }),
         rootfs,
         io: { stdin: '', stdout: '', stderr: '', terminal: false },
       })
