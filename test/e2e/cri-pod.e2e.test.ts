@@ -9,7 +9,7 @@
  * registry.k8s.io to.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -18,8 +18,14 @@ import { credentials } from '@grpc/grpc-js';
 import { RuntimeServiceClient } from '../../src/api/k8s/cri/runtime/v1/api.js';
 import { Berthd } from '../helpers/berthd.js';
 import { ctr } from '../helpers/ctr.js';
-import { buildImage, pushImage } from '../helpers/images.js';
-import { Registry } from '../helpers/registry.js';
+import {
+  BUSYBOX_APPLETS,
+  buildImage,
+  busyboxImage,
+  busyboxLayer,
+  pushImage,
+} from '../helpers/images.js';
+import { freePort, Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const CRICTL = '/var/tmp/cri-tools-1.26.1/bin/crictl';
@@ -188,6 +194,12 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     });
     registry = await Registry.start(dir);
     await pushImage(registry, built.layout, built.tag, 'pause:3.6');
+    // A busybox with httpd for the port-forward test.
+    const web = await buildImage(
+      dir,
+      busyboxImage({ layers: [busyboxLayer([...BUSYBOX_APPLETS, 'mkdir', 'httpd'])] }),
+    );
+    await pushImage(registry, web.layout, web.tag, 'busybox:web');
     const certs = join(dir.path, 'certs.d');
     mkdirSync(join(certs, 'registry.k8s.io'), { recursive: true });
     writeFileSync(
@@ -350,6 +362,65 @@ exit 0
       existsSync(join(berthd.root, 'io.containerd.grpc.v1.cri', 'sandboxes', podId)),
       false,
     );
+  });
+
+  test('port-forward reaches a server listening on localhost inside the pod only', async () => {
+    const pod = crictlOk(['runp', podConfig('pf')]);
+    try {
+      const ctrConfig = join(dir.path, 'ctr-pf.json');
+      writeFileSync(
+        ctrConfig,
+        JSON.stringify({
+          metadata: { name: 'httpd' },
+          image: { image: `${registry.host}/busybox:web` },
+          command: [
+            'sh',
+            '-c',
+            'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www',
+          ],
+          log_path: 'httpd.log',
+          linux: {},
+        }),
+      );
+      crictlOk(['pull', `${registry.host}/busybox:web`]);
+      const ctrId = crictlOk(['create', pod, ctrConfig, podConfig('pf')]);
+      crictlOk(['start', ctrId]);
+      const local = await freePort();
+      const pf = spawn(
+        CRICTL,
+        ['--runtime-endpoint', `unix://${berthd.socket}`, 'port-forward', pod, `${local}:8080`],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          const t = setTimeout(() => reject(new Error(`crictl port-forward: ${out}`)), 20_000);
+          const onData = (b: Buffer) => {
+            out += b.toString();
+            if (out.includes('Forwarding from')) {
+              clearTimeout(t);
+              resolve();
+            }
+          };
+          pf.stdout.on('data', onData);
+          pf.stderr.on('data', onData);
+        });
+        // httpd listens on the pod's 127.0.0.1 only: the port forward is the one way in.
+        let body = '';
+        for (let i = 0; i < 50 && body === ''; i++) {
+          body = await fetch(`http://127.0.0.1:${local}/`).then(
+            (r) => r.text(),
+            () => new Promise<string>((r) => setTimeout(() => r(''), 100)),
+          );
+        }
+        assert.equal(body, 'hello-from-pod\n');
+      } finally {
+        pf.kill('SIGKILL');
+      }
+    } finally {
+      crictlOk(['rmp', '-f', pod]);
+    }
+    assert.deepEqual(podIds(), []);
   });
 
   test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {
