@@ -30,12 +30,23 @@ import {
  */
 const CONTAINERD_KNOWN_FAILURES: Record<string, string> = {};
 
+/**
+ * Each side's critest is interrupted after this long, so that the file (both sides and the
+ * teardown) ends within scripts/test.sh's timeout for test/cri (15 min) and cleans up after itself.
+ * containerd takes about 70 s here.
+ */
+const CRITEST_TIMEOUT_MS: Record<CriRuntimeKind, number> = {
+  containerd: 4 * 60_000,
+  berthd: 7 * 60_000,
+};
+
 const kinds = criRuntimeKinds();
 const focus = process.env.BERTH_CRITEST_FOCUS;
 
 function summary(kind: string, run: CritestRun): string {
   const t = tally(run.specs);
-  return `${kind}: ${t.passed} passed, ${t.failed + t.panicked + t.interrupted} failed, ${t.skipped + t.pending} skipped in ${run.seconds.toFixed(0)} s (critest exit ${run.code})`;
+  const interrupted = run.timedOut ? ', interrupted at its time limit' : '';
+  return `${kind}: ${t.passed} passed, ${t.failed + t.panicked + t.interrupted} failed, ${t.skipped + t.pending} skipped in ${run.seconds.toFixed(0)} s (critest exit ${run.code}${interrupted})`;
 }
 
 function failures(run: CritestRun): SpecResult[] {
@@ -58,12 +69,17 @@ describe('critest (cri-tools 1.26.1) against containerd 1.6 and berthd', {
     await env?.close();
   });
 
-  async function critestOn(kind: CriRuntimeKind): Promise<CritestRun> {
+  async function critestOn(kind: CriRuntimeKind, signal: AbortSignal): Promise<CritestRun> {
     const runtime = await CriRuntime.start(kind, env);
     const dir = env.scratch(`critest-${kind}`);
     let run: CritestRun;
     try {
-      run = await runCritest(env.tools, runtime.socket, { dir, ...(focus && { focus }) });
+      run = await runCritest(env.tools, runtime.socket, {
+        dir,
+        signal,
+        timeoutMs: CRITEST_TIMEOUT_MS[kind],
+        ...(focus && { focus }),
+      });
     } finally {
       const out = process.env.BERTH_CRITEST_OUT;
       if (out !== undefined && out !== '') {
@@ -84,7 +100,7 @@ describe('critest (cri-tools 1.26.1) against containerd 1.6 and berthd', {
   }
 
   test('containerd 1.6.20 (the baseline)', { skip: !kinds.includes('containerd') }, async (t) => {
-    const run = await critestOn('containerd');
+    const run = await critestOn('containerd', t.signal);
     t.diagnostic(summary('containerd', run));
     assert.ok(
       run.specs.some((s) => s.status === 'passed'),
@@ -106,7 +122,7 @@ describe('critest (cri-tools 1.26.1) against containerd 1.6 and berthd', {
   test('berthd passes every spec containerd passes', {
     skip: !kinds.includes('berthd'),
   }, async (t) => {
-    const run = await critestOn('berthd');
+    const run = await critestOn('berthd', t.signal);
     t.diagnostic(summary('berthd', run));
     const baseline = runs.get('containerd');
     const passedByBerthd = new Set(

@@ -23,6 +23,8 @@ export interface CritestRun {
   code: number | null;
   /** Wall time of the whole run, in seconds. */
   seconds: number;
+  /** Interrupted at `timeoutMs`: the specs that had not run yet are missing or `interrupted`. */
+  timedOut: boolean;
   /** Every spec of the report, setup nodes (`[BeforeSuite]` ...) excluded. */
   specs: SpecResult[];
   /** critest's verbose output, kept in this file. */
@@ -37,8 +39,10 @@ export interface CritestOptions {
   focus?: string;
   /** Extra `--ginkgo.skip` regexps (besides {@link CRITEST_SKIP}). */
   skip?: string[];
-  /** Kill critest after this long (ms); default 20 min. */
+  /** Interrupt critest after this long (ms): SIGTERM, SIGKILL 30 s later; default 20 min. */
   timeoutMs?: number;
+  /** Kills critest when aborted (pass the test's `t.signal`: a cancelled test stops its critest). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -78,15 +82,31 @@ export async function runCritest(
     cwd: opts.dir,
     env: criEnvVars({ TMPDIR: tmp }),
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.signal && { signal: opts.signal, killSignal: 'SIGKILL' as const }),
   });
   proc.stdout.pipe(out, { end: false });
   proc.stderr.pipe(out, { end: false });
-  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 20 * 60_000);
+  // On SIGTERM ginkgo interrupts the suite, runs its cleanups and still writes the report;
+  // SIGKILL if it does not exit within 30 s after that.
+  let timedOut = false;
+  let killer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      proc.kill('SIGTERM');
+      killer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    },
+    opts.timeoutMs ?? 20 * 60_000,
+  );
   const code = await new Promise<number | null>((res, rej) => {
-    proc.once('error', rej);
+    proc.once('error', (err) => {
+      // an abort kills critest and reports AbortError here: wait for the exit all the same
+      if (err.name !== 'AbortError') rej(err);
+    });
     proc.once('close', (c) => res(c));
   });
   clearTimeout(timer);
+  clearTimeout(killer);
   await new Promise<void>((r) => out.end(r));
   const seconds = (Date.now() - started) / 1000;
   let xml: string;
@@ -97,7 +117,7 @@ export async function runCritest(
       `critest exited ${code} without a JUnit report (${(err as Error).message}); its log: ${log}`,
     );
   }
-  return { code, seconds, specs: parseJunit(xml), log, junit };
+  return { code, seconds, timedOut, specs: parseJunit(xml), log, junit };
 }
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
