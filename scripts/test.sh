@@ -15,7 +15,7 @@ npm run build --silent
 
 # Unit tier: rootless tests beside the code, the API tests and the tests of
 # the tree itself (test/*.test.ts: the layer rules of docs/architecture.md).
-unit=$(find src test/api -name '*.test.ts' -not -name '*.root.test.ts' -not -name '*.e2e.test.ts' | sort)
+unit=$(find src test/api test/cri -name '*.test.ts' -not -name '*.root.test.ts' -not -name '*.e2e.test.ts' | sort)
 unit="$unit $(find test -maxdepth 1 -name '*.test.ts' | sort)"
 root=$(find src test -name '*.root.test.ts' | sort)
 e2e=$(find src test -name '*.e2e.test.ts' -not -path 'test/cri/*' | sort)

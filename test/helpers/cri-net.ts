@@ -25,7 +25,7 @@ function tryRun(cmd: string, args: string[]): { ok: boolean; out: string } {
 }
 
 /** The words of one `iptables -S` rule after `-A`, with its double-quoted comments unquoted. */
-function ruleSpec(line: string): string[] {
+export function ruleSpec(line: string): string[] {
   const words: string[] = [];
   for (const m of line.slice(3).matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
     words.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] as string));
