@@ -228,6 +228,9 @@ export class CriEnv {
     }
     removeNewShmSegments(this.shmBefore);
     await this.registry.stop();
+    // critest's mount propagation specs bind-mount directories in its TMPDIR and leave them
+    // when they fail; anything a daemon left mounted is under here too
+    unmountUnder(this.dir.path);
     try {
       this.dir.remove();
     } catch (err) {
@@ -356,7 +359,12 @@ export function reapCriLeftovers(o: {
       }
     }
   }
-  for (const m of mountsUnder(o.dir).sort((a, b) => b.length - a.length)) {
+  unmountUnder(o.dir);
+}
+
+/** Unmounts everything mounted at or below `dir`, deepest first (lazily if busy). */
+export function unmountUnder(dir: string): void {
+  for (const m of mountsUnder(dir).sort((a, b) => b.length - a.length)) {
     if (spawnSync('umount', [m], { stdio: 'ignore' }).status !== 0) {
       spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     }
