@@ -150,6 +150,14 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     crictlOk(['pods', '-q', '--no-trunc', ...args])
       .split('\n')
       .filter((l) => l !== '');
+  /** The pause pid of a pod from the shim's runc state, with berthd down: `runc state`. */
+  const inspectpOffline = (id: string) => {
+    const runcRoot = join(berthd.state, 'runc', 'k8s.io');
+    const st = JSON.parse(
+      execFileSync('runc', ['--root', runcRoot, 'state', id], { encoding: 'utf8' }),
+    );
+    return st.pid as number;
+  };
   /** RemovePodSandbox straight over gRPC (crictl rmp checks the status first). */
   const removeMissing = async (id: string) => {
     const client = new RuntimeServiceClient(
@@ -341,6 +349,33 @@ exit 0
     const st = inspectp(podId);
     assert.equal(st.status.network.ip, podIp);
     assert.equal(st.info.pid, pausePid);
+    // SIGTERM too: berthd stops, the pod stays.
+    await berthd.stop();
+    assert.ok(alive(pausePid), 'the pause survives a clean stop');
+    berthd = await Berthd.start({ dir: berthd.dir, configToml });
+    assert.deepEqual(podIds(['--state', 'ready']), [podId]);
+  });
+
+  test('a pause that exits makes its pod NOTREADY, while berthd runs or while it is away', async () => {
+    const a = crictlOk(['runp', podConfig('exit-live')]);
+    const b = crictlOk(['runp', podConfig('exit-away')]);
+    try {
+      process.kill(inspectp(a).info.pid, 'SIGKILL');
+      for (let i = 0; i < 100 && inspectp(a).status.state !== 'SANDBOX_NOTREADY'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(inspectp(a).status.state, 'SANDBOX_NOTREADY');
+      await berthd.kill9();
+      const pid = inspectpOffline(b);
+      process.kill(pid, 'SIGKILL');
+      berthd = await Berthd.start({ dir: berthd.dir, configToml });
+      assert.equal(inspectp(b).status.state, 'SANDBOX_NOTREADY');
+      assert.equal(inspectp(podId).status.state, 'SANDBOX_READY');
+    } finally {
+      crictlOk(['rmp', a]);
+      crictlOk(['rmp', b]);
+    }
+    assert.deepEqual(allocations(), [podIp], 'the exited pods released their IPs at rmp');
   });
 
   test('stopp tears the pod down (after the restart too) and is idempotent; rmp removes it', async () => {
