@@ -16,7 +16,6 @@ import {
   isNotFound,
   kindOf,
   newError,
-  notFound,
 } from '../../core/errdefs/index.js';
 import type { LeaseManager } from '../../core/leases/index.js';
 import type { Logger } from '../../core/log/index.js';
