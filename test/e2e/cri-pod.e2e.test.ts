@@ -458,6 +458,33 @@ exit 0
     assert.deepEqual(podIds(), []);
   });
 
+  test('disabled_plugins = ["io.containerd.grpc.v1.cri"] turns the CRI off', async () => {
+    const off = await Berthd.start({
+      configToml: `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n${configToml}`,
+    });
+    try {
+      const rows = ctr(off.socket, ['plugins', 'ls']).stdout.split('\n');
+      assert.ok(
+        rows.some((r) => /^io\.containerd\.grpc\.v1\s+cri\s.*\sskip\s*$/.test(r)),
+        rows.join('\n'),
+      );
+      const r = spawnSync(CRICTL, ['--runtime-endpoint', `unix://${off.socket}`, 'version'], {
+        encoding: 'utf8',
+      });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /Unimplemented/);
+    } finally {
+      await off.cleanup();
+    }
+    // And on, it is listed ok.
+    const rows = ctr(berthd.socket, ['plugins', 'ls']).stdout.split('\n');
+    assert.ok(
+      rows.some((r) => /^io\.containerd\.grpc\.v1\s+cri\s.*\sok\s*$/.test(r)),
+      rows.join('\n'),
+    );
+    assert.match(crictlOk(['version']), /RuntimeApiVersion:\s+v1/);
+  });
+
   test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {
     writeConflist([bridgePlugin(), { type: 'fail-add' }]);
     try {
