@@ -72,8 +72,8 @@ describe('CniNetworks with fake plugins', () => {
     const lines = [
       '#!/bin/sh',
       `log=${sh(log)}`,
-      'n=$(ls "$log" | wc -l)',
-      `f="$log/$(printf %04d "$n")-${type}-$CNI_COMMAND"`,
+      // Start time in ns orders the calls; networks are set up concurrently, plugins of one chain in order.
+      `f="$log/$(date +%s%N)-${type}-$CNI_COMMAND"`,
       'cat > "$f.stdin"',
       `env | grep '^CNI_' | sort > "$f.env"`,
     ];
@@ -212,8 +212,16 @@ describe('CniNetworks with fake plugins', () => {
         ['pods', 'eth0'],
       ],
     );
-    assert.deepEqual(summary(), ['ADD loopback lo', 'ADD bridge eth0', 'ADD portmap eth0']);
-    const [lo, br, pm] = calls();
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith('eth0')),
+      ['ADD bridge eth0', 'ADD portmap eth0'],
+    );
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith(' lo')),
+      ['ADD loopback lo'],
+    );
+    const byType = (t: string) => calls().find((c) => c.type === t);
+    const [lo, br, pm] = [byType('loopback'), byType('bridge'), byType('portmap')];
     assert.deepEqual(br?.env, {
       CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_UID=u-1',
       CNI_COMMAND: 'ADD',
@@ -259,7 +267,7 @@ describe('CniNetworks with fake plugins', () => {
       '0.4.0',
     );
     await networks().setup(req());
-    const pm = calls()[2];
+    const pm = calls().find((c) => c.type === 'portmap');
     assert.deepEqual(pm?.stdin.runtimeConfig, {
       dns: { servers: ['10.96.0.10'], searches: ['svc.local'], options: ['ndots:5'] },
     });
@@ -330,10 +338,12 @@ describe('CniNetworks with fake plugins', () => {
         e.message ===
         'network "pods": plugin type="portmap" failed (add): cannot bind; port 8080 busy',
     );
-    assert.deepEqual(summary(), [
-      'ADD loopback lo',
+    assert.deepEqual(summary().slice(0, 3).sort(), [
       'ADD bridge eth0',
+      'ADD loopback lo',
       'ADD portmap eth0',
+    ]);
+    assert.deepEqual(summary().slice(3), [
       'DEL portmap eth0',
       'DEL bridge eth0',
       'DEL loopback lo',

@@ -144,27 +144,31 @@ export class CniNetworks {
   }
 
   /**
-   * ADD every network, in order. If one fails, what was added is deleted
-   * again (in reverse, so no address stays allocated and no port mapping
-   * stays behind) and the ADD's error is thrown.
+   * ADD every network (loopback and the defaults, concurrently). If one
+   * fails, every one is deleted again, in reverse order (so no address stays
+   * allocated and no port mapping stays behind), and the first failure in
+   * network order is thrown.
    */
   async setup(req: PodNetworkRequest): Promise<PodNetworkResult> {
     const plan = this.plan(this.networks(), req.ifName);
     for (const p of plan) validateRuntimeConf(runtimeConf(req, p.ifName, req.netnsPath));
-    const attempted: Planned[] = [];
+    // All at once, as go-cni's Setup attaches networks concurrently.
+    const settled = await Promise.allSettled(
+      plan.map((p) =>
+        this.cni.addNetworkList(p.network, runtimeConf(req, p.ifName, req.netnsPath)),
+      ),
+    );
     const raw: Attachment[] = [];
-    try {
-      for (const p of plan) {
-        attempted.push(p);
-        const result = await this.cni.addNetworkList(
-          p.network,
-          runtimeConf(req, p.ifName, req.netnsPath),
-        );
-        raw.push({ network: p.network.name, ifName: p.ifName, result });
-      }
-    } catch (e) {
+    let failure: unknown;
+    settled.forEach((s, i) => {
+      const p = plan[i] as Planned;
+      if (s.status === 'fulfilled')
+        raw.push({ network: p.network.name, ifName: p.ifName, result: s.value });
+      else failure ??= s.reason;
+    });
+    if (failure !== undefined) {
       const undo: string[] = [];
-      for (const p of attempted.reverse()) {
+      for (const p of [...plan].reverse()) {
         const done = raw.find((a) => a.network === p.network.name && a.ifName === p.ifName);
         try {
           await this.cni.delNetworkList(
@@ -185,10 +189,14 @@ export class CniNetworks {
           undo.push((u as Error).message);
         }
       }
-      if (undo.length === 0 || !isBerthError(e)) throw e;
-      throw newError(e.kind, `${e.message} (and undoing it failed: ${undo.join('; ')})`, {
-        cause: e,
-      });
+      if (undo.length === 0 || !isBerthError(failure)) throw failure;
+      throw newError(
+        failure.kind,
+        `${failure.message} (and undoing it failed: ${undo.join('; ')})`,
+        {
+          cause: failure,
+        },
+      );
     }
     const main = raw[1];
     return { ips: main ? podIps(main.result, main.ifName) : [], raw };
