@@ -188,6 +188,34 @@ describe('CniNetworks with fake plugins', () => {
     assert.deepEqual(n.status(), { ready: true, message: '' });
   });
 
+  it('describes its networks as go-cni GetConfig does, loopback first', () => {
+    conflist('pods', [
+      { type: 'bridge', ipam: { type: 'host-local', subnet: '10.1.0.0/16' } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ]);
+    const info = networks().configInfo();
+    assert.equal(info.PluginConfDir, confDir);
+    assert.equal(info.PluginMaxConfNum, 1);
+    assert.deepEqual(
+      info.Networks.map((n) => [n.Config.Name, n.IFName, n.Config.CNIVersion]),
+      [
+        ['cni-loopback', 'lo', '0.3.1'],
+        ['pods', 'eth0', '1.0.0'],
+      ],
+    );
+    assert.deepEqual(info.Networks[1]?.Config.Plugins[0]?.Network, {
+      cniVersion: '1.0.0',
+      name: 'pods',
+      type: 'bridge',
+      ipam: { type: 'host-local' },
+      dns: {},
+    });
+    assert.deepEqual(JSON.parse(info.Networks[1]?.Config.Plugins[1]?.Source ?? ''), {
+      type: 'portmap',
+      capabilities: { portMappings: true },
+    });
+  });
+
   it('refuses setup while not ready', async () => {
     await assert.rejects(
       networks().setup(req()),
@@ -286,13 +314,17 @@ describe('CniNetworks with fake plugins', () => {
     plugin('ptp', { result: result('10.77.0.5/16') });
     conflist('other', [{ type: 'ptp' }]);
     await networks().remove(req({ portMappings: [] }));
-    assert.deepEqual(summary(), [
-      'DEL portmap eth0',
-      'DEL bridge eth0',
-      'DEL ptp eth0',
-      'DEL loopback lo',
-    ]);
-    const [pm, br, , lo] = calls();
+    // lo's DEL runs alongside; the eth0 ones one by one, last added first.
+    assert.deepEqual(
+      summary().filter((c) => !c.endsWith(' lo')),
+      ['DEL portmap eth0', 'DEL bridge eth0', 'DEL ptp eth0'],
+    );
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith(' lo')),
+      ['DEL loopback lo'],
+    );
+    const byType = (t: string) => calls().find((c) => c.type === t);
+    const [pm, br, lo] = [byType('portmap'), byType('bridge'), byType('loopback')];
     // What ADD used: the cached port mappings and result.
     assert.deepEqual(pm?.stdin.runtimeConfig, {
       portMappings: [
@@ -307,7 +339,7 @@ describe('CniNetworks with fake plugins', () => {
     // Again: nothing cached, the current networks are still deleted, and it succeeds.
     resetCalls();
     await networks().remove(req());
-    assert.deepEqual(summary(), ['DEL ptp eth0', 'DEL loopback lo']);
+    assert.deepEqual(summary().sort(), ['DEL loopback lo', 'DEL ptp eth0']);
   });
 
   it('passes an empty CNI_NETNS on DEL when the netns is gone', async () => {

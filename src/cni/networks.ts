@@ -3,7 +3,7 @@ import { failedPrecondition, isBerthError, newError } from '../core/errdefs/inde
 import { type Logger, nullLogger } from '../core/log/index.js';
 import type { CacheEntry } from './cache.js';
 import { CniConfig } from './cni-config.js';
-import { loadConfDir, type NetworkConfigList, parseConfList } from './conf.js';
+import { loadConfDir, type NetworkConfigList, type PluginConf, parseConfList } from './conf.js';
 import { type RuntimeConf, validateRuntimeConf } from './invoke.js';
 import { type CniResult, type PodIp, podIps } from './result.js';
 
@@ -49,6 +49,36 @@ export interface NetworkStatus {
   ready: boolean;
   /** Why not ready, in go-cni's words; "" when ready. */
   message: string;
+}
+
+/** go-cni's ConfigResult, field names as containerd marshals them. */
+export interface CniConfigInfo {
+  PluginDirs: string[];
+  PluginConfDir: string;
+  PluginMaxConfNum: number;
+  Prefix: string;
+  Networks: {
+    Config: {
+      Name: string;
+      CNIVersion: string;
+      Plugins: { Network: Record<string, unknown>; Source: string }[];
+      Source: string;
+    };
+    IFName: string;
+  }[];
+}
+
+/** A plugin's fields as libcni's types.NetConf marshals them. */
+function netConf(list: NetworkConfigList, plugin: PluginConf): Record<string, unknown> {
+  const ipam = plugin.ipam as { type?: unknown } | undefined;
+  return {
+    cniVersion: list.cniVersion,
+    name: list.name,
+    type: plugin.type,
+    ...(plugin.capabilities ? { capabilities: plugin.capabilities } : {}),
+    ipam: typeof ipam?.type === 'string' ? { type: ipam.type } : {},
+    dns: plugin.dns ?? {},
+  };
 }
 
 export interface CniNetworksOptions {
@@ -131,6 +161,32 @@ export class CniNetworks {
     const l = this.load();
     if (!l.ok) throw failedPrecondition(l.message);
     return l.networks;
+  }
+
+  /**
+   * The loaded networks in go-cni's GetConfig shape (containerd's verbose
+   * Status `cniconfig`): the loopback network first, as containerd loads it.
+   */
+  configInfo(): CniConfigInfo {
+    const l = this.load();
+    return {
+      PluginDirs: this.opts.binDirs,
+      PluginConfDir: this.opts.confDir,
+      PluginMaxConfNum: this.opts.maxConfNum,
+      Prefix: IF_PREFIX,
+      Networks: this.plan(l.ok ? l.networks : [], undefined).map((p) => ({
+        Config: {
+          Name: p.network.name,
+          CNIVersion: p.network.cniVersion,
+          Plugins: p.network.plugins.map((plugin) => ({
+            Network: netConf(p.network, plugin),
+            Source: JSON.stringify(plugin),
+          })),
+          Source: p.network.bytes,
+        },
+        IFName: p.ifName,
+      })),
+    };
   }
 
   private plan(networks: NetworkConfigList[], ifName: string | undefined): Planned[] {
@@ -256,7 +312,7 @@ export class CniNetworks {
     };
     const items = [...todo.values()].sort((a, b) => order(b.rt.ifName) - order(a.rt.ifName));
     const errors: Error[] = [];
-    for (const it of items) {
+    const del = async (it: (typeof items)[number]) => {
       try {
         await this.cni.delNetworkList(it.network, it.rt, it.cached?.result);
       } catch (e) {
@@ -270,11 +326,20 @@ export class CniNetworks {
             'cni: DEL: already gone',
           );
           await this.cni.cache.remove(it.network.name, req.id, it.rt.ifName);
-          continue;
+          return;
         }
         errors.push(e as Error);
       }
-    }
+    };
+    // lo is independent of the others: its DEL runs alongside theirs, which go one by one, last added first.
+    const lo = items.filter((it) => it.rt.ifName === LOOPBACK_IF);
+    const rest = items.filter((it) => it.rt.ifName !== LOOPBACK_IF);
+    await Promise.all([
+      ...lo.map(del),
+      (async () => {
+        for (const it of rest) await del(it);
+      })(),
+    ]);
     const first = errors[0];
     if (first === undefined) return;
     if (errors.length === 1 || !isBerthError(first)) throw first;
