@@ -383,6 +383,26 @@ describe('CniNetworks with fake plugins', () => {
     assert.deepEqual(cacheFiles(), []);
   });
 
+  it('undoes with an empty CNI_NETNS when the netns is missing', async () => {
+    plugin('bridge', {
+      result: result('10.99.0.5/16'),
+      error: { code: 5, msg: 'no netns' },
+      failOn: 'ADD',
+    });
+    conflist('pods', [{ type: 'bridge' }]);
+    rmSync(join(tmp.path, 'netns'));
+    await assert.rejects(networks().setup(req()), (e: Error) =>
+      e.message.endsWith('failed (add): no netns'),
+    );
+    assert.deepEqual(
+      calls()
+        .filter((c) => c.command === 'DEL')
+        .map((c) => c.env.CNI_NETNS),
+      ['', ''],
+    );
+    assert.deepEqual(cacheFiles(), []);
+  });
+
   it('keeps the cache entry for remove when undoing fails too', async () => {
     plugin('bridge', { error: { code: 11, msg: 'busy' } });
     conflist('pods', [{ type: 'bridge' }]);

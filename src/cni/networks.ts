@@ -224,14 +224,11 @@ export class CniNetworks {
     });
     if (failure !== undefined) {
       const undo: string[] = [];
+      const netns = existsSync(req.netnsPath) ? req.netnsPath : '';
       for (const p of [...plan].reverse()) {
         const done = raw.find((a) => a.network === p.network.name && a.ifName === p.ifName);
         try {
-          await this.cni.delNetworkList(
-            p.network,
-            runtimeConf(req, p.ifName, req.netnsPath),
-            done?.result,
-          );
+          await this.deleteNetwork(p.network, runtimeConf(req, p.ifName, netns), done?.result);
         } catch (u) {
           this.log.error(
             {
@@ -269,6 +266,35 @@ export class CniNetworks {
         runtimeConf(req, p.ifName, req.netnsPath),
         cached?.result,
       );
+    }
+  }
+
+  /**
+   * DEL one network. As go-cni, an error saying "not found" (or "no such
+   * file or directory" when the netns is gone) counts as deleted already.
+   */
+  private async deleteNetwork(
+    network: NetworkConfigList,
+    rt: RuntimeConf,
+    cached: CniResult | undefined,
+  ): Promise<void> {
+    try {
+      await this.cni.delNetworkList(network, rt, cached);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (
+        !(
+          (rt.netns === '' && msg.includes('no such file or directory')) ||
+          msg.includes('not found')
+        )
+      ) {
+        throw e;
+      }
+      this.log.debug(
+        { sandbox: rt.containerId, network: network.name, err: msg },
+        'cni: DEL: already gone',
+      );
+      await this.cni.cache.remove(network.name, rt.containerId, rt.ifName);
     }
   }
 
@@ -314,20 +340,8 @@ export class CniNetworks {
     const errors: Error[] = [];
     const del = async (it: (typeof items)[number]) => {
       try {
-        await this.cni.delNetworkList(it.network, it.rt, it.cached?.result);
+        await this.deleteNetwork(it.network, it.rt, it.cached?.result);
       } catch (e) {
-        const msg = (e as Error).message;
-        if (
-          (netns === '' && msg.includes('no such file or directory')) ||
-          msg.includes('not found')
-        ) {
-          this.log.debug(
-            { sandbox: req.id, network: it.network.name, err: msg },
-            'cni: DEL: already gone',
-          );
-          await this.cni.cache.remove(it.network.name, req.id, it.rt.ifName);
-          return;
-        }
         errors.push(e as Error);
       }
     };
