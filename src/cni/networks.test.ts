@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import {
+  isCanceled,
   isDeadlineExceeded,
   isFailedPrecondition,
   isInvalidArgument,
@@ -78,7 +79,7 @@ describe('CniNetworks with fake plugins', () => {
       `env | grep '^CNI_' | sort > "$f.env"`,
     ];
     const when = o.failOn ? `[ "$CNI_COMMAND" = ${o.failOn} ]` : 'true';
-    if (o.hang) lines.push('exec sleep 30');
+    if (o.hang) lines.push(`if ${when}; then exec sleep 30; fi`);
     if (o.error) lines.push(`if ${when}; then echo ${sh(JSON.stringify(o.error))}; exit 1; fi`);
     if (o.crash) lines.push(`if ${when}; then echo ${sh(o.crash)} >&2; exit 2; fi`);
     if (o.stdout !== undefined) lines.push(`echo ${sh(o.stdout)}`);
@@ -448,6 +449,29 @@ describe('CniNetworks with fake plugins', () => {
         isDeadlineExceeded(e) && /no answer within 300 ms \(killed pid \d+\)/.test(e.message),
     );
     assert.ok(Date.now() - started < 5000);
+  });
+
+  it('kills the plugins and undoes when the call is canceled', async () => {
+    plugin('portmap', { hang: true, failOn: 'ADD' });
+    conflist('pods', [{ type: 'bridge' }, { type: 'portmap' }]);
+    const ac = new AbortController();
+    const setup = networks().setup(req(), { signal: ac.signal });
+    // Once portmap runs (the bridge ADD is done), cancel.
+    while (!readdirSync(log).some((f) => f.endsWith('-portmap-ADD.env'))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const started = Date.now();
+    ac.abort();
+    await assert.rejects(
+      setup,
+      (e: Error) => isCanceled(e) && /failed \(add\): canceled \(killed pid \d+\)/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(
+      summary().filter((c) => c.startsWith('DEL')),
+      ['DEL portmap eth0', 'DEL bridge eth0', 'DEL loopback lo'],
+    );
+    assert.deepEqual(cacheFiles(), []);
   });
 
   it('treats "not found" on DEL as deleted, as go-cni', async () => {

@@ -203,15 +203,20 @@ export class CniNetworks {
    * ADD every network (loopback and the defaults, concurrently). If one
    * fails, every one is deleted again, in reverse order (so no address stays
    * allocated and no port mapping stays behind), and the first failure in
-   * network order is thrown.
+   * network order is thrown. An aborted `signal` (the CRI call canceled)
+   * kills the running plugins and undoes the same way; the undo itself is
+   * not cancelable.
    */
-  async setup(req: PodNetworkRequest): Promise<PodNetworkResult> {
+  async setup(
+    req: PodNetworkRequest,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<PodNetworkResult> {
     const plan = this.plan(this.networks(), req.ifName);
     for (const p of plan) validateRuntimeConf(runtimeConf(req, p.ifName, req.netnsPath));
     // All at once, as go-cni's Setup attaches networks concurrently.
     const settled = await Promise.allSettled(
       plan.map((p) =>
-        this.cni.addNetworkList(p.network, runtimeConf(req, p.ifName, req.netnsPath)),
+        this.cni.addNetworkList(p.network, runtimeConf(req, p.ifName, req.netnsPath), opts.signal),
       ),
     );
     const raw: Attachment[] = [];
