@@ -156,7 +156,7 @@ export class CniNetworks {
     return l.ok ? { ready: true, message: '' } : { ready: false, message: l.message };
   }
 
-  /** The default networks' configs, for status' verbose info; throws failed_precondition when not ready. */
+  /** The default networks' configs as the conf dir holds them now; failed_precondition (status' message) when none. */
   networks(): NetworkConfigList[] {
     const l = this.load();
     if (!l.ok) throw failedPrecondition(l.message);
@@ -256,7 +256,7 @@ export class CniNetworks {
         },
       );
     }
-    const main = raw[1];
+    const main = raw.find((a) => a.ifName === plan[1]?.ifName);
     return { ips: main ? podIps(main.result, main.ifName) : [], raw };
   }
 
@@ -336,11 +336,8 @@ export class CniNetworks {
       if (!todo.has(key))
         todo.set(key, { network: p.network, rt: runtimeConf(req, p.ifName, netns) });
     }
-    const order = (ifName: string) => {
-      if (ifName === LOOPBACK_IF) return -1;
-      const n = Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
-      return n;
-    };
+    // Last added first: eth1 before eth0 (lo goes alongside, below).
+    const order = (ifName: string) => Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
     const items = [...todo.values()].sort((a, b) => order(b.rt.ifName) - order(a.rt.ifName));
     const errors: Error[] = [];
     const del = async (it: (typeof items)[number]) => {
