@@ -9,6 +9,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev golang-go
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   golang-github-gogo-googleapis-dev util-linux procps apache2-utils
+  containernetworking-plugins iptables iproute2
 )
 
 missing=()

@@ -23,8 +23,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   daemon: [
     'api',
     'archive',
+    'cni',
     'content',
     'core',
+    'cri',
     'daemon',
     'diff',
     'events',
@@ -48,6 +50,22 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   images: ['archive', 'core', 'images'],
   // The local transfer plugin: Transfer sources and destinations over images and remotes.
   transfer: ['core', 'images', 'plugin', 'remotes', 'transfer'],
+  // CNI: network configs and plugin executables (libcni's part of containerd's CRI).
+  cni: ['cni', 'core', 'sys'],
+  // Kubernetes' CRI plugin: the CRI messages are its vocabulary, as in containerd's pkg/cri.
+  cri: [
+    'api',
+    'archive',
+    'cni',
+    'core',
+    'cri',
+    'images',
+    'plugin',
+    'remotes',
+    'server',
+    'sys',
+    'wire',
+  ],
   ttrpc: ['api', 'core', 'sys', 'ttrpc'],
   runtime: ['api', 'core', 'plugin', 'runtime', 'sys', 'ttrpc', 'wire'],
   wire: ['api', 'core', 'wire'],
@@ -67,6 +85,8 @@ const FORBIDDEN_PACKAGES: Readonly<Record<string, readonly RegExp[]>> = {
   remotes: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
   images: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
   transfer: [/^@grpc\//, /^better-sqlite3$/],
+  cni: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
+  cri: [/^better-sqlite3$/],
 };
 
 interface Rules {

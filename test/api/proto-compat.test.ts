@@ -24,7 +24,7 @@ import {
   FileDescriptorSetSchema,
   type ServiceDescriptorProto,
 } from '@bufbuild/protobuf/wkt';
-import { containerd17Tarball } from '../helpers/shared-tools.js';
+import { containerd17Tarball, criToolsTarball } from '../helpers/shared-tools.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ourProtoDir = join(repoRoot, 'proto');
@@ -39,8 +39,9 @@ const debianIncludes = [
 ];
 
 // Packages whose types are compared. google.rpc is included because
-// Introspection refers to google.rpc.Status and we ship our own copy.
-const comparedPrefixes = ['containerd.', 'google.rpc.'];
+// Introspection refers to google.rpc.Status and we ship our own copy;
+// runtime.v1 is Kubernetes' CRI.
+const comparedPrefixes = ['containerd.', 'google.rpc.', 'runtime.v1.'];
 
 interface Prerequisite {
   path: string;
@@ -277,7 +278,10 @@ test('proto/ is wire-compatible with Debian containerd API protos', (t) => {
       `checked ${debianFiles.length} Debian protos: ${c.messages} messages, ${c.enums} enums, ` +
         `${c.services} services, ${c.methods} methods`,
     );
-    for (const extra of report.extras.sort()) t.diagnostic(`extra in ours: ${extra}`);
+    // The CRI (runtime.v1) has its own comparison below.
+    for (const extra of report.extras.sort()) {
+      if (!extra.includes('.runtime.v1.')) t.diagnostic(`extra in ours: ${extra}`);
+    }
 
     assert.ok(
       c.messages > 100 && c.services >= 12,
@@ -347,6 +351,52 @@ test('proto/ is wire-compatible with containerd 1.7.13 Transfer and Streaming pr
     if (report.mismatches.length > 0) {
       assert.fail(
         `${report.mismatches.length} mismatch(es) between proto/ and containerd 1.7.13:\n  ${report.mismatches.join('\n  ')}`,
+      );
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+// Kubernetes' CRI (runtime.v1), which kubelet, crictl and critest speak:
+// compared against the api.proto cri-tools 1.26.1 vendors (cri-api v0.26.0).
+test('proto/ is wire-compatible with the CRI api.proto of cri-tools 1.26.1', (t) => {
+  const tarball = criToolsTarball();
+  if (tarball === undefined) {
+    t.skip(
+      "cri-tools' source tarball is not in ../shared/tools/cri-tools (set BERTH_SHARED_TOOLS)",
+    );
+    return;
+  }
+  checkPrerequisites();
+  const work = mkdtempSync(join(tmpdir(), 'berth-proto-compat-cri-'));
+  try {
+    const member = 'cri-tools-1.26.1/vendor/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto';
+    execFileSync('tar', ['-xzf', tarball, '-C', work, '--strip-components=2', member]);
+    const root = work;
+    const theirFiles = ['k8s.io/cri-api/pkg/apis/runtime/v1/api.proto'];
+    const ourFiles = listProtos(ourProtoDir).map((p) => relative(ourProtoDir, p));
+
+    // api.proto imports gogo.proto for Go options only; Debian ships it.
+    const theirs = indexSet(
+      compile(join(work, 'cri.pb'), [root, ...debianIncludes], theirFiles, root),
+    );
+    const ours = indexSet(
+      compile(join(work, 'ours.pb'), ['.', '/usr/include'], ourFiles, ourProtoDir),
+    );
+    const report = compare(theirs, ours);
+    const c = report.checked;
+    t.diagnostic(
+      `checked cri-api v0.26.0: ${c.messages} messages, ${c.enums} enums, ` +
+        `${c.services} services, ${c.methods} methods`,
+    );
+    assert.equal(c.services, 2, `services compared: ${JSON.stringify(c)}`);
+    // RuntimeService's 28 methods and ImageService's 5.
+    assert.equal(c.methods, 33, `methods compared: ${JSON.stringify(c)}`);
+    assert.ok(c.messages >= 140, `suspiciously little compared: ${JSON.stringify(c)}`);
+    if (report.mismatches.length > 0) {
+      assert.fail(
+        `${report.mismatches.length} mismatch(es) between proto/ and cri-api v0.26.0:\n  ${report.mismatches.join('\n  ')}`,
       );
     }
   } finally {

@@ -24,3 +24,10 @@ export function containerd17Tarball(): string | undefined {
   const path = dir === undefined ? undefined : join(dir, 'containerd-1.7/containerd-1.7.13.tar.gz');
   return path !== undefined && existsSync(path) ? path : undefined;
 }
+
+/** cri-tools 1.26.1's source tarball in the shared tools, if present. */
+export function criToolsTarball(): string | undefined {
+  const dir = sharedToolsDir();
+  const path = dir === undefined ? undefined : join(dir, 'cri-tools/cri-tools-1.26.1.tar.gz');
+  return path !== undefined && existsSync(path) ? path : undefined;
+}
