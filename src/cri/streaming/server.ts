@@ -20,7 +20,15 @@ import {
 import { RequestCache } from './request-cache.js';
 import { SpdyConnection } from './spdy/connection.js';
 import { exitCodeStatus, successStatus } from './status.js';
-import type { AttachRequest, ExecRequest, PortForwardRequest, StreamingRuntime } from './types.js';
+import type {
+  AttachRequest,
+  AttachResponse,
+  ExecRequest,
+  ExecResponse,
+  PortForwardRequest,
+  PortForwardResponse,
+  StreamingRuntime,
+} from './types.js';
 
 /** kubelet's defaults (pkg/kubelet/cri/streaming DefaultConfig). */
 export const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
@@ -106,7 +114,7 @@ export class StreamingServer {
     return this.baseUrl;
   }
 
-  getExec(req: ExecRequest): { url: string } {
+  getExec(req: ExecRequest): ExecResponse {
     if (!req.containerId) throw invalidArgument('missing required container_id');
     if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true');
     if (!req.stdin && !req.stdout && !req.stderr) {
@@ -115,7 +123,7 @@ export class StreamingServer {
     return { url: this.urlFor('exec', { kind: 'exec', req }) };
   }
 
-  getAttach(req: AttachRequest): { url: string } {
+  getAttach(req: AttachRequest): AttachResponse {
     if (!req.containerId) throw invalidArgument('missing required container_id');
     if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true');
     if (!req.stdin && !req.stdout && !req.stderr) {
@@ -124,7 +132,7 @@ export class StreamingServer {
     return { url: this.urlFor('attach', { kind: 'attach', req }) };
   }
 
-  getPortForward(req: PortForwardRequest): { url: string } {
+  getPortForward(req: PortForwardRequest): PortForwardResponse {
     if (!req.podSandboxId) throw invalidArgument('missing required pod_sandbox_id');
     return { url: this.urlFor('portforward', { kind: 'portforward', req }) };
   }
