@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { nullLogger } from '../../core/log/index.js';
 import { StreamingServer } from './server.js';
 import { FakeRuntime } from './testing/fake-runtime.js';
 import { dialWs, type WsMessage, type WsTestClient } from './testing/ws-client.js';
 import { encodeWsFrame, Opcode, WsFrameReader } from './websocket/frames.js';
+
+const run = promisify(execFile);
 
 async function open(url: string, protocols: string[]): Promise<WsTestClient> {
   const c = await dialWs(url, protocols);
@@ -162,6 +167,28 @@ describe('streaming server (WebSocket channel protocols)', () => {
     c.close();
     await c.rest();
     assert.ok(runtime.calls.includes(`portforward wpod ${echoPort}`));
+  });
+
+  it("works with an independent client (Node's WebSocket, undici)", async () => {
+    const script = join(import.meta.dirname, 'testing/undici-ws-exec.mjs');
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--experimental-websocket',
+        '--no-warnings',
+        script,
+        execUrl(['cat']),
+        'v4.channel.k8s.io',
+        'from undici',
+      ],
+      { timeout: 20_000 },
+    );
+    const r = JSON.parse(stdout);
+    assert.equal(r.protocol, 'v4.channel.k8s.io');
+    assert.deepEqual(r.messages.slice(0, 2), [
+      [1, ''],
+      [1, 'from undici'],
+    ]);
   });
 
   it('refuses bad handshakes as x/net/websocket does', async () => {
