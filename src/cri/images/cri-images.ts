@@ -74,7 +74,8 @@ export interface CriImageOps {
   newResolver: typeof import('../../remotes/index.js').newResolver;
 }
 
-async function loadOps(): Promise<CriImageOps> {
+/** The real operations, imported on first use (berthd starts without the registry client). */
+export async function loadCriImageOps(): Promise<CriImageOps> {
   const [images, remotes] = await Promise.all([
     import('../../images/index.js'),
     import('../../remotes/index.js'),
@@ -139,7 +140,7 @@ export class CriImages {
 
   private ops(): Promise<CriImageOps> {
     if (this.opsPromise === undefined) {
-      this.opsPromise = (this.opts.ops ?? loadOps)();
+      this.opsPromise = (this.opts.ops ?? loadCriImageOps)();
       this.opsPromise.catch(() => {
         this.opsPromise = undefined;
       });
