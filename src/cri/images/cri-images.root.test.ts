@@ -262,6 +262,21 @@ describe('CRI images over a registry with auth and a hosts.toml mirror (root)', 
       filter: { image: { image: `${REPO}:alias` } },
     });
     assert.equal(filtered.images[0]?.id, user.config.digest);
+    // A repository alone: every image with a reference in it.
+    const byRepo = await call<ListImagesResponse>(handlers.ListImages, {
+      filter: { image: { image: REPO } },
+    });
+    assert.deepEqual(
+      byRepo.images.map((i) => i.id),
+      [user.config.digest],
+    );
+    const byId = await call<ListImagesResponse>(handlers.ListImages, {
+      filter: { image: { image: user.config.digest } },
+    });
+    assert.deepEqual(
+      byId.images.map((i) => i.id),
+      [user.config.digest],
+    );
     const none = await call<ListImagesResponse>(handlers.ListImages, {
       filter: { image: { image: 'nothing:here' } },
     });
