@@ -22,6 +22,7 @@ import type {
 import { isNotFound, isUnauthenticated } from '../../core/errdefs/index.js';
 import { imageSize } from '../../images/index.js';
 import type { Handler } from '../../server/service.js';
+import { imageCreate, imageDelete } from '../../wire/event-payloads.js';
 import { SnapshotUsageStore } from '../stats/snapshot-usage.js';
 import {
   CRI_NAMESPACE,
@@ -74,6 +75,7 @@ describe('CRI images over a registry with auth and a hosts.toml mirror (root)', 
   let user: BuiltImage & { pushed: Pushed };
   let other: BuiltImage & { pushed: Pushed };
   let pulls = 0;
+  const events: { topic: string; name: string }[] = [];
 
   before(async () => {
     dir = tempDir('berth-cri-images-');
@@ -136,6 +138,13 @@ describe('CRI images over a registry with auth and a hosts.toml mirror (root)', 
       maxConcurrentDownloads: 3,
       log: ctx.log,
       ops: counting,
+      publisher: {
+        async publish(pctx, topic, payload) {
+          assert.equal(pctx.namespace, CRI_NAMESPACE);
+          const codec = topic === '/images/delete' ? imageDelete : imageCreate;
+          events.push({ topic, name: codec.decode(payload.value).name });
+        },
+      },
     });
     usage = new SnapshotUsageStore(stores.snapshotter('overlayfs'), ctx);
     handlers = imageServiceHandlers(images, {
@@ -190,6 +199,15 @@ describe('CRI images over a registry with auth and a hosts.toml mirror (root)', 
       }),
     ]);
     assert.equal(pulls - before, 1);
+    // Announced as containerd's image service announces them.
+    assert.deepEqual(
+      events.map((e) => `${e.topic} ${e.name}`).sort(),
+      [
+        `/images/create ${REPO}:1.0`,
+        `/images/create ${REPO}@${user.pushed.digest}`,
+        `/images/create ${user.config.digest}`,
+      ].sort(),
+    );
     assert.equal(a.imageRef, user.config.digest);
     assert.equal(b.imageRef, user.config.digest);
     const managed = { 'io.cri-containerd.image': 'managed' };
@@ -341,6 +359,8 @@ describe('CRI images over a registry with auth and a hosts.toml mirror (root)', 
     // Removing the sandbox image too leaves the namespace without images, blobs or snapshots.
     await call(handlers.RemoveImage, { image: { image: other.config.digest } });
     assert.deepEqual(await records(), []);
+    // busybox: two tags, its repo digest and ID; the sandbox image: tag, repo digest, ID.
+    assert.equal(events.filter((e) => e.topic === '/images/delete').length, 7);
     assert.deepEqual(await stores.content.list(ctx), []);
     assert.deepEqual(await stores.snapshotter('overlayfs').list(ctx), []);
     const blobDir = join(dir.path, 'stores', 'content', 'blobs', 'sha256');

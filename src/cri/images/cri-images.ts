@@ -21,6 +21,7 @@
  */
 import type { Descriptor } from '../../core/content/index.js';
 import { isAlreadyExists, isNotFound, notFound } from '../../core/errdefs/index.js';
+import type { Publisher } from '../../core/events/index.js';
 import type { GcScheduler } from '../../core/gc/index.js';
 import type { Image as ImageRecord } from '../../core/images/index.js';
 import type { Labels } from '../../core/labels/index.js';
@@ -30,6 +31,7 @@ import type { ImageStores } from '../../core/transfer/index.js';
 import type { ImageConfigJson } from '../../images/index.js';
 import type { CredentialsFn } from '../../remotes/index.js';
 import { pullCredentials } from './auth.js';
+import { publishingImageStore } from './events.js';
 import {
   IMAGE_LABEL_KEY,
   IMAGE_LABEL_VALUE,
@@ -105,6 +107,8 @@ export interface CriImagesOptions {
     headers: Readonly<Record<string, string>>;
   };
   maxConcurrentDownloads: number;
+  /** Where record changes are announced (`/images/*` events), as containerd's image service does. */
+  publisher?: Publisher;
   log: Logger;
   /** Tests: other image operations. */
   ops?: () => Promise<CriImageOps>;
@@ -125,7 +129,13 @@ export class CriImages {
   private opsPromise: Promise<CriImageOps> | undefined;
   private readonly sandboxRef: string | undefined;
 
+  private readonly stores: ImageStores;
+
   constructor(private readonly opts: CriImagesOptions) {
+    this.stores =
+      opts.publisher === undefined
+        ? opts.stores
+        : { ...opts.stores, images: publishingImageStore(opts.stores.images, opts.publisher) };
     try {
       this.sandboxRef = normalizePullRef(opts.sandboxImage);
     } catch (err) {
@@ -155,7 +165,7 @@ export class CriImages {
     if (p === undefined) {
       p = (async () => {
         const ops = await this.ops();
-        const { stores } = this.opts;
+        const { stores } = this;
         const { desc, config } = await ops.imageConfig(ctx, stores, record);
         return {
           id: desc.digest,
@@ -182,7 +192,7 @@ export class CriImages {
     byName: Map<string, string>;
   }> {
     const nctx = this.ns(ctx);
-    const records = await this.opts.stores.images.list(nctx);
+    const records = await this.stores.images.list(nctx);
     const byId = new Map<string, CriImage>();
     const byName = new Map<string, string>();
     const live = new Set<string>();
@@ -326,7 +336,7 @@ export class CriImages {
       log: ctx.log,
     });
     const labels = this.labels(normalized);
-    const image = await ops.pull(ctx, this.opts.stores, resolver, normalized, {
+    const image = await ops.pull(ctx, this.stores, resolver, normalized, {
       name: normalized,
       labels,
       unpack: [{ snapshotter: this.opts.snapshotter }],
@@ -366,7 +376,7 @@ export class CriImages {
     target: Descriptor,
     labels: Labels,
   ): Promise<void> {
-    const { images } = this.opts.stores;
+    const { images } = this.stores;
     const record = { name, target, labels };
     try {
       await images.create(ctx, record);
@@ -404,7 +414,7 @@ export class CriImages {
     const nctx = this.ns(ctx);
     for (const name of img.references) {
       try {
-        await this.opts.stores.images.delete(nctx, name);
+        await this.stores.images.delete(nctx, name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
