@@ -173,6 +173,11 @@ describe('CRI container stats', () => {
       stats: () => Promise.reject(notFound('task c1: no metrics, its shim is gone')),
     });
     assert.equal(gone.cpu, undefined);
+    const failing = await collector.collect(ctx, container, {
+      stats: () => Promise.reject(new Error('cgroup deleted')),
+    });
+    assert.equal(failing.memory, undefined);
+    assert.equal(failing.attributes?.id, 'c1');
   });
 
   it('sums snapshot usage with the oldest timestamp', async () => {
