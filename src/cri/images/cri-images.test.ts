@@ -105,6 +105,16 @@ describe('CriImages over a registry in memory', () => {
     assert.equal(await images.find(ctx, `${REPO}:foreign`), undefined);
   });
 
+  it('sees an image whose record came before its content once a pull brings the content', async () => {
+    const images = make();
+    await stores.images.create(ctx, { name: 'early', target: a.manifest, labels: {} });
+    assert.deepEqual(await images.list(ctx), [], 'no content yet: no image');
+    reg.tag(`${REPO}:1`, a.manifest);
+    assert.equal(await images.pull(ctx, `${REPO}:1`), a.config.digest);
+    const [img] = await images.list(ctx);
+    assert.ok(img?.references.includes('early'));
+  });
+
   it('refuses a reference that is none', async () => {
     await assert.rejects(make().pull(ctx, 'Not/A Ref'), isInvalidArgument);
   });

@@ -44,6 +44,9 @@ import {
   sortReferences,
 } from './refs.js';
 
+/** How long a record that gives no image here is not looked at again. */
+const FAILURE_TTL_MS = 10_000;
+
 /** The namespace containerd's CRI plugin keeps everything in. */
 export const CRI_NAMESPACE = 'k8s.io';
 
@@ -125,6 +128,7 @@ interface SharedPull {
 
 export class CriImages {
   private readonly derived = new Map<string, Promise<Derived>>();
+  private readonly failed = new Map<string, { at: number; err: unknown }>();
   private readonly pulls = new Map<string, SharedPull>();
   private opsPromise: Promise<CriImageOps> | undefined;
   private readonly sandboxRef: string | undefined;
@@ -158,9 +162,19 @@ export class CriImages {
     return this.opsPromise;
   }
 
-  /** Config, chain ID and size of a target for the host's platform (cached: content does not change). */
-  private derive(ctx: OpContext, record: ImageRecord): Promise<Derived> {
+  /**
+   * Config, chain ID and size of a target for the host's platform, cached:
+   * content does not change. A failure (content missing, no manifest for
+   * this platform) is remembered for {@link FAILURE_TTL_MS}, so a record
+   * that is no image here does not cost a content read on every call;
+   * `fresh` asks again at once (after a pull of that target).
+   */
+  private derive(ctx: OpContext, record: ImageRecord, fresh = false): Promise<Derived> {
     const key = record.target.digest;
+    const failedAt = this.failed.get(key);
+    if (failedAt !== undefined && !fresh && Date.now() - failedAt.at < FAILURE_TTL_MS) {
+      return Promise.reject(failedAt.err);
+    }
     let p = this.derived.get(key);
     if (p === undefined) {
       p = (async () => {
@@ -176,8 +190,12 @@ export class CriImages {
         };
       })();
       this.derived.set(key, p);
-      // A failure (content missing, no manifest for this platform) is not kept.
-      p.catch(() => this.derived.delete(key));
+      this.failed.delete(key);
+      p.catch((err: unknown) => {
+        this.derived.delete(key);
+        // A cancelled call says nothing about the image.
+        if (!ctx.signal.aborted) this.failed.set(key, { at: Date.now(), err });
+      });
     }
     return p;
   }
@@ -219,7 +237,9 @@ export class CriImages {
       img.references = sortReferences(img.references);
     }
     // Targets no record names any more are forgotten.
-    for (const key of this.derived.keys()) if (!live.has(key)) this.derived.delete(key);
+    for (const cache of [this.derived, this.failed]) {
+      for (const key of cache.keys()) if (!live.has(key)) cache.delete(key);
+    }
     return { byId, byName };
   }
 
@@ -342,7 +362,7 @@ export class CriImages {
       unpack: [{ snapshotter: this.opts.snapshotter }],
       maxConcurrentDownloads: this.opts.maxConcurrentDownloads,
     });
-    const d = await this.derive(ctx, image);
+    const d = await this.derive(ctx, image, true);
     const { repoTag, repoDigest } = repoDigestAndTag(normalized, image.target.digest);
     for (const name of [d.id, repoTag, repoDigest]) {
       if (name === '' || name === image.name) continue;
