@@ -91,7 +91,7 @@ describe('cri io with the real runc shim', {
     mkdirSync(join(rootfs, 'bin'), { recursive: true });
     for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d));
     copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
-    for (const a of ['sh', 'sleep', 'echo', 'cat', 'true', 'tty']) {
+    for (const a of ['sh', 'sleep', 'echo', 'cat', 'true', 'tty', 'stty']) {
       symlinkSync('busybox', join(rootfs, 'bin', a));
     }
     const gen = join(dir, 'gen');
@@ -311,9 +311,9 @@ describe('cri io with the real runc shim', {
     assert.equal(err.text(), 'done\n');
     await assert.rejects(task.process(ctx, 'e1'), { kind: 'not_found' });
 
-    // With a TTY: one stream, a terminal.
+    // With a TTY: one stream, a terminal, resized as the client asks.
     const ttyOut = sink();
-    const ttyCode = await runExec(task, 'e2', proc(['sh', '-c', 'tty; exit 0']), {
+    const ttyCode = await runExec(task, 'e2', proc(['sh', '-c', 'tty; sleep 0.5; stty size']), {
       ctx,
       dir: ioDir,
       stdout: ttyOut,
@@ -323,7 +323,7 @@ describe('cri io with the real runc shim', {
       })(),
     });
     assert.equal(ttyCode, 0);
-    assert.match(ttyOut.text(), /\/dev\/pts\/\d+/);
+    assert.match(ttyOut.text(), /^\/dev\/pts\/\d+\r\n30 100\r\n$/);
 
     const r = await execSync(task, 'e3', proc(['sh', '-c', 'echo o; echo e >&2; exit 7']), {
       ctx,
@@ -341,6 +341,19 @@ describe('cri io with the real runc shim', {
     );
     assert.equal(capped.exitCode, 0);
     assert.equal(capped.stdout.length, 100, 'output past the cap is dropped');
+
+    // An exec that cannot start fails and leaves no process and no FIFOs.
+    await assert.rejects(
+      runExec(task, 'bad', proc(['/no/such/binary']), {
+        ctx,
+        dir: ioDir,
+        stdout: sink(),
+        tty: false,
+      }),
+      /no such file|not found|exec/i,
+    );
+    await assert.rejects(task.process(ctx, 'bad'), { kind: 'not_found' });
+    assert.deepEqual(readdirSync(ioDir).sort(), ['stderr', 'stdout']);
     await stopContainer(task, cio);
   });
 

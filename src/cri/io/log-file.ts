@@ -5,7 +5,10 @@ import { dirname } from 'node:path';
 import { internal } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 
-/** How much a log file holds unwritten before its writers are asked to wait (256 KiB: reading the FIFO and writing the file overlap). */
+/**
+ * How much a log file holds unwritten before its writers are asked to wait:
+ * enough for reading the FIFO and writing the file to overlap.
+ */
 const HIGH_WATER_MARK = 256 * 1024;
 
 /**
