@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -105,7 +106,6 @@ describe('ContainerIO', () => {
 
   it('refuses a directory where a FIFO should be, leaving nothing behind', async () => {
     const dir = newDir();
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(dir, 'stdout'), { recursive: true });
     const before = fdCount();
     await assert.rejects(
@@ -319,7 +319,10 @@ describe('ContainerIO', () => {
     await first.release();
     assert.ok(existsSync(first.io.stdout), 'release keeps the FIFOs');
     out.write('while down\n');
+    // An exec cut short by the stop left its FIFO directory.
+    mkdirSync(join(dir, 'exec-AbC123'));
     const second = await ContainerIO.create(dir, opts);
+    assert.deepEqual(readdirSync(dir).sort(), ['stderr', 'stdout'], 'stale exec FIFOs removed');
     await second.startLogging(logPath);
     out.write('after restart\n');
     await until('three lines', () => logLines(logPath).length === 3);
