@@ -156,7 +156,7 @@ export class ContainerIO {
    * on). Rejects `resource_exhausted` when the client reads too slowly and
    * was dropped; the log never waits for a client.
    */
-  attach(o: AttachOptions): Promise<void> {
+  async attach(o: AttachOptions): Promise<void> {
     this.assertOpen('attach');
     return new Promise<void>((resolve, reject) => {
       const removers: (() => void)[] = [];
