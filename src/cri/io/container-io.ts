@@ -1,3 +1,4 @@
+import { close, constants, open } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.js';
@@ -51,9 +52,9 @@ const STDIN_FLUSH_TIMEOUT_MS = 5_000;
  * are found where they were; the shim kept its ends open, so output waits
  * in the pipe, up to its 64 KiB, with the container blocking beyond it).
  * {@link startLogging} before the task is created (or, on recovery, right
- * away): output is read only from then on. {@link wait} when the task has
- * exited, before it is deleted: it resolves once all output has been
- * copied. {@link close} when the container is removed; {@link release} when
+ * away): output is read only from then on. {@link cancel} and then
+ * {@link wait} when the task has exited, before it is deleted: it resolves
+ * once all output has been copied. {@link close} when the container is removed; {@link release} when
  * berthd stops and the container keeps running.
  */
 export class ContainerIO {
@@ -144,6 +145,23 @@ export class ContainerIO {
   /** Resolves when the output has been copied to its end and the log file closed. */
   async wait(): Promise<void> {
     await this.copied;
+  }
+
+  /**
+   * Stops waiting for a shim that will not write again (containerd's
+   * `IO.Cancel`): once the shims' writers are gone, the output ends after
+   * what the pipes hold has been read. Call it when the task has exited,
+   * before {@link wait}: a FIFO reopened after a restart whose writer was
+   * already gone would otherwise never see its end (Linux holds back EOF
+   * from a reader opened with no writer until one has come and gone, so
+   * this opens and closes a writer). A shim still holding its writer is
+   * not cut short: its output ends when it closes it.
+   */
+  async cancel(): Promise<void> {
+    if (this.closed) return;
+    for (const path of [this.io.stdout, this.io.stderr]) {
+      if (path !== '') await pokeWriter(path);
+    }
   }
 
   /**
@@ -306,6 +324,17 @@ export function copyStdin(src: Readable, dst: Socket, ended: () => void): StdinC
   src.once('close', onEnd);
   src.once('error', onEnd);
   return { stop };
+}
+
+/** Opens and closes a writer of the FIFO at `path`, which never blocks while berthd reads it. */
+function pokeWriter(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    open(path, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
+      // ENXIO: no reader (berthd's end is closed): nothing waits for an end.
+      if (err) return resolve();
+      close(fd, () => resolve());
+    });
+  });
 }
 
 /** Ends `socket` after what it holds is written, or destroys it after `timeoutMs`. */

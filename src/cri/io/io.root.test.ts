@@ -184,6 +184,7 @@ describe('cri io with the real runc shim', {
     const exited = task.wait(ctx);
     await task.kill(ctx, 9, true).catch(() => {});
     const exit = await exited;
+    await cio.cancel();
     await cio.wait();
     await manager.delete(ctx, task.id);
     await cio.close();
