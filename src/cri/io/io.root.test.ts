@@ -220,6 +220,19 @@ describe('cri io with the real runc shim', {
     assert.equal(existsSync(ioDir), false, 'the FIFOs are removed with the container');
   });
 
+  it('logs a TTY container on stdout, without the terminal \\r', async () => {
+    const logPath = join(dir, 'logs', 'pod1', 'c7', '0.log');
+    const { task, cio } = await startContainer(
+      'c7',
+      ['sh', '-c', 'echo on-tty; echo also >&2; exec sleep 1000'],
+      { tty: true, stdin: false, stdinOnce: false },
+      logPath,
+    );
+    await until('the log lines', () => logLines(logPath).length === 2);
+    await stopContainer(task, cio);
+    assert.deepEqual(logLines(logPath), ['stdout F on-tty', 'stdout F also']);
+  });
+
   it('attach with stdin_once: input reaches the container, its end is the container EOF', async () => {
     const logPath = join(dir, 'logs', 'pod1', 'c2', '0.log');
     const { task, cio } = await startContainer(
