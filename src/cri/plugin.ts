@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniNetworks } from '../cni/index.js';
-import { invalidArgument } from '../core/errdefs/index.js';
+import { invalidArgument, notImplemented } from '../core/errdefs/index.js';
 import type { ImageStores } from '../core/transfer/index.js';
 import {
   ContainersServiceKey,
   ContentServiceKey,
   DifferKey,
+  ExchangeKey,
   GcKey,
   ImagesServiceKey,
   LeasesKey,
@@ -17,14 +18,17 @@ import {
 } from '../plugin/index.js';
 import type { GrpcService } from '../server/service.js';
 import { CRI_PLUGIN_URI, criConfig } from './config.js';
+import { ContainerService } from './container/index.js';
 import { CriImages, imageServiceHandlers } from './images/index.js';
+import { hostSpecFacts, realSpecHost, type SpecOptions } from './opts/index.js';
 import { runtimeStatusHandlers } from './runtime-status.js';
 import type { SandboxImages } from './sandbox/image.js';
 import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
 import type { ImageConfigLike } from './sandbox/spec.js';
 import { criServices } from './service.js';
-import { SnapshotUsageStore } from './stats/index.js';
+import { ContainerStatsCollector, SnapshotUsageStore } from './stats/index.js';
+import { StreamingServer } from './streaming/index.js';
 
 /** How often snapshot usage is measured for ImageFsInfo and stats (containerd: 1 min). */
 const SNAPSHOT_USAGE_PERIOD_MS = 60_000;
@@ -133,6 +137,65 @@ export const criPlugin: Registration<GrpcService[]> = {
       log: ic.log.child({ part: 'sandbox' }),
     });
     await sandboxes.recover();
+    const runc = config.containerd.runtimes[config.containerd.defaultRuntimeName];
+    const specOptions: SpecOptions = {
+      ...hostSpecFacts(),
+      restrictOomScoreAdj: config.restrictOomScoreAdj,
+      disableCgroup: config.disableCgroup,
+      disableProcMount: config.disableProcMount,
+      unsetSeccompProfile: config.unsetSeccompProfile,
+      enableUnprivilegedPorts: config.enableUnprivilegedPorts,
+      enableUnprivilegedIcmp: config.enableUnprivilegedIcmp,
+      tolerateMissingHugetlbController: config.tolerateMissingHugetlbController,
+      disableHugetlbController: config.disableHugetlbController,
+      deviceOwnershipFromSecurityContext: config.deviceOwnershipFromSecurityContext,
+      ...(runc !== undefined && {
+        privilegedWithoutHostDevices: runc.privilegedWithoutHostDevices,
+        podAnnotations: runc.podAnnotations,
+        containerAnnotations: runc.containerAnnotations,
+      }),
+    };
+    const mountpoint = join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`);
+    // The streaming server's runtime is the container part's (exec, attach); port-forward is the pods'.
+    let containers: ContainerService | undefined;
+    const streaming = new StreamingServer({
+      address: config.streamServerAddress,
+      port: config.streamServerPort,
+      ...(config.streamIdleTimeoutMs > 0 && { streamIdleTimeoutMs: config.streamIdleTimeoutMs }),
+      runtime: {
+        exec: (id, cmd, o) => containers!.execStream(id, cmd, o),
+        attach: (id, o) => containers!.attachStream(id, o),
+        async portForward() {
+          throw notImplemented('port forwarding is not implemented yet');
+        },
+      },
+      log: ic.log.child({ part: 'streaming' }),
+    });
+    containers = new ContainerService({
+      rootDir,
+      stateDir,
+      records: ic.get(ContainersServiceKey),
+      snapshotters,
+      tasks: ic.get(TaskManagerKey),
+      leases: stores.leases,
+      events: ic.get(ExchangeKey),
+      sandboxes: sandboxes.store,
+      images,
+      spec: { options: specOptions, host: realSpecHost },
+      maxLogLineSize: config.maxContainerLogLineSize,
+      streaming,
+      stats: new ContainerStatsCollector({ usage, mountpoint }),
+      snapshotter: snapshotterName,
+      log: ic.log.child({ part: 'containers' }),
+    });
+    sandboxes.podContainers = containers;
+    await containers.recover({
+      namespace: CRI_NAMESPACE,
+      signal: background.signal,
+      log: ic.log.child({ part: 'containers' }),
+    });
+    containers.start();
+    await streaming.start();
     const services = criServices({
       runtime: [
         runtimeStatusHandlers({
@@ -141,12 +204,13 @@ export const criPlugin: Registration<GrpcService[]> = {
           networkStatus: () => network.status(),
           dirs: { rootDir, stateDir },
         }),
-        sandboxHandlers(sandboxes, undefined),
+        sandboxHandlers(sandboxes, streaming),
+        containers.handlers(),
       ],
       images: [
         imageServiceHandlers(images, {
           usage,
-          mountpoint: join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`),
+          mountpoint,
         }),
       ],
     });
@@ -154,6 +218,8 @@ export const criPlugin: Registration<GrpcService[]> = {
     closers.set(services, async () => {
       background.abort();
       usage.stop();
+      await streaming.close();
+      await containers?.close();
     });
     return services;
   },
