@@ -4,5 +4,5 @@
  * containerd 1.6's CRI plugin runs them; see {@link ContainerService}.
  */
 export type { ImageLookup, ResolvedImage, StatsCollector, StreamingUrls } from './deps.js';
-export { parseSignal } from './signal.js';
 export { ContainerService, type ContainerServiceOptions, K8S_NAMESPACE } from './service.js';
+export { parseSignal } from './signal.js';
