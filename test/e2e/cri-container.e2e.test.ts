@@ -259,6 +259,23 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
     crictlOk(['rm', completed]);
   });
 
+  test('a container killed by the OOM killer is OOMKilled', async () => {
+    // busybox tail keeps the last line of /dev/zero, which never ends: memory grows to the limit.
+    const id = create('hog', ['busybox', 'tail', '/dev/zero'], {
+      linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
+    });
+    crictlOk(['start', id]);
+    await waitFor(
+      'the hog to be killed',
+      () => inspect(id).status.state === 'CONTAINER_EXITED',
+      30_000,
+    );
+    const st = inspect(id).status;
+    assert.equal(st.exitCode, 137);
+    assert.equal(st.reason, 'OOMKilled');
+    crictlOk(['rm', id]);
+  });
+
   test('kill -9 of berthd: the container keeps running and logging, exec works after the restart', async () => {
     const before = inspect(tickerId);
     const pid = before.info.pid;
