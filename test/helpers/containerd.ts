@@ -27,6 +27,11 @@ export interface ContainerdOptions {
    * on the daemon's PATH so its own shim runs. Default: Debian's, on PATH.
    */
   binDir?: string;
+  /**
+   * Start with this config file instead of the generated one (CRI off): root, state and the
+   * socket still come from flags on the temp dir; the file must name its own `[ttrpc] address`.
+   */
+  configFile?: string;
 }
 
 /**
@@ -71,9 +76,10 @@ export class Containerd {
 
   static async start(dir: TempDir, opts: ContainerdOptions = {}): Promise<Containerd> {
     const p = Containerd.paths(dir);
-    writeFileSync(
-      p.config,
-      `version = 2
+    if (opts.configFile === undefined) {
+      writeFileSync(
+        p.config,
+        `version = 2
 root = "${p.root}"
 state = "${p.state}"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
@@ -86,7 +92,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "${join(dir.path, 'opt')}"
 `,
-    );
+      );
+    }
     const bin = opts.binDir === undefined ? 'containerd' : join(opts.binDir, 'containerd');
     const env =
       opts.binDir === undefined
@@ -95,7 +102,20 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             ...process.env,
             PATH: `${opts.binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
           };
-    const proc = spawn(bin, ['--config', p.config], {
+    const args =
+      opts.configFile === undefined
+        ? ['--config', p.config]
+        : [
+            '--config',
+            opts.configFile,
+            '--root',
+            p.root,
+            '--state',
+            p.state,
+            '--address',
+            p.socket,
+          ];
+    const proc = spawn(bin, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env,
     });
