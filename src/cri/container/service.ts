@@ -776,8 +776,15 @@ export class ContainerService {
     callCtx: OpContext,
     req: ContainerStatsRequest,
   ): Promise<ContainerStatsResponse> {
+    const ctx = this.k8s(callCtx);
     const c = this.container(req.containerId);
-    return { stats: await this.statsOf(this.k8s(callCtx), c) };
+    // One container's stats come from its task's metrics (containerd: "unexpected metrics response" without).
+    try {
+      this.opts.tasks.get(ctx, c.id);
+    } catch (err) {
+      throw withMessage(err, `failed to fetch metrics for container ${JSON.stringify(c.id)}`);
+    }
+    return { stats: await this.statsOf(ctx, c) };
   }
 
   async listContainerStats(
