@@ -298,6 +298,21 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
     assert.equal(ex.stdout, 'streamed\n', ex.stderr);
   });
 
+  test('SIGTERM of berthd: the same after a clean stop and start', async () => {
+    const { pid } = inspect(tickerId).info;
+    const log = join(logDir, 'ticker.log');
+    assert.equal(await berthd.stop(), 0);
+    assert.ok(alive(pid), 'the container survives a clean stop');
+    const lines = readFileSync(log, 'utf8').split('\n').length;
+    berthd = await Berthd.start({ dir: berthd.dir, configToml });
+    assert.equal(inspect(tickerId).status.state, 'CONTAINER_RUNNING');
+    await waitFor(
+      'the log to go on',
+      () => readFileSync(log, 'utf8').split('\n').length > lines + 5,
+      10_000,
+    );
+  });
+
   test('stop (SIGTERM, then SIGKILL at the timeout) and rm; the log stays', () => {
     const t0 = Date.now();
     crictlOk(['stop', '--timeout', '2', tickerId]);
