@@ -87,7 +87,7 @@ describe('buildContainerSpec (containerd containerSpec + containerSpecOpts)', ()
     ]);
     assert.equal(spec.process.cwd, '/srv');
     assert.equal(spec.process.terminal, undefined);
-    assert.equal(spec.process.noNewPrivileges, false);
+    assert.equal(spec.process.noNewPrivileges, undefined);
     assert.deepEqual(spec.process.user, { uid: 0, gid: 0, additionalGids: [0, 10] });
     assert.deepEqual(spec.process.capabilities?.bounding, defaultUnixCaps());
     assert.equal(spec.process.capabilities?.ambient, undefined);

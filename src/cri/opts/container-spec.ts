@@ -105,7 +105,8 @@ export async function buildContainerSpec(input: ContainerSpecInput): Promise<Oci
 
   spec.process.args = resolveProcessArgs(config, image);
   spec.process.env = replaceOrAppendEnv(spec.process.env ?? [], [DEFAULT_PATH_ENV]);
-  spec.process.noNewPrivileges = false;
+  // containerd's WithNewPrivileges; no_new_privs sets it again below
+  delete spec.process.noNewPrivileges;
   if (config.workingDir !== '') spec.process.cwd = config.workingDir;
   else if (image.WorkingDir) spec.process.cwd = image.WorkingDir;
   if (config.tty) {

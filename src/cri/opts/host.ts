@@ -69,6 +69,7 @@ export function hostSpecFacts(): Pick<
     daemonCapabilities: effectiveCapabilities(status),
     daemonOomScoreAdj: Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()),
     cgroupV2: v2,
+    // the kernel has CONFIG_SECCOMP when status shows the mode (containerd probes prctl)
     seccompEnabled: /^Seccomp:/m.test(status),
     hugetlbAvailable: v2
       ? safeRead('/sys/fs/cgroup/cgroup.controllers').includes('hugetlb')

@@ -66,7 +66,7 @@ export {
 export { CRI_NAMESPACE, defaultUnixSpec, OCI_VERSION } from './defaults.js';
 export { hostSpecFacts, realSpecHost } from './host.js';
 export { imageVolumeMounts, type SandboxFiles } from './mounts.js';
-export { cgroupsPathOf, restrictedOomScoreAdj } from './resources.js';
+export { applyResources, cgroupsPathOf, restrictedOomScoreAdj } from './resources.js';
 export {
   buildSandboxSpec,
   DEFAULT_SANDBOX_CPU_SHARES,
