@@ -26,11 +26,16 @@ const FULL = 'F';
  *   on what is held, as in containerd).
  * - At the end of the stream, text with no `\n` after it is written as a `P`
  *   line.
+ *
+ * `emit` gets whole lines: those one chunk completes, together.
  */
 export class CriLogLineWriter {
   private parts: Buffer[] = [];
   private length = 0;
-  private readonly header: Buffer;
+  /** The lines made from one chunk, given to `emit` together. */
+  private out: Buffer[] = [];
+  private readonly tagHeader: Record<string, Buffer>;
+  private readonly stamp = new TimestampCache();
 
   constructor(
     readonly stream: StreamType,
@@ -38,7 +43,10 @@ export class CriLogLineWriter {
     private readonly emit: (line: Buffer) => void,
     private readonly clock: () => bigint = nowNanos,
   ) {
-    this.header = Buffer.from(` ${stream} `);
+    this.tagHeader = {
+      [PARTIAL]: Buffer.from(` ${stream} ${PARTIAL} `),
+      [FULL]: Buffer.from(` ${stream} ${FULL} `),
+    };
   }
 
   write(chunk: Buffer): void {
@@ -53,12 +61,14 @@ export class CriLogLineWriter {
       this.endLine();
       start = nl + 1;
     }
+    this.emitLines();
   }
 
   /** The end of the stream: writes what is held as a partial line. */
   end(): void {
     if (this.length === 0) return;
     this.flush(PARTIAL);
+    this.emitLines();
   }
 
   /**
@@ -118,8 +128,41 @@ export class CriLogLineWriter {
   }
 
   private writeLine(tag: string, text: Buffer[]): void {
-    const ts = Buffer.from(formatRFC3339Nano(this.clock()));
-    this.emit(Buffer.concat([ts, this.header, Buffer.from(`${tag} `), ...text, EOL]));
+    this.out.push(Buffer.from(this.stamp.format(this.clock()), 'latin1'), this.tagHeader[tag]!);
+    for (const t of text) this.out.push(t);
+    this.out.push(EOL);
+  }
+
+  private emitLines(): void {
+    if (this.out.length === 0) return;
+    const lines = Buffer.concat(this.out);
+    this.out = [];
+    this.emit(lines);
+  }
+}
+
+/** {@link formatRFC3339Nano}, with the date, time and zone of the last second kept. */
+class TimestampCache {
+  private second = -1n;
+  private head = '';
+  private zone = '';
+
+  format(nanos: bigint): string {
+    const second = nanos / 1_000_000_000n;
+    if (second !== this.second) {
+      const full = formatRFC3339Nano(second * 1_000_000_000n);
+      // `2026-12-05T15:23:35` and the zone after it.
+      this.head = full.slice(0, 19);
+      this.zone = full.slice(19);
+      this.second = second;
+    }
+    const frac = Number(nanos - second * 1_000_000_000n);
+    if (frac === 0) return `${this.head}${this.zone}`;
+    let digits = String(frac).padStart(9, '0');
+    let end = digits.length;
+    while (digits.charCodeAt(end - 1) === 48) end--;
+    digits = digits.slice(0, end);
+    return `${this.head}.${digits}${this.zone}`;
   }
 }
 

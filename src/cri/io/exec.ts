@@ -221,7 +221,7 @@ function copyOutput(source: Socket, out: Writable | undefined): Promise<void> {
 
 type EndOfExec = { kind: 'exit'; exit: Exit } | { kind: 'timeout' } | { kind: 'canceled' };
 
-function raceEnd(
+async function raceEnd(
   exit: Promise<Exit>,
   timeoutMs: number,
   signal: AbortSignal,
@@ -235,13 +235,20 @@ function raceEnd(
       ),
     );
   }
+  let onAbort = () => {};
   racers.push(
     new Promise((resolve) => {
-      if (signal.aborted) return resolve({ kind: 'canceled' });
-      signal.addEventListener('abort', () => resolve({ kind: 'canceled' }), { once: true });
+      onAbort = () => resolve({ kind: 'canceled' });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
     }),
   );
-  return Promise.race(racers);
+  try {
+    return await Promise.race(racers);
+  } finally {
+    // A request's signal outlives many execs: leave no listener on it.
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /**

@@ -5,8 +5,11 @@ import { dirname } from 'node:path';
 import { internal } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 
-/** How much a log file holds unwritten before its writers are asked to wait. */
-const HIGH_WATER_MARK = 64 * 1024;
+/**
+ * How much a log file holds unwritten before its writers are asked to wait:
+ * enough for reading the FIFO and writing the file to overlap.
+ */
+const HIGH_WATER_MARK = 256 * 1024;
 
 /**
  * The CRI log file of one container, shared by its stdout and stderr line
@@ -17,7 +20,7 @@ const HIGH_WATER_MARK = 64 * 1024;
  * output still drained, as containerd does: losing log lines must not stop
  * the container.
  *
- * `writable` is false while more than 64 KiB wait to be written; `'drain'`
+ * `writable` is false while more than 256 KiB wait to be written; `'drain'`
  * is emitted when writing may go on.
  */
 export class LogFile extends EventEmitter<{ drain: [] }> {
