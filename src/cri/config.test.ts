@@ -4,7 +4,13 @@ import { describe, it } from 'node:test';
 import { parse } from 'smol-toml';
 import { isInvalidArgument } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
-import { CRI_PLUGIN_URI, criConfig, DEFAULT_SANDBOX_IMAGE, parseGoDuration } from './config.js';
+import {
+  CRI_PLUGIN_URI,
+  type CriConfig,
+  criConfig,
+  DEFAULT_SANDBOX_IMAGE,
+  parseGoDuration,
+} from './config.js';
 
 /** A logger that keeps its warnings' messages. */
 function recording(): Logger & { warnings: string[] } {
@@ -219,5 +225,32 @@ describe('CRI config', () => {
     assert.throws(() => parseGoDuration('', 'x'), /invalid duration/);
     assert.throws(() => parseGoDuration('5', 'x'), /invalid duration/);
     assert.throws(() => parseGoDuration('5d', 'x'), /invalid duration/);
+  });
+});
+
+describe('CRI config in berthd config default', () => {
+  it("prints the plugin's defaults, which read back to the defaults without a warning", async () => {
+    const { defaultConfigToml } = await import('../daemon/config.js');
+    const { criDefaultToml } = await import('./config.js');
+    assert.ok(defaultConfigToml().includes(criDefaultToml()));
+    const log = recording();
+    // The runc options are kept as written (the shim's own), so they are compared apart.
+    const withoutOptions = (c: CriConfig) => ({
+      ...c,
+      containerd: {
+        ...c.containerd,
+        runtimes: Object.fromEntries(
+          Object.entries(c.containerd.runtimes).map(([k, r]) => [k, { ...r, options: {} }]),
+        ),
+      },
+    });
+    const printed = criConfig(pluginTable(defaultConfigToml()), log);
+    assert.deepEqual(withoutOptions(printed), withoutOptions(criConfig({}, recording())));
+    assert.deepEqual(printed.containerd.runtimes.runc?.options, {
+      SystemdCgroup: false,
+      Root: '',
+      BinaryName: '',
+    });
+    assert.deepEqual(log.warnings, []);
   });
 });

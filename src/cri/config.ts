@@ -488,3 +488,45 @@ function registrySection(t: Table, log: Logger): CriConfig['registry'] {
   r.rest();
   return { configPath, auths, headers };
 }
+
+/** The plugin's table with its defaults, as `berthd config default` prints it (containerd's names). */
+export function criDefaultToml(): string {
+  const t = `[plugins."${CRI_PLUGIN_URI}"`;
+  return `${t}]
+  sandbox_image = "${DEFAULT_SANDBOX_IMAGE}"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  stream_idle_timeout = "4h0m0s"
+  enable_tls_streaming = false
+  max_container_log_line_size = 16384
+  max_concurrent_downloads = 3
+  netns_mounts_under_state_dir = false
+  restrict_oom_score_adj = false
+  disable_cgroup = false
+  disable_apparmor = false
+  disable_proc_mount = false
+  disable_hugetlb_controller = true
+  tolerate_missing_hugetlb_controller = true
+  device_ownership_from_security_context = false
+  enable_unprivileged_ports = false
+  enable_unprivileged_icmp = false
+  unset_seccomp_profile = ""
+  ignore_image_defined_volumes = false
+  ${t}.containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    ${t}.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      ${t}.containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        Root = ""
+        BinaryName = ""
+  ${t}.cni]
+    bin_dir = "/opt/cni/bin"
+    conf_dir = "/etc/cni/net.d"
+    max_conf_num = 1
+    conf_template = ""
+  ${t}.registry]
+    config_path = ""
+`;
+}

@@ -81,6 +81,13 @@ describe('runtime status', () => {
     assert.equal(config.rootDir, '/r');
     assert.equal(res.info.cniconfig, '{"x":1}');
     assert.equal(res.info.lastCNILoadStatus, 'OK');
+    // Registry secrets stay out of it.
+    const withAuth = criConfig(
+      { registry: { auths: { 'reg.example': { username: 'u', password: 'hunter2' } } } },
+      nullLogger,
+    );
+    const shown = status(opts({ config: withAuth }), { verbose: true }).info.config ?? '';
+    assert.ok(shown.includes('reg.example') && !shown.includes('hunter2'), shown);
   });
 
   it('derives one default route per address family', () => {

@@ -81,12 +81,28 @@ export function status(opts: RuntimeStatusOptions, req: StatusRequest): StatusRe
     info: {},
   };
   if (req.verbose) {
-    res.info.config = JSON.stringify({ ...opts.config, ...opts.dirs });
+    res.info.config = JSON.stringify({ ...redacted(opts.config), ...opts.dirs });
     res.info.node = JSON.stringify(process.version);
     res.info.lastCNILoadStatus = net.ready ? 'OK' : net.message;
     Object.assign(res.info, opts.verboseInfo?.() ?? {});
   }
   return res;
+}
+
+/** The config without registry secrets (containerd shows them; berth names only the hosts). */
+function redacted(config: CriConfig): CriConfig {
+  const auths = Object.fromEntries(
+    Object.keys(config.registry.auths).map((host) => [
+      host,
+      {
+        username: '<redacted>',
+        password: '<redacted>',
+        auth: '<redacted>',
+        identityToken: '<redacted>',
+      },
+    ]),
+  );
+  return { ...config, registry: { ...config.registry, auths } };
 }
 
 /** The default routes for pod CIDRs: one per address family (containerd's getRoutes). */

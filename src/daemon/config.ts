@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
+import { criDefaultToml } from '../cri/config.js';
 import { cgroupPathProblem } from '../sys/cgroup.js';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
 import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/defaults.js';
@@ -31,6 +32,7 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  * [plugins."io.containerd.metadata.v1.sqlite"]
  * [plugins."io.containerd.transfer.v1.local"]
  *   config_path = "/etc/berth/certs.d"   # registry hosts.toml files, <dir>/<host>/hosts.toml
+ * [plugins."io.containerd.grpc.v1.cri"]  # Kubernetes' CRI, under containerd 1.6's names (src/cri/config.ts)
  * ```
  */
 export interface Config {
@@ -248,5 +250,6 @@ oom_score = 0
   config_path = "${DEFAULT_REGISTRY_CONFIG_PATH}"
   max_concurrent_downloads = 3
   max_concurrent_uploaded_layers = 3
-`;
+
+${criDefaultToml()}`;
 }

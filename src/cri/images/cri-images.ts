@@ -21,6 +21,7 @@
  */
 import type { Descriptor } from '../../core/content/index.js';
 import { isAlreadyExists, isNotFound, notFound } from '../../core/errdefs/index.js';
+import type { Publisher } from '../../core/events/index.js';
 import type { GcScheduler } from '../../core/gc/index.js';
 import type { Image as ImageRecord } from '../../core/images/index.js';
 import type { Labels } from '../../core/labels/index.js';
@@ -30,6 +31,7 @@ import type { ImageStores } from '../../core/transfer/index.js';
 import type { ImageConfigJson } from '../../images/index.js';
 import type { CredentialsFn } from '../../remotes/index.js';
 import { pullCredentials } from './auth.js';
+import { publishingImageStore } from './events.js';
 import {
   IMAGE_LABEL_KEY,
   IMAGE_LABEL_VALUE,
@@ -41,6 +43,9 @@ import {
   repoDigestAndTag,
   sortReferences,
 } from './refs.js';
+
+/** How long a record that gives no image here is not looked at again. */
+const FAILURE_TTL_MS = 10_000;
 
 /** The namespace containerd's CRI plugin keeps everything in. */
 export const CRI_NAMESPACE = 'k8s.io';
@@ -74,7 +79,8 @@ export interface CriImageOps {
   newResolver: typeof import('../../remotes/index.js').newResolver;
 }
 
-async function loadOps(): Promise<CriImageOps> {
+/** The real operations, imported on first use (berthd starts without the registry client). */
+export async function loadCriImageOps(): Promise<CriImageOps> {
   const [images, remotes] = await Promise.all([
     import('../../images/index.js'),
     import('../../remotes/index.js'),
@@ -104,6 +110,8 @@ export interface CriImagesOptions {
     headers: Readonly<Record<string, string>>;
   };
   maxConcurrentDownloads: number;
+  /** Where record changes are announced (`/images/*` events), as containerd's image service does. */
+  publisher?: Publisher;
   log: Logger;
   /** Tests: other image operations. */
   ops?: () => Promise<CriImageOps>;
@@ -120,11 +128,18 @@ interface SharedPull {
 
 export class CriImages {
   private readonly derived = new Map<string, Promise<Derived>>();
+  private readonly failed = new Map<string, { at: number; err: unknown }>();
   private readonly pulls = new Map<string, SharedPull>();
   private opsPromise: Promise<CriImageOps> | undefined;
   private readonly sandboxRef: string | undefined;
 
+  private readonly stores: ImageStores;
+
   constructor(private readonly opts: CriImagesOptions) {
+    this.stores =
+      opts.publisher === undefined
+        ? opts.stores
+        : { ...opts.stores, images: publishingImageStore(opts.stores.images, opts.publisher) };
     try {
       this.sandboxRef = normalizePullRef(opts.sandboxImage);
     } catch (err) {
@@ -139,7 +154,7 @@ export class CriImages {
 
   private ops(): Promise<CriImageOps> {
     if (this.opsPromise === undefined) {
-      this.opsPromise = (this.opts.ops ?? loadOps)();
+      this.opsPromise = (this.opts.ops ?? loadCriImageOps)();
       this.opsPromise.catch(() => {
         this.opsPromise = undefined;
       });
@@ -147,14 +162,24 @@ export class CriImages {
     return this.opsPromise;
   }
 
-  /** Config, chain ID and size of a target for the host's platform (cached: content does not change). */
-  private derive(ctx: OpContext, record: ImageRecord): Promise<Derived> {
+  /**
+   * Config, chain ID and size of a target for the host's platform, cached:
+   * content does not change. A failure (content missing, no manifest for
+   * this platform) is remembered for {@link FAILURE_TTL_MS}, so a record
+   * that is no image here does not cost a content read on every call;
+   * `fresh` asks again at once (after a pull of that target).
+   */
+  private derive(ctx: OpContext, record: ImageRecord, fresh = false): Promise<Derived> {
     const key = record.target.digest;
+    const failedAt = this.failed.get(key);
+    if (failedAt !== undefined && !fresh && Date.now() - failedAt.at < FAILURE_TTL_MS) {
+      return Promise.reject(failedAt.err);
+    }
     let p = this.derived.get(key);
     if (p === undefined) {
       p = (async () => {
         const ops = await this.ops();
-        const { stores } = this.opts;
+        const { stores } = this;
         const { desc, config } = await ops.imageConfig(ctx, stores, record);
         return {
           id: desc.digest,
@@ -165,8 +190,12 @@ export class CriImages {
         };
       })();
       this.derived.set(key, p);
-      // A failure (content missing, no manifest for this platform) is not kept.
-      p.catch(() => this.derived.delete(key));
+      this.failed.delete(key);
+      p.catch((err: unknown) => {
+        this.derived.delete(key);
+        // A cancelled call says nothing about the image.
+        if (!ctx.signal.aborted) this.failed.set(key, { at: Date.now(), err });
+      });
     }
     return p;
   }
@@ -181,7 +210,7 @@ export class CriImages {
     byName: Map<string, string>;
   }> {
     const nctx = this.ns(ctx);
-    const records = await this.opts.stores.images.list(nctx);
+    const records = await this.stores.images.list(nctx);
     const byId = new Map<string, CriImage>();
     const byName = new Map<string, string>();
     const live = new Set<string>();
@@ -208,7 +237,9 @@ export class CriImages {
       img.references = sortReferences(img.references);
     }
     // Targets no record names any more are forgotten.
-    for (const key of this.derived.keys()) if (!live.has(key)) this.derived.delete(key);
+    for (const cache of [this.derived, this.failed]) {
+      for (const key of cache.keys()) if (!live.has(key)) cache.delete(key);
+    }
     return { byId, byName };
   }
 
@@ -325,13 +356,13 @@ export class CriImages {
       log: ctx.log,
     });
     const labels = this.labels(normalized);
-    const image = await ops.pull(ctx, this.opts.stores, resolver, normalized, {
+    const image = await ops.pull(ctx, this.stores, resolver, normalized, {
       name: normalized,
       labels,
       unpack: [{ snapshotter: this.opts.snapshotter }],
       maxConcurrentDownloads: this.opts.maxConcurrentDownloads,
     });
-    const d = await this.derive(ctx, image);
+    const d = await this.derive(ctx, image, true);
     const { repoTag, repoDigest } = repoDigestAndTag(normalized, image.target.digest);
     for (const name of [d.id, repoTag, repoDigest]) {
       if (name === '' || name === image.name) continue;
@@ -365,7 +396,7 @@ export class CriImages {
     target: Descriptor,
     labels: Labels,
   ): Promise<void> {
-    const { images } = this.opts.stores;
+    const { images } = this.stores;
     const record = { name, target, labels };
     try {
       await images.create(ctx, record);
@@ -403,7 +434,7 @@ export class CriImages {
     const nctx = this.ns(ctx);
     for (const name of img.references) {
       try {
-        await this.opts.stores.images.delete(nctx, name);
+        await this.stores.images.delete(nctx, name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

@@ -12,6 +12,7 @@ export {
   type CriImageOps,
   CriImages,
   type CriImagesOptions,
+  loadCriImageOps,
 } from './cri-images.js';
 export {
   IMAGE_LABEL_KEY,

@@ -18,6 +18,7 @@ import type {
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
+import { parseReference, referenceName } from '../../core/reference/index.js';
 import { type Handler, unary } from '../../server/service.js';
 import type { SnapshotUsageStore } from '../stats/snapshot-usage.js';
 import type { CriImage, CriImages } from './cri-images.js';
@@ -82,15 +83,39 @@ async function status(
   return { image: toCriImage(img), info: req.verbose ? verboseImageInfo(img) : {} };
 }
 
+/**
+ * The repository (`domain/path`) a name without tag or digest names; with
+ * `anyRef`, the repository of any reference. Undefined otherwise.
+ */
+function repositoryOf(ref: string, anyRef = false): string | undefined {
+  try {
+    const r = parseReference(ref);
+    if (!anyRef && (r.tag !== undefined || r.digest !== undefined)) return undefined;
+    return referenceName(r);
+  } catch {
+    return undefined;
+  }
+}
+
 async function list(
   images: CriImages,
   ctx: OpContext,
   req: ListImagesRequest,
 ): Promise<ListImagesResponse> {
-  // A filter names one image, resolved as ImageStatus resolves it (CRI-O's
-  // reading; containerd ignores the filter and lists everything).
+  // containerd ignores the filter and lists everything; berth reads it as
+  // `docker images` does: a repository alone lists its images (any tag or
+  // digest), anything else names one image as ImageStatus resolves it.
   const filter = req.filter?.image?.image ?? '';
   if (filter !== '') {
+    const repo = repositoryOf(filter);
+    if (repo !== undefined) {
+      const all = await images.list(ctx);
+      return {
+        images: all
+          .filter((img) => img.references.some((r) => repositoryOf(r, true) === repo))
+          .map(toCriImage),
+      };
+    }
     const img = await images.find(ctx, filter);
     return { images: img === undefined ? [] : [toCriImage(img)] };
   }

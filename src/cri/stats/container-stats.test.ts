@@ -173,6 +173,11 @@ describe('CRI container stats', () => {
       stats: () => Promise.reject(notFound('task c1: no metrics, its shim is gone')),
     });
     assert.equal(gone.cpu, undefined);
+    const failing = await collector.collect(ctx, container, {
+      stats: () => Promise.reject(new Error('cgroup deleted')),
+    });
+    assert.equal(failing.memory, undefined);
+    assert.equal(failing.attributes?.id, 'c1');
   });
 
   it('sums snapshot usage with the oldest timestamp', async () => {
@@ -195,5 +200,35 @@ describe('CRI container stats', () => {
     assert.ok(t.timestamp <= (store.get('a')?.timestamp ?? 0n));
     assert.equal(store.get('gone'), undefined);
     assert.equal(store.get('b')?.size, 50);
+  });
+
+  it('sees new snapshots at once, measures committed ones once and active ones each period', async () => {
+    const snaps = new Map<string, { kind: string; size: number }>([
+      ['layer', { kind: 'committed', size: 1000 }],
+      ['rw', { kind: 'active', size: 10 }],
+    ]);
+    const measured: string[] = [];
+    const sn = {
+      list: async () => [...snaps].map(([name, s]) => ({ name, kind: s.kind })),
+      usage: async (_: OpContext, key: string) => {
+        measured.push(key);
+        const s = snaps.get(key);
+        if (s === undefined) throw notFound(`snapshot ${key}`);
+        return { size: s.size, inodes: 1 };
+      },
+    } as unknown as Snapshotter;
+    const store = new SnapshotUsageStore(sn, ctx);
+    assert.equal((await store.total()).size, 1010);
+    // A pull adds a layer: the next total has it without waiting for a sync.
+    snaps.set('layer2', { kind: 'committed', size: 500 });
+    const rw = snaps.get('rw');
+    if (rw) rw.size = 20;
+    assert.equal((await store.total()).size, 1510, 'the active layer keeps its last measure');
+    await store.sync();
+    assert.equal((await store.total()).size, 1520);
+    assert.equal(store.get('rw')?.size, 20);
+    assert.deepEqual(measured.sort(), ['layer', 'layer2', 'rw', 'rw'].sort());
+    snaps.delete('layer');
+    assert.equal((await store.total()).size, 520);
   });
 });

@@ -144,7 +144,7 @@ export class ContainerStatsCollector {
 
   /**
    * The stats of `container`; with a `task`, its CPU and memory too (a task
-   * whose shim is gone counts as none). `snapshotUsage` overrides the usage
+   * that gives no metrics counts as none). `snapshotUsage` overrides the usage
    * store's last measure of the writable layer.
    */
   async collect(
@@ -159,7 +159,12 @@ export class ContainerStatsCollector {
       try {
         metrics = await task.stats(ctx);
       } catch (err) {
-        if (!isNotFound(err)) throw err;
+        // An exited container's cgroup is gone, a crashed shim answers
+        // nothing: no CPU or memory then, as containerd's task metrics skip
+        // the tasks that fail.
+        if (!isNotFound(err)) {
+          ctx.log.debug({ err, container: container.id }, 'no metrics from the task');
+        }
       }
     }
     return this.fromMetrics(container, metrics, timestamp, snapshotUsage);

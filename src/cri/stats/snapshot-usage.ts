@@ -6,7 +6,13 @@
  * one's usage (bytes and inodes of its own layer) is recorded with the time
  * it was taken. ImageFsInfo sums them; a container's writable layer is the
  * usage of the snapshot named by its id. Measuring an active snapshot walks
- * its directory, which is why this is periodic and not per request.
+ * its directory, which is why active snapshots are measured periodically
+ * and not per request.
+ *
+ * Unlike containerd, ImageFsInfo does not wait for the next period to see a
+ * pull: a committed snapshot never changes, so each is measured once, when
+ * it is first seen, and listing them (which is cheap) is enough to keep the
+ * sum current.
  */
 import { isNotFound } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
@@ -29,8 +35,8 @@ export function nowNanos(): bigint {
 export class SnapshotUsageStore {
   private usage = new Map<string, SnapshotUsage>();
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private synced = false;
+  /** The measure in progress and whether it re-measures active snapshots. */
+  private running: { all: boolean; done: Promise<void> } | undefined;
 
   constructor(
     private readonly snapshotter: Snapshotter,
@@ -39,20 +45,39 @@ export class SnapshotUsageStore {
     private readonly log: Logger = ctx.log,
   ) {}
 
-  /** Re-measures every snapshot now (one run at a time: a caller joins the run in progress). */
+  /** Re-measures every snapshot now (a caller joins a full measure in progress). */
   sync(): Promise<void> {
-    if (this.running === undefined) {
-      this.running = this.measure().finally(() => {
-        this.running = undefined;
-      });
-    }
-    return this.running;
+    return this.run(true);
   }
 
-  private async measure(): Promise<void> {
+  /** Measures the snapshots not measured yet and forgets the ones gone. */
+  refresh(): Promise<void> {
+    return this.run(false);
+  }
+
+  private async run(all: boolean): Promise<void> {
+    while (this.running !== undefined) {
+      const r = this.running;
+      await r.done.catch(() => {});
+      if (r.all || !all) return;
+    }
+    const done = this.measure(all).finally(() => {
+      this.running = undefined;
+    });
+    this.running = { all, done };
+    return done;
+  }
+
+  private async measure(all: boolean): Promise<void> {
     const next = new Map<string, SnapshotUsage>();
     for (const info of await this.snapshotter.list(this.ctx)) {
       if (this.ctx.signal.aborted) return;
+      const last = this.usage.get(info.name);
+      // A committed snapshot does not change; an active one waits for the period.
+      if (last !== undefined && (!all || info.kind === 'committed')) {
+        next.set(info.name, last);
+        continue;
+      }
       const timestamp = nowNanos();
       try {
         const u = await this.snapshotter.usage(this.ctx, info.name);
@@ -60,13 +85,11 @@ export class SnapshotUsageStore {
       } catch (err) {
         // Removed meanwhile; anything else keeps the last measure.
         if (isNotFound(err)) continue;
-        const last = this.usage.get(info.name);
         if (last !== undefined) next.set(info.name, last);
         this.log.warn({ err, snapshot: info.name }, 'measuring a snapshot failed');
       }
     }
     this.usage = next;
-    this.synced = true;
   }
 
   /** Starts syncing every `periodMs` (containerd: `stats_collect_period` seconds), the first at once. */
@@ -91,11 +114,11 @@ export class SnapshotUsageStore {
   }
 
   /**
-   * The sum over every snapshot, timestamped with the oldest measure
-   * (containerd's ImageFsInfo); measures once first if it never has.
+   * The sum over every snapshot there is now, timestamped with the oldest
+   * measure (containerd's ImageFsInfo).
    */
   async total(): Promise<SnapshotUsage> {
-    if (!this.synced) await this.sync();
+    await this.refresh();
     let timestamp = nowNanos();
     let size = 0;
     let inodes = 0;
