@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -51,11 +52,13 @@ export function checkSpdyUpgrade(headers: IncomingHttpHeaders): HttpRefusal | un
   return refusal(400, 'unable to upgrade: missing upgrade headers in request');
 }
 
-/** True for a WebSocket upgrade request (`Connection: Upgrade`, `Upgrade: websocket`). */
+/** True for a WebSocket upgrade request (`Upgrade: websocket` and `upgrade` among the Connection tokens). */
 export function isWebSocketRequest(headers: IncomingHttpHeaders): boolean {
-  const connection = String(headers.connection ?? '').toLowerCase();
-  const upgrade = String(headers.upgrade ?? '').toLowerCase();
-  return connection.includes('upgrade') && upgrade === 'websocket';
+  if (String(headers.upgrade ?? '').toLowerCase() !== 'websocket') return false;
+  return String(headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .some((t) => t.trim() === 'upgrade');
 }
 
 export function refusal(status: number, body: string): HttpRefusal {
@@ -83,4 +86,51 @@ export function rawResponse(
 
 function canonical(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/** The GUID RFC 6455 appends to the client's key. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
+export function websocketAccept(key: string): string {
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
+}
+
+/**
+ * The WebSocket handshake as golang.org/x/net/websocket's server and wsstream do it: GET only, version 13, a key;
+ * the subprotocol is the first the client lists that the server speaks, or "" (the binary channel protocol) when
+ * the client lists none. Answers the 101's headers, or the refusal.
+ */
+export function negotiateWebSocket(
+  method: string | undefined,
+  headers: IncomingHttpHeaders,
+  serverProtocols: readonly string[],
+): { protocol: string; headers: Record<string, string> } | HttpRefusal {
+  if (method !== 'GET') return refusal(405, 'websocket: method not allowed');
+  if (headers['sec-websocket-version'] !== '13') {
+    const r = refusal(400, 'websocket: bad protocol version');
+    r.headers['sec-websocket-version'] = '13';
+    return r;
+  }
+  const key = headers['sec-websocket-key'];
+  if (typeof key !== 'string' || key.trim() === '')
+    return refusal(400, 'websocket: missing Sec-WebSocket-Key');
+  const client = values(headers, 'sec-websocket-protocol');
+  const wanted = client.length === 0 ? [''] : client;
+  const protocol = wanted.find((p) => serverProtocols.includes(p));
+  if (protocol === undefined) {
+    return refusal(
+      403,
+      `requested protocol(s) are not supported: [${client.join(' ')}]; supports [${serverProtocols.join(' ')}]`,
+    );
+  }
+  const out: Record<string, string> = {
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+    'sec-websocket-accept': websocketAccept(key.trim()),
+  };
+  if (protocol !== '') out['sec-websocket-protocol'] = protocol;
+  return { protocol, headers: out };
 }

@@ -5,9 +5,6 @@
  */
 export { StreamingServer, type StreamingServerOptions } from './server.js';
 export type {
-  AttachRequest,
-  ExecRequest,
-  PortForwardRequest,
   StreamingRuntime,
   StreamOptions,
   TermSize,

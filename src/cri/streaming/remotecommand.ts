@@ -1,3 +1,4 @@
+import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Logger } from '../../core/log/index.js';
 import { readResizeStream, TermSizeQueue } from './resize.js';
@@ -5,6 +6,11 @@ import type { SpdyConnection } from './spdy/connection.js';
 import type { SpdyStream } from './spdy/stream.js';
 import { internalErrorStatus, type Status } from './status.js';
 import type { StreamOptions } from './types.js';
+import type {
+  ChannelSpec,
+  WsChannel,
+  WsChannelConnection,
+} from './websocket/channel-connection.js';
 
 /** Kubernetes' remotecommand subprotocols, preferred first (k8s.io/apimachinery/pkg/util/remotecommand). */
 export const REMOTECOMMAND_PROTOCOLS = [
@@ -66,23 +72,54 @@ export async function serveRemoteCommand(
     s.accept();
     s.resume();
   });
-  const errorStream = streams.get('error')!;
   const stdin = streams.get('stdin');
-  const stdout = streams.get('stdout');
-  const stderr = opts.tty ? undefined : streams.get('stderr');
   // v1 servers closed their side of stdin (kubelet keeps doing it for v1 clients).
   if (version === 1) stdin?.end();
+  await runRemoteCommand(
+    {
+      error: streams.get('error')!,
+      stdin,
+      stdout: streams.get('stdout'),
+      stderr: opts.tty ? undefined : streams.get('stderr'),
+      resize: streams.get('resize'),
+    },
+    version >= 4,
+    opts.tty,
+    work,
+    log,
+  );
+  await conn.close();
+}
 
+/** The streams of a session, whatever carries them (SPDY streams, WebSocket channels). */
+export interface SessionStreams {
+  error: Writable;
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  resize?: Readable;
+}
+
+/**
+ * Runs a session on its streams: the runtime's call, then what it wrote flushed, then the status on the error
+ * stream (a JSON metav1.Status from v4 on, before that the message of a failure only), which is ended.
+ */
+export async function runRemoteCommand(
+  streams: SessionStreams,
+  jsonStatus: boolean,
+  tty: boolean,
+  work: RemoteCommandRun,
+  log: Logger,
+): Promise<void> {
+  const { error, stdin, stdout, stderr } = streams;
   let resize: TermSizeQueue | undefined;
-  const resizeStream = streams.get('resize');
-  if (resizeStream) {
+  if (streams.resize) {
     resize = new TermSizeQueue();
-    readResizeStream(resizeStream, resize, log);
+    readResizeStream(streams.resize, resize, log);
   }
-
   let status: Status;
   try {
-    status = await work.run({ stdin, stdout, stderr, tty: opts.tty, resize });
+    status = await work.run({ stdin, stdout, stderr, tty, resize });
   } catch (err) {
     const message = `${work.errorPrefix}: ${(err as Error).message ?? String(err)}`;
     log.warn({ err: (err as Error).message }, `streaming: ${work.errorPrefix}`);
@@ -91,10 +128,67 @@ export async function serveRemoteCommand(
   resize?.end();
   // What the command wrote goes out before its status and the connection's end.
   await Promise.all([endAndFlush(stdout), endAndFlush(stderr)]);
-  if (version >= 4) errorStream.write(JSON.stringify(status));
-  else if (status.status !== 'Success') errorStream.write(status.message ?? 'unknown error');
-  await endAndFlush(errorStream);
+  if (jsonStatus) error.write(JSON.stringify(status));
+  else if (status.status !== 'Success') error.write(status.message ?? 'unknown error');
+  await endAndFlush(error);
+}
+
+/** WebSocket subprotocols of remotecommand (wsstream's channel protocols; "" is the binary one, unversioned). */
+export const REMOTECOMMAND_WEBSOCKET_PROTOCOLS = [
+  'v4.channel.k8s.io',
+  'v4.base64.channel.k8s.io',
+  'channel.k8s.io',
+  'base64.channel.k8s.io',
+  '',
+] as const;
+
+/**
+ * Serves one exec or attach session over WebSocket, as kubelet does: channels 0-4 are stdin, stdout, stderr, error
+ * and resize; an empty message on the first output channel tells the client the session is up; the status goes on
+ * the error channel (JSON in the v4 protocols), then the connection closes. The channel protocol has no way to close
+ * stdin: it ends with the connection.
+ */
+export async function serveWebSocketRemoteCommand(
+  conn: WsChannelConnection,
+  protocol: string,
+  opts: RemoteCommandOptions,
+  work: RemoteCommandRun,
+  log: Logger,
+): Promise<void> {
+  const [stdin, stdout, stderr, error, resize] = conn.channels as [
+    WsChannel,
+    WsChannel,
+    WsChannel,
+    WsChannel,
+    WsChannel,
+  ];
+  const first = opts.stdout ? stdout : opts.stderr ? stderr : error;
+  first.write(Buffer.alloc(0));
+  await runRemoteCommand(
+    {
+      error,
+      stdin: opts.stdin ? stdin : undefined,
+      stdout: opts.stdout ? stdout : undefined,
+      stderr: opts.stderr && !opts.tty ? stderr : undefined,
+      resize: opts.tty ? resize : undefined,
+    },
+    protocol.startsWith('v4.'),
+    opts.tty,
+    work,
+    log,
+  );
   await conn.close();
+}
+
+/** The channels of a remotecommand WebSocket session. */
+export function remoteCommandChannels(opts: RemoteCommandOptions): ChannelSpec[] {
+  return [
+    { read: opts.stdin, write: false },
+    { read: false, write: opts.stdout },
+    { read: false, write: opts.stderr },
+    { read: false, write: true },
+    { read: true, write: false },
+  ];
 }
 
 function protocolVersion(protocol: string): number {
@@ -102,7 +196,7 @@ function protocolVersion(protocol: string): number {
   return m ? Number(m[1]) : 1;
 }
 
-async function endAndFlush(stream: SpdyStream | undefined): Promise<void> {
+async function endAndFlush(stream: Writable | undefined): Promise<void> {
   if (!stream || stream.destroyed) return;
   if (!stream.writableEnded) stream.end();
   // Streams never emit 'error'; finished() settles on 'finish' or 'close'.

@@ -155,7 +155,7 @@ describe('streaming server (SPDY/3.1)', () => {
   });
 
   it('passes terminal sizes from the resize stream with a TTY (v3 and up)', async () => {
-    const { conn } = await upgraded(server.getExec(execReq(['resize'], { tty: true })).url);
+    const { conn } = await upgraded(server.getExec(execReq(['resize', '2'], { tty: true })).url);
     const s = await openStreams(conn, ['stdin', 'stdout', 'resize']);
     const out = readAll(s.stdout!);
     s.resize!.write('{"Width":80,"Height":24}\n');
@@ -166,7 +166,7 @@ describe('streaming server (SPDY/3.1)', () => {
     s.resize!.end();
     assert.equal(await out, '80x24\n132x43\n');
     assert.deepEqual(JSON.parse(await readAll(s.error!)), { metadata: {}, status: 'Success' });
-    assert.ok(runtime.calls.includes('exec c1 resize tty=true'));
+    assert.ok(runtime.calls.includes('exec c1 resize 2 tty=true'));
   });
 
   it('attaches', async () => {

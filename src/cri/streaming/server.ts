@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 import {
@@ -7,20 +8,39 @@ import {
   type HttpRefusal,
   isWebSocketRequest,
   negotiateProtocol,
+  negotiateWebSocket,
   PROTOCOL_VERSION_HEADER,
   rawResponse,
   refusal,
 } from './handshake.js';
-import { PORTFORWARD_PROTOCOLS, servePortForward } from './portforward.js';
+import {
+  PORTFORWARD_PROTOCOLS,
+  PORTFORWARD_WEBSOCKET_PROTOCOLS,
+  portForwardChannels,
+  servePortForward,
+  serveWebSocketPortForward,
+} from './portforward.js';
 import {
   REMOTECOMMAND_PROTOCOLS,
+  REMOTECOMMAND_WEBSOCKET_PROTOCOLS,
   type RemoteCommandRun,
+  remoteCommandChannels,
   serveRemoteCommand,
+  serveWebSocketRemoteCommand,
 } from './remotecommand.js';
 import { RequestCache } from './request-cache.js';
 import { SpdyConnection } from './spdy/connection.js';
 import { exitCodeStatus, successStatus } from './status.js';
-import type { AttachRequest, ExecRequest, PortForwardRequest, StreamingRuntime } from './types.js';
+import type {
+  AttachRequest,
+  AttachResponse,
+  ExecRequest,
+  ExecResponse,
+  PortForwardRequest,
+  PortForwardResponse,
+  StreamingRuntime,
+} from './types.js';
+import { WsChannelConnection } from './websocket/channel-connection.js';
 
 /** kubelet's defaults (pkg/kubelet/cri/streaming DefaultConfig). */
 export const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
@@ -61,7 +81,7 @@ export class StreamingServer {
   private closing = false;
   private readonly cache: RequestCache<CachedRequest>;
   private readonly sockets = new Set<Socket>();
-  private readonly sessions = new Set<SpdyConnection>();
+  private readonly sessions = new Set<SpdyConnection | WsChannelConnection>();
   private readonly log: Logger;
 
   constructor(private readonly opts: StreamingServerOptions) {
@@ -106,7 +126,7 @@ export class StreamingServer {
     return this.baseUrl;
   }
 
-  getExec(req: ExecRequest): { url: string } {
+  getExec(req: ExecRequest): ExecResponse {
     if (!req.containerId) throw invalidArgument('missing required container_id');
     if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true');
     if (!req.stdin && !req.stdout && !req.stderr) {
@@ -115,7 +135,7 @@ export class StreamingServer {
     return { url: this.urlFor('exec', { kind: 'exec', req }) };
   }
 
-  getAttach(req: AttachRequest): { url: string } {
+  getAttach(req: AttachRequest): AttachResponse {
     if (!req.containerId) throw invalidArgument('missing required container_id');
     if (req.tty && req.stderr) throw invalidArgument('tty and stderr cannot both be true');
     if (!req.stdin && !req.stdout && !req.stderr) {
@@ -124,7 +144,7 @@ export class StreamingServer {
     return { url: this.urlFor('attach', { kind: 'attach', req }) };
   }
 
-  getPortForward(req: PortForwardRequest): { url: string } {
+  getPortForward(req: PortForwardRequest): PortForwardResponse {
     if (!req.podSandboxId) throw invalidArgument('missing required pod_sandbox_id');
     return { url: this.urlFor('portforward', { kind: 'portforward', req }) };
   }
@@ -197,7 +217,7 @@ export class StreamingServer {
       return;
     }
     if (isWebSocketRequest(req.headers)) {
-      refuse(refusal(400, 'unable to upgrade: WebSocket streaming is not supported; use SPDY/3.1'));
+      this.upgradeWebSocket(req, socket, head, entry, refuse);
       return;
     }
     const negotiated = negotiateProtocol(req.headers, protocolsOf(entry.kind));
@@ -218,11 +238,7 @@ export class StreamingServer {
         [PROTOCOL_VERSION_HEADER]: negotiated.protocol,
       }),
     );
-    const log = this.log.child(
-      entry.kind === 'portforward'
-        ? { session: 'portforward', podSandboxId: entry.req.podSandboxId }
-        : { session: entry.kind, containerId: entry.req.containerId },
-    );
+    const log = this.sessionLog(entry);
     const conn = new SpdyConnection(
       socket,
       {
@@ -244,6 +260,79 @@ export class StreamingServer {
     );
   }
 
+  /** The WebSocket variant of the upgrade: Kubernetes' channel protocols (kubelet's wsstream). */
+  private upgradeWebSocket(
+    req: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    entry: CachedRequest,
+    refuse: (r: HttpRefusal) => void,
+  ): void {
+    const ports = entry.kind === 'portforward' ? entry.req.port : [];
+    if (
+      entry.kind === 'portforward' &&
+      (ports.length === 0 || ports.some((p) => !(p >= 1 && p <= 65535)))
+    ) {
+      refuse(
+        refusal(
+          400,
+          `port-forward request: ports [${ports.join(' ')}] must be 1 to 65535, at least one`,
+        ),
+      );
+      return;
+    }
+    const protocols =
+      entry.kind === 'portforward'
+        ? PORTFORWARD_WEBSOCKET_PROTOCOLS
+        : REMOTECOMMAND_WEBSOCKET_PROTOCOLS;
+    const negotiated = negotiateWebSocket(req.method, req.headers, protocols);
+    if ('status' in negotiated) {
+      refuse(negotiated);
+      return;
+    }
+    socket.write(rawResponse(101, 'Switching Protocols', negotiated.headers));
+    const log = this.sessionLog(entry);
+    const channels =
+      entry.kind === 'portforward' ? portForwardChannels(ports) : remoteCommandChannels(entry.req);
+    const conn = new WsChannelConnection(
+      socket,
+      {
+        base64: negotiated.protocol.includes('base64'),
+        channels,
+        log,
+        idleTimeoutMs: this.opts.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
+      },
+      head,
+    );
+    this.sessions.add(conn);
+    conn.once('close', () => this.sessions.delete(conn));
+    log.debug(
+      { protocol: negotiated.protocol, transport: 'websocket' },
+      'streaming session started',
+    );
+    let served: Promise<void>;
+    if (entry.kind === 'portforward') {
+      const id = entry.req.podSandboxId;
+      const forward = (port: number, s: Duplex) => this.opts.runtime.portForward(id, port, s);
+      served = serveWebSocketPortForward(conn, id, ports, forward, log);
+    } else {
+      served = serveWebSocketRemoteCommand(
+        conn,
+        negotiated.protocol,
+        entry.req,
+        this.work(entry),
+        log,
+      );
+    }
+    served.then(
+      () => log.debug('streaming session ended'),
+      (err: Error) => {
+        log.error({ err: err.message, stack: err.stack }, 'streaming session failed');
+        conn.destroy();
+      },
+    );
+  }
+
   private serve(
     conn: SpdyConnection,
     entry: CachedRequest,
@@ -251,41 +340,43 @@ export class StreamingServer {
     log: Logger,
   ): Promise<void> {
     const timeout = this.opts.streamCreationTimeoutMs ?? STREAM_CREATION_TIMEOUT_MS;
-    const runtime = this.opts.runtime;
-    switch (entry.kind) {
-      case 'exec': {
-        const { containerId, cmd } = entry.req;
-        const work: RemoteCommandRun = {
-          errorPrefix: 'error executing command in container',
-          run: async (o) => {
-            const code = await runtime.exec(containerId, cmd, o);
-            return code === 0 ? successStatus() : exitCodeStatus(cmd, code);
-          },
-        };
-        return serveRemoteCommand(conn, protocol, entry.req, work, log, timeout);
-      }
-      case 'attach': {
-        const { containerId } = entry.req;
-        const work: RemoteCommandRun = {
-          errorPrefix: 'error attaching to container',
-          run: async (o) => {
-            await runtime.attach(containerId, o);
-            return successStatus();
-          },
-        };
-        return serveRemoteCommand(conn, protocol, entry.req, work, log, timeout);
-      }
-      case 'portforward': {
-        const id = entry.req.podSandboxId;
-        return servePortForward(
-          conn,
-          id,
-          (port, stream) => runtime.portForward(id, port, stream),
-          log,
-          timeout,
-        );
-      }
+    if (entry.kind === 'portforward') {
+      const id = entry.req.podSandboxId;
+      const forward = (port: number, s: Duplex) => this.opts.runtime.portForward(id, port, s);
+      return servePortForward(conn, id, forward, log, timeout);
     }
+    return serveRemoteCommand(conn, protocol, entry.req, this.work(entry), log, timeout);
+  }
+
+  private sessionLog(entry: CachedRequest): Logger {
+    return this.log.child(
+      entry.kind === 'portforward'
+        ? { session: 'portforward', podSandboxId: entry.req.podSandboxId }
+        : { session: entry.kind, containerId: entry.req.containerId },
+    );
+  }
+
+  /** What an exec or attach session runs. */
+  private work(entry: Exclude<CachedRequest, { kind: 'portforward' }>): RemoteCommandRun {
+    const runtime = this.opts.runtime;
+    if (entry.kind === 'exec') {
+      const { containerId, cmd } = entry.req;
+      return {
+        errorPrefix: 'error executing command in container',
+        run: async (o) => {
+          const code = await runtime.exec(containerId, cmd, o);
+          return code === 0 ? successStatus() : exitCodeStatus(cmd, code);
+        },
+      };
+    }
+    const { containerId } = entry.req;
+    return {
+      errorPrefix: 'error attaching to container',
+      run: async (o) => {
+        await runtime.attach(containerId, o);
+        return successStatus();
+      },
+    };
   }
 }
 

@@ -34,25 +34,12 @@ export interface StreamingRuntime {
   portForward(podSandboxId: string, port: number, stream: Duplex): Promise<void>;
 }
 
-/** The fields of the CRI requests the streaming server uses (runtime.v1 ExecRequest, AttachRequest, PortForwardRequest). */
-export interface ExecRequest {
-  containerId: string;
-  cmd: string[];
-  tty: boolean;
-  stdin: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
-
-export interface AttachRequest {
-  containerId: string;
-  stdin: boolean;
-  tty: boolean;
-  stdout: boolean;
-  stderr: boolean;
-}
-
-export interface PortForwardRequest {
-  podSandboxId: string;
-  port: number[];
-}
+/** The CRI requests the streaming server serves (runtime.v1). */
+export type {
+  AttachRequest,
+  AttachResponse,
+  ExecRequest,
+  ExecResponse,
+  PortForwardRequest,
+  PortForwardResponse,
+} from '../../api/k8s/cri/runtime/v1/api.js';

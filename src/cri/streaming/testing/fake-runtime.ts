@@ -14,7 +14,7 @@ function write(w: Writable | undefined, text: string | Buffer): Promise<void> {
  * A runtime standing in for containers, so that the wire protocols are tested alone. Commands (cmd[0]):
  * - `cat`: copies stdin to stdout, exits 0;
  * - `fail <code> <text>`: writes text to stdout and `<text> on stderr` to stderr, exits with code;
- * - `resize`: writes each terminal size as `WxH\n` until stdin ends, exits 0;
+ * - `resize <n>`: writes each terminal size as `WxH\n` until it has n, exits 0 (1 if the sizes end before);
  * - `big <bytes>`: writes that many bytes (a repeating pattern) to stdout, counting them in `written`;
  * - `hang`: waits until stdin ends;
  * - `throw`: fails (an internal error).
@@ -35,13 +35,12 @@ export class FakeRuntime implements StreamingRuntime {
         await write(o.stderr, `${cmd[2] ?? ''} on stderr`);
         return Number(cmd[1]);
       case 'resize': {
-        const sizes = (async () => {
-          for await (const s of o.resize ?? noSizes()) {
-            await write(o.stdout, `${s.width}x${s.height}\n`);
-          }
-        })();
-        if (o.stdin) for await (const _ of o.stdin);
-        return sizes.then(() => 0);
+        let left = Number(cmd[1]);
+        for await (const s of o.resize ?? noSizes()) {
+          await write(o.stdout, `${s.width}x${s.height}\n`);
+          if (--left === 0) break;
+        }
+        return left === 0 ? 0 : 1;
       }
       case 'big': {
         const total = Number(cmd[1]);
