@@ -65,7 +65,11 @@ else
   echo "install-deps: not root: cri-tools and the critest images not prepared (test/cri/prepare.sh)" >&2
 fi
 
-if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+# A node_modules that is a symlink is shared with other checkouts (worktrees):
+# npm ci would empty the shared folder under them, so leave it to its owner.
+if [[ -L node_modules ]]; then
+  echo "install-deps: node_modules is a symlink (shared with another checkout): npm ci skipped" >&2
+elif [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi
 npm run build
