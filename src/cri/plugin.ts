@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Options } from '../api/containerd/runc/options/oci.js';
 import { CniNetworks } from '../cni/index.js';
-import { invalidArgument, notImplemented } from '../core/errdefs/index.js';
+import type { AnyValue } from '../core/containers/index.js';
+import { invalidArgument, notFound } from '../core/errdefs/index.js';
 import type { ImageStores } from '../core/transfer/index.js';
 import {
   ContainersServiceKey,
@@ -17,23 +18,20 @@ import {
   TaskManagerKey,
 } from '../plugin/index.js';
 import type { GrpcService } from '../server/service.js';
-import { CRI_PLUGIN_URI, criConfig } from './config.js';
-import { ContainerService } from './container/index.js';
+import { CRI_PLUGIN_URI, type CriRuntimeConfig, criConfig } from './config.js';
+import { ContainerService } from './container/service.js';
 import { CriImages, imageServiceHandlers } from './images/index.js';
-import { hostSpecFacts, realSpecHost, type SpecOptions } from './opts/index.js';
+import { hostSpecFacts, type ImageConfig, realSpecHost, type SpecOptions } from './opts/index.js';
 import { runtimeStatusHandlers } from './runtime-status.js';
 import type { SandboxImages } from './sandbox/image.js';
-import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
+import { CRI_NAMESPACE, SandboxManager, type SandboxRuntime } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
-import type { ImageConfigLike } from './sandbox/spec.js';
 import { criServices } from './service.js';
 import { ContainerStatsCollector, SnapshotUsageStore } from './stats/index.js';
 import { StreamingServer } from './streaming/index.js';
 
 /** How often snapshot usage is measured for ImageFsInfo and stats (containerd: 1 min). */
 const SNAPSHOT_USAGE_PERIOD_MS = 60_000;
-/** containerd's oom_score_adj for pause processes. */
-const SANDBOX_OOM_SCORE_ADJ = -998;
 
 /**
  * `io.containerd.grpc.v1` `cri`: Kubernetes' CRI (RuntimeService and
@@ -99,9 +97,7 @@ export const criPlugin: Registration<GrpcService[]> = {
     const sandboxImages: SandboxImages = {
       async ensure(ctx, ref) {
         const img = await images.ensure(ctx, ref);
-        const c = (img.config.config ?? {}) as ImageConfigLike & {
-          Labels?: Record<string, string>;
-        };
+        const c = (img.config.config ?? {}) as ImageConfig;
         return {
           name: img.references[0] ?? img.id,
           id: img.id,
@@ -118,25 +114,9 @@ export const criPlugin: Registration<GrpcService[]> = {
       log: ic.log.child({ part: 'snapshot-usage' }),
     });
     usage.start(SNAPSHOT_USAGE_PERIOD_MS);
+    const mountpoint = join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`);
     ic.exports.sandbox_image = config.sandboxImage;
     ic.exports.cni_conf_dir = config.cni.confDir;
-    const sandboxes = new SandboxManager({
-      containers: ic.get(ContainersServiceKey),
-      snapshotter,
-      snapshotterName,
-      tasks: ic.get(TaskManagerKey),
-      leases: stores.leases,
-      images: sandboxImages,
-      network,
-      rootDir,
-      stateDir,
-      sandboxImage: config.sandboxImage,
-      oomScoreAdj: config.restrictOomScoreAdj
-        ? Math.max(SANDBOX_OOM_SCORE_ADJ, ownOomScoreAdj())
-        : SANDBOX_OOM_SCORE_ADJ,
-      log: ic.log.child({ part: 'sandbox' }),
-    });
-    await sandboxes.recover();
     const runc = config.containerd.runtimes[config.containerd.defaultRuntimeName];
     const specOptions: SpecOptions = {
       ...hostSpecFacts(),
@@ -155,28 +135,50 @@ export const criPlugin: Registration<GrpcService[]> = {
         containerAnnotations: runc.containerAnnotations,
       }),
     };
-    const mountpoint = join(ic.root, `${PluginType.snapshotter}.${snapshotterName}`);
-    // The streaming server's runtime is the container part's (exec, attach); port-forward is the pods'.
+    const runtime = (handler: string): SandboxRuntime => {
+      const name = handler === '' ? config.containerd.defaultRuntimeName : handler;
+      const rt = config.containerd.runtimes[name];
+      if (rt === undefined)
+        throw notFound(`no runtime for ${JSON.stringify(handler)} is configured`);
+      const options = runtimeOptions(rt, join(ic.state, 'runc'));
+      return { type: rt.type, ...(options && { options }) };
+    };
+    const tasks = ic.get(TaskManagerKey);
+    const records = ic.get(ContainersServiceKey);
+    const sandboxes = new SandboxManager({
+      runtime,
+      containers: records,
+      snapshotter,
+      snapshotterName,
+      tasks,
+      leases: stores.leases,
+      images: sandboxImages,
+      network,
+      rootDir,
+      stateDir,
+      sandboxImage: config.sandboxImage,
+      specOptions,
+      log: ic.log.child({ part: 'sandbox' }),
+    });
+    // The streaming server runs the containers' exec and attach and the pods' port forwards.
     let containers: ContainerService | undefined;
     const streaming = new StreamingServer({
       address: config.streamServerAddress,
       port: config.streamServerPort,
-      ...(config.streamIdleTimeoutMs > 0 && { streamIdleTimeoutMs: config.streamIdleTimeoutMs }),
-      runtime: {
-        exec: (id, cmd, o) => containers!.execStream(id, cmd, o),
-        attach: (id, o) => containers!.attachStream(id, o),
-        async portForward() {
-          throw notImplemented('port forwarding is not implemented yet');
-        },
-      },
+      streamIdleTimeoutMs: config.streamIdleTimeoutMs,
       log: ic.log.child({ part: 'streaming' }),
+      runtime: {
+        exec: (id, cmd, o) => (containers as ContainerService).execStream(id, cmd, o),
+        attach: (id, o) => (containers as ContainerService).attachStream(id, o),
+        portForward: (id, port, stream) => sandboxes.portForward(id, port, stream),
+      },
     });
     containers = new ContainerService({
       rootDir,
       stateDir,
-      records: ic.get(ContainersServiceKey),
+      records,
       snapshotters,
-      tasks: ic.get(TaskManagerKey),
+      tasks,
       leases: stores.leases,
       events: ic.get(ExchangeKey),
       sandboxes: sandboxes.store,
@@ -185,17 +187,24 @@ export const criPlugin: Registration<GrpcService[]> = {
       maxLogLineSize: config.maxContainerLogLineSize,
       streaming,
       stats: new ContainerStatsCollector({ usage, mountpoint }),
+      // Containers run on their pod's runtime, taken from the pod's record (as containerd).
       snapshotter: snapshotterName,
       log: ic.log.child({ part: 'containers' }),
     });
     sandboxes.podContainers = containers;
-    await containers.recover({
-      namespace: CRI_NAMESPACE,
-      signal: background.signal,
-      log: ic.log.child({ part: 'containers' }),
-    });
-    containers.start();
-    await streaming.start();
+    const ctx = { namespace: CRI_NAMESPACE, signal: background.signal, log: ic.log };
+    try {
+      await sandboxes.recover();
+      await containers.recover(ctx);
+      containers.start();
+      await streaming.start();
+    } catch (err) {
+      background.abort();
+      usage.stop();
+      await containers.close();
+      await streaming.close();
+      throw err;
+    }
     const services = criServices({
       runtime: [
         runtimeStatusHandlers({
@@ -207,19 +216,14 @@ export const criPlugin: Registration<GrpcService[]> = {
         sandboxHandlers(sandboxes, streaming),
         containers.handlers(),
       ],
-      images: [
-        imageServiceHandlers(images, {
-          usage,
-          mountpoint,
-        }),
-      ],
+      images: [imageServiceHandlers(images, { usage, mountpoint })],
     });
-    // Pods outlive berthd: closing stops only the plugin's own background work.
+    // Pods outlive berthd: closing stops only the plugin's own work (monitors, streams, measuring).
     closers.set(services, async () => {
       background.abort();
       usage.stop();
       await streaming.close();
-      await containers?.close();
+      await containers.close();
     });
     return services;
   },
@@ -231,7 +235,20 @@ export const criPlugin: Registration<GrpcService[]> = {
 /** What closing an instance stops, by instance. */
 const closers = new WeakMap<GrpcService[], () => Promise<void>>();
 
-/** berthd's own oom_score_adj (restrict_oom_score_adj: nothing asks for less). */
-function ownOomScoreAdj(): number {
-  return Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+/**
+ * runc's shim options for a configured runtime: its Root (default
+ * `<state>/runc`, runc's state under berthd's own), SystemdCgroup and
+ * BinaryName; other runtimes get none.
+ */
+function runtimeOptions(rt: CriRuntimeConfig, defaultRoot: string): AnyValue | undefined {
+  if (!RUNC_TYPES.has(rt.type)) return undefined;
+  const options = Options.fromPartial({
+    root: rt.root !== '' ? rt.root : defaultRoot,
+    systemdCgroup: rt.systemdCgroup,
+    binaryName: rt.binaryName,
+  });
+  return { typeUrl: RUNC_OPTIONS_TYPE, value: Options.encode(options).finish() };
 }
+
+const RUNC_TYPES = new Set(['io.containerd.runc.v1', 'io.containerd.runc.v2']);
+const RUNC_OPTIONS_TYPE = 'containerd.runc.v1.Options';

@@ -9,7 +9,7 @@
  * registry.k8s.io to.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -18,8 +18,14 @@ import { credentials } from '@grpc/grpc-js';
 import { RuntimeServiceClient } from '../../src/api/k8s/cri/runtime/v1/api.js';
 import { Berthd } from '../helpers/berthd.js';
 import { ctr } from '../helpers/ctr.js';
-import { buildImage, pushImage } from '../helpers/images.js';
-import { Registry } from '../helpers/registry.js';
+import {
+  BUSYBOX_APPLETS,
+  buildImage,
+  busyboxImage,
+  busyboxLayer,
+  pushImage,
+} from '../helpers/images.js';
+import { freePort, Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const CRICTL = '/var/tmp/cri-tools-1.26.1/bin/crictl';
@@ -144,6 +150,14 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     crictlOk(['pods', '-q', '--no-trunc', ...args])
       .split('\n')
       .filter((l) => l !== '');
+  /** The pause pid of a pod from the shim's runc state, with berthd down: `runc state`. */
+  const inspectpOffline = (id: string) => {
+    const runcRoot = join(berthd.state, 'runc', 'k8s.io');
+    const st = JSON.parse(
+      execFileSync('runc', ['--root', runcRoot, 'state', id], { encoding: 'utf8' }),
+    );
+    return st.pid as number;
+  };
   /** RemovePodSandbox straight over gRPC (crictl rmp checks the status first). */
   const removeMissing = async (id: string) => {
     const client = new RuntimeServiceClient(
@@ -188,6 +202,12 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     });
     registry = await Registry.start(dir);
     await pushImage(registry, built.layout, built.tag, 'pause:3.6');
+    // A busybox with httpd for the port-forward test.
+    const web = await buildImage(
+      dir,
+      busyboxImage({ layers: [busyboxLayer([...BUSYBOX_APPLETS, 'mkdir', 'httpd'])] }),
+    );
+    await pushImage(registry, web.layout, web.tag, 'busybox:web');
     const certs = join(dir.path, 'certs.d');
     mkdirSync(join(certs, 'registry.k8s.io'), { recursive: true });
     writeFileSync(
@@ -329,6 +349,33 @@ exit 0
     const st = inspectp(podId);
     assert.equal(st.status.network.ip, podIp);
     assert.equal(st.info.pid, pausePid);
+    // SIGTERM too: berthd stops, the pod stays.
+    await berthd.stop();
+    assert.ok(alive(pausePid), 'the pause survives a clean stop');
+    berthd = await Berthd.start({ dir: berthd.dir, configToml });
+    assert.deepEqual(podIds(['--state', 'ready']), [podId]);
+  });
+
+  test('a pause that exits makes its pod NOTREADY, while berthd runs or while it is away', async () => {
+    const a = crictlOk(['runp', podConfig('exit-live')]);
+    const b = crictlOk(['runp', podConfig('exit-away')]);
+    try {
+      process.kill(inspectp(a).info.pid, 'SIGKILL');
+      for (let i = 0; i < 100 && inspectp(a).status.state !== 'SANDBOX_NOTREADY'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(inspectp(a).status.state, 'SANDBOX_NOTREADY');
+      await berthd.kill9();
+      const pid = inspectpOffline(b);
+      process.kill(pid, 'SIGKILL');
+      berthd = await Berthd.start({ dir: berthd.dir, configToml });
+      assert.equal(inspectp(b).status.state, 'SANDBOX_NOTREADY');
+      assert.equal(inspectp(podId).status.state, 'SANDBOX_READY');
+    } finally {
+      crictlOk(['rmp', a]);
+      crictlOk(['rmp', b]);
+    }
+    assert.deepEqual(allocations(), [podIp], 'the exited pods released their IPs at rmp');
   });
 
   test('stopp tears the pod down (after the restart too) and is idempotent; rmp removes it', async () => {
@@ -350,6 +397,92 @@ exit 0
       existsSync(join(berthd.root, 'io.containerd.grpc.v1.cri', 'sandboxes', podId)),
       false,
     );
+  });
+
+  test('port-forward reaches a server listening on localhost inside the pod only', async () => {
+    const pod = crictlOk(['runp', podConfig('pf')]);
+    try {
+      const ctrConfig = join(dir.path, 'ctr-pf.json');
+      writeFileSync(
+        ctrConfig,
+        JSON.stringify({
+          metadata: { name: 'httpd' },
+          image: { image: `${registry.host}/busybox:web` },
+          command: [
+            'sh',
+            '-c',
+            'mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www',
+          ],
+          log_path: 'httpd.log',
+          linux: {},
+        }),
+      );
+      crictlOk(['pull', `${registry.host}/busybox:web`]);
+      const ctrId = crictlOk(['create', pod, ctrConfig, podConfig('pf')]);
+      crictlOk(['start', ctrId]);
+      const local = await freePort();
+      const pf = spawn(
+        CRICTL,
+        ['--runtime-endpoint', `unix://${berthd.socket}`, 'port-forward', pod, `${local}:8080`],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          const t = setTimeout(() => reject(new Error(`crictl port-forward: ${out}`)), 20_000);
+          const onData = (b: Buffer) => {
+            out += b.toString();
+            if (out.includes('Forwarding from')) {
+              clearTimeout(t);
+              resolve();
+            }
+          };
+          pf.stdout.on('data', onData);
+          pf.stderr.on('data', onData);
+        });
+        // httpd listens on the pod's 127.0.0.1 only: the port forward is the one way in.
+        let body = '';
+        for (let i = 0; i < 50 && body === ''; i++) {
+          body = await fetch(`http://127.0.0.1:${local}/`).then(
+            (r) => r.text(),
+            () => new Promise<string>((r) => setTimeout(() => r(''), 100)),
+          );
+        }
+        assert.equal(body, 'hello-from-pod\n');
+      } finally {
+        pf.kill('SIGKILL');
+      }
+    } finally {
+      crictlOk(['rmp', '-f', pod]);
+    }
+    assert.deepEqual(podIds(), []);
+  });
+
+  test('disabled_plugins = ["io.containerd.grpc.v1.cri"] turns the CRI off', async () => {
+    const off = await Berthd.start({
+      configToml: `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n${configToml}`,
+    });
+    try {
+      const rows = ctr(off.socket, ['plugins', 'ls']).stdout.split('\n');
+      assert.ok(
+        rows.some((r) => /^io\.containerd\.grpc\.v1\s+cri\s.*\sskip\s*$/.test(r)),
+        rows.join('\n'),
+      );
+      const r = spawnSync(CRICTL, ['--runtime-endpoint', `unix://${off.socket}`, 'version'], {
+        encoding: 'utf8',
+      });
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /Unimplemented/);
+    } finally {
+      await off.cleanup();
+    }
+    // And on, it is listed ok.
+    const rows = ctr(berthd.socket, ['plugins', 'ls']).stdout.split('\n');
+    assert.ok(
+      rows.some((r) => /^io\.containerd\.grpc\.v1\s+cri\s.*\sok\s*$/.test(r)),
+      rows.join('\n'),
+    );
+    assert.match(crictlOk(['version']), /RuntimeApiVersion:\s+v1/);
   });
 
   test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {

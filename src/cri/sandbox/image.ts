@@ -1,5 +1,5 @@
 import type { OpContext } from '../../core/namespaces/index.js';
-import type { ImageConfigLike } from './spec.js';
+import type { ImageConfig } from '../opts/index.js';
 
 /** What a sandbox needs of its image. */
 export interface SandboxImage {
@@ -9,7 +9,7 @@ export interface SandboxImage {
   id: string;
   /** The chain ID of its top layer: the pause container's snapshot parent. */
   chainId: string;
-  config: ImageConfigLike;
+  config: ImageConfig;
   labels: Record<string, string>;
 }
 

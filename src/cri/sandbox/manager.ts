@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import {
   type PodSandbox,
   type PodSandboxConfig,
@@ -8,14 +9,13 @@ import {
   PodSandboxState,
   type PodSandboxStatus,
 } from '../../api/k8s/cri/runtime/v1/api.js';
-import type { Container, ContainerStore } from '../../core/containers/index.js';
+import type { AnyValue, Container, ContainerStore } from '../../core/containers/index.js';
 import {
   failedPrecondition,
   invalidArgument,
   isNotFound,
   kindOf,
   newError,
-  notFound,
 } from '../../core/errdefs/index.js';
 import type { LeaseManager } from '../../core/leases/index.js';
 import type { Logger } from '../../core/log/index.js';
@@ -25,6 +25,7 @@ import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Task, TaskManager } from '../../core/tasks/index.js';
 import { createNetns, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
+import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.js';
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
 import { filterSandboxes } from './filters.js';
@@ -37,18 +38,16 @@ import {
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
 import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
-import { buildSandboxSpec } from './spec.js';
 import { SandboxStore } from './store.js';
 
 /** The namespace every CRI object lives in, as containerd's. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The OCI runtime spec's type URL in container records. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-/** The runtime every pod runs with (the `runc` handler, containerd's default). */
+/** containerd's default runtime type (runc through the v2 shim). */
 export const RUNC_RUNTIME = 'io.containerd.runc.v2';
-/** The runtime handlers berth knows: the default ('') and `runc`. */
-const RUNTIME_HANDLERS = new Set(['', 'runc']);
 const SIGKILL = 9;
 /** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
 const STOP_WAIT_MS = 10_000;
@@ -63,7 +62,17 @@ export interface PodContainers {
   removeAll(ctx: OpContext, sandboxId: string): Promise<void>;
 }
 
+/** The runtime of a runtime handler (the CRI config's `containerd.runtimes`). */
+export interface SandboxRuntime {
+  /** `io.containerd.runc.v2`. */
+  type: string;
+  /** The runtime's options (runc's, Root under berthd's state). */
+  options?: AnyValue;
+}
+
 export interface SandboxManagerOptions {
+  /** The runtime for a handler ('' is the default one); `not_found` for one not configured. */
+  runtime(handler: string): SandboxRuntime;
   containers: ContainerStore;
   snapshotter: Snapshotter;
   snapshotterName: string;
@@ -77,8 +86,8 @@ export interface SandboxManagerOptions {
   /** `<state>/io.containerd.grpc.v1.cri`. */
   stateDir: string;
   sandboxImage: string;
-  /** oom_score_adj of pause processes (containerd's -998, raised when restricted). */
-  oomScoreAdj: number;
+  /** What the specs are built with (cri-spec): the CRI config's switches and the host's facts. */
+  specOptions: SpecOptions;
   log: Logger;
 }
 
@@ -120,9 +129,7 @@ export class SandboxManager {
     if (config?.metadata === undefined)
       throw invalidArgument('sandbox config must include metadata');
     if (config.metadata.name === '') throw invalidArgument('sandbox config must include a name');
-    if (!RUNTIME_HANDLERS.has(runtimeHandler)) {
-      throw notFound(`no runtime for ${JSON.stringify(runtimeHandler)} is configured`);
-    }
+    const runtime = this.opts.runtime(runtimeHandler);
     const id = randomBytes(32).toString('hex');
     const name = makeSandboxName(config.metadata);
     const log = this.opts.log.child({ sandbox: id, name });
@@ -141,7 +148,7 @@ export class SandboxManager {
       { what: 'name reservation', fn: () => this.names.releaseByName(name) },
     ];
     try {
-      return await this.#run(ctx, id, name, config, runtimeHandler, undo);
+      return await this.#run(ctx, id, name, config, runtimeHandler, runtime, undo);
     } catch (err) {
       for (const step of undo.reverse()) {
         try {
@@ -160,6 +167,7 @@ export class SandboxManager {
     name: string,
     config: PodSandboxConfig,
     runtimeHandler: string,
+    runtime: SandboxRuntime,
     undo: { what: string; fn: () => Promise<void> | void }[],
   ): Promise<string> {
     const { opts } = this;
@@ -210,14 +218,15 @@ export class SandboxManager {
       md.cniResult = result.raw;
     }
 
-    const spec = buildSandboxSpec({
+    const spec = await buildSandboxSpec({
       id,
-      namespace: CRI_NAMESPACE,
       config,
       image: image.config,
-      imageName: image.name,
       netnsPath: md.netnsPath,
-      oomScoreAdj: opts.oomScoreAdj,
+      dir,
+      ...(shmPath !== undefined && { shmPath }),
+      options: opts.specOptions,
+      host: realSpecHost,
     });
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
@@ -235,7 +244,7 @@ export class SandboxManager {
         id,
         labels: { ...image.labels, ...config.labels, [KIND_LABEL]: KIND_SANDBOX },
         image: image.name,
-        runtime: { name: RUNC_RUNTIME },
+        runtime: { name: runtime.type, ...(runtime.options && { options: runtime.options }) },
         spec: specAny,
         snapshotter: opts.snapshotterName,
         snapshotKey: id,
@@ -253,7 +262,8 @@ export class SandboxManager {
     const { task } = await opts.tasks
       .create(ctx, id, {
         spec: specAny,
-        runtime: RUNC_RUNTIME,
+        runtime: runtime.type,
+        ...(runtime.options && { runtimeOptions: runtime.options }),
         rootfs,
         io: { stdin: '', stdout: '', stderr: '', terminal: false },
       })
@@ -464,6 +474,24 @@ export class SandboxManager {
         return undefined;
       }
     });
+  }
+
+  /**
+   * PortForward's runtime: `localhost:<port>` in the pod's network
+   * namespace (berthd's own for a host-network pod, as containerd's
+   * /proc/self/ns/net), piped with `stream` until both sides are done.
+   */
+  async portForward(idOrPrefix: string, port: number, stream: Duplex): Promise<void> {
+    const sb = this.store.sandbox(idOrPrefix);
+    if (sb.status.state !== 'ready') {
+      throw failedPrecondition(`sandbox ${JSON.stringify(sb.id)} is not running`);
+    }
+    const netns = sb.metadata.netnsPath;
+    if (netns !== '' && !existsSync(netns)) {
+      throw failedPrecondition(`network namespace of sandbox ${JSON.stringify(sb.id)} is closed`);
+    }
+    const socket = netns === '' ? await dialHost(port) : await dialInNetns(netns, port);
+    await pipeBoth(stream, socket);
   }
 
   /**

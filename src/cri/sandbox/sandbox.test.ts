@@ -13,7 +13,6 @@ import { filterSandboxes } from './filters.js';
 import { decodeSandboxMetadata, encodeSandboxMetadata, SANDBOX_METADATA_TYPE } from './metadata.js';
 import { podNetworkRequest, selectPodIps } from './network.js';
 import { makeSandboxName, type SandboxMetadata } from './sandbox.js';
-import { buildSandboxSpec } from './spec.js';
 
 const config = PodSandboxConfig.fromPartial({
   metadata: { name: 'web', namespace: 'default', uid: 'u-1', attempt: 2 },
@@ -168,68 +167,6 @@ describe('ListPodSandbox filters', () => {
     assert.deepEqual(
       ids({ id: 'bbb', state: { state: PodSandboxState.SANDBOX_NOTREADY }, labelSelector: {} }),
       [],
-    );
-  });
-});
-
-describe('the pause spec', () => {
-  const image = { Entrypoint: ['/pause'], User: '65535:65535', Env: ['PATH=/bin'] };
-  const base = {
-    id: 'sb1',
-    namespace: 'k8s.io',
-    image,
-    imageName: 'registry.k8s.io/pause:3.6',
-    oomScoreAdj: -998,
-  };
-
-  test('pod namespaces, host PID, cgroup parent, sysctls, user and annotations', () => {
-    const spec = buildSandboxSpec({ ...base, config, netnsPath: '/ns/cni-1' }) as any;
-    assert.deepEqual(spec.process.args, ['/pause']);
-    assert.deepEqual([spec.process.user.uid, spec.process.user.gid], [1000, 65535]);
-    assert.equal(spec.process.oomScoreAdj, -998);
-    assert.equal(spec.hostname, 'web-host');
-    assert.deepEqual(spec.linux.namespaces, [
-      { type: 'mount' },
-      { type: 'ipc' },
-      { type: 'uts' },
-      { type: 'network', path: '/ns/cni-1' },
-    ]);
-    assert.equal(spec.linux.cgroupsPath, '/kubepods/pod-u-1/sb1');
-    assert.deepEqual(spec.linux.sysctl, { 'net.ipv4.ip_unprivileged_port_start': '0' });
-    assert.equal(spec.annotations['io.kubernetes.cri.container-type'], 'sandbox');
-    assert.equal(spec.annotations['io.kubernetes.cri.sandbox-log-directory'], '/var/log/pods/web');
-  });
-
-  test('host network drops the network and UTS namespaces and the hostname', () => {
-    const host = PodSandboxConfig.fromPartial({
-      metadata: { name: 'h' },
-      hostname: 'ignored',
-      linux: { securityContext: { namespaceOptions: { network: NamespaceMode.NODE } } },
-    });
-    const spec = buildSandboxSpec({ ...base, config: host, netnsPath: '' }) as any;
-    assert.deepEqual(
-      spec.linux.namespaces.map((n: { type: string }) => n.type),
-      ['mount', 'pid', 'ipc'],
-    );
-    assert.equal(spec.hostname, undefined);
-    assert.equal(spec.linux.cgroupsPath, '/k8s.io/sb1');
-  });
-
-  test('an image without a command or with a user name is refused', () => {
-    const c = PodSandboxConfig.fromPartial({ metadata: { name: 'x' } });
-    assert.throws(
-      () => buildSandboxSpec({ ...base, config: c, netnsPath: '', image: {} }),
-      isInvalidArgument,
-    );
-    assert.throws(
-      () =>
-        buildSandboxSpec({
-          ...base,
-          config: c,
-          netnsPath: '',
-          image: { ...image, User: 'nobody' },
-        }),
-      isInvalidArgument,
     );
   });
 });
