@@ -19,13 +19,12 @@ import {
 } from '../plugin/index.js';
 import type { GrpcService } from '../server/service.js';
 import { CRI_PLUGIN_URI, type CriRuntimeConfig, criConfig } from './config.js';
-import type { RuntimeChoice } from './container/deps.js';
 import { ContainerService } from './container/service.js';
 import { CriImages, imageServiceHandlers } from './images/index.js';
 import { hostSpecFacts, type ImageConfig, realSpecHost, type SpecOptions } from './opts/index.js';
 import { runtimeStatusHandlers } from './runtime-status.js';
 import type { SandboxImages } from './sandbox/image.js';
-import { CRI_NAMESPACE, SandboxManager } from './sandbox/manager.js';
+import { CRI_NAMESPACE, SandboxManager, type SandboxRuntime } from './sandbox/manager.js';
 import { sandboxHandlers } from './sandbox/service.js';
 import { criServices } from './service.js';
 import { ContainerStatsCollector, SnapshotUsageStore } from './stats/index.js';
@@ -136,13 +135,13 @@ export const criPlugin: Registration<GrpcService[]> = {
         containerAnnotations: runc.containerAnnotations,
       }),
     };
-    const runtime = (handler: string): RuntimeChoice => {
+    const runtime = (handler: string): SandboxRuntime => {
       const name = handler === '' ? config.containerd.defaultRuntimeName : handler;
       const rt = config.containerd.runtimes[name];
       if (rt === undefined)
         throw notFound(`no runtime for ${JSON.stringify(handler)} is configured`);
       const options = runtimeOptions(rt, join(ic.state, 'runc'));
-      return { type: rt.type, ...(options && { options }), snapshotter: snapshotterName };
+      return { type: rt.type, ...(options && { options }) };
     };
     const tasks = ic.get(TaskManagerKey);
     const records = ic.get(ContainersServiceKey);
@@ -188,7 +187,8 @@ export const criPlugin: Registration<GrpcService[]> = {
       maxLogLineSize: config.maxContainerLogLineSize,
       streaming,
       stats: new ContainerStatsCollector({ usage, mountpoint }),
-      runtime,
+      // Containers run on their pod's runtime, taken from the pod's record (as containerd).
+      snapshotter: snapshotterName,
       log: ic.log.child({ part: 'containers' }),
     });
     sandboxes.podContainers = containers;

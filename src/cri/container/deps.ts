@@ -47,16 +47,6 @@ export interface StreamingUrls {
   getAttach(req: AttachRequest): { url: string };
 }
 
-/** The runtime a container runs on, from the CRI config by the pod's runtime handler. */
-export interface RuntimeChoice {
-  /** `io.containerd.runc.v2`. */
-  type: string;
-  /** The runtime's options (runc's, with Root = <state>/runc). */
-  options?: AnyValue;
-  /** The snapshotter the container's rootfs is prepared on. */
-  snapshotter: string;
-}
-
 /**
  * Container stats (cri-images' ContainerStatsCollector): CPU and memory
  * from the task's cgroup metrics, the writable layer from the snapshot's

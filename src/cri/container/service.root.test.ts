@@ -70,7 +70,10 @@ describe('ContainerService with the real runc shim', {
   const sandboxes = new Map<string, SandboxInfo>();
   const images = new Map<string, ResolvedImage>();
 
-  const sandbox = (id: string, state: 'ready' | 'notready' = 'ready'): SandboxInfo => {
+  const sandbox = async (
+    id: string,
+    state: 'ready' | 'notready' = 'ready',
+  ): Promise<SandboxInfo> => {
     const sbDir = join(dir, 'sandboxes', id);
     const sb: SandboxInfo = {
       id,
@@ -93,6 +96,21 @@ describe('ContainerService with the real runc shim', {
     writeFileSync(join(sbDir, 'hosts'), '127.0.0.1 localhost\n');
     writeFileSync(join(sbDir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
     sandboxes.set(id, sb);
+    // The pod's record: containers take their runtime from it.
+    await records.create(ctx, {
+      id,
+      labels: { 'io.cri-containerd.kind': 'sandbox' },
+      image: 'pause',
+      runtime: { name: 'io.containerd.runc.v2' },
+      spec: {
+        typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
+        value: Buffer.from('{}'),
+      },
+      snapshotter: '',
+      snapshotKey: '',
+      sandbox: '',
+      extensions: {},
+    });
     return sb;
   };
 
@@ -135,7 +153,7 @@ describe('ContainerService with the real runc shim', {
         },
       },
       spec: { options: { ...hostSpecFacts(), restrictOomScoreAdj: true }, host: realSpecHost },
-      runtime: () => ({ type: 'io.containerd.runc.v2', snapshotter: 'overlayfs' }),
+      snapshotter: 'overlayfs',
       log: nullLogger,
     });
     services.push(s);
@@ -249,7 +267,7 @@ describe('ContainerService with the real runc shim', {
 
   it('creates, starts, logs, execs, stops and removes a container', async () => {
     const s = await service();
-    const sb = sandbox('sb1');
+    const sb = await sandbox('sb1');
     const id = await create(s, sb, 'web', [
       'echo hello; echo oops >&2; trap "exit 0" TERM; while true; do sleep 0.1; done',
     ]);
@@ -343,7 +361,7 @@ describe('ContainerService with the real runc shim', {
 
   it('records exit codes and reasons; SIGKILL after the timeout; the image stop signal', async () => {
     const s = await service();
-    const sb = sandbox('sb2');
+    const sb = await sandbox('sb2');
     const failing = await create(s, sb, 'fail', ['exit 3']);
     await s.startContainer(ctx, { containerId: failing });
     await waitFor(
@@ -402,9 +420,9 @@ describe('ContainerService with the real runc shim', {
 
   it('refuses a pod that is not ready and undoes a failed create', async () => {
     const s = await service();
-    const down = sandbox('sb3', 'notready');
+    const down = await sandbox('sb3', 'notready');
     await assert.rejects(create(s, down, 'c', ['true']), isNotFound);
-    const sb = sandbox('sb4');
+    const sb = await sandbox('sb4');
     const recordsBefore = (await records.list(ctx)).length;
     const snapsBefore = (await stores.snapshotters.get('overlayfs')!.list(ctx)).length;
     // The spec builder refuses a privileged container in a pod that is not: after the snapshot was made.
@@ -430,7 +448,7 @@ describe('ContainerService with the real runc shim', {
 
   it("runs as the image's user from its /etc/passwd, with the image's VOLUME content", async () => {
     const s = await service();
-    const sb = sandbox('sb7');
+    const sb = await sandbox('sb7');
     const id = await create(s, sb, 'nobody', ['while true; do sleep 0.1; done'], {
       image: { image: 'localhost/busybox-nobody:latest', annotations: {} },
     });
@@ -455,7 +473,7 @@ describe('ContainerService with the real runc shim', {
 
   it('updates resources of a running container in its cgroup and its spec', async () => {
     const s = await service();
-    const sb = sandbox('sb5');
+    const sb = await sandbox('sb5');
     const id = await create(s, sb, 'res', ['while true; do sleep 0.1; done']);
     await s.startContainer(ctx, { containerId: id });
     await s.updateContainerResources(ctx, {
@@ -485,7 +503,7 @@ describe('ContainerService with the real runc shim', {
 
   it('finds its containers again after a restart: running ones keep running and logging', async () => {
     const s1 = await service();
-    const sb = sandbox('sb6');
+    const sb = await sandbox('sb6');
     const runningId = await create(s1, sb, 'keeps', [
       'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done',
     ]);

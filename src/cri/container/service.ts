@@ -80,7 +80,6 @@ import { NameIndex } from '../store/index.js';
 import { filterContainers, toCriContainer, toCriContainerStatus } from './convert.js';
 import type {
   ImageLookup,
-  RuntimeChoice,
   SandboxInfo,
   SandboxLookup,
   StatsCollector,
@@ -154,8 +153,8 @@ export interface ContainerServiceOptions {
   maxLogLineSize?: number;
   streaming?: StreamingUrls;
   stats?: StatsCollector;
-  /** The runtime of a pod's runtime handler ('' for the default). */
-  runtime(handler: string): RuntimeChoice;
+  /** The snapshotter containers' rootfs are prepared on (`containerd.snapshotter`). */
+  snapshotter: string;
   log: Logger;
 }
 
@@ -237,8 +236,12 @@ export class ContainerService {
       await mkdir(stateDir, { recursive: true, mode: 0o755 });
       undo.push(() => rm(stateDir, { recursive: true, force: true }));
 
-      const runtime = this.opts.runtime(sandbox.runtimeHandler);
-      const snapshotter = this.snapshotter(runtime.snapshotter);
+      // The pod's runtime and its options (runc's Root…), as containerd takes them from the sandbox's record.
+      const sandboxRecord = await this.opts.records.get(ctx, sandbox.id).catch((err) => {
+        throw withMessage(err, `failed to get sandbox ${JSON.stringify(sandbox.id)} info`);
+      });
+      const runtime = sandboxRecord.runtime;
+      const snapshotter = this.snapshotter(this.opts.snapshotter);
       const volumeMounts = imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
         randomBytes(32).toString('hex'),
       );
@@ -292,9 +295,9 @@ export class ContainerService {
             log.warn({ err, label: k }, 'image label not added to the container'),
           ),
           image: imageName,
-          runtime: { name: runtime.type, ...(runtime.options && { options: runtime.options }) },
+          runtime: { name: runtime.name, ...(runtime.options && { options: runtime.options }) },
           spec: { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) },
-          snapshotter: runtime.snapshotter,
+          snapshotter: this.opts.snapshotter,
           snapshotKey: id,
           sandbox: '',
           extensions: { [CONTAINER_METADATA_EXTENSION]: encodeMetadata(metadata) },
@@ -773,8 +776,15 @@ export class ContainerService {
     callCtx: OpContext,
     req: ContainerStatsRequest,
   ): Promise<ContainerStatsResponse> {
+    const ctx = this.k8s(callCtx);
     const c = this.container(req.containerId);
-    return { stats: await this.statsOf(this.k8s(callCtx), c) };
+    // One container's stats come from its task's metrics (containerd: "unexpected metrics response" without).
+    try {
+      this.opts.tasks.get(ctx, c.id);
+    } catch (err) {
+      throw withMessage(err, `failed to fetch metrics for container ${JSON.stringify(c.id)}`);
+    }
+    return { stats: await this.statsOf(ctx, c) };
   }
 
   async listContainerStats(
