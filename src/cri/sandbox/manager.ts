@@ -217,7 +217,7 @@ export class SandboxManager {
       const req = podNetworkRequest(id, netnsPath, config);
       // Registered before setup: a failed ADD may have allocated (an IP) already.
       undo.push({ what: 'pod network', fn: () => network.remove(req) });
-      const result = await network.setup(req).catch((err: Error) => {
+      const result = await network.setup(req, { signal: ctx.signal }).catch((err: Error) => {
         throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
       });
       mark('network');
