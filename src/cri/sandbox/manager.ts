@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { Options } from '../../api/containerd/runc/options/oci.js';
 import {
   type PodSandbox,
   type PodSandboxConfig,
@@ -29,6 +30,7 @@ import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
 import { filterSandboxes } from './filters.js';
+import { goJson } from './go-json.js';
 import type { SandboxImages } from './image.js';
 import {
   decodeSandboxMetadata,
@@ -485,8 +487,8 @@ export class SandboxManager {
       snapshotter: record?.snapshotter ?? '',
       runtimeHandler: m.runtimeHandler,
       runtimeType: record?.runtime.name ?? RUNC_RUNTIME,
-      runtimeOptions: null,
-      config: m.config,
+      runtimeOptions: runtimeOptionsJson(record?.runtime.options),
+      config: goJson(m.config),
       runtimeSpec: record?.spec
         ? JSON.parse(Buffer.from(record.spec.value).toString('utf8'))
         : null,
@@ -597,6 +599,15 @@ export class SandboxManager {
     }
   }
 }
+
+/** runc's options as containerd's info shows them; other runtimes' options are shown as their type. */
+function runtimeOptionsJson(options: AnyValue | undefined): unknown {
+  if (options === undefined) return null;
+  if (!options.typeUrl.endsWith(RUNC_OPTIONS_TYPE)) return { type_url: options.typeUrl };
+  return goJson(Options.decode(options.value));
+}
+
+const RUNC_OPTIONS_TYPE = 'containerd.runc.v1.Options';
 
 function toCriState(sb: Sandbox): PodSandboxState {
   return sb.status.state === 'ready'
