@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Options } from '../../api/containerd/runc/options/oci.js';
@@ -18,7 +18,7 @@ import {
   kindOf,
   newError,
 } from '../../core/errdefs/index.js';
-import type { LeaseManager } from '../../core/leases/index.js';
+import { LEASE_EXPIRE_LABEL, type LeaseManager } from '../../core/leases/index.js';
 import type { Logger } from '../../core/log/index.js';
 import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
@@ -39,7 +39,7 @@ import {
   KIND_SANDBOX,
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
-import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import { POD_IF_NAME, type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
 import { SandboxStore } from './store.js';
@@ -51,6 +51,7 @@ export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/
 /** containerd's default runtime type (runc through the v2 shim). */
 export const RUNC_RUNTIME = 'io.containerd.runc.v2';
 const SIGKILL = 9;
+const LEASE_TTL_MS = 24 * 3600 * 1000;
 /** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
 const STOP_WAIT_MS = 10_000;
 
@@ -242,8 +243,13 @@ export class SandboxManager {
     mark('spec');
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
-    // The snapshot is leased until the record that names it exists.
-    const lease = await opts.leases.create(ctx, { id: `cri-sandbox-${id}` });
+    // The snapshot is leased until the record that names it exists; the lease
+    // expires (a day, as containerd's client leases) should berthd die in between.
+    const expire = new Date(Date.now() + LEASE_TTL_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+    const lease = await opts.leases.create(ctx, {
+      id: `cri-sandbox-${id}`,
+      labels: { [LEASE_EXPIRE_LABEL]: expire },
+    });
     const lctx: OpContext = { ...ctx, lease: lease.id };
     let rootfs: Mount[];
     try {
@@ -554,6 +560,37 @@ export class SandboxManager {
         this.opts.log.warn({ err, sandbox: rec.id }, 'failed to recover sandbox');
       }
     }
+    await this.#removeOrphans(ctx).catch((err) =>
+      this.opts.log.warn({ err }, 'failed to clean up after an interrupted RunPodSandbox'),
+    );
+  }
+
+  /**
+   * What a RunPodSandbox interrupted by a crash (before its record
+   * existed) left: sandbox dirs without a record (their shm unmounted, the
+   * pod network DELeted from the CNI cache), network namespaces no sandbox
+   * names, and the snapshot's lease.
+   */
+  async #removeOrphans(ctx: OpContext): Promise<void> {
+    const known = new Set(this.store.list().map((sb) => sb.id));
+    const root = join(this.opts.rootDir, 'sandboxes');
+    const state = join(this.opts.stateDir, 'sandboxes');
+    const ids = new Set([...listDir(root), ...listDir(state)].filter((id) => !known.has(id)));
+    for (const id of ids) {
+      this.opts.log.info({ sandbox: id }, 'removing what an interrupted RunPodSandbox left');
+      unmountShm(join(state, id, 'shm'));
+      await this.opts.network
+        ?.remove({ id, netnsPath: '', ifName: POD_IF_NAME, args: {}, portMappings: [] })
+        .catch((err) => this.opts.log.warn({ err, sandbox: id }, 'CNI DEL of an orphan sandbox'));
+      await ignoreNotFound(this.opts.leases.delete(ctx, `cri-sandbox-${id}`)).catch(() => {});
+      removeTree(join(root, id), this.opts.rootDir);
+      removeTree(join(state, id), this.opts.stateDir);
+    }
+    const inUse = new Set(this.store.list().map((sb) => sb.metadata.netnsPath));
+    for (const name of listDir(this.netnsDir)) {
+      const path = join(this.netnsDir, name);
+      if (!inUse.has(path)) await removeNetns(path, this.netnsDir);
+    }
   }
 
   async #recoverOne(ctx: OpContext, rec: Container, md: SandboxMetadata): Promise<void> {
@@ -625,6 +662,16 @@ async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
     return await p;
   } catch (err) {
     if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** The names in `dir`; none when it does not exist. */
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
 }
