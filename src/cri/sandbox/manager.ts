@@ -1,21 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { Options } from '../../api/containerd/runc/options/oci.js';
-import {
-  type PodSandbox,
-  type PodSandboxConfig,
-  type PodSandboxFilter,
-  PodSandboxState,
-  type PodSandboxStatus,
+import type {
+  PodSandbox,
+  PodSandboxConfig,
+  PodSandboxFilter,
+  PodSandboxStatus,
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { AnyValue, Container, ContainerStore } from '../../core/containers/index.js';
 import {
   failedPrecondition,
   invalidArgument,
   isNotFound,
-  kindOf,
   newError,
 } from '../../core/errdefs/index.js';
 import { LEASE_EXPIRE_LABEL, type LeaseManager } from '../../core/leases/index.js';
@@ -30,7 +27,6 @@ import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
 import { filterSandboxes } from './filters.js';
-import { goJson } from './go-json.js';
 import type { SandboxImages } from './image.js';
 import {
   decodeSandboxMetadata,
@@ -42,14 +38,14 @@ import {
 import { POD_IF_NAME, type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
+import { toCriSandbox, toCriSandboxStatus, verboseSandboxInfo } from './status.js';
 import { SandboxStore } from './store.js';
+import { bigintReplacer, delay, ignoreNotFound, listDir, withContext } from './util.js';
 
 /** The namespace every CRI object lives in, as containerd's. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The OCI runtime spec's type URL in container records. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-/** containerd's default runtime type (runc through the v2 shim). */
-export const RUNC_RUNTIME = 'io.containerd.runc.v2';
 const SIGKILL = 9;
 const LEASE_TTL_MS = 24 * 3600 * 1000;
 /** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
@@ -441,28 +437,7 @@ export class SandboxManager {
     verbose: boolean,
   ): Promise<{ status: PodSandboxStatus; info: Record<string, string> }> {
     const sb = this.store.sandbox(idOrPrefix);
-    const m = sb.metadata;
-    const ns = m.config.linux?.securityContext?.namespaceOptions;
-    const status: PodSandboxStatus = {
-      id: m.id,
-      metadata: m.config.metadata,
-      state: toCriState(sb),
-      createdAt: sb.status.createdAt,
-      network: { ip: m.ip, additionalIps: m.additionalIps.map((ip) => ({ ip })) },
-      linux: {
-        namespaces: {
-          options: {
-            network: ns?.network ?? 0,
-            pid: ns?.pid ?? 0,
-            ipc: ns?.ipc ?? 0,
-            targetId: '',
-          },
-        },
-      },
-      labels: m.config.labels,
-      annotations: m.config.annotations,
-      runtimeHandler: m.runtimeHandler,
-    };
+    const status = toCriSandboxStatus(sb);
     if (!verbose) return { status, info: {} };
     return {
       status,
@@ -483,38 +458,12 @@ export class SandboxManager {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const m = sb.metadata;
-    return {
-      pid: sb.status.pid,
-      processStatus,
-      ...(m.netnsPath !== '' && { netNamespaceClosed: !existsSync(m.netnsPath) }),
-      image: record?.image ?? '',
-      snapshotKey: record?.snapshotKey ?? '',
-      snapshotter: record?.snapshotter ?? '',
-      runtimeHandler: m.runtimeHandler,
-      runtimeType: record?.runtime.name ?? RUNC_RUNTIME,
-      runtimeOptions: runtimeOptionsJson(record?.runtime.options),
-      config: goJson(m.config),
-      runtimeSpec: record?.spec
-        ? JSON.parse(Buffer.from(record.spec.value).toString('utf8'))
-        : null,
-      cniResult: m.cniResult ?? null,
-    };
+    return verboseSandboxInfo(sb, processStatus, record);
   }
 
   /** ListPodSandbox. */
   list(filter: PodSandboxFilter | undefined): PodSandbox[] {
-    const items = this.store.list().map(
-      (sb): PodSandbox => ({
-        id: sb.id,
-        metadata: sb.metadata.config.metadata,
-        state: toCriState(sb),
-        createdAt: sb.status.createdAt,
-        labels: sb.metadata.config.labels,
-        annotations: sb.metadata.config.annotations,
-        runtimeHandler: sb.metadata.runtimeHandler,
-      }),
-    );
+    const items = this.store.list().map(toCriSandbox);
     return filterSandboxes(items, filter, (prefix) => {
       try {
         return this.store.sandbox(prefix).id;
@@ -635,51 +584,4 @@ export class SandboxManager {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
-}
-
-/** runc's options as containerd's info shows them; other runtimes' options are shown as their type. */
-function runtimeOptionsJson(options: AnyValue | undefined): unknown {
-  if (options === undefined) return null;
-  if (!options.typeUrl.endsWith(RUNC_OPTIONS_TYPE)) return { type_url: options.typeUrl };
-  return goJson(Options.decode(options.value));
-}
-
-const RUNC_OPTIONS_TYPE = 'containerd.runc.v1.Options';
-
-function toCriState(sb: Sandbox): PodSandboxState {
-  return sb.status.state === 'ready'
-    ? PodSandboxState.SANDBOX_READY
-    : PodSandboxState.SANDBOX_NOTREADY;
-}
-
-/** `what: <cause>`, keeping the cause's kind (its status code). */
-function withContext(err: Error, what: string): Error {
-  return newError(kindOf(err) ?? 'unknown', `${what}: ${err.message}`, { cause: err });
-}
-
-async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-/** The names in `dir`; none when it does not exist. */
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function bigintReplacer(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
 }
