@@ -483,6 +483,16 @@ exit 0
       rows.join('\n'),
     );
     assert.match(crictlOk(['version']), /RuntimeApiVersion:\s+v1/);
+    const info = JSON.parse(crictlOk(['info'])) as {
+      status: { conditions: { type: string; status: boolean }[] };
+    };
+    assert.deepEqual(
+      info.status.conditions.map((c) => [c.type, c.status]),
+      [
+        ['RuntimeReady', true],
+        ['NetworkReady', true],
+      ],
+    );
   });
 
   test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {
