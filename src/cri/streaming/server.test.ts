@@ -325,6 +325,30 @@ describe('streaming server (SPDY/3.1)', () => {
     await readAll(s.error!);
   });
 
+  it('says why it cannot listen', async () => {
+    const taken = new URL(server.url).port;
+    const other = new StreamingServer({
+      address: '127.0.0.1',
+      port: taken,
+      runtime,
+      log: nullLogger,
+    });
+    await assert.rejects(
+      other.start(),
+      /streaming server: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/,
+    );
+    const bad = new StreamingServer({
+      address: '127.0.0.1',
+      port: '70000',
+      runtime,
+      log: nullLogger,
+    });
+    await assert.rejects(
+      bad.start(),
+      (e: Error) => isInvalidArgument(e) && /port "70000"/.test(e.message),
+    );
+  });
+
   it('ends every session when closed', async () => {
     const own = new StreamingServer({ address: '127.0.0.1', port: '0', runtime, log: nullLogger });
     await own.start();

@@ -21,8 +21,9 @@ export const STREAM_BUFFER = 64 * 1024;
 /**
  * One SPDY stream as a Node Duplex: what the peer sends is readable (ending at its FIN), what is written goes out as
  * DATA frames (end() sends the FIN). Streams never emit 'error', so handing one to code that attaches no error
- * listener is safe: a stream reset by the peer or on a closed connection ends its readable side and drops later
- * writes, as writes to a reset spdystream stream go nowhere; it emits 'reset' for who cares.
+ * listener is safe. A stream the peer resets ends its readable side and drops later writes (as writes to a reset
+ * spdystream stream go nowhere) and emits 'reset'; when the connection is gone the stream is also destroyed once
+ * what came before is read, so that writers see it closed and stop.
  */
 export class SpdyStream extends Duplex {
   /** Set when our SYN_REPLY went out (or the peer's came in, for streams we opened). */
