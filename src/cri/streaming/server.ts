@@ -165,8 +165,9 @@ export class StreamingServer {
     const closed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    server?.closeAllConnections();
+    // Sessions first, so that their clients get a GOAWAY or a close frame; then whatever else is connected.
     await Promise.all([...this.sessions].map((c) => c.close(1000)));
+    server?.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     await closed;
     this.log.info('streaming server closed');
