@@ -77,6 +77,7 @@ export async function serveRemoteCommand(
   if (version === 1) stdin?.end();
   await runRemoteCommand(
     {
+      signal: closedSignal(conn),
       error: streams.get('error')!,
       stdin,
       stdout: streams.get('stdout'),
@@ -93,6 +94,8 @@ export async function serveRemoteCommand(
 
 /** The streams of a session, whatever carries them (SPDY streams, WebSocket channels). */
 export interface SessionStreams {
+  /** Aborted when the connection carrying the streams is gone. */
+  signal: AbortSignal;
   error: Writable;
   stdin?: Readable;
   stdout?: Writable;
@@ -119,7 +122,7 @@ export async function runRemoteCommand(
   }
   let status: Status;
   try {
-    status = await work.run({ stdin, stdout, stderr, tty, resize });
+    status = await work.run({ stdin, stdout, stderr, tty, resize, signal: streams.signal });
   } catch (err) {
     const message = `${work.errorPrefix}: ${(err as Error).message ?? String(err)}`;
     log.warn({ err: (err as Error).message }, `streaming: ${work.errorPrefix}`);
@@ -166,6 +169,7 @@ export async function serveWebSocketRemoteCommand(
   first.write(Buffer.alloc(0));
   await runRemoteCommand(
     {
+      signal: closedSignal(conn),
       error,
       stdin: opts.stdin ? stdin : undefined,
       stdout: opts.stdout ? stdout : undefined,
@@ -189,6 +193,17 @@ export function remoteCommandChannels(opts: RemoteCommandOptions): ChannelSpec[]
     { read: false, write: true },
     { read: true, write: false },
   ];
+}
+
+/** An AbortSignal aborted when the connection closes. */
+function closedSignal(conn: {
+  once(event: 'close', f: () => void): unknown;
+  isClosed: boolean;
+}): AbortSignal {
+  const ac = new AbortController();
+  if (conn.isClosed) ac.abort();
+  else conn.once('close', () => ac.abort());
+  return ac.signal;
 }
 
 function protocolVersion(protocol: string): number {
