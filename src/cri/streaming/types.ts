@@ -19,8 +19,8 @@ export interface StreamOptions {
   tty: boolean;
   resize?: AsyncIterable<TermSize>;
   /**
-   * Aborted when the session's connection is gone (the client left, or the server closed): what the runtime still
-   * writes goes nowhere, so an attach or a long exec can stop.
+   * Aborted when the session's connection is gone (the client left, or the server closed); its streams are closed
+   * then too. An attach (or a long exec) can stop on it.
    */
   signal?: AbortSignal;
 }
