@@ -8,9 +8,8 @@ import {
 } from '../remotecommand.js';
 import type { ChannelSpec, WsChannel, WsChannelConnection } from './channel-connection.js';
 
-/**
- * The sessions kubelet serves over WebSocket (its wsstream channel protocols): exec and attach, and port-forward.
- */
+// The sessions kubelet serves over WebSocket (its wsstream channel protocols): exec and attach, and port-forward.
+
 /** WebSocket subprotocols of remotecommand (wsstream's channel protocols; "" is the binary one, unversioned). */
 export const REMOTECOMMAND_WEBSOCKET_PROTOCOLS = [
   'v4.channel.k8s.io',
