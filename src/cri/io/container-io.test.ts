@@ -240,7 +240,8 @@ describe('ContainerIO', () => {
     input.write('hello ');
     input.end('stdin\n');
     await until('closeStdin', () => closed === 1);
-    assert.equal(Buffer.concat(got).toString(), 'hello stdin\n');
+    // Written, and the writer closed, before CloseIO: the shim reads it all.
+    await until('the input', () => Buffer.concat(got).toString() === 'hello stdin\n');
     // The output goes on after stdin has ended.
     const out = shimWriter(cio.io.stdout);
     out.write('still attached\n');

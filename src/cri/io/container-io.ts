@@ -5,6 +5,7 @@ import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { ProcessIO } from '../../core/tasks/index.js';
 import { CriLogLineWriter, DEFAULT_MAX_CONTAINER_LOG_LINE_SIZE } from './cri-logger.js';
+import { openFifoWriter } from './fifo.js';
 import {
   closeFifoSet,
   type FifoSet,
@@ -40,6 +41,8 @@ export interface AttachOptions extends StreamOptions {
 
 /** How long ending stdin waits for what the container has not read yet. */
 const STDIN_FLUSH_TIMEOUT_MS = 5_000;
+/** How long an attach waits for the shim's reader of stdin. */
+const STDIN_OPEN_TIMEOUT_MS = 10_000;
 
 /**
  * A CRI container's standard streams (containerd's `pkg/cri/io`
@@ -60,7 +63,9 @@ const STDIN_FLUSH_TIMEOUT_MS = 5_000;
 export class ContainerIO {
   private readonly stdoutPump: OutputPump;
   private readonly stderrPump: OutputPump | undefined;
-  private stdinSocket: Socket | undefined;
+  /** The write side of stdin: opened at the first attach with input, once the shim reads. */
+  private stdinWriter: Promise<Socket> | undefined;
+  private readonly stdinAbort = new AbortController();
   private stdinClosed = false;
   private logFile: LogFile | undefined;
   private logging = false;
@@ -78,7 +83,6 @@ export class ContainerIO {
     const maxAttach = opts.maxAttachBuffer ?? DEFAULT_MAX_ATTACH_BUFFER;
     this.stdoutPump = new OutputPump(fifos.stdout, maxAttach);
     this.stderrPump = fifos.stderr && new OutputPump(fifos.stderr, maxAttach);
-    this.stdinSocket = fifos.stdin;
   }
 
   /**
@@ -191,6 +195,8 @@ export class ContainerIO {
           // A client of a stdin_once container that goes away ends its stdin.
           if (once) void this.closeContainerStdin(o.closeStdin);
         }
+        // An attach ended while stdin was still opening: nothing reads the client.
+        else if (o.stdin !== undefined) o.stdin.pause();
         if (err) reject(err);
         else resolve();
       };
@@ -215,21 +221,28 @@ export class ContainerIO {
         removers.push(pump.attach(out, gone));
         if (finished) return;
       }
-      const socket = this.stdinSocket;
-      if (o.stdin !== undefined && socket !== undefined && !this.stdinClosed) {
-        stdin = copyStdin(o.stdin, socket, () => {
-          if (once) {
-            void this.closeContainerStdin(o.closeStdin);
-            if (outputs === 0) finish();
-          } else {
-            finish();
-          }
-        });
+      const input = o.stdin;
+      const wantsStdin = input !== undefined && this.io.stdin !== '' && !this.stdinClosed;
+      if (wantsStdin) {
+        this.openStdin().then(
+          (socket) => {
+            if (finished) return;
+            stdin = copyStdin(input, socket, () => {
+              if (once) {
+                void this.closeContainerStdin(o.closeStdin);
+                if (outputs === 0) finish();
+              } else {
+                finish();
+              }
+            });
+          },
+          (err: Error) => finish(err),
+        );
       }
       if (o.resize !== undefined && o.resizePty !== undefined) {
         void this.forwardResize(o.resize, o.resizePty, () => finished);
       }
-      if (outputs === 0 && stdin === undefined) finish();
+      if (outputs === 0 && !wantsStdin) finish();
     });
   }
 
@@ -240,7 +253,13 @@ export class ContainerIO {
     this.stdoutPump.close();
     this.stderrPump?.close();
     closeFifoSet(this.fifos);
-    this.stdinSocket = undefined;
+    this.stdinAbort.abort();
+    const stdin = this.stdinWriter;
+    this.stdinWriter = undefined;
+    await stdin?.then(
+      (s) => s.destroy(),
+      () => undefined,
+    );
     await this.logFile?.close();
     await this.copied;
   }
@@ -251,12 +270,35 @@ export class ContainerIO {
     await removeFifoDir(this.dir);
   }
 
+  /**
+   * The write side of the container's stdin, opened once: the shim opens
+   * its reader when the task is created, so it is there for an attach.
+   * Fails `unavailable` when it is not (the task is gone); a later attach
+   * tries again.
+   */
+  private openStdin(): Promise<Socket> {
+    if (this.stdinWriter === undefined) {
+      const opening = openFifoWriter(this.io.stdin, {
+        timeoutMs: STDIN_OPEN_TIMEOUT_MS,
+        signal: this.stdinAbort.signal,
+      });
+      this.stdinWriter = opening;
+      opening.catch(() => {
+        if (this.stdinWriter === opening) this.stdinWriter = undefined;
+      });
+    }
+    return this.stdinWriter;
+  }
+
   private async closeContainerStdin(closeStdin?: () => Promise<void>): Promise<void> {
     if (this.stdinClosed) return;
     this.stdinClosed = true;
-    const socket = this.stdinSocket;
-    this.stdinSocket = undefined;
-    if (socket !== undefined) await endSocket(socket, STDIN_FLUSH_TIMEOUT_MS);
+    const writer = this.stdinWriter;
+    this.stdinWriter = undefined;
+    if (writer !== undefined) {
+      const socket = await writer.catch(() => undefined);
+      if (socket !== undefined) await endSocket(socket, STDIN_FLUSH_TIMEOUT_MS);
+    }
     try {
       await closeStdin?.();
     } catch (err) {
