@@ -280,6 +280,29 @@ describe('ContainerIO', () => {
     await cio.close();
   });
 
+  it('an attach whose stdin the shim does not read still gets the output', async () => {
+    const cio = await ContainerIO.create(newDir(), {
+      tty: false,
+      stdin: true,
+      stdinOnce: true,
+      stdinOpenTimeoutMs: 100,
+    });
+    await cio.startLogging();
+    await assert.rejects(cio.attach({ stdin: new PassThrough(), tty: false }), {
+      kind: 'unavailable',
+    });
+    const out = sink();
+    const attached = cio.attach({ stdin: new PassThrough(), stdout: out, tty: false });
+    await sleep(200);
+    const w = shimWriter(cio.io.stdout);
+    w.write('output\n');
+    await until('the output', () => out.text() === 'output\n');
+    w.close();
+    shimWriter(cio.io.stderr).close();
+    await attached;
+    await cio.close();
+  });
+
   it('passes resize events to the terminal while attached', async () => {
     const cio = await ContainerIO.create(newDir(), { tty: true, stdin: false, stdinOnce: false });
     await cio.startLogging();

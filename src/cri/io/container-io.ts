@@ -28,6 +28,8 @@ export interface ContainerIOOptions {
   maxLogLineSize?: number;
   /** What an attacher may hold unread before it is dropped; default 1 MiB. */
   maxAttachBuffer?: number;
+  /** How long an attach waits for the shim's reader of stdin; default 10 s. */
+  stdinOpenTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -57,8 +59,9 @@ const STDIN_OPEN_TIMEOUT_MS = 10_000;
  * {@link startLogging} before the task is created (or, on recovery, right
  * away): output is read only from then on. {@link cancel} and then
  * {@link wait} when the task has exited, before it is deleted: it resolves
- * once all output has been copied. {@link close} when the container is removed; {@link release} when
- * berthd stops and the container keeps running.
+ * once all output has been copied. {@link close} when the container is
+ * removed; {@link release} when berthd stops and the container keeps
+ * running.
  */
 export class ContainerIO {
   private readonly stdoutPump: OutputPump;
@@ -87,8 +90,9 @@ export class ContainerIO {
 
   /**
    * Makes the container's FIFOs in `dir` (0700; kept if they are there
-   * already) and opens berthd's ends. Exec FIFO directories left in `dir`
-   * by a berthd that stopped mid-exec are removed.
+   * already) and opens berthd's reading ends; stdin's writing end is opened
+   * at the first attach with input. Exec FIFO directories left in `dir` by
+   * a berthd that stopped mid-exec are removed.
    */
   static async create(dir: string, opts: ContainerIOOptions): Promise<ContainerIO> {
     const fifos = await openFifoSet(dir, { stdin: opts.stdin, tty: opts.tty });
@@ -176,7 +180,8 @@ export class ContainerIO {
    * stdin ended (without stdin_once, or with a TTY; with stdin_once and no
    * TTY, the end of stdin closes the container's stdin and the output goes
    * on). Rejects `resource_exhausted` when the client reads too slowly and
-   * was dropped; the log never waits for a client.
+   * was dropped (the log never waits for a client), and `unavailable` when
+   * only stdin was asked for and the shim does not read it.
    */
   async attach(o: AttachOptions): Promise<void> {
     this.assertOpen('attach');
@@ -236,7 +241,12 @@ export class ContainerIO {
               }
             });
           },
-          (err: Error) => finish(err),
+          (err: Error) => {
+            // The shim reads no stdin (a stdin_once container whose stdin
+            // was closed before a restart): the output still goes on.
+            this.log.warn({ err, dir: this.dir }, 'attach: the container stdin cannot be opened');
+            if (outputs === 0) finish(err);
+          },
         );
       }
       if (o.resize !== undefined && o.resizePty !== undefined) {
@@ -279,7 +289,7 @@ export class ContainerIO {
   private openStdin(): Promise<Socket> {
     if (this.stdinWriter === undefined) {
       const opening = openFifoWriter(this.io.stdin, {
-        timeoutMs: STDIN_OPEN_TIMEOUT_MS,
+        timeoutMs: this.opts.stdinOpenTimeoutMs ?? STDIN_OPEN_TIMEOUT_MS,
         signal: this.stdinAbort.signal,
       });
       this.stdinWriter = opening;
