@@ -1,6 +1,5 @@
 import { close, constants, open } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { ProcessIO } from '../../core/tasks/index.js';
@@ -15,6 +14,7 @@ import {
 } from './fifo-set.js';
 import { LogFile } from './log-file.js';
 import { DEFAULT_MAX_ATTACH_BUFFER, type DetachReason, OutputPump } from './output-pump.js';
+import { copyStdin, endSocket, type StdinCopy } from './stdin.js';
 import type { StreamOptions, TermSize } from './types.js';
 
 export interface ContainerIOOptions {
@@ -338,46 +338,6 @@ export class ContainerIO {
   }
 }
 
-interface StdinCopy {
-  stop(): void;
-}
-
-/**
- * Copies a client's stdin into the container's stdin FIFO without ending
- * it (several clients may take turns), pausing the client while the pipe is
- * full. `ended` is called once when the client's stdin ends or fails.
- */
-export function copyStdin(src: Readable, dst: Socket, ended: () => void): StdinCopy {
-  let stopped = false;
-  const onData = (chunk: Buffer) => {
-    if (dst.destroyed) return;
-    if (!dst.write(chunk)) {
-      src.pause();
-      dst.once('drain', () => {
-        if (!stopped) src.resume();
-      });
-    }
-  };
-  const onEnd = () => {
-    if (stopped) return;
-    stop();
-    ended();
-  };
-  const stop = () => {
-    stopped = true;
-    src.off('data', onData);
-    src.off('end', onEnd);
-    src.off('close', onEnd);
-    src.off('error', onEnd);
-    src.pause();
-  };
-  src.on('data', onData);
-  src.once('end', onEnd);
-  src.once('close', onEnd);
-  src.once('error', onEnd);
-  return { stop };
-}
-
 /** Opens and closes a writer of the FIFO at `path`, which never blocks while berthd reads it. */
 function pokeWriter(path: string): Promise<void> {
   return new Promise((resolve) => {
@@ -386,18 +346,5 @@ function pokeWriter(path: string): Promise<void> {
       if (err) return resolve();
       close(fd, () => resolve());
     });
-  });
-}
-
-/** Ends `socket` after what it holds is written, or destroys it after `timeoutMs`. */
-export function endSocket(socket: Socket, timeoutMs: number): Promise<void> {
-  if (socket.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.end();
   });
 }
