@@ -60,7 +60,8 @@ export interface ExecOptions extends StreamOptions {
  * `resize` events passed to the exec's terminal; once it has exited, its
  * output is copied to the end before the answer. With `timeoutMs`, an exec
  * still running is killed with SIGKILL and the call fails
- * `deadline_exceeded` with containerd's text (`timeout 5s exceeded`); an
+ * `deadline_exceeded` with containerd's text (`timeout 5s exceeded: context
+ * deadline exceeded`); an
  * aborted `ctx.signal` does the same and fails `canceled`. In every case the
  * exec process is deleted and its FIFOs closed and removed.
  */
@@ -158,8 +159,11 @@ export async function runExec(
     await drain(output, drainMs, execId, p, ctx, timers).catch((err) =>
       log.warn({ err, execId }, 'draining the exec output failed'),
     );
-    if (ended.kind === 'canceled') throw canceled(`exec ${execId}: canceled`);
-    throw deadlineExceeded(`timeout ${formatGoDuration(o.timeoutMs ?? 0)} exceeded`);
+    // containerd's texts: its error wraps the context's.
+    if (ended.kind === 'canceled') throw canceled(`exec ${execId}: context canceled`);
+    throw deadlineExceeded(
+      `timeout ${formatGoDuration(o.timeoutMs ?? 0)} exceeded: context deadline exceeded`,
+    );
   } finally {
     stdinAbort.abort();
     stopStdin();

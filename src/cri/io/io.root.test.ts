@@ -386,7 +386,7 @@ describe('cri io with the real runc shim', {
       }),
       (err: Error & { kind?: string }) => {
         assert.equal(err.kind, 'deadline_exceeded');
-        assert.equal(err.message, 'timeout 1s exceeded');
+        assert.equal(err.message, 'timeout 1s exceeded: context deadline exceeded');
         return true;
       },
     );
