@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { notFound } from '../../core/errdefs/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
@@ -44,11 +45,26 @@ class FakeExec implements Process {
   private fds: Partial<Record<'stdout' | 'stderr', number>> = {};
   private exited: Exit | undefined;
   private waiters: ((e: Exit) => void)[] = [];
+  /** What the exec read from stdin, to its end: the shim opens stdin when the exec is created. */
+  private readonly stdinRead: Promise<string>;
   constructor(
     readonly id: string,
     private readonly io: TaskExecOptions,
     private readonly script: Script,
-  ) {}
+  ) {
+    this.stdinRead =
+      io.stdin === ''
+        ? Promise.resolve('')
+        : openFifoReader(io.stdin).then(
+            (r) =>
+              new Promise((resolve) => {
+                const chunks: Buffer[] = [];
+                r.on('data', (c: Buffer) => chunks.push(c));
+                r.once('close', () => resolve(Buffer.concat(chunks).toString()));
+              }),
+          );
+    this.stdinRead.catch(() => {});
+  }
   async state(): Promise<never> {
     throw new Error('unused');
   }
@@ -62,14 +78,9 @@ class FakeExec implements Process {
       write: (stream, s) => writeSync(this.fds[stream]!, s),
       closeOutput: () => this.closeOutput(),
       stdin: async () => {
-        const r = await openFifoReader(this.io.stdin);
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        // CloseIO: the shim closes its own writer and reads what is left.
+        // CloseIO: the shim closes its own writer; the reader reads to the end.
         await this.closedIO;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        r.destroy();
-        return Buffer.concat(chunks).toString();
+        return this.stdinRead;
       },
       exit: (code) => this.exit(code),
     });
@@ -117,6 +128,7 @@ function fakeTask(script: Script): Task & { execs: FakeExec[] } {
   const task = {
     execs,
     async exec(_ctx: OpContext, execId: string, opts: TaskExecOptions) {
+      await sleep(0);
       const spec = JSON.parse(opts.spec.value.toString());
       assert.equal(opts.spec.typeUrl, 'types.containerd.io/opencontainers/runtime-spec/1/Process');
       assert.equal(spec.terminal, opts.terminal);
@@ -208,7 +220,7 @@ describe('runExec and execSync', () => {
       execSync(task, 'e3', spec, { ctx: ctx(), dir, timeoutMs: 200 }),
       (err: Error & { kind?: string }) => {
         assert.equal(err.kind, 'deadline_exceeded');
-        assert.equal(err.message, 'timeout 200ms exceeded');
+        assert.equal(err.message, 'timeout 200ms exceeded: context deadline exceeded');
         return true;
       },
     );
