@@ -908,7 +908,8 @@ export class ContainerService {
   /** Records an exit: output drained, the task deleted (its shim goes), then EXITED. */
   private async handleExit(ctx: OpContext, c: CriContainer, exit: Exit): Promise<void> {
     if (c.io) await bounded(c.io.wait(), OUTPUT_DRAIN_MS);
-    await this.deleteTask(ctx, c.id, true);
+    // A real exit needs no kill (and no state call); an exit made up when waiting failed might.
+    await this.deleteTask(ctx, c.id, exit.pid === 0);
     await c.status.updateSync((s) => {
       const next: Status = { ...s, unknown: false };
       if (s.finishedAt === 0n) {
