@@ -151,6 +151,8 @@ export interface ContainerServiceOptions {
   spec: { options: SpecOptions; host: SpecHost };
   /** containerd's `max_container_log_line_size` (default 16 KiB). */
   maxLogLineSize?: number;
+  /** containerd's `ignore_image_defined_volumes`: no directories for the image's VOLUMEs. */
+  ignoreImageDefinedVolumes?: boolean;
   streaming?: StreamingUrls;
   stats?: StatsCollector;
   /** The snapshotter containers' rootfs are prepared on (`containerd.snapshotter`). */
@@ -242,9 +244,11 @@ export class ContainerService {
       });
       const runtime = sandboxRecord.runtime;
       const snapshotter = this.snapshotter(this.opts.snapshotter);
-      const volumeMounts = imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
-        randomBytes(32).toString('hex'),
-      );
+      const volumeMounts = this.opts.ignoreImageDefinedVolumes
+        ? []
+        : imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
+            randomBytes(32).toString('hex'),
+          );
       const metadata: ContainerMetadata = {
         id,
         name,
