@@ -160,6 +160,26 @@ describe('golden: the same specs as containerd 1.6.20', () => {
     same(spec, 'sandbox-host');
   });
 
+  test('sandbox-privileged', async () => {
+    const spec = await buildSandboxSpec({
+      id: 'sb1',
+      config: pod({
+        securityContext: {
+          privileged: true,
+          runAsUser: { value: 0n },
+          seccompProfilePath: 'runtime/default',
+        },
+      }),
+      image: PAUSE,
+      netnsPath: '/run/netns/cni-2',
+      dir: SANDBOX_DIR,
+      shmPath: SHM,
+      options: options(),
+      host: host(),
+    });
+    same(spec, 'sandbox-privileged');
+  });
+
   const sandbox = (config: PodSandboxConfig) => ({
     id: 'sb1',
     pid: 4242,
@@ -273,5 +293,34 @@ describe('golden: the same specs as containerd 1.6.20', () => {
       host: host(),
     });
     same(spec, 'container-privileged');
+  });
+
+  test('container-image-user', async () => {
+    const spec = await buildContainerSpec({
+      id: 'c1',
+      sandbox: sandbox(pod()),
+      config: ContainerConfig.fromPartial({
+        metadata: { name: 'user' },
+        linux: {
+          securityContext: {
+            supplementalGroups: [7n],
+            capabilities: { addCapabilities: ['NET_RAW'], dropCapabilities: ['ALL'] },
+            seccompProfilePath: 'docker/default',
+            namespaceOptions: { pid: NamespaceMode.NODE },
+          },
+          resources: {
+            memoryLimitInBytes: 1n << 20n,
+            memorySwapLimitInBytes: 4n << 20n,
+            unified: { 'memory.high': '1000' },
+          },
+        },
+      }),
+      image: { User: 'web', Cmd: ['/bin/sh'] },
+      imageName: 'docker.io/library/app:1',
+      readRootfsFile,
+      options: options(),
+      host: host(),
+    });
+    same(spec, 'container-image-user');
   });
 });

@@ -31,6 +31,9 @@ describe('the real host', () => {
       await realSpecHost.mkdirAll(join(dir, 'a', 'b'));
       assert.equal(await realSpecHost.isDirectory(join(dir, 'a', 'b')), true);
       await assert.rejects(realSpecHost.readFile(join(dir, 'none')), { code: 'ENOENT' });
+      // below a regular file: an error, not a missing path (Go's os.IsNotExist is false for ENOTDIR)
+      await assert.rejects(realSpecHost.isDirectory(join(dir, 'f', 'sub')), { code: 'ENOTDIR' });
+      await assert.rejects(realSpecHost.lstat(join(dir, 'f', 'sub')), { code: 'ENOTDIR' });
       assert.match(await realSpecHost.mountInfo(), / - /);
     } finally {
       rmSync(dir, { recursive: true });

@@ -12,9 +12,9 @@ import { effectiveCapabilities } from './capabilities.js';
 import { kernelVersionOf } from './platform.js';
 import type { FileStat, SpecHost, SpecOptions } from './types.js';
 
+/** Only ENOENT is "missing", as Go's os.IsNotExist: a path below a regular file (ENOTDIR) is an error. */
 function isMissing(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 /** This machine, through node:fs. */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   ContainerConfig,
@@ -8,6 +11,7 @@ import {
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import { isInvalidArgument } from '../../core/errdefs/index.js';
 import { criBaseSpec } from './defaults.js';
+import { realSpecHost } from './host.js';
 import {
   applyCriMounts,
   cleanPath,
@@ -261,6 +265,43 @@ describe('applyCriMounts (containerd customopts.WithMounts)', () => {
       ),
       /path "\/data\/sub" is mounted on "\/" but it is not a shared or slave mount/,
     );
+  });
+  test('a host path below a regular file: failed to stat, nothing created (real host)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-cri-mounts-'));
+    try {
+      writeFileSync(join(dir, 'a-file'), '');
+      const hostPath = join(dir, 'a-file', 'sub');
+      await assert.rejects(
+        applyCriMounts(
+          criBaseSpec('c'),
+          ContainerConfig.fromPartial({ mounts: [m('/data', hostPath)] }),
+          [],
+          realSpecHost,
+        ),
+        (err: Error) =>
+          isInvalidArgument(err) &&
+          err.message === `failed to stat "${hostPath}": stat ${hostPath}: not a directory`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+  test('a missing host path is created on the real host', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-cri-mounts-'));
+    try {
+      const spec = criBaseSpec('c');
+      const hostPath = join(dir, 'x', 'y');
+      await applyCriMounts(
+        spec,
+        ContainerConfig.fromPartial({ mounts: [m('/data', hostPath)] }),
+        [],
+        realSpecHost,
+      );
+      assert.ok(statSync(hostPath).isDirectory());
+      assert.equal(statSync(hostPath).mode & 0o777, 0o755 & ~process.umask());
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
   test('a host path whose stat fails (not ENOENT) is an error naming it', async () => {
     const h = host();

@@ -68,14 +68,17 @@ export interface SandboxFiles {
 export async function sandboxFileMounts(
   files: SandboxFiles,
   config: ContainerConfig,
-  host: Pick<SpecHost, 'lstat'>,
+  host: Pick<SpecHost, 'isDirectory'>,
 ): Promise<Mount[]> {
   const sc = config.linux?.securityContext;
   const ro = sc?.readonlyRootfs ?? false;
   const out: Mount[] = [];
   if (!isInCriMounts(ETC_HOSTNAME, config.mounts)) {
     const hostname = posix.join(files.dir, 'hostname');
-    if (await host.lstat(hostname)) out.push(criMount(ETC_HOSTNAME, hostname, ro));
+    // sandboxes from before /etc/hostname existed have none (containerd stats it)
+    if ((await host.isDirectory(hostname)) !== undefined) {
+      out.push(criMount(ETC_HOSTNAME, hostname, ro));
+    }
   }
   if (!isInCriMounts(ETC_HOSTS, config.mounts)) {
     out.push(criMount(ETC_HOSTS, posix.join(files.dir, 'hosts'), ro));

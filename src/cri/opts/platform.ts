@@ -1,3 +1,7 @@
+/**
+ * @module
+ * The machine facts the default seccomp profile depends on.
+ */
 import { release } from 'node:os';
 import type { SeccompPlatform } from './seccomp-default.js';
 import type { SpecOptions } from './types.js';

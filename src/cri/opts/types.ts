@@ -201,9 +201,9 @@ export interface FileStat {
  * pass fakes. Paths are host paths.
  */
 export interface SpecHost {
-  /** lstat(2); undefined when nothing is at `path` (ENOENT), other errors thrown. */
+  /** lstat(2); undefined when nothing is at `path` (ENOENT); other errors (ENOTDIR, EACCES) thrown. */
   lstat(path: string): Promise<FileStat | undefined>;
-  /** Whether `path` is a directory (following symlinks); undefined when missing. */
+  /** Whether `path` is a directory (following symlinks); undefined when missing (ENOENT only), other errors thrown. */
   isDirectory(path: string): Promise<boolean | undefined>;
   /** Names in directory `path` (unsorted). */
   readDir(path: string): Promise<string[]>;

@@ -189,3 +189,11 @@ describe('applyContainerUser (containerd containerSpecOpts order)', () => {
     assert.deepEqual(mergeGids([5, 1, 5], [3, 1]), [1, 3, 5]);
   });
 });
+
+describe('uid wrapping as Go uint32', () => {
+  test('a negative uid wraps and matches the wrapped passwd entry', async () => {
+    const spec = criBaseSpec('c');
+    await setUser(spec, '-1', rootfs({ '/etc/passwd': 'nobody:x:4294967295:7::/:/x\n' }).ids);
+    assert.deepEqual(spec.process.user, { uid: 4294967295, gid: 7, additionalGids: [7] });
+  });
+});

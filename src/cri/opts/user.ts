@@ -151,7 +151,7 @@ export async function setUser(spec: OciSpec, userstr: string, ids: RootfsIds): P
         user.uid = u32(entry.uid);
         user.gid = u32(entry.gid);
       } else {
-        const entry = (await ids.passwd())?.find((u) => u.uid === uid);
+        const entry = (await ids.passwd())?.find((u) => u32(u.uid) === u32(uid));
         user.uid = u32(uid);
         user.gid = entry ? u32(entry.gid) : 0;
       }
