@@ -3,6 +3,7 @@ import {
   closeSync,
   constants,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -105,7 +106,6 @@ describe('ContainerIO', () => {
 
   it('refuses a directory where a FIFO should be, leaving nothing behind', async () => {
     const dir = newDir();
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(dir, 'stdout'), { recursive: true });
     const before = fdCount();
     await assert.rejects(
@@ -303,6 +303,51 @@ describe('ContainerIO', () => {
     await cio.close();
   });
 
+  it('cancel: a container that exited while berthd was down ends its output after a restart', async () => {
+    const before = fdCount();
+    const dir = newDir();
+    const logPath = join(root, 'exited-while-down.log');
+    const opts = { tty: false, stdin: false, stdinOnce: false };
+    const first = await ContainerIO.create(dir, opts);
+    await first.startLogging(logPath);
+    const out = shimWriter(first.io.stdout);
+    const err = shimWriter(first.io.stderr);
+    out.write('before\n');
+    await until('first line', () => logLines(logPath).length === 1);
+    await first.release();
+    out.close(); // the container exits, the shim closes its ends
+    err.close();
+    const second = await ContainerIO.create(dir, opts);
+    await second.startLogging(logPath);
+    await sleep(50);
+    let ended = false;
+    void second.wait().then(() => {
+      ended = true;
+    });
+    await sleep(50);
+    assert.equal(ended, false, 'no writer came and went: no end seen');
+    await second.cancel();
+    await second.wait();
+    await second.close();
+    assert.equal(fdCount(), before);
+  });
+
+  it('cancel does not cut short a shim still writing', async () => {
+    const cio = await ContainerIO.create(newDir(), { tty: true, stdin: false, stdinOnce: false });
+    const out = sink();
+    await cio.startLogging();
+    const attached = cio.attach({ stdout: out, tty: true });
+    const w = shimWriter(cio.io.stdout);
+    w.write('one\n');
+    await cio.cancel();
+    w.write('two\n');
+    await until('both', () => out.text() === 'one\ntwo\n');
+    w.close();
+    await cio.wait();
+    await attached;
+    await cio.close();
+  });
+
   it('goes on from the same FIFOs after a restart, losing nothing the pipe held', async () => {
     const before = fdCount();
     const dir = newDir();
@@ -319,7 +364,10 @@ describe('ContainerIO', () => {
     await first.release();
     assert.ok(existsSync(first.io.stdout), 'release keeps the FIFOs');
     out.write('while down\n');
+    // An exec cut short by the stop left its FIFO directory.
+    mkdirSync(join(dir, 'exec-AbC123'));
     const second = await ContainerIO.create(dir, opts);
+    assert.deepEqual(readdirSync(dir).sort(), ['stderr', 'stdout'], 'stale exec FIFOs removed');
     await second.startLogging(logPath);
     out.write('after restart\n');
     await until('three lines', () => logLines(logPath).length === 3);

@@ -1,3 +1,4 @@
+import { close, constants, open } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.js';
@@ -51,9 +52,9 @@ const STDIN_FLUSH_TIMEOUT_MS = 5_000;
  * are found where they were; the shim kept its ends open, so output waits
  * in the pipe, up to its 64 KiB, with the container blocking beyond it).
  * {@link startLogging} before the task is created (or, on recovery, right
- * away): output is read only from then on. {@link wait} when the task has
- * exited, before it is deleted: it resolves once all output has been
- * copied. {@link close} when the container is removed; {@link release} when
+ * away): output is read only from then on. {@link cancel} and then
+ * {@link wait} when the task has exited, before it is deleted: it resolves
+ * once all output has been copied. {@link close} when the container is removed; {@link release} when
  * berthd stops and the container keeps running.
  */
 export class ContainerIO {
@@ -147,6 +148,23 @@ export class ContainerIO {
   }
 
   /**
+   * Stops waiting for a shim that will not write again (containerd's
+   * `IO.Cancel`): once the shims' writers are gone, the output ends after
+   * what the pipes hold has been read. Call it when the task has exited,
+   * before {@link wait}: a FIFO reopened after a restart whose writer was
+   * already gone would otherwise never see its end (Linux holds back EOF
+   * from a reader opened with no writer until one has come and gone, so
+   * this opens and closes a writer). A shim still holding its writer is
+   * not cut short: its output ends when it closes it.
+   */
+  async cancel(): Promise<void> {
+    if (this.closed) return;
+    for (const path of [this.io.stdout, this.io.stderr]) {
+      if (path !== '') await pokeWriter(path);
+    }
+  }
+
+  /**
    * Attaches a client (containerd's ContainerIO.Attach): it gets the
    * output from now on, and its stdin goes to the container's (when the
    * container has one). Resolves when the attach ends: the container's
@@ -156,7 +174,7 @@ export class ContainerIO {
    * on). Rejects `resource_exhausted` when the client reads too slowly and
    * was dropped; the log never waits for a client.
    */
-  attach(o: AttachOptions): Promise<void> {
+  async attach(o: AttachOptions): Promise<void> {
     this.assertOpen('attach');
     return new Promise<void>((resolve, reject) => {
       const removers: (() => void)[] = [];
@@ -306,6 +324,17 @@ export function copyStdin(src: Readable, dst: Socket, ended: () => void): StdinC
   src.once('close', onEnd);
   src.once('error', onEnd);
   return { stop };
+}
+
+/** Opens and closes a writer of the FIFO at `path`, which never blocks while berthd reads it. */
+function pokeWriter(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    open(path, constants.O_WRONLY | constants.O_NONBLOCK, (err, fd) => {
+      // ENXIO: no reader (berthd's end is closed): nothing waits for an end.
+      if (err) return resolve();
+      close(fd, () => resolve());
+    });
+  });
 }
 
 /** Ends `socket` after what it holds is written, or destroys it after `timeoutMs`. */

@@ -24,6 +24,8 @@ export const MAX_EXEC_SYNC_OUTPUT = 16 * 1024 * 1024;
 const PROCESS_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
 /** How long ending an exec's stdin waits for what it has not read. */
 const STDIN_FLUSH_TIMEOUT_MS = 5_000;
+/** How long the output of an exec killed at its timeout is waited for, by default. */
+const KILLED_DRAIN_MS = 10_000;
 /** How long a killed exec is waited for before its delete is tried anyway. */
 const KILL_WAIT_MS = 10_000;
 
@@ -39,7 +41,8 @@ export interface ExecOptions extends StreamOptions {
   /**
    * Once the exec has exited, how long its output may take to end (a child
    * it left may hold it open); 0 or absent waits as long as it takes, as
-   * containerd's default `drain_exec_sync_io_timeout` does.
+   * containerd's default `drain_exec_sync_io_timeout` does. After a kill at
+   * the timeout, 10 s when absent.
    */
   drainTimeoutMs?: number;
   log?: Logger;
@@ -66,7 +69,9 @@ export async function runExec(
 ): Promise<number> {
   const { ctx } = o;
   const log = o.log ?? nullLogger;
-  const dir = await mkdtemp(join(o.dir, EXEC_DIR_PREFIX));
+  const dir = await mkdtemp(join(o.dir, EXEC_DIR_PREFIX)).catch((err: Error) => {
+    throw internal(`exec ${execId}: FIFO directory under ${o.dir}: ${err.message}`, { cause: err });
+  });
   let fifos: FifoSet | undefined;
   let proc: Process | undefined;
   let exit: Promise<Exit> | undefined;
@@ -128,7 +133,10 @@ export async function runExec(
       if (!isNotFound(err)) throw err;
     });
     await exit;
-    await drain(output, o.drainTimeoutMs ?? 0, execId, p, ctx, timers).catch((err) =>
+    // A child the exec left may hold its output: this wait is bounded even
+    // when the drain timeout is not.
+    const drainMs = o.drainTimeoutMs || KILLED_DRAIN_MS;
+    await drain(output, drainMs, execId, p, ctx, timers).catch((err) =>
       log.warn({ err, execId }, 'draining the exec output failed'),
     );
     if (ended.kind === 'canceled') throw canceled(`exec ${execId}: canceled`);

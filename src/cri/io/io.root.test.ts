@@ -184,6 +184,7 @@ describe('cri io with the real runc shim', {
     const exited = task.wait(ctx);
     await task.kill(ctx, 9, true).catch(() => {});
     const exit = await exited;
+    await cio.cancel();
     await cio.wait();
     await manager.delete(ctx, task.id);
     await cio.close();
@@ -217,6 +218,19 @@ describe('cri io with the real runc shim', {
     const ts = readFileSync(logPath, 'utf8').split(' ')[0]!;
     assert.match(ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/);
     assert.equal(existsSync(ioDir), false, 'the FIFOs are removed with the container');
+  });
+
+  it('logs a TTY container on stdout, without the terminal \\r', async () => {
+    const logPath = join(dir, 'logs', 'pod1', 'c7', '0.log');
+    const { task, cio } = await startContainer(
+      'c7',
+      ['sh', '-c', 'echo on-tty; echo also >&2; exec sleep 1000'],
+      { tty: true, stdin: false, stdinOnce: false },
+      logPath,
+    );
+    await until('the log lines', () => logLines(logPath).length === 2);
+    await stopContainer(task, cio);
+    assert.deepEqual(logLines(logPath), ['stdout F on-tty', 'stdout F also']);
   });
 
   it('attach with stdin_once: input reaches the container, its end is the container EOF', async () => {
