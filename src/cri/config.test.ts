@@ -70,6 +70,7 @@ describe('CRI config', () => {
     assert.equal(c.streamIdleTimeoutMs, 4 * 3600_000);
     assert.equal(c.maxContainerLogLineSize, 16384);
     assert.equal(c.maxConcurrentDownloads, 3);
+    assert.equal(c.statsCollectPeriod, 10);
     assert.equal(c.netnsMountsUnderStateDir, false);
     assert.equal(c.restrictOomScoreAdj, false);
     assert.equal(c.disableHugetlbController, true);

@@ -94,6 +94,8 @@ export interface CriConfig {
   unsetSeccompProfile: string;
   ignoreImageDefinedVolumes: boolean;
   maxConcurrentDownloads: number;
+  /** `stats_collect_period`: seconds between measures of the snapshots' disk usage. */
+  statsCollectPeriod: number;
   containerd: {
     snapshotter: string;
     defaultRuntimeName: string;
@@ -324,6 +326,7 @@ export function criConfig(raw: Readonly<Table>, log: Logger): CriConfig {
     unsetSeccompProfile: r.str('unset_seccomp_profile', ''),
     ignoreImageDefinedVolumes: r.bool('ignore_image_defined_volumes', false),
     maxConcurrentDownloads: r.int('max_concurrent_downloads', 3, 1),
+    statsCollectPeriod: r.int('stats_collect_period', 10, 1),
     containerd: containerdSection(r.table('containerd'), log),
     cni: cniSection(r.table('cni'), log),
     registry: registrySection(r.table('registry'), log),
@@ -337,7 +340,6 @@ export function criConfig(raw: Readonly<Table>, log: Logger): CriConfig {
   r.ignore('enable_selinux', false, 'berth does not label containers for SELinux');
   r.ignore('selinux_category_range', 1024, 'berth does not label containers for SELinux');
   r.ignore('disable_tcp_service', true, 'berth serves the CRI on its unix socket only');
-  r.ignore('stats_collect_period', 10);
   r.ignore('systemd_cgroup', false, 'deprecated; runc options.SystemdCgroup is read');
   r.ignore('image_decryption', { key_model: 'node' }, 'encrypted images are not supported');
   r.ignore('enable_cdi', false);
@@ -500,6 +502,7 @@ export function criDefaultToml(): string {
   enable_tls_streaming = false
   max_container_log_line_size = 16384
   max_concurrent_downloads = 3
+  stats_collect_period = 10
   netns_mounts_under_state_dir = false
   restrict_oom_score_adj = false
   disable_cgroup = false

@@ -19,6 +19,7 @@
  * - A reference resolves as containerd's localResolve does: a whole digest
  *   is an ID; else the normalized name's record; else an ID prefix.
  */
+import type { AuthConfig } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { Descriptor } from '../../core/content/index.js';
 import { isAlreadyExists, isNotFound, notFound } from '../../core/errdefs/index.js';
 import type { Publisher } from '../../core/events/index.js';
@@ -28,8 +29,11 @@ import type { Labels } from '../../core/labels/index.js';
 import type { Logger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { ImageStores } from '../../core/transfer/index.js';
+import type * as Images from '../../images/index.js';
 import type { ImageConfigJson } from '../../images/index.js';
+import type * as Remotes from '../../remotes/index.js';
 import type { CredentialsFn } from '../../remotes/index.js';
+import type { RegistryAuth } from '../config.js';
 import { pullCredentials } from './auth.js';
 import { publishingImageStore } from './events.js';
 import {
@@ -72,11 +76,11 @@ export interface CriImage {
 
 /** What the image operations come from (src/images and src/remotes, loaded on first use). */
 export interface CriImageOps {
-  pull: typeof import('../../images/index.js').pull;
-  imageConfig: typeof import('../../images/index.js').imageConfig;
-  imageSize: typeof import('../../images/index.js').imageSize;
-  chainId: typeof import('../../images/index.js').chainId;
-  newResolver: typeof import('../../remotes/index.js').newResolver;
+  pull: typeof Images.pull;
+  imageConfig: typeof Images.imageConfig;
+  imageSize: typeof Images.imageSize;
+  chainId: typeof Images.chainId;
+  newResolver: typeof Remotes.newResolver;
 }
 
 /** The real operations, imported on first use (berthd starts without the registry client). */
@@ -106,7 +110,7 @@ export interface CriImagesOptions {
   registry: {
     /** hosts.toml directory; "" = defaults only. */
     configPath: string;
-    auths: Readonly<Record<string, import('../config.js').RegistryAuth>>;
+    auths: Readonly<Record<string, RegistryAuth>>;
     headers: Readonly<Record<string, string>>;
   };
   maxConcurrentDownloads: number;
@@ -132,7 +136,6 @@ export class CriImages {
   private readonly pulls = new Map<string, SharedPull>();
   private opsPromise: Promise<CriImageOps> | undefined;
   private readonly sandboxRef: string | undefined;
-
   private readonly stores: ImageStores;
 
   constructor(private readonly opts: CriImagesOptions) {
@@ -280,11 +283,7 @@ export class CriImages {
    * Pulls `ref` and records it (tag, repo digest, ID); answers the image
    * ID. `auth` is the request's AuthConfig.
    */
-  async pull(
-    ctx: OpContext,
-    ref: string,
-    auth?: import('../../api/k8s/cri/runtime/v1/api.js').AuthConfig,
-  ): Promise<string> {
+  async pull(ctx: OpContext, ref: string, auth?: AuthConfig): Promise<string> {
     const normalized = normalizePullRef(ref);
     const credentials = pullCredentials(auth, this.opts.registry.auths);
     const key = `${normalized}\n${JSON.stringify(auth ?? {})}`;
