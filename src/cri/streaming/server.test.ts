@@ -325,6 +325,46 @@ describe('streaming server (SPDY/3.1)', () => {
     await readAll(s.error!);
   });
 
+  it('serves on IPv6 addresses, bracketed in its URLs', async (t) => {
+    const v6 = new StreamingServer({ address: '::1', port: 0, runtime, log: nullLogger });
+    try {
+      await v6.start();
+    } catch {
+      t.skip('no IPv6 loopback here');
+      return;
+    }
+    const { url } = v6.getExec(execReq(['fail', '0', 'v6'], { stdin: false }));
+    assert.match(url, /^http:\/\/\[::1\]:\d+\/exec\//);
+    const { conn } = await upgraded(url);
+    const s = await openStreams(conn, ['stdout', 'stderr']);
+    assert.equal(await readAll(s.stdout!), 'v6');
+    await v6.close();
+  });
+
+  it('says why it cannot listen', async () => {
+    const taken = new URL(server.url).port;
+    const other = new StreamingServer({
+      address: '127.0.0.1',
+      port: taken,
+      runtime,
+      log: nullLogger,
+    });
+    await assert.rejects(
+      other.start(),
+      /streaming server: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/,
+    );
+    const bad = new StreamingServer({
+      address: '127.0.0.1',
+      port: '70000',
+      runtime,
+      log: nullLogger,
+    });
+    await assert.rejects(
+      bad.start(),
+      (e: Error) => isInvalidArgument(e) && /port "70000"/.test(e.message),
+    );
+  });
+
   it('ends every session when closed', async () => {
     const own = new StreamingServer({ address: '127.0.0.1', port: '0', runtime, log: nullLogger });
     await own.start();

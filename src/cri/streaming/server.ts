@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
+import { failedPrecondition, invalidArgument, unavailable } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 import {
   checkSpdyUpgrade,
@@ -72,8 +72,9 @@ const ROUTE = /^\/(exec|attach|portforward)\/([^/]+)$/;
  * The CRI streaming server, what containerd takes from kubelet's pkg/kubelet/cri/streaming: Exec, Attach and
  * PortForward answer with a one-time URL on it (`/exec/<token>`, `/attach/<token>`, `/portforward/<token>`; the token
  * is random, single-use and valid for a minute: an unknown, used or expired one gets 404). A client upgrades the
- * request to SPDY/3.1 and speaks Kubernetes' remotecommand (v1 to v4) or portforward protocol on it; the sessions
- * call the {@link StreamingRuntime}. close() ends every session.
+ * request to SPDY/3.1 and speaks Kubernetes' remotecommand (v1 to v4) or portforward protocol on it, or to
+ * WebSocket with kubelet's channel protocols; the sessions call the {@link StreamingRuntime}. close() ends every
+ * session.
  */
 export class StreamingServer {
   private server: Server | undefined;
@@ -105,10 +106,17 @@ export class StreamingServer {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.onUpgrade(req, socket, head),
     );
+    const address = this.opts.address || '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.opts.address || '127.0.0.1', () => {
-        server.off('error', reject);
+      const failed = (err: Error): void =>
+        reject(
+          unavailable(`streaming server: cannot listen on ${address}:${port}: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      server.once('error', failed);
+      server.listen(port, address, () => {
+        server.off('error', failed);
         resolve();
       });
     });
@@ -157,8 +165,9 @@ export class StreamingServer {
     const closed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    server?.closeAllConnections();
+    // Sessions first, so that their clients get a GOAWAY or a close frame; then whatever else is connected.
     await Promise.all([...this.sessions].map((c) => c.close(1000)));
+    server?.closeAllConnections();
     for (const s of this.sockets) s.destroy();
     await closed;
     this.log.info('streaming server closed');

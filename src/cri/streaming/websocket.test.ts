@@ -191,6 +191,31 @@ describe('streaming server (WebSocket channel protocols)', () => {
     ]);
   });
 
+  it('makes the runtime wait for a slow reader, and closing the server ends the session', async () => {
+    const own = new StreamingServer({ address: '127.0.0.1', port: 0, runtime, log: nullLogger });
+    await own.start();
+    const total = 64 << 20;
+    const url = own.getExec({
+      containerId: 'w',
+      cmd: ['big', String(total)],
+      tty: false,
+      stdin: false,
+      stdout: true,
+      stderr: false,
+    }).url;
+    const c = await open(url, ['v4.channel.k8s.io']);
+    c.socket.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    const stalled = runtime.written;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(runtime.written, stalled, 'the runtime wrote on while nobody read');
+    assert.ok(stalled < total / 2);
+    await own.close();
+    c.socket.resume();
+    await c.rest();
+    assert.ok(c.ended);
+  });
+
   it('refuses bad handshakes as x/net/websocket does', async () => {
     const version = await dialWs(execUrl(['cat']), [], { version: '8' });
     assert.ok('status' in version && version.status === 400);

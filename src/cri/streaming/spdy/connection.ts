@@ -36,6 +36,8 @@ export interface SpdyConnectionOptions {
   maxBufferedInbound?: number;
   /** Closes the connection after this long without a frame either way (0: never). */
   idleTimeoutMs?: number;
+  /** Streams open at once, at most; more are refused (RST_STREAM REFUSED_STREAM). Default 1000. */
+  maxStreams?: number;
 }
 
 /**
@@ -392,7 +394,7 @@ export class SpdyConnection extends EventEmitter implements StreamSession {
       return;
     }
     this.lastPeerStreamId = f.streamId;
-    if (this.sentGoAway) {
+    if (this.sentGoAway || this.streams.size >= (this.opts.maxStreams ?? 1000)) {
       this.write(encodeRstStream(f.streamId, RstStatus.RefusedStream));
       return;
     }

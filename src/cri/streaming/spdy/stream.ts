@@ -21,8 +21,9 @@ export const STREAM_BUFFER = 64 * 1024;
 /**
  * One SPDY stream as a Node Duplex: what the peer sends is readable (ending at its FIN), what is written goes out as
  * DATA frames (end() sends the FIN). Streams never emit 'error', so handing one to code that attaches no error
- * listener is safe: a stream reset by the peer or on a closed connection ends its readable side and drops later
- * writes, as writes to a reset spdystream stream go nowhere; it emits 'reset' for who cares.
+ * listener is safe. A stream the peer resets ends its readable side and drops later writes (as writes to a reset
+ * spdystream stream go nowhere) and emits 'reset'; when the connection is gone the stream is also destroyed once
+ * what came before is read, so that writers see it closed and stop.
  */
 export class SpdyStream extends Duplex {
   /** Set when our SYN_REPLY went out (or the peer's came in, for streams we opened). */
@@ -132,6 +133,12 @@ export class SpdyStream extends Duplex {
     const chunk = super.read(size);
     this.session.consumed(this);
     return chunk;
+  }
+
+  // for-await over a Readable destroys it when the loop ends, which for this Duplex would also end the side that
+  // writes to the client (a port-forward would lose its answer once the client half-closes): not here.
+  override [Symbol.asyncIterator](): AsyncIterableIterator<any> {
+    return this.iterator({ destroyOnReturn: false });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

@@ -21,7 +21,7 @@ export function dialSpdy(
 ): Promise<{ conn: SpdyConnection; protocol: string } | Refused> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname);
+    const socket = connect(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''));
     const lines = [
       `${opts.method ?? 'POST'} ${u.pathname} HTTP/1.1`,
       `Host: ${u.host}`,

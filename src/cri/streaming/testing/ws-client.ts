@@ -74,7 +74,7 @@ export function dialWs(
   const u = new URL(url);
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname);
+    const socket = connect(Number(u.port), u.hostname.replace(/^\[|\]$/g, ''));
     const lines = [
       `${opts.method ?? 'GET'} ${u.pathname} HTTP/1.1`,
       `Host: ${u.host}`,

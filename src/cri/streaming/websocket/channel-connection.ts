@@ -66,6 +66,12 @@ export class WsChannel extends Duplex {
     return chunk;
   }
 
+  // for-await over a Readable destroys it when the loop ends, which for this Duplex would also end the side that
+  // writes to the client (a port-forward would lose its answer once the client half-closes): not here.
+  override [Symbol.asyncIterator](): AsyncIterableIterator<any> {
+    return this.iterator({ destroyOnReturn: false });
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.gone || !this.spec.write) {
       cb();
