@@ -62,13 +62,18 @@ export class CniConfig {
    * ADD: returns the last plugin's result and caches it with the list and
    * the RuntimeConf used. On failure the cache keeps the list without a
    * result (the caller's DEL undoes what ran) and the error names the plugin.
+   * `signal` kills the running plugin and stops the chain (canceled).
    */
-  async addNetworkList(list: NetworkConfigList, rt: RuntimeConf): Promise<CniResult> {
+  async addNetworkList(
+    list: NetworkConfigList,
+    rt: RuntimeConf,
+    signal?: AbortSignal,
+  ): Promise<CniResult> {
     validateRuntimeConf(rt);
     await this.cache.write({ network: list, rt });
     let result: CniResult | undefined;
     for (const plugin of list.plugins) {
-      result = await this.exec('ADD', list, plugin, result, rt);
+      result = await this.exec('ADD', list, plugin, result, rt, signal);
     }
     if (result === undefined) throw invalidArgument(`network "${list.name}": no plugins`);
     await this.cache.write({ network: list, rt, result });
@@ -122,6 +127,7 @@ export class CniConfig {
     plugin: PluginConf,
     prevResult: CniResult | undefined,
     rt: RuntimeConf,
+    signal?: AbortSignal,
   ): Promise<CniResult | undefined> {
     const what = `network "${list.name}": plugin type="${plugin.type}" failed (${VERB[command]})`;
     let path: string;
@@ -134,7 +140,7 @@ export class CniConfig {
     const conf = pluginConfig(list, plugin, prevResult, rt);
     const env = pluginEnv(this.env, command, rt, this.binDirs);
     const started = performance.now();
-    const r = await runPlugin(path, JSON.stringify(conf), env, this.timeoutMs, what);
+    const r = await runPlugin(path, JSON.stringify(conf), env, this.timeoutMs, what, signal);
     this.log.debug(
       {
         network: list.name,

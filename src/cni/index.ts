@@ -26,6 +26,7 @@ export {
 } from './invoke.js';
 export {
   type Attachment,
+  type CniConfigInfo,
   CniNetworks,
   type CniNetworksOptions,
   LOOPBACK_NETWORK,

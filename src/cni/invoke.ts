@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type BerthError,
+  canceled,
   deadlineExceeded,
   failedPrecondition,
   invalidArgument,
@@ -183,7 +184,9 @@ const MAX_STDERR = 1 << 16;
 /**
  * Runs one plugin binary with `stdin` and `env`, in a session of its own,
  * and answers once it has exited and closed its output. After `timeoutMs`
- * it is killed (SIGKILL, by pid) and the call fails with deadline_exceeded.
+ * it is killed (SIGKILL, by pid) and the call fails with deadline_exceeded;
+ * if `signal` aborts first, it is killed the same way and the call fails
+ * with canceled.
  */
 export function runPlugin(
   path: string,
@@ -191,7 +194,9 @@ export function runPlugin(
   env: Record<string, string>,
   timeoutMs: number,
   what: string,
+  signal?: AbortSignal,
 ): Promise<PluginRun> {
+  if (signal?.aborted) return Promise.reject(canceled(`${what}: canceled`));
   let child: SpawnedChild;
   try {
     child = spawnDetached(path, [], { cwd: '/', env });
@@ -220,16 +225,24 @@ export function runPlugin(
   });
   child.stdin.end(stdin);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const stop = (e: Error) => {
       child.kill('SIGKILL');
       child.stdout.destroy();
       child.stderr.destroy();
-      reject(
-        deadlineExceeded(`${what}: no answer within ${timeoutMs} ms (killed pid ${child.pid})`),
-      );
-    }, timeoutMs);
+      reject(e);
+    };
+    const onAbort = () => stop(canceled(`${what}: canceled (killed pid ${child.pid})`));
+    const timer = setTimeout(
+      () =>
+        stop(
+          deadlineExceeded(`${what}: no answer within ${timeoutMs} ms (killed pid ${child.pid})`),
+        ),
+      timeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
     void Promise.all([child.exited, out, err]).then(([exit, stdout, stderr]) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       resolve({ code: exit.code, signal: exit.signal, stdout, stderr });
     });
   });

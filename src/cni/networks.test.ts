@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
 import {
+  isCanceled,
   isDeadlineExceeded,
   isFailedPrecondition,
   isInvalidArgument,
@@ -72,13 +73,13 @@ describe('CniNetworks with fake plugins', () => {
     const lines = [
       '#!/bin/sh',
       `log=${sh(log)}`,
-      'n=$(ls "$log" | wc -l)',
-      `f="$log/$(printf %04d "$n")-${type}-$CNI_COMMAND"`,
+      // Start time in ns orders the calls; networks are set up concurrently, plugins of one chain in order.
+      `f="$log/$(date +%s%N)-${type}-$CNI_COMMAND"`,
       'cat > "$f.stdin"',
       `env | grep '^CNI_' | sort > "$f.env"`,
     ];
     const when = o.failOn ? `[ "$CNI_COMMAND" = ${o.failOn} ]` : 'true';
-    if (o.hang) lines.push('exec sleep 30');
+    if (o.hang) lines.push(`if ${when}; then exec sleep 30; fi`);
     if (o.error) lines.push(`if ${when}; then echo ${sh(JSON.stringify(o.error))}; exit 1; fi`);
     if (o.crash) lines.push(`if ${when}; then echo ${sh(o.crash)} >&2; exit 2; fi`);
     if (o.stdout !== undefined) lines.push(`echo ${sh(o.stdout)}`);
@@ -188,6 +189,34 @@ describe('CniNetworks with fake plugins', () => {
     assert.deepEqual(n.status(), { ready: true, message: '' });
   });
 
+  it('describes its networks as go-cni GetConfig does, loopback first', () => {
+    conflist('pods', [
+      { type: 'bridge', ipam: { type: 'host-local', subnet: '10.1.0.0/16' } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ]);
+    const info = networks().configInfo();
+    assert.equal(info.PluginConfDir, confDir);
+    assert.equal(info.PluginMaxConfNum, 1);
+    assert.deepEqual(
+      info.Networks.map((n) => [n.Config.Name, n.IFName, n.Config.CNIVersion]),
+      [
+        ['cni-loopback', 'lo', '0.3.1'],
+        ['pods', 'eth0', '1.0.0'],
+      ],
+    );
+    assert.deepEqual(info.Networks[1]?.Config.Plugins[0]?.Network, {
+      cniVersion: '1.0.0',
+      name: 'pods',
+      type: 'bridge',
+      ipam: { type: 'host-local' },
+      dns: {},
+    });
+    assert.deepEqual(JSON.parse(info.Networks[1]?.Config.Plugins[1]?.Source ?? ''), {
+      type: 'portmap',
+      capabilities: { portMappings: true },
+    });
+  });
+
   it('refuses setup while not ready', async () => {
     await assert.rejects(
       networks().setup(req()),
@@ -212,8 +241,16 @@ describe('CniNetworks with fake plugins', () => {
         ['pods', 'eth0'],
       ],
     );
-    assert.deepEqual(summary(), ['ADD loopback lo', 'ADD bridge eth0', 'ADD portmap eth0']);
-    const [lo, br, pm] = calls();
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith('eth0')),
+      ['ADD bridge eth0', 'ADD portmap eth0'],
+    );
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith(' lo')),
+      ['ADD loopback lo'],
+    );
+    const byType = (t: string) => calls().find((c) => c.type === t);
+    const [lo, br, pm] = [byType('loopback'), byType('bridge'), byType('portmap')];
     assert.deepEqual(br?.env, {
       CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_UID=u-1',
       CNI_COMMAND: 'ADD',
@@ -259,7 +296,7 @@ describe('CniNetworks with fake plugins', () => {
       '0.4.0',
     );
     await networks().setup(req());
-    const pm = calls()[2];
+    const pm = calls().find((c) => c.type === 'portmap');
     assert.deepEqual(pm?.stdin.runtimeConfig, {
       dns: { servers: ['10.96.0.10'], searches: ['svc.local'], options: ['ndots:5'] },
     });
@@ -278,13 +315,17 @@ describe('CniNetworks with fake plugins', () => {
     plugin('ptp', { result: result('10.77.0.5/16') });
     conflist('other', [{ type: 'ptp' }]);
     await networks().remove(req({ portMappings: [] }));
-    assert.deepEqual(summary(), [
-      'DEL portmap eth0',
-      'DEL bridge eth0',
-      'DEL ptp eth0',
-      'DEL loopback lo',
-    ]);
-    const [pm, br, , lo] = calls();
+    // lo's DEL runs alongside; the eth0 ones one by one, last added first.
+    assert.deepEqual(
+      summary().filter((c) => !c.endsWith(' lo')),
+      ['DEL portmap eth0', 'DEL bridge eth0', 'DEL ptp eth0'],
+    );
+    assert.deepEqual(
+      summary().filter((c) => c.endsWith(' lo')),
+      ['DEL loopback lo'],
+    );
+    const byType = (t: string) => calls().find((c) => c.type === t);
+    const [pm, br, lo] = [byType('portmap'), byType('bridge'), byType('loopback')];
     // What ADD used: the cached port mappings and result.
     assert.deepEqual(pm?.stdin.runtimeConfig, {
       portMappings: [
@@ -299,7 +340,7 @@ describe('CniNetworks with fake plugins', () => {
     // Again: nothing cached, the current networks are still deleted, and it succeeds.
     resetCalls();
     await networks().remove(req());
-    assert.deepEqual(summary(), ['DEL ptp eth0', 'DEL loopback lo']);
+    assert.deepEqual(summary().sort(), ['DEL loopback lo', 'DEL ptp eth0']);
   });
 
   it('passes an empty CNI_NETNS on DEL when the netns is gone', async () => {
@@ -330,14 +371,36 @@ describe('CniNetworks with fake plugins', () => {
         e.message ===
         'network "pods": plugin type="portmap" failed (add): cannot bind; port 8080 busy',
     );
-    assert.deepEqual(summary(), [
-      'ADD loopback lo',
+    assert.deepEqual(summary().slice(0, 3).sort(), [
       'ADD bridge eth0',
+      'ADD loopback lo',
       'ADD portmap eth0',
+    ]);
+    assert.deepEqual(summary().slice(3), [
       'DEL portmap eth0',
       'DEL bridge eth0',
       'DEL loopback lo',
     ]);
+    assert.deepEqual(cacheFiles(), []);
+  });
+
+  it('undoes with an empty CNI_NETNS when the netns is missing', async () => {
+    plugin('bridge', {
+      result: result('10.99.0.5/16'),
+      error: { code: 5, msg: 'no netns' },
+      failOn: 'ADD',
+    });
+    conflist('pods', [{ type: 'bridge' }]);
+    rmSync(join(tmp.path, 'netns'));
+    await assert.rejects(networks().setup(req()), (e: Error) =>
+      e.message.endsWith('failed (add): no netns'),
+    );
+    assert.deepEqual(
+      calls()
+        .filter((c) => c.command === 'DEL')
+        .map((c) => c.env.CNI_NETNS),
+      ['', ''],
+    );
     assert.deepEqual(cacheFiles(), []);
   });
 
@@ -386,6 +449,29 @@ describe('CniNetworks with fake plugins', () => {
         isDeadlineExceeded(e) && /no answer within 300 ms \(killed pid \d+\)/.test(e.message),
     );
     assert.ok(Date.now() - started < 5000);
+  });
+
+  it('kills the plugins and undoes when the call is canceled', async () => {
+    plugin('portmap', { hang: true, failOn: 'ADD' });
+    conflist('pods', [{ type: 'bridge' }, { type: 'portmap' }]);
+    const ac = new AbortController();
+    const setup = networks().setup(req(), { signal: ac.signal });
+    // Once portmap runs (the bridge ADD is done), cancel.
+    while (!readdirSync(log).some((f) => f.endsWith('-portmap-ADD.env'))) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const started = Date.now();
+    ac.abort();
+    await assert.rejects(
+      setup,
+      (e: Error) => isCanceled(e) && /failed \(add\): canceled \(killed pid \d+\)/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(
+      summary().filter((c) => c.startsWith('DEL')),
+      ['DEL portmap eth0', 'DEL bridge eth0', 'DEL loopback lo'],
+    );
+    assert.deepEqual(cacheFiles(), []);
   });
 
   it('treats "not found" on DEL as deleted, as go-cni', async () => {

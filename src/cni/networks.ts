@@ -3,7 +3,7 @@ import { failedPrecondition, isBerthError, newError } from '../core/errdefs/inde
 import { type Logger, nullLogger } from '../core/log/index.js';
 import type { CacheEntry } from './cache.js';
 import { CniConfig } from './cni-config.js';
-import { loadConfDir, type NetworkConfigList, parseConfList } from './conf.js';
+import { loadConfDir, type NetworkConfigList, type PluginConf, parseConfList } from './conf.js';
 import { type RuntimeConf, validateRuntimeConf } from './invoke.js';
 import { type CniResult, type PodIp, podIps } from './result.js';
 
@@ -49,6 +49,36 @@ export interface NetworkStatus {
   ready: boolean;
   /** Why not ready, in go-cni's words; "" when ready. */
   message: string;
+}
+
+/** go-cni's ConfigResult, field names as containerd marshals them. */
+export interface CniConfigInfo {
+  PluginDirs: string[];
+  PluginConfDir: string;
+  PluginMaxConfNum: number;
+  Prefix: string;
+  Networks: {
+    Config: {
+      Name: string;
+      CNIVersion: string;
+      Plugins: { Network: Record<string, unknown>; Source: string }[];
+      Source: string;
+    };
+    IFName: string;
+  }[];
+}
+
+/** A plugin's fields as libcni's types.NetConf marshals them. */
+function netConf(list: NetworkConfigList, plugin: PluginConf): Record<string, unknown> {
+  const ipam = plugin.ipam as { type?: unknown } | undefined;
+  return {
+    cniVersion: list.cniVersion,
+    name: list.name,
+    type: plugin.type,
+    ...(plugin.capabilities ? { capabilities: plugin.capabilities } : {}),
+    ipam: typeof ipam?.type === 'string' ? { type: ipam.type } : {},
+    dns: plugin.dns ?? {},
+  };
 }
 
 export interface CniNetworksOptions {
@@ -126,11 +156,37 @@ export class CniNetworks {
     return l.ok ? { ready: true, message: '' } : { ready: false, message: l.message };
   }
 
-  /** The default networks' configs, for status' verbose info; throws failed_precondition when not ready. */
+  /** The default networks' configs as the conf dir holds them now; failed_precondition (status' message) when none. */
   networks(): NetworkConfigList[] {
     const l = this.load();
     if (!l.ok) throw failedPrecondition(l.message);
     return l.networks;
+  }
+
+  /**
+   * The loaded networks in go-cni's GetConfig shape (containerd's verbose
+   * Status `cniconfig`): the loopback network first, as containerd loads it.
+   */
+  configInfo(): CniConfigInfo {
+    const l = this.load();
+    return {
+      PluginDirs: this.opts.binDirs,
+      PluginConfDir: this.opts.confDir,
+      PluginMaxConfNum: this.opts.maxConfNum,
+      Prefix: IF_PREFIX,
+      Networks: this.plan(l.ok ? l.networks : [], undefined).map((p) => ({
+        Config: {
+          Name: p.network.name,
+          CNIVersion: p.network.cniVersion,
+          Plugins: p.network.plugins.map((plugin) => ({
+            Network: netConf(p.network, plugin),
+            Source: JSON.stringify(plugin),
+          })),
+          Source: p.network.bytes,
+        },
+        IFName: p.ifName,
+      })),
+    };
   }
 
   private plan(networks: NetworkConfigList[], ifName: string | undefined): Planned[] {
@@ -144,34 +200,40 @@ export class CniNetworks {
   }
 
   /**
-   * ADD every network, in order. If one fails, what was added is deleted
-   * again (in reverse, so no address stays allocated and no port mapping
-   * stays behind) and the ADD's error is thrown.
+   * ADD every network (loopback and the defaults, concurrently). If one
+   * fails, every one is deleted again, in reverse order (so no address stays
+   * allocated and no port mapping stays behind), and the first failure in
+   * network order is thrown. An aborted `signal` (the CRI call canceled)
+   * kills the running plugins and undoes the same way; the undo itself is
+   * not cancelable.
    */
-  async setup(req: PodNetworkRequest): Promise<PodNetworkResult> {
+  async setup(
+    req: PodNetworkRequest,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<PodNetworkResult> {
     const plan = this.plan(this.networks(), req.ifName);
     for (const p of plan) validateRuntimeConf(runtimeConf(req, p.ifName, req.netnsPath));
-    const attempted: Planned[] = [];
+    // All at once, as go-cni's Setup attaches networks concurrently.
+    const settled = await Promise.allSettled(
+      plan.map((p) =>
+        this.cni.addNetworkList(p.network, runtimeConf(req, p.ifName, req.netnsPath), opts.signal),
+      ),
+    );
     const raw: Attachment[] = [];
-    try {
-      for (const p of plan) {
-        attempted.push(p);
-        const result = await this.cni.addNetworkList(
-          p.network,
-          runtimeConf(req, p.ifName, req.netnsPath),
-        );
-        raw.push({ network: p.network.name, ifName: p.ifName, result });
-      }
-    } catch (e) {
+    let failure: unknown;
+    settled.forEach((s, i) => {
+      const p = plan[i] as Planned;
+      if (s.status === 'fulfilled')
+        raw.push({ network: p.network.name, ifName: p.ifName, result: s.value });
+      else failure ??= s.reason;
+    });
+    if (failure !== undefined) {
       const undo: string[] = [];
-      for (const p of attempted.reverse()) {
+      const netns = existsSync(req.netnsPath) ? req.netnsPath : '';
+      for (const p of [...plan].reverse()) {
         const done = raw.find((a) => a.network === p.network.name && a.ifName === p.ifName);
         try {
-          await this.cni.delNetworkList(
-            p.network,
-            runtimeConf(req, p.ifName, req.netnsPath),
-            done?.result,
-          );
+          await this.deleteNetwork(p.network, runtimeConf(req, p.ifName, netns), done?.result);
         } catch (u) {
           this.log.error(
             {
@@ -185,12 +247,16 @@ export class CniNetworks {
           undo.push((u as Error).message);
         }
       }
-      if (undo.length === 0 || !isBerthError(e)) throw e;
-      throw newError(e.kind, `${e.message} (and undoing it failed: ${undo.join('; ')})`, {
-        cause: e,
-      });
+      if (undo.length === 0 || !isBerthError(failure)) throw failure;
+      throw newError(
+        failure.kind,
+        `${failure.message} (and undoing it failed: ${undo.join('; ')})`,
+        {
+          cause: failure,
+        },
+      );
     }
-    const main = raw[1];
+    const main = raw.find((a) => a.ifName === plan[1]?.ifName);
     return { ips: main ? podIps(main.result, main.ifName) : [], raw };
   }
 
@@ -205,6 +271,35 @@ export class CniNetworks {
         runtimeConf(req, p.ifName, req.netnsPath),
         cached?.result,
       );
+    }
+  }
+
+  /**
+   * DEL one network. As go-cni, an error saying "not found" (or "no such
+   * file or directory" when the netns is gone) counts as deleted already.
+   */
+  private async deleteNetwork(
+    network: NetworkConfigList,
+    rt: RuntimeConf,
+    cached: CniResult | undefined,
+  ): Promise<void> {
+    try {
+      await this.cni.delNetworkList(network, rt, cached);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (
+        !(
+          (rt.netns === '' && msg.includes('no such file or directory')) ||
+          msg.includes('not found')
+        )
+      ) {
+        throw e;
+      }
+      this.log.debug(
+        { sandbox: rt.containerId, network: network.name, err: msg },
+        'cni: DEL: already gone',
+      );
+      await this.cni.cache.remove(network.name, rt.containerId, rt.ifName);
     }
   }
 
@@ -241,32 +336,26 @@ export class CniNetworks {
       if (!todo.has(key))
         todo.set(key, { network: p.network, rt: runtimeConf(req, p.ifName, netns) });
     }
-    const order = (ifName: string) => {
-      if (ifName === LOOPBACK_IF) return -1;
-      const n = Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
-      return n;
-    };
+    // Last added first: eth1 before eth0 (lo goes alongside, below).
+    const order = (ifName: string) => Number(/(\d+)$/.exec(ifName)?.[1] ?? 0);
     const items = [...todo.values()].sort((a, b) => order(b.rt.ifName) - order(a.rt.ifName));
     const errors: Error[] = [];
-    for (const it of items) {
+    const del = async (it: (typeof items)[number]) => {
       try {
-        await this.cni.delNetworkList(it.network, it.rt, it.cached?.result);
+        await this.deleteNetwork(it.network, it.rt, it.cached?.result);
       } catch (e) {
-        const msg = (e as Error).message;
-        if (
-          (netns === '' && msg.includes('no such file or directory')) ||
-          msg.includes('not found')
-        ) {
-          this.log.debug(
-            { sandbox: req.id, network: it.network.name, err: msg },
-            'cni: DEL: already gone',
-          );
-          await this.cni.cache.remove(it.network.name, req.id, it.rt.ifName);
-          continue;
-        }
         errors.push(e as Error);
       }
-    }
+    };
+    // lo is independent of the others: its DEL runs alongside theirs, which go one by one, last added first.
+    const lo = items.filter((it) => it.rt.ifName === LOOPBACK_IF);
+    const rest = items.filter((it) => it.rt.ifName !== LOOPBACK_IF);
+    await Promise.all([
+      ...lo.map(del),
+      (async () => {
+        for (const it of rest) await del(it);
+      })(),
+    ]);
     const first = errors[0];
     if (first === undefined) return;
     if (errors.length === 1 || !isBerthError(first)) throw first;

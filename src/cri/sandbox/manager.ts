@@ -171,10 +171,16 @@ export class SandboxManager {
     undo: { what: string; fn: () => Promise<void> | void }[],
   ): Promise<string> {
     const { opts } = this;
+    const t0 = performance.now();
+    const steps: Record<string, number> = {};
+    const mark = (step: string) => {
+      steps[step] = Math.round(performance.now() - t0);
+    };
     const image = await opts.images.ensure(ctx, opts.sandboxImage).catch((err: Error) => {
       throw withContext(err, `failed to get sandbox image ${JSON.stringify(opts.sandboxImage)}`);
     });
 
+    mark('image');
     const dir = this.sandboxDir(id);
     const stateDir = this.sandboxStateDir(id);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -203,15 +209,18 @@ export class SandboxManager {
       if (network === undefined) {
         throw failedPrecondition('failed to setup network: no CNI network is configured');
       }
+      mark('files');
       md.netnsPath = await createNetns(this.netnsDir);
+      mark('netns');
       const netnsPath = md.netnsPath;
       undo.push({ what: 'network namespace', fn: () => removeNetns(netnsPath, this.netnsDir) });
       const req = podNetworkRequest(id, netnsPath, config);
       // Registered before setup: a failed ADD may have allocated (an IP) already.
       undo.push({ what: 'pod network', fn: () => network.remove(req) });
-      const result = await network.setup(req).catch((err: Error) => {
+      const result = await network.setup(req, { signal: ctx.signal }).catch((err: Error) => {
         throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
       });
+      mark('network');
       const ips = selectPodIps(result);
       md.ip = ips.ip;
       md.additionalIps = ips.additionalIps;
@@ -228,6 +237,7 @@ export class SandboxManager {
       options: opts.specOptions,
       host: realSpecHost,
     });
+    mark('spec');
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
     // The snapshot is leased until the record that names it exists.
@@ -236,6 +246,7 @@ export class SandboxManager {
     let rootfs: Mount[];
     try {
       rootfs = await opts.snapshotter.prepare(lctx, id, image.chainId);
+      mark('snapshot');
       undo.push({
         what: 'snapshot',
         fn: () => ignoreNotFound(opts.snapshotter.remove(this.#bg, id)),
@@ -270,6 +281,7 @@ export class SandboxManager {
       .catch((err: Error) => {
         throw withContext(err, 'failed to create containerd task');
       });
+    mark('record+task');
     undo.push({ what: 'task', fn: () => this.#killAndDelete(task) });
     const pid = await task.start(ctx).catch((err: Error) => {
       throw withContext(err, `failed to start sandbox container task ${JSON.stringify(id)}`);
@@ -284,6 +296,8 @@ export class SandboxManager {
     );
     this.store.add(sb);
     this.#monitor(sb, task);
+    mark('start');
+    opts.log.debug({ sandbox: id, ms: steps }, 'pod sandbox running');
     return id;
   }
 
@@ -319,47 +333,73 @@ export class SandboxManager {
     await this.#locked(sb.id, () => this.#stop(ctx, sb));
   }
 
+  /**
+   * containerd's stopPodSandbox: the pod's containers first, then the
+   * pause (SIGKILL) and the pod network, then the netns. The pause and the
+   * network go at once: the netns is pinned, so CNI DEL does not need the
+   * pause gone, and neither waits for the other. A network torn down once
+   * is not torn down again by a later stop or remove while berthd runs.
+   */
   async #stop(ctx: OpContext, sb: Sandbox): Promise<void> {
     const { opts } = this;
+    const t0 = performance.now();
+    const steps: Record<string, number> = {};
+    const mark = (step: string) => {
+      steps[step] = Math.round(performance.now() - t0);
+    };
     await this.podContainers?.stopAll(ctx, sb.id);
+    mark('containers');
     if (sb.shmPath !== undefined) unmountShm(sb.shmPath);
-    if (sb.status.state !== 'notready') {
-      let task: Task | undefined;
-      try {
-        task = opts.tasks.get(ctx, sb.id);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-      if (task !== undefined) {
-        await ignoreNotFound(task.kill(ctx, SIGKILL, true)).catch((err: Error) => {
-          throw withContext(err, `failed to kill sandbox container ${JSON.stringify(sb.id)}`);
-        });
-        const exited = await Promise.race([
-          ignoreNotFound(task.wait(ctx)).then(() => true),
-          delay(STOP_WAIT_MS).then(() => false),
-        ]);
-        if (!exited)
-          throw newError(
-            'deadline_exceeded',
-            `sandbox ${sb.id}: the pause process did not exit after SIGKILL`,
-          );
-        await ignoreNotFound(opts.tasks.delete(ctx, sb.id));
-      }
-      sb.status = { ...sb.status, state: 'notready', pid: 0 };
+    const results = await Promise.allSettled([
+      this.#stopPause(ctx, sb).then(() => mark('pause')),
+      this.#teardownNetwork(sb).then(() => mark('network')),
+    ]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    opts.log.debug({ sandbox: sb.id, ms: steps }, 'pod sandbox stopped');
+  }
+
+  async #stopPause(ctx: OpContext, sb: Sandbox): Promise<void> {
+    if (sb.status.state === 'notready') return;
+    let task: Task | undefined;
+    try {
+      task = this.opts.tasks.get(ctx, sb.id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
-    const netnsPath = sb.metadata.netnsPath;
-    if (netnsPath !== '' && opts.network !== undefined) {
-      // A namespace removed by an earlier stop is passed as '' (the CNI spec's "gone").
-      const req = podNetworkRequest(
-        sb.id,
-        existsSync(netnsPath) ? netnsPath : '',
-        sb.metadata.config,
-      );
-      await opts.network.remove(req).catch((err: Error) => {
-        throw withContext(err, `failed to destroy network for sandbox ${JSON.stringify(sb.id)}`);
+    if (task !== undefined) {
+      await ignoreNotFound(task.kill(ctx, SIGKILL, true)).catch((err: Error) => {
+        throw withContext(err, `failed to kill sandbox container ${JSON.stringify(sb.id)}`);
       });
-      await removeNetns(netnsPath, this.netnsDir);
+      const exited = await Promise.race([
+        ignoreNotFound(task.wait(ctx)).then(() => true),
+        delay(STOP_WAIT_MS).then(() => false),
+      ]);
+      if (!exited) {
+        throw newError(
+          'deadline_exceeded',
+          `sandbox ${sb.id}: the pause process did not exit ${STOP_WAIT_MS / 1000} s after SIGKILL`,
+        );
+      }
+      await ignoreNotFound(this.opts.tasks.delete(ctx, sb.id));
     }
+    sb.status = { ...sb.status, state: 'notready', pid: 0 };
+  }
+
+  async #teardownNetwork(sb: Sandbox): Promise<void> {
+    const { network } = this.opts;
+    const netnsPath = sb.metadata.netnsPath;
+    if (netnsPath === '' || network === undefined || sb.networkDown) return;
+    // A namespace removed by an earlier stop is passed as '' (the CNI spec's "gone").
+    const req = podNetworkRequest(
+      sb.id,
+      existsSync(netnsPath) ? netnsPath : '',
+      sb.metadata.config,
+    );
+    await network.remove(req).catch((err: Error) => {
+      throw withContext(err, `failed to destroy network for sandbox ${JSON.stringify(sb.id)}`);
+    });
+    await removeNetns(netnsPath, this.netnsDir);
+    sb.networkDown = true;
   }
 
   /** RemovePodSandbox: stops the pod first; a missing id is not an error. */

@@ -6,7 +6,8 @@ import { type PodSandboxConfig, Protocol } from '../../api/k8s/cri/runtime/v1/ap
  */
 export interface PodNetworks {
   status(): { ready: boolean; message: string };
-  setup(req: PodNetworkRequest): Promise<PodNetworkResult>;
+  /** An aborted `signal` (the CRI call canceled) stops the plugins and undoes what they did. */
+  setup(req: PodNetworkRequest, opts?: { signal?: AbortSignal }): Promise<PodNetworkResult>;
   /** Idempotent; works from the cached result after a restart. */
   remove(req: PodNetworkRequest): Promise<void>;
 }

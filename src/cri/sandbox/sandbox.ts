@@ -53,6 +53,9 @@ export interface SandboxLookup {
 
 /** One sandbox in memory: its metadata and its status. */
 export class Sandbox {
+  /** The pod network has been torn down (CNI DEL done, netns removed) since berthd started. */
+  networkDown = false;
+
   constructor(
     readonly metadata: SandboxMetadata,
     public status: SandboxStatus,
