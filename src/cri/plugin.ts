@@ -185,6 +185,7 @@ export const criPlugin: Registration<GrpcService[]> = {
       images,
       spec: { options: specOptions, host: realSpecHost },
       maxLogLineSize: config.maxContainerLogLineSize,
+      ignoreImageDefinedVolumes: config.ignoreImageDefinedVolumes,
       streaming,
       stats: new ContainerStatsCollector({ usage, mountpoint }),
       // Containers run on their pod's runtime, taken from the pod's record (as containerd).

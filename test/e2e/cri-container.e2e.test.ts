@@ -221,6 +221,18 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
     assert.equal(ex.stdout, 'from-exec\n');
     assert.match(ex.stderr, /to-err/);
     assert.equal(crictlOk(['exec', '-s', tickerId, 'cat', '/etc/hostname']), hostname());
+    // Stats: CPU and memory from the task's cgroup, the writable layer from the snapshot.
+    const stats = JSON.parse(crictlOk(['stats', '-o', 'json', '--id', tickerId])) as {
+      stats: {
+        attributes: { id: string };
+        cpu: { usageCoreNanoSeconds: { value: string } };
+        memory: { workingSetBytes: { value: string } };
+      }[];
+    };
+    assert.equal(stats.stats.length, 1);
+    assert.equal(stats.stats[0]?.attributes.id, tickerId);
+    assert.ok(Number(stats.stats[0]?.cpu.usageCoreNanoSeconds.value) > 0);
+    assert.ok(Number(stats.stats[0]?.memory.workingSetBytes.value) > 0);
     // The container record and task as ctr shows them.
     const ls = ctr(berthd.socket, ['-n', 'k8s.io', 'containers', 'info', tickerId]).stdout;
     assert.match(ls, /"io.cri-containerd.kind": "container"/);

@@ -127,7 +127,7 @@ import { ContainerStore, CriContainer } from './store.js';
 export const K8S_NAMESPACE = 'k8s.io';
 const CONTAINERS_DIR = 'containers';
 const SIGKILL = 9;
-/** How long an exit waits for the container's output to be copied before its task goes. */
+/** How long an exit waits by default for the container's output to be copied before its task goes. */
 const OUTPUT_DRAIN_MS = 5_000;
 const LINUX_RESOURCES_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
 /** Delays between attempts to record an exit that failed (containerd backs off likewise). */
@@ -151,6 +151,14 @@ export interface ContainerServiceOptions {
   spec: { options: SpecOptions; host: SpecHost };
   /** containerd's `max_container_log_line_size` (default 16 KiB). */
   maxLogLineSize?: number;
+  /** containerd's `ignore_image_defined_volumes`: no directories for the image's VOLUMEs. */
+  ignoreImageDefinedVolumes?: boolean;
+  /**
+   * How long an exit waits for the container's output to reach the log
+   * before its task is deleted (a child that kept the output open holds
+   * it); default 5 s.
+   */
+  outputDrainMs?: number;
   streaming?: StreamingUrls;
   stats?: StatsCollector;
   /** The snapshotter containers' rootfs are prepared on (`containerd.snapshotter`). */
@@ -242,9 +250,11 @@ export class ContainerService {
       });
       const runtime = sandboxRecord.runtime;
       const snapshotter = this.snapshotter(this.opts.snapshotter);
-      const volumeMounts = imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
-        randomBytes(32).toString('hex'),
-      );
+      const volumeMounts = this.opts.ignoreImageDefinedVolumes
+        ? []
+        : imageVolumeMounts(rootDir, config.mounts, imageConfig, () =>
+            randomBytes(32).toString('hex'),
+          );
       const metadata: ContainerMetadata = {
         id,
         name,
@@ -810,9 +820,8 @@ export class ContainerService {
       );
       list = picked.map((p) => p.c);
     }
-    const stats: ContainerStats[] = [];
-    for (const c of list) stats.push(await this.statsOf(ctx, c));
-    return { stats };
+    // One shim call per container, all at once (containerd asks for every task's metrics in one call).
+    return { stats: await Promise.all(list.map((c) => this.statsOf(ctx, c))) };
   }
 
   private async statsOf(ctx: OpContext, c: CriContainer): Promise<ContainerStats> {
@@ -907,8 +916,9 @@ export class ContainerService {
 
   /** Records an exit: output drained, the task deleted (its shim goes), then EXITED. */
   private async handleExit(ctx: OpContext, c: CriContainer, exit: Exit): Promise<void> {
-    if (c.io) await bounded(c.io.wait(), OUTPUT_DRAIN_MS);
-    await this.deleteTask(ctx, c.id, true);
+    if (c.io) await bounded(c.io.wait(), this.opts.outputDrainMs ?? OUTPUT_DRAIN_MS);
+    // A real exit needs no kill (and no state call); an exit made up when waiting failed might.
+    await this.deleteTask(ctx, c.id, exit.pid === 0);
     await c.status.updateSync((s) => {
       const next: Status = { ...s, unknown: false };
       if (s.finishedAt === 0n) {

@@ -136,7 +136,11 @@ export function decodeStatus(text: string): Status {
   return s;
 }
 
-/** Writes `data` to `path` so that a crash leaves the old or the new file, whole. */
+/**
+ * Writes `data` to `path` so that a crash leaves the old or the new file,
+ * whole (containerd's continuity.AtomicWriteFile: the file is synced, then
+ * renamed over the old one; the directory is not synced, as there).
+ */
 export async function atomicWriteFile(path: string, data: string, mode = 0o600): Promise<void> {
   const tmp = join(dirname(path), `.${STATUS_FILE}-${randomBytes(6).toString('hex')}`);
   const fh = await open(tmp, 'wx', mode);
@@ -151,12 +155,6 @@ export async function atomicWriteFile(path: string, data: string, mode = 0o600):
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 
