@@ -17,6 +17,7 @@ import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { CreateTaskOptions, Exit, Task, TaskManager } from '../../core/tasks/index.js';
 import type { SpecOptions } from '../opts/index.js';
 import { CRI_NAMESPACE, SandboxManager } from './manager.js';
+import type { PodNetworkRequest, PodNetworks } from './network.js';
 
 /** A pod on the host's network and IPC: no netns, no shm mount, so no root needed. */
 const hostPod = (name: string) =>
@@ -130,7 +131,7 @@ describe('SandboxManager (fakes, host network and IPC)', () => {
   };
   const dirs: TempDir[] = [];
 
-  const manager = () => {
+  const manager = (network?: PodNetworks) => {
     const snapshotter = {
       async prepare(_c: OpContext, key: string) {
         snapshots.add(key);
@@ -170,7 +171,7 @@ describe('SandboxManager (fakes, host network and IPC)', () => {
           };
         },
       },
-      network: undefined,
+      network,
       rootDir: join(dir.path, 'root'),
       stateDir: join(dir.path, 'state'),
       sandboxImage: 'registry.k8s.io/pause:3.6',
@@ -302,5 +303,39 @@ describe('SandboxManager (fakes, host network and IPC)', () => {
     assert.deepEqual(readdirSync(join(dir.path, 'state', 'netns')), []);
     assert.equal(leases.has(`cri-sandbox-${orphan}`), false);
     assert.equal(m.store.get(kept).state, 'ready');
+  });
+
+  test('a CNI ADD that fails while the pause is made undoes both (netns, DEL, task, record, snapshot)', {
+    skip: process.getuid?.() !== 0 ? 'needs root (netns, shm)' : false,
+  }, async () => {
+    const removed: PodNetworkRequest[] = [];
+    const network: PodNetworks = {
+      status: () => ({ ready: true, message: '' }),
+      async setup() {
+        // Fails once the pause's task exists.
+        for (let i = 0; i < 200 && tasks.tasks.size === 0; i++)
+          await new Promise((r) => setTimeout(r, 5));
+        throw new Error('plugin type="bridge" failed (add): no more addresses');
+      },
+      async remove(req) {
+        removed.push(req);
+      },
+    };
+    const m = manager(network);
+    const pod = PodSandboxConfig.fromPartial({
+      metadata: { name: 'net', namespace: 'ns', uid: 'u' },
+    });
+    await assert.rejects(
+      m.run(ctx, pod, ''),
+      /failed to setup network for sandbox "[0-9a-f]{64}": plugin type="bridge" failed \(add\): no more addresses/,
+    );
+    assert.equal(removed.length, 1, 'CNI DEL ran');
+    assert.equal(tasks.created.length, 1, 'the pause task was made meanwhile');
+    assert.equal(tasks.tasks.size, 0, 'and deleted');
+    assert.equal(records.items.size, 0);
+    assert.equal(snapshots.size, 0);
+    assert.deepEqual(readdirSync(join(dir.path, 'state', 'netns')), []);
+    assert.deepEqual(readdirSync(join(dir.path, 'state', 'sandboxes')), []);
+    assert.deepEqual(m.list(undefined), []);
   });
 });

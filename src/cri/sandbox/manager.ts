@@ -27,7 +27,7 @@ import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.
 import { NameIndex } from '../store/index.js';
 import { hostIpc, hostNetwork, mountShm, unmountShm, writeSandboxFiles } from './files.js';
 import { filterSandboxes } from './filters.js';
-import type { SandboxImages } from './image.js';
+import type { SandboxImage, SandboxImages } from './image.js';
 import {
   decodeSandboxMetadata,
   encodeSandboxMetadata,
@@ -203,6 +203,11 @@ export class SandboxManager {
       additionalIps: [],
       runtimeHandler,
     };
+    // The pod network and the pause container (spec, snapshot, record,
+    // task) are made at once: both need only the pinned netns, and the pause
+    // does not start before the network is up. The record gets the pod's IPs
+    // once the ADD has answered (containerd 1.7 updates it the same way).
+    let networkUp: Promise<void> = Promise.resolve();
     if (!hostNetwork(config)) {
       const network = opts.network;
       if (network === undefined) {
@@ -216,16 +221,62 @@ export class SandboxManager {
       const req = podNetworkRequest(id, netnsPath, config);
       // Registered before setup: a failed ADD may have allocated (an IP) already.
       undo.push({ what: 'pod network', fn: () => network.remove(req) });
-      const result = await network.setup(req, { signal: ctx.signal }).catch((err: Error) => {
-        throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
-      });
-      mark('network');
-      const ips = selectPodIps(result);
-      md.ip = ips.ip;
-      md.additionalIps = ips.additionalIps;
-      md.cniResult = result.raw;
+      networkUp = network.setup(req, { signal: ctx.signal }).then(
+        (result) => {
+          mark('network');
+          const ips = selectPodIps(result);
+          md.ip = ips.ip;
+          md.additionalIps = ips.additionalIps;
+          md.cniResult = result.raw;
+        },
+        (err: Error) => {
+          throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
+        },
+      );
     }
+    const pauseMade = this.#createPause(ctx, md, image, runtime, dir, shmPath, undo, mark);
+    const [net, pause] = await Promise.allSettled([networkUp, pauseMade]);
+    // The network's error first: a pause that fails with it is its consequence.
+    if (net.status === 'rejected') throw net.reason;
+    if (pause.status === 'rejected') throw pause.reason;
+    const { task, record } = pause.value;
+    if (md.netnsPath !== '') {
+      await opts.containers.update(
+        ctx,
+        { ...record, extensions: { [SANDBOX_METADATA_EXTENSION]: encodeSandboxMetadata(md) } },
+        [`extensions.${SANDBOX_METADATA_EXTENSION}`],
+      );
+    }
+    const pid = await task.start(ctx).catch((err: Error) => {
+      throw withContext(err, `failed to start sandbox container task ${JSON.stringify(id)}`);
+    });
+    const sb = new Sandbox(
+      md,
+      { state: 'ready', pid, createdAt: record.createdAt },
+      dir,
+      this.sandboxStateDir(id),
+      shmPath,
+    );
+    this.store.add(sb);
+    this.#monitor(sb, task);
+    mark('start');
+    opts.log.debug({ sandbox: id, ms: steps }, 'pod sandbox running');
+    return id;
+  }
 
+  /** The pause container: its spec, snapshot (leased until the record names it), record and task, not started. */
+  async #createPause(
+    ctx: OpContext,
+    md: SandboxMetadata,
+    image: SandboxImage,
+    runtime: SandboxRuntime,
+    dir: string,
+    shmPath: string | undefined,
+    undo: { what: string; fn: () => Promise<void> | void }[],
+    mark: (step: string) => void,
+  ): Promise<{ task: Task; record: Container }> {
+    const { opts } = this;
+    const { id, config } = md;
     const spec = await buildSandboxSpec({
       id,
       config,
@@ -239,23 +290,22 @@ export class SandboxManager {
     mark('spec');
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
-    // The snapshot is leased until the record that names it exists; the lease
-    // expires (a day, as containerd's client leases) should berthd die in between.
+    // The lease expires (a day, as containerd's client leases) should berthd die before the record exists.
     const expire = new Date(Date.now() + LEASE_TTL_MS).toISOString().replace(/\.\d+Z$/, 'Z');
     const lease = await opts.leases.create(ctx, {
       id: `cri-sandbox-${id}`,
       labels: { [LEASE_EXPIRE_LABEL]: expire },
     });
-    const lctx: OpContext = { ...ctx, lease: lease.id };
     let rootfs: Mount[];
+    let record: Container;
     try {
-      rootfs = await opts.snapshotter.prepare(lctx, id, image.chainId);
+      rootfs = await opts.snapshotter.prepare({ ...ctx, lease: lease.id }, id, image.chainId);
       mark('snapshot');
       undo.push({
         what: 'snapshot',
         fn: () => ignoreNotFound(opts.snapshotter.remove(this.#bg, id)),
       });
-      await opts.containers.create(ctx, {
+      record = await opts.containers.create(ctx, {
         id,
         labels: { ...image.labels, ...config.labels, [KIND_LABEL]: KIND_SANDBOX },
         image: image.name,
@@ -285,24 +335,9 @@ export class SandboxManager {
       .catch((err: Error) => {
         throw withContext(err, 'failed to create containerd task');
       });
-    mark('record+task');
+    mark('task');
     undo.push({ what: 'task', fn: () => this.#killAndDelete(task) });
-    const pid = await task.start(ctx).catch((err: Error) => {
-      throw withContext(err, `failed to start sandbox container task ${JSON.stringify(id)}`);
-    });
-    const record = await opts.containers.get(ctx, id);
-    const sb = new Sandbox(
-      md,
-      { state: 'ready', pid, createdAt: record.createdAt },
-      dir,
-      stateDir,
-      shmPath,
-    );
-    this.store.add(sb);
-    this.#monitor(sb, task);
-    mark('start');
-    opts.log.debug({ sandbox: id, ms: steps }, 'pod sandbox running');
-    return id;
+    return { task, record };
   }
 
   /** Waits for the pause to exit, then marks the pod NOTREADY and deletes the task (containerd's exit handler). */
