@@ -13,6 +13,7 @@ import {
 } from './seccomp-default.js';
 import {
   checkApparmorUnsupported,
+  decodeSeccomp,
   loadSeccompProfile,
   requestedSeccomp,
   seccompFor,
@@ -197,7 +198,6 @@ describe('profile selection (containerd generateSeccompSpecOpts)', () => {
   test('localhost profile from a file, by path and by type', async () => {
     assert.deepEqual(await run({ seccompProfilePath: 'localhost//profiles/ok.json' }), {
       defaultAction: 'SCMP_ACT_ALLOW',
-      syscalls: [],
     });
     const p = await run({
       seccomp: {
@@ -277,6 +277,75 @@ describe('apparmor on a machine without it', () => {
           LinuxContainerSecurityContext.fromPartial({ apparmorProfile: 'runtime/default' }),
         ),
       /apparmor is not supported/,
+    );
+  });
+});
+
+describe('decodeSeccomp (Go encoding/json into runtime-spec LinuxSeccomp)', () => {
+  test('known fields kept, unknown dropped, keys case-insensitive, null as absent', () => {
+    assert.deepEqual(
+      decodeSeccomp({
+        DefaultAction: 'SCMP_ACT_ERRNO',
+        defaultErrnoRet: 1,
+        architectures: ['SCMP_ARCH_X86_64'],
+        flags: null,
+        comment: 'dropped',
+        syscalls: [
+          { names: ['read'], action: 'SCMP_ACT_ALLOW', args: [], includes: {} },
+          {
+            names: ['personality'],
+            action: 'SCMP_ACT_ALLOW',
+            args: [{ index: 0, value: 8, valueTwo: 0, op: 'SCMP_CMP_EQ' }],
+          },
+        ],
+      }),
+      {
+        defaultAction: 'SCMP_ACT_ERRNO',
+        defaultErrnoRet: 1,
+        architectures: ['SCMP_ARCH_X86_64'],
+        syscalls: [
+          { names: ['read'], action: 'SCMP_ACT_ALLOW' },
+          {
+            names: ['personality'],
+            action: 'SCMP_ACT_ALLOW',
+            args: [{ index: 0, value: 8, op: 'SCMP_CMP_EQ' }],
+          },
+        ],
+      },
+    );
+  });
+  test('wrong types name the field', () => {
+    assert.throws(() => decodeSeccomp({ defaultAction: 1 }), /defaultAction: not a string/);
+    assert.throws(() => decodeSeccomp({ syscalls: {} }), /syscalls: not a list/);
+    assert.throws(
+      () => decodeSeccomp({ syscalls: [{ names: 'read' }] }),
+      /syscalls\[0\]\.names: not a list/,
+    );
+    assert.throws(
+      () => decodeSeccomp({ syscalls: [{ names: ['a'], args: [{ index: -1 }] }] }),
+      /syscalls\[0\]\.args\[0\]\.index: not an unsigned integer/,
+    );
+  });
+  test('an integer past 2^53 is refused rather than changed', () => {
+    assert.throws(
+      () =>
+        decodeSeccomp(
+          JSON.parse(
+            '{"syscalls":[{"names":["x"],"args":[{"index":0,"value":18446744073709551615,"op":"SCMP_CMP_EQ"}]}]}',
+          ),
+        ),
+      /value: .* past 2\^53/,
+    );
+  });
+  test('the file error names the path', async () => {
+    const host = new FakeHost({
+      '/p.json': { kind: 'file', content: '{"syscalls":[{"names":"read"}]}' },
+    });
+    await assert.rejects(
+      loadSeccompProfile('/p.json', host),
+      (err: Error) =>
+        isInvalidArgument(err) &&
+        err.message === 'decoding seccomp profile failed "/p.json": syscalls[0].names: not a list',
     );
   });
 });

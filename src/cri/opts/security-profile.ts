@@ -19,7 +19,7 @@ import {
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import { defaultSeccompProfile, type SeccompPlatform } from './seccomp-default.js';
-import type { OciSeccomp, OciSpec, SpecHost } from './types.js';
+import type { OciSeccomp, OciSeccompArg, OciSpec, OciSyscall, SpecHost } from './types.js';
 
 const LOCALHOST_PREFIX = 'localhost/';
 
@@ -125,23 +125,105 @@ export async function loadSeccompProfile(
       cause: err,
     });
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw invalidArgument(`decoding seccomp profile failed "${path}": not a JSON object`);
+  try {
+    return decodeSeccomp(parsed);
+  } catch (err) {
+    throw invalidArgument(`decoding seccomp profile failed "${path}": ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  const profile = parsed as Record<string, unknown>;
-  if (profile.defaultAction !== undefined && typeof profile.defaultAction !== 'string') {
-    throw invalidArgument(
-      `decoding seccomp profile failed "${path}": defaultAction is not a string`,
-    );
+}
+
+/**
+ * A parsed JSON profile as Go's encoding/json decodes it into runtime-spec's
+ * LinuxSeccomp: known fields only (keys matched case-insensitively, null
+ * as absent), each of its type, or an error naming the field. Integers past
+ * 2^53 are refused: JavaScript numbers would hand runc a different value.
+ */
+export function decodeSeccomp(v: unknown): OciSeccomp {
+  const o = object(v, 'profile');
+  const out: OciSeccomp = { defaultAction: str(field(o, 'defaultAction'), 'defaultAction') ?? '' };
+  const errnoRet = uint(field(o, 'defaultErrnoRet'), 'defaultErrnoRet');
+  if (errnoRet !== undefined) out.defaultErrnoRet = errnoRet;
+  const architectures = strings(field(o, 'architectures'), 'architectures');
+  if (architectures?.length) out.architectures = architectures;
+  const flags = strings(field(o, 'flags'), 'flags');
+  if (flags?.length) out.flags = flags;
+  const listenerPath = str(field(o, 'listenerPath'), 'listenerPath');
+  if (listenerPath) out.listenerPath = listenerPath;
+  const listenerMetadata = str(field(o, 'listenerMetadata'), 'listenerMetadata');
+  if (listenerMetadata) out.listenerMetadata = listenerMetadata;
+  const syscalls = list(field(o, 'syscalls'), 'syscalls');
+  if (syscalls?.length) {
+    out.syscalls = syscalls.map((raw, i) => {
+      const at = `syscalls[${i}]`;
+      const sc = object(raw, at);
+      const rule: OciSyscall = {
+        names: strings(field(sc, 'names'), `${at}.names`) ?? [],
+        action: str(field(sc, 'action'), `${at}.action`) ?? '',
+      };
+      const ret = uint(field(sc, 'errnoRet'), `${at}.errnoRet`);
+      if (ret !== undefined) rule.errnoRet = ret;
+      const args = list(field(sc, 'args'), `${at}.args`);
+      if (args?.length) {
+        rule.args = args.map((a, j) => {
+          const where = `${at}.args[${j}]`;
+          const arg = object(a, where);
+          const decoded: OciSeccompArg = {
+            index: uint(field(arg, 'index'), `${where}.index`) ?? 0,
+            value: uint(field(arg, 'value'), `${where}.value`) ?? 0,
+            op: str(field(arg, 'op'), `${where}.op`) ?? '',
+          };
+          const two = uint(field(arg, 'valueTwo'), `${where}.valueTwo`);
+          if (two) decoded.valueTwo = two;
+          return decoded;
+        });
+      }
+      return rule;
+    });
   }
-  if (
-    profile.syscalls !== undefined &&
-    profile.syscalls !== null &&
-    !Array.isArray(profile.syscalls)
-  ) {
-    throw invalidArgument(`decoding seccomp profile failed "${path}": syscalls is not a list`);
+  return out;
+}
+
+function field(o: Record<string, unknown>, name: string): unknown {
+  if (name in o) return o[name];
+  const lower = name.toLowerCase();
+  const key = Object.keys(o).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : o[key];
+}
+
+function object(v: unknown, at: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new Error(`${at}: not a JSON object`);
   }
-  return parsed as OciSeccomp;
+  return v as Record<string, unknown>;
+}
+
+function list(v: unknown, at: string): unknown[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw new Error(`${at}: not a list`);
+  return v;
+}
+
+function str(v: unknown, at: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new Error(`${at}: not a string`);
+  return v;
+}
+
+function strings(v: unknown, at: string): string[] | undefined {
+  const l = list(v, at);
+  return l?.map((x, i) => str(x, `${at}[${i}]`) ?? '');
+}
+
+function uint(v: unknown, at: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new Error(`${at}: not an unsigned integer`);
+  }
+  if (!Number.isSafeInteger(v))
+    throw new Error(`${at}: ${v} is past 2^53, which berth cannot keep exactly`);
+  return v;
 }
 
 /**
