@@ -240,7 +240,8 @@ describe('ContainerIO', () => {
     input.write('hello ');
     input.end('stdin\n');
     await until('closeStdin', () => closed === 1);
-    assert.equal(Buffer.concat(got).toString(), 'hello stdin\n');
+    // Written, and the writer closed, before CloseIO: the shim reads it all.
+    await until('the input', () => Buffer.concat(got).toString() === 'hello stdin\n');
     // The output goes on after stdin has ended.
     const out = shimWriter(cio.io.stdout);
     out.write('still attached\n');
@@ -276,6 +277,29 @@ describe('ContainerIO', () => {
     await until('both inputs', () => Buffer.concat(got).toString() === 'first second');
     assert.equal(closed, 0);
     shimIn.destroy();
+    await cio.close();
+  });
+
+  it('an attach whose stdin the shim does not read still gets the output', async () => {
+    const cio = await ContainerIO.create(newDir(), {
+      tty: false,
+      stdin: true,
+      stdinOnce: true,
+      stdinOpenTimeoutMs: 100,
+    });
+    await cio.startLogging();
+    await assert.rejects(cio.attach({ stdin: new PassThrough(), tty: false }), {
+      kind: 'unavailable',
+    });
+    const out = sink();
+    const attached = cio.attach({ stdin: new PassThrough(), stdout: out, tty: false });
+    await sleep(200);
+    const w = shimWriter(cio.io.stdout);
+    w.write('output\n');
+    await until('the output', () => out.text() === 'output\n');
+    w.close();
+    shimWriter(cio.io.stderr).close();
+    await attached;
     await cio.close();
   });
 

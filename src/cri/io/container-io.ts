@@ -1,10 +1,10 @@
 import { close, constants, open } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { ProcessIO } from '../../core/tasks/index.js';
 import { CriLogLineWriter, DEFAULT_MAX_CONTAINER_LOG_LINE_SIZE } from './cri-logger.js';
+import { openFifoWriter } from './fifo.js';
 import {
   closeFifoSet,
   type FifoSet,
@@ -14,6 +14,7 @@ import {
 } from './fifo-set.js';
 import { LogFile } from './log-file.js';
 import { DEFAULT_MAX_ATTACH_BUFFER, type DetachReason, OutputPump } from './output-pump.js';
+import { copyStdin, endSocket, type StdinCopy } from './stdin.js';
 import type { StreamOptions, TermSize } from './types.js';
 
 export interface ContainerIOOptions {
@@ -27,6 +28,8 @@ export interface ContainerIOOptions {
   maxLogLineSize?: number;
   /** What an attacher may hold unread before it is dropped; default 1 MiB. */
   maxAttachBuffer?: number;
+  /** How long an attach waits for the shim's reader of stdin; default 10 s. */
+  stdinOpenTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -40,6 +43,8 @@ export interface AttachOptions extends StreamOptions {
 
 /** How long ending stdin waits for what the container has not read yet. */
 const STDIN_FLUSH_TIMEOUT_MS = 5_000;
+/** How long an attach waits for the shim's reader of stdin. */
+const STDIN_OPEN_TIMEOUT_MS = 10_000;
 
 /**
  * A CRI container's standard streams (containerd's `pkg/cri/io`
@@ -54,13 +59,16 @@ const STDIN_FLUSH_TIMEOUT_MS = 5_000;
  * {@link startLogging} before the task is created (or, on recovery, right
  * away): output is read only from then on. {@link cancel} and then
  * {@link wait} when the task has exited, before it is deleted: it resolves
- * once all output has been copied. {@link close} when the container is removed; {@link release} when
- * berthd stops and the container keeps running.
+ * once all output has been copied. {@link close} when the container is
+ * removed; {@link release} when berthd stops and the container keeps
+ * running.
  */
 export class ContainerIO {
   private readonly stdoutPump: OutputPump;
   private readonly stderrPump: OutputPump | undefined;
-  private stdinSocket: Socket | undefined;
+  /** The write side of stdin: opened at the first attach with input, once the shim reads. */
+  private stdinWriter: Promise<Socket> | undefined;
+  private readonly stdinAbort = new AbortController();
   private stdinClosed = false;
   private logFile: LogFile | undefined;
   private logging = false;
@@ -78,13 +86,13 @@ export class ContainerIO {
     const maxAttach = opts.maxAttachBuffer ?? DEFAULT_MAX_ATTACH_BUFFER;
     this.stdoutPump = new OutputPump(fifos.stdout, maxAttach);
     this.stderrPump = fifos.stderr && new OutputPump(fifos.stderr, maxAttach);
-    this.stdinSocket = fifos.stdin;
   }
 
   /**
    * Makes the container's FIFOs in `dir` (0700; kept if they are there
-   * already) and opens berthd's ends. Exec FIFO directories left in `dir`
-   * by a berthd that stopped mid-exec are removed.
+   * already) and opens berthd's reading ends; stdin's writing end is opened
+   * at the first attach with input. Exec FIFO directories left in `dir` by
+   * a berthd that stopped mid-exec are removed.
    */
   static async create(dir: string, opts: ContainerIOOptions): Promise<ContainerIO> {
     const fifos = await openFifoSet(dir, { stdin: opts.stdin, tty: opts.tty });
@@ -172,7 +180,8 @@ export class ContainerIO {
    * stdin ended (without stdin_once, or with a TTY; with stdin_once and no
    * TTY, the end of stdin closes the container's stdin and the output goes
    * on). Rejects `resource_exhausted` when the client reads too slowly and
-   * was dropped; the log never waits for a client.
+   * was dropped (the log never waits for a client), and `unavailable` when
+   * only stdin was asked for and the shim does not read it.
    */
   async attach(o: AttachOptions): Promise<void> {
     this.assertOpen('attach');
@@ -191,6 +200,8 @@ export class ContainerIO {
           // A client of a stdin_once container that goes away ends its stdin.
           if (once) void this.closeContainerStdin(o.closeStdin);
         }
+        // An attach ended while stdin was still opening: nothing reads the client.
+        else if (o.stdin !== undefined) o.stdin.pause();
         if (err) reject(err);
         else resolve();
       };
@@ -215,21 +226,33 @@ export class ContainerIO {
         removers.push(pump.attach(out, gone));
         if (finished) return;
       }
-      const socket = this.stdinSocket;
-      if (o.stdin !== undefined && socket !== undefined && !this.stdinClosed) {
-        stdin = copyStdin(o.stdin, socket, () => {
-          if (once) {
-            void this.closeContainerStdin(o.closeStdin);
-            if (outputs === 0) finish();
-          } else {
-            finish();
-          }
-        });
+      const input = o.stdin;
+      const wantsStdin = input !== undefined && this.io.stdin !== '' && !this.stdinClosed;
+      if (wantsStdin) {
+        this.openStdin().then(
+          (socket) => {
+            if (finished) return;
+            stdin = copyStdin(input, socket, () => {
+              if (once) {
+                void this.closeContainerStdin(o.closeStdin);
+                if (outputs === 0) finish();
+              } else {
+                finish();
+              }
+            });
+          },
+          (err: Error) => {
+            // The shim reads no stdin (a stdin_once container whose stdin
+            // was closed before a restart): the output still goes on.
+            this.log.warn({ err, dir: this.dir }, 'attach: the container stdin cannot be opened');
+            if (outputs === 0) finish(err);
+          },
+        );
       }
       if (o.resize !== undefined && o.resizePty !== undefined) {
         void this.forwardResize(o.resize, o.resizePty, () => finished);
       }
-      if (outputs === 0 && stdin === undefined) finish();
+      if (outputs === 0 && !wantsStdin) finish();
     });
   }
 
@@ -240,7 +263,13 @@ export class ContainerIO {
     this.stdoutPump.close();
     this.stderrPump?.close();
     closeFifoSet(this.fifos);
-    this.stdinSocket = undefined;
+    this.stdinAbort.abort();
+    const stdin = this.stdinWriter;
+    this.stdinWriter = undefined;
+    await stdin?.then(
+      (s) => s.destroy(),
+      () => undefined,
+    );
     await this.logFile?.close();
     await this.copied;
   }
@@ -251,12 +280,35 @@ export class ContainerIO {
     await removeFifoDir(this.dir);
   }
 
+  /**
+   * The write side of the container's stdin, opened once: the shim opens
+   * its reader when the task is created, so it is there for an attach.
+   * Fails `unavailable` when it is not (the task is gone); a later attach
+   * tries again.
+   */
+  private openStdin(): Promise<Socket> {
+    if (this.stdinWriter === undefined) {
+      const opening = openFifoWriter(this.io.stdin, {
+        timeoutMs: this.opts.stdinOpenTimeoutMs ?? STDIN_OPEN_TIMEOUT_MS,
+        signal: this.stdinAbort.signal,
+      });
+      this.stdinWriter = opening;
+      opening.catch(() => {
+        if (this.stdinWriter === opening) this.stdinWriter = undefined;
+      });
+    }
+    return this.stdinWriter;
+  }
+
   private async closeContainerStdin(closeStdin?: () => Promise<void>): Promise<void> {
     if (this.stdinClosed) return;
     this.stdinClosed = true;
-    const socket = this.stdinSocket;
-    this.stdinSocket = undefined;
-    if (socket !== undefined) await endSocket(socket, STDIN_FLUSH_TIMEOUT_MS);
+    const writer = this.stdinWriter;
+    this.stdinWriter = undefined;
+    if (writer !== undefined) {
+      const socket = await writer.catch(() => undefined);
+      if (socket !== undefined) await endSocket(socket, STDIN_FLUSH_TIMEOUT_MS);
+    }
     try {
       await closeStdin?.();
     } catch (err) {
@@ -286,46 +338,6 @@ export class ContainerIO {
   }
 }
 
-interface StdinCopy {
-  stop(): void;
-}
-
-/**
- * Copies a client's stdin into the container's stdin FIFO without ending
- * it (several clients may take turns), pausing the client while the pipe is
- * full. `ended` is called once when the client's stdin ends or fails.
- */
-export function copyStdin(src: Readable, dst: Socket, ended: () => void): StdinCopy {
-  let stopped = false;
-  const onData = (chunk: Buffer) => {
-    if (dst.destroyed) return;
-    if (!dst.write(chunk)) {
-      src.pause();
-      dst.once('drain', () => {
-        if (!stopped) src.resume();
-      });
-    }
-  };
-  const onEnd = () => {
-    if (stopped) return;
-    stop();
-    ended();
-  };
-  const stop = () => {
-    stopped = true;
-    src.off('data', onData);
-    src.off('end', onEnd);
-    src.off('close', onEnd);
-    src.off('error', onEnd);
-    src.pause();
-  };
-  src.on('data', onData);
-  src.once('end', onEnd);
-  src.once('close', onEnd);
-  src.once('error', onEnd);
-  return { stop };
-}
-
 /** Opens and closes a writer of the FIFO at `path`, which never blocks while berthd reads it. */
 function pokeWriter(path: string): Promise<void> {
   return new Promise((resolve) => {
@@ -334,18 +346,5 @@ function pokeWriter(path: string): Promise<void> {
       if (err) return resolve();
       close(fd, () => resolve());
     });
-  });
-}
-
-/** Ends `socket` after what it holds is written, or destroys it after `timeoutMs`. */
-export function endSocket(socket: Socket, timeoutMs: number): Promise<void> {
-  if (socket.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.end();
   });
 }

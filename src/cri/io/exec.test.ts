@@ -220,7 +220,7 @@ describe('runExec and execSync', () => {
       execSync(task, 'e3', spec, { ctx: ctx(), dir, timeoutMs: 200 }),
       (err: Error & { kind?: string }) => {
         assert.equal(err.kind, 'deadline_exceeded');
-        assert.equal(err.message, 'timeout 200ms exceeded');
+        assert.equal(err.message, 'timeout 200ms exceeded: context deadline exceeded');
         return true;
       },
     );

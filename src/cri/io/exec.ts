@@ -6,7 +6,7 @@ import { canceled, deadlineExceeded, internal, isNotFound } from '../../core/err
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Exit, Process, Task } from '../../core/tasks/index.js';
-import { copyStdin, endSocket } from './container-io.js';
+import { openFifoWriter } from './fifo.js';
 import {
   closeFifoSet,
   EXEC_DIR_PREFIX,
@@ -15,6 +15,7 @@ import {
   removeFifoDir,
 } from './fifo-set.js';
 import { formatGoDuration } from './go-duration.js';
+import { copyStdin, endSocket } from './stdin.js';
 import type { StreamOptions } from './types.js';
 
 /** containerd's cap on each of ExecSync's stdout and stderr: 16 MiB; the rest is dropped. */
@@ -22,6 +23,8 @@ export const MAX_EXEC_SYNC_OUTPUT = 16 * 1024 * 1024;
 
 /** The type of an exec's OCI process, as containerd's client sends it. */
 const PROCESS_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Process';
+/** How long an exec's stdin writer waits for the shim's reader. */
+const STDIN_OPEN_TIMEOUT_MS = 10_000;
 /** How long ending an exec's stdin waits for what it has not read. */
 const STDIN_FLUSH_TIMEOUT_MS = 5_000;
 /** How long the output of an exec killed at its timeout is waited for, by default. */
@@ -57,7 +60,8 @@ export interface ExecOptions extends StreamOptions {
  * `resize` events passed to the exec's terminal; once it has exited, its
  * output is copied to the end before the answer. With `timeoutMs`, an exec
  * still running is killed with SIGKILL and the call fails
- * `deadline_exceeded` with containerd's text (`timeout 5s exceeded`); an
+ * `deadline_exceeded` with containerd's text (`timeout 5s exceeded: context
+ * deadline exceeded`); an
  * aborted `ctx.signal` does the same and fails `canceled`. In every case the
  * exec process is deleted and its FIFOs closed and removed.
  */
@@ -79,6 +83,8 @@ export async function runExec(
   let started = false;
   let stopStdin = () => {};
   const waitAbort = new AbortController();
+  const stdinAbort = new AbortController();
+  const stdinSockets: Socket[] = [];
   const timers: NodeJS.Timeout[] = [];
   try {
     fifos = await openFifoSet(dir, { stdin: o.stdin !== undefined, tty: o.tty });
@@ -100,19 +106,33 @@ export async function runExec(
     await p.start(ctx);
     started = true;
 
-    if (o.stdin !== undefined && set.stdin !== undefined) {
-      const stdinSocket = set.stdin;
-      const copy = copyStdin(o.stdin, stdinSocket, () => {
-        if (o.tty) {
-          // containerd: with a TTY, the client's stdin ending is the client leaving.
-          set.stdout.destroy();
-          return;
-        }
-        void endSocket(stdinSocket, STDIN_FLUSH_TIMEOUT_MS)
-          .then(() => p.closeIO(ctx))
-          .catch((err) => log.warn({ err, execId }, 'closing the exec stdin failed'));
-      });
-      stopStdin = () => copy.stop();
+    const input = o.stdin;
+    if (input !== undefined && set.io.stdin !== '') {
+      // The shim opens its reader of stdin in Start: the writer waits for it.
+      void openFifoWriter(set.io.stdin, {
+        timeoutMs: STDIN_OPEN_TIMEOUT_MS,
+        signal: stdinAbort.signal,
+      }).then(
+        (stdinSocket) => {
+          if (stdinAbort.signal.aborted) return stdinSocket.destroy();
+          stdinSockets.push(stdinSocket);
+          const copy = copyStdin(input, stdinSocket, () => {
+            if (o.tty) {
+              // containerd: with a TTY, the client's stdin ending is the client leaving.
+              set.stdout.destroy();
+              return;
+            }
+            void endSocket(stdinSocket, STDIN_FLUSH_TIMEOUT_MS)
+              .then(() => p.closeIO(ctx))
+              .catch((err) => log.warn({ err, execId }, 'closing the exec stdin failed'));
+          });
+          stopStdin = () => copy.stop();
+        },
+        (err) => {
+          if (!stdinAbort.signal.aborted)
+            log.warn({ err, execId }, 'opening the exec stdin failed');
+        },
+      );
     }
     if (o.resize !== undefined) {
       void forwardResize(
@@ -139,10 +159,15 @@ export async function runExec(
     await drain(output, drainMs, execId, p, ctx, timers).catch((err) =>
       log.warn({ err, execId }, 'draining the exec output failed'),
     );
-    if (ended.kind === 'canceled') throw canceled(`exec ${execId}: canceled`);
-    throw deadlineExceeded(`timeout ${formatGoDuration(o.timeoutMs ?? 0)} exceeded`);
+    // containerd's texts: its error wraps the context's.
+    if (ended.kind === 'canceled') throw canceled(`exec ${execId}: context canceled`);
+    throw deadlineExceeded(
+      `timeout ${formatGoDuration(o.timeoutMs ?? 0)} exceeded: context deadline exceeded`,
+    );
   } finally {
+    stdinAbort.abort();
     stopStdin();
+    for (const s of stdinSockets) s.destroy();
     for (const t of timers) clearTimeout(t);
     if (proc !== undefined)
       await removeProcess(proc, started ? exit : undefined, () => exited, ctx, log);

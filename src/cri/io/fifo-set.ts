@@ -2,27 +2,27 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { ProcessIO } from '../../core/tasks/index.js';
-import { mkfifo, openFifoReader, openFifoWriter } from './fifo.js';
+import { mkfifo, openFifoReader } from './fifo.js';
 
 /**
  * The FIFOs of one process in a directory of its own (containerd's
  * `cio.FIFOSet`): `stdin` when asked for, `stdout`, and `stderr` unless
  * the process has a TTY (its one stream comes on stdout). berthd holds the
- * reading side of the outputs and the writing side of stdin, opened so that
- * no open ever waits for the shim (see fifo.ts).
+ * reading side of the outputs from the start, opened so that the open never
+ * waits for the shim; the writing side of stdin is opened when there is
+ * input, once the shim reads it (see fifo.ts).
  */
 export interface FifoSet {
   readonly dir: string;
   /** The paths the shim is given. */
   readonly io: ProcessIO;
-  readonly stdin?: Socket;
   readonly stdout: Socket;
   readonly stderr?: Socket;
 }
 
 /**
  * Makes (or, for a recovered container, finds) the FIFOs in `dir` and opens
- * berthd's sides. On failure nothing opened is left open, and `dir` is
+ * berthd's reading sides. On failure nothing opened is left open, and `dir` is
  * removed if this call made it.
  */
 export async function openFifoSet(
@@ -45,8 +45,7 @@ export async function openFifoSet(
     for (const p of [io.stdin, io.stdout, io.stderr]) if (p !== '') await mkfifo(p);
     const stdout = track(await openFifoReader(io.stdout));
     const stderr = io.stderr === '' ? undefined : track(await openFifoReader(io.stderr));
-    const stdin = io.stdin === '' ? undefined : track(await openFifoWriter(io.stdin));
-    return { dir, io, stdout, ...(stderr && { stderr }), ...(stdin && { stdin }) };
+    return { dir, io, stdout, ...(stderr && { stderr }) };
   } catch (err) {
     for (const s of opened) s.destroy();
     if (made) await rm(dir, { recursive: true, force: true });
@@ -54,9 +53,8 @@ export async function openFifoSet(
   }
 }
 
-/** Closes berthd's sides of the set (the shim keeps its own). */
+/** Closes berthd's reading sides of the set (the shim keeps its own). */
 export function closeFifoSet(set: FifoSet): void {
-  set.stdin?.destroy();
   set.stdout.destroy();
   set.stderr?.destroy();
 }

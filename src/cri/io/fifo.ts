@@ -1,7 +1,8 @@
 import { constants, open } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { internal } from '../../core/errdefs/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { canceled, internal, unavailable } from '../../core/errdefs/index.js';
 import { AT_FDCWD, isErrno, mknodat, S_IFIFO, S_IFMT } from '../../sys/linux.js';
 
 /**
@@ -28,7 +29,8 @@ export async function mkfifo(path: string): Promise<void> {
  * has come and gone, and a reader that opens while the shim holds its writer
  * (recovery after a restart) sees EOF when the shim closes it. Unlike an
  * O_RDWR open, berthd holds no writer of its own, so the end of the
- * container's output is seen.
+ * container's output is seen. The shim holds a reader of its own too, so
+ * what the container writes while berthd's end is closed waits in the pipe.
  */
 export function openFifoReader(path: string): Promise<Socket> {
   return openSocket(path, constants.O_RDONLY | constants.O_NONBLOCK, {
@@ -37,17 +39,39 @@ export function openFifoReader(path: string): Promise<Socket> {
   });
 }
 
+/** How often the write side of stdin retries while the shim has no reader yet. */
+const WRITER_RETRY_MS = 10;
+
 /**
- * Opens the write side of the FIFO the shim reads (stdin) without blocking:
- * O_RDWR never waits for a reader, and what is written before the shim opens
- * its reader waits in the pipe. The shim holds a writer of its own, so
- * closing this one is not the process's EOF: that is the task's CloseIO.
+ * Opens the write side of the FIFO the shim reads (stdin) once the shim has
+ * its reader open, without blocking: O_WRONLY|O_NONBLOCK fails (ENXIO) while
+ * there is no reader, and is tried again every 10 ms until `timeoutMs` or
+ * `signal` ends the wait (`unavailable`, `canceled`). Waiting for the
+ * shim's reader is what keeps input safe: a pipe nobody else holds drops
+ * what was written to it when its last end closes, so berthd never writes
+ * into one it alone holds. The shim holds a writer of its own, so closing
+ * this one is not the process's EOF: that is the task's CloseIO.
  */
-export function openFifoWriter(path: string): Promise<Socket> {
-  return openSocket(path, constants.O_RDWR | constants.O_NONBLOCK, {
-    readable: false,
-    writable: true,
-  });
+export async function openFifoWriter(
+  path: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<Socket> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    if (opts.signal?.aborted) throw canceled(`open FIFO ${path} for writing: canceled`);
+    try {
+      return await openSocket(path, constants.O_WRONLY | constants.O_NONBLOCK, {
+        readable: false,
+        writable: true,
+      });
+    } catch (err) {
+      if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENXIO') throw err;
+    }
+    if (Date.now() >= deadline) {
+      throw unavailable(`open FIFO ${path} for writing: no reader after ${opts.timeoutMs} ms`);
+    }
+    await sleep(WRITER_RETRY_MS);
+  }
 }
 
 function openSocket(
