@@ -3,11 +3,6 @@ import type { Logger } from '../../core/log/index.js';
 import type { SpdyConnection } from './spdy/connection.js';
 import { RstStatus } from './spdy/frames.js';
 import type { SpdyStream } from './spdy/stream.js';
-import type {
-  ChannelSpec,
-  WsChannel,
-  WsChannelConnection,
-} from './websocket/channel-connection.js';
 
 /** Kubernetes' port-forward subprotocol over SPDY. */
 export const PORTFORWARD_PROTOCOLS = ['portforward.k8s.io'] as const;
@@ -126,56 +121,4 @@ function requestIdOf(s: SpdyStream, type: 'data' | 'error'): string {
   const id = s.header('requestID');
   if (id !== undefined && id !== '') return id;
   return String(type === 'error' ? s.id : s.id - 2);
-}
-
-/** WebSocket subprotocols of port-forward (wsstream's channel protocols; "" is the binary one). */
-export const PORTFORWARD_WEBSOCKET_PROTOCOLS = [
-  'v4.channel.k8s.io',
-  'v4.base64.channel.k8s.io',
-  '',
-] as const;
-
-/** Per forwarded port, a data channel (both ways) then an error channel (to the client). */
-export function portForwardChannels(ports: number[]): ChannelSpec[] {
-  return ports.flatMap(() => [
-    { read: true, write: true },
-    { read: false, write: true },
-  ]);
-}
-
-/**
- * Serves port-forward over WebSocket, as kubelet does: one connection forwards the request's ports once each, on
- * channels 2i (data) and 2i+1 (error); each channel first carries its port (16 bits, little-endian). A failure is
- * written to the port's error channel. The connection closes when every port is done.
- */
-export async function serveWebSocketPortForward(
-  conn: WsChannelConnection,
-  podSandboxId: string,
-  ports: number[],
-  forward: (port: number, stream: Duplex) => Promise<void>,
-  log: Logger,
-): Promise<void> {
-  await Promise.all(
-    ports.map(async (port, i) => {
-      const data = conn.channels[2 * i] as WsChannel;
-      const error = conn.channels[2 * i + 1] as WsChannel;
-      const portBytes = Buffer.alloc(2);
-      portBytes.writeUInt16LE(port);
-      data.write(portBytes);
-      error.write(portBytes);
-      try {
-        await forward(port, data);
-      } catch (err) {
-        const msg = `error forwarding port ${port} to pod ${podSandboxId}, uid : ${(err as Error).message}`;
-        log.warn(
-          { port, podSandboxId, err: (err as Error).message },
-          'streaming: port-forward failed',
-        );
-        error.write(msg);
-      }
-      data.end();
-      error.end();
-    }),
-  );
-  await conn.close();
 }

@@ -6,11 +6,6 @@ import type { SpdyConnection } from './spdy/connection.js';
 import type { SpdyStream } from './spdy/stream.js';
 import { internalErrorStatus, type Status } from './status.js';
 import type { StreamOptions } from './types.js';
-import type {
-  ChannelSpec,
-  WsChannel,
-  WsChannelConnection,
-} from './websocket/channel-connection.js';
 
 /** Kubernetes' remotecommand subprotocols, preferred first (k8s.io/apimachinery/pkg/util/remotecommand). */
 export const REMOTECOMMAND_PROTOCOLS = [
@@ -77,6 +72,7 @@ export async function serveRemoteCommand(
   if (version === 1) stdin?.end();
   await runRemoteCommand(
     {
+      signal: closedSignal(conn),
       error: streams.get('error')!,
       stdin,
       stdout: streams.get('stdout'),
@@ -93,6 +89,8 @@ export async function serveRemoteCommand(
 
 /** The streams of a session, whatever carries them (SPDY streams, WebSocket channels). */
 export interface SessionStreams {
+  /** Aborted when the connection carrying the streams is gone. */
+  signal: AbortSignal;
   error: Writable;
   stdin?: Readable;
   stdout?: Writable;
@@ -119,7 +117,7 @@ export async function runRemoteCommand(
   }
   let status: Status;
   try {
-    status = await work.run({ stdin, stdout, stderr, tty, resize });
+    status = await work.run({ stdin, stdout, stderr, tty, resize, signal: streams.signal });
   } catch (err) {
     const message = `${work.errorPrefix}: ${(err as Error).message ?? String(err)}`;
     log.warn({ err: (err as Error).message }, `streaming: ${work.errorPrefix}`);
@@ -133,62 +131,15 @@ export async function runRemoteCommand(
   await endAndFlush(error);
 }
 
-/** WebSocket subprotocols of remotecommand (wsstream's channel protocols; "" is the binary one, unversioned). */
-export const REMOTECOMMAND_WEBSOCKET_PROTOCOLS = [
-  'v4.channel.k8s.io',
-  'v4.base64.channel.k8s.io',
-  'channel.k8s.io',
-  'base64.channel.k8s.io',
-  '',
-] as const;
-
-/**
- * Serves one exec or attach session over WebSocket, as kubelet does: channels 0-4 are stdin, stdout, stderr, error
- * and resize; an empty message on the first output channel tells the client the session is up; the status goes on
- * the error channel (JSON in the v4 protocols), then the connection closes. The channel protocol has no way to close
- * stdin: it ends with the connection.
- */
-export async function serveWebSocketRemoteCommand(
-  conn: WsChannelConnection,
-  protocol: string,
-  opts: RemoteCommandOptions,
-  work: RemoteCommandRun,
-  log: Logger,
-): Promise<void> {
-  const [stdin, stdout, stderr, error, resize] = conn.channels as [
-    WsChannel,
-    WsChannel,
-    WsChannel,
-    WsChannel,
-    WsChannel,
-  ];
-  const first = opts.stdout ? stdout : opts.stderr ? stderr : error;
-  first.write(Buffer.alloc(0));
-  await runRemoteCommand(
-    {
-      error,
-      stdin: opts.stdin ? stdin : undefined,
-      stdout: opts.stdout ? stdout : undefined,
-      stderr: opts.stderr && !opts.tty ? stderr : undefined,
-      resize: opts.tty ? resize : undefined,
-    },
-    protocol.startsWith('v4.'),
-    opts.tty,
-    work,
-    log,
-  );
-  await conn.close();
-}
-
-/** The channels of a remotecommand WebSocket session. */
-export function remoteCommandChannels(opts: RemoteCommandOptions): ChannelSpec[] {
-  return [
-    { read: opts.stdin, write: false },
-    { read: false, write: opts.stdout },
-    { read: false, write: opts.stderr },
-    { read: false, write: true },
-    { read: true, write: false },
-  ];
+/** An AbortSignal aborted when the connection closes. */
+export function closedSignal(conn: {
+  once(event: 'close', f: () => void): unknown;
+  isClosed: boolean;
+}): AbortSignal {
+  const ac = new AbortController();
+  if (conn.isClosed) ac.abort();
+  else conn.once('close', () => ac.abort());
+  return ac.signal;
 }
 
 function protocolVersion(protocol: string): number {

@@ -365,6 +365,18 @@ describe('streaming server (SPDY/3.1)', () => {
     );
   });
 
+  it('tells the runtime when the client is gone', async () => {
+    const { conn } = await upgraded(server.getExec(execReq(['until-gone'], { stdin: false })).url);
+    await openStreams(conn, ['stdout', 'stderr']);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!runtime.calls.includes('until-gone ended'));
+    conn.destroy();
+    for (let i = 0; i < 100 && !runtime.calls.includes('until-gone ended'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(runtime.calls.includes('until-gone ended'));
+  });
+
   it('ends every session when closed', async () => {
     const own = new StreamingServer({ address: '127.0.0.1', port: '0', runtime, log: nullLogger });
     await own.start();

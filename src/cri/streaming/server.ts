@@ -13,20 +13,11 @@ import {
   rawResponse,
   refusal,
 } from './handshake.js';
-import {
-  PORTFORWARD_PROTOCOLS,
-  PORTFORWARD_WEBSOCKET_PROTOCOLS,
-  portForwardChannels,
-  servePortForward,
-  serveWebSocketPortForward,
-} from './portforward.js';
+import { PORTFORWARD_PROTOCOLS, servePortForward } from './portforward.js';
 import {
   REMOTECOMMAND_PROTOCOLS,
-  REMOTECOMMAND_WEBSOCKET_PROTOCOLS,
   type RemoteCommandRun,
-  remoteCommandChannels,
   serveRemoteCommand,
-  serveWebSocketRemoteCommand,
 } from './remotecommand.js';
 import { RequestCache } from './request-cache.js';
 import { SpdyConnection } from './spdy/connection.js';
@@ -41,6 +32,14 @@ import type {
   StreamingRuntime,
 } from './types.js';
 import { WsChannelConnection } from './websocket/channel-connection.js';
+import {
+  PORTFORWARD_WEBSOCKET_PROTOCOLS,
+  portForwardChannels,
+  REMOTECOMMAND_WEBSOCKET_PROTOCOLS,
+  remoteCommandChannels,
+  serveWebSocketPortForward,
+  serveWebSocketRemoteCommand,
+} from './websocket/sessions.js';
 
 /** kubelet's defaults (pkg/kubelet/cri/streaming DefaultConfig). */
 export const STREAM_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;

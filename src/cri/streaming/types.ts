@@ -18,6 +18,11 @@ export interface StreamOptions {
   stderr?: Writable;
   tty: boolean;
   resize?: AsyncIterable<TermSize>;
+  /**
+   * Aborted when the session's connection is gone (the client left, or the server closed); its streams are closed
+   * then too. An attach (or a long exec) can stop on it.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the streaming server needs of the CRI runtime (containerd's streaming.Runtime). */

@@ -14,6 +14,7 @@ import {
   type Frame,
   FrameReader,
   GoAwayStatus,
+  MAX_FRAME_LENGTH,
   RstStatus,
   SettingsId,
 } from './frames.js';
@@ -55,7 +56,7 @@ export interface SpdyConnectionOptions {
  */
 export class SpdyConnection extends EventEmitter implements StreamSession {
   readonly streams = new Map<number, SpdyStream>();
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader(MAX_FRAME_LENGTH, MAX_CONTROL_FRAME);
   private readonly compressor = new HeaderCompressor();
   private readonly decompressor = new HeaderDecompressor();
   private readonly log: Logger;
@@ -285,14 +286,6 @@ export class SpdyConnection extends EventEmitter implements StreamSession {
         return;
       }
       if (!frame) return;
-      if (
-        frame.type !== 'data' &&
-        frame.type !== 'unknown' &&
-        this.reader.pending > MAX_CONTROL_FRAME
-      ) {
-        this.protocolError('control frame too large');
-        return;
-      }
       this.handle(frame);
       if (this.inboundBuffered >= this.maxBufferedInbound && !this.readPaused) {
         this.readPaused = true;

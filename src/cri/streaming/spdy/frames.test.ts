@@ -129,6 +129,12 @@ describe('spdy frames', () => {
     const r = new FrameReader(1000);
     r.push(big);
     assert.throws(() => r.next(), /2000 bytes: at most 1000/);
+    const control = new FrameReader(1 << 20, 100);
+    control.push(encodeDataHeader(1, 500, false));
+    control.push(Buffer.alloc(500));
+    assert.equal(control.next()?.type, 'data', 'data frames may be longer than control frames');
+    control.push(encodeSynReply(1, Buffer.alloc(200)).subarray(0, 8));
+    assert.throws(() => control.next(), /204 bytes: at most 100/);
   });
 
   it('does not hold a frame until it is whole', () => {

@@ -242,14 +242,17 @@ function decodeControl(type: number, flags: number, p: Buffer): Frame {
 
 /**
  * Splits a byte stream into frames. {@link push} takes chunks as they arrive, {@link next} returns the next whole
- * frame or undefined. Frames longer than `maxFrameLength` are refused (invalid_argument) before their payload is
- * buffered, so one frame never holds more than that in memory.
+ * frame or undefined. Frames longer than `maxFrameLength` (control frames: `maxControlLength`) are refused
+ * (invalid_argument) before their payload is buffered, so one frame never holds more than that in memory.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly maxFrameLength = MAX_FRAME_LENGTH) {}
+  constructor(
+    private readonly maxFrameLength = MAX_FRAME_LENGTH,
+    private readonly maxControlLength = MAX_FRAME_LENGTH,
+  ) {}
 
   /** Bytes held that do not make a whole frame yet. */
   get pending(): number {
@@ -269,11 +272,12 @@ export class FrameReader {
     const flagsAndLength = head.readUInt32BE(4);
     const flags = flagsAndLength >>> 24;
     const length = flagsAndLength & 0xffffff;
-    if (length > this.maxFrameLength) {
-      throw invalidArgument(
-        `spdy frame of ${length} bytes: at most ${this.maxFrameLength} accepted`,
-      );
-    }
+    const max =
+      word & 0x80000000
+        ? Math.min(this.maxControlLength, this.maxFrameLength)
+        : this.maxFrameLength;
+    if (length > max)
+      throw invalidArgument(`spdy frame of ${length} bytes: at most ${max} accepted`);
     if (this.buffered < 8 + length) return undefined;
     this.take(8);
     const payload = this.take(length);

@@ -17,6 +17,7 @@ function write(w: Writable | undefined, text: string | Buffer): Promise<void> {
  * - `resize <n>`: writes each terminal size as `WxH\n` until it has n, exits 0 (1 if the sizes end before);
  * - `big <bytes>`: writes that many bytes (a repeating pattern) to stdout, counting them in `written`;
  * - `hang`: waits until stdin ends;
+ * - `until-gone`: waits until the session's signal aborts (the client left);
  * - `throw`: fails (an internal error).
  * portForward connects to 127.0.0.1:<port> (a test server) and copies both ways.
  */
@@ -56,6 +57,12 @@ export class FakeRuntime implements StreamingRuntime {
       }
       case 'hang':
         if (o.stdin) for await (const _ of o.stdin);
+        return 0;
+      case 'until-gone':
+        // Waits for the session to end without reading anything, as an attach without stdin does.
+        if (!o.signal) throw new Error('no signal');
+        if (!o.signal.aborted) await new Promise((r) => o.signal!.addEventListener('abort', r));
+        this.calls.push('until-gone ended');
         return 0;
       default:
         throw new Error(`no such command "${cmd[0]}"`);

@@ -166,6 +166,11 @@ export class WsChannelConnection extends EventEmitter implements Session {
     }
   }
 
+  /** True once the socket is gone. */
+  get isClosed(): boolean {
+    return this.gone;
+  }
+
   /** Sends a close frame (normal closure) and ends the socket; resolves when it is gone. */
   close(graceMs = 5000): Promise<void> {
     if (!this.gone) {
