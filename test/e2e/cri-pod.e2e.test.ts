@@ -458,6 +458,48 @@ exit 0
     assert.deepEqual(podIds(), []);
   });
 
+  test('concurrent runp: distinct pods all run; one pod twice at once runs once', async () => {
+    const runp = (cfg: string) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const p = spawn(CRICTL, [
+          '--runtime-endpoint',
+          `unix://${berthd.socket}`,
+          '--timeout',
+          '60s',
+          'runp',
+          cfg,
+        ]);
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        p.on('close', (code) => resolve({ code: code ?? -1, out: out.trim(), err }));
+      });
+    const before = allocations().length;
+    const distinct = await Promise.all([1, 2, 3, 4, 5].map((i) => runp(podConfig(`many-${i}`))));
+    const twice = await Promise.all([runp(podConfig('twice')), runp(podConfig('twice'))]);
+    const ids: string[] = [];
+    try {
+      for (const r of distinct) {
+        assert.equal(r.code, 0, r.err);
+        ids.push(r.out);
+      }
+      const ok = twice.filter((r) => r.code === 0);
+      for (const r of ok) ids.push(r.out);
+      assert.equal(ok.length, 1, twice.map((r) => r.err).join('\n'));
+      assert.match(twice.find((r) => r.code !== 0)?.err ?? '', /is reserved for/);
+      assert.equal(
+        new Set(ids.map((id) => inspectp(id).status.network.ip)).size,
+        6,
+        'six pods, six IPs',
+      );
+      assert.equal(allocations().length, before + 6);
+    } finally {
+      await Promise.all(ids.map((id) => Promise.resolve(crictl(['rmp', '-f', id]))));
+    }
+    assert.equal(allocations().length, before);
+  });
+
   test('disabled_plugins = ["io.containerd.grpc.v1.cri"] turns the CRI off', async () => {
     const off = await Berthd.start({
       configToml: `disabled_plugins = ["io.containerd.grpc.v1.cri"]\n${configToml}`,
@@ -483,6 +525,16 @@ exit 0
       rows.join('\n'),
     );
     assert.match(crictlOk(['version']), /RuntimeApiVersion:\s+v1/);
+    const info = JSON.parse(crictlOk(['info'])) as {
+      status: { conditions: { type: string; status: boolean }[] };
+    };
+    assert.deepEqual(
+      info.status.conditions.map((c) => [c.type, c.status]),
+      [
+        ['RuntimeReady', true],
+        ['NetworkReady', true],
+      ],
+    );
   });
 
   test('a CNI ADD failure leaves no netns, IP, pause task or record behind', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
@@ -280,5 +280,27 @@ describe('SandboxManager (fakes, host network and IPC)', () => {
         .map((s) => s.id),
       [running],
     );
+  });
+
+  test('recovery removes what an interrupted RunPodSandbox left (dirs, lease, stray netns files)', {
+    // umount2 on what is not a mount answers EPERM, not EINVAL, without CAP_SYS_ADMIN.
+    skip: process.getuid?.() !== 0 ? 'needs root' : false,
+  }, async () => {
+    const first = manager();
+    const kept = await first.run(ctx, hostPod('a'), '');
+    const orphan = 'f'.repeat(64);
+    for (const d of ['root', 'state'])
+      mkdirSync(join(dir.path, d, 'sandboxes', orphan), { recursive: true });
+    writeFileSync(join(dir.path, 'root', 'sandboxes', orphan, 'hostname'), 'x\n');
+    leases.add(`cri-sandbox-${orphan}`);
+    mkdirSync(join(dir.path, 'state', 'netns'), { recursive: true });
+    writeFileSync(join(dir.path, 'state', 'netns', 'cni-stray'), '');
+    const m = manager();
+    await m.recover();
+    assert.deepEqual(readdirSync(join(dir.path, 'root', 'sandboxes')), [kept]);
+    assert.deepEqual(readdirSync(join(dir.path, 'state', 'sandboxes')), [kept]);
+    assert.deepEqual(readdirSync(join(dir.path, 'state', 'netns')), []);
+    assert.equal(leases.has(`cri-sandbox-${orphan}`), false);
+    assert.equal(m.store.get(kept).state, 'ready');
   });
 });

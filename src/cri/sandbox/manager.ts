@@ -2,22 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import {
-  type PodSandbox,
-  type PodSandboxConfig,
-  type PodSandboxFilter,
-  PodSandboxState,
-  type PodSandboxStatus,
+import type {
+  PodSandbox,
+  PodSandboxConfig,
+  PodSandboxFilter,
+  PodSandboxStatus,
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { AnyValue, Container, ContainerStore } from '../../core/containers/index.js';
 import {
   failedPrecondition,
   invalidArgument,
   isNotFound,
-  kindOf,
   newError,
 } from '../../core/errdefs/index.js';
-import type { LeaseManager } from '../../core/leases/index.js';
+import { LEASE_EXPIRE_LABEL, type LeaseManager } from '../../core/leases/index.js';
 import type { Logger } from '../../core/log/index.js';
 import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
@@ -37,18 +35,19 @@ import {
   KIND_SANDBOX,
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
-import { type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import { POD_IF_NAME, type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
 import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
+import { toCriSandbox, toCriSandboxStatus, verboseSandboxInfo } from './status.js';
 import { SandboxStore } from './store.js';
+import { bigintReplacer, delay, ignoreNotFound, listDir, withContext } from './util.js';
 
 /** The namespace every CRI object lives in, as containerd's. */
 export const CRI_NAMESPACE = 'k8s.io';
 /** The OCI runtime spec's type URL in container records. */
 export const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
-/** containerd's default runtime type (runc through the v2 shim). */
-export const RUNC_RUNTIME = 'io.containerd.runc.v2';
 const SIGKILL = 9;
+const LEASE_TTL_MS = 24 * 3600 * 1000;
 /** How long StopPodSandbox waits for a SIGKILLed pause to be reported gone. */
 const STOP_WAIT_MS = 10_000;
 
@@ -240,8 +239,13 @@ export class SandboxManager {
     mark('spec');
     const specAny = { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) };
 
-    // The snapshot is leased until the record that names it exists.
-    const lease = await opts.leases.create(ctx, { id: `cri-sandbox-${id}` });
+    // The snapshot is leased until the record that names it exists; the lease
+    // expires (a day, as containerd's client leases) should berthd die in between.
+    const expire = new Date(Date.now() + LEASE_TTL_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+    const lease = await opts.leases.create(ctx, {
+      id: `cri-sandbox-${id}`,
+      labels: { [LEASE_EXPIRE_LABEL]: expire },
+    });
     const lctx: OpContext = { ...ctx, lease: lease.id };
     let rootfs: Mount[];
     try {
@@ -433,28 +437,7 @@ export class SandboxManager {
     verbose: boolean,
   ): Promise<{ status: PodSandboxStatus; info: Record<string, string> }> {
     const sb = this.store.sandbox(idOrPrefix);
-    const m = sb.metadata;
-    const ns = m.config.linux?.securityContext?.namespaceOptions;
-    const status: PodSandboxStatus = {
-      id: m.id,
-      metadata: m.config.metadata,
-      state: toCriState(sb),
-      createdAt: sb.status.createdAt,
-      network: { ip: m.ip, additionalIps: m.additionalIps.map((ip) => ({ ip })) },
-      linux: {
-        namespaces: {
-          options: {
-            network: ns?.network ?? 0,
-            pid: ns?.pid ?? 0,
-            ipc: ns?.ipc ?? 0,
-            targetId: '',
-          },
-        },
-      },
-      labels: m.config.labels,
-      annotations: m.config.annotations,
-      runtimeHandler: m.runtimeHandler,
-    };
+    const status = toCriSandboxStatus(sb);
     if (!verbose) return { status, info: {} };
     return {
       status,
@@ -475,38 +458,12 @@ export class SandboxManager {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const m = sb.metadata;
-    return {
-      pid: sb.status.pid,
-      processStatus,
-      ...(m.netnsPath !== '' && { netNamespaceClosed: !existsSync(m.netnsPath) }),
-      image: record?.image ?? '',
-      snapshotKey: record?.snapshotKey ?? '',
-      snapshotter: record?.snapshotter ?? '',
-      runtimeHandler: m.runtimeHandler,
-      runtimeType: record?.runtime.name ?? RUNC_RUNTIME,
-      runtimeOptions: null,
-      config: m.config,
-      runtimeSpec: record?.spec
-        ? JSON.parse(Buffer.from(record.spec.value).toString('utf8'))
-        : null,
-      cniResult: m.cniResult ?? null,
-    };
+    return verboseSandboxInfo(sb, processStatus, record);
   }
 
   /** ListPodSandbox. */
   list(filter: PodSandboxFilter | undefined): PodSandbox[] {
-    const items = this.store.list().map(
-      (sb): PodSandbox => ({
-        id: sb.id,
-        metadata: sb.metadata.config.metadata,
-        state: toCriState(sb),
-        createdAt: sb.status.createdAt,
-        labels: sb.metadata.config.labels,
-        annotations: sb.metadata.config.annotations,
-        runtimeHandler: sb.metadata.runtimeHandler,
-      }),
-    );
+    const items = this.store.list().map(toCriSandbox);
     return filterSandboxes(items, filter, (prefix) => {
       try {
         return this.store.sandbox(prefix).id;
@@ -552,6 +509,37 @@ export class SandboxManager {
         this.opts.log.warn({ err, sandbox: rec.id }, 'failed to recover sandbox');
       }
     }
+    await this.#removeOrphans(ctx).catch((err) =>
+      this.opts.log.warn({ err }, 'failed to clean up after an interrupted RunPodSandbox'),
+    );
+  }
+
+  /**
+   * What a RunPodSandbox interrupted by a crash (before its record
+   * existed) left: sandbox dirs without a record (their shm unmounted, the
+   * pod network DELeted from the CNI cache), network namespaces no sandbox
+   * names, and the snapshot's lease.
+   */
+  async #removeOrphans(ctx: OpContext): Promise<void> {
+    const known = new Set(this.store.list().map((sb) => sb.id));
+    const root = join(this.opts.rootDir, 'sandboxes');
+    const state = join(this.opts.stateDir, 'sandboxes');
+    const ids = new Set([...listDir(root), ...listDir(state)].filter((id) => !known.has(id)));
+    for (const id of ids) {
+      this.opts.log.info({ sandbox: id }, 'removing what an interrupted RunPodSandbox left');
+      unmountShm(join(state, id, 'shm'));
+      await this.opts.network
+        ?.remove({ id, netnsPath: '', ifName: POD_IF_NAME, args: {}, portMappings: [] })
+        .catch((err) => this.opts.log.warn({ err, sandbox: id }, 'CNI DEL of an orphan sandbox'));
+      await ignoreNotFound(this.opts.leases.delete(ctx, `cri-sandbox-${id}`)).catch(() => {});
+      removeTree(join(root, id), this.opts.rootDir);
+      removeTree(join(state, id), this.opts.stateDir);
+    }
+    const inUse = new Set(this.store.list().map((sb) => sb.metadata.netnsPath));
+    for (const name of listDir(this.netnsDir)) {
+      const path = join(this.netnsDir, name);
+      if (!inUse.has(path)) await removeNetns(path, this.netnsDir);
+    }
   }
 
   async #recoverOne(ctx: OpContext, rec: Container, md: SandboxMetadata): Promise<void> {
@@ -596,32 +584,4 @@ export class SandboxManager {
       if (this.#locks.get(id) === tail) this.#locks.delete(id);
     }
   }
-}
-
-function toCriState(sb: Sandbox): PodSandboxState {
-  return sb.status.state === 'ready'
-    ? PodSandboxState.SANDBOX_READY
-    : PodSandboxState.SANDBOX_NOTREADY;
-}
-
-/** `what: <cause>`, keeping the cause's kind (its status code). */
-function withContext(err: Error, what: string): Error {
-  return newError(kindOf(err) ?? 'unknown', `${what}: ${err.message}`, { cause: err });
-}
-
-async function ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function bigintReplacer(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
 }

@@ -10,6 +10,7 @@ import {
 import { isInvalidArgument } from '../../core/errdefs/index.js';
 import { resolvConf } from './files.js';
 import { filterSandboxes } from './filters.js';
+import { goJson } from './go-json.js';
 import { decodeSandboxMetadata, encodeSandboxMetadata, SANDBOX_METADATA_TYPE } from './metadata.js';
 import { podNetworkRequest, selectPodIps } from './network.js';
 import { makeSandboxName, type SandboxMetadata } from './sandbox.js';
@@ -168,5 +169,34 @@ describe('ListPodSandbox filters', () => {
       ids({ id: 'bbb', state: { state: PodSandboxState.SANDBOX_NOTREADY }, labelSelector: {} }),
       [],
     );
+  });
+});
+
+describe('verbose info JSON as Go marshals the CRI types', () => {
+  test('snake_case, omitempty, int64 as numbers, map keys kept', () => {
+    assert.deepEqual(goJson(config), {
+      metadata: { name: 'web', uid: 'u-1', namespace: 'default', attempt: 2 },
+      hostname: 'web-host',
+      log_directory: '/var/log/pods/web',
+      dns_config: {
+        servers: ['10.0.0.10'],
+        searches: ['svc.local', 'local'],
+        options: ['ndots:5'],
+      },
+      port_mappings: [
+        { protocol: 1, container_port: 53, host_port: 5353, host_ip: '127.0.0.1' },
+        { container_port: 80 },
+      ],
+      labels: { app: 'web' },
+      annotations: { a: 'b' },
+      linux: {
+        cgroup_parent: '/kubepods/pod-u-1',
+        sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        security_context: {
+          namespace_options: { pid: 2 },
+          run_as_user: { value: 1000 },
+        },
+      },
+    });
   });
 });
