@@ -371,18 +371,24 @@ export class ContainerService {
       const io = c.io;
       if (!io) throw failedPrecondition(`container ${JSON.stringify(id)} has no IO`);
       const rootfs = await this.snapshotter(record.snapshotter).mounts(ctx, record.snapshotKey);
-      await io.startLogging(c.metadata.logPath || undefined);
-      const created = await this.opts.tasks.create(ctx, id, {
-        spec: record.spec,
-        runtime: record.runtime.name,
-        ...(record.runtime.options && { runtimeOptions: record.runtime.options }),
-        rootfs,
-        io: io.io,
-      });
-      task = created.task;
-      const exited = task.wait(this.lifeCtx(ctx.log));
+      // The log opens while the task is created: output waits in the FIFOs until it is read.
+      const [logging, creating] = await Promise.allSettled([
+        io.startLogging(c.metadata.logPath || undefined),
+        this.opts.tasks.create(ctx, id, {
+          spec: record.spec,
+          runtime: record.runtime.name,
+          ...(record.runtime.options && { runtimeOptions: record.runtime.options }),
+          rootfs,
+          io: io.io,
+        }),
+      ]);
+      if (creating.status === 'fulfilled') task = creating.value.task;
+      if (logging.status === 'rejected') throw logging.reason;
+      if (creating.status === 'rejected') throw creating.reason;
+      const created = creating.value;
+      const exited = created.task.wait(this.lifeCtx(ctx.log));
       exited.catch(() => {});
-      await task.start(ctx);
+      await created.task.start(ctx);
       await c.status.updateSync((s) => ({ ...s, pid: created.pid, startedAt: nowNanos() }));
       this.monitor(c, exited);
       return {};
