@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { Options } from '../api/containerd/runc/options/oci.js';
+import { ContainerState } from '../api/k8s/cri/runtime/v1/api.js';
 import { CniNetworks } from '../cni/index.js';
 import type { AnyValue } from '../core/containers/index.js';
-import { invalidArgument, notFound } from '../core/errdefs/index.js';
+import { invalidArgument, isNotFound, notFound } from '../core/errdefs/index.js';
 import type { ImageStores } from '../core/transfer/index.js';
 import {
   ContainersServiceKey,
@@ -192,7 +193,34 @@ export const criPlugin: Registration<GrpcService[]> = {
       snapshotter: snapshotterName,
       log: ic.log.child({ part: 'containers' }),
     });
-    sandboxes.podContainers = containers;
+    const cs = containers;
+    sandboxes.podContainers = {
+      stopAll: (ctx, id) => cs.stopAll(ctx, id),
+      removeAll: (ctx, id) => cs.removeAll(ctx, id),
+      async stats(ctx, id) {
+        const filter = { id: '', podSandboxId: id, labelSelector: {} };
+        return (await cs.listContainerStats(ctx, { filter })).stats;
+      },
+      async processCount(ctx, id) {
+        const running = cs.listContainers(ctx, {
+          filter: {
+            id: '',
+            podSandboxId: id,
+            state: { state: ContainerState.CONTAINER_RUNNING },
+            labelSelector: {},
+          },
+        }).containers;
+        let n = 0;
+        for (const c of running) {
+          try {
+            n += (await tasks.get(ctx, c.id).pids(ctx)).length;
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
+        return n;
+      },
+    };
     const ctx = { namespace: CRI_NAMESPACE, signal: background.signal, log: ic.log };
     try {
       await sandboxes.recover();

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type {
+  ContainerStats,
+  NetworkInterfaceUsage,
   PodSandbox,
   PodSandboxConfig,
   PodSandboxFilter,
+  PodSandboxStats,
+  PodSandboxStatsFilter,
   PodSandboxStatus,
 } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { AnyValue, Container, ContainerStore } from '../../core/containers/index.js';
@@ -21,6 +25,7 @@ import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { Task, TaskManager } from '../../core/tasks/index.js';
+import { nowNanos } from '../../core/time/index.js';
 import { createNetns, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { buildSandboxSpec, realSpecHost, type SpecOptions } from '../opts/index.js';
@@ -36,6 +41,13 @@ import {
   SANDBOX_METADATA_EXTENSION,
 } from './metadata.js';
 import { POD_IF_NAME, type PodNetworks, podNetworkRequest, selectPodIps } from './network.js';
+import {
+  noCgroupParent,
+  type PodCgroupSample,
+  parseNetDev,
+  samplePodCgroup,
+  toCriUsage,
+} from './pod-stats.js';
 import { dialHost, dialInNetns, pipeBoth } from './port-forward.js';
 import { makeSandboxName, Sandbox, type SandboxMetadata } from './sandbox.js';
 import { toCriSandbox, toCriSandboxStatus, verboseSandboxInfo } from './status.js';
@@ -59,6 +71,10 @@ const STOP_WAIT_MS = 10_000;
 export interface PodContainers {
   stopAll(ctx: OpContext, sandboxId: string): Promise<void>;
   removeAll(ctx: OpContext, sandboxId: string): Promise<void>;
+  /** The stats of the pod's containers (for PodSandboxStats). */
+  stats?(ctx: OpContext, sandboxId: string): Promise<ContainerStats[]>;
+  /** The processes of the pod's running containers (PodSandboxStats' process count). */
+  processCount?(ctx: OpContext, sandboxId: string): Promise<number>;
 }
 
 /** The runtime of a runtime handler (the CRI config's `containerd.runtimes`). */
@@ -101,6 +117,8 @@ export class SandboxManager {
   /** Set by the plugin once the container part exists. */
   podContainers: PodContainers | undefined;
   readonly #locks = new Map<string, Promise<void>>();
+  /** Each pod's last cgroup sample, for the CPU rate. */
+  readonly #podSamples = new Map<string, PodCgroupSample>();
   readonly #bg: OpContext;
 
   constructor(private readonly opts: SandboxManagerOptions) {
@@ -462,6 +480,7 @@ export class SandboxManager {
       await ignoreNotFound(this.opts.snapshotter.remove(ctx, sb.id));
       this.store.delete(sb.id);
       this.names.releaseByKey(sb.id);
+      this.#podSamples.delete(sb.id);
     });
   }
 
@@ -506,6 +525,98 @@ export class SandboxManager {
         return undefined;
       }
     });
+  }
+
+  /**
+   * PodSandboxStats: a READY pod with a cgroup parent (kubelet always gives
+   * one; containerd refuses without) gets its cgroup's CPU and memory, eth0
+   * traffic, its containers' process count and their stats.
+   */
+  async podStats(ctx: OpContext, idOrPrefix: string): Promise<PodSandboxStats> {
+    const sb = this.store.sandbox(idOrPrefix);
+    if (sb.status.state !== 'ready') {
+      throw failedPrecondition(
+        `failed to get pod sandbox stats since sandbox container ${JSON.stringify(sb.id)} is not in ready state`,
+      );
+    }
+    const m = sb.metadata;
+    const parent = m.config.linux?.cgroupParent ?? '';
+    if (parent === '') throw noCgroupParent(sb.id);
+    const sample = samplePodCgroup(parent, nowNanos());
+    const { cpu, memory } = toCriUsage(sample, this.#podSamples.get(sb.id));
+    this.#podSamples.set(sb.id, sample);
+    let defaultInterface: NetworkInterfaceUsage | undefined;
+    if (m.netnsPath !== '' && sb.status.pid > 0) {
+      try {
+        defaultInterface = parseNetDev(
+          readFileSync(`/proc/${sb.status.pid}/net/dev`, 'utf8'),
+          POD_IF_NAME,
+        );
+      } catch (err) {
+        this.opts.log.debug({ err, sandbox: sb.id }, 'reading the pod network counters');
+      }
+    }
+    const pc = this.podContainers;
+    const [containers, processes] = await Promise.all([
+      pc?.stats?.(ctx, sb.id) ?? Promise.resolve([]),
+      pc?.processCount?.(ctx, sb.id) ?? Promise.resolve(0),
+    ]);
+    return {
+      attributes: {
+        id: sb.id,
+        metadata: m.config.metadata,
+        labels: m.config.labels,
+        annotations: m.config.annotations,
+      },
+      linux: {
+        cpu,
+        memory,
+        ...(m.netnsPath !== '' && {
+          network: {
+            timestamp: sample.timestamp,
+            ...(defaultInterface && { defaultInterface }),
+            interfaces: [],
+          },
+        }),
+        process: { timestamp: sample.timestamp, processCount: { value: BigInt(processes) } },
+        containers,
+      },
+    };
+  }
+
+  /**
+   * ListPodSandboxStats: the stats of every pod the filter selects (id or
+   * prefix, labels) that has them; a NOTREADY pod or one without a cgroup
+   * parent is left out rather than failing the list.
+   */
+  async listPodStats(
+    ctx: OpContext,
+    filter: PodSandboxStatsFilter | undefined,
+  ): Promise<PodSandboxStats[]> {
+    const picked = filterSandboxes(
+      this.list(undefined),
+      filter && { id: filter.id, labelSelector: filter.labelSelector },
+      (prefix) => {
+        try {
+          return this.store.sandbox(prefix).id;
+        } catch {
+          return undefined;
+        }
+      },
+    );
+    const out: PodSandboxStats[] = [];
+    for (const item of picked) {
+      const sb = this.store.sandbox(item.id);
+      if (sb.status.state !== 'ready' || (sb.metadata.config.linux?.cgroupParent ?? '') === '')
+        continue;
+      try {
+        out.push(await this.podStats(ctx, sb.id));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        // Its cgroup is gone (the pod stopping meanwhile).
+      }
+    }
+    return out;
   }
 
   /**

@@ -1,6 +1,10 @@
 import type {
   ListPodSandboxRequest,
   ListPodSandboxResponse,
+  ListPodSandboxStatsRequest,
+  ListPodSandboxStatsResponse,
+  PodSandboxStatsRequest,
+  PodSandboxStatsResponse,
   PodSandboxStatusRequest,
   PodSandboxStatusResponse,
   PortForwardRequest,
@@ -54,6 +58,16 @@ export function sandboxHandlers(
     ListPodSandbox: unary(
       (_ctx, req: ListPodSandboxRequest): ListPodSandboxResponse => ({
         items: sandboxes.list(req.filter),
+      }),
+    ),
+    PodSandboxStats: unary(
+      async (ctx, req: PodSandboxStatsRequest): Promise<PodSandboxStatsResponse> => ({
+        stats: await sandboxes.podStats(ctx, req.podSandboxId),
+      }),
+    ),
+    ListPodSandboxStats: unary(
+      async (ctx, req: ListPodSandboxStatsRequest): Promise<ListPodSandboxStatsResponse> => ({
+        stats: await sandboxes.listPodStats(ctx, req.filter),
       }),
     ),
     PortForward: unary((_ctx, req: PortForwardRequest): PortForwardResponse => {
