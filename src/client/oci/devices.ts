@@ -9,8 +9,11 @@ import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { invalidArgument } from '../../core/errdefs/index.js';
+import { major, minor } from '../../core/oci/index.js';
 import { ensureLinux, ensureResources } from './process.js';
 import type { LinuxDevice, SpecOpt } from './types.js';
+
+export { major, minor } from '../../core/oci/index.js';
 
 const S_IFMT = 0o170000n;
 const S_IFBLK = 0o060000n;
@@ -19,16 +22,6 @@ const S_IFIFO = 0o010000n;
 
 /** Directories of /dev that hold no devices of the container's own (containerd skips them). */
 const SKIPPED_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
-
-/** The major number of a Linux device number (glibc's encoding, as Go's unix.Major). */
-export function major(dev: bigint): number {
-  return Number(((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n));
-}
-
-/** The minor number of a Linux device number (as Go's unix.Minor). */
-export function minor(dev: bigint): number {
-  return Number((dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n));
-}
 
 /**
  * The device node at `path` (not following a final symlink), as the spec

@@ -8,6 +8,7 @@
  */
 import type { ContainerConfig } from '../../api/k8s/cri/runtime/v1/api.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
+import { major, minor } from '../../core/oci/index.js';
 import { resourcesOf } from './defaults.js';
 import { goFsError } from './security-profile.js';
 import type { FileStat, OciDevice, OciSpec, SpecHost } from './types.js';
@@ -21,15 +22,7 @@ const S_IFLNK = 0o120000;
 /** Directories of /dev that hold nothing of the container's (containerd skips them). */
 const SKIPPED_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
 
-/** The major number of a Linux device number (glibc's encoding, Go's unix.Major). */
-export function major(dev: bigint): number {
-  return Number(((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n));
-}
-
-/** The minor number of a Linux device number (Go's unix.Minor). */
-export function minor(dev: bigint): number {
-  return Number((dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n));
-}
+export { major, minor } from '../../core/oci/index.js';
 
 /** The device `st` describes; undefined when it is no block, char or fifo node. */
 export function deviceOf(path: string, st: FileStat): OciDevice | undefined {
