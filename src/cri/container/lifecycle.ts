@@ -1,3 +1,9 @@
+/**
+ * @module
+ * StartContainer and StopContainer, and the exit monitor every running container has: when its task
+ * exits, the output is drained, the task deleted (its shim goes) and the exit recorded; `/tasks/oom`
+ * events mark a container `OOMKilled`.
+ */
 import { TaskOOM } from '../../api/containerd/events/task.js';
 import {
   ContainerState,

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * Recovery after a restart (containerd's loadContainer): the store rebuilt from the container records
+ * and status files.
+ */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContainerState } from '../../api/k8s/cri/runtime/v1/api.js';

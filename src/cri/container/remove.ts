@@ -1,3 +1,8 @@
+/**
+ * @module
+ * RemoveContainer, and stopping or removing all of a pod's containers (StopPodSandbox,
+ * RemovePodSandbox).
+ */
 import { rm } from 'node:fs/promises';
 import { ContainerState, type RemoveContainerRequest } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { Container as ContainerRecord } from '../../core/containers/index.js';

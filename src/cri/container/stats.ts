@@ -1,3 +1,7 @@
+/**
+ * @module
+ * ContainerStats and ListContainerStats.
+ */
 import type {
   ContainerStats,
   ContainerStatsRequest,

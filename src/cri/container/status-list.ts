@@ -1,3 +1,7 @@
+/**
+ * @module
+ * ContainerStatus, ListContainers and UpdateContainerResources.
+ */
 import {
   ContainerConfig,
   ContainerState,

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * Recovery after a restart (containerd's loadSandbox): the store rebuilt from the sandbox records,
+ * pause tasks monitored again, orphaned directories and netns removed.
+ */
 import { join } from 'node:path';
 import type { Container } from '../../core/containers/index.js';
 import { isNotFound } from '../../core/errdefs/index.js';

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * PodSandboxStats and ListPodSandboxStats (the cgroup and /proc sampling is in pod-stats.ts).
+ */
 import { readFileSync } from 'node:fs';
 import type {
   NetworkInterfaceUsage,

@@ -1,3 +1,7 @@
+/**
+ * @module
+ * PodSandboxStatus and ListPodSandbox.
+ */
 import type {
   PodSandbox,
   PodSandboxFilter,

@@ -1,3 +1,8 @@
+/**
+ * @module
+ * StopPodSandbox and RemovePodSandbox: the pod's containers, the pause task, the network and the
+ * netns, then the record, the snapshot and the directories.
+ */
 import { existsSync } from 'node:fs';
 import { isNotFound, newError } from '../../core/errdefs/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
