@@ -9,29 +9,28 @@
  * docker-registry that a hosts.toml mirrors registry.k8s.io to.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Berthd } from '../helpers/berthd.js';
+import { writeMirrors } from '../helpers/cri.js';
+import {
+  processAlive as alive,
+  buildPauseImage,
+  crictlE2eSkip,
+  crictlFor,
+  e2eCriConfigToml,
+  runTeardown,
+} from '../helpers/cri-e2e.js';
 import { ctr } from '../helpers/ctr.js';
 import { waitFor } from '../helpers/daemon.js';
 import { buildImage, busyboxImage, pushImage } from '../helpers/images.js';
 import { Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
-const CRICTL = '/var/tmp/cri-tools-1.26.1/bin/crictl';
-const PAUSE_C = '/work/shared/tools/cri-tools/src/pause.c';
 const BUSYBOX_REF = 'registry.k8s.io/e2e-test-images/busybox:berth-test';
-const isRoot = process.getuid?.() === 0;
-const skip = !isRoot
-  ? 'needs root'
-  : !existsSync(CRICTL)
-    ? `${CRICTL} is not built`
-    : !existsSync(PAUSE_C)
-      ? `${PAUSE_C} is missing`
-      : false;
+const skip = crictlE2eSkip();
 
 describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
   let dir: TempDir;
@@ -42,27 +41,7 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
   let podJson = '';
   let logDir = '';
 
-  const crictl = (args: string[], timeout = 60_000) => {
-    const r = spawnSync(
-      CRICTL,
-      [
-        '--runtime-endpoint',
-        `unix://${berthd.socket}`,
-        '--image-endpoint',
-        `unix://${berthd.socket}`,
-        '--timeout',
-        '30s',
-        ...args,
-      ],
-      { encoding: 'utf8', timeout },
-    );
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const crictlOk = (args: string[]) => {
-    const r = crictl(args);
-    assert.equal(r.code, 0, `crictl ${args.join(' ')}: ${r.stderr}\n${berthd.output.slice(-4000)}`);
-    return r.stdout.trim();
-  };
+  const { crictl, crictlOk } = crictlFor(() => berthd);
   const containerJson = (name: string, command: string[], extra: Record<string, unknown> = {}) => {
     const path = join(dir.path, `ctr-${name}.json`);
     writeFileSync(
@@ -102,49 +81,21 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
     crictlOk(['ps', '-a', '-q', '--no-trunc', ...args])
       .split('\n')
       .filter((l) => l !== '');
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   before(async () => {
     dir = tempDir('berth-cri-ctr-');
     logDir = join(dir.path, 'logs');
     // The pause image: cri-tools' pause.c, static; the container image: static busybox.
-    const pauseBin = join(dir.path, 'pause');
-    execFileSync('gcc', ['-static', '-O2', '-o', pauseBin, PAUSE_C]);
-    const pause = await buildImage(dir, {
-      layers: [{ entries: [{ type: 'file', path: 'pause', from: pauseBin, mode: 0o755 }] }],
-      config: { entrypoint: ['/pause'], user: '65535:65535' },
-    });
+    const pause = await buildPauseImage(dir);
     const busybox = await buildImage(join(dir.path, 'bb'), busyboxImage());
     registry = await Registry.start(dir);
     await pushImage(registry, pause.layout, pause.tag, 'pause:3.6');
     await pushImage(registry, busybox.layout, busybox.tag, 'e2e-test-images/busybox:berth-test');
     const certs = join(dir.path, 'certs.d');
-    mkdirSync(join(certs, 'registry.k8s.io'), { recursive: true });
-    writeFileSync(
-      join(certs, 'registry.k8s.io', 'hosts.toml'),
-      `server = "${registry.url}"\n\n[host."${registry.url}"]\n  capabilities = ["pull", "resolve"]\n`,
-    );
+    writeMirrors(certs, ['registry.k8s.io'], registry.url);
     const confDir = join(dir.path, 'net.d');
     mkdirSync(confDir);
-    configToml = `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.6"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "${confDir}"
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "${certs}"
-`;
+    configToml = e2eCriConfigToml({ cniBinDir: '/usr/lib/cni', confDir, certsDir: certs });
     berthd = await Berthd.start({ dir: tempDir('berth-cri-ctr-d-'), configToml });
     podJson = join(dir.path, 'pod.json');
     writeFileSync(
@@ -161,7 +112,7 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
   });
 
   after(async () => {
-    const steps: [string, () => unknown][] = [
+    await runTeardown([
       [
         'pods',
         () => {
@@ -174,14 +125,7 @@ describe('CRI containers (crictl)', { skip, concurrency: false }, () => {
       ['berthd', () => berthd?.cleanup()],
       ['registry', () => registry?.stop()],
       ['dir', () => dir?.remove()],
-    ];
-    for (const [what, fn] of steps) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`cleanup ${what}: ${(err as Error).message}`);
-      }
-    }
+    ]);
   });
 
   let tickerId = '';

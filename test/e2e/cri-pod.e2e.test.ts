@@ -17,6 +17,16 @@ import { after, before, describe, test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
 import { RuntimeServiceClient } from '../../src/api/k8s/cri/runtime/v1/api.js';
 import { Berthd } from '../helpers/berthd.js';
+import { writeMirrors } from '../helpers/cri.js';
+import {
+  processAlive as alive,
+  buildPauseImage,
+  CRICTL,
+  crictlE2eSkip,
+  crictlFor,
+  e2eCriConfigToml,
+  runTeardown,
+} from '../helpers/cri-e2e.js';
 import { ctr } from '../helpers/ctr.js';
 import {
   BUSYBOX_APPLETS,
@@ -28,19 +38,10 @@ import {
 import { freePort, Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
-const CRICTL = '/var/tmp/cri-tools-1.26.1/bin/crictl';
-const PAUSE_C = '/work/shared/tools/cri-tools/src/pause.c';
 const CNI_BIN = '/usr/lib/cni';
-const isRoot = process.getuid?.() === 0;
-const skip = !isRoot
-  ? 'needs root'
-  : !existsSync(CRICTL)
-    ? `${CRICTL} is not built`
-    : !existsSync(PAUSE_C)
-      ? `${PAUSE_C} is missing`
-      : !existsSync(join(CNI_BIN, 'bridge'))
-        ? 'CNI plugins are not installed'
-        : false;
+const skip = crictlE2eSkip([
+  [!existsSync(join(CNI_BIN, 'bridge')), 'CNI plugins are not installed'],
+]);
 
 /** A bridge and /24 of this test's own, named from its pid. */
 const tag = (process.pid % 0xffff).toString(16);
@@ -65,27 +66,7 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
   let configToml: string;
   let bridgeMade = false;
 
-  const crictl = (args: string[]) => {
-    const r = spawnSync(
-      CRICTL,
-      [
-        '--runtime-endpoint',
-        `unix://${berthd.socket}`,
-        '--image-endpoint',
-        `unix://${berthd.socket}`,
-        '--timeout',
-        '30s',
-        ...args,
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
-  const crictlOk = (args: string[]) => {
-    const r = crictl(args);
-    assert.equal(r.code, 0, `crictl ${args.join(' ')}: ${r.stderr}\n${berthd.output.slice(-4000)}`);
-    return r.stdout.trim();
-  };
+  const { crictl, crictlOk } = crictlFor(() => berthd);
   const podConfig = (name: string, extra: Record<string, unknown> = {}) => {
     const path = join(dir.path, `pod-${name}.json`);
     writeFileSync(
@@ -172,14 +153,6 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
       client.close();
     }
   };
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
 
   before(async () => {
     dir = tempDir('berth-cri-pod-');
@@ -194,12 +167,7 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     writeConflist([bridgePlugin()]);
 
     // The pause image: cri-tools' pause.c, static.
-    const pauseBin = join(dir.path, 'pause');
-    execFileSync('gcc', ['-static', '-O2', '-o', pauseBin, PAUSE_C]);
-    const built = await buildImage(dir, {
-      layers: [{ entries: [{ type: 'file', path: 'pause', from: pauseBin, mode: 0o755 }] }],
-      config: { entrypoint: ['/pause'], user: '65535:65535' },
-    });
+    const built = await buildPauseImage(dir);
     registry = await Registry.start(dir);
     await pushImage(registry, built.layout, built.tag, 'pause:3.6');
     // A busybox with httpd for the port-forward test.
@@ -209,25 +177,14 @@ describe('CRI pod sandboxes (crictl)', { skip, concurrency: false }, () => {
     );
     await pushImage(registry, web.layout, web.tag, 'busybox:web');
     const certs = join(dir.path, 'certs.d');
-    mkdirSync(join(certs, 'registry.k8s.io'), { recursive: true });
-    writeFileSync(
-      join(certs, 'registry.k8s.io', 'hosts.toml'),
-      `server = "${registry.url}"\n\n[host."${registry.url}"]\n  capabilities = ["pull", "resolve"]\n`,
-    );
+    writeMirrors(certs, ['registry.k8s.io'], registry.url);
 
-    configToml = `version = 2
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.6"
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${join(dir.path, 'cni-bin')}"
-    conf_dir = "${confDir}"
-    max_conf_num = 1
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = "${certs}"
-`;
+    configToml = e2eCriConfigToml({
+      cniBinDir: join(dir.path, 'cni-bin'),
+      confDir,
+      certsDir: certs,
+      maxConfNum: 1,
+    });
     // bin_dir: the stock plugins plus one that fails ADD (for the failure test).
     const bin = join(dir.path, 'cni-bin');
     mkdirSync(bin);
@@ -251,7 +208,7 @@ exit 0
 
   after(async () => {
     // Every step runs, whatever failed before it.
-    const steps: [string, () => unknown][] = [
+    await runTeardown([
       [
         'pods',
         () => {
@@ -263,14 +220,7 @@ exit 0
       ['registry', () => registry?.stop()],
       ['bridge', () => bridgeMade && spawnSync('ip', ['link', 'del', BRIDGE])],
       ['dir', () => dir?.remove()],
-    ];
-    for (const [what, fn] of steps) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`cleanup ${what}: ${(err as Error).message}`);
-      }
-    }
+    ]);
   });
 
   let podId = '';

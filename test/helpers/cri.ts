@@ -128,11 +128,27 @@ export function criConfigToml(o: CriConfigOptions): string {
 
 /** A hosts.toml sending every pull of `host` (path kept) to `registry`, with no fallback upstream. */
 export function mirrorHostsToml(registry: string): string {
-  return `server = "http://${registry}"
+  return hostsTomlFor(`http://${registry}`);
+}
 
-[host."http://${registry}"]
+function hostsTomlFor(url: string): string {
+  return `server = "${url}"
+
+[host."${url}"]
   capabilities = ["pull", "resolve"]
 `;
+}
+
+/** `<certsDir>/<host>/hosts.toml` for each of `hosts`, mirroring them to `registryUrl` (`http://...`). */
+export function writeMirrors(
+  certsDir: string,
+  hosts: readonly string[],
+  registryUrl: string,
+): void {
+  for (const host of hosts) {
+    mkdirSync(join(certsDir, host), { recursive: true });
+    writeFileSync(join(certsDir, host, 'hosts.toml'), hostsTomlFor(registryUrl));
+  }
 }
 
 export interface CriEnvOptions {
@@ -172,10 +188,7 @@ export class CriEnv {
       mkdirSync(p('registry'));
       registry = await Registry.start(dir, { storage: tools.registryStorage });
       const certsDir = p('certs.d');
-      for (const host of MIRRORED_REGISTRIES) {
-        mkdirSync(join(certsDir, host), { recursive: true });
-        writeFileSync(join(certsDir, host, 'hosts.toml'), mirrorHostsToml(registry.host));
-      }
+      writeMirrors(certsDir, MIRRORED_REGISTRIES, registry.url);
       const confDir = p('net.d');
       mkdirSync(confDir, { recursive: true });
       mkdirSync(p('ipam'), { recursive: true });

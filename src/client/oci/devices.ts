@@ -9,26 +9,11 @@ import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { invalidArgument } from '../../core/errdefs/index.js';
+import { deviceFromStat, SKIPPED_DEV_DIRS } from '../../core/oci/index.js';
 import { ensureLinux, ensureResources } from './process.js';
 import type { LinuxDevice, SpecOpt } from './types.js';
 
-const S_IFMT = 0o170000n;
-const S_IFBLK = 0o060000n;
-const S_IFCHR = 0o020000n;
-const S_IFIFO = 0o010000n;
-
-/** Directories of /dev that hold no devices of the container's own (containerd skips them). */
-const SKIPPED_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
-
-/** The major number of a Linux device number (glibc's encoding, as Go's unix.Major). */
-export function major(dev: bigint): number {
-  return Number(((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n));
-}
-
-/** The minor number of a Linux device number (as Go's unix.Minor). */
-export function minor(dev: bigint): number {
-  return Number((dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n));
-}
+export { major, minor } from '../../core/oci/index.js';
 
 /**
  * The device node at `path` (not following a final symlink), as the spec
@@ -43,18 +28,12 @@ export async function deviceFromPath(path: string): Promise<LinuxDevice> {
 
 /** The device `st` describes, undefined if it is not a block, char or fifo node. */
 function toDevice(path: string, st: BigIntStats): LinuxDevice | undefined {
-  const kind = st.mode & S_IFMT;
-  const type = kind === S_IFBLK ? 'b' : kind === S_IFCHR ? 'c' : kind === S_IFIFO ? 'p' : undefined;
-  if (!type) return undefined;
-  return {
-    path,
-    type,
-    major: major(st.rdev),
-    minor: minor(st.rdev),
-    fileMode: Number(st.mode & ~S_IFMT),
+  return deviceFromStat(path, {
+    mode: Number(st.mode),
+    rdev: st.rdev,
     uid: Number(st.uid),
     gid: Number(st.gid),
-  };
+  });
 }
 
 /**
@@ -78,7 +57,7 @@ export async function devicesAt(path: string, containerPath = ''): Promise<Linux
     const full = join(path, entry.name);
     const renamed = containerPath ? join(containerPath, basename(entry.name)) : '';
     if (entry.isDirectory()) {
-      if (SKIPPED_DIRS.has(entry.name)) continue;
+      if (SKIPPED_DEV_DIRS.has(entry.name)) continue;
       try {
         out.push(...(await devicesAt(full, renamed)));
       } catch (err) {

@@ -5,6 +5,7 @@
  * containerd's option of the same name changes the spec.
  */
 import { readFile } from 'node:fs/promises';
+import { capabilitiesOf, KNOWN_CAPABILITIES } from '../../core/oci/index.js';
 import {
   ensureCapabilities,
   ensureLinux,
@@ -15,62 +16,7 @@ import {
 import { compose } from './spec.js';
 import type { LinuxDeviceCgroup, SpecOpt } from './types.js';
 
-/** Every capability Linux knows, by bit number (containerd's pkg/cap list, Linux 5.9). */
-export const KNOWN_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
-
-/** The names of the capabilities set in a capability bitmap; unknown bits are left out. */
-export function capabilitiesOf(bitmap: bigint): string[] {
-  const out: string[] = [];
-  for (let bit = 0; bit < 64; bit++) {
-    if ((bitmap >> BigInt(bit)) & 1n) {
-      const name = KNOWN_CAPABILITIES[bit];
-      if (name) out.push(name);
-    }
-  }
-  return out;
-}
+export { capabilitiesOf, KNOWN_CAPABILITIES } from '../../core/oci/index.js';
 
 /** The effective capabilities of this (the client's) process, from /proc/self/status. */
 export async function currentCapabilities(): Promise<string[]> {

@@ -11,57 +11,20 @@ import { readFile } from 'node:fs/promises';
 import type { Provider } from '../../core/content/index.js';
 import { failedPrecondition, invalidArgument } from '../../core/errdefs/index.js';
 import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
-import { defaultMounts } from './mounts.js';
-import type {
-  LinuxNamespace,
-  Spec,
-  SpecClient,
-  SpecContainer,
-  SpecImage,
-  SpecOpt,
-} from './types.js';
+import { DEFAULT_PATH_ENV, defaultLinuxSpec } from '../../core/oci/index.js';
+import type { Spec, SpecClient, SpecContainer, SpecImage, SpecOpt } from './types.js';
 
 /** The runtime-spec version the specs are written for (containerd 1.7 vendors runtime-spec 1.1.0). */
 export const OCI_VERSION = '1.1.0';
 
-/** The root filesystem's path, relative to the bundle. */
-export const DEFAULT_ROOTFS_PATH = 'rootfs';
+export {
+  DEFAULT_ROOTFS_PATH,
+  defaultUnixCaps,
+  defaultUnixNamespaces,
+} from '../../core/oci/index.js';
 
 /** The environment a Linux process gets when the image sets none. */
-export const DEFAULT_UNIX_ENV: readonly string[] = [
-  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-];
-
-/** Capabilities every default container has (bounding, permitted and effective). */
-export function defaultUnixCaps(): string[] {
-  return [
-    'CAP_CHOWN',
-    'CAP_DAC_OVERRIDE',
-    'CAP_FSETID',
-    'CAP_FOWNER',
-    'CAP_MKNOD',
-    'CAP_NET_RAW',
-    'CAP_SETGID',
-    'CAP_SETUID',
-    'CAP_SETFCAP',
-    'CAP_SETPCAP',
-    'CAP_NET_BIND_SERVICE',
-    'CAP_SYS_CHROOT',
-    'CAP_KILL',
-    'CAP_AUDIT_WRITE',
-  ];
-}
-
-/** The namespaces a default container gets new instances of (no user or cgroup namespace). */
-export function defaultUnixNamespaces(): LinuxNamespace[] {
-  return [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-    { type: 'network' },
-  ];
-}
+export const DEFAULT_UNIX_ENV: readonly string[] = [DEFAULT_PATH_ENV];
 
 /**
  * containerd's default Linux spec for container `id` in `namespace`: root
@@ -72,41 +35,11 @@ export function defaultUnixNamespaces(): LinuxNamespace[] {
  */
 export function defaultUnixSpec(namespace: string, id: string): Spec {
   if (namespace === '') throw failedPrecondition('namespace is required');
-  return {
+  return defaultLinuxSpec({
     ociVersion: OCI_VERSION,
-    process: {
-      user: { uid: 0, gid: 0 },
-      cwd: '/',
-      capabilities: {
-        bounding: defaultUnixCaps(),
-        effective: defaultUnixCaps(),
-        permitted: defaultUnixCaps(),
-      },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: DEFAULT_ROOTFS_PATH },
-    mounts: defaultMounts(),
-    linux: {
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      cgroupsPath: cgroupsPathOf(namespace, id),
-      namespaces: defaultUnixNamespaces(),
-      maskedPaths: [
-        '/proc/acpi',
-        '/proc/asound',
-        '/proc/kcore',
-        '/proc/keys',
-        '/proc/latency_stats',
-        '/proc/timer_list',
-        '/proc/timer_stats',
-        '/proc/sched_debug',
-        '/sys/firmware',
-        '/sys/devices/virtual/powercap',
-        '/proc/scsi',
-      ],
-      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-    },
-  };
+    cgroupsPath: cgroupsPathOf(namespace, id),
+    maskPowercap: true,
+  });
 }
 
 /** `/<namespace>/<id>`, cleaned as Go's filepath.Join cleans it. */

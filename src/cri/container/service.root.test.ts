@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   symlinkSync,
   writeFileSync,
@@ -15,8 +13,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mountsUnder, waitFor } from '../../../test/helpers/daemon.js';
 import { imageStores, type TestStores } from '../../../test/helpers/image-stores.js';
-import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
-import { Empty } from '../../api/google/protobuf/empty.js';
 import {
   ContainerConfig,
   ContainerState,
@@ -32,10 +28,16 @@ import {
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import { SqliteContainerStore } from '../../metadata/index.js';
-import { ShimManager } from '../../runtime/v2/manager.js';
-import { unmountAll } from '../../sys/mount.js';
-import { removeTree } from '../../sys/remove-tree.js';
-import { TtrpcServer } from '../../ttrpc/index.js';
+import type { ShimManager } from '../../runtime/v2/manager.js';
+import {
+  listenForwardedEvents,
+  cgroupMemoryLimit as memoryLimit,
+  realShimSkip,
+  removeShimTestDir,
+  shimManagerIn,
+  stopShims,
+} from '../../runtime/v2/testing/real-shim.js';
+import type { TtrpcServer } from '../../ttrpc/index.js';
 import { hostSpecFacts, realSpecHost } from '../opts/index.js';
 import type { ResolvedImage, SandboxInfo } from './deps.js';
 import { CONTAINER_KIND_LABEL, CONTAINER_METADATA_EXTENSION } from './metadata.js';
@@ -47,14 +49,11 @@ import { ContainerService, K8S_NAMESPACE } from './service.js';
  * builder and the CRI container IO; sandboxes and images are the test's
  * (a "pod" whose namespaces are this process's). Root only.
  */
-const root = process.getuid?.() === 0;
-const SHIM = '/usr/bin/containerd-shim-runc-v2';
-const available = root && existsSync(SHIM) && existsSync('/bin/busybox');
 const CHAIN = 'sha256:chain-busybox';
 const DIGEST_REF = `localhost/busybox@sha256:${'0'.repeat(64)}`;
 
 describe('ContainerService with the real runc shim', {
-  skip: !available && 'needs root, runc shim, busybox',
+  skip: realShimSkip(),
 }, () => {
   let dir: string;
   let stores: TestStores;
@@ -115,22 +114,10 @@ describe('ContainerService with the real runc shim', {
   };
 
   const service = async (): Promise<ContainerService> => {
-    const m = new ShimManager({
+    const m = await shimManagerIn(dir, {
       roots: { state: join(dir, 'state', 'runtime'), root: join(dir, 'root', 'runtime') },
-      binary: {
-        address: join(dir, 'daemon.sock'),
-        ttrpcAddress: join(dir, 'daemon.sock.ttrpc'),
-        publishBinary: '/bin/true',
-        paths: {},
-        debug: false,
-        timeoutMs: 30_000,
-      },
-      runcRoot: join(dir, 'runc'),
-      events: { taskExit: () => {}, taskDelete: () => {} },
-      log: nullLogger,
     });
     managers.push(m);
-    await m.load();
     const s = new ContainerService({
       rootDir: join(dir, 'root', 'cri'),
       stateDir: join(dir, 'state', 'cri'),
@@ -234,35 +221,15 @@ describe('ContainerService with the real runc shim', {
       User: 'nobody',
       Volumes: { '/data': {} },
     });
-    events = new TtrpcServer({ log: nullLogger });
-    events.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload) => {
-      ForwardRequest.decode(payload);
-      return Empty.encode({}).finish();
-    });
-    await events.listen(join(dir, 'daemon.sock.ttrpc'));
+    events = await listenForwardedEvents(dir);
   });
 
   after(async () => {
     for (const s of services) await s.close();
-    for (const m of managers) {
-      for (const t of m.list(ctx)) {
-        const exited = t.wait(ctx).catch(() => undefined);
-        await t.kill(ctx, 9, true).catch(() => {});
-        await exited;
-        await m.delete(ctx, t.id).catch(() => {});
-      }
-      await m.close();
-    }
-    const runcRoot = join(dir, 'runc', K8S_NAMESPACE);
-    if (existsSync(runcRoot)) {
-      for (const id of readdirSync(runcRoot)) {
-        spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
-      }
-    }
+    await stopShims(ctx, dir, managers);
     await events.close();
     await stores.close();
-    unmountAll(join(dir, 'state'));
-    removeTree(dir, tmpdir());
+    removeShimTestDir(dir);
   });
 
   it('creates, starts, logs, execs, stops and removes a container', async () => {
@@ -577,16 +544,3 @@ describe('ContainerService with the real runc shim', {
     assert.equal(s2.store.list().filter((c) => c.sandboxId === sb.id).length, 0);
   });
 });
-
-function memoryLimit(pid: number): number {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const v1 = lines.find((l) => l.split(':')[1] === 'memory');
-  if (v1 !== undefined) {
-    const path = v1.split(':').slice(2).join(':');
-    return Number(
-      readFileSync(join('/sys/fs/cgroup/memory', path, 'memory.limit_in_bytes'), 'utf8'),
-    );
-  }
-  const v2 = lines.find((l) => l.startsWith('0::')) ?? '0::/';
-  return Number(readFileSync(join('/sys/fs/cgroup', v2.slice(3), 'memory.max'), 'utf8'));
-}

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { serveForTest } from '../../../test/helpers/grpc-server.js';
-import { ctxOf, imageStores, type TestStores } from '../../../test/helpers/image-stores.js';
+import { writeMirrors } from '../../../test/helpers/cri.js';
+import { type CriImageServer, serveCriImages } from '../../../test/helpers/cri-image-server.js';
+import { ctxOf, type TestStores } from '../../../test/helpers/image-stores.js';
 import { buildAndPush, busyboxImage, DEFAULT_PATH } from '../../../test/helpers/images.js';
 import { Registry } from '../../../test/helpers/registry.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
-import { ImageServiceService, RuntimeServiceService } from '../../api/k8s/cri/runtime/v1/api.js';
-import { nullLogger } from '../../core/log/index.js';
-import type { GrpcServer } from '../../server/server.js';
-import { criConfig } from '../config.js';
-import { runtimeStatusHandlers } from '../runtime-status.js';
-import { SnapshotUsageStore } from '../stats/snapshot-usage.js';
-import { CRI_NAMESPACE, CriImages, imageServiceHandlers } from './index.js';
+import { CRI_NAMESPACE } from './index.js';
 
 /**
  * The real crictl (cri-tools 1.26.1) against the ImageService and the
@@ -40,7 +35,7 @@ describe("crictl against berth's ImageService (root)", { skip }, () => {
   let dir: TempDir;
   let reg: Registry;
   let stores: TestStores;
-  let server: GrpcServer;
+  let cri: CriImageServer;
   let socket: string;
   let configId: string;
 
@@ -84,52 +79,18 @@ describe("crictl against berth's ImageService (root)", { skip }, () => {
     }
     reg = await Registry.start(dir, { storage, htpasswd: { bob: 'pw' } });
     const certs = join(dir.path, 'certs.d');
-    mkdirSync(join(certs, 'registry.berth.test'), { recursive: true });
-    writeFileSync(
-      join(certs, 'registry.berth.test', 'hosts.toml'),
-      `server = "${reg.url}"\n\n[host."${reg.url}"]\n  capabilities = ["pull", "resolve"]\n`,
-    );
-    const storeDir = join(dir.path, 'stores');
-    mkdirSync(storeDir);
-    stores = imageStores(storeDir, { snapshotters: ['overlayfs'] });
-    const config = criConfig({ registry: { config_path: certs } }, nullLogger);
-    const images = new CriImages({
-      stores,
-      gc: stores.gc,
-      snapshotter: 'overlayfs',
-      sandboxImage: config.sandboxImage,
-      registry: config.registry,
-      maxConcurrentDownloads: config.maxConcurrentDownloads,
-      log: nullLogger,
+    writeMirrors(certs, ['registry.berth.test'], reg.url);
+    cri = await serveCriImages({
+      dir: dir.path,
+      certsDir: certs,
+      networkStatus: { ready: false, message: 'cni config uninitialized' },
     });
-    const usage = new SnapshotUsageStore(stores.snapshotter('overlayfs'), ctx);
-    socket = join(dir.path, 'cri.sock');
-    server = await serveForTest(socket, [
-      {
-        name: 'runtime.v1.ImageService',
-        definition: ImageServiceService,
-        namespaced: false,
-        handlers: imageServiceHandlers(images, {
-          usage,
-          mountpoint: join(storeDir, 'snapshots-overlayfs'),
-        }),
-      },
-      {
-        name: 'runtime.v1.RuntimeService',
-        definition: RuntimeServiceService,
-        namespaced: false,
-        handlers: runtimeStatusHandlers({
-          version: '0.0.0-test',
-          config,
-          networkStatus: () => ({ ready: false, message: 'cni config uninitialized' }),
-        }),
-      },
-    ]);
+    socket = cri.socket;
+    stores = cri.stores;
   });
 
   after(async () => {
-    await server?.stop();
-    await stores?.close();
+    await cri?.close();
     await reg?.stop();
     dir?.remove();
   });

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serveForTest } from '../../../test/helpers/grpc-server.js';
-import { ctxOf, imageStores, type TestStores } from '../../../test/helpers/image-stores.js';
+import { MIRRORED_REGISTRIES, writeMirrors } from '../../../test/helpers/cri.js';
+import { type CriImageServer, serveCriImages } from '../../../test/helpers/cri-image-server.js';
+import { ctxOf, type TestStores } from '../../../test/helpers/image-stores.js';
 import { Registry } from '../../../test/helpers/registry.js';
 import { type TempDir, tempDir } from '../../../test/helpers/tmp.js';
-import { ImageServiceService, RuntimeServiceService } from '../../api/k8s/cri/runtime/v1/api.js';
-import { nullLogger } from '../../core/log/index.js';
-import type { GrpcServer } from '../../server/server.js';
-import { criConfig } from '../config.js';
-import { runtimeStatusHandlers } from '../runtime-status.js';
-import { SnapshotUsageStore } from '../stats/snapshot-usage.js';
-import { CRI_NAMESPACE, CriImages, imageServiceHandlers } from './index.js';
+import { CRI_NAMESPACE } from './index.js';
 
 /**
  * critest's own "Image Manager" and "Runtime info" specs against the
@@ -38,7 +33,7 @@ describe("critest's image and runtime info specs (root)", { skip }, () => {
   let dir: TempDir;
   let reg: Registry;
   let stores: TestStores;
-  let server: GrpcServer;
+  let cri: CriImageServer;
   let socket: string;
 
   before(async () => {
@@ -47,51 +42,18 @@ describe("critest's image and runtime info specs (root)", { skip }, () => {
     // Only read: the harness replaces the storage as a whole when it rebuilds.
     reg = await Registry.start(dir, { storage: STORAGE });
     const certs = join(dir.path, 'certs.d');
-    for (const host of ['registry.k8s.io', 'gcr.io', '_default']) {
-      mkdirSync(join(certs, host), { recursive: true });
-      writeFileSync(
-        join(certs, host, 'hosts.toml'),
-        `server = "${reg.url}"\n\n[host."${reg.url}"]\n  capabilities = ["pull", "resolve"]\n`,
-      );
-    }
-    const storeDir = join(dir.path, 'stores');
-    mkdirSync(storeDir);
-    stores = imageStores(storeDir, { snapshotters: ['overlayfs'] });
-    const config = criConfig({ registry: { config_path: certs } }, nullLogger);
-    const images = new CriImages({
-      stores,
-      gc: stores.gc,
-      snapshotter: 'overlayfs',
-      sandboxImage: config.sandboxImage,
-      registry: config.registry,
-      maxConcurrentDownloads: config.maxConcurrentDownloads,
-      log: nullLogger,
+    writeMirrors(certs, MIRRORED_REGISTRIES, reg.url);
+    cri = await serveCriImages({
+      dir: dir.path,
+      certsDir: certs,
+      networkStatus: { ready: true, message: '' },
     });
-    const usage = new SnapshotUsageStore(stores.snapshotter('overlayfs'), ctxOf(CRI_NAMESPACE));
-    socket = join(dir.path, 'cri.sock');
-    server = await serveForTest(socket, [
-      {
-        name: 'runtime.v1.ImageService',
-        definition: ImageServiceService,
-        namespaced: false,
-        handlers: imageServiceHandlers(images, { usage, mountpoint: storeDir }),
-      },
-      {
-        name: 'runtime.v1.RuntimeService',
-        definition: RuntimeServiceService,
-        namespaced: false,
-        handlers: runtimeStatusHandlers({
-          version: '0.0.0-test',
-          config,
-          networkStatus: () => ({ ready: true, message: '' }),
-        }),
-      },
-    ]);
+    socket = cri.socket;
+    stores = cri.stores;
   });
 
   after(async () => {
-    await server?.stop();
-    await stores?.close();
+    await cri?.close();
     await reg?.stop();
     dir?.remove();
   });

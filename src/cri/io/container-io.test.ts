@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerIO } from './container-io.js';
 import { openFifoReader } from './fifo.js';
+import { logLines, sink, until } from './testing/streams.js';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
@@ -32,37 +33,10 @@ function shimWriter(path: string) {
   };
 }
 
-function sink(): Writable & { text(): string } {
-  const chunks: Buffer[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => Buffer.concat(chunks).toString() });
-}
-
 /** A client that never reads: its writes are never acknowledged. */
 function stuck(): Writable {
   return new Writable({ highWaterMark: 1024, write() {} });
 }
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-const logLines = (path: string) =>
-  existsSync(path)
-    ? readFileSync(path, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => l.split(' ').slice(1).join(' '))
-    : [];
 
 describe('ContainerIO', () => {
   const root = mkdtempSync(join(tmpdir(), 'berth-cri-io-'));

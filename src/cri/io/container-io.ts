@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { failedPrecondition, resourceExhausted } from '../../core/errdefs/index.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { ProcessIO } from '../../core/tasks/index.js';
+import type { StreamOptions, TermSize } from '../streaming/types.js';
 import { CriLogLineWriter, DEFAULT_MAX_CONTAINER_LOG_LINE_SIZE } from './cri-logger.js';
 import { openFifoWriter } from './fifo.js';
 import {
@@ -15,7 +16,6 @@ import {
 import { LogFile } from './log-file.js';
 import { DEFAULT_MAX_ATTACH_BUFFER, type DetachReason, OutputPump } from './output-pump.js';
 import { copyStdin, endSocket, type StdinCopy } from './stdin.js';
-import type { StreamOptions, TermSize } from './types.js';
 
 export interface ContainerIOOptions {
   /** The container has a TTY: one output stream (stdout). */

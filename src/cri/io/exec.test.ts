@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { notFound } from '../../core/errdefs/index.js';
@@ -27,6 +27,7 @@ import type {
 } from '../../core/tasks/index.js';
 import { execSync, MAX_EXEC_SYNC_OUTPUT, runExec } from './exec.js';
 import { openFifoReader } from './fifo.js';
+import { sink } from './testing/streams.js';
 
 /**
  * What the shim does with an exec, done in process: `script` gets the exec's
@@ -138,17 +139,6 @@ function fakeTask(script: Script): Task & { execs: FakeExec[] } {
     },
   };
   return task as unknown as Task & { execs: FakeExec[] };
-}
-
-function sink(): Writable & { text(): string } {
-  const chunks: Buffer[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => Buffer.concat(chunks).toString() });
 }
 
 const ctx = (): OpContext => ({

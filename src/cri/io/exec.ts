@@ -6,6 +6,7 @@ import { canceled, deadlineExceeded, internal, isNotFound } from '../../core/err
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Exit, Process, Task } from '../../core/tasks/index.js';
+import type { StreamOptions } from '../streaming/types.js';
 import { openFifoWriter } from './fifo.js';
 import {
   closeFifoSet,
@@ -16,7 +17,6 @@ import {
 } from './fifo-set.js';
 import { formatGoDuration } from './go-duration.js';
 import { copyStdin, endSocket } from './stdin.js';
-import type { StreamOptions } from './types.js';
 
 /** containerd's cap on each of ExecSync's stdout and stderr: 16 MiB; the rest is dropped. */
 export const MAX_EXEC_SYNC_OUTPUT = 16 * 1024 * 1024;

@@ -13,6 +13,8 @@
  * const r = await execSync(task, execId, processSpec, { ctx, dir: cio.dir, timeoutMs });
  * ```
  */
+
+export type { StreamOptions, TermSize } from '../streaming/types.js';
 export { type AttachOptions, ContainerIO, type ContainerIOOptions } from './container-io.js';
 export {
   CriLogLineWriter,
@@ -30,4 +32,3 @@ export {
 export { formatGoDuration } from './go-duration.js';
 export { DEFAULT_MAX_ATTACH_BUFFER } from './output-pump.js';
 export { formatRFC3339Nano } from './timestamp.js';
-export type { StreamOptions, TermSize } from './types.js';

@@ -1,30 +1,27 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
-import { Empty } from '../../api/google/protobuf/empty.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Task } from '../../core/tasks/index.js';
-import { ShimManager } from '../../runtime/v2/manager.js';
-import { unmountAll } from '../../sys/mount.js';
-import { removeTree } from '../../sys/remove-tree.js';
-import { TtrpcServer } from '../../ttrpc/index.js';
+import type { ShimManager } from '../../runtime/v2/manager.js';
+import {
+  busyboxRootfs,
+  listenForwardedEvents,
+  realShimSkip,
+  removeShimTestDir,
+  runcDefaultSpec,
+  shimManagerIn,
+  stopShims,
+} from '../../runtime/v2/testing/real-shim.js';
+import type { TtrpcServer } from '../../ttrpc/index.js';
 import { ContainerIO, type ContainerIOOptions } from './container-io.js';
 import { execSync, runExec } from './exec.js';
+import { logLines, sink, until as untilWithin } from './testing/streams.js';
 
 /**
  * Container and exec IO against the stock containerd-shim-runc-v2 and runc,
@@ -33,39 +30,12 @@ import { execSync, runExec } from './exec.js';
  * side, Exec with stdin, ExecSync with its timeout, and no fd or FIFO left
  * after many execs. Root only.
  */
-const SHIM = '/usr/bin/containerd-shim-runc-v2';
-const available = process.getuid?.() === 0 && existsSync(SHIM) && existsSync('/bin/busybox');
 const NS = 'berth-cri-io';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
-function sink(): Writable & { text(): string } {
-  const chunks: Buffer[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return Object.assign(w, { text: () => Buffer.concat(chunks).toString() });
-}
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** The log's lines without their timestamps. */
-const logLines = (path: string) =>
-  existsSync(path)
-    ? readFileSync(path, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => l.split(' ').slice(1).join(' '))
-    : [];
+/** Polls every 10 ms for up to 10 s: the shim and runc are slower than the in-process tests. */
+const until = (what: string, cond: () => boolean, ms = 10_000) => untilWithin(what, cond, ms, 10);
 
 const proc = (args: string[]) => ({
   args,
@@ -75,7 +45,7 @@ const proc = (args: string[]) => ({
 });
 
 describe('cri io with the real runc shim', {
-  skip: !available && 'needs root, the runc shim and busybox',
+  skip: realShimSkip(),
 }, () => {
   let dir: string;
   let rootfs: string;
@@ -88,67 +58,17 @@ describe('cri io with the real runc shim', {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-cri-io-root-'));
     rootfs = join(dir, 'rootfs');
-    mkdirSync(join(rootfs, 'bin'), { recursive: true });
-    for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d));
-    copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
-    for (const a of ['sh', 'sleep', 'echo', 'cat', 'true', 'tty', 'stty']) {
-      symlinkSync('busybox', join(rootfs, 'bin', a));
-    }
-    const gen = join(dir, 'gen');
-    mkdirSync(gen);
-    execFileSync('runc', ['spec', '--bundle', gen]);
-    baseSpec = JSON.parse(readFileSync(join(gen, 'config.json'), 'utf8'));
-    events = new TtrpcServer({ log: nullLogger });
-    events.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload) => {
-      ForwardRequest.decode(payload);
-      return Empty.encode({}).finish();
-    });
-    await events.listen(join(dir, 'daemon.sock.ttrpc'));
-    manager = new ShimManager({
-      roots: { state: join(dir, 'state'), root: join(dir, 'root') },
-      binary: {
-        address: join(dir, 'daemon.sock'),
-        ttrpcAddress: join(dir, 'daemon.sock.ttrpc'),
-        publishBinary: '/bin/true',
-        paths: {},
-        debug: false,
-        timeoutMs: 30_000,
-      },
-      runcRoot: join(dir, 'runc'),
-      events: { taskExit: () => {}, taskDelete: () => {} },
-      log: nullLogger,
-    });
-    await manager.load();
+    busyboxRootfs(rootfs, ['sh', 'sleep', 'echo', 'cat', 'true', 'tty', 'stty']);
+    baseSpec = runcDefaultSpec(dir);
+    events = await listenForwardedEvents(dir);
+    manager = await shimManagerIn(dir);
   });
 
   after(async () => {
-    for (const t of manager.list(ctx)) {
-      const exited = t.wait(ctx).catch(() => undefined);
-      await t.kill(ctx, 9, true).catch(() => {});
-      await exited;
-      await manager.delete(ctx, t.id).catch(() => {});
-    }
-    await manager.close();
+    await stopShims(ctx, dir, [manager]);
     for (const io of ios) await io.close().catch(() => {});
-    // Whatever a failed test left: shims by their argv (this test's own socket), then runc.
-    const r = spawnSync(
-      'pgrep',
-      ['-f', `containerd-shim-runc-v2 .*-address ${join(dir, 'daemon.sock')}`],
-      {
-        encoding: 'utf8',
-      },
-    );
-    for (const pid of r.stdout.split('\n').filter(Boolean).map(Number))
-      process.kill(pid, 'SIGKILL');
-    const runcRoot = join(dir, 'runc', NS);
-    if (existsSync(runcRoot)) {
-      for (const id of readdirSync(runcRoot)) {
-        spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
-      }
-    }
     await events.close();
-    unmountAll(join(dir, 'state'));
-    removeTree(dir, tmpdir());
+    removeShimTestDir(dir);
   });
 
   /** Creates the container's IO, starts logging, creates and starts its task (StartContainer's order). */

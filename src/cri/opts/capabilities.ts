@@ -9,53 +9,11 @@
  * always cleared.
  */
 import type { Capability } from '../../api/k8s/cri/runtime/v1/api.js';
+import { capabilitiesOf } from '../../core/oci/index.js';
 import { capsOf } from './defaults.js';
 import type { OciSpec } from './types.js';
 
-/** Capability names by number, as the kernel (5.9+) numbers them (containerd's cap.Known()). */
-export const KNOWN_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
+export { KNOWN_CAPABILITIES } from '../../core/oci/index.js';
 
 /**
  * The effective capabilities in /proc/<pid>/status text (containerd's
@@ -64,8 +22,7 @@ export const KNOWN_CAPABILITIES: readonly string[] = [
 export function effectiveCapabilities(statusText: string): string[] {
   const line = statusText.split('\n').find((l) => l.startsWith('CapEff:'));
   if (!line) throw new Error('no CapEff line in the process status');
-  const bits = BigInt(`0x${line.slice('CapEff:'.length).trim()}`);
-  return KNOWN_CAPABILITIES.filter((_, i) => (bits >> BigInt(i)) & 1n);
+  return capabilitiesOf(BigInt(`0x${line.slice('CapEff:'.length).trim()}`));
 }
 
 /** `CAP_X` for a CRI capability name `x` or `CAP_X`. */

@@ -5,15 +5,17 @@
  * starts from. 1.6 writes runtime-spec `1.0.2-dev` and does not mask
  * /sys/devices/virtual/powercap (1.7 does).
  */
+import { DEFAULT_ROOTFS_PATH, defaultLinuxSpec } from '../../core/oci/index.js';
 import type {
   OciCapabilities,
   OciCPU,
   OciMemory,
-  OciMount,
   OciNamespace,
   OciResources,
   OciSpec,
 } from './types.js';
+
+export { DEFAULT_PATH_ENV, defaultUnixCaps } from '../../core/oci/index.js';
 
 /** The runtime-spec version containerd 1.6.20 vendors. */
 export const OCI_VERSION = '1.0.2-dev';
@@ -21,136 +23,17 @@ export const OCI_VERSION = '1.0.2-dev';
 /** The containerd namespace CRI objects live in. */
 export const CRI_NAMESPACE = 'k8s.io';
 
-/** The rootfs path, relative to the bundle (containerd's relativeRootfsPath). */
-export const RELATIVE_ROOTFS_PATH = 'rootfs';
-
-/** The environment a process starts from (containerd's defaultUnixEnv). */
-export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** The capabilities of a default container. */
-export function defaultUnixCaps(): string[] {
-  return [
-    'CAP_CHOWN',
-    'CAP_DAC_OVERRIDE',
-    'CAP_FSETID',
-    'CAP_FOWNER',
-    'CAP_MKNOD',
-    'CAP_NET_RAW',
-    'CAP_SETGID',
-    'CAP_SETUID',
-    'CAP_SETFCAP',
-    'CAP_SETPCAP',
-    'CAP_NET_BIND_SERVICE',
-    'CAP_SYS_CHROOT',
-    'CAP_KILL',
-    'CAP_AUDIT_WRITE',
-  ];
-}
-
-/** The paths of /proc and /sys a default container cannot see. */
-export function defaultMaskedPaths(): string[] {
-  return [
-    '/proc/acpi',
-    '/proc/asound',
-    '/proc/kcore',
-    '/proc/keys',
-    '/proc/latency_stats',
-    '/proc/timer_list',
-    '/proc/timer_stats',
-    '/proc/sched_debug',
-    '/sys/firmware',
-    '/proc/scsi',
-  ];
-}
-
-/** The paths of /proc a default container sees read-only. */
-export function defaultReadonlyPaths(): string[] {
-  return ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
-}
-
-function defaultNamespaces(): OciNamespace[] {
-  return [
-    { type: 'pid' },
-    { type: 'ipc' },
-    { type: 'uts' },
-    { type: 'mount' },
-    { type: 'network' },
-  ];
-}
-
-/** /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and /run, as containerd mounts them. */
-export function defaultMounts(): OciMount[] {
-  return [
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    {
-      destination: '/dev',
-      type: 'tmpfs',
-      source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-    },
-    {
-      destination: '/dev/pts',
-      type: 'devpts',
-      source: 'devpts',
-      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
-    },
-    {
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-    },
-    {
-      destination: '/dev/mqueue',
-      type: 'mqueue',
-      source: 'mqueue',
-      options: ['nosuid', 'noexec', 'nodev'],
-    },
-    {
-      destination: '/sys',
-      type: 'sysfs',
-      source: 'sysfs',
-      options: ['nosuid', 'noexec', 'nodev', 'ro'],
-    },
-    {
-      destination: '/run',
-      type: 'tmpfs',
-      source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-    },
-  ];
-}
-
 /**
- * containerd's default spec for container `id` in the k8s.io namespace:
- * uid 0, cwd `/`, no new privileges, the default capabilities, 1024 open
- * files, the default mounts, masked and read-only paths, a deny-all device
- * cgroup, five new namespaces and the cgroups path `/k8s.io/<id>`.
+ * containerd 1.6's default spec for container `id` in the k8s.io namespace
+ * (src/core/oci's defaults, runtime-spec 1.0.2-dev, /sys/devices/virtual/powercap
+ * not masked) with the cgroups path `/k8s.io/<id>`.
  */
 export function defaultUnixSpec(id: string): OciSpec {
-  return {
+  return defaultLinuxSpec({
     ociVersion: OCI_VERSION,
-    process: {
-      user: { uid: 0, gid: 0 },
-      cwd: '/',
-      capabilities: {
-        bounding: defaultUnixCaps(),
-        effective: defaultUnixCaps(),
-        permitted: defaultUnixCaps(),
-      },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
-    },
-    root: { path: 'rootfs' },
-    mounts: defaultMounts(),
-    linux: {
-      maskedPaths: defaultMaskedPaths(),
-      readonlyPaths: defaultReadonlyPaths(),
-      cgroupsPath: `/${CRI_NAMESPACE}/${id}`,
-      resources: { devices: [{ allow: false, access: 'rwm' }] },
-      namespaces: defaultNamespaces(),
-    },
-  };
+    cgroupsPath: `/${CRI_NAMESPACE}/${id}`,
+    maskPowercap: false,
+  });
 }
 
 /**
@@ -165,7 +48,7 @@ export function criBaseSpec(id: string): OciSpec {
   delete spec.process.apparmorProfile;
   delete spec.linux.seccomp;
   delete spec.process.rlimits;
-  spec.root.path = RELATIVE_ROOTFS_PATH;
+  spec.root.path = DEFAULT_ROOTFS_PATH;
   return spec;
 }
 

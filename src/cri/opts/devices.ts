@@ -8,43 +8,19 @@
  */
 import type { ContainerConfig } from '../../api/k8s/cri/runtime/v1/api.js';
 import { invalidArgument } from '../../core/errdefs/index.js';
+import { deviceFromStat, S_IFMT, SKIPPED_DEV_DIRS } from '../../core/oci/index.js';
 import { resourcesOf } from './defaults.js';
 import { goFsError } from './security-profile.js';
 import type { FileStat, OciDevice, OciSpec, SpecHost } from './types.js';
 
-const S_IFMT = 0o170000;
-const S_IFBLK = 0o060000;
-const S_IFCHR = 0o020000;
-const S_IFIFO = 0o010000;
 const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
 
-/** Directories of /dev that hold nothing of the container's (containerd skips them). */
-const SKIPPED_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
-
-/** The major number of a Linux device number (glibc's encoding, Go's unix.Major). */
-export function major(dev: bigint): number {
-  return Number(((dev & 0xfff00n) >> 8n) | ((dev & 0xfffff00000000000n) >> 32n));
-}
-
-/** The minor number of a Linux device number (Go's unix.Minor). */
-export function minor(dev: bigint): number {
-  return Number((dev & 0xffn) | ((dev & 0xffffff00000n) >> 12n));
-}
+export { major, minor } from '../../core/oci/index.js';
 
 /** The device `st` describes; undefined when it is no block, char or fifo node. */
 export function deviceOf(path: string, st: FileStat): OciDevice | undefined {
-  const kind = st.mode & S_IFMT;
-  const type = kind === S_IFBLK ? 'b' : kind === S_IFCHR ? 'c' : kind === S_IFIFO ? 'p' : undefined;
-  if (!type) return undefined;
-  return {
-    path,
-    type,
-    major: major(st.rdev),
-    minor: minor(st.rdev),
-    fileMode: st.mode & ~S_IFMT,
-    uid: st.uid,
-    gid: st.gid,
-  };
+  return deviceFromStat(path, st);
 }
 
 type DeviceHost = Pick<SpecHost, 'lstat' | 'isDirectory' | 'readDir' | 'realpath'>;
@@ -83,8 +59,8 @@ export async function devicesAt(
     const renamed = containerPath ? `${containerPath.replace(/\/$/, '')}/${name}` : '';
     const st = await host.lstat(full);
     if (!st) continue;
-    if ((st.mode & S_IFMT) === 0o040000) {
-      if (SKIPPED_DIRS.has(name)) continue;
+    if ((st.mode & S_IFMT) === S_IFDIR) {
+      if (SKIPPED_DEV_DIRS.has(name)) continue;
       out.push(...(await devicesAt(full, renamed, host)));
       continue;
     }

@@ -1,190 +1,34 @@
 /**
  * @module
- * The shapes the CRI spec builders read and write: the OCI runtime spec
- * (`config.json`, the fields containerd's CRI plugin sets, named as runtime-spec
- * names them), the OCI image config, and the seams to the host (files, devices,
- * mounts, the daemon's own capabilities and oom score) so the builders stay
- * pure and testable without root.
- *
- * The spec types repeat `src/client/oci/types.ts` (cri may not import client);
- * optional fields are left out rather than written empty, as Go's `omitempty`.
+ * The shapes the CRI spec builders read and write: the OCI runtime spec and
+ * image config (src/core/oci's types, shared with the client's spec options,
+ * under the `Oci` names the builders use), and the seams to the host (files,
+ * devices, mounts, the daemon's own capabilities and oom score) so the
+ * builders stay pure and testable without root.
  */
 
-/** The process's user: numeric ids only (names are resolved against the rootfs first). */
-export interface OciUser {
-  uid: number;
-  gid: number;
-  umask?: number;
-  additionalGids?: number[];
-}
-
-/** The capability sets of the process (names such as `CAP_CHOWN`). */
-export interface OciCapabilities {
-  bounding?: string[];
-  effective?: string[];
-  inheritable?: string[];
-  permitted?: string[];
-  ambient?: string[];
-}
-
-/** A resource limit of the process (`RLIMIT_NOFILE`, …). */
-export interface OciRlimit {
-  type: string;
-  hard: number;
-  soft: number;
-}
-
-export interface OciProcess {
-  terminal?: boolean;
-  user: OciUser;
-  args?: string[];
-  env?: string[];
-  cwd: string;
-  capabilities?: OciCapabilities;
-  rlimits?: OciRlimit[];
-  noNewPrivileges?: boolean;
-  apparmorProfile?: string;
-  oomScoreAdj?: number;
-  selinuxLabel?: string;
-}
-
-export interface OciRoot {
-  path: string;
-  readonly?: boolean;
-}
-
-export interface OciMount {
-  destination: string;
-  type?: string;
-  source?: string;
-  options?: string[];
-}
-
-export type OciNamespaceType =
-  | 'pid'
-  | 'network'
-  | 'mount'
-  | 'ipc'
-  | 'uts'
-  | 'user'
-  | 'cgroup'
-  | 'time';
-
-/** A namespace to create (no `path`) or to join (`path`). */
-export interface OciNamespace {
-  type: OciNamespaceType;
-  path?: string;
-}
-
-/** A device cgroup rule; the last match wins. */
-export interface OciDeviceCgroup {
-  allow: boolean;
-  type?: string;
-  major?: number;
-  minor?: number;
-  access?: string;
-}
-
-/** A device node the runtime creates in the container. */
-export interface OciDevice {
-  path: string;
-  type: string;
-  major: number;
-  minor: number;
-  fileMode?: number;
-  uid?: number;
-  gid?: number;
-}
-
-export interface OciMemory {
-  limit?: number;
-  reservation?: number;
-  swap?: number;
-}
-
-export interface OciCPU {
-  shares?: number;
-  quota?: number;
-  period?: number;
-  cpus?: string;
-  mems?: string;
-}
-
-export interface OciHugepageLimit {
-  pageSize: string;
-  limit: number;
-}
-
-export interface OciResources {
-  devices?: OciDeviceCgroup[];
-  memory?: OciMemory;
-  cpu?: OciCPU;
-  hugepageLimits?: OciHugepageLimit[];
-  unified?: Record<string, string>;
-}
-
-/** A seccomp argument condition (runtime-spec `LinuxSeccompArg`). */
-export interface OciSeccompArg {
-  index: number;
-  value: number;
-  valueTwo?: number;
-  op: string;
-}
-
-/** A seccomp rule (runtime-spec `LinuxSyscall`). */
-export interface OciSyscall {
-  names: string[];
-  action: string;
-  errnoRet?: number;
-  args?: OciSeccompArg[];
-}
-
-/** A seccomp profile (runtime-spec `LinuxSeccomp`). */
-export interface OciSeccomp {
-  defaultAction: string;
-  defaultErrnoRet?: number;
-  architectures?: string[];
-  flags?: string[];
-  listenerPath?: string;
-  listenerMetadata?: string;
-  syscalls?: OciSyscall[];
-}
-
-export interface OciLinux {
-  sysctl?: Record<string, string>;
-  resources?: OciResources;
-  cgroupsPath?: string;
-  namespaces?: OciNamespace[];
-  devices?: OciDevice[];
-  seccomp?: OciSeccomp;
-  rootfsPropagation?: string;
-  maskedPaths?: string[];
-  readonlyPaths?: string[];
-  mountLabel?: string;
-}
-
-/** An OCI runtime spec (`config.json`). */
-export interface OciSpec {
-  ociVersion: string;
-  process: OciProcess;
-  root: OciRoot;
-  hostname?: string;
-  mounts: OciMount[];
-  annotations?: Record<string, string>;
-  linux: OciLinux;
-}
-
-/** The `config` section of an OCI (or Docker schema 2) image config: what a container inherits. */
-export interface ImageConfig {
-  User?: string;
-  Env?: string[];
-  Entrypoint?: string[];
-  Cmd?: string[];
-  WorkingDir?: string;
-  StopSignal?: string;
-  Volumes?: Record<string, unknown>;
-  Labels?: Record<string, string>;
-}
+export type {
+  ImageConfig,
+  Linux as OciLinux,
+  LinuxCapabilities as OciCapabilities,
+  LinuxCPU as OciCPU,
+  LinuxDevice as OciDevice,
+  LinuxDeviceCgroup as OciDeviceCgroup,
+  LinuxHugepageLimit as OciHugepageLimit,
+  LinuxMemory as OciMemory,
+  LinuxNamespace as OciNamespace,
+  LinuxNamespaceType as OciNamespaceType,
+  LinuxResources as OciResources,
+  LinuxSeccomp as OciSeccomp,
+  LinuxSeccompArg as OciSeccompArg,
+  LinuxSpec as OciSpec,
+  LinuxSyscall as OciSyscall,
+  Mount as OciMount,
+  POSIXRlimit as OciRlimit,
+  Process as OciProcess,
+  Root as OciRoot,
+  User as OciUser,
+} from '../../core/oci/index.js';
 
 /** A file's type and numbers as lstat(2) reports them (what device nodes are built from). */
 export interface FileStat {

@@ -1,42 +1,36 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mountsUnder, waitFor } from '../../../test/helpers/daemon.js';
 import { RuncOptions } from '../../api/containerd/linux/runc/runc.js';
-import { ForwardRequest } from '../../api/containerd/services/ttrpc/events/v1/events.js';
-import { Empty } from '../../api/google/protobuf/empty.js';
 import { type Logger, nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Exit, Task } from '../../core/tasks/index.js';
-import { unmountAll } from '../../sys/mount.js';
-import { removeTree } from '../../sys/remove-tree.js';
-import { TtrpcServer } from '../../ttrpc/index.js';
-import { type RuntimeEvents, ShimManager } from './manager.js';
+import type { TtrpcServer } from '../../ttrpc/index.js';
+import type { RuntimeEvents, ShimManager } from './manager.js';
 import type { ShimTask } from './shim-task.js';
+import {
+  busyboxRootfs,
+  listenForwardedEvents,
+  cgroupMemoryLimit as memoryLimit,
+  realShimSkip,
+  removeShimTestDir,
+  runcDefaultSpec,
+  shimManagerIn,
+  stopShims,
+} from './testing/real-shim.js';
 
 /**
  * The runtime manager against the real containerd-shim-runc-v2 and runc:
  * a task's whole life, reconnecting after a "restart" (a second manager on
  * the same state), and a shim that dies. Root only.
  */
-const root = process.getuid?.() === 0;
-const SHIM = '/usr/bin/containerd-shim-runc-v2';
-const available = root && existsSync(SHIM) && existsSync('/bin/busybox');
 
 describe('ShimManager with the real runc shim', {
-  skip: !available && 'needs root, runc shim, busybox',
+  skip: realShimSkip(),
 }, () => {
   let dir: string;
   let rootfs: string;
@@ -56,22 +50,11 @@ describe('ShimManager with the real runc shim', {
       taskExit: (_ns, e) => exits.push(e),
       taskDelete: () => {},
     };
-    const m = new ShimManager({
-      roots: { state: join(dir, 'state'), root: join(dir, 'root') },
-      binary: {
-        address: join(dir, 'daemon.sock'),
-        ttrpcAddress: join(dir, 'daemon.sock.ttrpc'),
-        publishBinary: '/bin/true',
-        paths: {},
-        debug: false,
-        timeoutMs: 30_000,
-      },
-      runcRoot: join(dir, 'runc'),
+    const m = await shimManagerIn(dir, {
       events: sink,
       log: process.env.BERTH_TEST_LOG ? consoleLogger : nullLogger,
     });
     managers.push(m);
-    await m.load();
     return m;
   };
 
@@ -95,18 +78,12 @@ describe('ShimManager with the real runc shim', {
   const create = (...args: Parameters<typeof createWithPid>) =>
     createWithPid(...args).then((r) => r.task);
 
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-runtime-'));
     rootfs = join(dir, 'rootfs');
-    mkdirSync(join(rootfs, 'bin'), { recursive: true });
-    for (const d of ['proc', 'dev', 'sys', 'tmp']) mkdirSync(join(rootfs, d));
-    copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
-    for (const a of ['sh', 'sleep', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', a));
+    busyboxRootfs(rootfs, ['sh', 'sleep', 'echo', 'true']);
     // runc's default spec, with our process.
-    const gen = join(dir, 'gen');
-    mkdirSync(gen);
-    execFileSync('runc', ['spec', '--bundle', gen]);
-    const base = JSON.parse(readFileSync(join(gen, 'config.json'), 'utf8'));
+    const base = runcDefaultSpec(dir);
     spec = (args, annotations) => {
       const s = structuredClone(base);
       s.process.args = args;
@@ -115,39 +92,13 @@ describe('ShimManager with the real runc shim', {
       s.root = { path: 'rootfs', readonly: true };
       return Buffer.from(JSON.stringify(s));
     };
-    events = new TtrpcServer({ log: nullLogger });
-    events.register('containerd.services.events.ttrpc.v1.Events', 'Forward', async (payload) => {
-      topics.push(ForwardRequest.decode(payload).envelope?.topic ?? '');
-      return Empty.encode({}).finish();
-    });
-    return events.listen(join(dir, 'daemon.sock.ttrpc'));
+    events = await listenForwardedEvents(dir, (topic) => topics.push(topic));
   });
 
   after(async () => {
-    for (const m of managers) {
-      for (const t of m.list(ctx)) {
-        const exited = t.wait(ctx).catch(() => undefined);
-        await t.kill(ctx, 9, true).catch(() => {});
-        await exited;
-        await m.delete(ctx, t.id).catch(() => {});
-      }
-      await m.close();
-    }
-    // Whatever a failed test left: shims first, then containers through runc itself.
-    for (const pid of pgrep(
-      `containerd-shim-runc-v2 -namespace berth-test -id [^ ]+ -address ${join(dir, 'daemon.sock')}`,
-    )) {
-      process.kill(pid, 'SIGKILL');
-    }
-    const runcRoot = join(dir, 'runc', 'berth-test');
-    if (existsSync(runcRoot)) {
-      for (const id of readdirSync(runcRoot)) {
-        spawnSync('runc', ['--root', runcRoot, 'delete', '--force', id], { stdio: 'ignore' });
-      }
-    }
+    await stopShims(ctx, dir, managers);
     await events.close();
-    unmountAll(join(dir, 'state'));
-    removeTree(dir, tmpdir());
+    removeShimTestDir(dir);
   });
 
   it('runs a task from create to delete, with an exec, and leaves nothing behind', async () => {
@@ -398,18 +349,4 @@ function shimsFor(id: string): number[] {
 function pgrep(pattern: string): number[] {
   const r = spawnSync('pgrep', ['-f', pattern], { encoding: 'utf8' });
   return r.stdout.split('\n').filter(Boolean).map(Number);
-}
-
-/** The memory limit of `pid`'s cgroup (v1 memory controller, or v2 memory.max). */
-function memoryLimit(pid: number): number {
-  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const v1 = lines.find((l) => l.split(':')[1] === 'memory');
-  if (v1 !== undefined) {
-    const path = v1.split(':').slice(2).join(':');
-    return Number(
-      readFileSync(join('/sys/fs/cgroup/memory', path, 'memory.limit_in_bytes'), 'utf8'),
-    );
-  }
-  const v2 = lines.find((l) => l.startsWith('0::')) ?? '0::/';
-  return Number(readFileSync(join('/sys/fs/cgroup', v2.slice(3), 'memory.max'), 'utf8'));
 }
