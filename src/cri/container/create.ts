@@ -4,7 +4,7 @@
  * the status file, each undone when a later step fails.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   CreateContainerRequest,
@@ -69,9 +69,8 @@ export async function createContainer(
     const rootDir = svc.rootDirOf(id);
     const stateDir = svc.stateDirOf(id);
     await mkdir(rootDir, { recursive: true, mode: 0o755 });
-    undo.push(() => rm(rootDir, { recursive: true, force: true }));
     await mkdir(stateDir, { recursive: true, mode: 0o755 });
-    undo.push(() => rm(stateDir, { recursive: true, force: true }));
+    undo.push(async () => svc.removeDirsOf(id));
 
     // The pod's runtime and its options (runc's Root…), as containerd takes them from the sandbox's record.
     const sandboxRecord = await svc.opts.records.get(ctx, sandbox.id).catch((err) => {

@@ -3,11 +3,13 @@
  * Small helpers of the container service: error wording, bounded waits,
  * image references, orphaned directories.
  */
+
 import type { Dirent } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNotFound } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
+import { removeTree } from '../../sys/remove-tree.js';
 
 /** `err` with `prefix: ` before its message, its kind kept (containerd's `fmt.Errorf("…: %w")`). */
 export function withMessage(err: unknown, prefix: string): unknown {
@@ -67,8 +69,10 @@ export async function cleanupOrphans(base: string, ids: Set<string>, log: Logger
   for (const e of entries) {
     if (!e.isDirectory() || ids.has(e.name)) continue;
     const dir = join(base, e.name);
-    await rm(dir, { recursive: true, force: true }).catch((err) =>
-      log.warn({ err, dir }, 'removing an orphaned container directory'),
-    );
+    try {
+      removeTree(dir, base);
+    } catch (err) {
+      log.warn({ err, dir }, 'removing an orphaned container directory');
+    }
   }
 }

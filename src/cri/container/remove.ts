@@ -1,9 +1,3 @@
-/**
- * @module
- * RemoveContainer, and stopping or removing all of a pod's containers (StopPodSandbox,
- * RemovePodSandbox).
- */
-import { rm } from 'node:fs/promises';
 import { ContainerState, type RemoveContainerRequest } from '../../api/k8s/cri/runtime/v1/api.js';
 import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import { failedPrecondition, isNotFound } from '../../core/errdefs/index.js';
@@ -84,8 +78,7 @@ export async function remove(
     await c.io?.close();
     c.io = undefined;
     await c.status.delete();
-    await rm(svc.rootDirOf(id), { recursive: true, force: true });
-    await rm(svc.stateDirOf(id), { recursive: true, force: true });
+    svc.removeDirsOf(id);
   } catch (err) {
     c.status.update((s) => ({ ...s, removing: false }));
     throw withMessage(err, `failed to remove container ${JSON.stringify(id)}`);

@@ -61,6 +61,7 @@ import type { OpContext } from '../../core/namespaces/index.js';
 import type { Snapshotter } from '../../core/snapshots/index.js';
 import type { TaskManager } from '../../core/tasks/index.js';
 import { type Handler, unary } from '../../server/service.js';
+import { removeTree } from '../../sys/remove-tree.js';
 import { ContainerIO } from '../io/index.js';
 import type { SpecHost, SpecOptions } from '../opts/index.js';
 import { NameIndex } from '../store/index.js';
@@ -370,6 +371,12 @@ export class ContainerService {
 
   stateDirOf(id: string): string {
     return join(this.opts.stateDir, CONTAINERS_DIR, id);
+  }
+
+  /** Removes the container's root and state directories, refusing anything outside the CRI's containers dirs. */
+  removeDirsOf(id: string): void {
+    removeTree(this.rootDirOf(id), join(this.opts.rootDir, CONTAINERS_DIR));
+    removeTree(this.stateDirOf(id), join(this.opts.stateDir, CONTAINERS_DIR));
   }
 
   async withLease(ctx: OpContext, fn: (ctx: OpContext) => Promise<void>): Promise<void> {
