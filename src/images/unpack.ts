@@ -240,7 +240,13 @@ async function unpackLayer(
     await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
       ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
     });
-    if (isAlreadyExists(err)) return undefined;
+    if (isAlreadyExists(err)) {
+      ctx.log.debug(
+        { layer: desc.digest },
+        'unpack: layer applied, committed by another meanwhile',
+      );
+      return undefined;
+    }
     throw err;
   }
 }
