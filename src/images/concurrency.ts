@@ -136,3 +136,18 @@ export class KeyedMutex {
     };
   }
 }
+
+/** Runs `fn` holding `key` of `mutex`, released however `fn` ends. */
+export async function withKey<T>(
+  mutex: KeyedMutex,
+  key: string,
+  signal: AbortSignal,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const release = await mutex.lock(key, signal);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
