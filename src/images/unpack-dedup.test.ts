@@ -1,8 +1,8 @@
 /**
  * Concurrent pulls of images that share layers: each shared layer is
  * fetched once and applied once (the unpack lock per snapshotter and chain
- * ID), a pull that gives up while waiting for that lock stops, and a failed
- * unpack lets the waiting one do the work.
+ * ID, the fetch lock per blob), a pull that gives up while waiting for that
+ * lock stops, and a failed fetch or unpack lets the waiting one do the work.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -162,6 +162,26 @@ describe('concurrent unpacks of shared layers', () => {
     await assert.rejects(stores.images.get(ctx, refs[1]!), isNotFound);
     const snaps = await stores.snapshotter('native').list(ctx);
     assert.deepEqual(new Set(snaps.map((s) => s.name)), new Set(chainIds(images[0]!.diffIds)));
+    assert.deepEqual(await stores.leases.list(ctx), []);
+  });
+
+  it('when the fetch of a shared blob fails, the pull waiting for it fetches it itself', async () => {
+    const ctx = ctxOf('default');
+    const [baseDigest] = shared();
+    reg.chunk = 1024;
+    reg.corrupt.add(baseDigest!);
+    const first = pull(ctx, stores, reg.resolver(), refs[0]!, OPTS);
+    while (reg.fetchCount(baseDigest!) === 0) await new Promise((r) => setTimeout(r, 2));
+    reg.corrupt.delete(baseDigest!); // the first's stream is corrupt, the next one is not
+    const second = pull(ctx, stores, reg.resolver(), refs[1]!, OPTS);
+    await assert.rejects(first, /digest|sha256/i);
+    const image = await second;
+    assert.equal(image.name, refs[1]);
+    assert.equal(reg.fetchCount(baseDigest!), 2, 'fetched again after the failure');
+    assert.equal(applier.count(baseDigest!), 1);
+    const snaps = await stores.snapshotter('native').list(ctx);
+    assert.deepEqual(new Set(snaps.map((s) => s.name)), new Set(chainIds(images[1]!.diffIds)));
+    assert.deepEqual(await stores.content.listStatuses(ctx), []);
     assert.deepEqual(await stores.leases.list(ctx), []);
   });
 
