@@ -89,3 +89,65 @@ export class TaskGroup {
     if (this.#error) throw this.#error.err;
   }
 }
+
+/**
+ * Mutual exclusion by key (containerd's pkg/kmutex): one holder per key,
+ * the others wait first come, first served, and a waiter whose signal
+ * aborts stops waiting (rejecting with the signal's reason) without taking
+ * the key. A key nobody holds or waits for costs nothing.
+ */
+export class KeyedMutex {
+  /** Held keys, each with its waiters in arrival order. */
+  readonly #held = new Map<string, (() => void)[]>();
+
+  /** Whether someone holds `key` now. */
+  held(key: string): boolean {
+    return this.#held.has(key);
+  }
+
+  /** Waits until `key` is this caller's; returns the release (idempotent). */
+  async lock(key: string, signal: AbortSignal): Promise<() => void> {
+    signal.throwIfAborted();
+    const waiting = this.#held.get(key);
+    if (!waiting) this.#held.set(key, []);
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const go = () => {
+          signal.removeEventListener('abort', abort);
+          resolve();
+        };
+        const abort = () => {
+          const i = waiting.indexOf(go);
+          if (i >= 0) waiting.splice(i, 1);
+          reject(signal.reason);
+        };
+        waiting.push(go);
+        signal.addEventListener('abort', abort, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // Handed straight to the next waiter: the key never looks free meanwhile.
+      const next = this.#held.get(key)?.shift();
+      if (next) next();
+      else this.#held.delete(key);
+    };
+  }
+}
+
+/** Runs `fn` holding `key` of `mutex`, released however `fn` ends. */
+export async function withKey<T>(
+  mutex: KeyedMutex,
+  key: string,
+  signal: AbortSignal,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const release = await mutex.lock(key, signal);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}

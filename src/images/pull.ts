@@ -29,7 +29,7 @@ import {
 import type { Fetcher, Resolver } from '../core/remotes/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { setLabels, writeBlob } from './blobs.js';
-import { Limiter, TaskGroup } from './concurrency.js';
+import { KeyedMutex, Limiter, TaskGroup, withKey } from './concurrency.js';
 import { withLease } from './lease.js';
 import {
   filterManifests,
@@ -103,43 +103,56 @@ interface Fetch {
   started: Map<string, Promise<void>>;
 }
 
+/**
+ * The fetches of one blob in this process take turns (containerd's unpacker
+ * locks a blob's descriptor likewise): the second waits for the first and
+ * then finds the blob committed (`already_exists`, recorded in its namespace)
+ * instead of polling the busy ingest ref with backoff, and after a failed
+ * fetch it fetches the blob itself. Taken inside a download slot, as
+ * containerd does; a holder's download waits on nothing of another pull.
+ */
+const fetching = new KeyedMutex();
+
 /** Fetches one blob (once per pull, whoever asks), labelling it with its distribution source. */
 function fetchBlob(f: Fetch, desc: Descriptor, parents: readonly string[]): Promise<void> {
   let p = f.started.get(desc.digest);
   if (!p) {
     const reporter = f.progress.blob(desc, parents);
-    p = f.limiter.run(f.ctx.signal, async () => {
-      const t0 = performance.now();
-      const { key, repo } = f.source;
-      let labels: Labels | undefined = { [key]: repo };
-      try {
-        validateLabel(key, repo);
-      } catch {
-        labels = undefined;
-      }
-      const wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
-        source: (offset) => f.fetcher.fetch(desc, { offset, signal: f.ctx.signal }),
-        ...(labels && { labels }),
-        onBytes: (n) => reporter.bytes(n),
-      });
-      if (!wrote && labels) {
-        const info = await f.content.info(f.ctx, desc.digest);
-        const value = appendSource(info.labels[key], repo);
-        if (value !== info.labels[key]) {
-          try {
-            validateLabel(key, value);
-            await setLabels(f.ctx, f.content, desc.digest, { [key]: value });
-          } catch (err) {
-            if (!isAlreadyExists(err)) f.ctx.log.warn({ err }, 'skip appending distribution label');
+    p = f.limiter.run(f.ctx.signal, () =>
+      withKey(fetching, desc.digest, f.ctx.signal, async () => {
+        const t0 = performance.now();
+        const { key, repo } = f.source;
+        let labels: Labels | undefined = { [key]: repo };
+        try {
+          validateLabel(key, repo);
+        } catch {
+          labels = undefined;
+        }
+        const wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
+          source: (offset) => f.fetcher.fetch(desc, { offset, signal: f.ctx.signal }),
+          ...(labels && { labels }),
+          onBytes: (n) => reporter.bytes(n),
+        });
+        if (!wrote && labels) {
+          const info = await f.content.info(f.ctx, desc.digest);
+          const value = appendSource(info.labels[key], repo);
+          if (value !== info.labels[key]) {
+            try {
+              validateLabel(key, value);
+              await setLabels(f.ctx, f.content, desc.digest, { [key]: value });
+            } catch (err) {
+              if (!isAlreadyExists(err))
+                f.ctx.log.warn({ err }, 'skip appending distribution label');
+            }
           }
         }
-      }
-      reporter.done(!wrote);
-      f.ctx.log.debug(
-        { blob: desc.digest, size: desc.size, wrote, ms: Math.round(performance.now() - t0) },
-        'pull: blob fetched',
-      );
-    });
+        reporter.done(!wrote);
+        f.ctx.log.debug(
+          { blob: desc.digest, size: desc.size, wrote, ms: Math.round(performance.now() - t0) },
+          'pull: blob fetched',
+        );
+      }),
+    );
     f.started.set(desc.digest, p);
   }
   return p;

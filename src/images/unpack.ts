@@ -9,8 +9,9 @@
  * the top chain ID, so the collector keeps the snapshots while the image is.
  *
  * A failed step removes the active snapshot it prepared: nothing is left
- * behind. A commit answered `already_exists` means another unpack made the
- * same snapshot meanwhile: fine.
+ * behind. Unpacks of one layer in this process take turns, so a layer two
+ * pulls share is applied once; a commit answered `already_exists` (another
+ * process's unpack made the same snapshot meanwhile) is fine too.
  */
 import type { Descriptor } from '../core/content/index.js';
 import { UNCOMPRESSED_LABEL } from '../core/diff/index.js';
@@ -36,6 +37,7 @@ import type { Snapshotter } from '../core/snapshots/index.js';
 import type { ImageStores, ProgressFn } from '../core/transfer/index.js';
 import { setLabels } from './blobs.js';
 import { chainIds } from './chain.js';
+import { KeyedMutex } from './concurrency.js';
 import { detached, uniquePart, withLease } from './lease.js';
 import { type ImageConfigJson, manifestFor, readConfig } from './manifest.js';
 
@@ -84,9 +86,29 @@ export interface LayerUnpackJob {
 }
 
 /**
+ * The unpacks of one layer in this process take turns (containerd's
+ * unpacker with a duplication suppressor, as its CRI plugin sets): keyed by
+ * snapshotter and chain ID, not namespace, since a layer unpacked in one
+ * namespace is shared into the others (`MetadataSnapshotter`). Whoever
+ * comes second finds the snapshot committed and skips the Apply.
+ */
+const unpacking = new KeyedMutex();
+
+/** The key of one layer's unpack in {@link unpacking}. */
+function unpackKey(snapshotter: string, chainID: string): string {
+  return `${snapshotter}\n${chainID}`;
+}
+
+/**
  * Unpacks `layers` (with their `diffIds`) into snapshotter `job.snapshotter`.
  * Returns the top chain ID. The context must carry a lease (the extraction
  * snapshots and the blobs belong to it meanwhile).
+ *
+ * Each layer is made under its lock in {@link unpacking}, one lock held at
+ * a time, in chain order, released whatever happens: nothing waits for a
+ * lock while holding one, so unpacks cannot deadlock. While another unpack
+ * holds a layer's lock, this one's layers from there on download meanwhile
+ * (a pull fetches them all anyway).
  */
 export async function unpackLayers(
   ctx: OpContext,
@@ -102,82 +124,26 @@ export async function unpackLayers(
   const sn = stores.snapshotter(job.snapshotter);
   const chain = chainIds(diffIds);
   let ready: ((i: number) => Promise<void>) | undefined;
+  const fetchFrom = (i: number) => {
+    if (ready !== undefined) return ready;
+    ready = job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
+    // The applier readies itself (WalkingApplier: boots a worker) while the layer downloads.
+    stores.applier.warm?.(layers[i]!);
+    return ready;
+  };
   for (let i = 0; i < layers.length; i++) {
     ctx.signal.throwIfAborted();
     const desc = layers[i]!;
-    const chainID = chain[i]!;
-    const parent = i > 0 ? chain[i - 1]! : '';
-    if (await snapshotExists(ctx, sn, chainID)) continue;
-    if (ready === undefined) {
-      ready = job.fetchFrom ? job.fetchFrom(i) : () => Promise.resolve();
-      // The applier readies itself (WalkingApplier: boots a worker) while the layer downloads.
-      stores.applier.warm?.(desc);
-    }
-
-    const labels: Labels = {};
-    for (const [k, v] of Object.entries(desc.annotations ?? {})) {
-      if (k.startsWith(INHERITED_PREFIX)) labels[k] = v;
-    }
-    labels[SNAPSHOT_REF_LABEL] = chainID;
-
-    let key = '';
-    let mounts: Awaited<ReturnType<Snapshotter['prepare']>> | undefined;
-    let someoneElse = false;
-    for (let attempt = 1; attempt <= 3 && !mounts; attempt++) {
-      key = `extract-${uniquePart()} ${chainID}`;
-      try {
-        mounts = await sn.prepare(ctx, key, parent, { labels });
-      } catch (err) {
-        if (!isAlreadyExists(err)) {
-          throw new Error(`prepare extraction snapshot "${key}": ${(err as Error).message}`, {
-            cause: err,
-          });
-        }
-        if (await snapshotExists(ctx, sn, chainID)) {
-          someoneElse = true;
-          break;
-        }
-      }
-    }
-    if (someoneElse) continue;
-    if (!mounts) throw failedPrecondition(`unable to prepare extraction snapshot for ${chainID}`);
-
-    job.onProgress?.({
-      event: 'unpacking',
-      name: desc.digest,
-      progress: 0,
-      total: desc.size,
-      desc,
-    });
-    let applied: Descriptor;
+    const key = unpackKey(job.snapshotter, chain[i]!);
+    if (unpacking.held(key)) fetchFrom(i);
+    const unlock = await unpacking.lock(key, ctx.signal);
+    let applied: Descriptor | undefined;
     try {
-      const t0 = performance.now();
-      await ready(i);
-      const t1 = performance.now();
-      applied = await stores.applier.apply(ctx, desc, mounts);
-      const t2 = performance.now();
-      if (applied.digest !== diffIds[i]) {
-        throw failedPrecondition(
-          `layer ${desc.digest}: wrong diff id calculated on extraction: ${applied.digest}, the config says ${diffIds[i]}`,
-        );
-      }
-      await sn.commit(ctx, chainID, key, { labels });
-      ctx.log.debug(
-        {
-          layer: desc.digest,
-          waitMs: Math.round(t1 - t0),
-          applyMs: Math.round(t2 - t1),
-          commitMs: Math.round(performance.now() - t2),
-        },
-        'unpack: layer applied',
-      );
-    } catch (err) {
-      await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
-        ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
-      });
-      if (isAlreadyExists(err)) continue;
-      throw err;
+      applied = await unpackLayer(ctx, stores, sn, job, chain, i, fetchFrom);
+    } finally {
+      unlock();
     }
+    if (applied === undefined) continue;
     await setLabels(ctx, stores.content, desc.digest, { [UNCOMPRESSED_LABEL]: applied.digest });
     job.onProgress?.({
       event: 'unpacked',
@@ -194,6 +160,95 @@ export async function unpackLayers(
     });
   }
   return top;
+}
+
+/**
+ * Makes layer `i`'s snapshot unless it exists: Prepare, wait for the blob,
+ * Apply, check the diffID, Commit. Returns what Apply computed, or
+ * undefined when the snapshot was there (or another unpack committed it
+ * meanwhile). The caller holds the layer's lock.
+ */
+async function unpackLayer(
+  ctx: OpContext,
+  stores: ImageStores,
+  sn: Snapshotter,
+  job: LayerUnpackJob,
+  chain: readonly string[],
+  i: number,
+  fetchFrom: (i: number) => (i: number) => Promise<void>,
+): Promise<Descriptor | undefined> {
+  const desc = job.layers[i]!;
+  const chainID = chain[i]!;
+  const parent = i > 0 ? chain[i - 1]! : '';
+  if (await snapshotExists(ctx, sn, chainID)) return undefined;
+  const ready = fetchFrom(i);
+
+  const labels: Labels = {};
+  for (const [k, v] of Object.entries(desc.annotations ?? {})) {
+    if (k.startsWith(INHERITED_PREFIX)) labels[k] = v;
+  }
+  labels[SNAPSHOT_REF_LABEL] = chainID;
+
+  let key = '';
+  let mounts: Awaited<ReturnType<Snapshotter['prepare']>> | undefined;
+  for (let attempt = 1; attempt <= 3 && !mounts; attempt++) {
+    key = `extract-${uniquePart()} ${chainID}`;
+    try {
+      mounts = await sn.prepare(ctx, key, parent, { labels });
+    } catch (err) {
+      if (!isAlreadyExists(err)) {
+        throw new Error(`prepare extraction snapshot "${key}": ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      // Committed meanwhile (in another namespace, or by a client's unpack this lock does not see).
+      if (await snapshotExists(ctx, sn, chainID)) return undefined;
+    }
+  }
+  if (!mounts) throw failedPrecondition(`unable to prepare extraction snapshot for ${chainID}`);
+
+  job.onProgress?.({
+    event: 'unpacking',
+    name: desc.digest,
+    progress: 0,
+    total: desc.size,
+    desc,
+  });
+  try {
+    const t0 = performance.now();
+    await ready(i);
+    const t1 = performance.now();
+    const applied = await stores.applier.apply(ctx, desc, mounts);
+    const t2 = performance.now();
+    if (applied.digest !== job.diffIds[i]) {
+      throw failedPrecondition(
+        `layer ${desc.digest}: wrong diff id calculated on extraction: ${applied.digest}, the config says ${job.diffIds[i]}`,
+      );
+    }
+    await sn.commit(ctx, chainID, key, { labels });
+    ctx.log.debug(
+      {
+        layer: desc.digest,
+        waitMs: Math.round(t1 - t0),
+        applyMs: Math.round(t2 - t1),
+        commitMs: Math.round(performance.now() - t2),
+      },
+      'unpack: layer applied',
+    );
+    return applied;
+  } catch (err) {
+    await sn.remove(detached(ctx), key).catch((rmErr: unknown) => {
+      ctx.log.warn({ err: rmErr, key }, 'removing the extraction snapshot failed');
+    });
+    if (isAlreadyExists(err)) {
+      ctx.log.debug(
+        { layer: desc.digest },
+        'unpack: layer applied, committed by another meanwhile',
+      );
+      return undefined;
+    }
+    throw err;
+  }
 }
 
 async function imageLayers(
