@@ -392,11 +392,15 @@ describe('pull', () => {
     const img = await addImage(reg, layers);
     reg.tag(REF, img.manifest);
     reg.chunk = 8 * 1024;
+    // Each fetch waits until two are active, so the limit is reached however
+    // loaded the machine is; a pull without the limit starts all seven at once.
+    reg.meetAt = 2;
     await pull(ctx, stores, reg.resolver(), REF, { maxConcurrentDownloads: 2 });
     assert.equal(reg.maxActive, 2);
     reg.maxActive = 0;
     await stores.images.delete(ctx, REF);
     await stores.gc.collect();
+    reg.meetAt = 3;
     await pull(ctx, stores, reg.resolver(), REF);
     assert.equal(reg.maxActive, 3, 'default 3');
   });

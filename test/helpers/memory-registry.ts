@@ -61,6 +61,13 @@ export class MemoryRegistry {
   /** Fetches streaming right now, and the most seen at once. */
   active = 0;
   maxActive = 0;
+  /**
+   * When set, a fetch waits (up to 500 ms) until this many fetches are active
+   * before it streams, so a test of a concurrency limit sees the limit reached
+   * whatever the machine's load (downloads that finish early never overlap).
+   */
+  meetAt: number | undefined;
+  #meeting: (() => void)[] = [];
 
   add(data: Buffer, mediaType: string): Descriptor {
     const digest = sha256(data);
@@ -115,10 +122,26 @@ export class MemoryRegistry {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
+      await this.#meet();
       yield* this.#stream(desc, offset, opts);
     } finally {
       this.active--;
     }
+  }
+
+  async #meet(): Promise<void> {
+    if (this.meetAt === undefined) return;
+    if (this.active >= this.meetAt) {
+      for (const wake of this.#meeting.splice(0)) wake();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 500);
+      this.#meeting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async *#stream(desc: Descriptor, offset: number, opts: FetchOptions): AsyncGenerator<Buffer> {
