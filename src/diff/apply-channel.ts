@@ -4,8 +4,10 @@
  * starts it on a root, sends it the decompressed layer chunk by chunk with at
  * most WINDOW chunks in flight (so memory is bounded by WINDOW × chunk size,
  * whatever the layer holds), and gives back its result and then the worker.
- * Chunks are copied into fresh buffers that are transferred, so a chunk
- * sharing its ArrayBuffer with others is never detached or cloned whole.
+ * A chunk that is all of its ArrayBuffer is transferred as it is; others are
+ * copied into fresh buffers that are transferred, so a chunk sharing its
+ * ArrayBuffer with others is never detached or cloned whole. The sender
+ * gives up the chunks it sends (see ownedBuffer).
  */
 import { type ErrorKind, newError } from '../core/errdefs/index.js';
 import type { ApplyWorker, ApplyWorkers, WorkerEvent } from './apply-workers.js';
@@ -33,6 +35,38 @@ export type FromWorker =
   | { type: 'error'; id: number; kind: ErrorKind; message: string };
 
 let nextId = 0;
+
+/**
+ * The chunk's bytes in an ArrayBuffer that can be transferred: its own
+ * when the chunk spans all of it, else a copy. A codec's output chunk that
+ * fills its output buffer is the whole of it (zlib starts a new buffer once
+ * one is full, and never writes the old one again); a partial one shares
+ * its buffer with the next chunk, and a pooled Buffer with others, so those
+ * are copied. Whole ones are moved to the worker without a copy or an
+ * allocation (the decompressed layer is most of the pull's allocations).
+ * Only for chunks the sender will not touch again (the worker owns them).
+ */
+function ownedBuffer(chunk: Buffer): ArrayBuffer {
+  const ab = chunk.buffer;
+  if (
+    ab instanceof ArrayBuffer &&
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === ab.byteLength &&
+    chunk.byteLength >= TRANSFER_MIN
+  ) {
+    return ab;
+  }
+  return copyOf(chunk);
+}
+
+function copyOf(chunk: Buffer): ArrayBuffer {
+  const copy = new ArrayBuffer(chunk.length);
+  new Uint8Array(copy).set(chunk);
+  return copy;
+}
+
+/** Smaller chunks are copied: they may come from Buffer's shared pool (4 KiB or less). */
+const TRANSFER_MIN = 64 << 10;
 
 export class ApplyChannel {
   readonly #workers: ApplyWorkers;
@@ -79,16 +113,19 @@ export class ApplyChannel {
     return this.#settled;
   }
 
-  /** Sends one chunk, first waiting while WINDOW chunks are in flight. */
-  async send(chunk: Buffer): Promise<void> {
+  /**
+   * Sends one chunk, first waiting while WINDOW chunks are in flight. An
+   * `owned` chunk (nobody else holds it: a codec's output) may be detached
+   * and moved to the worker; others are copied.
+   */
+  async send(chunk: Buffer, owned = false): Promise<void> {
     while (this.#inFlight >= WINDOW && !this.#settled) {
       await new Promise<void>((r) => (this.#waiting = r));
     }
     if (this.#settled) return;
-    const copy = new ArrayBuffer(chunk.length);
-    new Uint8Array(copy).set(chunk);
+    const data = owned ? ownedBuffer(chunk) : copyOf(chunk);
     this.#inFlight++;
-    this.#worker.post({ type: 'chunk', id: this.#id, data: copy }, [copy]);
+    this.#worker.post({ type: 'chunk', id: this.#id, data }, [data]);
   }
 
   /** No more chunks; resolves with the worker's result. */

@@ -148,9 +148,13 @@ export class WalkingApplier implements Applier {
     target: ApplyTarget,
     expected: string | undefined,
   ): Promise<Descriptor> {
-    const tar = new DigestStream(
-      decompress(desc.mediaType, this.#provider.read(ctx, desc.digest), { signal: ctx.signal }),
-    );
+    // The blob's own buffers (an uncompressed layer's chunks are passed on
+    // as they are): the provider may hold them, so they are never moved to
+    // the worker; a codec's output is this Apply's alone.
+    const sourceBuffers = new WeakSet<ArrayBufferLike>();
+    const source = noted(this.#provider.read(ctx, desc.digest), sourceBuffers);
+    const tar = new DigestStream(decompress(desc.mediaType, source, { signal: ctx.signal }));
+    const owned = (chunk: Buffer) => !sourceBuffers.has(chunk.buffer);
     const chunks = tar[Symbol.asyncIterator]();
     try {
       // Read up to INLINE_MAX of the layer: a layer that ends within it is
@@ -169,7 +173,7 @@ export class WalkingApplier implements Applier {
         headBytes += r.value.length;
       }
       if (ended) await applyInline(head, target);
-      else await this.#inWorker(target, head, chunks);
+      else await this.#inWorker(target, head, chunks, owned);
     } finally {
       await chunks.return(undefined);
     }
@@ -190,19 +194,21 @@ export class WalkingApplier implements Applier {
     target: ApplyTarget,
     head: Buffer[],
     chunks: AsyncIterator<Buffer, void, undefined>,
+    owned: (chunk: Buffer) => boolean,
   ): Promise<void> {
     const channel = new ApplyChannel(this.#workers, target);
     const collector = new YoungCollector();
     try {
       for (const chunk of head) {
         if (channel.settled) break;
-        await channel.send(chunk);
+        await channel.send(chunk, owned(chunk));
       }
       while (!channel.settled) {
         const r = await chunks.next();
         if (r.done) break;
-        await channel.send(r.value);
-        collector.add(r.value.length);
+        const length = r.value.length; // a chunk moved to the worker is detached here
+        await channel.send(r.value, owned(r.value));
+        collector.add(length);
       }
     } catch (err) {
       await channel.abort();
@@ -221,6 +227,17 @@ export class WalkingApplier implements Applier {
       if (isNotFound(err)) return undefined; // read() reports it
       throw err;
     }
+  }
+}
+
+/** `source`, noting the ArrayBuffer of each chunk it yields in `seen`. */
+async function* noted(
+  source: AsyncIterable<Uint8Array>,
+  seen: WeakSet<ArrayBufferLike>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const chunk of source) {
+    seen.add(chunk.buffer);
+    yield chunk;
   }
 }
 
