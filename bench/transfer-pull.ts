@@ -273,7 +273,7 @@ function trace(output: string, start: number): void {
     >;
     if (typeof msg !== 'string' || !/^(pull|unpack):/.test(msg)) continue;
     console.error(
-      `  +${String(Number(time) - start).padStart(5)} ms ${msg} ${JSON.stringify(rest)}`,
+      `  +${String(Date.parse(String(time)) - start).padStart(5)} ms ${msg} ${JSON.stringify(rest)}`,
     );
   }
 }
