@@ -31,7 +31,7 @@ export const walkingDifferPlugin: Registration<Differ> = {
     const tempDir = join(ic.stateDir(), 'tmpmounts');
     mkdirSync(tempDir, { recursive: true, mode: 0o700 });
     const content = ic.get(MetadataKey).content;
-    const workers = new ApplyWorkers({ idleMs: idleMs(ic.config.apply_worker_idle_seconds) });
+    const workers = new ApplyWorkers({ idleMs: applyWorkerIdleMs(ic.config) });
     return {
       applier: new WalkingApplier(content, { tempDir, workers }),
       comparer: new WalkingComparer(content, { tempDir }),
@@ -39,7 +39,9 @@ export const walkingDifferPlugin: Registration<Differ> = {
   },
 };
 
-function idleMs(raw: unknown): number {
+/** `apply_worker_idle_seconds` of the plugin's config table, in ms (default IDLE_MS). */
+export function applyWorkerIdleMs(config: Readonly<Record<string, unknown>>): number {
+  const raw = config.apply_worker_idle_seconds;
   if (raw === undefined) return IDLE_MS;
   if (typeof raw !== 'number' || !Number.isFinite(raw) || raw < 0) {
     throw invalidArgument(
