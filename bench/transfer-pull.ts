@@ -273,7 +273,7 @@ function trace(output: string, start: number): void {
     >;
     if (typeof msg !== 'string' || !/^(pull|unpack):/.test(msg)) continue;
     console.error(
-      `  +${String(Number(time) - start).padStart(5)} ms ${msg} ${JSON.stringify(rest)}`,
+      `  +${String(Date.parse(String(time)) - start).padStart(5)} ms ${msg} ${JSON.stringify(rest)}`,
     );
   }
 }
@@ -326,9 +326,19 @@ s.connect();
 s.post('Profiler.enable');
 s.post('Profiler.setSamplingInterval', { interval: 200 });
 s.post('Profiler.start');
+const out = (n) => ${JSON.stringify(prof)} + '/berthd-' + process.pid + '-' + threadId + (n === undefined ? '' : '-' + n) + '.cpuprofile';
 process.on('exit', () => s.post('Profiler.stop', (err, r) => {
-  if (!err) writeFileSync(${JSON.stringify(prof)} + '/berthd-' + process.pid + '-' + threadId + '.cpuprofile', JSON.stringify(r.profile));
+  if (!err) writeFileSync(out(), JSON.stringify(r.profile));
 }));
+// A worker stopped by terminate() (the idle apply workers) runs no 'exit'
+// handler: a worker writes its profile every second instead, one file each.
+if (threadId !== 0) {
+  let n = 0;
+  setInterval(() => s.post('Profiler.stop', (err, r) => {
+    if (!err) writeFileSync(out(n++), JSON.stringify(r.profile));
+    s.post('Profiler.start');
+  }), 1000).unref();
+}
 `,
       );
       process.env.NODE_OPTIONS = `${nodeOptions ?? ''} --import ${pre}`;

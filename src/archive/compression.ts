@@ -83,6 +83,22 @@ export async function* decompressStream(
   }
 }
 
+/**
+ * How a layer of `mediaType` is to be decompressed: as its first bytes say
+ * where the media type asks for sniffing (as decompress() does), else as
+ * declared; with `source` again from its first byte. Refused media types
+ * throw at once.
+ */
+export async function layerStreamCompression(
+  mediaType: string,
+  source: AsyncIterable<Uint8Array>,
+): Promise<{ compression: Compression; source: AsyncIterable<Uint8Array> }> {
+  const plan = layerCompression(mediaType);
+  if (!plan.sniff) return { compression: plan.declared, source };
+  const peeked = await peek(source, SNIFF_BYTES);
+  return { compression: detectCompression(peeked.head), source: peeked.rest };
+}
+
 export interface CompressOptions {
   /** zlib level, 0…9 (default zlib's, 6). */
   readonly level?: number;

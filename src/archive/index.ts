@@ -12,8 +12,10 @@ export {
   type DecompressOptions,
   decompress,
   decompressStream,
+  layerStreamCompression,
 } from './compression.js';
 export { DigestStream } from './digest-stream.js';
+export { GunzipFeed } from './gunzip-feed.js';
 export {
   type Compression,
   detectCompression,

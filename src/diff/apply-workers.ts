@@ -10,8 +10,18 @@
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, ToWorker } from './apply-channel.js';
 
-/** How long an idle worker is kept for the next Apply (the layers of a pull come back to back). */
-export const IDLE_MS = 5_000;
+/**
+ * How long an idle worker is kept for the next Apply. The layers of a pull
+ * come back to back, but the reason for a whole minute is the worker's
+ * warm-up: a fresh isolate has its tar reader and layer writer compiled
+ * again by V8's optimizing compiler while it applies, about 0.3 s of CPU on
+ * V8's background threads per pull of the 5-layer image, plus its start
+ * (bench/README.md "Pull through Transfer": a pull's daemon CPU 1.8 s with a
+ * fresh worker, 1.2-1.35 s with a warm one). Kept for a minute, the pulls of
+ * a deployment or a CRI sandbox's images find it warm; an idle daemon gives
+ * its 12-20 MiB back a minute after its last unpack.
+ */
+export const IDLE_MS = 60_000;
 
 /** Idle workers kept at most; more only while Applies run at the same time. */
 const MAX_IDLE = 1;

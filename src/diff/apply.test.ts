@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
@@ -311,6 +312,77 @@ describe('WalkingApplier workers', () => {
     await applyTo(applier, content, target, [file('c.txt', 'c'), file('big3', pad)]);
     assert.equal(readFileSync(join(target, 'c.txt'), 'utf8'), 'c');
     assert.equal(workers.started, 2);
+    await workers.close();
+  });
+
+  // A gzip layer whose compressed size is beyond INLINE_MAX is inflated in the worker.
+  const noise = randomBytes(INLINE_MAX + (1 << 20));
+  const big = (name: string): TarWriteEntry => ({
+    header: { ...file(name, '').header, size: noise.length },
+    body: noise,
+  });
+
+  it('inflates and hashes a big gzip layer in the worker', async () => {
+    const workers = new ApplyWorkers({ idleMs: 600_000 });
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'gz');
+    mkdirSync(target, { recursive: true });
+    const tar = await tarOf([dir('d'), file('d/a.txt', 'a'), big('noise')]);
+    const blob = await gzipOf(tar);
+    assert.ok(blob.length > INLINE_MAX);
+    const digest = content.add(blob, { 'containerd.io/uncompressed': sha256(tar) });
+    const got = await applier.apply(
+      ctx,
+      { mediaType: MEDIA_TYPES.ociLayerGzip, digest, size: blob.length },
+      [{ type: 'bind', source: target, options: ['rbind', 'rw'] }],
+    );
+    assert.deepEqual(got, {
+      mediaType: MEDIA_TYPES.ociLayer,
+      digest: sha256(tar),
+      size: tar.length,
+    });
+    assert.equal(readFileSync(join(target, 'd/a.txt'), 'utf8'), 'a');
+    assert.ok(readFileSync(join(target, 'noise')).equals(noise));
+    assert.equal(workers.started, 1);
+    await workers.close();
+  });
+
+  it('fails a corrupt, truncated or mislabelled big gzip layer, and the worker serves the next', async () => {
+    const workers = new ApplyWorkers({ idleMs: 600_000 });
+    const content = new MemoryContent();
+    const applier = new WalkingApplier(content, { tempDir: tmp.path, workers });
+    const target = join(tmp.path, 'gzbad');
+    mkdirSync(target, { recursive: true });
+    const tar = await tarOf([file('ok.txt', 'ok'), big('n')]);
+    const blob = await gzipOf(tar);
+    const applyBlob = (b: Buffer, labels: Record<string, string> = {}) => {
+      const digest = content.add(b, labels);
+      return applier.apply(ctx, { mediaType: MEDIA_TYPES.ociLayerGzip, digest, size: b.length }, [
+        { type: 'bind', source: target, options: ['rbind', 'rw'] },
+      ]);
+    };
+    const corrupt = Buffer.from(blob);
+    corrupt.fill(0x55, blob.length >> 1, (blob.length >> 1) + 4096);
+    await assert.rejects(
+      applyBlob(corrupt),
+      (err: unknown) => kindOf(err) === 'invalid_argument' && /gzip: /.test(String(err)),
+    );
+    await assert.rejects(
+      applyBlob(blob.subarray(0, blob.length - 1000)),
+      (err: unknown) =>
+        kindOf(err) === 'invalid_argument' && /gzip: unexpected end of file/.test(String(err)),
+    );
+    await assert.rejects(
+      applyBlob(blob, { 'containerd.io/uncompressed': sha256(Buffer.from('other')) }),
+      (err: unknown) => kindOf(err) === 'failed_precondition' && /wrong diff id/.test(String(err)),
+    );
+    removeTree(target, tmp.path);
+    mkdirSync(target, { recursive: true });
+    const got = await applyBlob(blob);
+    assert.equal(got.digest, sha256(tar));
+    assert.equal(readFileSync(join(target, 'ok.txt'), 'utf8'), 'ok');
+    assert.equal(workers.started, 1);
     await workers.close();
   });
 

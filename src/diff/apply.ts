@@ -29,11 +29,19 @@
  */
 import { readdirSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { DigestStream, decompress, layerCompression, MEDIA_TYPES } from '../archive/index.js';
+import {
+  type Compression,
+  DigestStream,
+  decompressStream,
+  layerCompression,
+  layerStreamCompression,
+  MEDIA_TYPES,
+} from '../archive/index.js';
 import type { Descriptor, Provider } from '../core/content/index.js';
 import { type Applier, type ApplyOptions, UNCOMPRESSED_LABEL } from '../core/diff/index.js';
 import {
   failedPrecondition,
+  internal,
   invalidArgument,
   isNotFound,
   kindOf,
@@ -42,7 +50,7 @@ import {
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import { isErrno } from '../sys/linux.js';
-import { ApplyChannel, type ApplyTarget } from './apply-channel.js';
+import { ApplyChannel, type ApplyTarget, type TarDigest } from './apply-channel.js';
 import { ApplyWorkers } from './apply-workers.js';
 import { applyTar } from './layer-writer.js';
 import { withTempMount } from './temp-mount.js';
@@ -148,9 +156,65 @@ export class WalkingApplier implements Applier {
     target: ApplyTarget,
     expected: string | undefined,
   ): Promise<Descriptor> {
-    const tar = new DigestStream(
-      decompress(desc.mediaType, this.#provider.read(ctx, desc.digest), { signal: ctx.signal }),
-    );
+    // The blob's own buffers (an uncompressed layer's chunks are passed on
+    // as they are): the provider may hold them, so they are never moved to
+    // the worker; a codec's output is this Apply's alone.
+    const sourceBuffers = new WeakSet<ArrayBufferLike>();
+    const blob = noted(this.#provider.read(ctx, desc.digest), sourceBuffers);
+    const { compression, source } = await layerStreamCompression(desc.mediaType, blob);
+    const got =
+      compression === 'gzip' && desc.size > INLINE_MAX
+        ? await this.#gunzipInWorker(target, source)
+        : await this.#decompressHere(ctx, desc, target, compression, source, sourceBuffers);
+    if (expected !== undefined && expected !== got.digest) {
+      throw failedPrecondition(
+        `wrong diff id calculated on extraction of ${desc.digest}: expected ${expected}, got ${got.digest}`,
+      );
+    }
+    return { mediaType: MEDIA_TYPES.ociLayer, digest: got.digest, size: got.size };
+  }
+
+  /**
+   * A gzip layer too big to be written inline (its compressed size beyond
+   * INLINE_MAX): its compressed bytes go to an apply worker, which inflates,
+   * hashes and writes it (see apply-worker.ts); this thread only reads the
+   * blob. The layer's three stages then run on three threads (this one,
+   * libuv's pool, the worker) with a quarter of the bytes crossing threads.
+   */
+  async #gunzipInWorker(
+    target: ApplyTarget,
+    source: AsyncIterable<Uint8Array>,
+  ): Promise<TarDigest> {
+    let channel: ApplyChannel | undefined;
+    const collector = new YoungCollector();
+    try {
+      for await (const chunk of source) {
+        channel ??= new ApplyChannel(this.#workers, target, { gunzip: true });
+        await channel.sendCompressed(chunk);
+        collector.add(chunk.length);
+        if (channel.settled) break;
+      }
+      channel ??= new ApplyChannel(this.#workers, target, { gunzip: true });
+    } catch (err) {
+      await channel?.abort();
+      throw err;
+    }
+    const { tar } = await channel.end();
+    if (tar === undefined) throw internal('apply worker: no digest of the inflated layer');
+    return tar;
+  }
+
+  /** Decompresses here; the tar is written inline when it ends within INLINE_MAX, else by a worker. */
+  async #decompressHere(
+    ctx: OpContext,
+    desc: Descriptor,
+    target: ApplyTarget,
+    compression: Compression,
+    source: AsyncIterable<Uint8Array>,
+    sourceBuffers: WeakSet<ArrayBufferLike>,
+  ): Promise<TarDigest> {
+    const tar = new DigestStream(decompressStream(compression, source, { signal: ctx.signal }));
+    const owned = (chunk: Buffer) => !sourceBuffers.has(chunk.buffer);
     const chunks = tar[Symbol.asyncIterator]();
     try {
       // Read up to INLINE_MAX of the layer: a layer that ends within it is
@@ -169,7 +233,7 @@ export class WalkingApplier implements Applier {
         headBytes += r.value.length;
       }
       if (ended) await applyInline(head, target);
-      else await this.#inWorker(target, head, chunks);
+      else await this.#inWorker(target, head, chunks, owned);
     } finally {
       await chunks.return(undefined);
     }
@@ -177,12 +241,7 @@ export class WalkingApplier implements Applier {
       // The worker finished before the stream did: it cannot have succeeded, but say so.
       throw invalidArgument(`layer ${desc.digest}: the tar ended before the layer stream`);
     }
-    if (expected !== undefined && expected !== tar.digest) {
-      throw failedPrecondition(
-        `wrong diff id calculated on extraction of ${desc.digest}: expected ${expected}, got ${tar.digest}`,
-      );
-    }
-    return { mediaType: MEDIA_TYPES.ociLayer, digest: tar.digest, size: tar.size };
+    return { digest: tar.digest, size: tar.size };
   }
 
   /** Sends `head`, then the rest of `chunks`, to an apply worker writing into `target`. */
@@ -190,19 +249,21 @@ export class WalkingApplier implements Applier {
     target: ApplyTarget,
     head: Buffer[],
     chunks: AsyncIterator<Buffer, void, undefined>,
+    owned: (chunk: Buffer) => boolean,
   ): Promise<void> {
     const channel = new ApplyChannel(this.#workers, target);
     const collector = new YoungCollector();
     try {
       for (const chunk of head) {
         if (channel.settled) break;
-        await channel.send(chunk);
+        await channel.send(chunk, owned(chunk));
       }
       while (!channel.settled) {
         const r = await chunks.next();
         if (r.done) break;
-        await channel.send(r.value);
-        collector.add(r.value.length);
+        const length = r.value.length; // a chunk moved to the worker is detached here
+        await channel.send(r.value, owned(r.value));
+        collector.add(length);
       }
     } catch (err) {
       await channel.abort();
@@ -221,6 +282,17 @@ export class WalkingApplier implements Applier {
       if (isNotFound(err)) return undefined; // read() reports it
       throw err;
     }
+  }
+}
+
+/** `source`, noting the ArrayBuffer of each chunk it yields in `seen`. */
+async function* noted(
+  source: AsyncIterable<Uint8Array>,
+  seen: WeakSet<ArrayBufferLike>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  for await (const chunk of source) {
+    seen.add(chunk.buffer);
+    yield chunk;
   }
 }
 
