@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { StatusCode } from '../core/errdefs/index.js';
@@ -104,21 +104,30 @@ export class GrpcServer {
     this.serve();
   }
 
-  /** Claims and binds the socket; connections wait until {@link serve}. */
+  /**
+   * Claims and binds the socket; connections wait until {@link serve}. The
+   * socket is bound under a temporary name, given its mode and owner, then
+   * renamed into place: whoever sees the file finds it listening and
+   * closed to others (bind and listen are two syscalls, and chmod a third).
+   */
   async listen(): Promise<void> {
     const { address } = this.opts;
     mkdirSync(dirname(address), { recursive: true, mode: 0o711 });
     await claimSocketPath(address);
+    const temp = `${address}.${process.pid}.bind`;
+    // sun_path holds 107 bytes: a name too long to extend is bound directly.
+    const bindAt = Buffer.byteLength(temp) <= 107 ? temp : address;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(address, () => {
+      this.server.listen(bindAt, () => {
         this.server.off('error', reject);
         resolve();
       });
     });
     this.bound = true;
-    chmodSync(address, 0o660);
-    chownSync(address, this.opts.uid ?? 0, this.opts.gid ?? 0);
+    chmodSync(bindAt, 0o660);
+    chownSync(bindAt, this.opts.uid ?? 0, this.opts.gid ?? 0);
+    if (bindAt !== address) renameSync(bindAt, address);
     this.opts.log.debug({ address }, 'gRPC socket bound');
   }
 

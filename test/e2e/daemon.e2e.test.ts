@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -148,9 +148,11 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
     const dir = tempDir();
     const p = Berthd.paths(dir);
     const args = ['--root', p.root, '--state', p.state, '--address', p.socket];
+    const started: ChildProcess[] = [];
     try {
       // An early call: made as soon as the socket file exists.
       const early = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      started.push(early);
       const earlyExit = new Promise<number | null>((r) => early.once('exit', (c) => r(c)));
       while (!existsSync(p.socket)) await new Promise((r) => setTimeout(r, 1));
       const health = new HealthClient(`unix:${p.socket}`, credentials.createInsecure());
@@ -165,6 +167,7 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
 
       // SIGTERM as soon as the socket is bound (the plugins most likely still loading).
       const d = spawn(BERTHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      started.push(d);
       let stderr = '';
       d.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
       const exited = new Promise<number | null>((r) => d.once('exit', (c) => r(c)));
@@ -174,6 +177,8 @@ describe('berthd lifecycle', { skip: !root && 'needs root' }, () => {
       assert.equal(existsSync(p.socket), false, 'the socket is removed');
       assert.equal(existsSync(join(p.state, 'berthd.pid')), false, 'no pid file is left');
     } finally {
+      // A failed assertion must not leave a daemon holding the test file open.
+      for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       dir.remove();
     }
   });
