@@ -219,6 +219,7 @@ export class ShimManager implements TaskManager {
       if (!isNotFound(err) && !(e.connection?.conn.isClosed ?? false)) throw err;
     }
     e.deleting = true;
+    task.deleted = exit ?? null;
     await this.teardown(e);
     this.tasks.delete(ns, id);
     try {
