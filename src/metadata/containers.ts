@@ -108,7 +108,7 @@ export class SqliteContainerStore implements ContainerStore {
     const ns = namespaceRequired(ctx);
     const record = normalizeContainer(container);
     validated(record, 'create container failed validation');
-    return this.mdb.update(() => {
+    return this.mdb.updateDurable(() => {
       ensureNamespace(this.mdb, ns);
       if (this.row(ns, record.id)) {
         throw alreadyExists(`container ${JSON.stringify(record.id)}`);
@@ -134,7 +134,7 @@ export class SqliteContainerStore implements ContainerStore {
     if (container.id === '') {
       throw invalidArgument('must specify a container id');
     }
-    return this.mdb.update(() => {
+    return this.mdb.updateDurable(() => {
       const row = this.row(ns, container.id);
       if (!row) {
         throw notFound(
@@ -168,7 +168,7 @@ export class SqliteContainerStore implements ContainerStore {
 
   async delete(ctx: OpContext, id: string): Promise<void> {
     const ns = namespaceRequired(ctx);
-    this.mdb.update(() => {
+    await this.mdb.updateDurable(() => {
       const res = this.mdb
         .prepare('DELETE FROM containers WHERE namespace = ? AND id = ?')
         .run(ns, id);

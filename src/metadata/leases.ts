@@ -4,6 +4,7 @@ import { type Adaptor, fieldsAdaptor, parseFilters } from '../core/filters/index
 import type { GcScheduler } from '../core/gc/index.js';
 import { type Labels, validateLabels } from '../core/labels/index.js';
 import {
+  LEASE_EXPIRE_LABEL,
   type Lease,
   type LeaseManager,
   type LeaseResource,
@@ -58,7 +59,11 @@ export class SqliteLeaseManager implements LeaseManager {
     validateLeaseId(lease.id);
     const labels = withoutEmpty(lease.labels ?? {});
     validateLabels(labels, 'lease');
-    return this.mdb.update(() => {
+    // Not fsynced: what goes under a lease is recorded by later commits of
+    // this database, and the first synced one syncs the lease with it (WAL
+    // order), so a power cut that loses the lease loses nothing recorded
+    // under it. It survives kill -9 either way.
+    return this.mdb.updateUnsynced(() => {
       ensureNamespace(this.mdb, ns);
       if (leaseExists(this.mdb, ns, lease.id)) {
         throw alreadyExists(`lease ${JSON.stringify(lease.id)}`);
@@ -73,11 +78,18 @@ export class SqliteLeaseManager implements LeaseManager {
 
   async delete(ctx: OpContext, id: string, opts: { sync?: boolean } = {}): Promise<void> {
     const ns = namespaceRequired(ctx);
-    this.mdb.update(() => {
+    // A lease that expires by itself (CRI's, the Go client's) is deleted
+    // without an fsync: a power cut may bring it back, and it still expires
+    // (the collection that follows the delete usually syncs it first). Any
+    // other lease would come back for good, so its delete is synced.
+    const expires = this.mdb.view(() => expireLabelOf(this.mdb, ns, id) !== undefined);
+    const del = () => {
       // lease_resources go with it (ON DELETE CASCADE).
       const res = this.mdb.prepare('DELETE FROM leases WHERE namespace = ? AND id = ?').run(ns, id);
       if (res.changes === 0) throw leaseNotFound(id);
-    });
+    };
+    if (expires) this.mdb.updateUnsynced(del);
+    else await this.mdb.updateDurable(del);
     if (opts.sync) await this.gc.collect();
     else this.gc.schedule();
   }
@@ -119,6 +131,15 @@ export class SqliteLeaseManager implements LeaseManager {
         .all(ns, id) as LeaseResource[];
     });
   }
+}
+
+/** The lease's `containerd.io/gc.expire` label, if it exists and has one. */
+function expireLabelOf(mdb: MetadataDB, namespace: string, id: string): string | undefined {
+  const row = mdb
+    .prepare('SELECT labels FROM leases WHERE namespace = ? AND id = ?')
+    .get(namespace, id) as { labels: string } | undefined;
+  if (row === undefined) return undefined;
+  return (JSON.parse(row.labels) as Labels)[LEASE_EXPIRE_LABEL];
 }
 
 /**

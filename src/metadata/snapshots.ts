@@ -512,7 +512,8 @@ export class MetadataSnapshotter implements Snapshotter {
             });
           }
           try {
-            this.mdb.update(() => {
+            // Synced below, outside the undo: a failed sync leaves the record.
+            this.mdb.updateUnsynced(() => {
               if (this.row(ns, key)) throw alreadyExists(`snapshot ${JSON.stringify(key)}`);
               if (parent) {
                 const p = this.row(ns, parent);
@@ -539,6 +540,7 @@ export class MetadataSnapshotter implements Snapshotter {
             });
             throw err;
           }
+          await this.mdb.syncWal();
           return mounts;
         });
         if (mounts) return mounts;

@@ -180,7 +180,8 @@ export abstract class DirSnapshotter implements Snapshotter {
     const building = tmp;
     try {
       if (tmp !== undefined) await this.populate(tmp, kind, parentIds);
-      const s = this.ms.update(() => {
+      // Synced below (off the event loop), before the caller records it.
+      const s = this.ms.updateUnsynced(() => {
         const s = prefixed('failed to create snapshot', () =>
           this.ms.create(kind, key, parent, labels, nowNanos()),
         );
@@ -198,6 +199,7 @@ export abstract class DirSnapshotter implements Snapshotter {
       });
       tmp = undefined;
       if (stale !== undefined) this.removeQuietly(ctx, stale);
+      await this.ms.syncWal();
       return this.mountsFor(s);
     } finally {
       if (building !== undefined) this.building.delete(building);

@@ -115,3 +115,50 @@ describe('SqliteDB', () => {
     }
   });
 });
+
+describe('SqliteDB.updateDurable', () => {
+  const migrations: Migration[] = [
+    { version: 1, description: 't', up: (db) => db.exec('CREATE TABLE t (v INTEGER)') },
+  ];
+
+  it('commits at once, resolves after a WAL sync that concurrent commits share, stays FULL', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'x.db');
+    const db = new SqliteDB({ path, migrations, what: 'test schema' });
+    try {
+      const done = [1, 2, 3].map((v) =>
+        db.updateDurable(() => db.prepare('INSERT INTO t VALUES (?)').run(v).changes),
+      );
+      // Visible before the sync ends, to this connection and another one.
+      const other = new BetterSqlite3(path, { readonly: true });
+      try {
+        assert.deepEqual(other.prepare('SELECT v FROM t ORDER BY v').pluck().all(), [1, 2, 3]);
+      } finally {
+        other.close();
+      }
+      assert.deepEqual(await Promise.all(done), [1, 1, 1]);
+      assert.equal(db.db.pragma('synchronous', { simple: true }), 2);
+      // A throwing transaction rolls back and rejects, with no sync to wait for.
+      await assert.rejects(
+        db.updateDurable(() => {
+          db.prepare('INSERT INTO t VALUES (?)').run(9);
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.deepEqual(db.prepare('SELECT v FROM t ORDER BY v').pluck().all(), [1, 2, 3]);
+      await db.syncWal();
+    } finally {
+      db.close();
+    }
+    await assert.rejects(db.syncWal(), /closed/);
+    // Reopened: the commits are there, the WAL folded back by close.
+    const again = new SqliteDB({ path, migrations, what: 'test schema' });
+    try {
+      assert.deepEqual(again.prepare('SELECT v FROM t ORDER BY v').pluck().all(), [1, 2, 3]);
+    } finally {
+      again.close();
+      dir.remove();
+    }
+  });
+});

@@ -119,6 +119,18 @@ describe('ShimManager with a fake shim', () => {
     assert.deepEqual(fake.calls(), [`start ${NS} life`]);
   });
 
+  it('a Wait in flight when the task is deleted answers its exit, not the closing connection', async () => {
+    const m = await manager();
+    const { task } = await create(m, 'waited');
+    // A created task's Wait waits; the delete lets the shim go and its connection close under it.
+    const waited = task.wait(ctx);
+    const exit = await m.delete(ctx, 'waited');
+    assert.deepEqual(await waited, exit);
+    // One issued afterwards on the stale handle answers the same.
+    assert.deepEqual(await task.wait(ctx), exit);
+    await assertNothingLeft(m, 'waited');
+  });
+
   describe('a failed create leaves nothing behind', () => {
     it('an unknown runtime: not_found, before anything is made', async () => {
       const m = await manager();

@@ -93,6 +93,11 @@ export class ShimManager implements TaskManager {
     id: string,
     opts: CreateTaskOptions,
   ): Promise<{ task: Task; pid: number }> {
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    const mark = (step: string) => {
+      ms[step] = Math.round((performance.now() - t0) * 10) / 10;
+    };
     const runtime = shimRuntime(opts.runtime);
     const options =
       opts.runtime === RUNTIME_LINUX_V1
@@ -108,12 +113,15 @@ export class ShimManager implements TaskManager {
     try {
       bundle.writeFile(RUNTIME_FILE, opts.runtime);
       shimLog = openShimLog(bundle.file('log'), log);
+      mark('bundle');
       const shimOptions = withRuncRoot(runtime, options, this.opts.runcRoot);
       const address = await startShim(this.opts.binary, inv, shimOptions);
       started = true;
+      mark('shim');
       bundle.writeFile(BINARY_FILE, binary);
       if (!existsSync(bundle.file('address'))) bundle.writeFile('address', address);
       const connection = await this.connections.get(address);
+      mark('connect');
       const task = new ShimTask(new ShimClient(connection.conn, ns), bundle, opts.runtime);
       entry = { task, log: shimLog, connection };
       connection.tasks.add(taskKey(ns, id));
@@ -134,7 +142,8 @@ export class ShimManager implements TaskManager {
         options: anyBuffer(shimOptions),
       });
       this.tasks.set(ns, id, entry);
-      log.debug({ address }, 'task created');
+      mark('create');
+      log.debug({ address, ms }, 'task created');
       return { task, pid: created.pid };
     } catch (err) {
       await this.abandon(ctx, inv, bundle, entry, shimLog, started);
@@ -210,6 +219,7 @@ export class ShimManager implements TaskManager {
       if (!isNotFound(err) && !(e.connection?.conn.isClosed ?? false)) throw err;
     }
     e.deleting = true;
+    task.deleted = exit ?? null;
     await this.teardown(e);
     this.tasks.delete(ns, id);
     try {

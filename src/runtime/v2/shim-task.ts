@@ -65,6 +65,13 @@ export class ShimProcess implements Process {
 
 /** A task whose shim is alive: every call goes to the shim. */
 export class ShimTask implements Task {
+  /**
+   * Set by the manager when it deletes the task, before it lets the shim go:
+   * its exit, or null when the shim no longer knew the task. A Wait still in
+   * flight then fails with the closing connection; it answers this instead.
+   */
+  deleted: Exit | null | undefined;
+
   constructor(
     readonly shim: ShimClient,
     readonly bundle: Bundle,
@@ -91,8 +98,14 @@ export class ShimTask implements Task {
   kill(ctx: OpContext, signal: number, all: boolean): Promise<void> {
     return this.init.kill(ctx, signal, all);
   }
-  wait(ctx: OpContext): Promise<Exit> {
-    return this.init.wait(ctx);
+  async wait(ctx: OpContext): Promise<Exit> {
+    try {
+      return await this.init.wait(ctx);
+    } catch (err) {
+      if (this.deleted === undefined) throw err;
+      if (this.deleted === null) throw notFound(`task ${this.id}: deleted`, { cause: err });
+      return this.deleted;
+    }
   }
   resizePty(ctx: OpContext, width: number, height: number): Promise<void> {
     return this.init.resizePty(ctx, width, height);
