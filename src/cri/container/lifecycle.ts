@@ -155,6 +155,7 @@ export async function stop(
     if (await waitStopped(ctx, c, timeoutMs)) return;
   }
   ctx.log.info({ container: id }, 'killing container');
+  c.killSent = true;
   await task.kill(ctx, SIGKILL, false).catch(ignoreNotFound);
   await waitStopped(ctx, c, undefined);
 }
@@ -194,6 +195,11 @@ function waitStopped(
   });
 }
 
+/** The exit status of a process killed by SIGKILL (128 + 9), which is how the OOM killer ends one. */
+const SIGKILL_EXIT_STATUS = 137;
+/** How long an exit by SIGKILL waits for the OOM event that may follow it. */
+const OOM_EVENT_GRACE_MS = 200;
+
 /** Starts the `/tasks/oom` subscription; call once the store is recovered. */
 export function watchOOM(svc: ContainerService): void {
   const events = svc.opts.events;
@@ -211,6 +217,7 @@ export function watchOOM(svc: ContainerService): void {
         await c.status
           .updateSync((s) => ({ ...s, reason: OOM_REASON }))
           .catch((err) => svc.opts.log.error({ err, container: containerId }, 'recording an OOM'));
+        c.oomKilled();
       }
     } catch (err) {
       if (!svc.life.signal.aborted) {
@@ -255,6 +262,12 @@ async function handleExit(
   exit: Exit,
 ): Promise<void> {
   if (c.io) await bounded(c.io.wait(), svc.opts.outputDrainMs ?? OUTPUT_DRAIN_MS);
+  // The OOM killer's SIGKILL: the shim's /tasks/oom event travels apart from the
+  // exit and may come just after it. Wait a moment for it, so that no status is
+  // read as exited with reason Error that an instant later says OOMKilled.
+  if (exit.status === SIGKILL_EXIT_STATUS && !c.killSent && c.status.get().reason !== OOM_REASON) {
+    await bounded(c.oomRecorded, OOM_EVENT_GRACE_MS);
+  }
   // A real exit needs no kill (and no state call); an exit made up when waiting failed might.
   await deleteTask(svc, ctx, c.id, exit.pid === 0);
   await c.status.updateSync((s) => {

@@ -24,10 +24,15 @@ export class CriContainer {
    * Stop does not send it again (containerd's IsStopSignaledWithTimeout).
    */
   stopSignaled = false;
+  /** Set when berthd itself sent SIGKILL, so an exit by SIGKILL needs no wait for an OOM event. */
+  killSent = false;
   /** Resolves once the container's exit has been handled. */
   readonly stopped: Promise<void>;
   private markStopped!: () => void;
   private done = false;
+  /** Resolves once a `/tasks/oom` event for this container has been recorded. */
+  readonly oomRecorded: Promise<void>;
+  private markOom!: () => void;
 
   constructor(
     readonly metadata: ContainerMetadata,
@@ -38,6 +43,14 @@ export class CriContainer {
     this.stopped = new Promise((resolve) => {
       this.markStopped = resolve;
     });
+    this.oomRecorded = new Promise((resolve) => {
+      this.markOom = resolve;
+    });
+  }
+
+  /** Says that an OOM of the container has been recorded in its status. */
+  oomKilled(): void {
+    this.markOom();
   }
 
   get id(): string {
