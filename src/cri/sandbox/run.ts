@@ -154,16 +154,25 @@ async function runSteps(
   if (net.status === 'rejected') throw net.reason;
   if (pause.status === 'rejected') throw pause.reason;
   const { task, record } = pause.value;
-  if (md.netnsPath !== '') {
-    await opts.containers.update(
-      ctx,
-      { ...record, extensions: { [SANDBOX_METADATA_EXTENSION]: encodeSandboxMetadata(md) } },
-      [`extensions.${SANDBOX_METADATA_EXTENSION}`],
-    );
-  }
-  const pid = await task.start(ctx).catch((err: Error) => {
+  // The record learns the pod IPs while the pause starts: the undo steps
+  // already cover a failure of either.
+  const recorded =
+    md.netnsPath === ''
+      ? Promise.resolve()
+      : opts.containers
+          .update(
+            ctx,
+            { ...record, extensions: { [SANDBOX_METADATA_EXTENSION]: encodeSandboxMetadata(md) } },
+            [`extensions.${SANDBOX_METADATA_EXTENSION}`],
+          )
+          .then(() => {});
+  const started = task.start(ctx).catch((err: Error) => {
     throw withContext(err, `failed to start sandbox container task ${JSON.stringify(id)}`);
   });
+  const [rec, start] = await Promise.allSettled([recorded, started]);
+  if (rec.status === 'rejected') throw rec.reason;
+  if (start.status === 'rejected') throw start.reason;
+  const pid = start.value;
   const sb = new Sandbox(
     md,
     { state: 'ready', pid, createdAt: record.createdAt },
