@@ -109,35 +109,11 @@ export class WalkingApplier implements Applier {
     if (desc.size > INLINE_MAX) this.#workers.warm();
   }
 
-  apply(
+  async apply(
     ctx: OpContext,
     desc: Descriptor,
     mounts: Mount[],
     _opts: ApplyOptions = {},
-  ): Promise<Descriptor> {
-    return this.#apply(ctx, desc, mounts, () => this.#provider.read(ctx, desc.digest));
-  }
-
-  applyFrom(
-    ctx: OpContext,
-    desc: Descriptor,
-    mounts: Mount[],
-    source: AsyncIterable<Uint8Array>,
-    _opts: ApplyOptions = {},
-  ): Promise<Descriptor> {
-    let taken = false;
-    return this.#apply(ctx, desc, mounts, () => {
-      if (taken) throw invalidArgument(`apply ${desc.digest}: its source can be read once`);
-      taken = true;
-      return source;
-    });
-  }
-
-  async #apply(
-    ctx: OpContext,
-    desc: Descriptor,
-    mounts: Mount[],
-    read: () => AsyncIterable<Uint8Array>,
   ): Promise<Descriptor> {
     if (mounts.length === 0) throw invalidArgument('apply: no mounts to apply the layer to');
     // Refuses +encrypted and unknown media types before anything is read or mounted.
@@ -148,15 +124,15 @@ export class WalkingApplier implements Applier {
     if (mounts.length === 1 && (only.type === 'bind' || only.type === 'rbind')) {
       if (only.options.includes('ro'))
         throw invalidArgument('apply: the target mount is read-only');
-      return this.#applyInto(ctx, desc, read, { root: only.source, overlay: false }, expected);
+      return this.#applyInto(ctx, desc, { root: only.source, overlay: false }, expected);
     }
     const upper = mounts.length === 1 ? directUpper(only) : undefined;
-    if (upper !== undefined) return this.#applyInto(ctx, desc, read, upper, expected);
+    if (upper !== undefined) return this.#applyInto(ctx, desc, upper, expected);
     const overlay = mounts.some((m) => m.type === 'overlay');
     const through = (ms: readonly Mount[], started: () => void) =>
       withTempMount(this.#tempDir, ms, (root) => {
         started();
-        return this.#applyInto(ctx, desc, read, { root, overlay }, expected);
+        return this.#applyInto(ctx, desc, { root, overlay }, expected);
       });
     const volatile = withVolatile(mounts);
     if (volatile === undefined) return through(mounts, () => {});
@@ -177,7 +153,6 @@ export class WalkingApplier implements Applier {
   async #applyInto(
     ctx: OpContext,
     desc: Descriptor,
-    read: () => AsyncIterable<Uint8Array>,
     target: ApplyTarget,
     expected: string | undefined,
   ): Promise<Descriptor> {
@@ -185,7 +160,7 @@ export class WalkingApplier implements Applier {
     // as they are): the provider may hold them, so they are never moved to
     // the worker; a codec's output is this Apply's alone.
     const sourceBuffers = new WeakSet<ArrayBufferLike>();
-    const blob = noted(read(), sourceBuffers);
+    const blob = noted(this.#provider.read(ctx, desc.digest), sourceBuffers);
     const { compression, source } = await layerStreamCompression(desc.mediaType, blob);
     const got =
       compression === 'gzip' && desc.size > INLINE_MAX

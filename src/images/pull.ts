@@ -44,7 +44,6 @@ import { childrenLabels, isIndex, isManifest, refKey } from './media-types.js';
 import { splitName } from './names.js';
 import { BlobProgress } from './progress.js';
 import { putImage } from './records.js';
-import { BlobTap, teed } from './tap.js';
 import { configPlatform, unpackLayers } from './unpack.js';
 
 export interface UnpackTarget {
@@ -94,18 +93,6 @@ export function appendSource(existing: string | undefined, repo: string): string
   return [...repos].sort().join(',');
 }
 
-/**
- * Where one blob's fetch in a pull is: `waiting` (for a download slot, the
- * blob's fetch lock or its writer: a tap can still see its first byte),
- * `sourcing` (its bytes are flowing, or it was found in the store), `done`.
- */
-interface BlobFetch {
-  phase: 'waiting' | 'sourcing' | 'done';
-  tap?: BlobTap;
-  /** The fetch's bytes went through the tap too. */
-  teed?: boolean;
-}
-
 interface Fetch {
   ctx: OpContext;
   content: ContentStore;
@@ -114,7 +101,6 @@ interface Fetch {
   progress: BlobProgress;
   source: { key: string; repo: string };
   started: Map<string, Promise<void>>;
-  blobs: Map<string, BlobFetch>;
 }
 
 /**
@@ -131,78 +117,45 @@ const fetching = new KeyedMutex();
 function fetchBlob(f: Fetch, desc: Descriptor, parents: readonly string[]): Promise<void> {
   let p = f.started.get(desc.digest);
   if (!p) {
-    const state: BlobFetch = { phase: 'waiting' };
-    f.blobs.set(desc.digest, state);
     const reporter = f.progress.blob(desc, parents);
-    p = f.limiter
-      .run(f.ctx.signal, () =>
-        withKey(fetching, desc.digest, f.ctx.signal, async () => {
-          const t0 = performance.now();
-          const { key, repo } = f.source;
-          let labels: Labels | undefined = { [key]: repo };
-          try {
-            validateLabel(key, repo);
-          } catch {
-            labels = undefined;
-          }
-          const wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
-            source: (offset) => {
-              state.phase = 'sourcing';
-              const bytes = f.fetcher.fetch(desc, { offset, signal: f.ctx.signal });
-              // A resumed ingest's head is not fetched again: the tap's reader reads the store.
-              if (!state.tap || offset > 0) return bytes;
-              state.tap.start();
-              state.teed = true;
-              return teed(bytes, state.tap);
-            },
-            ...(labels && { labels }),
-            onBytes: (n) => reporter.bytes(n),
-          });
-          if (!wrote && labels) {
-            const info = await f.content.info(f.ctx, desc.digest);
-            const value = appendSource(info.labels[key], repo);
-            if (value !== info.labels[key]) {
-              try {
-                validateLabel(key, value);
-                await setLabels(f.ctx, f.content, desc.digest, { [key]: value });
-              } catch (err) {
-                if (!isAlreadyExists(err))
-                  f.ctx.log.warn({ err }, 'skip appending distribution label');
-              }
+    p = f.limiter.run(f.ctx.signal, () =>
+      withKey(fetching, desc.digest, f.ctx.signal, async () => {
+        const t0 = performance.now();
+        const { key, repo } = f.source;
+        let labels: Labels | undefined = { [key]: repo };
+        try {
+          validateLabel(key, repo);
+        } catch {
+          labels = undefined;
+        }
+        const wrote = await writeBlob(f.ctx, f.content, refKey(desc), desc, {
+          source: (offset) => f.fetcher.fetch(desc, { offset, signal: f.ctx.signal }),
+          ...(labels && { labels }),
+          onBytes: (n) => reporter.bytes(n),
+        });
+        if (!wrote && labels) {
+          const info = await f.content.info(f.ctx, desc.digest);
+          const value = appendSource(info.labels[key], repo);
+          if (value !== info.labels[key]) {
+            try {
+              validateLabel(key, value);
+              await setLabels(f.ctx, f.content, desc.digest, { [key]: value });
+            } catch (err) {
+              if (!isAlreadyExists(err))
+                f.ctx.log.warn({ err }, 'skip appending distribution label');
             }
           }
-          reporter.done(!wrote);
-          f.ctx.log.debug(
-            {
-              blob: desc.digest,
-              size: desc.size,
-              wrote,
-              teed: state.teed === true,
-              ms: Math.round(performance.now() - t0),
-            },
-            'pull: blob fetched',
-          );
-        }),
-      )
-      .finally(() => {
-        state.phase = 'done';
-        state.tap?.decline();
-      });
+        }
+        reporter.done(!wrote);
+        f.ctx.log.debug(
+          { blob: desc.digest, size: desc.size, wrote, ms: Math.round(performance.now() - t0) },
+          'pull: blob fetched',
+        );
+      }),
+    );
     f.started.set(desc.digest, p);
   }
   return p;
-}
-
-/**
- * A tap on `digest`'s fetch for an Apply of it (see tap.ts), when the fetch
- * has not delivered a byte yet and nobody else tapped it; undefined
- * otherwise (the reader then waits for the blob in the store).
- */
-function tapBlob(f: Fetch, digest: string): BlobTap | undefined {
-  const state = f.blobs.get(digest);
-  if (!state || state.phase !== 'waiting' || state.tap) return undefined;
-  state.tap = new BlobTap();
-  return state.tap;
 }
 
 /**
@@ -250,7 +203,6 @@ export async function pull(
       progress,
       source: distributionSource(resolved.name),
       started: new Map(),
-      blobs: new Map(),
     };
     let manifests = 0;
 
@@ -303,7 +255,6 @@ export async function pull(
             const fetching = layers.slice(first).map((l) => group.go(() => fetchBlob(f, l, self)));
             return (i) => fetching[i - first]!;
           },
-          tap: (i) => tapBlob(f, layers[i]!.digest),
           ...(opts.onProgress && { onProgress: opts.onProgress }),
         }).then(async (top) => {
           // The layers the unpack found unpacked are fetched too (containerd

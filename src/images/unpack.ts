@@ -82,25 +82,7 @@ export interface LayerUnpackJob {
    * the content store. Absent: the layers are all there.
    */
   fetchFrom?: (first: number) => (i: number) => Promise<void>;
-  /**
-   * Optional, beside fetchFrom: layer `i`'s bytes while its fetch writes
-   * them (see tap.ts), or undefined when it cannot give them (the blob is
-   * then read from the store once fetchFrom's promise says it is there).
-   * Asked just after fetchFrom(i) and only when the applier can apply from
-   * a stream; the snapshot is committed only after fetchFrom's promise
-   * resolved (the blob verified and committed).
-   */
-  tap?: (i: number) => LayerTap | undefined;
   onProgress?: ProgressFn;
-}
-
-/** What unpack needs of a blob tap (src/images/tap.ts's BlobTap). */
-export interface LayerTap {
-  /** `stream`: read() gives the blob from its first byte; `store`: read it from the store. */
-  readonly mode: Promise<'stream' | 'store'>;
-  read(): AsyncIterable<Uint8Array>;
-  /** The reader is done (or never read): the fetch no longer waits for it. */
-  close(): void;
 }
 
 /**
@@ -195,31 +177,11 @@ async function unpackLayer(
   i: number,
   fetchFrom: (i: number) => (i: number) => Promise<void>,
 ): Promise<Descriptor | undefined> {
-  if (await snapshotExists(ctx, sn, chain[i]!)) return undefined;
-  const ready = fetchFrom(i);
-  // Asked before anything is awaited, so that the fetch, just started, has not delivered a byte yet.
-  const tap = stores.applier.applyFrom ? job.tap?.(i) : undefined;
-  try {
-    return await makeSnapshot(ctx, stores, sn, job, chain, i, ready, tap);
-  } finally {
-    tap?.close();
-  }
-}
-
-/** unpackLayer's Prepare, Apply (from `tap` or the store), diffID check and Commit. */
-async function makeSnapshot(
-  ctx: OpContext,
-  stores: ImageStores,
-  sn: Snapshotter,
-  job: LayerUnpackJob,
-  chain: readonly string[],
-  i: number,
-  ready: (i: number) => Promise<void>,
-  tap: LayerTap | undefined,
-): Promise<Descriptor | undefined> {
   const desc = job.layers[i]!;
   const chainID = chain[i]!;
   const parent = i > 0 ? chain[i - 1]! : '';
+  if (await snapshotExists(ctx, sn, chainID)) return undefined;
+  const ready = fetchFrom(i);
 
   const labels: Labels = {};
   for (const [k, v] of Object.entries(desc.annotations ?? {})) {
@@ -254,19 +216,9 @@ async function makeSnapshot(
   });
   try {
     const t0 = performance.now();
-    const streamed = tap !== undefined && (await tap.mode) === 'stream';
-    let applied: Descriptor;
-    let t1: number;
-    if (streamed && stores.applier.applyFrom) {
-      t1 = performance.now();
-      applied = await stores.applier.applyFrom(ctx, desc, mounts, tap.read());
-      // What was applied counts only once the blob is verified and committed.
-      await ready(i);
-    } else {
-      await ready(i);
-      t1 = performance.now();
-      applied = await stores.applier.apply(ctx, desc, mounts);
-    }
+    await ready(i);
+    const t1 = performance.now();
+    const applied = await stores.applier.apply(ctx, desc, mounts);
     const t2 = performance.now();
     if (applied.digest !== job.diffIds[i]) {
       throw failedPrecondition(
@@ -277,7 +229,6 @@ async function makeSnapshot(
     ctx.log.debug(
       {
         layer: desc.digest,
-        streamed,
         waitMs: Math.round(t1 - t0),
         applyMs: Math.round(t2 - t1),
         commitMs: Math.round(performance.now() - t2),

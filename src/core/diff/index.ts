@@ -43,21 +43,6 @@ export interface Applier {
     opts?: ApplyOptions,
   ): Promise<Descriptor>;
   /**
-   * Optional: as {@link apply}, the layer's (compressed) bytes read from
-   * `source` instead of the content store: a pull applies a blob while it
-   * downloads. The bytes are not checked against `desc.digest` here: the
-   * caller keeps what was applied only once the blob is verified and
-   * committed. The source's buffers stay the caller's (neither moved nor
-   * modified); reading stops early when the layer ends or the apply fails.
-   */
-  applyFrom?(
-    ctx: OpContext,
-    desc: Descriptor,
-    mounts: Mount[],
-    source: AsyncIterable<Uint8Array>,
-    opts?: ApplyOptions,
-  ): Promise<Descriptor>;
-  /**
    * Optional: an Apply of `desc` is coming soon (its blob is still being
    * fetched); the applier may get ready for it meanwhile. No effect on results.
    */
