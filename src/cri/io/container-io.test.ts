@@ -20,9 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ContainerIO } from './container-io.js';
 import { openFifoReader } from './fifo.js';
-import { logLines, sink, until } from './testing/streams.js';
-
-const fdCount = () => readdirSync('/proc/self/fd').length;
+import { logLines, openFilesUnder, sink, until } from './testing/streams.js';
 
 /** The shim's writing end of an output FIFO, done by hand. */
 function shimWriter(path: string) {
@@ -52,7 +50,7 @@ describe('ContainerIO', () => {
   });
 
   it('makes the FIFOs the config asks for, berthd-only, and names them for the shim', async () => {
-    const before = fdCount();
+    const before = openFilesUnder(root);
     const dir = newDir();
     const cio = await ContainerIO.create(dir, { tty: false, stdin: true, stdinOnce: false });
     assert.deepEqual(cio.io, {
@@ -75,18 +73,18 @@ describe('ContainerIO', () => {
     assert.equal(tty.io.stderr, '');
     assert.equal(tty.io.terminal, true);
     await tty.close();
-    assert.equal(fdCount(), before, 'no fd left open');
+    assert.deepEqual(openFilesUnder(root), before, 'no fd left open');
   });
 
   it('refuses a directory where a FIFO should be, leaving nothing behind', async () => {
     const dir = newDir();
     mkdirSync(join(dir, 'stdout'), { recursive: true });
-    const before = fdCount();
+    const before = openFilesUnder(root);
     await assert.rejects(
       ContainerIO.create(dir, { tty: false, stdin: false, stdinOnce: false }),
       /is not a FIFO/,
     );
-    assert.equal(fdCount(), before);
+    assert.deepEqual(openFilesUnder(root), before);
   });
 
   it('writes both streams into the CRI log and ends when the shim closes them', async () => {
@@ -302,7 +300,7 @@ describe('ContainerIO', () => {
   });
 
   it('cancel: a container that exited while berthd was down ends its output after a restart', async () => {
-    const before = fdCount();
+    const before = openFilesUnder(root);
     const dir = newDir();
     const logPath = join(root, 'exited-while-down.log');
     const opts = { tty: false, stdin: false, stdinOnce: false };
@@ -327,7 +325,7 @@ describe('ContainerIO', () => {
     await second.cancel();
     await second.wait();
     await second.close();
-    assert.equal(fdCount(), before);
+    assert.deepEqual(openFilesUnder(root), before);
   });
 
   it('cancel does not cut short a shim still writing', async () => {
@@ -347,7 +345,7 @@ describe('ContainerIO', () => {
   });
 
   it('goes on from the same FIFOs after a restart, losing nothing the pipe held', async () => {
-    const before = fdCount();
+    const before = openFilesUnder(root);
     const dir = newDir();
     const logPath = join(root, 'restart.log');
     const opts = { tty: false, stdin: false, stdinOnce: false };
@@ -380,6 +378,6 @@ describe('ContainerIO', () => {
     await second.wait();
     await second.close();
     assert.equal(existsSync(dir), false);
-    assert.equal(fdCount(), before, 'no fd left open');
+    assert.deepEqual(openFilesUnder(root), before, 'no fd left open');
   });
 });

@@ -21,7 +21,7 @@ import {
 import type { TtrpcServer } from '../../ttrpc/index.js';
 import { ContainerIO, type ContainerIOOptions } from './container-io.js';
 import { execSync, runExec } from './exec.js';
-import { logLines, sink, until as untilWithin } from './testing/streams.js';
+import { logLines, openFilesUnder, sink, until as untilWithin } from './testing/streams.js';
 
 /**
  * Container and exec IO against the stock containerd-shim-runc-v2 and runc,
@@ -31,8 +31,6 @@ import { logLines, sink, until as untilWithin } from './testing/streams.js';
  * after many execs. Root only.
  */
 const NS = 'berth-cri-io';
-
-const fdCount = () => readdirSync('/proc/self/fd').length;
 
 /** Polls every 10 ms for up to 10 s: the shim and runc are slower than the in-process tests. */
 const until = (what: string, cond: () => boolean, ms = 10_000) => untilWithin(what, cond, ms, 10);
@@ -327,7 +325,7 @@ describe('cri io with the real runc shim', {
     });
     // One cycle first: the shim connection and the pool's fds are not leaks.
     await execSync(task, 'warm', proc(['true']), { ctx, dir: ioDir });
-    const before = fdCount();
+    const before = openFilesUnder(dir);
     const start = Date.now();
     for (let i = 0; i < 20; i++) {
       const input = new PassThrough();
@@ -353,7 +351,7 @@ describe('cri io with the real runc shim', {
     }
     const perSync = (Date.now() - syncStart) / 20;
     await sleep(50);
-    assert.equal(fdCount(), before, 'fds after 40 execs');
+    assert.deepEqual(openFilesUnder(dir), before, 'fds after 40 execs');
     assert.deepEqual(readdirSync(ioDir).sort(), ['stderr', 'stdout']);
     console.log(
       `# exec with stdin: ${perExec.toFixed(1)} ms each; ExecSync of true: ${perSync.toFixed(1)} ms each`,

@@ -5,7 +5,7 @@
  * timestamps.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -43,4 +43,22 @@ export function logLines(path: string): string[] {
         .filter((l) => l !== '')
         .map((l) => l.split(' ').slice(1).join(' '))
     : [];
+}
+
+/**
+ * What this process has open below `dir` (FIFOs, logs), as sorted paths: a
+ * test compares it before and after, which a count of all its fds cannot do
+ * reliably (node's own fds come and go with its threads and sockets).
+ */
+export function openFilesUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) open.push(target);
+    } catch {
+      // closed meanwhile (the readdir's own fd, among others)
+    }
+  }
+  return open.sort();
 }
