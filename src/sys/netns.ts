@@ -64,9 +64,26 @@ async function pin(path: string): Promise<void> {
  * left behind: no mount, no file.
  */
 export async function createNetns(dir: string): Promise<string> {
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const path = newNetnsPath(dir);
+  await createNetnsAt(path, dir);
+  return path;
+}
+
+/** A fresh name for a network namespace file under `dir` (`cni-<uuid>`), not yet created. */
+export function newNetnsPath(dir: string): string {
   const path = join(dir, `cni-${randomUUID()}`);
   assertInside(path, dir);
+  return path;
+}
+
+/**
+ * Creates and pins a new network namespace at `path` (from {@link newNetnsPath}),
+ * for a caller that needs the name before the namespace exists (a spec to
+ * write meanwhile). On failure nothing is left at `path`.
+ */
+export async function createNetnsAt(path: string, dir: string): Promise<void> {
+  assertInside(path, dir);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
   closeSync(openSync(path, 'wx', 0o444));
   try {
     await pin(path);
@@ -75,7 +92,6 @@ export async function createNetns(dir: string): Promise<string> {
     unlinkSync(path);
     throw e;
   }
-  return path;
 }
 
 /** Unmounts every mount stacked on `path`; EINVAL says none is left. */

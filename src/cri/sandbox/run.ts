@@ -14,7 +14,7 @@ import { LEASE_EXPIRE_LABEL } from '../../core/leases/index.js';
 import type { Mount } from '../../core/mount/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { Task } from '../../core/tasks/index.js';
-import { createNetns, removeNetns } from '../../sys/netns.js';
+import { createNetnsAt, newNetnsPath, removeNetns } from '../../sys/netns.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { buildSandboxSpec, realSpecHost } from '../opts/index.js';
 import { LEASE_TTL_MS, SPEC_TYPE_URL } from './constants.js';
@@ -122,33 +122,46 @@ async function runSteps(
   // does not start before the network is up. The record gets the pod's IPs
   // once the ADD has answered (containerd 1.7 updates it the same way).
   let networkUp: Promise<void> = Promise.resolve();
+  let netnsMade: Promise<void> = Promise.resolve();
   if (!hostNetwork(config)) {
     const network = opts.network;
     if (network === undefined) {
       throw failedPrecondition('failed to setup network: no CNI network is configured');
     }
     mark('files');
-    md.netnsPath = await createNetns(mgr.netnsDir);
-    mark('netns');
-    const netnsPath = md.netnsPath;
-    undo.push({ what: 'network namespace', fn: () => removeNetns(netnsPath, mgr.netnsDir) });
+    // The namespace is made while the pause's spec, snapshot and record are:
+    // the spec needs only its name; the ADD and the task wait for it.
+    const netnsPath = newNetnsPath(mgr.netnsDir);
+    md.netnsPath = netnsPath;
+    const made = createNetnsAt(netnsPath, mgr.netnsDir).then(() => mark('netns'));
+    netnsMade = made;
+    undo.push({
+      what: 'network namespace',
+      fn: async () => {
+        // Not while it is being made: a pin after the removal would stay.
+        await made.catch(() => {});
+        await removeNetns(netnsPath, mgr.netnsDir);
+      },
+    });
     const req = podNetworkRequest(id, netnsPath, config);
     // Registered before setup: a failed ADD may have allocated (an IP) already.
     undo.push({ what: 'pod network', fn: () => network.remove(req) });
-    networkUp = network.setup(req, { signal: ctx.signal }).then(
-      (result) => {
-        mark('network');
-        const ips = selectPodIps(result);
-        md.ip = ips.ip;
-        md.additionalIps = ips.additionalIps;
-        md.cniResult = result.raw;
-      },
-      (err: Error) => {
-        throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
-      },
-    );
+    networkUp = made
+      .then(() => network.setup(req, { signal: ctx.signal }))
+      .then(
+        (result) => {
+          mark('network');
+          const ips = selectPodIps(result);
+          md.ip = ips.ip;
+          md.additionalIps = ips.additionalIps;
+          md.cniResult = result.raw;
+        },
+        (err: Error) => {
+          throw withContext(err, `failed to setup network for sandbox ${JSON.stringify(id)}`);
+        },
+      );
   }
-  const pauseMade = createPause(mgr, ctx, md, image, runtime, dir, shmPath, undo, mark);
+  const pauseMade = createPause(mgr, ctx, md, image, runtime, dir, shmPath, netnsMade, undo, mark);
   const [net, pause] = await Promise.allSettled([networkUp, pauseMade]);
   // The network's error first: a pause that fails with it is its consequence.
   if (net.status === 'rejected') throw net.reason;
@@ -196,6 +209,7 @@ async function createPause(
   runtime: SandboxRuntime,
   dir: string,
   shmPath: string | undefined,
+  netnsMade: Promise<void>,
   undo: { what: string; fn: () => Promise<void> | void }[],
   mark: (step: string) => void,
 ): Promise<{ task: Task; record: Container }> {
@@ -248,6 +262,8 @@ async function createPause(
     await opts.leases.delete(ctx, lease.id).catch(() => {});
   }
 
+  // runc joins the pod's network namespace: it must exist by now.
+  await netnsMade;
   const { task } = await opts.tasks
     .create(ctx, id, {
       spec: specAny,
