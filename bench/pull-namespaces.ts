@@ -36,7 +36,6 @@
  *
  * Figures are medians over the rounds; ratio = berthd / containerd.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Berthd } from '../test/helpers/berthd.js';
@@ -45,17 +44,12 @@ import { buildAndPush } from '../test/helpers/images.js';
 import { Registry } from '../test/helpers/registry.js';
 import { blobGets } from '../test/helpers/registry-log.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { ctr, type Daemon, rows, run } from './ctr.js';
 import { layersImage } from './layers-image.js';
 import { cpuS } from './proc.js';
 import { scratchExt4, settle } from './scratch-fs.js';
 
 const MiB = 1 << 20;
-
-interface Daemon {
-  name: 'berthd' | 'containerd';
-  socket: string;
-  pid: number;
-}
 
 /** One way of pulling `ref` into namespace `ns` of a daemon. */
 interface Puller {
@@ -66,12 +60,15 @@ interface Puller {
   fetch?(d: Daemon, ns: string, ref: string): Promise<unknown>;
 }
 
+/** Four pulls at once on a loaded machine may take long: 15 minutes each. */
+const PULL_TIMEOUT_MS = 900_000;
+
 const PULLERS: Record<string, Puller> = {
   ctr: {
     name: 'ctr',
     describe: 'ctr 1.6 images pull --plain-http (client-side)',
-    pull: (d, ns, ref) => ctr(d, ns, ['images', 'pull', '--plain-http', ref]),
-    fetch: (d, ns, ref) => ctr(d, ns, ['content', 'fetch', '--plain-http', ref]),
+    pull: (d, ns, ref) => ctr(d, ns, ['images', 'pull', '--plain-http', ref], PULL_TIMEOUT_MS),
+    fetch: (d, ns, ref) => ctr(d, ns, ['content', 'fetch', '--plain-http', ref], PULL_TIMEOUT_MS),
   },
   transfer: {
     name: 'transfer',
@@ -79,19 +76,23 @@ const PULLERS: Record<string, Puller> = {
       'berthd: ctr 1.7 images pull --local=false --platform linux/amd64 (daemon-side, Transfer); containerd 1.6 (no Transfer service): ctr 1.6 images pull --plain-http',
     pull: (d, ns, ref) =>
       d.name === 'berthd'
-        ? run(CTR17, [
-            '--address',
-            d.socket,
-            '--namespace',
-            ns,
-            'images',
-            'pull',
-            '--local=false',
-            '--platform',
-            'linux/amd64',
-            ref,
-          ])
-        : ctr(d, ns, ['images', 'pull', '--plain-http', ref]),
+        ? run(
+            CTR17,
+            [
+              '--address',
+              d.socket,
+              '--namespace',
+              ns,
+              'images',
+              'pull',
+              '--local=false',
+              '--platform',
+              'linux/amd64',
+              ref,
+            ],
+            PULL_TIMEOUT_MS,
+          )
+        : ctr(d, ns, ['images', 'pull', '--plain-http', ref], PULL_TIMEOUT_MS),
   },
 };
 
@@ -120,42 +121,6 @@ const pullers = values.pullers
 
 // ---------------------------------------------------------------------------
 // Processes
-
-function run(cmd: string, args: string[], timeoutMs = 900_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.CONTAINERD_NAMESPACE;
-    delete env.CONTAINERD_ADDRESS;
-    delete env.CONTAINERD_SNAPSHOTTER;
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    const keep = (b: Buffer) => {
-      if (out.length < MiB) out += b.toString();
-    };
-    p.stdout.on('data', keep);
-    p.stderr.on('data', keep);
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearTimeout(t);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: ${code ?? signal}\n${out}`));
-    });
-  });
-}
-
-function ctr(d: Daemon, ns: string, args: string[]): Promise<string> {
-  return run('ctr', ['--address', d.socket, '--namespace', ns, ...args]);
-}
-
-/** Rows of a ctr table, header dropped. */
-function rows(out: string): string[] {
-  return out
-    .trim()
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
-}
 
 // ---------------------------------------------------------------------------
 // One round

@@ -31,7 +31,6 @@
  * (`--fs host`: the temp dir's filesystem). Figures are medians over the
  * rounds; ratio = berthd / containerd. Needs root and `npm run build`.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Berthd } from '../test/helpers/berthd.js';
@@ -40,6 +39,7 @@ import { buildAndPush, type Entry, type LayerSpec } from '../test/helpers/images
 import { Registry } from '../test/helpers/registry.js';
 import { blobGets } from '../test/helpers/registry-log.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { ctr, type Daemon, rows, run } from './ctr.js';
 import { layersImage } from './layers-image.js';
 import { cpuS } from './proc.js';
 import { scratchExt4, settle } from './scratch-fs.js';
@@ -71,39 +71,6 @@ const modes = values.modes
 // ---------------------------------------------------------------------------
 // Processes
 
-function run(cmd: string, args: string[], timeoutMs = 600_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.CONTAINERD_NAMESPACE;
-    delete env.CONTAINERD_ADDRESS;
-    delete env.CONTAINERD_SNAPSHOTTER;
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    const keep = (b: Buffer) => {
-      if (out.length < MiB) out += b.toString();
-    };
-    p.stdout.on('data', keep);
-    p.stderr.on('data', keep);
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearTimeout(t);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: ${code ?? signal}\n${out.slice(-4000)}`));
-    });
-  });
-}
-
-interface Daemon {
-  name: 'berthd' | 'containerd';
-  socket: string;
-  pid: number;
-}
-
-function ctr(d: Daemon, ns: string, args: string[]): Promise<string> {
-  return run('ctr', ['--address', d.socket, '--namespace', ns, ...args]);
-}
-
 /** One pull of `ref` into `ns`: Transfer into berthd, ctr 1.6 client-side into containerd 1.6. */
 function pull(d: Daemon, ns: string, ref: string): Promise<string> {
   if (d.name === 'containerd') return ctr(d, ns, ['images', 'pull', '--plain-http', ref]);
@@ -119,15 +86,6 @@ function pull(d: Daemon, ns: string, ref: string): Promise<string> {
     PLATFORM,
     ref,
   ]);
-}
-
-/** Rows of a ctr table, header dropped. */
-function rows(out: string): string[] {
-  return out
-    .trim()
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
 }
 
 /** berthd's debug lines for an Apply whose snapshot was committed, or discarded as another's won. */

@@ -33,7 +33,6 @@
  * phase lines of src/images (each blob fetched, each layer's wait for its
  * blob, apply and commit) after each of its pulls. Needs `npm run build` (berthd runs from dist/) and root.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +42,7 @@ import { Containerd, CTR17, containerd17Missing } from '../test/helpers/containe
 import { buildAndPush } from '../test/helpers/images.js';
 import { Registry } from '../test/helpers/registry.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { ctr, type Daemon, rows, run } from './ctr.js';
 import { layersImage } from './layers-image.js';
 import { cpuS, resetPeak, statusKiB, threadCpuS } from './proc.js';
 import { scratchExt4, settle } from './scratch-fs.js';
@@ -69,48 +69,6 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a
 
 // ---------------------------------------------------------------------------
 // Processes
-
-function run(cmd: string, args: string[], timeoutMs = 600_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.CONTAINERD_NAMESPACE;
-    delete env.CONTAINERD_ADDRESS;
-    delete env.CONTAINERD_SNAPSHOTTER;
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    const keep = (b: Buffer) => {
-      if (out.length < MiB) out += b.toString();
-    };
-    p.stdout.on('data', keep);
-    p.stderr.on('data', keep);
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearTimeout(t);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} ${args.join(' ')}: ${code ?? signal}\n${out.slice(-4000)}`));
-    });
-  });
-}
-
-interface Daemon {
-  name: 'berthd' | 'containerd';
-  socket: string;
-  pid: number;
-}
-
-function ctr(d: Daemon, ns: string, args: string[]): Promise<string> {
-  return run('ctr', ['--address', d.socket, '--namespace', ns, ...args]);
-}
-
-/** Rows of a ctr table, header dropped. */
-function rows(out: string): string[] {
-  return out
-    .trim()
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim() !== '');
-}
 
 // ---------------------------------------------------------------------------
 // Ways of pulling
