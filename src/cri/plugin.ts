@@ -4,15 +4,11 @@ import { ContainerState } from '../api/k8s/cri/runtime/v1/api.js';
 import { CniNetworks } from '../cni/index.js';
 import type { AnyValue } from '../core/containers/index.js';
 import { invalidArgument, isNotFound, notFound } from '../core/errdefs/index.js';
-import type { ImageStores } from '../core/transfer/index.js';
 import {
   ContainersServiceKey,
-  ContentServiceKey,
-  DifferKey,
   ExchangeKey,
   GcKey,
-  ImagesServiceKey,
-  LeasesKey,
+  imageStores,
   PluginType,
   type Registration,
   SnapshotsServiceKey,
@@ -66,18 +62,7 @@ export const criPlugin: Registration<GrpcService[]> = {
         `${CRI_PLUGIN_URI}: snapshotter ${JSON.stringify(snapshotterName)} is not loaded`,
       );
     }
-    const stores: ImageStores = {
-      content: ic.get(ContentServiceKey),
-      images: ic.get(ImagesServiceKey),
-      leases: ic.get(LeasesKey),
-      snapshotter(name) {
-        const s = snapshotters.get(name);
-        if (s === undefined)
-          throw invalidArgument(`snapshotter ${JSON.stringify(name)} not loaded`);
-        return s;
-      },
-      applier: ic.get(DifferKey).applier,
-    };
+    const stores = imageStores(ic);
     const network = new CniNetworks({
       binDirs: [config.cni.binDir],
       confDir: config.cni.confDir,

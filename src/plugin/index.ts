@@ -5,6 +5,7 @@
  * registration lives beside its implementation (`src/content/plugin.ts`,
  * `src/services/images/plugin.ts`, ...); `src/daemon` loads them.
  */
+export * from './image-stores.js';
 export * from './keys.js';
 export * from './platform.js';
 export * from './registration.js';

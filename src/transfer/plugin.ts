@@ -1,16 +1,7 @@
 import { invalidArgument } from '../core/errdefs/index.js';
 import { defaultString } from '../core/platforms/index.js';
-import type { ImageStores, StreamManager, Transferrer } from '../core/transfer/index.js';
-import {
-  ContentServiceKey,
-  DifferKey,
-  ImagesServiceKey,
-  LeasesKey,
-  PluginType,
-  type Registration,
-  SnapshotsServiceKey,
-  StreamsKey,
-} from '../plugin/index.js';
+import type { StreamManager, Transferrer } from '../core/transfer/index.js';
+import { imageStores, PluginType, type Registration, StreamsKey } from '../plugin/index.js';
 import { DEFAULT_REGISTRY_CONFIG_PATH } from './defaults.js';
 import { LocalTransfer, type LocalTransferConfig } from './local.js';
 import type { ImageOps } from './ops.js';
@@ -46,20 +37,7 @@ export function localTransferPlugin(loadOps: () => Promise<ImageOps>): Registrat
     init(ic) {
       const config = transferConfig(ic.config);
       ic.exports.config_path = config.hostsDir;
-      const snapshotters = ic.get(SnapshotsServiceKey);
-      const applier = ic.get(DifferKey).applier;
-      const stores: ImageStores = {
-        content: ic.get(ContentServiceKey),
-        images: ic.get(ImagesServiceKey),
-        leases: ic.get(LeasesKey),
-        snapshotter(name) {
-          const s = snapshotters.get(name);
-          if (s === undefined)
-            throw invalidArgument(`snapshotter ${JSON.stringify(name)} not loaded`);
-          return s;
-        },
-        applier,
-      };
+      const stores = imageStores(ic);
       return new LocalTransfer(stores, ic.get(StreamsKey), config, loadOps);
     },
   };
