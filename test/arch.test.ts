@@ -34,6 +34,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     'metadata',
     'plugin',
     'remotes',
+    'restart',
     'runtime',
     'server',
     'services',
@@ -66,6 +67,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
     'sys',
     'wire',
   ],
+  // The restart monitor: keeps containers labelled containerd.io/restart.* running (containerd's runtime/restart/monitor).
+  restart: ['core', 'plugin', 'restart'],
+  // berth, the command line: on the client library; CNI and sys for its networks (OCI hooks run by runc).
+  cli: ['archive', 'cli', 'client', 'cni', 'core', 'remotes', 'sys'],
   ttrpc: ['api', 'core', 'sys', 'ttrpc'],
   runtime: ['api', 'core', 'plugin', 'runtime', 'sys', 'ttrpc', 'wire'],
   wire: ['api', 'core', 'wire'],
@@ -87,6 +92,7 @@ const FORBIDDEN_PACKAGES: Readonly<Record<string, readonly RegExp[]>> = {
   transfer: [/^@grpc\//, /^better-sqlite3$/],
   cni: [/^@grpc\//, /^@bufbuild\//, /^better-sqlite3$/, /^pino/],
   cri: [/^better-sqlite3$/],
+  cli: [/^better-sqlite3$/, /^pino/],
 };
 
 interface Rules {
