@@ -2,9 +2,10 @@
  * @module
  * Progress of `berth pull`, `push`, `load` and `save` on stderr:
  *
- * - `tty`: a live display redrawn in place at most 10 times a second (and
- *   once a second while nothing moves, for the elapsed time); the last frame
- *   stays on screen.
+ * - `tty`: a live display redrawn in place at most 10 times a second (a
+ *   change that came too soon is drawn when the next frame may be, and the
+ *   frame is redrawn once a second while nothing moves, for the elapsed
+ *   time); the last frame stays on screen.
  * - `plain` (logs): a line per change of a layer's state, a total line at
  *   most every 5 s while bytes move, a summary at the end.
  * - `json`: one JSON object per event and line, nothing else.
@@ -34,7 +35,11 @@ export interface ProgressOptions {
   now?: () => number;
   /** No colors even on a terminal (NO_COLOR in the environment does the same). */
   noColor?: boolean;
-  /** `tty`: how often the frame is redrawn while no event comes (ms; 0: never). Default 1000. */
+  /**
+   * `tty`: how often the frame is redrawn while no event comes, for the
+   * elapsed time (ms). Default 1000. 0 turns timers off (tests with a fake
+   * clock): frames are then drawn on events and at the end only.
+   */
   refreshMs?: number;
   /** The environment NO_COLOR and TERM are read from (process.env). */
   env?: NodeJS.ProcessEnv;
@@ -181,8 +186,11 @@ function ttyProgress(
   let lastDraw: number | undefined;
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
+  let trailing: NodeJS.Timeout | undefined;
 
   const draw = () => {
+    if (trailing !== undefined) clearTimeout(trailing);
+    trailing = undefined;
     const at = now();
     lastDraw = at;
     const lines = frameLines(t, {
@@ -196,12 +204,20 @@ function ttyProgress(
     drawn = lines.length;
   };
   const maybeDraw = () => {
-    if (lastDraw === undefined || now() - lastDraw >= MIN_FRAME_MS) draw();
+    const since = lastDraw === undefined ? MIN_FRAME_MS : now() - lastDraw;
+    if (since >= MIN_FRAME_MS) draw();
+    else if (trailing === undefined && refreshMs > 0) {
+      // The last change before a quiet spell is shown as soon as frames may be drawn again.
+      trailing = setTimeout(draw, MIN_FRAME_MS - since);
+      trailing.unref();
+    }
   };
   const stop = () => {
     ended = true;
     if (timer !== undefined) clearInterval(timer);
+    if (trailing !== undefined) clearTimeout(trailing);
     timer = undefined;
+    trailing = undefined;
   };
 
   return {

@@ -78,7 +78,7 @@ export class Tracker {
   /** Blobs by digest, in the order they were first reported. */
   readonly blobs = new Map<string, Blob>();
   direction: Direction = 'pull';
-  /** The latest line about the whole operation (`Pulling from …`, `resolving ref`). */
+  /** The latest line about the whole operation (`Pulling from OCI Registry (ref)`, `resolving ref`). */
   status = '';
   /** Names of the images saved (pull, load). */
   readonly saved: string[] = [];
@@ -151,12 +151,25 @@ export class Tracker {
 
   #operation(p: Progress): void {
     if (p.event.startsWith('Pushing') || p.event === 'pushing content') this.direction = 'push';
-    if (p.event === 'saved' && p.name !== '') {
-      this.saved.push(p.name);
-      return;
+    switch (p.event) {
+      case 'saved':
+        if (p.name !== '') this.saved.push(p.name);
+        return;
+      case 'resolving':
+        this.status = `resolving ${p.name}`;
+        return;
+      case 'resolved':
+        this.status = `pulling ${p.name}`;
+        return;
+      case 'pushing content':
+        this.status = `pushing ${p.name}`;
+        return;
+      case 'pushed content':
+        this.status = `pushed ${p.name}`;
+        return;
     }
-    if (p.event === 'resolved') return;
-    this.status = p.name === '' ? p.event : `${p.event} ${p.name}`;
+    // The daemon's status lines (`Pulling from OCI Registry (…)`, `Importing`) have no name.
+    if (p.name === '') this.status = p.event;
   }
 
   /** What a blob's row shows now. */
@@ -193,18 +206,17 @@ export class Tracker {
     return { done, total };
   }
 
-  /** Marks every blob not finished as failed. */
+  /**
+   * Marks every blob not finished as failed. A downloaded layer is finished
+   * unless the operation unpacks (some layer reported unpacking).
+   */
   fail(): void {
+    const unpacks = [...this.blobs.values()].some((b) => b.unpack !== undefined);
     for (const b of this.blobs.values()) {
       const s = this.state(b);
-      if (
-        s !== 'done' &&
-        s !== 'already exists' &&
-        s !== 'skipped' &&
-        !(s === 'downloaded' && b.unpack === undefined)
-      ) {
-        b.failed = true;
-      }
+      if (s === 'done' || s === 'already exists' || s === 'skipped') continue;
+      if (s === 'downloaded' && !unpacks) continue;
+      b.failed = true;
     }
   }
 

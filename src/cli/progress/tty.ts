@@ -39,20 +39,33 @@ export function frameLines(t: Tracker, o: FrameOptions): string[] {
   const lines: string[] = [];
   if (t.status !== '') lines.push(cut(t.status, width));
   let rows = t.rows();
-  // Fold finished rows (oldest first) into one line when the frame would not fit the screen.
+  // A frame taller than the screen cannot be redrawn in place: finished rows
+  // (oldest first) fold into one line above, then waiting ones (last first) into one below.
   const room =
-    o.rows === undefined ? Number.POSITIVE_INFINITY : Math.max(1, o.rows - lines.length - 3);
-  let folded = 0;
+    o.rows === undefined ? Number.POSITIVE_INFINITY : Math.max(2, o.rows - lines.length - 2);
+  let finished = 0;
+  let waiting = 0;
   if (rows.length > room) {
-    const finished = new Set(
+    const fold = new Set(
       rows.filter((b) => isFinished(t.state(b))).slice(0, rows.length - room + 1),
     );
-    folded = finished.size;
-    rows = rows.filter((b) => !finished.has(b));
+    finished = fold.size;
+    rows = rows.filter((b) => !fold.has(b));
   }
-  if (folded > 0)
-    lines.push(cut(`${folded} more ${folded === 1 ? 'layer' : 'layers'} finished`, width));
+  const left = room - (finished > 0 ? 1 : 0);
+  if (rows.length > left) {
+    const fold = new Set(
+      rows
+        .filter((b) => t.state(b) === 'waiting')
+        .reverse()
+        .slice(0, rows.length - left + 1),
+    );
+    waiting = fold.size;
+    rows = rows.filter((b) => !fold.has(b));
+  }
+  if (finished > 0) lines.push(cut(`${layers(finished)} finished`, width));
   for (const b of rows) lines.push(row(t, b, width, o.color));
+  if (waiting > 0) lines.push(cut(`${layers(waiting)} waiting`, width));
   if (t.blobs.size > 0) lines.push(totalLine(t, width, o.now));
   return lines;
 }
@@ -67,7 +80,11 @@ export function frame(lines: string[], previous: number): string {
 }
 
 function isFinished(s: BlobState): boolean {
-  return s === 'done' || s === 'already exists' || s === 'skipped';
+  return s === 'done' || s === 'already exists' || s === 'skipped' || s === 'downloaded';
+}
+
+function layers(n: number): string {
+  return `${n} more ${n === 1 ? 'layer' : 'layers'}`;
 }
 
 function row(t: Tracker, b: Blob, width: number, color: boolean): string {
