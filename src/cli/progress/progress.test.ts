@@ -394,6 +394,18 @@ describe('createProgress: tty', () => {
     assert.match(screen(out.text)[0]!, /: downloaded +10 MB$/);
   });
 
+  it('draws a change that came too soon for a frame once one may be drawn (real timers)', async () => {
+    const stream = new FakeStream(true, 100);
+    const d = createProgress('tty', stream, { env: NO_ENV });
+    d.onProgress(blob('waiting', L1, []));
+    d.onProgress(blob('downloading', L1, [], 1000));
+    const last = () => screen(stream.text).find((l) => l.startsWith(short(L1)))!;
+    assert.match(last(), /: waiting/);
+    await new Promise((r) => setTimeout(r, 4 * MIN_FRAME_MS));
+    assert.match(last(), /: downloading/);
+    d.done();
+  });
+
   it('fits every line to the width of the terminal', () => {
     for (const columns of [30, 50, 80, 200]) {
       const stream = new FakeStream(true, columns);
