@@ -2,11 +2,18 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Descriptor } from '../../core/content/index.js';
+import { isInvalidArgument } from '../../core/errdefs/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { Progress, StreamMessage, TransferStream } from '../../core/transfer/index.js';
 import { refKey } from '../../images/media-types.js';
 import { ProgressSender } from '../../transfer/progress.js';
-import { createProgress, MIN_FRAME_MS, type ProgressStream, resolveMode } from './index.js';
+import {
+  createProgress,
+  MIN_FRAME_MS,
+  type ProgressStream,
+  parseProgressMode,
+  resolveMode,
+} from './index.js';
 
 // Recorded event sequences, built the way src/images (pull.ts, push.ts,
 // import.ts, export.ts, progress.ts, unpack.ts) and berthd's Transfer
@@ -510,5 +517,10 @@ describe('resolveMode', () => {
     assert.equal(resolveMode('auto', new FakeStream(true), { TERM: 'dumb' }), 'plain');
     assert.equal(resolveMode('auto', new FakeStream(false), {}), 'plain');
     assert.equal(resolveMode('json', new FakeStream(true), {}), 'json');
+  });
+
+  it('parses --progress values', () => {
+    assert.equal(parseProgressMode('plain'), 'plain');
+    assert.throws(() => parseProgressMode('fancy'), isInvalidArgument);
   });
 });
