@@ -3,6 +3,7 @@ import {
   type CacheEntry,
   CniConfig,
   type CniResult,
+  findPlugin,
   LOOPBACK_NETWORK,
   type RuntimeConf,
 } from '../../cni/index.js';
@@ -110,6 +111,15 @@ export async function attachNetwork(flags: NetworkFlags, req: AttachRequest): Pr
   }
 }
 
+function hasPlugin(type: string, binDirs: readonly string[]): boolean {
+  try {
+    findPlugin(type, binDirs);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a failed DEL means the thing is gone already (go-cni's rule). */
 function alreadyGone(netns: string, err: Error): boolean {
   const msg = err.message;
@@ -142,8 +152,11 @@ export async function releaseNetwork(
   entries.sort((a, b) => Number(a.rt.ifName === LOOPBACK_IF) - Number(b.rt.ifName === LOOPBACK_IF));
   for (const entry of entries) {
     const rt = { ...entry.rt, netns };
+    // A plugin whose binary is gone cannot be asked to undo anything (and one
+    // missing at ADD never ran): the others still must release theirs.
+    const plugins = entry.network.plugins.filter((p) => hasPlugin(p.type, cni.binDirs));
     try {
-      await cni.delNetworkList(entry.network, rt, entry.result);
+      await cni.delNetworkList({ ...entry.network, plugins }, rt, entry.result);
     } catch (e) {
       if (alreadyGone(netns, e as Error)) {
         await cni.cache.remove(entry.network.name, containerId, entry.rt.ifName);
