@@ -90,7 +90,7 @@ export function parsePublish(spec: string): PortMapping[] {
     hostIP = parts[0] as string;
     hostPart = parts[1] as string;
     ctrPart = parts[2] as string;
-    if (isIP(hostIP) === 0)
+    if (hostIP !== '' && isIP(hostIP) === 0)
       throw invalidArgument(`invalid host IP ${JSON.stringify(hostIP)} in -p ${quoted}`);
   } else {
     throw invalidArgument(
