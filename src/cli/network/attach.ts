@@ -12,6 +12,7 @@ import { isPinnedNetns, pinNetnsAt, removeNetns } from '../../sys/netns.js';
 import type { PortMapping } from '../labels.js';
 import { findNetwork } from './conflist.js';
 import { cniBinDirs, type NetworkFlags } from './flags.js';
+import { withNetworkLock } from './lock.js';
 
 /** The container's interface on its network, as docker's and nerdctl's. */
 export const CONTAINER_IF = 'eth0';
@@ -74,9 +75,13 @@ function portMappings(ports: readonly PortMapping[]): Record<string, unknown>[] 
  * (DEL, unpin) and the error says what failed and, if it did, what the
  * undo could not do.
  */
-export async function attachNetwork(flags: NetworkFlags, req: AttachRequest): Promise<Attached> {
+export function attachNetwork(flags: NetworkFlags, req: AttachRequest): Promise<Attached> {
+  return withNetworkLock(flags, () => attach(flags, req));
+}
+
+async function attach(flags: NetworkFlags, req: AttachRequest): Promise<Attached> {
   const network = req.network === 'none' ? undefined : findNetwork(flags.cniConfDir, req.network);
-  await releaseNetwork(flags, req.namespace, req.id);
+  await release(flags, req.namespace, req.id);
   const cni = cniFor(flags);
   const pinned = pinnedNetnsPath(flags, req.namespace, req.id);
   pinNetnsAt(req.netnsPath, pinned, netnsDir(flags));
@@ -99,7 +104,7 @@ export async function attachNetwork(flags: NetworkFlags, req: AttachRequest): Pr
     return { result, ips: addressesOf(result, CONTAINER_IF).map((a) => a.address) };
   } catch (e) {
     try {
-      await releaseNetwork(flags, req.namespace, req.id);
+      await release(flags, req.namespace, req.id);
     } catch (u) {
       if (isBerthError(e)) {
         throw newError(e.kind, `${e.message} (and undoing it failed: ${(u as Error).message})`, {
@@ -136,11 +141,11 @@ function alreadyGone(netns: string, err: Error): boolean {
  * no-op. If a DEL fails, its cache entry and the pinned netns stay for
  * a later call, and the error names the network.
  */
-export async function releaseNetwork(
-  flags: NetworkFlags,
-  namespace: string,
-  id: string,
-): Promise<void> {
+export function releaseNetwork(flags: NetworkFlags, namespace: string, id: string): Promise<void> {
+  return withNetworkLock(flags, () => release(flags, namespace, id));
+}
+
+async function release(flags: NetworkFlags, namespace: string, id: string): Promise<void> {
   const cni = cniFor(flags);
   const containerId = cniContainerId(namespace, id);
   const pinned = pinnedNetnsPath(flags, namespace, id);
