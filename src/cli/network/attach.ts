@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CacheEntry,
@@ -141,8 +142,18 @@ function alreadyGone(netns: string, err: Error): boolean {
  * no-op. If a DEL fails, its cache entry and the pinned netns stay for
  * a later call, and the error names the network.
  */
-export function releaseNetwork(flags: NetworkFlags, namespace: string, id: string): Promise<void> {
-  return withNetworkLock(flags, () => release(flags, namespace, id));
+export async function releaseNetwork(
+  flags: NetworkFlags,
+  namespace: string,
+  id: string,
+): Promise<void> {
+  // Nothing cached and nothing pinned (host, none after postStop, never started): no lock, no file made.
+  let bad = false;
+  const cached = await cniFor(flags).cache.list(cniContainerId(namespace, id), () => {
+    bad = true;
+  });
+  if (cached.length === 0 && !bad && !existsSync(pinnedNetnsPath(flags, namespace, id))) return;
+  await withNetworkLock(flags, () => release(flags, namespace, id));
 }
 
 async function release(flags: NetworkFlags, namespace: string, id: string): Promise<void> {
