@@ -129,7 +129,7 @@ function lexAction(src: string, start: number): { tokens: Token[]; end: number; 
         } else raw += src[q++];
       }
       if (q >= src.length) throw templateError('unterminated quoted string');
-      tokens.push({ t: 'literal', value: unescape(raw) });
+      tokens.push({ t: 'literal', value: unquote(raw) });
       p = q + 1;
     } else if (c === '`') {
       const close = src.indexOf('`', p + 1);
@@ -173,7 +173,7 @@ function lexAction(src: string, start: number): { tokens: Token[]; end: number; 
   }
 }
 
-function unescape(raw: string): string {
+function unquote(raw: string): string {
   return raw.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, e: string) => {
     switch (e[0]) {
       case 'n':

@@ -128,8 +128,14 @@ function labelHeader(name: string): string {
 }
 
 const FUNCS: Record<string, Func> = {
-  json: (_, a) => (arity('json', a, 1), jsonOf(a[0])),
-  split: (_, a) => (arity('split', a, 2), str('split', a[0]).split(str('split', a[1]))),
+  json: (_, a) => {
+    arity('json', a, 1);
+    return jsonOf(a[0]);
+  },
+  split: (_, a) => {
+    arity('split', a, 2);
+    return str('split', a[0]).split(str('split', a[1]));
+  },
   join: (_, a) => {
     arity('join', a, 2);
     const [list, sep] = a;
@@ -140,9 +146,18 @@ const FUNCS: Record<string, Func> = {
     if (typeof list === 'object') return Object.values(list).map(goPrint).sort().join(s);
     throw templateError(`join: expected a list, got ${describe(list)}`);
   },
-  title: (_, a) => (arity('title', a, 1), title(str('title', a[0]))),
-  lower: (_, a) => (arity('lower', a, 1), str('lower', a[0]).toLowerCase()),
-  upper: (_, a) => (arity('upper', a, 1), str('upper', a[0]).toUpperCase()),
+  title: (_, a) => {
+    arity('title', a, 1);
+    return title(str('title', a[0]));
+  },
+  lower: (_, a) => {
+    arity('lower', a, 1);
+    return str('lower', a[0]).toLowerCase();
+  },
+  upper: (_, a) => {
+    arity('upper', a, 1);
+    return str('upper', a[0]).toUpperCase();
+  },
   pad: (_, a) => {
     arity('pad', a, 3);
     const s = str('pad', a[0]);
@@ -184,7 +199,10 @@ const FUNCS: Record<string, Func> = {
     return out;
   },
   println: (_, a) => `${a.map(goPrint).join(' ')}\n`,
-  not: (_, a) => (arity('not', a, 1), !truthy(a[0])),
+  not: (_, a) => {
+    arity('not', a, 1);
+    return !truthy(a[0]);
+  },
   and: (_, a) => {
     if (a.length < 1) throw templateError('wrong number of args for and: want at least 1 got 0');
     for (const v of a) if (!truthy(v)) return v;
@@ -200,11 +218,26 @@ const FUNCS: Record<string, Func> = {
       throw templateError(`wrong number of args for eq: want at least 2 got ${a.length}`);
     return a.slice(1).some((b) => a[0] === b);
   },
-  ne: (_, a) => (arity('ne', a, 2), a[0] !== a[1]),
-  lt: (_, a) => (arity('lt', a, 2), compare('lt', a[0], a[1]) < 0),
-  le: (_, a) => (arity('le', a, 2), compare('le', a[0], a[1]) <= 0),
-  gt: (_, a) => (arity('gt', a, 2), compare('gt', a[0], a[1]) > 0),
-  ge: (_, a) => (arity('ge', a, 2), compare('ge', a[0], a[1]) >= 0),
+  ne: (_, a) => {
+    arity('ne', a, 2);
+    return a[0] !== a[1];
+  },
+  lt: (_, a) => {
+    arity('lt', a, 2);
+    return compare('lt', a[0], a[1]) < 0;
+  },
+  le: (_, a) => {
+    arity('le', a, 2);
+    return compare('le', a[0], a[1]) <= 0;
+  },
+  gt: (_, a) => {
+    arity('gt', a, 2);
+    return compare('gt', a[0], a[1]) > 0;
+  },
+  ge: (_, a) => {
+    arity('ge', a, 2);
+    return compare('ge', a[0], a[1]) >= 0;
+  },
 };
 
 /** docker's HeaderFunctions: in the header pass these return their first argument unchanged. */
