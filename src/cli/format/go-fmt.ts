@@ -220,3 +220,16 @@ export function goSprintf(format: string, args: unknown[]): string {
   }
   return out;
 }
+
+/**
+ * JSON as docker's json encoder writes it: Maps (Go maps) as objects with
+ * sorted keys, plain objects (Go structs) in their own key order, undefined
+ * as null. `indent` as JSON.stringify's.
+ */
+export function goJson(v: unknown, indent?: number): string {
+  const replacer = (_: string, x: unknown) =>
+    x instanceof Map
+      ? Object.fromEntries([...x.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)))
+      : x;
+  return JSON.stringify(v === undefined ? null : v, replacer, indent) ?? 'null';
+}

@@ -5,7 +5,7 @@
  * and parsers for docker's flag notations (filters, durations, sizes, cpus).
  */
 export { parseFilters } from './filters.js';
-export { formatG, goPrint, goQuote, goSprintf } from './go-fmt.js';
+export { formatG, goJson, goPrint, goQuote, goSprintf } from './go-fmt.js';
 export {
   bytesSize,
   type ContainerStatus,

@@ -69,7 +69,13 @@ describe('renderTable', () => {
   });
 
   it('keeps a tab or newline inside a value from breaking the table', () => {
-    const out = renderTable([{ header: 'A', value: (r: string) => r }, { header: 'B', value: () => 'b' }], ['x\ty\nz']);
+    const out = renderTable(
+      [
+        { header: 'A', value: (r: string) => r },
+        { header: 'B', value: () => 'b' },
+      ],
+      ['x\ty\nz'],
+    );
     assert.equal(out, 'A         B\nx y z     b\n');
   });
 
@@ -100,7 +106,10 @@ describe('formatOutput', () => {
     const lines = out.split('\n');
     assert.equal(lines.pop(), '');
     assert.equal(lines.length, 2);
-    assert.deepEqual(lines.map((l) => JSON.parse(l)), rows);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l)),
+      rows,
+    );
     assert.equal(formatOutput('json', 'list', [], spec), '');
   });
 
@@ -115,7 +124,10 @@ describe('formatOutput', () => {
 
   it('a template prints one line per row', () => {
     assert.equal(formatOutput('{{.Names}}', 'list', rows, spec), 'web\ndb\n');
-    assert.equal(formatOutput('{{.ID}}: {{.Image}}', 'inspect', rows), '0123456789ab: busybox\nba9876543210: registry.local/httpd:1\n');
+    assert.equal(
+      formatOutput('{{.ID}}: {{.Image}}', 'inspect', rows),
+      '0123456789ab: busybox\nba9876543210: registry.local/httpd:1\n',
+    );
     assert.equal(formatOutput('{{json .}}', 'list', [{ a: 1 }]), '{"a":1}\n');
     assert.equal(formatOutput('  {{.Names}}  ', 'list', rows, spec), 'web\ndb\n');
     assert.equal(formatOutput('{{.Names}}', 'list', [], spec), '');
@@ -140,6 +152,9 @@ describe('formatOutput', () => {
       () => formatOutput('{{.Nmes}}', 'list', rows, spec),
       (err: Error) => isInvalidArgument(err) && err.message === 'template: unknown field "Nmes"',
     );
-    assert.throws(() => formatOutput('table {{.Nmes}}', 'list', rows, spec), /unknown field "Nmes"/);
+    assert.throws(
+      () => formatOutput('table {{.Nmes}}', 'list', rows, spec),
+      /unknown field "Nmes"/,
+    );
   });
 });

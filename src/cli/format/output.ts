@@ -11,6 +11,7 @@
  *
  * `-q` is the caller's (it prints IDs). The result ends with `\n`, or is ''.
  */
+import { goJson } from './go-fmt.js';
 import { type Column, renderLines, renderTable } from './table.js';
 import { compileTemplate } from './template.js';
 
@@ -33,11 +34,11 @@ function templateSource(format: string): string {
 }
 
 function jsonArray(rows: readonly unknown[]): string {
-  return `${JSON.stringify(rows, null, 4)}\n`;
+  return `${goJson(rows, 4)}\n`;
 }
 
 function jsonLine(row: unknown): string {
-  return JSON.stringify(row) ?? 'null';
+  return goJson(row);
 }
 
 export function formatOutput<R>(

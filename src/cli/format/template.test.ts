@@ -64,6 +64,16 @@ describe('compileTemplate', () => {
     assert.equal(run('{{json .Names}}'), '"web"');
     assert.equal(run('{{json .Nil}}'), 'null');
     assert.equal(run('{{json .}}', { a: 1, b: '<x>' }), '{"a":1,"b":"<x>"}');
+    // A Map is a Go map: its keys sorted, as Go's encoder writes them.
+    assert.equal(
+      run('{{json .M}}', {
+        M: new Map([
+          ['z', 1],
+          ['a', [2]],
+        ]),
+      }),
+      '{"a":[2],"z":1}',
+    );
   });
 
   it('index, join, split, upper, lower, title, pad, truncate, len', () => {
@@ -73,7 +83,10 @@ describe('compileTemplate', () => {
     assert.equal(run('{{join .Ports ", "}}'), '80/tcp, 443/tcp');
     assert.equal(run('{{join .Labels ","}}'), '1,2');
     assert.equal(run('{{join (split "a:b:c" ":") "-"}}'), 'a-b-c');
-    assert.equal(run('{{upper .Names}} {{lower "ABC"}} {{title "hello big world"}}'), 'WEB abc Hello Big World');
+    assert.equal(
+      run('{{upper .Names}} {{lower "ABC"}} {{title "hello big world"}}'),
+      'WEB abc Hello Big World',
+    );
     assert.equal(run('[{{pad .Names 1 2}}]'), '[ web  ]');
     assert.equal(run('{{truncate .ID 3}}'), 'abc');
     assert.equal(run('{{len .Ports}} {{len .Names}} {{len .Labels}}'), '2 3 2');
@@ -105,7 +118,10 @@ describe('compileTemplate', () => {
     assert.equal(run('{{if .Zero}}yes{{else}}no{{end}}'), 'no');
     assert.equal(run('{{if .Empty}}yes{{else}}no{{end}}'), 'no');
     assert.equal(run('{{if .Nil}}yes{{end}}'), '');
-    assert.equal(run('{{if eq .Names "db"}}db{{else if eq .Names "web"}}web{{else}}other{{end}}'), 'web');
+    assert.equal(
+      run('{{if eq .Names "db"}}db{{else if eq .Names "web"}}web{{else}}other{{end}}'),
+      'web',
+    );
     assert.equal(run('{{if and .Running (gt .Count 2)}}busy{{end}}'), 'busy');
     assert.equal(run('{{if or .Zero .Empty}}x{{else}}y{{end}}'), 'y');
     assert.equal(run('{{if not .Zero}}z{{end}}'), 'z');
@@ -173,10 +189,16 @@ describe('compileTemplate', () => {
 describe('Template.header (docker table headers)', () => {
   const headers = { ID: 'CONTAINER ID', Names: 'NAMES', Image: 'IMAGE' };
   it('maps fields through the header map, unknown ones to their upper-cased name', () => {
-    assert.equal(compileTemplate('{{.ID}}\\t{{.Image}}\\t{{.Foo}}').header(headers), 'CONTAINER ID\tIMAGE\tFOO');
+    assert.equal(
+      compileTemplate('{{.ID}}\\t{{.Image}}\\t{{.Foo}}').header(headers),
+      'CONTAINER ID\tIMAGE\tFOO',
+    );
   });
   it('keeps headers intact through docker header functions', () => {
-    assert.equal(compileTemplate('{{.Names | upper}}|{{json .ID}}|{{lower .Image}}').header(headers), 'NAMES|CONTAINER ID|IMAGE');
+    assert.equal(
+      compileTemplate('{{.Names | upper}}|{{json .ID}}|{{lower .Image}}').header(headers),
+      'NAMES|CONTAINER ID|IMAGE',
+    );
     assert.equal(compileTemplate('{{truncate .ID 3}}').header(headers), 'CONTAINER ID');
   });
   it('shows a label name for .Label and index', () => {

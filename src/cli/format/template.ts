@@ -15,7 +15,7 @@
  *
  * Every error is invalidArgument with a message starting `template: `.
  */
-import { goPrint, goSprintf } from './go-fmt.js';
+import { goJson, goPrint, goSprintf } from './go-fmt.js';
 import {
   type Command,
   type Node,
@@ -87,7 +87,7 @@ export function truthy(v: unknown): boolean {
 }
 
 function jsonOf(v: unknown): string {
-  return JSON.stringify(v === undefined || v === MISSING ? null : v) ?? 'null';
+  return goJson(v === MISSING ? null : v);
 }
 
 function title(s: string): string {
