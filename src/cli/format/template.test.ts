@@ -67,7 +67,7 @@ describe('compileTemplate', () => {
     // A Map is a Go map: its keys sorted, as Go's encoder writes them.
     assert.equal(
       run('{{json .M}}', {
-        M: new Map([
+        M: new Map<string, unknown>([
           ['z', 1],
           ['a', [2]],
         ]),
