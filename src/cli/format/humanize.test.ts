@@ -127,5 +127,11 @@ describe('goSprintf %g as Go formats it', () => {
     assert.equal(goSprintf('%.3g', [0.00001234]), '1.23e-05');
     assert.equal(goSprintf('%g', [1e21]), '1e+21');
     assert.equal(goSprintf('%.4g', [117.737]), '117.7');
+    // Go's shortest %v of float64s: exponent from 1e+06 on.
+    assert.equal(
+      goSprintf('%v|%v|%v', [1234567.5, 100000000.5, 123456.7]),
+      '1.2345675e+06|1.000000005e+08|123456.7',
+    );
+    assert.equal(goSprintf('%v', [0.00001234]), '1.234e-05');
   });
 });

@@ -90,6 +90,13 @@ describe('renderTable', () => {
       'no tabs here',
       'x         y',
     ]);
+    // Printed by Go's text/tabwriter with docker's settings (10, 1, 3, ' ', 0).
+    assert.deepEqual(alignTabs('a\tb\tc\nx\ny\tz\n1\t2\t3\t4'), [
+      'a         b         c',
+      'x',
+      'y         z',
+      '1         2         3         4',
+    ]);
   });
 });
 

@@ -104,6 +104,22 @@ describe('compileTemplate', () => {
     assert.equal(run('{{printf "%s" .Names 1}}'), 'web%!(EXTRA int=1)');
   });
 
+  // Expected values below were printed by Go 1.19's text/template and fmt.
+  it('matches Go for print, println, %e %x %X %t, flags and precision, %q escapes', () => {
+    assert.equal(run('{{print 1 2 "x" 3}}'), '1 2x3');
+    assert.equal(run('{{println .Names 1}}'), 'web 1\n');
+    assert.equal(
+      run('{{printf "%5.1f|%e|%x|%X|%t" .Ratio .Ratio 255 "hi" .Running}}'),
+      '  0.5|5.000000e-01|ff|6869|true',
+    );
+    assert.equal(run('{{printf "%+d|% d|%8.3s|" 5 5 "abcdef"}}'), '+5| 5|     abc|');
+    assert.equal(run('{{printf "%q" "a\\"b\\tc\\u0001é"}}'), '"a\\"b\\tc\\x01é"');
+    assert.equal(
+      run('{{.State}}', { State: { Status: 'running', Pid: 42 } }),
+      'map[Pid:42 Status:running]',
+    );
+  });
+
   it('pipes pass the value as the last argument', () => {
     assert.equal(run('{{.Names | upper}}'), 'WEB');
     assert.equal(run('{{.Names | printf "%s-%s" .ID}}'), 'abc123-web');
