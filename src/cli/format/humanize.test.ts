@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { goSprintf } from './go-fmt.js';
 import {
   bytesSize,
+  goTimeString,
   humanDuration,
   humanSize,
   shortDigest,
@@ -133,5 +134,15 @@ describe('goSprintf %g as Go formats it', () => {
       '1.2345675e+06|1.000000005e+08|123456.7',
     );
     assert.equal(goSprintf('%v', [0.00001234]), '1.234e-05');
+  });
+});
+
+describe('goTimeString (Go Time.String, docker CreatedAt)', () => {
+  it('prints the local time with offset and zone', () => {
+    const d = new Date('2026-01-02T15:04:05Z');
+    const s = goTimeString(d);
+    assert.match(s, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [-+]\d{4} \S+$/);
+    if (d.getTimezoneOffset() === 0) assert.equal(s, '2026-01-02 15:04:05 +0000 UTC');
+    assert.match(goTimeString(new Date('2026-01-02T15:04:05.250Z')), /:05\.25 /);
   });
 });

@@ -127,3 +127,37 @@ export function truncateId(id: string): string {
 export function shortDigest(digest: string): string {
   return truncateId(digest);
 }
+
+function zoneName(date: Date, offsetMin: number): string {
+  // Intl knows the abbreviations Go prints from tzdata in some English locales only ("CET" in en-GB, "IST" in en-IN).
+  for (const locale of ['en-US', 'en-GB', 'en-IN']) {
+    const name = new Intl.DateTimeFormat(locale, { timeZoneName: 'short' })
+      .formatToParts(date)
+      .find((p) => p.type === 'timeZoneName')?.value;
+    if (name && /^[A-Z]{3,5}$/.test(name)) return name;
+  }
+  if (offsetMin === 0) return 'UTC';
+  // Go prints a zone without an abbreviation as its offset: "+01", "+0530".
+  const abs = Math.abs(offsetMin);
+  const hm =
+    String(Math.trunc(abs / 60)).padStart(2, '0') +
+    (abs % 60 ? String(abs % 60).padStart(2, '0') : '');
+  return `${offsetMin < 0 ? '-' : '+'}${hm}`;
+}
+
+/**
+ * Go's Time.String in the local zone, as docker prints `CreatedAt`:
+ * "2026-01-02 15:04:05 +0000 UTC" (fractional seconds only when not zero).
+ */
+export function goTimeString(date: Date): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const offset = -date.getTimezoneOffset();
+  const abs = Math.abs(offset);
+  const ms = date.getMilliseconds();
+  const frac = ms ? `.${String(ms).padStart(3, '0').replace(/0+$/, '')}` : '';
+  return (
+    `${date.getFullYear()}-${p2(date.getMonth() + 1)}-${p2(date.getDate())} ` +
+    `${p2(date.getHours())}:${p2(date.getMinutes())}:${p2(date.getSeconds())}${frac} ` +
+    `${offset < 0 ? '-' : '+'}${p2(Math.trunc(abs / 60))}${p2(abs % 60)} ${zoneName(date, offset)}`
+  );
+}

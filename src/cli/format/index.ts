@@ -10,6 +10,7 @@ export {
   bytesSize,
   type ContainerStatus,
   exitedText,
+  goTimeString,
   humanDuration,
   humanSize,
   shortDigest,
