@@ -11,7 +11,7 @@ export type Operand =
   | { kind: 'field'; base: 'dot' | 'root'; path: string[] }
   | { kind: 'func'; name: string }
   | { kind: 'literal'; value: unknown }
-  | { kind: 'pipe'; pipe: Pipeline };
+  | { kind: 'pipe'; pipe: Pipeline; path: string[] };
 
 export type Command = Operand[];
 export type Pipeline = Command[];
@@ -25,6 +25,7 @@ type Token =
   | { t: 'field'; base: 'dot' | 'root'; path: string[] }
   | { t: 'ident'; name: string }
   | { t: 'literal'; value: unknown }
+  | { t: 'chain'; path: string[] }
   | { t: '|' | '(' | ')' };
 
 export function templateError(msg: string): Error {
@@ -115,9 +116,15 @@ function lexAction(src: string, start: number): { tokens: Token[]; end: number; 
       continue;
     }
     if (src.startsWith('}}', p)) return { tokens, end: p + 2, trim: false };
-    if (c === '|' || c === '(' || c === ')') {
+    if (c === '|' || c === '(') {
       tokens.push({ t: c });
       p++;
+    } else if (c === ')') {
+      tokens.push({ t: c });
+      p++;
+      // `(pipeline).Field`: fields of the pipeline's value.
+      const path = fieldChain();
+      if (path.length > 0) tokens.push({ t: 'chain', path });
     } else if (c === '"') {
       let q = p + 1;
       let raw = '';
@@ -226,7 +233,10 @@ function parsePipeline(tokens: Token[], funcs: FuncCheck): Pipeline {
         const inner = pipeline(true);
         pos++; // ')'
         if (inner.length === 0) throw templateError('missing value in parentheses');
-        cmd.push({ kind: 'pipe', pipe: inner });
+        const next = tokens[pos];
+        const path = next?.t === 'chain' ? next.path : [];
+        if (path.length > 0) pos++;
+        cmd.push({ kind: 'pipe', pipe: inner, path });
       } else if (tok.t === 'ident') {
         if (KEYWORDS.has(tok.name)) throw templateError(`unexpected "${tok.name}" in command`);
         if (!funcs(tok.name)) throw templateError(`unknown function "${tok.name}"`);
@@ -235,6 +245,8 @@ function parsePipeline(tokens: Token[], funcs: FuncCheck): Pipeline {
         cmd.push({ kind: 'func', name: tok.name });
       } else if (tok.t === 'field') {
         cmd.push({ kind: 'field', base: tok.base, path: tok.path });
+      } else if (tok.t === 'chain') {
+        throw templateError(`unexpected field .${tok.path.join('.')}`);
       } else if (tok.t === 'literal') {
         cmd.push({ kind: 'literal', value: tok.value });
       }

@@ -127,6 +127,7 @@ describe('compileTemplate', () => {
     // As in Go, the piped value is the last argument: join's separator here.
     fails('{{.Ports | join ","}}', /join: expected a string, got a list/);
     assert.equal(run('{{(index .Labels "b") | printf "<%s>"}}'), '<2>');
+    assert.equal(run('{{(index .Mounts 1).Source}}'), '/b');
   });
 
   it('if / else if / else with Go truth', () => {

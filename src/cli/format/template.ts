@@ -3,8 +3,8 @@
  * `--format`: `{{.Field}}`, `{{.A.B}}`, `{{json .}}`, `{{index .Labels "k"}}`,
  * `{{join .List ", "}}`, `{{upper}}`/`{{lower}}`/`{{title}}`, `{{printf}}`,
  * `{{if}}`/`{{else}}`/`{{end}}`, `{{range}}` and `{{with}}` (rebinding `.`),
- * pipes, and Go's comparison and logic functions (eq ne lt le gt ge and or
- * not len print println slice-free). The source's `\t` and `\n` (backslash,
+ * pipes, `(pipeline).Field`, and Go's comparison and logic functions (eq ne
+ * lt le gt ge and or not len print println). The source's `\t` and `\n` (backslash,
  * letter) become a tab and a newline, as docker's formatter replaces them.
  *
  * Data are plain objects (docker's structs) and Maps (Go maps). A field a
@@ -246,9 +246,8 @@ const HEADER_IDENTITY = new Set(['json', 'split', 'join', 'title', 'lower', 'upp
 function field(scope: Scope, base: unknown, path: string[], args: unknown[]): unknown {
   if (scope.headers) {
     if (path.length === 0) return base;
-    const full = path.join('.');
-    const h = scope.headers[full] ?? scope.headers[path[0] ?? ''];
     if (args.length > 0 && typeof args[0] === 'string') return labelHeader(args[0]);
+    const h = scope.headers[path.join('.')] ?? scope.headers[path[0] ?? ''];
     return h ?? (path[path.length - 1] ?? '').toUpperCase();
   }
   let v = base;
@@ -288,7 +287,9 @@ function operand(scope: Scope, op: Operand, args: unknown[] = []): unknown {
       return op.value;
     case 'pipe':
       if (args.length > 0) throw templateError("can't give argument to non-function (pipeline)");
-      return pipeline(scope, op.pipe);
+      return op.path.length > 0
+        ? field(scope, pipeline(scope, op.pipe), op.path, [])
+        : pipeline(scope, op.pipe);
     case 'func': {
       if (scope.headers && HEADER_IDENTITY.has(op.name)) return args[0];
       const f = FUNCS[op.name];
