@@ -118,6 +118,15 @@ describe('formatOutput', () => {
       rows,
     );
     assert.equal(formatOutput('json', 'list', [], spec), '');
+    // docker's list JSON has its keys sorted (its contexts marshal through a map).
+    assert.equal(
+      lines[0],
+      '{"ID":"0123456789ab","Image":"busybox","Names":"web","Ports":"127.0.0.1:8080->80/tcp"}',
+    );
+    assert.equal(
+      formatOutput('json', 'list', [{ b: 1, a: { d: 1, c: 2 } }]),
+      '{"a":{"d":1,"c":2},"b":1}\n',
+    );
   });
 
   it('inspect prints an indented JSON array by default and with json', () => {

@@ -37,8 +37,21 @@ function jsonArray(rows: readonly unknown[]): string {
   return `${goJson(rows, 4)}\n`;
 }
 
+/**
+ * One row of `--format json`: docker marshals its list contexts through a
+ * map, so their keys come out sorted; berth sorts a row's top-level keys too.
+ */
 function jsonLine(row: unknown): string {
-  return goJson(row);
+  if (row === null || typeof row !== 'object' || Array.isArray(row) || row instanceof Map)
+    return goJson(row);
+  const o = row as Record<string, unknown>;
+  return goJson(
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    ),
+  );
 }
 
 export function formatOutput<R>(
