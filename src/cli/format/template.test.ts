@@ -88,6 +88,8 @@ describe('compileTemplate', () => {
       'WEB abc Hello Big World',
     );
     assert.equal(run('[{{pad .Names 1 2}}]'), '[ web  ]');
+    // strings.Title treats any ASCII punctuation as a word break.
+    assert.equal(run('{{title "don\'t stop-me now_x"}}'), "Don'T Stop-Me Now_x");
     assert.equal(run('{{truncate .ID 3}}'), 'abc');
     assert.equal(run('{{len .Ports}} {{len .Names}} {{len .Labels}}'), '2 3 2');
   });

@@ -93,7 +93,7 @@ function jsonOf(v: unknown): string {
 function title(s: string): string {
   // strings.Title: the first letter of each word in upper case, the rest kept.
   return s.replace(
-    /(^|[^\p{L}\p{N}_'])(\p{L})/gu,
+    /(^|[^\p{L}\p{N}_])(\p{L})/gu,
     (_, sep: string, ch: string) => sep + ch.toUpperCase(),
   );
 }
