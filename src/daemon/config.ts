@@ -32,6 +32,8 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  * [plugins."io.containerd.metadata.v1.sqlite"]
  * [plugins."io.containerd.transfer.v1.local"]
  *   config_path = "/etc/berth/certs.d"   # registry hosts.toml files, <dir>/<host>/hosts.toml
+ * [plugins."io.containerd.internal.v1.restart"]
+ *   interval = "10s"   # the restart monitor's full reconcile (src/restart)
  * [plugins."io.containerd.grpc.v1.cri"]  # Kubernetes' CRI, under containerd 1.6's names (src/cri/config.ts)
  * ```
  */
@@ -250,6 +252,9 @@ oom_score = 0
   config_path = "${DEFAULT_REGISTRY_CONFIG_PATH}"
   max_concurrent_downloads = 3
   max_concurrent_uploaded_layers = 3
+
+[plugins."io.containerd.internal.v1.restart"]
+  interval = "10s"
 
 ${criDefaultToml()}`;
 }

@@ -1,0 +1,64 @@
+import { invalidArgument } from '../core/errdefs/index.js';
+import type { AnyPayload } from '../core/events/index.js';
+import { parseGoDuration } from '../core/time/index.js';
+import {
+  ContainersServiceKey,
+  ExchangeKey,
+  NamespacesServiceKey,
+  PluginType,
+  type Registration,
+  SnapshotsServiceKey,
+  TaskManagerKey,
+} from '../plugin/index.js';
+import { RestartMonitor, type TaskExitEvent } from './monitor.js';
+
+/** containerd's default reconcile interval. */
+export const DEFAULT_INTERVAL_MS = 10_000;
+
+/**
+ * `io.containerd.internal.v1` `restart`, configured as containerd's:
+ *
+ *   [plugins."io.containerd.internal.v1.restart"]
+ *     interval = "10s"
+ *
+ * restart never imports the API, so the daemon's list passes the decoder
+ * of `/tasks/exit` payloads (the wire's).
+ */
+export function restartPlugin(
+  decodeTaskExit: (event: AnyPayload) => TaskExitEvent,
+): Registration<RestartMonitor> {
+  return {
+    type: PluginType.internal,
+    id: 'restart',
+    requires: [PluginType.event, PluginType.service, PluginType.runtimeV2],
+    capabilities: ['no', 'always', 'on-failure', 'unless-stopped'],
+    init(ic) {
+      const intervalMs = restartInterval(ic.config.interval);
+      ic.exports.interval = `${intervalMs}ms`;
+      const monitor = new RestartMonitor({
+        namespaces: ic.get(NamespacesServiceKey),
+        containers: ic.get(ContainersServiceKey),
+        snapshotters: ic.get(SnapshotsServiceKey),
+        tasks: ic.get(TaskManagerKey),
+        events: ic.get(ExchangeKey),
+        decodeTaskExit,
+        intervalMs,
+        log: ic.log,
+      });
+      monitor.start();
+      return monitor;
+    },
+    close: (m) => m.close(),
+  };
+}
+
+/** `interval`: a Go duration string (containerd's), or a number of seconds; 0 or absent is 10 s, as in containerd. */
+export function restartInterval(raw: unknown): number {
+  const where = 'plugins."io.containerd.internal.v1.restart": interval';
+  let ms: number;
+  if (raw === undefined) ms = 0;
+  else if (typeof raw === 'string') ms = parseGoDuration(raw, where);
+  else if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) ms = raw * 1000;
+  else throw invalidArgument(`${where}: must be a duration such as "10s"`);
+  return ms === 0 ? DEFAULT_INTERVAL_MS : ms;
+}
