@@ -177,8 +177,12 @@ export class RestartMonitor {
     const labels = record.labels;
     const exitKey = state ? `${state.pid}@${state.exitedAt}` : 'no task';
 
-    if (labels[RestartLabels.status] === 'running') {
-      const d = decide(labels, exitStatus);
+    const status = labels[RestartLabels.status];
+    if (status !== undefined) {
+      const d =
+        status === 'running'
+          ? decide(labels, exitStatus)
+          : { restart: false, reason: `desired status is ${JSON.stringify(status)}` };
       if (tracked.decided !== exitKey || d.restart) {
         tracked.decided = exitKey;
         this.#logDecision(namespace, id, labels, exitStatus, d.restart, d.reason);
@@ -216,7 +220,7 @@ export class RestartMonitor {
     const d =
       status === 'running'
         ? decide(labels, exitStatus)
-        : { restart: false, reason: `desired status is now ${JSON.stringify(status ?? '')}` };
+        : { restart: false, reason: `desired status is ${JSON.stringify(status ?? '')}` };
     if (!d.restart) {
       this.#logDecision(namespace, id, labels, exitStatus, false, d.reason);
       if (state && labels[AUTO_REMOVE_LABEL] === 'true')
