@@ -32,7 +32,13 @@ import { versionGrpcPlugin } from '../services/version/plugin.js';
 import { nativePlugin, overlayfsPlugin } from '../snapshots/plugin.js';
 import { loadImageOps } from '../transfer/load-ops.js';
 import { localTransferPlugin, streamManagerPlugin } from '../transfer/plugin.js';
-import { eventFields, taskExit } from '../wire/event-payloads.js';
+import {
+  containerDelete,
+  containerUpdate,
+  eventFields,
+  snapshotRemove,
+  taskExit,
+} from '../wire/event-payloads.js';
 
 /**
  * Every plugin berthd loads, in one explicit list; each registration lives
@@ -77,6 +83,12 @@ export const BUILTINS: readonly Registration<unknown>[] = [
   transferGrpcPlugin,
   // Kubernetes' CRI (RuntimeService, ImageService) in namespace k8s.io.
   criPlugin,
-  // The restart monitor (containerd's `restart`); restart never imports the API, so it gets the exit codec.
-  restartPlugin((e) => taskExit.decode(e.value)),
+  // The restart monitor (containerd's `restart`); restart never imports the API: it gets the wire's codecs.
+  restartPlugin({
+    decodeTaskExit: (e) => taskExit.decode(e.value),
+    containerUpdate: (c) =>
+      containerUpdate({ id: c.id, image: c.image, labels: c.labels, snapshotKey: c.snapshotKey }),
+    containerDelete: (id) => containerDelete({ id }),
+    snapshotRemove: (key) => snapshotRemove({ key }),
+  }),
 ];

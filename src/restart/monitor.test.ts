@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { Container, ContainerRecord, ContainerStore } from '../core/containers/index.js';
 import { alreadyExists, notFound } from '../core/errdefs/index.js';
-import type { AnyPayload, Envelope, Subscriber } from '../core/events/index.js';
+import type { AnyPayload, Envelope, Publisher, Subscriber } from '../core/events/index.js';
 import { nullLogger } from '../core/log/index.js';
 import type { Mount } from '../core/mount/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
@@ -115,6 +115,8 @@ class Tasks implements TaskManager {
   }
 }
 
+const text = (s: string): AnyPayload => ({ typeUrl: 'test', value: new TextEncoder().encode(s) });
+
 function exitEnvelope(e: TaskExitEvent): Envelope {
   return {
     timestamp: 0n,
@@ -125,7 +127,11 @@ function exitEnvelope(e: TaskExitEvent): Envelope {
 }
 
 /** Envelopes pushed by the test, to whoever subscribed. */
-class Events implements Subscriber {
+class Events implements Subscriber, Publisher {
+  readonly published: string[] = [];
+  async publish(_ctx: OpContext, topic: string, event: AnyPayload): Promise<void> {
+    this.published.push(`${topic} ${new TextDecoder().decode(event.value)}`);
+  }
   #waiting: ((e: Envelope) => void)[] = [];
   #queue: Envelope[] = [];
   subscribed = false;
@@ -198,7 +204,12 @@ async function setup() {
     snapshotters: new Map([['overlayfs', snapshotter]]),
     tasks,
     events,
-    decodeTaskExit: (e: AnyPayload) => JSON.parse(new TextDecoder().decode(e.value)),
+    codec: {
+      decodeTaskExit: (e: AnyPayload) => JSON.parse(new TextDecoder().decode(e.value)),
+      containerUpdate: (c) => text(`${c.id} ${c.labels[RestartLabels.count]}`),
+      containerDelete: (id) => text(id),
+      snapshotRemove: (key) => text(key),
+    },
     intervalMs: 60_000,
     log: nullLogger,
   });
@@ -246,6 +257,7 @@ describe('RestartMonitor', () => {
     assert.equal(t?.opts.io.stdout, 'binary:///usr/bin/logger?x=1');
     assert.equal(t?.opts.io.stderr, 'binary:///usr/bin/logger?x=1');
     assert.equal((await s.records.get(ctx, 'c1')).labels[RestartLabels.count], '1');
+    assert.deepEqual(s.events.published, ['/containers/update c1 1']);
   });
 
   it('ignores exits of execs', async () => {
@@ -307,6 +319,7 @@ describe('RestartMonitor', () => {
     await waitFor('the record to go', () => !s.records.map.has('gone'));
     assert.deepEqual(s.tasks.deleted, ['gone']);
     assert.deepEqual(removedSnapshots, ['gone-snap']);
+    assert.deepEqual(s.events.published, ['/snapshot/remove gone-snap', '/containers/delete gone']);
     await s.m.reconcile();
     assert.ok(s.records.map.has('fresh'), 'a record whose task is not created yet stays');
   });

@@ -1,6 +1,6 @@
 import type { Container, ContainerStore } from '../core/containers/index.js';
 import { isNotFound, notFound } from '../core/errdefs/index.js';
-import type { AnyPayload, Subscriber } from '../core/events/index.js';
+import type { AnyPayload, Publisher, Subscriber } from '../core/events/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { OpContext } from '../core/namespaces/index.js';
 import type { Snapshotter } from '../core/snapshots/index.js';
@@ -22,15 +22,33 @@ export interface TaskExitEvent {
   exitStatus: number;
 }
 
+/**
+ * The payloads the monitor reads and publishes. restart never imports the
+ * API: the daemon passes the wire's codecs.
+ */
+export interface RestartCodec {
+  /** Decodes a `/tasks/exit` payload. */
+  decodeTaskExit(event: AnyPayload): TaskExitEvent;
+  /** `/containers/update`, as the Containers service publishes it. */
+  containerUpdate(container: Container): AnyPayload;
+  /** `/containers/delete`. */
+  containerDelete(id: string): AnyPayload;
+  /** `/snapshot/remove`. */
+  snapshotRemove(key: string): AnyPayload;
+}
+
 export interface MonitorOptions {
   namespaces: { list(): readonly { name: string }[] };
   containers: ContainerStore;
   /** Namespaced snapshotters by name. */
   snapshotters: ReadonlyMap<string, Snapshotter>;
   tasks: TaskManager;
-  events: Subscriber;
-  /** Decodes a `/tasks/exit` payload; the daemon passes the wire's codec (restart never imports api). */
-  decodeTaskExit(event: AnyPayload): TaskExitEvent;
+  /**
+   * Exits come from here; what the monitor changes is published here as
+   * the services would (containerd's monitor works through them).
+   */
+  events: Subscriber & Publisher;
+  codec: RestartCodec;
   /** The period of the full reconcile (containerd's `interval`, 10 s by default). */
   intervalMs: number;
   log: Logger;
@@ -136,7 +154,7 @@ export class RestartMonitor {
         for await (const e of this.#opts.events.subscribe(ctx, [EXIT_FILTER])) {
           let exit: TaskExitEvent;
           try {
-            exit = this.#opts.decodeTaskExit(e.event);
+            exit = this.#opts.codec.decodeTaskExit(e.event);
           } catch (err) {
             this.#opts.log.warn(
               { err, namespace: e.namespace },
@@ -234,6 +252,7 @@ export class RestartMonitor {
       { ...record, labels: { ...labels, [RestartLabels.count]: String(count) } },
       [countPath],
     );
+    await this.#publish(ctx, '/containers/update', this.#opts.codec.containerUpdate(updated));
     if (state) await ignoreNotFound(this.#opts.tasks.delete(ctx, id));
     const io = restartIO(updated);
     const created = await createTaskFor(
@@ -261,14 +280,28 @@ export class RestartMonitor {
     const namespace = ctx.namespace ?? '';
     await ignoreNotFound(this.#opts.tasks.delete(ctx, record.id));
     if (record.snapshotKey !== '' && record.snapshotter !== '') {
-      await ignoreNotFound(this.#snapshotter(record.snapshotter).remove(ctx, record.snapshotKey));
+      const key = record.snapshotKey;
+      if (await ignoreNotFound(this.#snapshotter(record.snapshotter).remove(ctx, key))) {
+        await this.#publish(ctx, '/snapshot/remove', this.#opts.codec.snapshotRemove(key));
+      }
     }
-    await ignoreNotFound(this.#opts.containers.delete(ctx, record.id));
+    if (await ignoreNotFound(this.#opts.containers.delete(ctx, record.id))) {
+      await this.#publish(ctx, '/containers/delete', this.#opts.codec.containerDelete(record.id));
+    }
     this.#forget(keyOf(namespace, record.id));
     this.#opts.log.info(
       { container: record.id, namespace, exitCode: exitStatus },
       'restart monitor: auto-removed container',
     );
+  }
+
+  /** A change is made whether or not its event gets out: a failure to publish is logged. */
+  async #publish(ctx: OpContext, topic: string, event: AnyPayload): Promise<void> {
+    try {
+      await this.#opts.events.publish(ctx, topic, event);
+    } catch (err) {
+      this.#opts.log.warn({ err, topic, namespace: ctx.namespace }, 'restart monitor: publishing');
+    }
   }
 
   #logDecision(
@@ -387,11 +420,14 @@ function specTerminal(value: Uint8Array | undefined): boolean {
 
 const keyOf = (namespace: string, id: string): string => `${namespace}/${id}`;
 
-async function ignoreNotFound(p: Promise<unknown>): Promise<void> {
+/** False when `p` failed `not_found` (someone else got there first). */
+async function ignoreNotFound(p: Promise<unknown>): Promise<boolean> {
   try {
     await p;
+    return true;
   } catch (err) {
     if (!isNotFound(err)) throw err;
+    return false;
   }
 }
 

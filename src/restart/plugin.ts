@@ -1,5 +1,4 @@
 import { invalidArgument } from '../core/errdefs/index.js';
-import type { AnyPayload } from '../core/events/index.js';
 import { parseGoDuration } from '../core/time/index.js';
 import {
   ContainersServiceKey,
@@ -10,7 +9,7 @@ import {
   SnapshotsServiceKey,
   TaskManagerKey,
 } from '../plugin/index.js';
-import { RestartMonitor, type TaskExitEvent } from './monitor.js';
+import { type RestartCodec, RestartMonitor } from './monitor.js';
 
 /** containerd's default reconcile interval. */
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -32,12 +31,10 @@ export const RESTART_PLUGIN_URI_1X = `${PluginType.internal}.restart`;
  * and the monitor requires the runtime. berthd's config moves a 1.x table
  * to this name, as containerd 2.x's config migration does.
  *
- * restart never imports the API, so the daemon's list passes the decoder
- * of `/tasks/exit` payloads (the wire's).
+ * restart never imports the API, so the daemon's list passes the codec
+ * of the events it reads and publishes (the wire's).
  */
-export function restartPlugin(
-  decodeTaskExit: (event: AnyPayload) => TaskExitEvent,
-): Registration<RestartMonitor> {
+export function restartPlugin(codec: RestartCodec): Registration<RestartMonitor> {
   return {
     type: PluginType.containerMonitor,
     id: 'restart',
@@ -52,7 +49,7 @@ export function restartPlugin(
         snapshotters: ic.get(SnapshotsServiceKey),
         tasks: ic.get(TaskManagerKey),
         events: ic.get(ExchangeKey),
-        decodeTaskExit,
+        codec,
         intervalMs,
         log: ic.log,
       });
