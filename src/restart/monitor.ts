@@ -94,7 +94,12 @@ const ALIVE = new Set<ProcessState['status']>(['running', 'created', 'paused', '
  *
  * Unlike containerd, a desired status `stopped` never makes the monitor
  * kill a running task: the client that set it stops the task itself, with
- * its own grace period.
+ * its own grace period. A task in `created` is left alone too (a client is
+ * between create and start). As in containerd, a record with status
+ * `running` and no task at all is started (a `ctr run` caught between its
+ * container and its task loses that race: the 100 ms backoff and the fresh
+ * read before the restart make it rare), and the count grows on every
+ * restart whatever the policy; nothing but a client resets it.
  */
 export class RestartMonitor {
   readonly #opts: MonitorOptions;
