@@ -50,8 +50,11 @@ export function parseSince(s: string, now: Date = new Date()): Date {
   const t = TIME.exec(value);
   if (t) {
     const [y, mo, da, h, mi, se] = t.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
-    const ms = Number(((t[7] ?? '') + '000').slice(0, 3));
+    const ms = Number(`${t[7] ?? ''}000`.slice(0, 3));
     const zone = t[8];
+    const valid = (mo as number) >= 1 && (mo as number) <= 12 && (da as number) >= 1 && (da as number) <= 31;
+    const inDay = (h as number) < 24 && (mi as number) < 60 && (se as number) < 60;
+    if (!valid || !inDay) throw invalidArgument(`failed to parse value as time: ${JSON.stringify(s)}: out of range`);
     let when: number;
     if (zone === undefined) {
       when = new Date(y as number, (mo as number) - 1, da, h, mi, se, ms).getTime();
@@ -68,5 +71,5 @@ export function parseSince(s: string, now: Date = new Date()): Date {
     throw invalidArgument(`failed to parse value as time or duration: ${JSON.stringify(s)}`);
   const u = /^(\d+)(?:\.(\d*))?$/.exec(value);
   if (!u) throw invalidArgument(`failed to parse value as time or duration: ${JSON.stringify(s)}`);
-  return new Date(Number(u[1]) * 1000 + Number(((u[2] ?? '') + '000').slice(0, 3)));
+  return new Date(Number(u[1]) * 1000 + Number(`${u[2] ?? ''}000`.slice(0, 3)));
 }
