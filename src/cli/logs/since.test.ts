@@ -16,14 +16,23 @@ describe('parseSince', () => {
 
   it('takes RFC3339 times and their prefixes, with zones', () => {
     assert.equal(parseSince('2024-01-02T03:04:05Z', now).toISOString(), '2024-01-02T03:04:05.000Z');
-    assert.equal(parseSince('2024-01-02T03:04:05.123456789Z', now).toISOString(), '2024-01-02T03:04:05.123Z');
-    assert.equal(parseSince('2024-01-02T03:04:05+02:00', now).toISOString(), '2024-01-02T01:04:05.000Z');
+    assert.equal(
+      parseSince('2024-01-02T03:04:05.123456789Z', now).toISOString(),
+      '2024-01-02T03:04:05.123Z',
+    );
+    assert.equal(
+      parseSince('2024-01-02T03:04:05+02:00', now).toISOString(),
+      '2024-01-02T01:04:05.000Z',
+    );
     assert.equal(parseSince('2024-01-02T03:04Z', now).toISOString(), '2024-01-02T03:04:00.000Z');
     assert.equal(parseSince('2024-01-02Z', now).toISOString(), '2024-01-02T00:00:00.000Z');
   });
 
   it('reads times without a zone as local time', () => {
-    assert.equal(parseSince('2024-01-02T03:04:05', now).getTime(), new Date(2024, 0, 2, 3, 4, 5).getTime());
+    assert.equal(
+      parseSince('2024-01-02T03:04:05', now).getTime(),
+      new Date(2024, 0, 2, 3, 4, 5).getTime(),
+    );
     assert.equal(parseSince('2024-01-02', now).getTime(), new Date(2024, 0, 2).getTime());
   });
 

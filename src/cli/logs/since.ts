@@ -52,9 +52,11 @@ export function parseSince(s: string, now: Date = new Date()): Date {
     const [y, mo, da, h, mi, se] = t.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
     const ms = Number(`${t[7] ?? ''}000`.slice(0, 3));
     const zone = t[8];
-    const valid = (mo as number) >= 1 && (mo as number) <= 12 && (da as number) >= 1 && (da as number) <= 31;
+    const valid =
+      (mo as number) >= 1 && (mo as number) <= 12 && (da as number) >= 1 && (da as number) <= 31;
     const inDay = (h as number) < 24 && (mi as number) < 60 && (se as number) < 60;
-    if (!valid || !inDay) throw invalidArgument(`failed to parse value as time: ${JSON.stringify(s)}: out of range`);
+    if (!valid || !inDay)
+      throw invalidArgument(`failed to parse value as time: ${JSON.stringify(s)}: out of range`);
     let when: number;
     if (zone === undefined) {
       when = new Date(y as number, (mo as number) - 1, da, h, mi, se, ms).getTime();
