@@ -21,7 +21,7 @@ function startLogger(id: string, args: string[]) {
   proc.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   const stdout = proc.stdio[3] as Writable;
   const stderrPipe = proc.stdio[4] as Writable;
-  const readyPipe = proc.stdio[5] as Readable;
+  const readyPipe = (proc.stdio as unknown as Readable[])[5] as Readable;
   const ready = new Promise<Buffer>((res) => {
     const got: Buffer[] = [];
     readyPipe.on('data', (b: Buffer) => got.push(b));
