@@ -19,7 +19,6 @@ const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 30);
 async function once(
   cmd: string,
   args: string[],
-  dir: string,
   id: string,
   rss = false,
 ): Promise<[number, number]> {
@@ -82,7 +81,7 @@ try {
   const rss = ways.map(() => 0);
   for (let i = 0; i < runs; i++) {
     for (const [w, [, cmd, args]] of ways.entries()) {
-      const [ms, kib] = await once(cmd, args, dir, `c${w}-${i}`, i === runs - 1);
+      const [ms, kib] = await once(cmd, args, `c${w}-${i}`, i === runs - 1);
       times[w]?.push(ms);
       if (kib) rss[w] = kib;
     }
