@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     );
   };
   const resume = () => {
+    if (finishing) return;
     for (const [, s] of streams) s?.resume();
   };
 
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       if (--open === 0) finish(0);
     };
     s.on('data', (chunk: Buffer) => {
+      if (finishing) return; // stopping: what comes after SIGTERM is not kept
       if (!writer.writeNoWait(stream, chunk)) {
         for (const [, other] of streams) other?.pause();
         writer.onDrain(resume);
