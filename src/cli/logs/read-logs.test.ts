@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
@@ -127,7 +127,8 @@ describe('readLogs', () => {
     const d = join(dir.path, `c${++n}`);
     mkdirSync(d);
     const path = join(d, 'f-json.log');
-    const config: LogConfig = { driver: 'json-file', path, maxSize: 400, maxFiles: 3 };
+    // About 5 entries a file, and files enough that none is removed before the reader gets to it.
+    const config: LogConfig = { driver: 'json-file', path, maxSize: 400, maxFiles: 50 };
     const w = await LogWriter.open(config);
     await w.write('stdout', Buffer.from('before\n'));
 
@@ -135,7 +136,7 @@ describe('readLogs', () => {
     const o = outputs();
     const following = readLogs(config, { follow: true, signal: ac.signal, pollMs: 5 }, o.out);
     const want = ['before'];
-    // Slow enough that the reader sees each file before the next rotation but one.
+    // Now and then a pause, so the reader sees some rotations one by one and others several at once.
     for (let i = 0; i < 40; i++) {
       await w.write(i % 3 ? 'stdout' : 'stderr', Buffer.from(`follow ${i}\n`));
       want.push(`follow ${i}`);
@@ -146,6 +147,7 @@ describe('readLogs', () => {
     ac.abort();
     await following;
     assert.deepEqual(o.both, want);
+    assert.ok(existsSync(`${path}.7`), 'the log did not rotate as often as the test means');
   });
 
   it('a follow started before the log exists picks it up', async () => {
