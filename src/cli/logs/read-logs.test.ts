@@ -150,6 +150,32 @@ describe('readLogs', () => {
     assert.ok(existsSync(`${path}.7`), 'the log did not rotate as often as the test means');
   });
 
+  it('follows several rotations that happen between two looks, in order', async () => {
+    const d = join(dir.path, `c${++n}`);
+    mkdirSync(d);
+    const path = join(d, 'r-json.log');
+    const config: LogConfig = { driver: 'json-file', path, maxSize: 400, maxFiles: 50 };
+    const w = await LogWriter.open(config);
+    await w.write('stdout', Buffer.from('first\n'));
+    const ac = new AbortController();
+    const o = outputs();
+    const following = readLogs(config, { follow: true, signal: ac.signal, pollMs: 200 }, o.out);
+    for (let i = 0; i < 100 && o.both.length === 0; i++) await sleep(5);
+    assert.deepEqual(o.both, ['first']);
+    // The reader now sleeps: these rotate the file about six times before it looks again.
+    const want = ['first'];
+    for (let i = 0; i < 30; i++) {
+      await w.write('stderr', Buffer.from(`burst ${i}\n`));
+      want.push(`burst ${i}`);
+    }
+    await w.close();
+    assert.ok(existsSync(`${path}.5`), 'the burst did not rotate the log several times');
+    await sleep(300);
+    ac.abort();
+    await following;
+    assert.deepEqual(o.both, want);
+  });
+
   it('a follow started before the log exists picks it up', async () => {
     const d = join(dir.path, `c${++n}`);
     mkdirSync(d);
