@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { tempDir } from '../../../test/helpers/tmp.js';
@@ -41,7 +41,34 @@ function entries(path: string) {
 
 const end = (w: Writable) => new Promise<void>((res) => w.end(res));
 
+/** The files the entry loads, by their static imports. */
+function importClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const src = readFileSync(file, 'utf8');
+    for (const m of src.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)) {
+      const spec = m[1] as string;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else seen.add(spec);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
 describe('berth-logger (the shim log driver entry)', () => {
+  it('loads only node builtins and its own small modules, for a fast start', () => {
+    const loaded = [...importClosure(MAIN)];
+    const foreign = loaded.filter(
+      (f) => !f.startsWith('node:') && dirname(f) !== import.meta.dirname,
+    );
+    assert.deepEqual(foreign, []);
+    assert.ok(loaded.includes(join(import.meta.dirname, 'log-writer.ts')), loaded.join());
+    assert.ok(!loaded.some((f) => /log-config|read-logs|since/.test(f)), loaded.join());
+  });
+
   it('signals ready with a byte and EOF, logs both streams, exits 0 when both pipes close', async () => {
     const l = startLogger('c1', ['--max-file', '2', '--dir', dir.path, '--max-size', '1000000']);
     assert.deepEqual([...(await l.ready)], [0]);
