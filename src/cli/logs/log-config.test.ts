@@ -78,6 +78,7 @@ describe('log config', () => {
       dir: '/var/run/x y/c&1',
       maxSize: 2048,
       maxFiles: 2,
+      stopTimeoutMs: 10_000,
     });
     assert.equal(args[args.indexOf('--node') + 1], '/opt/node/bin/node');
   });
@@ -86,16 +87,22 @@ describe('log config', () => {
     const { args } = shimCommand(
       loggerURIFor(logConfig('/s/c9', 'c9', { maxSize: 5, maxFiles: 4 })),
     );
-    assert.deepEqual(parseLoggerArgs(args), { dir: '/s/c9', maxSize: 5, maxFiles: 4 });
+    assert.deepEqual(parseLoggerArgs(args), {
+      dir: '/s/c9',
+      maxSize: 5,
+      maxFiles: 4,
+      stopTimeoutMs: 10_000,
+    });
   });
 
   it('the logger refuses arguments it cannot use', () => {
     assert.throws(() => parseLoggerArgs([]), /--dir/);
     assert.throws(() => parseLoggerArgs(['--dir', '/x', '--max-file', '0']), /max-file/);
-    assert.deepEqual(parseLoggerArgs(['dir', '/x']), {
+    assert.deepEqual(parseLoggerArgs(['dir', '/x', 'stop-timeout', '0']), {
       dir: '/x',
       maxSize: 10 * 1024 * 1024,
       maxFiles: 3,
+      stopTimeoutMs: 0,
     });
   });
 });

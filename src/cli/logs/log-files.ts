@@ -32,7 +32,10 @@ export async function openLogFiles(path: string): Promise<OpenLogFile[]> {
   const out: OpenLogFile[] = [];
   for (const p of await logFilePaths(path)) {
     const f = await openLogFile(p);
-    if (f) out.push(f);
+    if (!f) continue;
+    // Renamed between the listing and the open (a rotation): seen once.
+    if (out.some((o) => o.ino === f.ino)) await f.fh.close();
+    else out.push(f);
   }
   return out;
 }

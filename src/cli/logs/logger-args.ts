@@ -11,12 +11,16 @@ export interface LoggerArgs {
   dir: string;
   maxSize: number;
   maxFiles: number;
+  /** After SIGTERM, how long to keep reading until the pipes end (ms). */
+  stopTimeoutMs: number;
 }
 
 export const DEFAULT_MAX_SIZE = 10 * 1024 * 1024;
 export const DEFAULT_MAX_FILES = 3;
+/** Below the 12 s the shim waits after its SIGTERM before it kills the logger (binaryIOProcTermTimeout). */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
-/** Parses `--dir D --max-size N --max-file N` (keys also without `--`), in any order. */
+/** Parses `--dir D --max-size N --max-file N [--stop-timeout MS]` (keys also without `--`), in any order. */
 export function parseLoggerArgs(argv: readonly string[]): LoggerArgs {
   const opts = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) {
@@ -28,6 +32,7 @@ export function parseLoggerArgs(argv: readonly string[]): LoggerArgs {
     dir,
     maxSize: count(opts.get('max-size'), DEFAULT_MAX_SIZE, 'max-size', -1),
     maxFiles: count(opts.get('max-file'), DEFAULT_MAX_FILES, 'max-file', 1),
+    stopTimeoutMs: count(opts.get('stop-timeout'), DEFAULT_STOP_TIMEOUT_MS, 'stop-timeout', 0),
   };
 }
 

@@ -97,12 +97,33 @@ describe('berth-logger (the shim log driver entry)', () => {
     );
   });
 
-  it('on SIGTERM writes what it holds, unfinished lines included, and exits 0', async () => {
+  it('on SIGTERM reads the pipes to their end, then writes what it holds and exits 0', async () => {
     const l = startLogger('c3', ['--dir', dir.path]);
     await l.ready;
-    l.stdout.write('done\npending');
-    // Wait until the logger has the bytes (the complete line is on disk).
-    const path = join(dir.path, 'c3-json.log');
+    l.stdout.write('before\n');
+    l.proc.kill('SIGTERM');
+    // As the shim does it: SIGTERM once its ends are closed, with data still in the pipes.
+    l.stdout.write('after\npending');
+    l.stderr.write('err');
+    await end(l.stdout);
+    await end(l.stderr);
+    assert.equal(await l.exited, 0, l.output());
+    const got = entries(join(dir.path, 'c3-json.log'));
+    assert.deepEqual(
+      got.filter((e) => e?.stream === 'stdout').map((e) => e?.log),
+      ['before\n', 'after\n', 'pending'],
+    );
+    assert.deepEqual(
+      got.filter((e) => e?.stream === 'stderr').map((e) => e?.log),
+      ['err'],
+    );
+  });
+
+  it('after SIGTERM waits --stop-timeout at most for pipes that stay open', async () => {
+    const l = startLogger('c5', ['--dir', dir.path, '--stop-timeout', '100']);
+    await l.ready;
+    l.stdout.write('done\nunfinished');
+    const path = join(dir.path, 'c5-json.log');
     for (let i = 0; i < 200 && !readFileSync(path, 'utf8').includes('done'); i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -110,10 +131,9 @@ describe('berth-logger (the shim log driver entry)', () => {
     assert.equal(await l.exited, 0, l.output());
     assert.deepEqual(
       entries(path).map((e) => e?.log),
-      ['done\n', 'pending'],
+      ['done\n', 'unfinished'],
     );
-    l.stdout.destroy();
-    l.stderr.destroy();
+    cleanup(l.proc);
   });
 
   it('rotates as told', async () => {

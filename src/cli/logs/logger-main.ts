@@ -7,8 +7,8 @@
  * reads before it starts the container: one byte then close (binary-v2 insists
  * on the byte; binary takes EOF too). Writes `<dir>/<id>-json.log` in docker's
  * json-file format with rotation, and exits once both pipes are closed (the
- * container and its descendants are gone) or on SIGTERM/SIGINT, writing what
- * it holds first.
+ * container and its descendants are gone), after SIGTERM/SIGINT once they are
+ * closed or --stop-timeout has passed, writing what it holds first.
  *
  * The logger is the shim's child, not berthd's: it keeps logging while berthd
  * restarts. It starts for every container, so it imports only node builtins
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       if (--open === 0) finish(0);
     };
     s.on('data', (chunk: Buffer) => {
-      if (finishing) return; // stopping: what comes after SIGTERM is not kept
+      if (finishing) return; // closing the file: past --stop-timeout
       if (!writer.writeNoWait(stream, chunk)) {
         for (const [, other] of streams) other?.pause();
         writer.onDrain(resume);
@@ -101,9 +101,12 @@ async function main(): Promise<void> {
     s.on('error', end);
   }
 
+  // The shim sends SIGTERM when the task is deleted, right after closing its
+  // ends of the pipes, and kills the logger 12 s later: what is still in the
+  // pipes is read (their end comes soon) before the logger exits, or as much
+  // as --stop-timeout allows.
   const stop = () => {
-    for (const [, s] of streams) s?.pause();
-    finish(0);
+    setTimeout(() => finish(0), args.stopTimeoutMs);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -113,7 +113,8 @@ export async function readLogs(
 /**
  * The file that follows `current` in the rotation: the one just newer than it
  * (found by inode), or the oldest one left when it is gone (removed files are
- * always the oldest). Undefined when there is none yet.
+ * always the oldest). Undefined when there is none yet, or when a rotation
+ * is under way and the names do not add up: the next look tries again.
  */
 async function nextFile(
   path: string,
@@ -129,9 +130,15 @@ async function nextFile(
     ),
   );
   const at = current ? inos.indexOf(current.ino) : -1;
+  if (current && at === -1 && (await current.fh.stat()).nlink > 0) return undefined; // being renamed
   const want = paths[at + 1];
   if (want === undefined) return undefined;
-  return openLogFile(want);
+  const f = await openLogFile(want);
+  if (f && f.ino !== inos[at + 1]) {
+    await f.fh.close(); // renamed meanwhile
+    return undefined;
+  }
+  return f;
 }
 
 function drained(w: Writable, signal: AbortSignal | undefined): Promise<void> {
