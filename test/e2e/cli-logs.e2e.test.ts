@@ -44,7 +44,7 @@ describe('container logs through berth-logger (binary:// log URI)', {
   let image: string;
   let logs: TempDir;
   const ok = (args: string[]) => ctrOkAsync(d.socket, args);
-  const uri = () => loggerURI({ dir: logs.path, maxSize: 1024 * 1024, maxFiles: 2 });
+  const uri = (maxSize = 1024 * 1024) => loggerURI({ dir: logs.path, maxSize, maxFiles: 2 });
 
   before(async () => {
     ({ d, image } = await startDaemonWithImage(undefined, 'berthd'));
@@ -70,6 +70,41 @@ describe('container logs through berth-logger (binary:// log URI)', {
     ]);
     await ok(['task', 'rm', id]);
     await ok(['containers', 'rm', id]);
+  });
+
+  it('keeps every line of a task deleted as soon as it exits (ctr run --rm)', async () => {
+    const id = uniqueId('logs3');
+    const gate = tempDir('berth-e2e-gate-');
+    try {
+      const text = Array.from({ length: 20_000 }, (_, i) => `line ${i} ${'x'.repeat(40)}\n`).join(
+        '',
+      );
+      writeFileSync(join(gate.path, 'big'), text);
+      // ctr run --rm: waits for the exit, then deletes the task at once.
+      await ok([
+        'run',
+        '--rm',
+        '--log-uri',
+        uri(64 * 1024 * 1024),
+        '--mount',
+        `type=bind,src=${gate.path},dst=/gate,options=rbind:ro`,
+        image,
+        id,
+        'sh',
+        '-c',
+        'cat /gate/big; cat /gate/big >&2',
+      ]);
+      const path = join(logs.path, `${id}-json.log`);
+      const of = (stream: string) =>
+        entries(path)
+          .filter((e) => e.stream === stream)
+          .map((e) => e.log)
+          .join('');
+      assert.ok(of('stdout') === text, `stdout: ${of('stdout').length} of ${text.length} bytes`);
+      assert.ok(of('stderr') === text, `stderr: ${of('stderr').length} of ${text.length} bytes`);
+    } finally {
+      gate.remove();
+    }
   });
 
   it("keeps logging while berthd is down: the logger is the shim's child", async () => {
