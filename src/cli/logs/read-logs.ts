@@ -75,11 +75,10 @@ export async function readLogs(
       if (i === files.length - 1) {
         current = f;
         offset = end;
-      } else {
-        await f.fh.close();
       }
     }
-    for (let i = 0; i < start.index; i++) await files[i]?.fh.close();
+    for (const f of files) if (f !== current) await f.fh.close();
+    files.length = 0;
     if (!opts.follow) return;
 
     const pollMs = opts.pollMs ?? 200;
@@ -106,7 +105,10 @@ export async function readLogs(
       await sleep(pollMs, undefined, { signal: opts.signal }).catch(() => {});
     }
   } finally {
-    await current?.fh.close();
+    // On a failure, the files not read yet are still open too.
+    for (const f of new Set([...files, ...(current ? [current] : [])])) {
+      await f.fh.close().catch(() => {});
+    }
   }
 }
 
