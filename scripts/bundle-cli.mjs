@@ -1,31 +1,81 @@
-// Bundles berth's command line into dist/berth/ with esbuild: one entry file
-// with what every command needs, and one chunk per lazily imported module, so
-// `berth version` reads a few kB and `berth ps` does not parse the image or
-// network code. Node resolves what stays external (@grpc/grpc-js, native
-// modules) from node_modules as usual. tsc still compiles src/cli to
-// dist/cli (the tests and the library use that); bin/berth runs the bundle.
-import { rmSync } from 'node:fs';
+// Bundles berth's command line into dist/berth/ with esbuild, for a fast
+// start (figures in bench/README.md, "berth's start"):
+//
+// - berth.script.js: everything `berth` runs, @grpc/grpc-js included, as ONE
+//   function expression `(function (module, require, __berthImportMetaUrl)
+//   {…})` in CommonJS form. Lazily imported modules (the commands, the client
+//   library, grpc-js) stay in the file but run only when first used.
+// - berth.cache: V8's code cache of that script, made by
+//   scripts/cli-code-cache.mjs after a warm-up run of the common commands, so
+//   that bin/berth compiles (almost) nothing. Node 20 has no code cache for
+//   ES modules or require(); vm.Script with cachedData is the one there is.
+//
+// bin/berth compiles the script with the cache (V8 checks it against the
+// source and node's V8 version and falls back to compiling when it does not
+// match) and calls its `main`. tsc still compiles src/cli to dist/cli (the
+// tests and `node dist/cli/berth.js` use that).
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/berth');
+
+// The client library loads @grpc/grpc-js with createRequire(import.meta.url)
+// on first use (berthd imports the generated service files and must not pay
+// for grpc-js). esbuild cannot follow that call; here it becomes a plain
+// require(), which esbuild bundles and still runs only when reached.
+const GRPC_LOAD = "createRequire(import.meta.url)('@grpc/grpc-js')";
+const grpcInBundle = {
+  name: 'grpc-in-bundle',
+  setup(b) {
+    b.onLoad({ filter: /[/\\]src[/\\](client[/\\]client|api[/\\]grpc-js-client)\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const n = text.split(GRPC_LOAD).length - 1;
+      if (n !== 1) {
+        throw new Error(`${args.path}: expected one ${GRPC_LOAD}, found ${n}`);
+      }
+      return { contents: text.replace(GRPC_LOAD, "require('@grpc/grpc-js')"), loader: 'ts' };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: { berth: join(root, 'src/cli/berth.ts') },
-  outdir,
+const result = await build({
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(outdir, 'berth.script.js'),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // Chunks next to the entry: modules locate package.json as ../../ from themselves.
-  chunkNames: '[name]-[hash]',
+  // Modules locate package.json and bin/ relative to import.meta.url: the
+  // script's own URL (dist/berth/), which bin/berth passes in.
+  define: { 'import.meta.url': '__berthImportMetaUrl' },
+  banner: {
+    js: '// berth: not a module. bin/berth compiles this function with its code cache (scripts/bundle-cli.mjs).\n(function (module, require, __berthImportMetaUrl) {',
+  },
+  footer: { js: '})' },
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: false,
   legalComments: 'none',
-  external: ['@grpc/grpc-js', 'koffi', 'better-sqlite3', 'pino', 'pino-pretty'],
+  // Native modules and what berth never loads in the CLI stay outside.
+  external: ['koffi', 'better-sqlite3', 'pino', 'pino-pretty'],
+  plugins: [grpcInBundle],
+  metafile: true,
   logLevel: 'warning',
 });
+// A dynamic import() left in the script would need an ES module loader that
+// vm.Script does not have: every import must have been bundled.
+for (const [out, o] of Object.entries(result.metafile.outputs)) {
+  const left = o.imports.filter((i) => i.external && i.kind === 'dynamic-import');
+  if (left.length > 0) {
+    throw new Error(`${out}: import() of ${left.map((i) => i.path).join(', ')} left unbundled`);
+  }
+}
+// bin/berth reads the script as latin1, which is only right for ASCII.
+const bytes = readFileSync(join(outdir, 'berth.script.js'));
+if (bytes.some((b) => b > 0x7f)) throw new Error('dist/berth/berth.script.js is not ASCII');
+execFileSync(process.execPath, [join(root, 'scripts/cli-code-cache.mjs')], { stdio: 'inherit' });

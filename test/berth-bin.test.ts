@@ -1,0 +1,67 @@
+/**
+ * bin/berth as installed (needs `npm run build`): it runs the bundle
+ * dist/berth/berth.script.js with its V8 code cache (scripts/bundle-cli.mjs).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { REPO } from './helpers/berthd.js';
+import { tempDir } from './helpers/tmp.js';
+
+const BIN = join(REPO, 'bin/berth');
+
+interface Loader {
+  load(cachedData?: Buffer): {
+    script: { cachedDataRejected?: boolean };
+    exports: { main: unknown };
+  };
+  SCRIPT: string;
+  CACHE: string;
+}
+
+describe('bin/berth', () => {
+  const work = tempDir('berth-bin-');
+  after(() => work.remove());
+
+  it('runs the bundle: version --client prints package.json version, no daemon needed', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const out = execFileSync(BIN, ['version', '--client', '--format', 'json'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    const v = JSON.parse(out) as {
+      Client: { Version: string; NodeVersion: string };
+      Server?: unknown;
+    };
+    assert.equal(v.Client.Version, pkg.version);
+    assert.equal(v.Client.NodeVersion, process.version);
+    assert.equal(v.Server, undefined);
+  });
+
+  it('exits with main’s code and one error line', () => {
+    const r = spawnSync(BIN, ['no-such-command'], { encoding: 'utf8' });
+    assert.equal(r.status, 125);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^berth: 'no-such-command' is not a berth command/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+
+  it('works through a symlink, as npm links package bins', () => {
+    const link = join(work.path, 'berth');
+    symlinkSync(BIN, link);
+    const out = execFileSync(link, ['version', '--client', '--format', '{{.Client.Version}}'], {
+      encoding: 'utf8',
+    });
+    assert.match(out, /^\d+\.\d+\.\d+/);
+  });
+
+  it('has a code cache this node accepts (made by the build with the same node)', () => {
+    const loader = createRequire(import.meta.url)(BIN) as Loader;
+    const { script, exports } = loader.load(readFileSync(loader.CACHE));
+    assert.equal(script.cachedDataRejected, false);
+    assert.equal(typeof exports.main, 'function');
+  });
+});
