@@ -5,6 +5,7 @@
  * share (a name, a full ID or a unique ID prefix).
  */
 import type { Client, Image, ImageConfigJson } from '../../../client/index.js';
+import { isNotFound } from '../../../core/errdefs/index.js';
 import type { Image as ImageRecord } from '../../../core/images/index.js';
 import { CliError } from '../../errors.js';
 import { idMatches, isIdPrefix, normalizeOrUndefined, shortId } from './names.js';
@@ -78,7 +79,10 @@ export async function resolveImage(
   const store = client.imageService();
   for (const name of new Set([normalizeOrUndefined(arg), arg])) {
     if (name === undefined) continue;
-    const rec = await store.get(client.context(), name).catch(() => undefined);
+    const rec = await store.get(client.context(), name).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
     if (rec !== undefined) {
       const s = await summarize(client, rec);
       return { by: 'name', id: s.id, summaries: [s] };

@@ -60,12 +60,16 @@ export const command: CommandSpec = {
     );
     const { remove, reclaimed } = prunePlan(candidates, used, all);
     let text = '';
+    const removed = new Set(remove.map((c) => c.name));
+    const left = new Set(candidates.filter((c) => !removed.has(c.name)).map((c) => c.id));
     for (const [i, c] of remove.entries()) {
       await client
         .imageService()
         .delete(client.context(), c.name, { sync: i === remove.length - 1 });
       text += `untagged: ${familiar(c.name)}\n`;
-      if (!remove.slice(i + 1).some((o) => o.id === c.id)) text += `deleted: ${c.id}\n`;
+      // An ID is deleted with its last name (docker's lines), unless a name of it stays.
+      const last = !remove.slice(i + 1).some((o) => o.id === c.id);
+      if (last && !left.has(c.id)) text += `deleted: ${c.id}\n`;
     }
     if (text !== '') ctx.out(`Deleted Images:\n${text}\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
