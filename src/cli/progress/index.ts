@@ -13,6 +13,7 @@
  *
  * `auto` is `tty` on a terminal (unless TERM=dumb), `plain` elsewhere.
  */
+import { invalidArgument } from '../../core/errdefs/index.js';
 import type { ProgressFn } from '../../core/transfer/index.js';
 import { humanDuration, humanRate, humanSize, rateOf } from './human.js';
 import { shortDigest, Tracker } from './tracker.js';
@@ -61,6 +62,20 @@ export const MIN_FRAME_MS = 100;
 /** `plain` total lines are at least this far apart. */
 export const PLAIN_TOTAL_MS = 5000;
 
+const MODES: readonly ProgressMode[] = ['auto', 'tty', 'plain', 'json', 'quiet'];
+
+/** The value of a `--progress` flag; `invalid_argument` naming the choices for anything else. */
+export function parseProgressMode(value: string): ProgressMode {
+  const mode = MODES.find((m) => m === value);
+  if (mode === undefined) {
+    throw invalidArgument(
+      `invalid progress mode ${JSON.stringify(value)}: want one of ${MODES.join(', ')}`,
+    );
+  }
+  return mode;
+}
+
+/** The mode `auto` stands for on `stream`. */
 export function resolveMode(
   mode: ProgressMode,
   stream: ProgressStream,
