@@ -185,7 +185,9 @@ describe('berth image commands', { skip: !root && 'needs root', timeout: 600_000
       assert.deepEqual(obj.Config.Labels, { 'berth.test': 'yes' });
       assert.equal(obj.Os, 'linux');
       assert.deepEqual(obj.RootFS, { Type: 'layers', Layers: built.layers.map((l) => l.diffId) });
-      assert.equal(obj.Created, '2024-01-01T00:00:00.000Z');
+      assert.equal(obj.Created, '2024-01-01T00:00:00Z');
+      const f = await berthOk(['image', 'inspect', '--format', '{{.Id}} {{json .RepoTags}}', ref]);
+      assert.match(f.stdout, new RegExp(`^${built.config.digest} \\[.*"${ref}".*\\]\n$`));
       assert.ok(obj.Size > 0);
       // By ID prefix, too.
       const byId = await berthOk(['image', 'inspect', built.config.digest.slice(7, 17)]);

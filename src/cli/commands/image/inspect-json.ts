@@ -43,7 +43,8 @@ export function inspectObject(
     RepoDigests: repoDigests,
     Parent: '',
     Comment: '',
-    Created: s.created.toISOString(),
+    // The config's own text (RFC 3339, as docker shows it), else the time berth knows.
+    Created: s.config?.created ?? s.created.toISOString().replace(/\.000Z$/, 'Z'),
     Author: typeof s.config?.author === 'string' ? s.config.author : '',
     Config: config,
     Architecture: s.config?.architecture ?? '',

@@ -39,7 +39,7 @@ export const command: CommandSpec = {
       }
     }
     // docker prints what it found (`[]` for nothing) before the errors.
-    ctx.out(await formatInspect(str(flags, 'format'), objects));
+    ctx.out(formatInspect(str(flags, 'format'), objects));
     if (errors.length > 0) {
       for (const e of errors.slice(0, -1)) ctx.io.stderr.write(`berth: ${e}\n`);
       throw new CliError(errors[errors.length - 1] as string);

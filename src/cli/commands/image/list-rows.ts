@@ -1,76 +1,77 @@
 /**
- * The rows of `berth images`: one per image record, with docker's columns
- * and JSON fields, and docker's `--filter`s. Pure: summaries in, rows out.
+ * The rows of `berth images`: one per image record, as docker's JSON
+ * object (what `--format json` prints and templates see) and its table,
+ * and docker's `--filter`s. Pure: summaries in, rows out.
  */
 import { CliError } from '../../errors.js';
+import {
+  goTimeString,
+  humanSize,
+  type TableSpec,
+  timeAgo,
+  truncateId,
+} from '../../format/index.js';
 import type { ImageSummary } from './catalog.js';
-import { isDangling, matchesReference, NONE, repoTag, shortId } from './names.js';
-import { type Column, humanSize, timeAgo } from './output.js';
+import { isDangling, matchesReference, NONE, repoTag } from './names.js';
 
+/** docker's image list fields (`docker images --format json`). */
 export interface ImageRow {
-  readonly repository: string;
-  readonly tag: string;
-  /** The digest of what the record points at (manifest or index), docker's DIGEST column. */
-  readonly digest: string;
-  readonly id: string;
-  readonly created: Date;
-  readonly size: number;
+  Containers: string;
+  CreatedAt: string;
+  CreatedSince: string;
+  Digest: string;
+  ID: string;
+  Repository: string;
+  SharedSize: string;
+  Size: string;
+  Tag: string;
+  UniqueSize: string;
+  VirtualSize: string;
 }
 
-export function rowOf(s: ImageSummary): ImageRow {
+export function rowOf(s: ImageSummary, opts: { noTrunc: boolean }, now: Date): ImageRow {
   const { repository, tag } = repoTag(s.record.name);
-  return {
-    repository,
-    tag,
-    digest: s.record.target.digest,
-    id: s.id,
-    created: s.created,
-    size: s.size,
-  };
-}
-
-/** The table's columns: docker's, with DIGEST after TAG for `--digests`. */
-export function imageColumns(
-  opts: { digests: boolean; noTrunc: boolean },
-  now: Date,
-): Column<ImageRow>[] {
-  return [
-    { header: 'REPOSITORY', value: (r) => r.repository },
-    { header: 'TAG', value: (r) => r.tag },
-    ...(opts.digests ? [{ header: 'DIGEST', value: (r: ImageRow) => r.digest }] : []),
-    { header: 'IMAGE ID', value: (r) => (opts.noTrunc ? r.id : shortId(r.id)) },
-    { header: 'CREATED', value: (r) => timeAgo(r.created, now) },
-    { header: 'SIZE', value: (r) => humanSize(r.size) },
-  ];
-}
-
-/** docker's JSON fields of `images --format json` (and what templates see). */
-export function imageJson(
-  r: ImageRow,
-  opts: { noTrunc: boolean },
-  now: Date,
-): Record<string, unknown> {
+  const size = humanSize(s.size);
   return {
     Containers: 'N/A',
-    CreatedAt: goTime(r.created),
-    CreatedSince: timeAgo(r.created, now),
-    Digest: r.digest === '' ? NONE : r.digest,
-    ID: opts.noTrunc ? r.id : shortId(r.id),
-    Repository: r.repository,
+    CreatedAt: goTimeString(s.created),
+    CreatedSince: timeAgo(s.created, now),
+    Digest: s.record.target.digest || NONE,
+    ID: opts.noTrunc ? s.id : truncateId(s.id),
+    Repository: repository,
     SharedSize: 'N/A',
-    Size: humanSize(r.size),
-    Tag: r.tag,
+    Size: size,
+    Tag: tag,
     UniqueSize: 'N/A',
-    VirtualSize: humanSize(r.size),
+    VirtualSize: size,
   };
 }
 
-/** Go's time.Time String form docker prints: `2024-01-01 00:00:00 +0000 UTC`. */
-export function goTime(d: Date): string {
-  return `${d
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, '')} +0000 UTC`;
+/** The default table (docker's columns; DIGEST after TAG with `--digests`) and the `table {{…}}` headers. */
+export function imageTable(digests: boolean): TableSpec<ImageRow> {
+  return {
+    columns: [
+      { header: 'REPOSITORY', value: (r) => r.Repository },
+      { header: 'TAG', value: (r) => r.Tag },
+      ...(digests ? [{ header: 'DIGEST', value: (r: ImageRow) => r.Digest }] : []),
+      { header: 'IMAGE ID', value: (r) => r.ID },
+      { header: 'CREATED', value: (r) => r.CreatedSince },
+      { header: 'SIZE', value: (r) => r.Size },
+    ],
+    headers: {
+      Containers: 'CONTAINERS',
+      CreatedAt: 'CREATED AT',
+      CreatedSince: 'CREATED',
+      Digest: 'DIGEST',
+      ID: 'IMAGE ID',
+      Repository: 'REPOSITORY',
+      SharedSize: 'SHARED SIZE',
+      Size: 'SIZE',
+      Tag: 'TAG',
+      UniqueSize: 'UNIQUE SIZE',
+      VirtualSize: 'VIRTUAL SIZE',
+    },
+  };
 }
 
 const FILTER_KEYS = new Set(['reference', 'label', 'dangling', 'before', 'since']);
@@ -95,18 +96,24 @@ export function parseImageFilters(list: readonly string[]): Map<string, string[]
 
 /**
  * Whether a summary passes the filters: `reference` (a pattern on the
- * name), `label` (`key` or `key=value` of the image config's labels),
- * `dangling` (see names.ts), `before`/`since` (created before/after the
- * named image).
+ * name; a repository without a tag matches its every tag, as docker's
+ * REPOSITORY argument), `label` (`key` or `key=value` of the image
+ * config's labels), `dangling` (see names.ts), `before`/`since` (created
+ * before/after the named image).
  */
 export function passes(
   s: ImageSummary,
-  filters: Map<string, string[]>,
+  filters: ReadonlyMap<string, readonly string[]>,
   createdOf: (ref: string) => Date | undefined,
 ): boolean {
   const name = s.record.name;
   const refs = filters.get('reference');
-  if (refs !== undefined && !refs.some((p) => matchesReference(name, p))) return false;
+  if (
+    refs !== undefined &&
+    !refs.some((p) => matchesReference(name, p) || matchesReference(name, `${p}:*`))
+  ) {
+    return false;
+  }
   const dangling = filters.get('dangling');
   if (dangling !== undefined) {
     const want = ['true', '1'].includes((dangling[0] as string).toLowerCase());
@@ -114,21 +121,21 @@ export function passes(
   }
   const labels = filters.get('label');
   if (labels !== undefined) {
-    const have = ((s.config?.config as { Labels?: Record<string, string> } | undefined)?.Labels ??
-      {}) as Record<string, string>;
+    const have =
+      (s.config?.config as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
     for (const l of labels) {
       const i = l.indexOf('=');
       if (i < 0 ? !Object.hasOwn(have, l) : have[l.slice(0, i)] !== l.slice(i + 1)) return false;
     }
   }
-  for (const [key, cmp] of [
+  for (const [key, keep] of [
     ['before', (a: Date, b: Date) => a < b],
     ['since', (a: Date, b: Date) => a > b],
   ] as const) {
     for (const ref of filters.get(key) ?? []) {
       const at = createdOf(ref);
       if (at === undefined) throw new CliError(`No such image: ${ref}`);
-      if (!cmp(s.created, at)) return false;
+      if (!keep(s.created, at)) return false;
     }
   }
   return true;
