@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Berthd, REPO } from '../helpers/berthd.js';
+import { Containerd } from '../helpers/containerd.js';
 import { type BuiltImage, buildImage, busyboxImage } from '../helpers/images.js';
 import { Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
@@ -368,6 +369,29 @@ describe('berth image commands', { skip: !root && 'needs root', timeout: 600_000
       assert.equal(denied.code, 125);
       assert.ok(oneLine(denied.stderr), denied.stderr);
       assert.match(denied.stderr, new RegExp(reg.host.replace(/[.]/g, '\\.')));
+    });
+  });
+
+  describe('a daemon without the Transfer service (containerd 1.6)', () => {
+    let cdir: TempDir;
+    let containerd: Containerd | undefined;
+
+    before(async () => {
+      cdir = tempDir('berth-cli-ctrd16-');
+      containerd = await Containerd.start(cdir);
+    });
+    after(async () => {
+      await containerd?.stop();
+      cdir?.remove();
+    });
+
+    it('pull falls back to a pull run by berth', async () => {
+      const socket = (containerd as Containerd).socket;
+      const r = await berth(['-a', socket, 'pull', '--progress', 'plain', ref]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').at(-1), ref);
+      const q = await berth(['-a', socket, 'images', '-q', '--no-trunc', ref]);
+      assert.equal(q.stdout, `${built.config.digest}\n`);
     });
   });
 });
