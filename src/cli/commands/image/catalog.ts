@@ -19,8 +19,14 @@ export interface ImageSummary {
   readonly config: ImageConfigJson | undefined;
   /** The config's `created`, else the record's creation. */
   readonly created: Date;
-  /** Bytes of the image's blobs in the content store (compressed layers, manifest, config). */
+  /**
+   * docker's SIZE: the unpacked size (the layers' snapshots in the default
+   * snapshotter) when the image is unpacked, else the bytes of its blobs in
+   * the content store (compressed layers, manifest, config).
+   */
   readonly size: number;
+  /** Which of the two `size` is. */
+  readonly sizeKind: 'unpacked' | 'content';
 }
 
 /** One record's summary; what cannot be read (a platform missing, blobs gone) falls back as docker shows it. */
@@ -35,13 +41,47 @@ export async function summarize(client: Client, record: ImageRecord): Promise<Im
   } catch {
     // No manifest for this platform, or blobs missing: the target stands for it.
   }
-  const size = await image.size().catch(() => record.target.size);
+  const unpacked = config === undefined ? undefined : await unpackedSize(client, config);
+  const size = unpacked ?? (await image.size().catch(() => record.target.size));
   const fromConfig = config?.created !== undefined ? new Date(config.created) : undefined;
   const created =
     fromConfig !== undefined && !Number.isNaN(fromConfig.getTime())
       ? fromConfig
       : new Date(Number(record.createdAt / 1_000_000n));
-  return { record, image, id, config, created, size };
+  return {
+    record,
+    image,
+    id,
+    config,
+    created,
+    size,
+    sizeKind: unpacked === undefined ? 'content' : 'unpacked',
+  };
+}
+
+/**
+ * The sum of the layer snapshots' usage in the default snapshotter (each
+ * committed snapshot, keyed by its chain ID, holds its own layer);
+ * undefined when a layer is not unpacked there.
+ */
+async function unpackedSize(client: Client, config: ImageConfigJson): Promise<number | undefined> {
+  const { createHash } = await import('node:crypto');
+  const { DEFAULT_SNAPSHOTTER } = await import('../../../client/index.js');
+  const sn = client.snapshotService(DEFAULT_SNAPSHOTTER);
+  let chain = '';
+  let total = 0;
+  for (const diffId of config.rootfs.diff_ids) {
+    chain =
+      chain === ''
+        ? diffId
+        : `sha256:${createHash('sha256').update(`${chain} ${diffId}`).digest('hex')}`;
+    try {
+      total += (await sn.usage(client.context(), chain)).size;
+    } catch {
+      return undefined;
+    }
+  }
+  return config.rootfs.diff_ids.length === 0 ? undefined : total;
 }
 
 /** Every image record of the namespace, summarized, newest first (docker's order). */

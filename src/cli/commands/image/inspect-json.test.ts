@@ -32,6 +32,7 @@ function summary(name: string): ImageSummary {
     },
     created: new Date('2024-01-01T00:00:00Z'),
     size: 1234,
+    sizeKind: 'unpacked',
   };
 }
 

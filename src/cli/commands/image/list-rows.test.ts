@@ -33,6 +33,7 @@ function summary(
     },
     created: new Date(opts.created ?? '2024-01-01T00:00:00Z'),
     size: 4_262_000,
+    sizeKind: 'content',
   };
 }
 
