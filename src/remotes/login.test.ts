@@ -55,9 +55,8 @@ describe('checkLogin', () => {
   });
 
   it('names an unreachable registry', async () => {
-    await assert.rejects(
-      checkLogin('127.0.0.1:1', { username: 'u', secret: 'p' }),
-      { message: /^login to 127\.0\.0\.1:1 failed: .*ECONNREFUSED/ },
-    );
+    await assert.rejects(checkLogin('127.0.0.1:1', { username: 'u', secret: 'p' }), {
+      message: /^login to 127\.0\.0\.1:1 failed: .*ECONNREFUSED/,
+    });
   });
 });

@@ -10,12 +10,12 @@ const IMAGES = [
     blobs: blobs(['m1', 10], ['base', 100], ['la', 50]),
   },
   {
-    name: 'docker.io/library/a@sha256:' + '1'.repeat(64),
+    name: `docker.io/library/a@sha256:${'1'.repeat(64)}`,
     id: 'sha256:a',
     blobs: blobs(['m1', 10], ['base', 100], ['la', 50]),
   },
   {
-    name: 'docker.io/library/b@sha256:' + '2'.repeat(64),
+    name: `docker.io/library/b@sha256:${'2'.repeat(64)}`,
     id: 'sha256:b',
     blobs: blobs(['m2', 20], ['base', 100], ['lb', 70]),
   },
