@@ -140,6 +140,9 @@ describe('berth image commands', { skip: !root && 'needs root', timeout: 600_000
       assert.match(r.stderr, /[0-9a-f]{12}: /, `no progress lines on stderr:\n${r.stderr}`);
       const q = await berthOk(['pull', '-q', ref]);
       assert.equal(q.stdout, `${ref}\n`);
+      const again = await berthOk(['pull', '--progress', 'quiet', ref]);
+      assert.match(again.stdout, new RegExp(`^Status: Image is up to date for ${ref}$`, 'm'));
+      assert.equal(again.stderr, '');
     });
 
     it('images: the table and --format json', async () => {

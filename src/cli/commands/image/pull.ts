@@ -14,7 +14,7 @@ export const command: CommandSpec = {
   summary: 'Download an image from a registry',
   flags: [
     { name: 'platform', type: 'string', help: 'the platform to pull (os[/arch[/variant]])' },
-    { name: 'all-platforms', short: 'a', type: 'bool', help: 'pull every platform of the image' },
+    { name: 'all-platforms', type: 'bool', help: 'pull every platform of the image' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'print only the reference' },
     {
       name: 'progress',
