@@ -2,7 +2,7 @@
 // start (figures in bench/README.md, "berth's start"):
 //
 // - berth.script.js: everything `berth` runs, @grpc/grpc-js included, as ONE
-//   function expression `(function (module, require, __berthImportMetaUrl)
+//   function expression `(function (module, require, __berthScriptUrl)
 //   {…})` in CommonJS form. Lazily imported modules (the commands, the client
 //   library, grpc-js) stay in the file but run only when first used.
 // - berth.cache: V8's code cache of that script, made by
@@ -17,28 +17,43 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/berth');
 
-// The client library loads @grpc/grpc-js with createRequire(import.meta.url)
-// on first use (berthd imports the generated service files and must not pay
-// for grpc-js). esbuild cannot follow that call; here it becomes a plain
-// require(), which esbuild bundles and still runs only when reached.
 const GRPC_LOAD = "createRequire(import.meta.url)('@grpc/grpc-js')";
-const grpcInBundle = {
-  name: 'grpc-in-bundle',
+const GRPC_LOADERS = /[/\\]src[/\\](client[/\\]client|api[/\\]grpc-js-client)\.ts$/;
+
+// Two rewrites of berth's sources on their way into the script:
+// - The client library loads @grpc/grpc-js with createRequire(import.meta.url)
+//   on first use (berthd imports the generated service files and must not pay
+//   for grpc-js). esbuild cannot follow that call; here it becomes a plain
+//   require(), which esbuild bundles and still runs only when reached.
+// - import.meta.url becomes the URL of the module's tsc output (src/x/y.ts:
+//   dist/x/y.js), relative to the script's own URL: paths a module makes
+//   from it (package.json, bin/berth-logger) are the same in both builds.
+const sources = {
+  name: 'berth-sources',
   setup(b) {
-    b.onLoad({ filter: /[/\\]src[/\\](client[/\\]client|api[/\\]grpc-js-client)\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, 'utf8');
-      const n = text.split(GRPC_LOAD).length - 1;
-      if (n !== 1) {
-        throw new Error(`${args.path}: expected one ${GRPC_LOAD}, found ${n}`);
+    b.onLoad({ filter: /[/\\]src[/\\].*\.ts$/ }, (args) => {
+      let text = readFileSync(args.path, 'utf8');
+      if (GRPC_LOADERS.test(args.path)) {
+        const n = text.split(GRPC_LOAD).length - 1;
+        if (n !== 1) throw new Error(`${args.path}: expected one ${GRPC_LOAD}, found ${n}`);
+        text = text.replace(GRPC_LOAD, "require('@grpc/grpc-js')");
       }
-      return { contents: text.replace(GRPC_LOAD, "require('@grpc/grpc-js')"), loader: 'ts' };
+      if (text.includes('import.meta')) {
+        if (/import\.meta(?!\.url)/.test(text)) {
+          throw new Error(`${args.path}: only import.meta.url is provided in the script`);
+        }
+        const twin = relative(join(root, 'src'), args.path).replace(/\.ts$/, '.js');
+        const url = `new URL(${JSON.stringify(`../${twin.split(sep).join('/')}`)}, __berthScriptUrl).href`;
+        text = text.replaceAll('import.meta.url', url);
+      }
+      return { contents: text, loader: 'ts' };
     });
   },
 };
@@ -68,20 +83,19 @@ const result = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // Modules locate package.json and bin/ relative to import.meta.url: the
-  // script's own URL (dist/berth/), which bin/berth passes in.
-  define: { 'import.meta.url': '__berthImportMetaUrl' },
   banner: {
-    js: '// berth: not a module. bin/berth compiles this function with its code cache (scripts/bundle-cli.mjs).\n(function (module, require, __berthImportMetaUrl) {',
+    js: '// berth: not a module. bin/berth compiles this function with its code cache (scripts/bundle-cli.mjs).\n(function (module, require, __berthScriptUrl) {',
   },
   footer: { js: '})' },
+  // What is not berth's own (rewritten above) sees the script's URL.
+  define: { 'import.meta.url': '__berthScriptUrl' },
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: false,
   legalComments: 'none',
   // Native modules and what berth never loads in the CLI stay outside.
   external: ['koffi', 'better-sqlite3', 'pino', 'pino-pretty'],
-  plugins: [grpcInBundle, builtinImports],
+  plugins: [sources, builtinImports],
   metafile: true,
   logLevel: 'warning',
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,6 +56,15 @@ describe('bin/berth', () => {
       encoding: 'utf8',
     });
     assert.match(out, /^\d+\.\d+\.\d+/);
+  });
+
+  it("gives each bundled module its tsc twin's import.meta.url (paths to bin/, package.json)", () => {
+    const text = readFileSync(join(REPO, 'dist/berth/berth.script.js'), 'latin1');
+    const twins = [...text.matchAll(/new URL\("\.\.\/([^"]+)",__berthScriptUrl\)/g)].map(
+      (m) => m[1] as string,
+    );
+    assert.ok(twins.includes('cli/version-info.js'), twins.join(' '));
+    for (const t of twins) assert.ok(existsSync(join(REPO, 'dist', t)), `dist/${t}`);
   });
 
   it('has a code cache this node accepts (made by the build with the same node)', () => {
