@@ -10,12 +10,14 @@
 //   that bin/berth compiles (almost) nothing. Node 20 has no code cache for
 //   ES modules or require(); vm.Script with cachedData is the one there is.
 //
-// bin/berth compiles the script with the cache (V8 checks it against the
-// source and node's V8 version and falls back to compiling when it does not
-// match) and calls its `main`. tsc still compiles src/cli to dist/cli (the
+// - berth.js: the start (scripts/berth-start.cjs), which bin/berth requires:
+//   compiles the script with the cache (V8 checks it against the source and
+//   node's V8 version and falls back to compiling when it does not match)
+//   and calls its `main`.
+// tsc still compiles src/cli to dist/cli (the
 // tests and `node dist/cli/berth.js` use that).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +86,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   banner: {
-    js: '// berth: not a module. bin/berth compiles this function with its code cache (scripts/bundle-cli.mjs).\n(function (module, require, __berthScriptUrl) {',
+    js: '// berth: not a module. berth.js compiles this function with its code cache (scripts/bundle-cli.mjs).\n(function (module, require, __berthScriptUrl) {',
   },
   footer: { js: '})' },
   // What is not berth's own (rewritten above) sees the script's URL.
@@ -107,7 +109,7 @@ for (const [out, o] of Object.entries(result.metafile.outputs)) {
     throw new Error(`${out}: import() of ${left.map((i) => i.path).join(', ')} left unbundled`);
   }
 }
-// bin/berth reads the script as latin1 (2 ms less than utf8 for a script V8
+// berth.js reads the script as latin1 (2 ms less than utf8 for a script V8
 // then holds as one byte per character), which is right for ASCII only.
 // esbuild escapes non-ASCII characters except in regular expression
 // literals; \uXXXX means the same there, in strings and in identifiers.
@@ -118,4 +120,7 @@ writeFileSync(
   file,
   text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
 );
+// The start: CommonJS in a "type": "module" package.
+copyFileSync(join(root, 'scripts/berth-start.cjs'), join(outdir, 'berth.js'));
+writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
 execFileSync(process.execPath, [join(root, 'scripts/cli-code-cache.mjs')], { stdio: 'inherit' });

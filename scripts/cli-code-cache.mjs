@@ -1,11 +1,12 @@
 // Makes dist/berth/berth.cache, V8's code cache of dist/berth/berth.script.js
-// (scripts/bundle-cli.mjs runs this after bundling). A cache made right
-// after compiling holds only the top level; one made after a run holds every
-// function that run compiled too. So this loads the script as bin/berth
-// does, runs berth's common commands against a stand-in daemon (a grpc-js
-// server on a temporary socket answering the read-only calls they make with
-// made-up records; any other call fails UNIMPLEMENTED, which the commands
-// report like any error), then writes the cache.
+// (scripts/bundle-cli.mjs runs this after bundling and copying the start).
+// A cache made right after compiling holds only the top level; one made
+// after a run holds every function that run compiled too. So this loads the
+// script as berth does (dist/berth/berth.js), runs berth's common commands
+// against a stand-in daemon (a grpc-js server on a temporary socket
+// answering the read-only calls they make with made-up records; any other
+// call fails UNIMPLEMENTED, which the commands report like any error), then
+// writes the cache.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -110,7 +111,7 @@ try {
       err ? reject(err) : resolve(),
     ),
   );
-  const { load, CACHE } = createRequire(import.meta.url)('../bin/berth');
+  const { load, CACHE } = createRequire(import.meta.url)('../dist/berth/berth.js');
   const { script, exports } = load(undefined);
   const sink = () =>
     Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: false, columns: 80 });
@@ -129,7 +130,10 @@ try {
     ['images'],
     ['inspect', 'warm0'],
   ]) {
-    await exports.main([...g, ...argv], io, env, [process.execPath, join(root, 'bin/berth')]);
+    await exports.main([...g, ...argv], io, env, [
+      process.execPath,
+      join(root, 'dist/berth/berth.js'),
+    ]);
   }
   writeFileSync(CACHE, script.createCachedData());
 } finally {

@@ -1,6 +1,7 @@
 /**
- * bin/berth as installed (needs `npm run build`): it runs the bundle
- * dist/berth/berth.script.js with its V8 code cache (scripts/bundle-cli.mjs).
+ * bin/berth as installed (needs `npm run build`): it runs dist/berth/berth.js,
+ * which runs the bundle dist/berth/berth.script.js with its V8 code cache
+ * (scripts/bundle-cli.mjs).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { REPO } from './helpers/berthd.js';
 import { tempDir } from './helpers/tmp.js';
 
 const BIN = join(REPO, 'bin/berth');
+const START = join(REPO, 'dist/berth/berth.js');
 
 interface Loader {
   load(cachedData?: Buffer): {
@@ -49,6 +51,13 @@ describe('bin/berth', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 
+  it('runs as `node dist/berth/berth.js`, the argv berth gives itself (OCI hooks)', () => {
+    const out = execFileSync(process.execPath, [START, 'version', '--client', '--format', 'json'], {
+      encoding: 'utf8',
+    });
+    assert.match(out, /"Client"/);
+  });
+
   it('works through a symlink, as npm links package bins', () => {
     const link = join(work.path, 'berth');
     symlinkSync(BIN, link);
@@ -68,7 +77,7 @@ describe('bin/berth', () => {
   });
 
   it('has a code cache this node accepts (made by the build with the same node)', () => {
-    const loader = createRequire(import.meta.url)(BIN) as Loader;
+    const loader = createRequire(import.meta.url)(START) as Loader;
     const { script, exports } = loader.load(readFileSync(loader.CACHE));
     assert.equal(script.cachedDataRejected, false);
     assert.equal(typeof exports.main, 'function');

@@ -1,0 +1,52 @@
+// dist/berth/berth.js (scripts/bundle-cli.mjs copies this file there): runs
+// berth from dist/berth/berth.script.js, the bundle, compiled with V8's code
+// cache dist/berth/berth.cache: node 20 caches no code for ES modules or
+// require(), and compiling the bundle costs more than node's own start. A
+// cache V8 does not accept (another node, other V8 flags) is ignored: the
+// script is then compiled from source, slower, same behaviour.
+//
+// CommonJS (dist/berth/package.json), no ES module loader: it costs ~3 ms.
+// bin/berth requires this file; `node dist/berth/berth.js …` runs it too
+// (the argv berth gives itself for OCI hooks: commands find bin/ from it).
+'use strict';
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { Script } = require('node:vm');
+
+const SCRIPT = join(__dirname, 'berth.script.js');
+const CACHE = join(__dirname, 'berth.cache');
+
+/**
+ * Compiles the bundle (with `cachedData` when given) and runs its top level.
+ * Returns the Script (scripts/cli-code-cache.mjs calls `createCachedData`)
+ * and the bundle's exports (`main` of src/cli/main.ts).
+ */
+function load(cachedData) {
+  // ASCII (bundle-cli.mjs escapes the rest): latin1 is the cheapest read.
+  const source = readFileSync(SCRIPT, 'latin1');
+  const script = new Script(source, { filename: SCRIPT, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext()(module, createRequire(SCRIPT), pathToFileURL(SCRIPT).href);
+  return { script, exports: module.exports };
+}
+
+/** Runs berth with this process's arguments, then exits with its code. */
+function run() {
+  let cachedData;
+  try {
+    cachedData = readFileSync(CACHE);
+  } catch {
+    // a build without it: compile from source
+  }
+  const { exports } = load(cachedData);
+  exports
+    .main(process.argv.slice(2), process, process.env, [process.execPath, __filename])
+    // Exit now rather than when every handle has closed: results are written
+    // (stdout and stderr are synchronous for files, pipes and terminals on Linux).
+    .then((code) => process.exit(code));
+}
+
+module.exports = { load, run, SCRIPT, CACHE };
+if (require.main === module) run();
