@@ -5,7 +5,7 @@
 //   function expression `(function (module, require, __berthScriptUrl)
 //   {…})` in CommonJS form. Lazily imported modules (the commands, the client
 //   library, grpc-js) stay in the file but run only when first used.
-// - berth.cache: V8's code cache of that script, made by
+// - berth.cache, berth-local.cache: V8's code caches of that script, made by
 //   scripts/cli-code-cache.mjs after a warm-up run of the common commands, so
 //   that bin/berth compiles (almost) nothing. Node 20 has no code cache for
 //   ES modules or require(); vm.Script with cachedData is the one there is.
@@ -123,4 +123,8 @@ writeFileSync(
 // The start: CommonJS in a "type": "module" package.
 copyFileSync(join(root, 'scripts/berth-start.cjs'), join(outdir, 'berth.js'));
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
-execFileSync(process.execPath, [join(root, 'scripts/cli-code-cache.mjs')], { stdio: 'inherit' });
+for (const kind of ['local', 'daemon']) {
+  execFileSync(process.execPath, [join(root, 'scripts/cli-code-cache.mjs'), kind], {
+    stdio: 'inherit',
+  });
+}

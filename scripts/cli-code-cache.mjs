@@ -1,4 +1,4 @@
-// Makes dist/berth/berth.cache, V8's code cache of dist/berth/berth.script.js
+// Makes dist/berth/berth.cache (or berth-local.cache), V8's code cache of dist/berth/berth.script.js
 // (scripts/bundle-cli.mjs runs this after bundling and copying the start).
 // A cache made right after compiling holds only the top level; one made
 // after a run holds every function that run compiled too. So this loads the
@@ -16,6 +16,11 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Which cache (dist/berth/berth.js's CACHES): each is made by a process of its
+// own, since V8 shares compiled functions between Scripts of one source.
+const kind = process.argv[2];
+if (kind !== 'local' && kind !== 'daemon')
+  throw new Error('usage: cli-code-cache.mjs local|daemon');
 const api = (p) => import(join(root, 'dist/api/containerd/services', p));
 const { ContainersService } = await api('containers/v1/containers.js');
 const { ImagesService } = await api('images/v1/images.js');
@@ -111,7 +116,7 @@ try {
       err ? reject(err) : resolve(),
     ),
   );
-  const { load, CACHE } = createRequire(import.meta.url)('../dist/berth/berth.js');
+  const { load, CACHES } = createRequire(import.meta.url)('../dist/berth/berth.js');
   const { script, exports } = load(undefined);
   const sink = () =>
     Object.assign(new Writable({ write: (_c, _e, cb) => cb() }), { isTTY: false, columns: 80 });
@@ -119,23 +124,27 @@ try {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   const g = ['--address', socket, '--data-root', join(dir, 'data')];
   // Read-only commands; one missing from this build fails like a typo.
-  for (const argv of [
-    ['--help'],
-    ['version', '--client'],
-    ['version'],
-    ['version', '--format', 'json'],
-    ['ps'],
-    ['ps', '-a'],
-    ['ps', '-a', '--format', 'json'],
-    ['images'],
-    ['inspect', 'warm0'],
-  ]) {
+  const warmUps = {
+    local: [['--help'], ['version', '--client'], ['version', '--client', '--format', 'json']],
+    daemon: [
+      ['--help'],
+      ['version', '--client'],
+      ['version'],
+      ['version', '--format', 'json'],
+      ['ps'],
+      ['ps', '-a'],
+      ['ps', '-a', '--format', 'json'],
+      ['images'],
+      ['inspect', 'warm0'],
+    ],
+  };
+  for (const argv of warmUps[kind]) {
     await exports.main([...g, ...argv], io, env, [
       process.execPath,
       join(root, 'dist/berth/berth.js'),
     ]);
   }
-  writeFileSync(CACHE, script.createCachedData());
+  writeFileSync(CACHES[kind], script.createCachedData());
 } finally {
   server.forceShutdown();
   rmSync(dir, { recursive: true, force: true });

@@ -16,12 +16,7 @@ const BIN = join(REPO, 'bin/berth');
 const START = join(REPO, 'dist/berth/berth.js');
 
 interface Loader {
-  load(cachedData?: Buffer): {
-    script: { cachedDataRejected?: boolean };
-    exports: { main: unknown };
-  };
-  SCRIPT: string;
-  CACHE: string;
+  CACHES: { daemon: string; local: string };
 }
 
 describe('bin/berth', () => {
@@ -76,10 +71,15 @@ describe('bin/berth', () => {
     for (const t of twins) assert.ok(existsSync(join(REPO, 'dist', t)), `dist/${t}`);
   });
 
-  it('has a code cache this node accepts (made by the build with the same node)', () => {
-    const loader = createRequire(import.meta.url)(START) as Loader;
-    const { script, exports } = loader.load(readFileSync(loader.CACHE));
-    assert.equal(script.cachedDataRejected, false);
-    assert.equal(typeof exports.main, 'function');
+  it('has code caches this node accepts (made by the build with the same node)', () => {
+    const { CACHES } = createRequire(import.meta.url)(START) as Loader;
+    for (const cache of [CACHES.daemon, CACHES.local]) {
+      // A process each: V8 shares compiled code between Scripts of one source.
+      const probe = `const l = require(${JSON.stringify(START)});
+        const { script, exports } = l.load(require('node:fs').readFileSync(${JSON.stringify(cache)}));
+        process.stdout.write(JSON.stringify([script.cachedDataRejected, typeof exports.main]));`;
+      const out = execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+      assert.deepEqual(JSON.parse(out), [false, 'function'], cache);
+    }
   });
 });
