@@ -1,0 +1,99 @@
+import type { Task } from '../../client/index.js';
+import type { Container as ContainerRecord } from '../../core/containers/index.js';
+import type { CliContext } from '../context.js';
+import { Attachment } from './attach.js';
+import { createContainer } from './create.js';
+import { deleteTask, loggerIO, removeContainer, startError } from './lifecycle.js';
+import type { CreateOptions } from './options.js';
+
+export interface RunMode {
+  /** `-d`: start it and print its ID. */
+  detach: boolean;
+  /** `--rm`: remove it when it exits (by berthd when detached). */
+  rm: boolean;
+}
+
+/**
+ * `docker run`: the container (create.ts), then its task. Detached, the
+ * task's output goes to berth-logger and the full ID is printed; in the
+ * foreground the container's stdio is this terminal's (and the log's), and
+ * berth exits with the container's exit code, after removing it with
+ * `--rm`. A task that cannot start exits 127/126/125 (lifecycle.ts); with
+ * `--rm` nothing is left behind then either.
+ */
+export async function runContainer(
+  ctx: CliContext,
+  opts: CreateOptions,
+  mode: RunMode,
+): Promise<number> {
+  const client = await ctx.client();
+  const created = await createContainer(ctx, client, opts, { autoRemove: mode.detach && mode.rm });
+  const { container, name } = created;
+  let record: ContainerRecord | undefined;
+  const discard = async () => {
+    if (!mode.rm) return;
+    record ??= await container.info();
+    await removeContainer(ctx, client, record, true).catch((err) =>
+      ctx.warn(`removing container ${name}: ${(err as Error).message}`),
+    );
+  };
+  if (mode.detach) {
+    let task: Task;
+    try {
+      task = await container.newTask(loggerIO(created.logURI, opts.tty));
+    } catch (err) {
+      await discard();
+      throw startError(err, name);
+    }
+    try {
+      await task.start();
+    } catch (err) {
+      await deleteTask(task).catch(() => undefined);
+      await discard();
+      throw startError(err, name);
+    }
+    ctx.out(`${created.id}\n`);
+    return 0;
+  }
+  record = await container.info();
+  const attach = await Attachment.open(ctx, created.log, {
+    tty: opts.tty,
+    stdin: opts.interactive,
+  });
+  let task: Task;
+  try {
+    task = await container.newTask(attach.creator());
+  } catch (err) {
+    await attach.close();
+    await discard();
+    throw startError(err, name);
+  }
+  const exited = task.wait();
+  exited.catch(() => undefined);
+  const unfollow = attach.follow(task);
+  try {
+    await task.start();
+  } catch (err) {
+    unfollow();
+    await deleteTask(task).catch(() => undefined);
+    await attach.close();
+    await discard();
+    throw startError(err, name);
+  }
+  let exitCode: number;
+  try {
+    exitCode = (await exited).exitCode;
+  } finally {
+    unfollow();
+  }
+  await Attachment.drain(task);
+  if (mode.rm) {
+    await deleteTask(task);
+  } else {
+    // The task stays (stopped, its exit code shown by `ps -a`) until `rm` or `start`; its FIFOs go now.
+    await task.io?.close();
+  }
+  await attach.close();
+  await discard();
+  return exitCode;
+}
