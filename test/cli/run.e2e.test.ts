@@ -1,0 +1,368 @@
+/**
+ * `berth run`, `create`, `start`, `stop`, `restart`, `kill` and `rm` as a
+ * user runs them: bin/berth against a berthd of the test's own, with a data
+ * root and a CNI network (its own bridge and /24) of the test's own, on an
+ * image built offline (busybox with httpd and a /www page).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, Container } from '../../src/client/index.js';
+import { BerthCli, type BerthResult, cliNetwork } from '../helpers/berth-cli.js';
+import { Berthd } from '../helpers/berthd.js';
+import type { PodNetwork } from '../helpers/cri-net.js';
+import { BUSYBOX_APPLETS, buildImage, busyboxImage, busyboxLayer } from '../helpers/images.js';
+import { type TempDir, tempDir } from '../helpers/tmp.js';
+
+const root = process.getuid?.() === 0;
+const IMAGE = 'localhost/berth/run:v1';
+const PAGE = 'hello from a berth container\n';
+
+/** A port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/** The one line berth prints for a failure. */
+function oneLine(r: BerthResult): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 1, `want one line on stderr, got: ${r.stderr}`);
+  assert.match(lines[0] as string, /^berth: /);
+  return lines[0] as string;
+}
+
+describe('berth run and the container lifecycle', { skip: !root && 'needs root' }, () => {
+  let tmp: TempDir;
+  let d: Berthd;
+  let net: PodNetwork;
+  let cli: BerthCli;
+  let client: Client;
+  let dataRoot: string;
+
+  before(async () => {
+    tmp = tempDir('berth-run-');
+    d = await Berthd.start();
+    net = cliNetwork(tmp.path);
+    dataRoot = join(tmp.path, 'data');
+    cli = new BerthCli({ socket: d.socket, dataRoot, cniConfDir: net.confDir });
+    client = new Client(d.socket, { namespace: 'default' });
+    const built = await buildImage(
+      tmp,
+      busyboxImage({
+        layers: [
+          busyboxLayer([...BUSYBOX_APPLETS, 'httpd']),
+          { entries: [{ type: 'file', path: 'www/index.html', content: PAGE }] },
+        ],
+      }),
+    );
+    const archive = join(tmp.path, 'image.tar');
+    execFileSync('skopeo', [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      `oci:${built.layout}:${built.tag}`,
+      `oci-archive:${archive}:v1`,
+    ]);
+    const [image] = await client.import(createReadStream(archive), {
+      unpack: true,
+      baseName: 'localhost/berth/run',
+    });
+    assert.equal(image?.name, IMAGE);
+  });
+
+  after(async () => {
+    // Whatever a failed test left: removed through berth, by ID.
+    for (const c of (await client?.containers().catch(() => [])) ?? []) {
+      await cli.run(['rm', '-f', c.id]).catch(() => undefined);
+    }
+    client?.close();
+    await d?.cleanup();
+    try {
+      net?.remove();
+    } finally {
+      tmp?.remove();
+    }
+  });
+
+  /** The container records berthd has, by ID. */
+  async function containerIds(): Promise<string[]> {
+    return (await client.containers()).map((c) => c.id);
+  }
+
+  /** Snapshots that are not the image's layers (the image's are committed). */
+  async function activeSnapshots(): Promise<string[]> {
+    const all = await client.snapshotService('overlayfs').list(client.context());
+    return all.filter((s) => s.kind !== 'committed').map((s) => s.name);
+  }
+
+  function stateDirs(): string[] {
+    const dir = join(dataRoot, 'containers', 'default');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  }
+
+  function netnsFiles(): string[] {
+    const dir = join(dataRoot, 'netns');
+    return existsSync(dir) ? readdirSync(dir) : [];
+  }
+
+  /** Asserts berth left nothing of container `id` behind (or of any, without one). */
+  async function nothingLeft(id?: string): Promise<void> {
+    const ids = await containerIds();
+    if (id === undefined) {
+      assert.deepEqual(ids, []);
+      assert.deepEqual(await activeSnapshots(), []);
+      assert.deepEqual(stateDirs(), []);
+    } else {
+      assert.ok(!ids.includes(id), `container ${id} is still there`);
+      assert.ok(!(await activeSnapshots()).includes(id), `snapshot ${id} is still there`);
+      assert.ok(!stateDirs().includes(id), `state dir of ${id} is still there`);
+      assert.ok(!netnsFiles().some((f) => f.includes(id)), `netns of ${id} is still pinned`);
+      const rules = execFileSync('iptables-save', { encoding: 'utf8' });
+      assert.ok(!rules.includes(id), `an iptables rule names ${id}`);
+    }
+    assert.deepEqual(net.allocatedIps(), []);
+  }
+
+  async function taskStatus(
+    id: string,
+  ): Promise<{ status: string; exitStatus: number } | undefined> {
+    try {
+      return await (await new Container(client, id).task()).status();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function assertStopped(id: string, exitStatus: number): Promise<void> {
+    const st = await taskStatus(id);
+    assert.equal(st?.status, 'stopped');
+    assert.equal(st?.exitStatus, exitStatus);
+  }
+
+  it('runs in the foreground: output on stdout and stderr, kept in its log, its exit code', async () => {
+    const r = await cli.run([
+      'run',
+      '--name',
+      'fg',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo out; echo err >&2; exit 3',
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout, 'out\n');
+    assert.equal(r.stderr, 'err\n');
+    const [c] = await client.containers([`labels."berth/name"==fg`]);
+    assert.ok(c, 'no container named fg');
+    const log = readFileSync(
+      join(dataRoot, 'containers', 'default', c.id, `${c.id}-json.log`),
+      'utf8',
+    );
+    const entries = log
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { log: string; stream: string });
+    assert.deepEqual(entries.map((e) => [e.stream, e.log]).sort(), [
+      ['stderr', 'err\n'],
+      ['stdout', 'out\n'],
+    ]);
+    // Stopped, not deleted: its exit code stays readable.
+    await assertStopped(c.id, 3);
+    assert.equal(await cli.ok(['rm', 'fg']), 'fg\n');
+    await nothingLeft(c.id);
+  });
+
+  it('passes stdin with -i', async () => {
+    const r = await cli.run(['run', '--rm', '-i', IMAGE, 'sh'], {
+      input: 'echo from stdin; exit 5\n',
+    });
+    assert.equal(r.code, 5, r.stderr);
+    assert.equal(r.stdout, 'from stdin\n');
+  });
+
+  it('leaves nothing behind with --rm: no record, snapshot, state dir, IP or netns', async () => {
+    const r = await cli.run([
+      'run',
+      '--rm',
+      IMAGE,
+      'sh',
+      '-c',
+      'ip -4 addr show eth0 | grep -c inet',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '1\n');
+    await nothingLeft();
+    assert.deepEqual(netnsFiles(), []);
+  });
+
+  it('runs detached, then stop, start, restart, kill and rm', async () => {
+    const r = await cli.run([
+      'run',
+      '-d',
+      '--name',
+      'life',
+      IMAGE,
+      'sh',
+      '-c',
+      'trap "exit 0" TERM; while true; do sleep 0.1; done',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.equal((await taskStatus(id))?.status, 'running');
+
+    assert.equal(await cli.ok(['stop', 'life']), 'life\n');
+    await assertStopped(id, 0);
+    const labels = await new Container(client, id).labels();
+    assert.equal(labels['containerd.io/restart.status'], 'stopped');
+    assert.equal(labels['containerd.io/restart.explicitly-stopped'], 'true');
+
+    assert.equal(await cli.ok(['start', 'life']), 'life\n');
+    assert.equal((await taskStatus(id))?.status, 'running');
+    const pid = (await new Container(client, id).task()).pid;
+
+    assert.equal(await cli.ok(['restart', '-t', '5', id.slice(0, 12)]), `${id.slice(0, 12)}\n`);
+    const task = await new Container(client, id).task();
+    assert.equal((await task.status()).status, 'running');
+    assert.notEqual(task.pid, pid);
+
+    assert.equal(await cli.ok(['kill', 'life']), 'life\n');
+    await task.wait();
+    await assertStopped(id, 137);
+    const again = await cli.run(['kill', 'life']);
+    assert.equal(again.code, 125);
+    assert.match(oneLine(again), /is not running/);
+
+    assert.equal(await cli.ok(['container', 'rm', 'life']), 'life\n');
+    await nothingLeft(id);
+  });
+
+  it('creates, then starts attached (-a) with the exit code, and refuses a name in use', async () => {
+    const id = (
+      await cli.ok(['create', '--name', 'made', IMAGE, 'sh', '-c', 'echo made; exit 4'])
+    ).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.equal(await taskStatus(id), undefined);
+    const dup = await cli.run(['create', '--name', 'made', IMAGE, 'true']);
+    assert.equal(dup.code, 125);
+    assert.match(
+      oneLine(dup),
+      new RegExp(`Conflict\\. The container name "/made" is already in use by container "${id}"`),
+    );
+    const r = await cli.run(['start', '-a', 'made']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stdout, 'made\n');
+    assert.equal(await cli.ok(['rm', 'made']), 'made\n');
+    assert.deepEqual(await containerIds(), []);
+  });
+
+  it('exits 127 when the command is not found, leaving nothing with --rm', async () => {
+    const r = await cli.run(['run', '--rm', IMAGE, 'no-such-command']);
+    assert.equal(r.code, 127);
+    assert.match(oneLine(r), /no-such-command/);
+    await nothingLeft();
+    const plain = await cli.run(['run', '--name', 'nocmd', IMAGE, '/no/such/file']);
+    assert.equal(plain.code, 127);
+    oneLine(plain);
+    await cli.ok(['rm', 'nocmd']);
+  });
+
+  it('exits 126 when the command cannot be invoked', async () => {
+    const r = await cli.run(['run', '--rm', IMAGE, '/www/index.html']);
+    assert.equal(r.code, 126);
+    assert.match(oneLine(r), /permission denied/);
+    await nothingLeft();
+  });
+
+  it('refuses bad flags with exit 125 and one line, making nothing', async () => {
+    const bad = [
+      ['run', '--no-such-flag', IMAGE],
+      ['run', '--restart', 'sometimes', IMAGE],
+      ['run', '--name', 'a b', IMAGE],
+      ['run', '-v', 'named:/data', IMAGE],
+      ['run', '-p', '99999:80', IMAGE],
+      ['run', '--rm', '--restart', 'always', IMAGE],
+      ['run', '--memory', 'lots', IMAGE],
+      ['run', '--pull', 'never', 'localhost/berth/none:latest'],
+      ['run', '--log-opt', 'max-size=x', IMAGE, 'true'],
+      ['run'],
+      ['rm', 'no-such-container'],
+      ['stop', 'no-such-container'],
+    ];
+    for (const args of bad) {
+      const r = await cli.run(args);
+      assert.equal(r.code, 125, `${args.join(' ')}: ${r.stderr}`);
+      oneLine(r);
+    }
+    await nothingLeft();
+  });
+
+  it('refuses to remove a running container without -f', async () => {
+    const id = (await cli.ok(['run', '-d', '--name', 'busy', IMAGE, 'sleep', '1000'])).trim();
+    const r = await cli.run(['rm', 'busy']);
+    assert.equal(r.code, 125);
+    assert.match(oneLine(r), new RegExp(`You cannot remove a running container ${id}`));
+    assert.equal(await cli.ok(['rm', '-f', 'busy']), 'busy\n');
+    await nothingLeft(id);
+  });
+
+  it('publishes -p 127.0.0.1:PORT:80; rm leaves no netns, IP or iptables rule', async () => {
+    const port = await freePort();
+    const r = await cli.run([
+      'run',
+      '-d',
+      '-p',
+      `127.0.0.1:${port}:80`,
+      '--name',
+      'web',
+      IMAGE,
+      'httpd',
+      '-f',
+      '-p',
+      '80',
+      '-h',
+      '/www',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim();
+    let body = '';
+    let last: unknown;
+    for (let i = 0; i < 100 && body === ''; i++) {
+      try {
+        body = await httpGet(port);
+      } catch (err) {
+        last = err;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+    assert.equal(body, PAGE, `no page on 127.0.0.1:${port}: ${String(last)}`);
+    assert.equal(net.allocatedIps().length, 1);
+    assert.ok(netnsFiles().some((f) => f.includes(id)));
+    assert.equal(await cli.ok(['stop', '-t', '1', 'web']), 'web\n');
+    assert.equal(await cli.ok(['rm', 'web']), 'web\n');
+    await nothingLeft(id);
+  });
+});
