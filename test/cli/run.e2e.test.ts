@@ -15,7 +15,15 @@ import { Client, Container } from '../../src/client/index.js';
 import { BerthCli, type BerthResult, cliNetwork } from '../helpers/berth-cli.js';
 import { Berthd } from '../helpers/berthd.js';
 import type { PodNetwork } from '../helpers/cri-net.js';
-import { BUSYBOX_APPLETS, buildImage, busyboxImage, busyboxLayer } from '../helpers/images.js';
+import {
+  BUSYBOX_APPLETS,
+  type BuiltImage,
+  buildImage,
+  busyboxImage,
+  busyboxLayer,
+  pushImage,
+} from '../helpers/images.js';
+import { Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -61,6 +69,8 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
   let cli: BerthCli;
   let client: Client;
   let dataRoot: string;
+  let built: BuiltImage;
+  let registry: Registry | undefined;
 
   before(async () => {
     tmp = tempDir('berth-run-');
@@ -69,7 +79,7 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     dataRoot = join(tmp.path, 'data');
     cli = new BerthCli({ socket: d.socket, dataRoot, cniConfDir: net.confDir });
     client = new Client(d.socket, { namespace: 'default' });
-    const built = await buildImage(
+    built = await buildImage(
       tmp,
       busyboxImage({
         layers: [
@@ -99,6 +109,7 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
       await cli.run(['rm', '-f', c.id]).catch(() => undefined);
     }
     client?.close();
+    await registry?.stop();
     await d?.cleanup();
     try {
       net?.remove();
@@ -364,5 +375,34 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     assert.equal(await cli.ok(['stop', '-t', '1', 'web']), 'web\n');
     assert.equal(await cli.ok(['rm', 'web']), 'web\n');
     await nothingLeft(id);
+  });
+
+  it('pulls a missing image from its registry (--pull missing), never with --pull never', async () => {
+    registry = await Registry.start(tmp);
+    const pushed = await pushImage(registry, built.layout, built.tag, 'berth/pulled:v1');
+    const ref = pushed.ref;
+    const never = await cli.run(['run', '--rm', '--pull', 'never', ref, 'true']);
+    assert.equal(never.code, 125);
+    assert.match(oneLine(never), new RegExp(`No such image: ${ref.replaceAll('.', '\\.')}`));
+    const r = await cli.run(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'pulled\n');
+    assert.match(r.stderr, /Unable to find image '.*berth\/pulled:v1' locally/);
+    assert.equal((await client.getImage(ref)).target.digest, pushed.digest);
+    const again = await cli.run([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--pull',
+      'never',
+      ref,
+      'echo',
+      'local',
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, 'local\n');
+    assert.doesNotMatch(again.stderr, /Unable to find image/);
+    await nothingLeft();
   });
 });
