@@ -50,4 +50,11 @@ export const CONTAINER_COMMANDS: readonly CommandEntry[] = [
   entry(['container', 'rm'], 'Remove one or more containers', () => import('./container/rm.js'), {
     aliases: [['rm'], ['container', 'remove']],
   }),
+  // runc runs it as the network hooks of the containers `run` and `create` make.
+  entry(
+    ['internal', 'oci-hook'],
+    "Run a container's network hook (runc runs it)",
+    () => import('./container/oci-hook.js'),
+    { hidden: true },
+  ),
 ];
