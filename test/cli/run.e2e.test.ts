@@ -405,4 +405,47 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     assert.doesNotMatch(again.stderr, /Unable to find image/);
     await nothingLeft();
   });
+
+  /** Polls `check` until it holds, for at most `ms` (the daemon acts on its own time). */
+  async function eventually(
+    what: string,
+    check: () => Promise<boolean>,
+    ms = 20_000,
+  ): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  it('-d --rm: berthd removes the container when it exits, its network released', async () => {
+    const id = (await cli.ok(['run', '-d', '--rm', IMAGE, 'sh', '-c', 'sleep 0.5'])).trim();
+    const labels = await new Container(client, id).labels();
+    assert.equal(labels['berth/auto-remove'], 'true');
+    await eventually('auto-remove', async () => !(await containerIds()).includes(id));
+    assert.ok(!(await activeSnapshots()).includes(id));
+    assert.deepEqual(net.allocatedIps(), []);
+    assert.ok(!netnsFiles().some((f) => f.includes(id)));
+  });
+
+  it('--restart always: berthd starts a killed container again; stop is honoured', async () => {
+    const id = (
+      await cli.ok(['run', '-d', '--restart', 'always', '--name', 'always', IMAGE, 'sleep', '1000'])
+    ).trim();
+    const labels = await new Container(client, id).labels();
+    assert.equal(labels['containerd.io/restart.policy'], 'always');
+    assert.equal(labels['containerd.io/restart.status'], 'running');
+    assert.match(labels['containerd.io/restart.loguri'] ?? '', /^binary:\/\/.*berth-logger\?/);
+    const first = (await new Container(client, id).task()).pid;
+    process.kill(first, 'SIGKILL');
+    await eventually('restart', async () => {
+      const t = await new Container(client, id).task().catch(() => undefined);
+      return t !== undefined && t.pid !== first && (await t.status()).status === 'running';
+    });
+    assert.equal(await cli.ok(['stop', '-t', '1', 'always']), 'always\n');
+    await assertStopped(id, 137);
+    assert.equal(await cli.ok(['rm', 'always']), 'always\n');
+    await nothingLeft(id);
+  });
 });

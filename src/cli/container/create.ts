@@ -16,7 +16,7 @@ import { nameConflict, randomName } from './names.js';
 import type { CreateOptions } from './options.js';
 import { restartLabels } from './restart-policy.js';
 import { containerSpecOpts } from './spec.js';
-import { containerStateDir, removeStateDir } from './state-dir.js';
+import { containerStateDir, removeStateDir, sweepStateDirs } from './state-dir.js';
 
 /** A container `run`/`create` made. */
 export interface CreatedContainer {
@@ -108,6 +108,7 @@ export async function createContainer(
       withNewSpec(...containerSpecOpts(image, imageConfig, opts, [network.apply])),
       withContainerLabels(labels),
     );
+    await sweep(g, client, id);
     return { container, id, name, stateDir, log, logURI, tty: opts.tty };
   } catch (err) {
     removeStateDir(g, stateDir);
@@ -123,6 +124,17 @@ export async function createContainer(
  */
 export function loggerBinary(self: readonly string[]): string {
   return resolve(dirname(self[1] ?? ''), '../../bin/berth-logger');
+}
+
+/** Sweeps the state dirs of containers removed without berth (see sweepStateDirs); never fails the create. */
+async function sweep(g: CliContext['globals'], client: Client, id: string): Promise<void> {
+  try {
+    const live = new Set((await client.containerService().list(client.context())).map((c) => c.id));
+    live.add(id);
+    sweepStateDirs(g, live);
+  } catch {
+    // The next create sweeps.
+  }
 }
 
 function parseLogOpts<T>(parse: (o: readonly string[]) => T, opts: readonly string[]): T {

@@ -1,3 +1,4 @@
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeTree } from '../../sys/remove-tree.js';
 import type { GlobalOptions } from '../globals.js';
@@ -21,4 +22,40 @@ export function containerStateDir(
  */
 export function removeStateDir(g: Pick<GlobalOptions, 'dataRoot'>, dir: string): void {
   removeTree(dir, containersRoot(g));
+}
+
+/** A state dir younger than this may belong to a container still being created: never swept. */
+export const SWEEP_MIN_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * Removes the state dirs of a namespace whose containers are gone without
+ * berth (berthd's auto-remove of `run -d --rm`, a `ctr c rm`): those not
+ * in `live` and older than {@link SWEEP_MIN_AGE_MS}. Answers the IDs
+ * swept; failures are left for the next sweep.
+ */
+export function sweepStateDirs(
+  g: Pick<GlobalOptions, 'dataRoot' | 'namespace'>,
+  live: ReadonlySet<string>,
+  now: number = Date.now(),
+): string[] {
+  const dir = join(containersRoot(g), g.namespace);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const swept: string[] = [];
+  for (const id of names) {
+    if (live.has(id) || !/^[0-9a-f]{64}$/.test(id)) continue;
+    const path = join(dir, id);
+    try {
+      if (now - statSync(path).mtimeMs < SWEEP_MIN_AGE_MS) continue;
+      removeTree(path, containersRoot(g));
+      swept.push(id);
+    } catch {
+      // Gone meanwhile, or not ours to remove: the next sweep sees it again.
+    }
+  }
+  return swept;
 }
