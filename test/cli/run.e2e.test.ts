@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SWEEP_MIN_AGE_MS } from '../../src/cli/container/state-dir.js';
 import { Client, Container } from '../../src/client/index.js';
 import { BerthCli, type BerthResult, cliNetwork } from '../helpers/berth-cli.js';
 import { Berthd } from '../helpers/berthd.js';
@@ -427,6 +428,14 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     assert.ok(!(await activeSnapshots()).includes(id));
     assert.deepEqual(net.allocatedIps(), []);
     assert.ok(!netnsFiles().some((f) => f.includes(id)));
+    // berthd cannot remove berth's state dir: the next create sweeps it once it is old enough.
+    const dir = join(dataRoot, 'containers', 'default', id);
+    assert.ok(existsSync(dir));
+    const old = (Date.now() - SWEEP_MIN_AGE_MS - 60_000) / 1000;
+    utimesSync(dir, old, old);
+    assert.equal((await cli.run(['run', '--rm', '--network', 'none', IMAGE, 'true'])).code, 0);
+    assert.ok(!existsSync(dir), 'the state dir of an auto-removed container was not swept');
+    await nothingLeft();
   });
 
   it('--restart always: berthd starts a killed container again; stop is honoured', async () => {
@@ -446,6 +455,89 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     assert.equal(await cli.ok(['stop', '-t', '1', 'always']), 'always\n');
     await assertStopped(id, 137);
     assert.equal(await cli.ok(['rm', 'always']), 'always\n');
+    await nothingLeft(id);
+  });
+
+  it('applies the process flags: env, workdir, user, hostname, entrypoint', async () => {
+    const script = 'echo "$GREETING $WHO"; pwd; id -u; id -g; hostname';
+    const r = await cli.run(
+      [
+        'run',
+        '--rm',
+        '-e',
+        'GREETING=hello',
+        '-e',
+        'WHO',
+        '-w',
+        '/tmp',
+        '-u',
+        '1234:5678',
+        '--hostname',
+        'box',
+        '--entrypoint',
+        'sh',
+        IMAGE,
+        '-c',
+        script,
+      ],
+      { env: { WHO: 'world' } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'hello world\n/tmp\n1234\n5678\nbox\n');
+    await nothingLeft();
+  });
+
+  it('bind-mounts -v (read-write and :ro, a missing host dir made) on a --read-only root', async () => {
+    const host = join(tmp.path, 'made-by-run', 'data');
+    const script = [
+      'echo written > /rw/f',
+      'touch /ro/g 2>/dev/null && echo ro-writable || echo ro-refused',
+      'touch /rootfs-file 2>/dev/null && echo root-writable || echo root-refused',
+      'cat /ro/f',
+    ].join('; ');
+    const r = await cli.run([
+      'run',
+      '--rm',
+      '-v',
+      `${host}:/rw`,
+      '-v',
+      `${host}:/ro:ro`,
+      '--read-only',
+      IMAGE,
+      'sh',
+      '-c',
+      script,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ro-refused\nroot-refused\nwritten\n');
+    // docker makes a missing host directory of -v.
+    assert.equal(readFileSync(join(host, 'f'), 'utf8'), 'written\n');
+    await nothingLeft();
+  });
+
+  it('limits memory and CPU (--memory, --cpus) as the host sees the cgroup', async () => {
+    const id = (
+      await cli.ok(['run', '-d', '-m', '64m', '--cpus', '0.5', IMAGE, 'sleep', '1000'])
+    ).trim();
+    const pid = (await new Container(client, id).task()).pid;
+    const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+    const v1 = (ctrl: string) =>
+      cgroups.find((l) => l.split(':')[1]?.split(',').includes(ctrl))?.split(':')[2];
+    const memoryV1 = v1('memory');
+    if (memoryV1 !== undefined) {
+      const read = (ctrl: string, file: string) =>
+        readFileSync(join('/sys/fs/cgroup', ctrl, v1(ctrl) as string, file), 'utf8').trim();
+      assert.equal(read('memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+      assert.equal(read('cpu', 'cpu.cfs_quota_us'), '50000');
+      assert.equal(read('cpu', 'cpu.cfs_period_us'), '100000');
+    } else {
+      const path = cgroups.find((l) => l.startsWith('0::'))?.slice(3) as string;
+      const read = (file: string) =>
+        readFileSync(join('/sys/fs/cgroup', path, file), 'utf8').trim();
+      assert.equal(read('memory.max'), String(64 * 1024 * 1024));
+      assert.equal(read('cpu.max'), '50000 100000');
+    }
+    await cli.ok(['rm', '-f', id]);
     await nothingLeft(id);
   });
 });

@@ -25,7 +25,7 @@ export function removeStateDir(g: Pick<GlobalOptions, 'dataRoot'>, dir: string):
 }
 
 /** A state dir younger than this may belong to a container still being created: never swept. */
-export const SWEEP_MIN_AGE_MS = 10 * 60 * 1000;
+export const SWEEP_MIN_AGE_MS = 60 * 1000;
 
 /**
  * Removes the state dirs of a namespace whose containers are gone without
