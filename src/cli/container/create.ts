@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { withContainerLabels, withNewSnapshot, withNewSpec } from '../../client/container-opts.js';
 import type { Client, Container } from '../../client/index.js';
 import type { ImageConfig } from '../../client/oci/types.js';
+import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import type { CliContext } from '../context.js';
 import { CliError, errorLine } from '../errors.js';
 import { globalArgv } from '../globals.js';
@@ -64,7 +65,8 @@ export async function createContainer(
   const stateDir = containerStateDir(g, id);
   const log = logs.logConfig(stateDir, id, parseLogOpts(logs.parseLogOpts, opts.logOpts));
   const logURI = logs.loggerURIFor(log, { binary: loggerBinary(ctx.self) });
-  const ports = await publishedPorts(client, opts, imageConfig.ExposedPorts, net);
+  const others = await client.containerService().list(client.context());
+  const ports = await publishedPorts(others, opts, imageConfig.ExposedPorts, net);
   if (opts.network === 'bridge') net.ensureDefaultNetwork(g.cniConfDir, g.dataRoot);
   else if (opts.network !== 'host' && opts.network !== 'none') {
     try {
@@ -108,7 +110,7 @@ export async function createContainer(
       withNewSpec(...containerSpecOpts(image, imageConfig, opts, [network.apply])),
       withContainerLabels(labels),
     );
-    await sweep(g, client, id);
+    sweepQuietly(g, others);
     return { container, id, name, stateDir, log, logURI, tty: opts.tty };
   } catch (err) {
     removeStateDir(g, stateDir);
@@ -126,12 +128,14 @@ export function loggerBinary(self: readonly string[]): string {
   return resolve(dirname(self[1] ?? ''), '../../bin/berth-logger');
 }
 
-/** Sweeps the state dirs of containers removed without berth (see sweepStateDirs); never fails the create. */
-async function sweep(g: CliContext['globals'], client: Client, id: string): Promise<void> {
+/**
+ * Sweeps the state dirs of containers removed without berth (see
+ * sweepStateDirs): those of none of `live`, the namespace's containers
+ * before this one (whose own dir is too young to be swept). Never fails the create.
+ */
+function sweepQuietly(g: CliContext['globals'], live: readonly ContainerRecord[]): void {
   try {
-    const live = new Set((await client.containerService().list(client.context())).map((c) => c.id));
-    live.add(id);
-    sweepStateDirs(g, live);
+    sweepStateDirs(g, new Set(live.map((c) => c.id)));
   } catch {
     // The next create sweeps.
   }
@@ -171,7 +175,7 @@ async function pickName(client: Client, wanted: string | undefined): Promise<str
  * publish are never picked (their DNAT rules bind nothing).
  */
 async function publishedPorts(
-  client: Client,
+  others: readonly ContainerRecord[],
   opts: CreateOptions,
   exposed: Record<string, unknown> | undefined,
   net: typeof import('../network/index.js'),
@@ -190,7 +194,7 @@ async function publishedPorts(
   }
   if (wanted.length === 0) return [];
   const inUse: PortMapping[] = [];
-  for (const c of await client.containerService().list(client.context())) {
+  for (const c of others) {
     const raw = c.labels[Labels.ports];
     if (raw === undefined) continue;
     try {

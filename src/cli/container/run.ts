@@ -55,7 +55,6 @@ export async function runContainer(
     ctx.out(`${created.id}\n`);
     return 0;
   }
-  record = await container.info();
   const attach = await Attachment.open(ctx, created.log, {
     tty: opts.tty,
     stdin: opts.interactive,
