@@ -72,7 +72,7 @@ export async function createContainer(
     try {
       net.findNetwork(g.cniConfDir, opts.network);
     } catch (err) {
-      throw new CliError(`network ${opts.network} not found: ${errorLine(err)}`);
+      throw new CliError(errorLine(err), undefined, { cause: err });
     }
   }
   const hostname = opts.hostname ?? (opts.network === 'host' ? osHostname() : id.slice(0, 12));

@@ -160,5 +160,6 @@ describe('run/create options', () => {
     fails(['--hostname', '-x', 'img'], /invalid hostname format/);
     fails(['--stop-signal', 'SIGNOPE', 'img'], /invalid signal: SIGNOPE/);
     fails(['-p', '80', '--network', 'host', 'img'], /port publishing and the host network/);
+    fails(['--network', 'a b', 'img'], /invalid network name "a b"/);
   });
 });

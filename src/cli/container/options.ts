@@ -127,6 +127,9 @@ export function createOptions(
     throw new CliError('no image given: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]');
   const name = str(flags, 'name');
   const network = str(flags, 'net') ?? str(flags, 'network') ?? 'bridge';
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(network)) {
+    throw new CliError(`invalid network name ${JSON.stringify(network)}`);
+  }
   const pull = str(flags, 'pull') ?? 'missing';
   if (pull !== 'always' && pull !== 'missing' && pull !== 'never') {
     throw new CliError(
