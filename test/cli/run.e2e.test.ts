@@ -5,7 +5,7 @@
  * image built offline (busybox with httpd and a /www page).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SWEEP_MIN_AGE_MS } from '../../src/cli/container/state-dir.js';
 import { Client, Container } from '../../src/client/index.js';
-import { BerthCli, type BerthResult, cliNetwork } from '../helpers/berth-cli.js';
+import { BERTH, BerthCli, type BerthResult, cliNetwork } from '../helpers/berth-cli.js';
 import { Berthd } from '../helpers/berthd.js';
 import type { PodNetwork } from '../helpers/cri-net.js';
 import {
@@ -539,5 +539,33 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     }
     await cli.ok(['rm', '-f', id]);
     await nothingLeft(id);
+  });
+
+  it('ends a container whose output nobody reads any more (berth run … | head -1)', async () => {
+    const child = spawn(
+      BERTH,
+      [
+        ...cli.globalArgs(),
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        IMAGE,
+        'sh',
+        '-c',
+        'while true; do echo y; done',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // What head does after its first line: close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('close', (c) => resolve(c)),
+    );
+    assert.ok(code === 137 || code === 141, `exit ${code}: ${stderr}`);
+    assert.equal(stderr, '');
+    await nothingLeft();
   });
 });

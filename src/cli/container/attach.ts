@@ -8,6 +8,9 @@ import type { LogConfig, LogWriter } from '../logs/index.js';
 /** How long the output of an exited container is waited for before berth moves on. */
 const DRAIN_MS = 10_000;
 
+/** How long a container whose output pipe broke has to exit on SIGPIPE before SIGKILL. */
+const PIPE_GRACE_MS = 2000;
+
 /** Signals a foreground container without a terminal gets from berth (docker's sig-proxy). */
 const PROXIED: readonly NodeJS.Signals[] = [
   'SIGINT',
@@ -31,6 +34,10 @@ export class Attachment {
     private readonly stdin: boolean,
   ) {}
 
+  private task: Task | undefined;
+  private broken = false;
+  private sentPipe = false;
+
   /** Opens the container's log file; `stdin`: copy berth's stdin in (`-i`). */
   static async open(
     ctx: CliContext,
@@ -52,8 +59,9 @@ export class Attachment {
 
   /** The IO creator for the task: FIFOs whose output goes to berth's stdout/stderr and the log. */
   creator(): Creator {
-    const out = tee(this.ctx.io.stdout, (c) => this.writer.write('stdout', c));
-    const err = tee(this.ctx.io.stderr, (c) => this.writer.write('stderr', c));
+    const gone = () => this.outputGone();
+    const out = tee(this.ctx.io.stdout, (c) => this.writer.write('stdout', c), gone);
+    const err = tee(this.ctx.io.stderr, (c) => this.writer.write('stderr', c), gone);
     return withStreams(
       this.stdin ? (this.ctx.io.stdin as Readable) : undefined,
       out,
@@ -68,6 +76,8 @@ export class Attachment {
    * Answers the function that undoes it.
    */
   follow(task: Task): () => void {
+    this.task = task;
+    if (this.broken) this.outputGone();
     const undo: (() => void)[] = [];
     const stdin = this.ctx.io.stdin as NodeJS.ReadStream;
     const stdout = this.ctx.io.stdout as NodeJS.WriteStream;
@@ -115,17 +125,50 @@ export class Attachment {
     clearTimeout(timer);
   }
 
+  /**
+   * berth's stdout or stderr is a pipe whose reader went away (`berth run
+   * … | head -1`): the container ends as a process writing into that pipe
+   * would. It gets SIGPIPE, which its PID 1 ignores without a handler, so
+   * SIGKILL follows after {@link PIPE_GRACE_MS}: the one reader of its
+   * output is berth, and a container nobody reads would run on unseen.
+   * Its output still goes to its log meanwhile.
+   */
+  private outputGone(): void {
+    this.broken = true;
+    const task = this.task;
+    if (task === undefined || this.sentPipe) return;
+    this.sentPipe = true;
+    task.kill('SIGPIPE').catch(() => undefined);
+    setTimeout(() => task.kill('SIGKILL').catch(() => undefined), PIPE_GRACE_MS).unref();
+  }
+
   /** Closes the log file: everything copied is written. */
   async close(): Promise<void> {
     await this.writer.close();
   }
 }
 
-/** A writable copying to `to` and handing each chunk to `log` (which may hold the copy back). */
-function tee(to: NodeJS.WritableStream, log: (chunk: Buffer) => Promise<void>): Writable {
+/**
+ * A writable copying to `to` and handing each chunk to `log` (which may
+ * hold the copy back). Once `to` fails (a closed pipe), chunks only go to
+ * the log and `gone` is called.
+ */
+function tee(
+  to: NodeJS.WritableStream,
+  log: (chunk: Buffer) => Promise<void>,
+  gone: () => void,
+): Writable {
+  let failed = false;
+  const fail = () => {
+    if (failed) return;
+    failed = true;
+    gone();
+  };
+  // berth's own stdout and stderr: their errors (EPIPE) are this copy's to handle.
+  to.on('error', fail);
   return new Writable({
     write(chunk: Buffer, _enc, done) {
-      to.write(chunk);
+      if (!failed) to.write(chunk, (err) => err && fail());
       log(chunk).then(
         () => done(),
         () => done(),
