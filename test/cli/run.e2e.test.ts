@@ -452,6 +452,17 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
       const t = await new Container(client, id).task().catch(() => undefined);
       return t !== undefined && t.pid !== first && (await t.status()).status === 'running';
     });
+    // kill, as docker's, marks it stopped by hand: the monitor leaves it; start clears that.
+    assert.equal(await cli.ok(['kill', 'always']), 'always\n');
+    let now = await new Container(client, id).labels();
+    assert.equal(now['containerd.io/restart.status'], 'stopped');
+    assert.equal(now['containerd.io/restart.explicitly-stopped'], 'true');
+    await (await new Container(client, id).task()).wait();
+    assert.equal(await cli.ok(['start', 'always']), 'always\n');
+    now = await new Container(client, id).labels();
+    assert.equal(now['containerd.io/restart.status'], 'running');
+    assert.equal(now['containerd.io/restart.explicitly-stopped'], undefined);
+    assert.equal((await taskStatus(id))?.status, 'running');
     assert.equal(await cli.ok(['stop', '-t', '1', 'always']), 'always\n');
     await assertStopped(id, 137);
     assert.equal(await cli.ok(['rm', 'always']), 'always\n');

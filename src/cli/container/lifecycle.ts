@@ -279,7 +279,12 @@ export async function cleanupHostState(
   }
 }
 
-/** `docker kill`: `signal` to the container's main process; refused when it is not running. */
+/**
+ * `docker kill`: `signal` to the container's main process; refused when it
+ * is not running. As docker marks a killed container manually stopped
+ * (whatever the signal), the record is marked stopped first: berthd's
+ * monitor does not start it again; `start` does.
+ */
 export async function killContainer(
   client: Client,
   record: ContainerRecord,
@@ -297,5 +302,6 @@ export async function killContainer(
       `Cannot kill container: ${containerName(record)}: container ${record.id} is not running`,
     );
   }
+  await markStopped(container);
   await task.kill(signal);
 }
