@@ -321,6 +321,8 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
       ['run', '--pull', 'never', 'localhost/berth/none:latest'],
       ['run', '--log-opt', 'max-size=x', IMAGE, 'true'],
       ['run'],
+      // berth's stdin here is a pipe: -it is refused before anything is made.
+      ['run', '-it', IMAGE, 'sh'],
       ['rm', 'no-such-container'],
       ['stop', 'no-such-container'],
     ];

@@ -1,6 +1,7 @@
 import type { Task } from '../../client/index.js';
 import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
 import { Attachment } from './attach.js';
 import { createContainer } from './create.js';
 import { deleteTask, loggerIO, removeContainer, startError } from './lifecycle.js';
@@ -26,6 +27,10 @@ export async function runContainer(
   opts: CreateOptions,
   mode: RunMode,
 ): Promise<number> {
+  if (!mode.detach && opts.tty && opts.interactive && ctx.io.stdin.isTTY !== true) {
+    // Checked before anything is made, as docker does.
+    throw new CliError('the input device is not a TTY');
+  }
   const client = await ctx.client();
   const created = await createContainer(ctx, client, opts, { autoRemove: mode.detach && mode.rm });
   const { container, name } = created;
@@ -55,10 +60,13 @@ export async function runContainer(
     ctx.out(`${created.id}\n`);
     return 0;
   }
-  const attach = await Attachment.open(ctx, created.log, {
-    tty: opts.tty,
-    stdin: opts.interactive,
-  });
+  let attach: Attachment;
+  try {
+    attach = await Attachment.open(ctx, created.log, { tty: opts.tty, stdin: opts.interactive });
+  } catch (err) {
+    await discard();
+    throw err;
+  }
   let task: Task;
   try {
     task = await container.newTask(attach.creator());
