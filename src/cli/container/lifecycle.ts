@@ -76,6 +76,7 @@ export async function deleteTask(task: Task): Promise<void> {
     const st = await task.status();
     if (st.status === 'created') {
       const exited = task.wait();
+      exited.catch(() => undefined);
       await task.kill('SIGKILL');
       await within(exited, 5000);
     }
