@@ -141,6 +141,12 @@ export const command: CommandSpec = {
  */
 export function startError(err: unknown, cmd: string): CliError {
   const msg = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  if (/chdir to cwd/i.test(msg)) {
+    return new CliError(
+      `exec ${JSON.stringify(cmd)}: cannot invoke: ${msg}`,
+      ExitCode.cannotInvoke,
+    );
+  }
   if (/executable file not found|no such file or directory/i.test(msg)) {
     return new CliError(
       `exec ${JSON.stringify(cmd)}: executable file not found: ${msg}`,
