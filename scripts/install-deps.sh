@@ -10,7 +10,7 @@ PACKAGES=(
   golang-github-containerd-containerd-dev golang-github-gogo-protobuf-dev
   golang-github-gogo-googleapis-dev util-linux procps apache2-utils
   containernetworking-plugins iptables iproute2
-  gcc libc6-dev python3 jq curl
+  gcc libc6-dev python3 jq curl tmux
 )
 
 missing=()

@@ -57,6 +57,8 @@ export interface PodNetworkOptions {
   ipamDir: string;
   /** Extra plugins after `bridge` and `portmap` (e.g. one that fails, for the bad-input tests). */
   extraPlugins?: object[];
+  /** The network's name in the conflist; default the bridge's (berth's CLI tests name theirs `bridge`). */
+  name?: string;
 }
 
 /**
@@ -84,6 +86,7 @@ export class PodNetwork {
     readonly conflist: string,
     /** The CNI-HOSTPORT-* chains that did not exist before this network. */
     private readonly chainsBefore: Set<string>,
+    private readonly networkName: string = bridge,
   ) {}
 
   get subnet(): string {
@@ -94,9 +97,9 @@ export class PodNetwork {
     return `${this.net24}.1`;
   }
 
-  /** The network's name in the conflist (= the bridge's). */
+  /** The network's name in the conflist (the bridge's unless given). */
   get name(): string {
-    return this.bridge;
+    return this.networkName;
   }
 
   static create(opts: PodNetworkOptions): PodNetwork {
@@ -111,7 +114,15 @@ export class PodNetwork {
     const chainsBefore = new Set(HOSTPORT_CHAINS.filter(natChainExists));
     run('ip', ['link', 'add', bridge, 'type', 'bridge']);
     const conflist = join(opts.confDir, `10-${bridge}.conflist`);
-    const net = new PodNetwork(bridge, net24, opts.confDir, opts.ipamDir, conflist, chainsBefore);
+    const net = new PodNetwork(
+      bridge,
+      net24,
+      opts.confDir,
+      opts.ipamDir,
+      conflist,
+      chainsBefore,
+      opts.name ?? bridge,
+    );
     try {
       run('ip', ['addr', 'add', `${net24}.1/24`, 'dev', bridge]);
       run('ip', ['link', 'set', bridge, 'up']);
@@ -197,8 +208,9 @@ export class PodNetwork {
       if (!r.ok) errors.push(`ip link del ${this.bridge}: ${r.out}`);
     }
     this.removeHostportChains(errors);
-    // libcni's cache entries of this network (containerd 1.6 keeps them in /var/lib/cni/results)
-    if (existsSync(LIBCNI_CACHE)) {
+    // libcni's cache entries of this network (containerd 1.6 keeps them in /var/lib/cni/results);
+    // only for a network named after its own bridge: another name may be anyone's.
+    if (this.name === this.bridge && existsSync(LIBCNI_CACHE)) {
       for (const f of readdirSync(LIBCNI_CACHE)) {
         if (f.startsWith(`${this.name}-`)) rmSync(join(LIBCNI_CACHE, f), { force: true });
       }

@@ -1,0 +1,236 @@
+/**
+ * How fast `berth` is to type, against `ctr` and `node -e 0` on the same
+ * berthd in the same run (issue 13's targets):
+ *
+ *   node --import tsx bench/cli.ts [--runs 20] [--containers 50] [--json]
+ *
+ * 1. Start: `node -e 0`, `berth version --client` (no daemon: the client part)
+ *    and `berth version` (with the daemon's answer), `ctr version`.
+ * 2. Listing: --containers containers running (`berth run -d --network none`,
+ *    so they carry berth's labels), then `berth ps` against `ctr tasks ls`
+ *    followed by `ctr containers ls` (the two calls `berth ps` joins), and
+ *    `berth ps -a --format json`.
+ * 3. A container's life: `berth run --rm --network none <busybox> true`
+ *    against `ctr run --rm <busybox> <id> true` (both: a new empty network
+ *    namespace, the stock shim, runc), and `berth run --rm` on a bridge
+ *    network of the bench's own (masquerading off), which adds the CNI
+ *    plugins' work that ctr does not do.
+ *
+ * Each measure: one untimed warm-up, then --runs rounds alternating which
+ * command goes first; wall clock of the whole process, median and p90.
+ * Everything is removed afterwards and checked gone.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BERTH } from '../test/helpers/berth-cli.js';
+import { Berthd } from '../test/helpers/berthd.js';
+import { PodNetwork } from '../test/helpers/cri-net.js';
+import { buildAndPush, busyboxImage } from '../test/helpers/images.js';
+import { Registry } from '../test/helpers/registry.js';
+import { tempDir } from '../test/helpers/tmp.js';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '20' },
+    containers: { type: 'string', default: '50' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const RUNS = Number(values.runs);
+const CONTAINERS = Number(values.containers);
+for (const [k, v] of Object.entries({ RUNS, CONTAINERS })) {
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`--${k.toLowerCase()} must be a positive integer`);
+}
+
+/** Runs a command to its end; resolves with its wall ms, rejects on a non-zero exit. */
+function timed(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.CONTAINERD_ADDRESS;
+    delete env.CONTAINERD_NAMESPACE;
+    const t0 = process.hrtime.bigint();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let err = '';
+    p.stderr.on('data', (b: Buffer) => {
+      if (err.length < 4000) err += b.toString();
+    });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (code === 0) resolve(ms);
+      else reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}\n${err}`));
+    });
+  });
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  if (q === 0.5) {
+    const mid = Math.floor(s.length / 2);
+    return s.length % 2 === 1
+      ? (s[mid] as number)
+      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  }
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+}
+
+interface Case {
+  name: string;
+  /** One or more commands run one after the other; the case's time is their sum. */
+  cmds: (round: number) => [string, string[]][];
+}
+
+interface Stat {
+  name: string;
+  medianMs: number;
+  p90Ms: number;
+}
+
+/** Runs the cases of one comparison, alternating their order each round, after one warm-up each. */
+async function compare(cases: Case[]): Promise<Stat[]> {
+  const runs = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  const once = async (c: Case, round: number) => {
+    let total = 0;
+    for (const [cmd, args] of c.cmds(round)) total += await timed(cmd, args);
+    return total;
+  };
+  for (const c of cases) await once(c, -1);
+  for (let r = 0; r < RUNS; r++) {
+    const order = r % 2 === 0 ? cases : [...cases].reverse();
+    for (const c of order) runs.get(c.name)?.push(await once(c, r));
+  }
+  return cases.map((c) => {
+    const xs = runs.get(c.name) ?? [];
+    return { name: c.name, medianMs: quantile(xs, 0.5), p90Ms: quantile(xs, 0.9) };
+  });
+}
+
+async function main(): Promise<void> {
+  const work = tempDir('berth-bench-cli-');
+  let registry: Registry | undefined;
+  let daemon: Berthd | undefined;
+  let net: PodNetwork | undefined;
+  const log = (s: string) => {
+    if (!values.json) console.error(s);
+  };
+  const results: Record<string, Stat[]> = {};
+  try {
+    registry = await Registry.start(work);
+    const built = await buildAndPush(work, registry, busyboxImage(), 'bench/cli:1');
+    const image = built.pushed.ref;
+    daemon = await Berthd.start();
+    const socket = daemon.socket;
+    const dataRoot = join(work.path, 'data');
+    mkdirSync(join(work.path, 'net.d'), { recursive: true });
+    mkdirSync(join(work.path, 'ipam'), { recursive: true });
+    net = PodNetwork.create({
+      confDir: join(work.path, 'net.d'),
+      ipamDir: join(work.path, 'ipam'),
+      name: 'bridge',
+    });
+    const g = ['--address', socket, '--data-root', dataRoot, '--cni-netconfpath', net.confDir];
+    const berth = (...a: string[]): [string, string[]] => [BERTH, [...g, ...a]];
+    const ctr = (...a: string[]): [string, string[]] => ['ctr', ['--address', socket, ...a]];
+    await timed(...berth('pull', '-q', image));
+    await registry.stop();
+    registry = undefined;
+
+    log('start …');
+    results.start = await compare([
+      { name: 'node -e 0', cmds: () => [['node', ['-e', '0']]] },
+      { name: 'berth version --client', cmds: () => [berth('version', '--client')] },
+      { name: 'berth version', cmds: () => [berth('version')] },
+      { name: 'ctr version', cmds: () => [ctr('version')] },
+    ]);
+
+    log(`${CONTAINERS} containers …`);
+    for (let i = 0; i < CONTAINERS; i++) {
+      await timed(
+        ...berth('run', '-d', '--network', 'none', '--name', `c${i}`, image, 'sleep', '1000'),
+      );
+    }
+    results.list = await compare([
+      { name: 'berth ps', cmds: () => [berth('ps')] },
+      {
+        name: 'ctr tasks ls + ctr containers ls',
+        cmds: () => [ctr('tasks', 'ls'), ctr('containers', 'ls')],
+      },
+      { name: 'berth ps -a --format json', cmds: () => [berth('ps', '-a', '--format', 'json')] },
+    ]);
+    for (let i = 0; i < CONTAINERS; i++) await timed(...berth('rm', '-f', `c${i}`));
+
+    log('run --rm …');
+    results.run = await compare([
+      {
+        name: 'berth run --rm --network none',
+        cmds: () => [berth('run', '--rm', '--network', 'none', image, 'true')],
+      },
+      {
+        name: 'ctr run --rm',
+        cmds: (r) => [ctr('run', '--rm', image, `bench-${process.pid}-${r}`, 'true')],
+      },
+      { name: 'berth run --rm (bridge)', cmds: () => [berth('run', '--rm', image, 'true')] },
+    ]);
+
+    // Nothing may be left: containers, tasks, IP allocations.
+    const client = daemon.client('default');
+    const containers = await client.containerService().list(client.context());
+    client.close();
+    const left = [
+      ...containers.map((c) => `container ${c.id}`),
+      ...net.allocatedIps().map((ip) => `IP ${ip}`),
+      ...net.podChains().map((c) => `chain ${c}`),
+    ];
+    if (left.length > 0) throw new Error(`left after the bench:\n${left.join('\n')}`);
+
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({ runs: RUNS, containers: CONTAINERS, results }, null, 2)}\n`,
+      );
+      return;
+    }
+    const ratio = (a: Stat[], n: string, d: string) => {
+      const x = a.find((s) => s.name === n);
+      const y = a.find((s) => s.name === d);
+      return x && y ? (x.medianMs / y.medianMs).toFixed(2) : '?';
+    };
+    for (const [what, stats] of Object.entries(results)) {
+      console.log(`\n${what} (${RUNS} runs, wall ms)`);
+      for (const s of stats) {
+        console.log(
+          `  ${s.name.padEnd(36)} median ${s.medianMs.toFixed(0).padStart(5)}  p90 ${s.p90Ms.toFixed(0).padStart(5)}`,
+        );
+      }
+    }
+    const s = results.start ?? [];
+    const l = results.list ?? [];
+    const r = results.run ?? [];
+    console.log('\nratios (medians)');
+    console.log(
+      `  berth version --client / node -e 0:                 ${ratio(s, 'berth version --client', 'node -e 0')} (target ≤ 1.3)`,
+    );
+    console.log(
+      `  berth version / node -e 0:                          ${ratio(s, 'berth version', 'node -e 0')}`,
+    );
+    console.log(
+      `  berth ps / (ctr tasks ls + ctr containers ls):      ${ratio(l, 'berth ps', 'ctr tasks ls + ctr containers ls')} (target ≤ 1.0)`,
+    );
+    console.log(
+      `  berth run --rm --network none / ctr run --rm:       ${ratio(r, 'berth run --rm --network none', 'ctr run --rm')} (target ≤ 1.1)`,
+    );
+    console.log(
+      `  berth run --rm (bridge) / ctr run --rm:             ${ratio(r, 'berth run --rm (bridge)', 'ctr run --rm')}`,
+    );
+  } finally {
+    await registry?.stop();
+    await daemon?.cleanup();
+    net?.remove();
+    work.remove();
+  }
+}
+
+await main();
