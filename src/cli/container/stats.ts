@@ -170,3 +170,18 @@ export const STATS_COLUMNS = [
   { header: 'BLOCK I/O', value: (r: StatsRow) => r.BlockIO },
   { header: 'PIDS', value: (r: StatsRow) => r.PIDs },
 ];
+
+export const STATS_TABLE = {
+  columns: STATS_COLUMNS,
+  headers: {
+    Container: 'CONTAINER',
+    ID: 'CONTAINER ID',
+    Name: 'NAME',
+    CPUPerc: 'CPU %',
+    MemUsage: 'MEM USAGE / LIMIT',
+    MemPerc: 'MEM %',
+    NetIO: 'NET I/O',
+    BlockIO: 'BLOCK I/O',
+    PIDs: 'PIDS',
+  },
+};

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Container } from '../../core/containers/index.js';
+import { goTimeString } from '../format/index.js';
 import { Labels, RestartLabels } from '../labels.js';
 import type { TaskInfo } from './tasks.js';
 import { taskFromProto } from './tasks.js';
@@ -139,7 +140,7 @@ describe('containerView', () => {
     assert.equal(v.Names, 'web');
     assert.equal(v.Image, 'busybox:1.36');
     assert.equal(v.Command, '"httpd -f -p 80 -h /…"');
-    assert.equal(v.CreatedAt, '2026-01-02 09:00:00 +0000 UTC');
+    assert.equal(v.CreatedAt, goTimeString(new Date('2026-01-02T09:00:00Z')));
     assert.equal(v.RunningFor, 'About an hour ago');
     assert.equal(v.Status, 'Up About a minute');
     assert.equal(v.State, 'running');

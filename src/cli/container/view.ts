@@ -7,7 +7,7 @@
  * their inputs and `now`, so tests need no daemon.
  */
 import type { Container } from '../../core/containers/index.js';
-import { humanDuration, timeAgo } from '../format/index.js';
+import { goTimeString, humanDuration, timeAgo } from '../format/index.js';
 import { Labels, type PortMapping, RestartLabels } from '../labels.js';
 import type { TaskInfo } from './tasks.js';
 
@@ -120,11 +120,6 @@ export function userLabels(labels: Readonly<Record<string, string>>): Record<str
   return out;
 }
 
-/** Go's time.Time String(), as docker's CreatedAt: `2024-01-02 15:04:05 +0000 UTC`. */
-export function goTime(d: Date): string {
-  return `${d.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
-}
-
 /** docker's Ellipsis: at most `max` characters, the last one `…` when cut. */
 function ellipsis(s: string, max: number): string {
   const chars = [...s];
@@ -154,7 +149,7 @@ export function containerView(
     Names: c.labels[Labels.name] ?? c.id,
     Image: c.labels[Labels.image] ?? c.image,
     Command: JSON.stringify(opts.noTrunc === true ? command : ellipsis(command, 20)),
-    CreatedAt: goTime(created),
+    CreatedAt: goTimeString(created),
     RunningFor: timeAgo(created, opts.now),
     Status: statusOf(task, opts.now, opts.startedAt),
     State: stateOf(task),

@@ -23,7 +23,7 @@ export const command: CommandSpec = {
     ]);
     const client = await ctx.client();
     const { found, missing } = await inspectContainers(ctx, client, args);
-    if (found.length > 0) ctx.out(formatOutput(str(flags, 'format'), 'inspect', found, []));
+    if (found.length > 0) ctx.out(formatOutput(str(flags, 'format'), 'inspect', found));
     if (missing.length > 0) throw new CliError(`No such container: ${missing.join(', ')}`);
     return 0;
   },

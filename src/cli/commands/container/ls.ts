@@ -94,14 +94,14 @@ export const command: CommandSpec = {
           : undefined;
       return view.containerView(c, t, { now, noTrunc, ...(startedAt && { startedAt }) });
     });
-    ctx.out(formatOutput(str(flags, 'format'), 'list', views, PS_COLUMNS));
+    ctx.out(formatOutput(str(flags, 'format'), 'list', views, PS_TABLE));
     return 0;
   },
 };
 
 type Row = import('../../container/view.js').ContainerView;
 
-/** docker ps's default table. */
+/** docker ps's default table, and its headers for `table` templates. */
 const PS_COLUMNS = [
   { header: 'CONTAINER ID', value: (r: Row) => r.ID },
   { header: 'IMAGE', value: (r: Row) => r.Image },
@@ -111,3 +111,23 @@ const PS_COLUMNS = [
   { header: 'PORTS', value: (r: Row) => r.Ports },
   { header: 'NAMES', value: (r: Row) => r.Names },
 ];
+
+const PS_TABLE = {
+  columns: PS_COLUMNS,
+  headers: {
+    ID: 'CONTAINER ID',
+    Image: 'IMAGE',
+    Command: 'COMMAND',
+    CreatedAt: 'CREATED AT',
+    RunningFor: 'CREATED',
+    Status: 'STATUS',
+    State: 'STATE',
+    Ports: 'PORTS',
+    Names: 'NAMES',
+    Labels: 'LABELS',
+    Mounts: 'MOUNTS',
+    Networks: 'NETWORKS',
+    LocalVolumes: 'LOCAL VOLUMES',
+    Size: 'SIZE',
+  },
+};

@@ -88,7 +88,7 @@ export const command: CommandSpec = {
       // The first round only primes the CPU figure.
       if (!first || (!stream && got.every((g) => g.cur === undefined))) {
         if (stream && ctx.io.stdout.isTTY === true) ctx.out('\x1b[2J\x1b[H');
-        ctx.out(formatOutput(format, 'list', rows, stats.STATS_COLUMNS));
+        ctx.out(formatOutput(format, 'list', rows, stats.STATS_TABLE));
         if (!stream) return 0;
       }
       try {

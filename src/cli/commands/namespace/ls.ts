@@ -47,13 +47,22 @@ export const command: CommandSpec = {
     );
     const { formatOutput } = await import('../../format/index.js');
     ctx.out(
-      formatOutput(str(flags, 'format'), 'list', rows, [
-        { header: 'NAME', value: (r: NamespaceRow) => r.Name },
-        { header: 'CONTAINERS', value: (r: NamespaceRow) => String(r.Containers) },
-        { header: 'IMAGES', value: (r: NamespaceRow) => String(r.Images) },
-        { header: 'VOLUMES', value: (r: NamespaceRow) => String(r.Volumes) },
-        { header: 'LABELS', value: (r: NamespaceRow) => r.Labels },
-      ]),
+      formatOutput(str(flags, 'format'), 'list', rows, {
+        headers: {
+          Name: 'NAME',
+          Containers: 'CONTAINERS',
+          Images: 'IMAGES',
+          Volumes: 'VOLUMES',
+          Labels: 'LABELS',
+        },
+        columns: [
+          { header: 'NAME', value: (r: NamespaceRow) => r.Name },
+          { header: 'CONTAINERS', value: (r: NamespaceRow) => String(r.Containers) },
+          { header: 'IMAGES', value: (r: NamespaceRow) => String(r.Images) },
+          { header: 'VOLUMES', value: (r: NamespaceRow) => String(r.Volumes) },
+          { header: 'LABELS', value: (r: NamespaceRow) => r.Labels },
+        ],
+      }),
     );
     return 0;
   },

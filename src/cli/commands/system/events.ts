@@ -40,7 +40,7 @@ export const command: CommandSpec = {
     let template: ((e: unknown) => string) | undefined;
     if (format !== undefined && format !== 'json' && format !== '') {
       const { formatOutput } = await import('../../format/index.js');
-      template = (e) => formatOutput(format, 'list', [e], []);
+      template = (e) => formatOutput(format, 'list', [e]);
     }
     const ac = new AbortController();
     const stop = () => ac.abort();

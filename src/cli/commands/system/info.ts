@@ -86,7 +86,7 @@ export const command: CommandSpec = {
     };
     const format = str(flags, 'format');
     if (format !== undefined && format !== '') {
-      ctx.out(formatOutput(format, 'list', [info], []));
+      ctx.out(formatOutput(format, 'list', [info]));
       return 0;
     }
     const lines = [

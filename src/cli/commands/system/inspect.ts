@@ -48,7 +48,7 @@ export const command: CommandSpec = {
       byRef.has(r) ? [byRef.get(r) as Record<string, unknown>] : [],
     );
     const missing = args.filter((r) => !byRef.has(r));
-    if (found.length > 0) ctx.out(formatOutput(str(flags, 'format'), 'inspect', found, []));
+    if (found.length > 0) ctx.out(formatOutput(str(flags, 'format'), 'inspect', found));
     if (missing.length > 0) {
       const what = type === 'container' ? 'container' : type === 'image' ? 'image' : 'object';
       throw new CliError(`No such ${what}: ${missing.join(', ')}`);

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { CommandSpec } from '../../command.js';
 import { CliError } from '../../errors.js';
 
@@ -23,7 +24,7 @@ export const command: CommandSpec = {
     }
     const { parseHookArgs, runOciHook } = await import('../../network/index.js');
     const { flags } = parseHookArgs(args.slice(1));
-    await runOciHook(stage, flags, ctx.io.stdin);
+    await runOciHook(stage, flags, ctx.io.stdin as Readable);
     return 0;
   },
 };
