@@ -149,7 +149,11 @@ export function containerView(
     Names: c.labels[Labels.name] ?? c.id,
     Image: c.labels[Labels.image] ?? c.image,
     Command: JSON.stringify(opts.noTrunc === true ? command : ellipsis(command, 20)),
-    CreatedAt: goTimeString(created),
+    // Go's time string needs the zone's name (Intl): made only when a format asks for it.
+    get CreatedAt() {
+      // docker prints the creation to the second (time.Unix(created, 0)).
+      return goTimeString(new Date(Math.floor(created.getTime() / 1000) * 1000));
+    },
     RunningFor: timeAgo(created, opts.now),
     Status: statusOf(task, opts.now, opts.startedAt),
     State: stateOf(task),
