@@ -84,7 +84,7 @@ _berth() {
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$_berth_global" -- "$cur"))
   else
-    COMPREPLY=($(compgen -W "$next" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(printf '%s\\n' $next | sort -u)" -- "$cur"))
   fi
 }
 complete -F _berth berth

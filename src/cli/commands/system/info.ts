@@ -58,10 +58,7 @@ export const command: CommandSpec = {
       Images: images.length,
       Driver: snapshotters.includes('overlayfs') ? 'overlayfs' : (snapshotters[0] ?? ''),
       Snapshotters: snapshotters,
-      Runtimes: [
-        'io.containerd.runc.v2',
-        ...ok('io.containerd.runtime.v2').map((id) => `io.containerd.runtime.v2.${id}`),
-      ],
+      Runtimes: [client.runtime],
       DefaultRuntime: client.runtime,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgroupVersion,
