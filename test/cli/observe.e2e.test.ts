@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loggerURI } from '../../src/cli/logs/log-config.js';
 import { REPO } from '../helpers/berthd.js';
 import { CtrProcess, ctrOkAsync } from '../helpers/ctr.js';
 import { startDaemonWithImage, type TestDaemon, uniqueId, waitFor } from '../helpers/daemon.js';
@@ -246,6 +247,54 @@ describe('berth: ps, exec, inspect, top, stats, events, namespaces, info, prune'
       ev.kill('SIGINT');
       assert.equal(await ev.exited, 0, ev.stderr);
     }
+  });
+
+  it('logs shows the json-file log (label berth/log): streams, --tail, -t, and -f until the task exits', async () => {
+    // Removed at the end, so the later tests' container lists stay as they are.
+    const id = uniqueId('obs-talker');
+    const dir = join(d.dir.path, 'talker-logs');
+    mkdirSync(dir, { recursive: true });
+    const config = {
+      driver: 'json-file',
+      path: join(dir, `${id}-json.log`),
+      maxSize: 1 << 20,
+      maxFiles: 2,
+    };
+    const uri = loggerURI({ dir, maxSize: config.maxSize, maxFiles: config.maxFiles });
+    await ctrOkAsync(d.socket, [
+      'run',
+      '-d',
+      '--log-uri',
+      uri,
+      '--label',
+      'berth/name=talker',
+      '--label',
+      `berth/log=${JSON.stringify(config)}`,
+      image,
+      id,
+      'sh',
+      '-c',
+      'echo one; echo two >&2; sleep 2; echo three',
+    ]);
+    const logs = (...args: string[]) => berth(['logs', ...args]);
+    await waitFor('the first two lines', async () => {
+      const r = await logs('talker');
+      return r.out === 'one\n' && r.err === 'two\n';
+    });
+    const followed = await logs('-f', 'talker');
+    assert.equal(followed.code, 0, followed.err);
+    assert.equal(followed.out, 'one\nthree\n');
+    assert.equal((await logs('--tail', '1', 'talker')).out, 'three\n');
+    assert.match((await logs('-t', 'talker')).out, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z one\n/);
+    assert.equal(
+      (await logs('-f', 'talker')).out,
+      'one\nthree\n',
+      'a follow of an exited container ends',
+    );
+    await ctrOkAsync(d.socket, ['task', 'rm', id]);
+    await ctrOkAsync(d.socket, ['containers', 'rm', id]);
+    await fails(['logs', 'talker'], 125, /^berth: No such container: talker$/);
+    await fails(['logs', 'web'], 125, /^berth: container web has no logs/);
   });
 
   it('namespace create, ls and rm', async () => {
