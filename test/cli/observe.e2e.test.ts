@@ -91,11 +91,17 @@ describe('berth: ps, exec, inspect, top, stats, events, namespaces, info, prune'
       ]);
     await run(web, 'web', 'sleep', '1000');
     await run(done, 'done', 'sh', '-c', 'exit 3');
+    const ports = [
+      { hostIP: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+      { hostIP: '', hostPort: 5353, containerPort: 53, protocol: 'udp' },
+    ];
     await ctrOkAsync(d.socket, [
       'containers',
       'create',
       '--label',
       'berth/name=fresh',
+      '--label',
+      `berth/ports=${JSON.stringify(ports)}`,
       image,
       fresh,
       'true',
@@ -175,6 +181,18 @@ describe('berth: ps, exec, inspect, top, stats, events, namespaces, info, prune'
     );
     await fails(['exec', 'done', 'true'], 125, /^berth: container done is not running$/);
     await fails(['exec', 'nosuch', 'true'], 125, /^berth: No such container: nosuch$/);
+  });
+
+  it('port lists the published ports, or the addresses of one', async () => {
+    assert.equal(await ok(['port', 'fresh']), '53/udp -> 0.0.0.0:5353\n80/tcp -> 127.0.0.1:8080\n');
+    assert.equal(await ok(['port', 'fresh', '80']), '127.0.0.1:8080\n');
+    assert.equal(await ok(['port', 'fresh', '53/udp']), '0.0.0.0:5353\n');
+    assert.equal(await ok(['port', 'web']), '');
+    await fails(
+      ['port', 'fresh', '81'],
+      125,
+      /^berth: No public port '81\/tcp' published for fresh$/,
+    );
   });
 
   it('wait prints the exit code of a stopped container', async () => {
