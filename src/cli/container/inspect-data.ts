@@ -31,23 +31,33 @@ export function networkFlags(ctx: CliContext): {
 
 /**
  * `inspect` objects of the containers `refs` names (docker's shape), in
- * order, with the refs that name no container. One Tasks List call for all.
+ * order, with the refs that name no container; `byRef` has an entry (the
+ * object, or undefined) for each ref. One Tasks List call for all.
  */
 export async function inspectContainers(
   ctx: CliContext,
   client: Client,
   refs: readonly string[],
-): Promise<{ found: Record<string, unknown>[]; missing: string[] }> {
+): Promise<{
+  found: Record<string, unknown>[];
+  missing: string[];
+  byRef: (Record<string, unknown> | undefined)[];
+}> {
   const records: (Container | undefined)[] = await Promise.all(
     refs.map((r) => findContainer(client, r).catch(orMissing)),
   );
   const missing = refs.filter((_, i) => records[i] === undefined);
-  if (records.every((r) => r === undefined)) return { found: [], missing };
+  if (records.every((r) => r === undefined)) {
+    return { found: [], missing, byRef: refs.map(() => undefined) };
+  }
   const tasks = await listTasks(client);
   const { containerNetworkInfo } = await import('../network/index.js');
-  const found: Record<string, unknown>[] = [];
+  const byRef: (Record<string, unknown> | undefined)[] = [];
   for (const c of records) {
-    if (c === undefined) continue;
+    if (c === undefined) {
+      byRef.push(undefined);
+      continue;
+    }
     const task = tasks.get(c.id);
     const live = task !== undefined && (task.status === 'running' || task.status === 'paused');
     const startedAt = live ? processStartTime(task.pid) : undefined;
@@ -57,7 +67,7 @@ export async function inspectContainers(
     } catch {
       network = undefined; // no CNI state: a container without a berth network
     }
-    found.push(
+    byRef.push(
       inspectContainer(c, task, {
         ...(startedAt && { startedAt }),
         ...(network && { network }),
@@ -65,7 +75,8 @@ export async function inspectContainers(
       }),
     );
   }
-  return { found, missing };
+  const found = byRef.filter((o): o is Record<string, unknown> => o !== undefined);
+  return { found, missing, byRef };
 }
 
 /** undefined for docker's "No such container"; any other failure (the daemon is down) is thrown. */

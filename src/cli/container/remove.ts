@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Client } from '../../client/index.js';
 import { isNotFound } from '../../client/index.js';
 import type { Container } from '../../core/containers/index.js';
@@ -56,7 +56,7 @@ export async function removeStopped(
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const dir = containerStateDir(g.dataRoot, g.namespace, c.id);
-  removeTree(dir, join(g.dataRoot, 'containers'));
+  const dataRoot = resolve(g.dataRoot);
+  removeTree(containerStateDir(dataRoot, g.namespace, c.id), join(dataRoot, 'containers'));
   return size;
 }

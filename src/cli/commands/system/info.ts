@@ -32,8 +32,9 @@ export const command: CommandSpec = {
     const client = await ctx.client();
     const [version, server, plugins, containers, tasks, images] = await Promise.all([
       client.version(),
-      client.server(),
-      client.introspection.plugins(),
+      // Older daemons lack the Server call; a failing plugin list leaves the lists empty.
+      client.server().catch(() => ({ uuid: '', deprecations: [] })),
+      client.introspection.plugins().catch(() => []),
       client.containerService().list(client.context()),
       listTasks(client),
       client.imageService().list(client.context()),

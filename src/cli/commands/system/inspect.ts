@@ -34,9 +34,10 @@ export const command: CommandSpec = {
     const byRef = new Map<string, Record<string, unknown>>();
     let rest: readonly string[] = args;
     if (type !== 'image') {
-      for (const ref of rest) {
-        const { found } = await inspectContainers(ctx, client, [ref]);
-        if (found[0] !== undefined) byRef.set(ref, found[0]);
+      const containers = await inspectContainers(ctx, client, rest);
+      for (const [i, ref] of rest.entries()) {
+        const obj = containers.byRef[i];
+        if (obj !== undefined) byRef.set(ref, obj);
       }
       rest = rest.filter((r) => !byRef.has(r));
     }
