@@ -65,6 +65,16 @@ describe('berth main', () => {
     assert.equal(v.Server, undefined);
   });
 
+  it('fails ps with 125 and one line at once when the daemon cannot be reached', async () => {
+    const r = await berth('ps');
+    assert.equal(r.code, 125);
+    assert.equal(r.out, '');
+    assert.match(
+      r.err,
+      /^berth: cannot reach the daemon at \/nonexistent\/berth-main-test\.sock: connect ENOENT[^\n]*\n$/,
+    );
+  });
+
   it('fails version with 125 and one line when the daemon cannot be reached, after the client part', async () => {
     const r = await berth('version', '--format', 'json');
     assert.equal(r.code, 125);

@@ -65,6 +65,23 @@ export async function listTasks(
   return new Map(res.tasks.map((p) => [p.id || p.containerId, taskFromProto(p)]));
 }
 
+/** A task from the client's grpc-free list (`listContainersAndTasks`, what `ps` uses). */
+export function taskFromListed(t: {
+  id: string;
+  pid: number;
+  status: number;
+  exitStatus: number;
+  exitedAtNanos: bigint;
+}): TaskInfo {
+  return {
+    id: t.id,
+    pid: t.pid,
+    status: STATUS[t.status] ?? 'unknown',
+    exitStatus: t.exitStatus,
+    exitedAt: t.exitedAtNanos > 0n ? new Date(Number(t.exitedAtNanos / 1_000_000n)) : undefined,
+  };
+}
+
 let bootMs: number | undefined;
 /** Clock ticks per second of /proc/<pid>/stat's start time: USER_HZ, 100 on every Linux berth runs on. */
 const USER_HZ = 100;
