@@ -62,7 +62,8 @@ export const command: CommandSpec = {
           const t = tasks.get(c.id);
           const live = t !== undefined && (t.status === 'running' || t.status === 'paused');
           if (!live) return { c, cur: undefined, net: { rx: 0, tx: 0 } };
-          const task = await (await client.loadContainer(c.id)).task();
+          // The listed task stands for the container's: no Get call per container.
+          const task = new clientMod.Task(client.taskScope(), c.id, t.pid, undefined);
           const m = await task.metrics().catch(() => undefined);
           const cur = stats.sampleOf(clientMod.decodeMetrics(m?.data), Date.now(), hostMemory);
           return { c, cur, net: stats.netIO(t.pid) };
