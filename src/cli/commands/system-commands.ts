@@ -33,10 +33,4 @@ export const SYSTEM_COMMANDS: readonly CommandEntry[] = [
   entry(['namespace', 'rm'], 'Remove one or more namespaces', () => import('./namespace/rm.js'), {
     aliases: [['namespace', 'remove']],
   }),
-  entry(
-    ['internal', 'oci-hook'],
-    'Run an OCI hook of a berth container (runc runs it)',
-    () => import('./system/oci-hook.js'),
-    { hidden: true },
-  ),
 ];

@@ -4,6 +4,7 @@ import { isNotFound } from '../../client/index.js';
 import type { Container } from '../../core/containers/index.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import type { CliContext } from '../context.js';
+import { Labels } from '../labels.js';
 import type { TaskInfo } from './tasks.js';
 
 /** berth's per-container state directory: `<dataRoot>/containers/<namespace>/<id>`. */
@@ -57,6 +58,7 @@ export async function removeStopped(
     if (!isNotFound(err)) throw err;
   }
   const dataRoot = resolve(g.dataRoot);
-  removeTree(containerStateDir(dataRoot, g.namespace, c.id), join(dataRoot, 'containers'));
+  const dir = c.labels[Labels.stateDir] || containerStateDir(dataRoot, g.namespace, c.id);
+  removeTree(resolve(dir), join(dataRoot, 'containers'));
   return size;
 }
