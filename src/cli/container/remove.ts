@@ -59,6 +59,11 @@ export async function removeStopped(
   }
   const dataRoot = resolve(g.dataRoot);
   const dir = c.labels[Labels.stateDir] || containerStateDir(dataRoot, g.namespace, c.id);
-  removeTree(resolve(dir), join(dataRoot, 'containers'));
+  try {
+    removeTree(resolve(dir), join(dataRoot, 'containers'));
+  } catch (err) {
+    // The container is gone; what is left on the host is only said.
+    ctx.warn(`container ${c.id}: removing ${dir}: ${(err as Error).message}`);
+  }
   return size;
 }
