@@ -359,5 +359,9 @@ describe('berth: ps, exec, inspect, top, stats, events, namespaces, info, prune'
     const r = await berth(['container', 'prune'], 'n\n');
     assert.equal(r.code, 0);
     assert.match(r.out, /Are you sure you want to continue\? \[y\/N\] $/);
+    // system prune -a: nothing stopped is left, and the image is used by web, so it stays.
+    const sys = await ok(['system', 'prune', '-a', '-f']);
+    assert.equal(sys, 'Total reclaimed space: 0B\n');
+    assert.equal(JSON.parse(await ok(['info', '--format', 'json'])).Images, 1);
   });
 });
