@@ -38,7 +38,7 @@ export async function pruneContainers(
     if (state === 'running' || state === 'paused') continue;
     if (!matchesFilters(c, task, filters)) continue;
     try {
-      reclaimed += await removeStopped(ctx, client, c, task);
+      reclaimed += await removeStopped(ctx, client, c);
       deleted.push(c.id);
     } catch (err) {
       ctx.warn(`container ${c.id}: not removed: ${(err as Error).message}`);
