@@ -14,7 +14,8 @@ import { CtrProcess, ctrOkAsync } from '../helpers/ctr.js';
 import { startDaemonWithImage, type TestDaemon, uniqueId, waitFor } from '../helpers/daemon.js';
 
 const root = process.getuid?.() === 0;
-const BERTH_JS = join(REPO, 'dist/cli/berth.js');
+/** The bundle `npm run build` makes (what bin/berth runs). */
+const BERTH_JS = join(REPO, 'dist/berth/berth.js');
 
 interface Result {
   code: number | null;
