@@ -168,6 +168,7 @@ describe('berth: ps, exec, inspect, top, stats, events, namespaces, info, prune'
     );
     assert.equal(await ok(['exec', '-w', '/bin', 'web', 'sh', '-c', 'pwd']), '/bin\n');
     assert.equal(await ok(['exec', '-i', 'web', 'cat']), '');
+    assert.equal(await ok(['exec', '-u', '1000:50', 'web', 'id']), 'uid=1000 gid=50 groups=50\n');
     const piped = await berth(['exec', '-i', 'web', 'cat'], 'from stdin\n');
     assert.equal(piped.out, 'from stdin\n');
     await fails(
