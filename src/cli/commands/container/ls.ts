@@ -133,8 +133,10 @@ const PS_TABLE = {
 
 /**
  * The namespace's container records and tasks: two calls, over the client's
- * grpc-free path on a unix socket (loading grpc-js would cost more than
- * both calls), else over the client.
+ * grpc-free path on a unix socket, else over the client. The grpc-free path
+ * saves ~10 ms of ~120 (50 containers, the bundle with its code cache) and
+ * fails at once when no daemon listens (the client waits its 10 s connect
+ * timeout).
  */
 async function listAll(ctx: CliContext): Promise<{
   records: Container[];
