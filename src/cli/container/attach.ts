@@ -1,9 +1,10 @@
 import { type Readable, Writable } from 'node:stream';
 import { withStreams } from '../../client/cio/index.js';
-import type { Creator, Task } from '../../client/index.js';
+import type { Container, Creator, Task } from '../../client/index.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import type { LogConfig, LogWriter } from '../logs/index.js';
+import { deleteTask, startError } from './lifecycle.js';
 
 /** How long the output of an exited container is waited for before berth moves on. */
 const DRAIN_MS = 10_000;
@@ -108,6 +109,42 @@ export class Attachment {
     return () => {
       for (const u of undo.reverse()) u();
     };
+  }
+
+  /**
+   * `run` and `start -a`'s foreground: a new task of `container` on this
+   * attachment, started, followed until it exits, its output drained.
+   * Answers the task (stopped, not deleted: the caller decides) and its
+   * exit code. A task that cannot be made or started is deleted and this
+   * attachment closed; the error is startError's (127/126/125).
+   */
+  async runTask(container: Container, name: string): Promise<{ task: Task; exitCode: number }> {
+    let task: Task;
+    try {
+      task = await container.newTask(this.creator());
+    } catch (err) {
+      await this.close();
+      throw startError(err, name);
+    }
+    const exited = task.wait();
+    exited.catch(() => undefined);
+    const unfollow = this.follow(task);
+    try {
+      await task.start();
+    } catch (err) {
+      unfollow();
+      await deleteTask(task).catch(() => undefined);
+      await this.close();
+      throw startError(err, name);
+    }
+    let exitCode: number;
+    try {
+      exitCode = (await exited).exitCode;
+    } finally {
+      unfollow();
+    }
+    await Attachment.drain(task);
+    return { task, exitCode };
   }
 
   /** Waits (a bounded time) for the task's output to be copied; the FIFOs stay until the task's delete or {@link closeIO}. */

@@ -308,3 +308,39 @@ export async function killContainer(
   await markStopped(container);
   await task.kill(signal);
 }
+
+/**
+ * docker's `wait`: the exit code of container `id`'s task once it has
+ * stopped. A stopped task answers at once; a created or running one is
+ * waited for; with no task yet, the `/tasks/exit` of the init process of
+ * the task a later `start` makes. The subscription is made before the task
+ * is looked at, so no exit is missed.
+ */
+export async function waitExit(client: Client, id: string): Promise<number> {
+  const ac = new AbortController();
+  const events = client.subscribe(
+    [`topic=="/tasks/exit",namespace==${JSON.stringify(client.namespace ?? 'default')}`],
+    { signal: ac.signal },
+  );
+  const first = events.next();
+  first.catch(() => undefined);
+  try {
+    const task = await currentTask(await client.loadContainer(id));
+    if (task !== undefined) {
+      const st = await task.status();
+      if (st.status === 'stopped') return st.exitStatus;
+      return (await task.wait()).exitCode;
+    }
+    for (let next = first; ; next = events.next()) {
+      const r = await next;
+      if (r.done) throw new CliError(`the event stream ended before the task of ${id} exited`);
+      const ev = r.value.event as { containerId?: string; id?: string; exitStatus?: number };
+      // The init process's exit (an exec's has its own id).
+      if (ev?.containerId === id && (ev.id === id || ev.id === '' || ev.id === undefined)) {
+        return ev.exitStatus ?? 0;
+      }
+    }
+  } finally {
+    ac.abort();
+  }
+}

@@ -5,6 +5,7 @@ import type { Mount } from '../../client/oci/types.js';
 import { bool, int, list, str } from '../args.js';
 import type { FlagSpec, FlagValues } from '../command.js';
 import { CliError } from '../errors.js';
+import { parseSize } from '../logs/log-config.js';
 import { validateName } from './names.js';
 import { parseRestartPolicy, type RestartPolicy } from './restart-policy.js';
 
@@ -303,24 +304,17 @@ export function parseCpus(v: string): number {
   return quota;
 }
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1024,
-  m: 1024 ** 2,
-  g: 1024 ** 3,
-  t: 1024 ** 4,
-  p: 1024 ** 5,
-};
-
 /** The least `--memory` docker accepts: 6 MiB. */
 export const MIN_MEMORY = 6 * 1024 * 1024;
 
-/** `--memory 512m` as docker's RAMInBytes reads it (binary units; `b` and `i` optional). */
+/** `--memory 512m` as docker's RAMInBytes reads it (binary units; logs' parseSize, as `--log-opt max-size`). */
 export function parseMemory(v: string): number {
-  const m = /^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?$/i.exec(v.trim());
-  if (m === null)
+  let n: number;
+  try {
+    n = parseSize(v);
+  } catch {
     throw new CliError(`invalid argument "${v}" for "-m, --memory" flag: invalid size: '${v}'`);
-  const n = Math.floor(Number(m[1]) * (UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
+  }
   if (n < MIN_MEMORY) throw new CliError('Minimum memory limit allowed is 6MB');
   return n;
 }

@@ -69,32 +69,13 @@ export async function runContainer(
     throw err;
   }
   let task: Task;
-  try {
-    task = await container.newTask(attach.creator());
-  } catch (err) {
-    await attach.close();
-    await discard();
-    throw startError(err, name);
-  }
-  const exited = task.wait();
-  exited.catch(() => undefined);
-  const unfollow = attach.follow(task);
-  try {
-    await task.start();
-  } catch (err) {
-    unfollow();
-    await deleteTask(task).catch(() => undefined);
-    await attach.close();
-    await discard();
-    throw startError(err, name);
-  }
   let exitCode: number;
   try {
-    exitCode = (await exited).exitCode;
-  } finally {
-    unfollow();
+    ({ task, exitCode } = await attach.runTask(container, name));
+  } catch (err) {
+    await discard();
+    throw err;
   }
-  await Attachment.drain(task);
   if (mode.rm) {
     // It has exited: delete it at once (deleteTask would ask its status first).
     await task.delete().then(

@@ -1,4 +1,4 @@
-import { type Client, Container, type Task } from '../../client/index.js';
+import { type Client, Container } from '../../client/index.js';
 import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -6,7 +6,7 @@ import { Labels } from '../labels.js';
 import type { LogConfig } from '../logs/index.js';
 import { containerName } from '../lookup.js';
 import { Attachment } from './attach.js';
-import { deleteTask, prepareStart, startError } from './lifecycle.js';
+import { prepareStart } from './lifecycle.js';
 
 /**
  * `docker start -a [-i]`: a new task whose stdio is this terminal's (and
@@ -32,31 +32,7 @@ export async function startAttached(
   const spec = (await container.spec()) as { process?: { terminal?: boolean } };
   const tty = spec.process?.terminal === true;
   const attach = await Attachment.open(ctx, log, { tty, stdin });
-  let task: Task;
-  try {
-    task = await container.newTask(attach.creator());
-  } catch (err) {
-    await attach.close();
-    throw startError(err, name);
-  }
-  const exited = task.wait();
-  exited.catch(() => undefined);
-  const unfollow = attach.follow(task);
-  try {
-    await task.start();
-  } catch (err) {
-    unfollow();
-    await deleteTask(task).catch(() => undefined);
-    await attach.close();
-    throw startError(err, name);
-  }
-  let exitCode: number;
-  try {
-    exitCode = (await exited).exitCode;
-  } finally {
-    unfollow();
-  }
-  await Attachment.drain(task);
+  const { task, exitCode } = await attach.runTask(container, name);
   await task.io?.close();
   await attach.close();
   return exitCode;

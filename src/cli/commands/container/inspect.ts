@@ -13,7 +13,6 @@ export const command: CommandSpec = {
       type: 'string',
       help: "Format output using a custom template: 'json' or a Go template",
     },
-    { name: 'size', short: 's', type: 'bool', help: 'Display total file sizes (not supported)' },
   ],
   minArgs: 1,
   async run(ctx, { flags, args }) {

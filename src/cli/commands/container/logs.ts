@@ -12,7 +12,6 @@ export const command: CommandSpec = {
   usage: '[OPTIONS] CONTAINER',
   summary: 'Fetch the logs of a container',
   flags: [
-    { name: 'details', type: 'bool', help: 'Show extra details provided to logs (not supported)' },
     { name: 'follow', short: 'f', type: 'bool', help: 'Follow log output' },
     {
       name: 'since',

@@ -45,12 +45,6 @@ export const command: CommandSpec = {
     },
     { name: 'no-trunc', type: 'bool', help: "Don't truncate output" },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Only display container IDs' },
-    {
-      name: 'size',
-      short: 's',
-      type: 'bool',
-      help: 'Display total file sizes (not supported: always 0B)',
-    },
   ],
   maxArgs: 0,
   async run(ctx, { flags }) {

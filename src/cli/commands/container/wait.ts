@@ -1,10 +1,12 @@
 import type { CommandSpec } from '../../command.js';
-import { CliError, errorLine } from '../../errors.js';
+import { errorLine } from '../../errors.js';
 
 /**
  * `berth wait`: blocks until each container's task has stopped, then prints
- * its exit code, one line per container in argument order. A container
- * that cannot be waited for is reported on stderr; the others still are.
+ * its exit code, one line per container in argument order; a container not
+ * started yet is waited for until it has run and stopped (lifecycle.ts's
+ * waitExit), as docker does. A container that cannot be waited for is
+ * reported on stderr; the others still are.
  */
 export const command: CommandSpec = {
   usage: 'CONTAINER [CONTAINER...]',
@@ -12,21 +14,15 @@ export const command: CommandSpec = {
   flags: [],
   minArgs: 1,
   async run(ctx, { args }) {
-    const [{ findContainer }, { isNotFound }] = await Promise.all([
+    const [{ findContainer }, { waitExit }] = await Promise.all([
       import('../../lookup.js'),
-      import('../../../client/index.js'),
+      import('../../container/lifecycle.js'),
     ]);
     const client = await ctx.client();
     // Every Wait is sent before the first is printed: none misses an exit.
     const waits = args.map(async (ref) => {
       const record = await findContainer(client, ref);
-      const container = await client.loadContainer(record.id);
-      const task = await container.task().catch((err: unknown) => {
-        if (isNotFound(err))
-          throw new CliError(`container ${ref} has no task: it was never started`);
-        throw err;
-      });
-      return (await task.wait()).exitCode;
+      return waitExit(client, record.id);
     });
     let failed = false;
     for (const [i, w] of waits.entries()) {

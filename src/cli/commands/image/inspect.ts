@@ -16,24 +16,18 @@ export const command: CommandSpec = {
   ],
   minArgs: 1,
   async run(ctx, { flags, args }) {
-    const { listSummaries, resolveImage } = await import('./catalog.js');
-    const { inspectObject } = await import('./inspect-json.js');
-    const { formatInspect } = await import('./output.js');
+    const { listSummaries } = await import('../../image/catalog.js');
+    const { inspectImage } = await import('../../image/inspect.js');
+    const { formatInspect } = await import('../../image/output.js');
     const client = await ctx.client();
     const all = await listSummaries(client);
     const objects: Record<string, unknown>[] = [];
     const errors: string[] = [];
     for (const arg of args) {
       try {
-        const r = await resolveImage(client, arg, all);
-        const s = r.summaries[0];
-        if (s === undefined) throw new CliError(`No such image: ${arg}`);
-        objects.push(
-          inspectObject(
-            s,
-            all.filter((o) => o.id === r.id),
-          ),
-        );
+        const o = await inspectImage(client, arg, all);
+        if (o === undefined) throw new CliError(`No such image: ${arg}`);
+        objects.push(o);
       } catch (err) {
         errors.push(errorLine(err));
       }

@@ -29,7 +29,7 @@ export const command: CommandSpec = {
   ],
   maxArgs: 0,
   async run(ctx, { flags }) {
-    const { progressMode, progressOn } = await import('./registry-opts.js');
+    const { progressMode, progressOn } = await import('../../image/registry-opts.js');
     const quiet = bool(flags, 'quiet');
     const mode = progressMode(str(flags, 'progress'), quiet);
     const file = str(flags, 'input');
@@ -69,7 +69,7 @@ export const command: CommandSpec = {
     }
     progress.done(`loaded ${images.length} image${images.length === 1 ? '' : 's'}`);
     if (!quiet) {
-      const { familiar, isDangling } = await import('./names.js');
+      const { familiar, isDangling } = await import('../../image/names.js');
       for (const img of images) {
         if (!isDangling(img.name)) ctx.out(`Loaded image: ${familiar(img.name)}\n`);
         else {

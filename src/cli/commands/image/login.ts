@@ -20,7 +20,7 @@ export const command: CommandSpec = {
   ],
   maxArgs: 1,
   async run(ctx, { flags, args }) {
-    const { serverDomain } = await import('./server.js');
+    const { serverDomain } = await import('../../image/server.js');
     const domain = serverDomain(args[0]);
     let username = str(flags, 'username');
     let password = str(flags, 'password');
@@ -43,7 +43,7 @@ export const command: CommandSpec = {
     if (username === '') throw new CliError('Username is required');
     if (password === '') throw new CliError('Password is required');
     const { checkLogin, storeDockerCredentials } = await import('../../../remotes/index.js');
-    const { dockerConfigDirOf } = await import('./registry-opts.js');
+    const { dockerConfigDirOf } = await import('../../image/registry-opts.js');
     const creds = { username, secret: password };
     try {
       await checkLogin(domain, creds, { hostsDir: ctx.globals.hostsDir });

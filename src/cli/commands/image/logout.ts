@@ -7,9 +7,9 @@ export const command: CommandSpec = {
   flags: [],
   maxArgs: 1,
   async run(ctx, { args }) {
-    const { serverDomain } = await import('./server.js');
+    const { serverDomain } = await import('../../image/server.js');
     const { configKeyFor, eraseDockerCredentials } = await import('../../../remotes/index.js');
-    const { dockerConfigDirOf } = await import('./registry-opts.js');
+    const { dockerConfigDirOf } = await import('../../image/registry-opts.js');
     const domain = serverDomain(args[0]);
     const key = configKeyFor(domain);
     const found = await eraseDockerCredentials(await dockerConfigDirOf(ctx), domain);

@@ -30,10 +30,12 @@ export const command: CommandSpec = {
   ],
   maxArgs: 1,
   async run(ctx, { flags, args }) {
-    const { listSummaries } = await import('./catalog.js');
-    const { imageTable, parseImageFilters, passes, rowOf } = await import('./list-rows.js');
-    const { formatList } = await import('./output.js');
-    const { normalizeOrUndefined, shortId } = await import('./names.js');
+    const { listSummaries } = await import('../../image/catalog.js');
+    const { imageTable, parseImageFilters, passes, rowOf } = await import(
+      '../../image/list-rows.js'
+    );
+    const { formatList } = await import('../../image/output.js');
+    const { normalizeOrUndefined, shortId } = await import('../../image/names.js');
     const filters = parseImageFilters(list(flags, 'filter'));
     if (args[0] !== undefined) {
       filters.set('reference', [...(filters.get('reference') ?? []), args[0]]);

@@ -39,39 +39,12 @@ export const command: CommandSpec = {
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) return 0;
     }
-    const { containersByImage, listSummaries } = await import('./catalog.js');
-    const { parseImageFilters, passes } = await import('./list-rows.js');
-    const { prunePlan } = await import('./prune-plan.js');
-    const { familiar } = await import('./names.js');
+    const { parseImageFilters } = await import('../../image/list-rows.js');
+    const { pruneImages } = await import('../../image/prune.js');
     const { humanSize } = await import('../../format/index.js');
     const filters = parseImageFilters(list(flags, 'filter'));
-    const client = await ctx.client();
-    const used = new Set((await containersByImage(client)).keys());
-    const summaries = (await listSummaries(client)).filter((s) =>
-      passes(s, filters, () => undefined),
-    );
-    const candidates = await Promise.all(
-      summaries.map(async (s) => {
-        const blobs = new Map<string, number>([[s.record.target.digest, s.record.target.size]]);
-        const m = await s.image.manifest().catch(() => undefined);
-        for (const d of m === undefined ? [] : [m.config, ...m.layers]) blobs.set(d.digest, d.size);
-        return { name: s.record.name, id: s.id, blobs };
-      }),
-    );
-    const { remove, reclaimed } = prunePlan(candidates, used, all);
-    let text = '';
-    const removed = new Set(remove.map((c) => c.name));
-    const left = new Set(candidates.filter((c) => !removed.has(c.name)).map((c) => c.id));
-    for (const [i, c] of remove.entries()) {
-      await client
-        .imageService()
-        .delete(client.context(), c.name, { sync: i === remove.length - 1 });
-      text += `untagged: ${familiar(c.name)}\n`;
-      // An ID is deleted with its last name (docker's lines), unless a name of it stays.
-      const last = !remove.slice(i + 1).some((o) => o.id === c.id);
-      if (last && !left.has(c.id)) text += `deleted: ${c.id}\n`;
-    }
-    if (text !== '') ctx.out(`Deleted Images:\n${text}\n`);
+    const { lines, reclaimed } = await pruneImages(await ctx.client(), all, filters);
+    if (lines.length > 0) ctx.out(`Deleted Images:\n${lines.map((l) => `${l}\n`).join('')}\n`);
     ctx.out(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
   },

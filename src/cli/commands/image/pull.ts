@@ -1,8 +1,8 @@
 import { bool, str } from '../../args.js';
 import type { CommandSpec } from '../../command.js';
 import { CliError } from '../../errors.js';
-import { familiar } from './names.js';
-import { progressMode } from './registry-opts.js';
+import { familiar } from '../../image/names.js';
+import { progressMode } from '../../image/registry-opts.js';
 
 /**
  * `berth pull`: docker's pull. The daemon pulls and unpacks (its Transfer
@@ -42,7 +42,9 @@ export const command: CommandSpec = {
     }
     const client = await ctx.client();
     const { dockerConfigCredentials } = await import('../../../remotes/index.js');
-    const { dockerConfigDirOf, pullImage, progressOn } = await import('./registry-opts.js');
+    const { dockerConfigDirOf, pullImage, progressOn } = await import(
+      '../../image/registry-opts.js'
+    );
     const before = await client
       .imageService()
       .get(client.context(), name)

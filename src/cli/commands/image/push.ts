@@ -1,7 +1,7 @@
 import { bool, str } from '../../args.js';
 import type { CommandSpec } from '../../command.js';
 import { CliError } from '../../errors.js';
-import { progressMode } from './registry-opts.js';
+import { progressMode } from '../../image/registry-opts.js';
 
 /**
  * `berth push`: docker's push, run from this process (hosts.toml from
@@ -55,7 +55,7 @@ export const command: CommandSpec = {
       throw new CliError((err as Error).message);
     }
     const { dockerConfigCredentials } = await import('../../../remotes/index.js');
-    const { dockerConfigDirOf, progressOn } = await import('./registry-opts.js');
+    const { dockerConfigDirOf, progressOn } = await import('../../image/registry-opts.js');
     const credentials = dockerConfigCredentials(await dockerConfigDirOf(ctx));
     const platform = str(flags, 'platform');
     for (const name of names) {

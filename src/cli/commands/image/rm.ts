@@ -23,8 +23,10 @@ export const command: CommandSpec = {
   ],
   minArgs: 1,
   async run(ctx, { flags, args }) {
-    const { containersByImage, listSummaries, resolveImage } = await import('./catalog.js');
-    const { familiar, shortId } = await import('./names.js');
+    const { containersByImage, listSummaries, resolveImage } = await import(
+      '../../image/catalog.js'
+    );
+    const { familiar, shortId } = await import('../../image/names.js');
     const client = await ctx.client();
     const force = bool(flags, 'force');
     const users = await containersByImage(client);

@@ -25,13 +25,13 @@ export const command: CommandSpec = {
   ],
   minArgs: 1,
   async run(ctx, { flags, args }) {
-    const { progressMode, progressOn } = await import('./registry-opts.js');
+    const { progressMode, progressOn } = await import('../../image/registry-opts.js');
     const mode = progressMode(str(flags, 'progress'), false);
     const file = str(flags, 'output');
     if ((file === undefined || file === '-') && ctx.io.stdout.isTTY === true) {
       throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     }
-    const { listSummaries, resolveImage } = await import('./catalog.js');
+    const { listSummaries, resolveImage } = await import('../../image/catalog.js');
     const client = await ctx.client();
     const all = await listSummaries(client);
     const names: string[] = [];

@@ -13,7 +13,7 @@ export const command: CommandSpec = {
   minArgs: 2,
   maxArgs: 2,
   async run(ctx, { args }) {
-    const { resolveImage } = await import('./catalog.js');
+    const { resolveImage } = await import('../../image/catalog.js');
     const { normalizeReference } = await import('../../../core/reference/index.js');
     const { isAlreadyExists } = await import('../../../core/errdefs/index.js');
     let target: string;

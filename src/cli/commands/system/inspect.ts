@@ -16,7 +16,6 @@ export const command: CommandSpec = {
       type: 'string',
       help: "Format output using a custom template: 'json' or a Go template",
     },
-    { name: 'size', short: 's', type: 'bool', help: 'Display total file sizes (not supported)' },
     { name: 'type', type: 'string', help: 'Return JSON for specified type: container or image' },
   ],
   minArgs: 1,
@@ -25,11 +24,13 @@ export const command: CommandSpec = {
     if (!['', 'container', 'image'].includes(type)) {
       throw new CliError(`"${type}" is not a valid value for --type`);
     }
-    const [{ inspectContainers }, { inspectImages }, { formatOutput }] = await Promise.all([
-      import('../../container/inspect-data.js'),
-      import('../../container/image-data.js'),
-      import('../../format/index.js'),
-    ]);
+    const [{ inspectContainers }, { listSummaries }, { inspectImage }, { formatOutput }] =
+      await Promise.all([
+        import('../../container/inspect-data.js'),
+        import('../../image/catalog.js'),
+        import('../../image/inspect.js'),
+        import('../../format/index.js'),
+      ]);
     const client = await ctx.client();
     const byRef = new Map<string, Record<string, unknown>>();
     let rest: readonly string[] = args;
@@ -42,8 +43,11 @@ export const command: CommandSpec = {
       rest = rest.filter((r) => !byRef.has(r));
     }
     if (type !== 'container' && rest.length > 0) {
-      const images = await inspectImages(client, rest);
-      for (const [ref, obj] of images) byRef.set(ref, obj);
+      const all = await listSummaries(client);
+      for (const ref of rest) {
+        const obj = await inspectImage(client, ref, all);
+        if (obj !== undefined) byRef.set(ref, obj);
+      }
     }
     const found = args.flatMap((r) =>
       byRef.has(r) ? [byRef.get(r) as Record<string, unknown>] : [],

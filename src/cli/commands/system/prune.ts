@@ -3,7 +3,9 @@ import type { CommandSpec } from '../../command.js';
 
 /**
  * `berth system prune`: stopped containers, then dangling images (with
- * `-a`, every image no container uses), then what was reclaimed. berth has
+ * `-a`, every image no container uses; image/prune.ts, as `image prune`),
+ * both narrowed by the same `label=` filters, as docker's; then what was
+ * reclaimed. berth has
  * no build cache, and its networks are CNI configs it keeps.
  */
 export const command: CommandSpec = {
@@ -33,18 +35,22 @@ export const command: CommandSpec = {
       );
       if (!ok) return 0;
     }
-    const [{ pruneContainers }, { pruneImages }, { humanSize }] = await Promise.all([
-      import('../../container/prune.js'),
-      import('../../container/image-prune.js'),
-      import('../../format/index.js'),
-    ]);
-    const containers = await pruneContainers(ctx, list(flags, 'filter'));
+    const [{ pruneContainers }, { pruneImages }, { parseImageFilters }, { humanSize }] =
+      await Promise.all([
+        import('../../container/prune.js'),
+        import('../../image/prune.js'),
+        import('../../image/list-rows.js'),
+        import('../../format/index.js'),
+      ]);
+    const filters = list(flags, 'filter');
+    const containers = await pruneContainers(ctx, filters);
     if (containers.deleted.length > 0) {
       ctx.out(`Deleted Containers:\n${containers.deleted.map((id) => `${id}\n`).join('')}\n`);
     }
-    const images = await pruneImages(await ctx.client(), all);
-    if (images.deleted.length > 0) {
-      ctx.out(`Deleted Images:\n${images.deleted.map((n) => `untagged: ${n}\n`).join('')}\n`);
+    // The same label filters as the containers' (pruneContainers took label= only).
+    const images = await pruneImages(await ctx.client(), all, parseImageFilters(filters));
+    if (images.lines.length > 0) {
+      ctx.out(`Deleted Images:\n${images.lines.map((l) => `${l}\n`).join('')}\n`);
     }
     ctx.out(`Total reclaimed space: ${humanSize(containers.reclaimed + images.reclaimed)}\n`);
     return 0;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { renderTable } from '../../format/index.js';
+import { renderTable } from '../format/index.js';
 import type { ImageSummary } from './catalog.js';
 import { imageTable, parseImageFilters, passes, rowOf } from './list-rows.js';
 

@@ -4,10 +4,10 @@
  * its creation time and size, and the lookups `rmi`, `tag` and `inspect`
  * share (a name, a full ID or a unique ID prefix).
  */
-import type { Client, Image, ImageConfigJson } from '../../../client/index.js';
-import { isNotFound } from '../../../core/errdefs/index.js';
-import type { Image as ImageRecord } from '../../../core/images/index.js';
-import { CliError } from '../../errors.js';
+import type { Client, Image, ImageConfigJson } from '../../client/index.js';
+import { isNotFound } from '../../core/errdefs/index.js';
+import type { Image as ImageRecord } from '../../core/images/index.js';
+import { CliError } from '../errors.js';
 import { idMatches, isIdPrefix, normalizeOrUndefined, shortId } from './names.js';
 
 export interface ImageSummary {
@@ -31,7 +31,7 @@ export interface ImageSummary {
 
 /** One record's summary; what cannot be read (a platform missing, blobs gone) falls back as docker shows it. */
 export async function summarize(client: Client, record: ImageRecord): Promise<ImageSummary> {
-  const { Image } = await import('../../../client/index.js');
+  const { Image } = await import('../../client/index.js');
   const image = new Image(client, record);
   let id = record.target.digest;
   let config: ImageConfigJson | undefined;
@@ -66,7 +66,7 @@ export async function summarize(client: Client, record: ImageRecord): Promise<Im
  */
 async function unpackedSize(client: Client, config: ImageConfigJson): Promise<number | undefined> {
   const { createHash } = await import('node:crypto');
-  const { DEFAULT_SNAPSHOTTER } = await import('../../../client/index.js');
+  const { DEFAULT_SNAPSHOTTER } = await import('../../client/index.js');
   const sn = client.snapshotService(DEFAULT_SNAPSHOTTER);
   let chain = '';
   let total = 0;
@@ -108,14 +108,15 @@ export interface Resolved {
 /**
  * The image a user means by `arg`, as docker resolves it: a name
  * (`busybox` → `docker.io/library/busybox:latest`, or a record's exact
- * name), else a full image ID or a unique prefix of one. Fails with
- * docker's "No such image: <arg>".
+ * name), else a full image ID or a unique prefix of one; undefined when
+ * none. An ambiguous prefix fails. `all`: the summaries, when the caller
+ * has listed them already.
  */
-export async function resolveImage(
+export async function lookupImage(
   client: Client,
   arg: string,
   all?: ImageSummary[],
-): Promise<Resolved> {
+): Promise<Resolved | undefined> {
   const store = client.imageService();
   for (const name of new Set([normalizeOrUndefined(arg), arg])) {
     if (name === undefined) continue;
@@ -137,7 +138,18 @@ export async function resolveImage(
     }
     if (ids.length === 1) return { by: 'id', id: ids[0] as string, summaries: hits };
   }
-  throw new CliError(`No such image: ${arg}`);
+  return undefined;
+}
+
+/** lookupImage's image, failing with docker's "No such image: <arg>" when none. */
+export async function resolveImage(
+  client: Client,
+  arg: string,
+  all?: ImageSummary[],
+): Promise<Resolved> {
+  const r = await lookupImage(client, arg, all);
+  if (r === undefined) throw new CliError(`No such image: ${arg}`);
+  return r;
 }
 
 /** Containers using each image record name (containerd's container record `image` field). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findCommand } from '../../commands.js';
-import { CliError } from '../../errors.js';
+import { findCommand } from '../commands.js';
+import { CliError } from '../errors.js';
 import { progressMode } from './registry-opts.js';
 import { serverDomain } from './server.js';
 
@@ -44,7 +44,7 @@ describe('the image command table', () => {
   });
 
   it('loads every module', async () => {
-    const { IMAGE_COMMANDS } = await import('../image-commands.js');
+    const { IMAGE_COMMANDS } = await import('../commands/image-commands.js');
     for (const e of IMAGE_COMMANDS) {
       const spec = await e.load();
       assert.equal(typeof spec.run, 'function', e.path.join(' '));

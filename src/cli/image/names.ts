@@ -3,13 +3,15 @@
  * record is a name (a full reference, `docker.io/library/busybox:latest`)
  * pointing at a manifest or index. Pure functions, no client.
  */
-import { familiarName, normalizeReference, parseReference } from '../../../core/reference/index.js';
+import { familiarName, normalizeReference, parseReference } from '../../core/reference/index.js';
 
 /** docker's placeholder for a missing repository or tag. */
 export const NONE = '<none>';
 
 /** The REPOSITORY and TAG columns of a record name: `busybox`, `latest`; `<none>` for what is missing. */
 export function repoTag(name: string): { repository: string; tag: string; digest?: string } {
+  // A bare digest would parse as repository `sha256` tagged with the hex.
+  if (/^sha256:[0-9a-f]{64}$/.test(name)) return { repository: name, tag: NONE };
   try {
     const ref = parseReference(name);
     return {

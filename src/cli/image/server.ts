@@ -4,7 +4,7 @@
  * none, or any of Docker Hub's names, is Docker Hub (`docker.io`), whose
  * credentials docker keeps under `https://index.docker.io/v1/`.
  */
-import { CliError } from '../../errors.js';
+import { CliError } from '../errors.js';
 
 const HUB = new Set([
   'docker.io',

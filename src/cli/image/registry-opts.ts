@@ -1,8 +1,8 @@
-import type { Client, Image, PullOpts } from '../../../client/index.js';
-import { isNotImplemented } from '../../../client/index.js';
-import type { ProgressFn } from '../../../core/transfer/index.js';
-import type { CliContext } from '../../context.js';
-import { CliError } from '../../errors.js';
+import type { Client, Image, PullOpts } from '../../client/index.js';
+import { isNotImplemented } from '../../client/index.js';
+import type { ProgressFn } from '../../core/transfer/index.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
 
 /** The progress modes of `--progress` (docker buildx's names). */
 export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'json', 'quiet'] as const;
@@ -23,7 +23,7 @@ export async function progressOn(
   ctx: CliContext,
   mode: ProgressMode,
 ): Promise<{ onProgress: ProgressFn; done(summary?: string): void; fail(err: unknown): void }> {
-  const { createProgress } = await import('../../progress/index.js');
+  const { createProgress } = await import('../progress/index.js');
   return createProgress(mode, ctx.io.stderr, { env: ctx.env });
 }
 

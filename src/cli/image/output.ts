@@ -4,8 +4,8 @@
  * for inspect), or a Go template (`{{.Repository}}`, `table {{…}}`).
  * Template errors are one line, exit 125.
  */
-import { CliError } from '../../errors.js';
-import { formatOutput, type TableSpec } from '../../format/index.js';
+import { CliError } from '../errors.js';
+import { formatOutput, type TableSpec } from '../format/index.js';
 
 function run(f: () => string): string {
   try {

@@ -3,14 +3,8 @@
  * object (what `--format json` prints and templates see) and its table,
  * and docker's `--filter`s. Pure: summaries in, rows out.
  */
-import { CliError } from '../../errors.js';
-import {
-  goTimeString,
-  humanSize,
-  type TableSpec,
-  timeAgo,
-  truncateId,
-} from '../../format/index.js';
+import { CliError } from '../errors.js';
+import { goTimeString, humanSize, type TableSpec, timeAgo, truncateId } from '../format/index.js';
 import type { ImageSummary } from './catalog.js';
 import { isDangling, matchesReference, NONE, repoTag } from './names.js';
 

@@ -43,8 +43,10 @@ describe('isDangling', () => {
   it('is true for names without a tag: by digest only, or not references', () => {
     assert.equal(isDangling(`docker.io/library/busybox@${ID}`), true);
     assert.equal(isDangling('not a reference'), true);
+    assert.equal(isDangling(ID), true);
     assert.equal(isDangling('docker.io/library/busybox:latest'), false);
     assert.equal(isDangling(`docker.io/library/busybox:1@${ID}`), false);
+    assert.equal(isDangling('127.0.0.1:5000/x/y:v1'), false);
   });
 });
 
