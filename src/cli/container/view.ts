@@ -28,8 +28,8 @@ export interface ContainerView {
   Labels: string;
   Mounts: string;
   Networks: string;
+  /** Named volumes: berth has none (binds only). */
   LocalVolumes: string;
-  Size: string;
 }
 
 /** The parts of an OCI spec berth reads. */
@@ -167,7 +167,6 @@ export function containerView(
       .join(','),
     Networks: c.labels[Labels.network] ?? '',
     LocalVolumes: '0',
-    Size: '0B',
   };
 }
 

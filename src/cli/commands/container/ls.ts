@@ -121,7 +121,6 @@ const PS_TABLE = {
     Mounts: 'MOUNTS',
     Networks: 'NETWORKS',
     LocalVolumes: 'LOCAL VOLUMES',
-    Size: 'SIZE',
   },
 };
 
