@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../../test/helpers/tmp.js';
@@ -12,6 +12,28 @@ import { OverlaySnapshotter } from './overlay.js';
 const ctx: OpContext = { signal: new AbortController().signal, log: nullLogger };
 const CHILD_ENV = 'BERTH_SNAPSHOT_CRASH_CHILD';
 type Backend = 'native' | 'overlayfs';
+
+/**
+ * Waits (up to 5 s) until no process names `root` in its command line: the
+ * native snapshotter's `cp`, which setpriv gives a parent-death signal, can
+ * still outlive a child killed between its fork and that prctl, and would
+ * write into the directory the reopened store is about to clean up.
+ */
+async function noProcessUsing(root: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const users = readdirSync('/proc').filter((p) => {
+      if (!/^\d+$/.test(p)) return false;
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(root);
+      } catch {
+        return false;
+      }
+    });
+    if (users.length === 0 || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 const open = (kind: Backend, root: string) =>
   kind === 'native' ? new NativeSnapshotter(root) : new OverlaySnapshotter(root);
@@ -65,6 +87,7 @@ describe('snapshotters survive kill -9', { skip: Boolean(process.env[CHILD_ENV])
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGKILL');
           await exited;
+          await noProcessUsing(root);
 
           const sn = open(kind, root);
           try {
