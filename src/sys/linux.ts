@@ -255,6 +255,7 @@ interface Libc {
   ) => number;
   read: (fd: number, buf: Buffer, size: number) => number;
   syncfs: (fd: number) => number;
+  flock: (fd: number, op: number) => number;
   getpagesize: () => number;
   pipe2: (fds: Buffer, flags: number) => number;
   waitpid: (pid: number, status: Buffer, options: number) => number;
@@ -343,6 +344,7 @@ function load(): Libc {
     ),
     read: f('long read(int fd, void *buf, size_t size)'),
     syncfs: f('int syncfs(int fd)'),
+    flock: f('int flock(int fd, int op)'),
     getpagesize: f('int getpagesize()'),
     pipe2: f('int pipe2(void *fds, int flags)'),
     waitpid: f('int waitpid(int pid, void *status, int options)'),
@@ -751,6 +753,21 @@ export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
 /** syncfs(2): flushes the filesystem holding `fd`. */
 export function syncfs(fd: number): void {
   if (lib().syncfs(fd) < 0) throw fail('syncfs');
+}
+
+/** flock(2) operations. */
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/**
+ * flock(2): an advisory lock on the open file `fd`, released with LOCK_UN or
+ * when the file is closed (or the process dies). Use LOCK_NB: a blocking
+ * call would stop this thread's event loop. EWOULDBLOCK (EAGAIN) when held.
+ */
+export function flock(fd: number, op: number): void {
+  if (lib().flock(fd, op) < 0) throw fail('flock');
 }
 
 // ---------------------------------------------------------------- processes

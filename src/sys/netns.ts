@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { isErrno, MNT_DETACH, umount2 } from './linux.js';
+import { isErrno, MNT_DETACH, MS_BIND, mount, umount2 } from './linux.js';
 import { assertInside } from './remove-tree.js';
 import { spawnDetached } from './spawn.js';
 
@@ -89,6 +89,25 @@ export async function createNetnsAt(path: string, dir: string): Promise<void> {
     await pin(path);
   } catch (e) {
     unpin(path);
+    unlinkSync(path);
+    throw e;
+  }
+}
+
+/**
+ * Pins an existing network namespace (`nsPath`, e.g. `/proc/<pid>/ns/net`)
+ * on a fresh file `path` under `dir` by a bind mount, so it outlives its
+ * processes and is named by a path no other process can come to own (a pid
+ * can be reused; a pinned file cannot). `path` must not exist. On failure
+ * nothing is left at `path`. Undo with {@link removeNetns}.
+ */
+export function pinNetnsAt(nsPath: string, path: string, dir: string): void {
+  assertInside(path, dir);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  closeSync(openSync(path, 'wx', 0o444));
+  try {
+    mount(nsPath, path, null, MS_BIND);
+  } catch (e) {
     unlinkSync(path);
     throw e;
   }

@@ -42,7 +42,8 @@ export const command: CommandSpec = {
     if (format === 'json') {
       ctx.out(`${JSON.stringify(data)}\n`);
     } else if (format !== undefined) {
-      throw new CliError(`version: unsupported format ${JSON.stringify(format)}`);
+      const { compileTemplate } = await import('../format/template.js');
+      ctx.out(`${compileTemplate(format)(data)}\n`);
     } else {
       let text =
         `Client:\n Version:\t${client.Version}\n Git commit:\t${client.GitCommit}\n` +
