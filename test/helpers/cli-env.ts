@@ -132,15 +132,15 @@ export class CliEnv {
         spawnSync('umount', ['-l', m], { stdio: 'ignore' });
       }
     }
-    const left = this.leftovers();
     const errors: string[] = [];
+    await this.registry.stop();
+    if (this.registry.running) errors.push(`registry pid ${this.registry.pid} still runs`);
+    const left = this.leftovers();
     try {
       this.net.remove();
     } catch (err) {
       errors.push((err as Error).message);
     }
-    await this.registry.stop();
-    if (this.registry.running) errors.push(`registry pid ${this.registry.pid} still runs`);
     this.work.remove();
     if (existsSync(this.work.path)) errors.push(`${this.work.path} is still there`);
     if (left.length > 0 || errors.length > 0) {
