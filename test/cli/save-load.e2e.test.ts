@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -93,12 +93,18 @@ describe('berth save and load', { skip: !root && 'needs root' }, () => {
     const config = await skopeo(['inspect', '--raw', '--config', `docker-archive:${tar}`]);
     const digest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     assert.equal(digest, built.config.digest, 'skopeo reads the same config');
-    const layout = join(env.work.path, 'from-berth');
-    await skopeo(['copy', '--quiet', `docker-archive:${tar}`, `oci:${layout}:copied`]);
-    const manifest = JSON.parse(
-      (await skopeo(['inspect', '--raw', `oci:${layout}:copied`])).toString(),
-    ) as { config: { digest: string }; layers: unknown[] };
+    // dir: keeps the manifest and blobs as read (oci: would rewrite the config).
+    const dir = join(env.work.path, 'from-berth');
+    await skopeo(['copy', '--quiet', `docker-archive:${tar}`, `dir:${dir}`]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
     assert.equal(manifest.config.digest, built.config.digest);
-    assert.equal(manifest.layers.length, built.layers.length);
+    // A docker-archive holds the layers uncompressed: their digests are the diff IDs.
+    assert.deepEqual(
+      manifest.layers.map((l) => l.digest),
+      built.layers.map((l) => l.diffId),
+    );
   });
 });
