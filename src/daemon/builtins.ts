@@ -11,6 +11,7 @@ import {
   snapshotsServicePlugin,
 } from '../metadata/service-plugins.js';
 import type { Registration } from '../plugin/index.js';
+import { restartPlugin } from '../restart/plugin.js';
 import { TaskCheckpointer } from '../runtime/checkpoint.js';
 import { taskPlugin } from '../runtime/v2/plugin.js';
 import { containersGrpcPlugin } from '../services/containers/plugin.js';
@@ -31,7 +32,13 @@ import { versionGrpcPlugin } from '../services/version/plugin.js';
 import { nativePlugin, overlayfsPlugin } from '../snapshots/plugin.js';
 import { loadImageOps } from '../transfer/load-ops.js';
 import { localTransferPlugin, streamManagerPlugin } from '../transfer/plugin.js';
-import { eventFields } from '../wire/event-payloads.js';
+import {
+  containerDelete,
+  containerUpdate,
+  eventFields,
+  snapshotRemove,
+  taskExit,
+} from '../wire/event-payloads.js';
 
 /**
  * Every plugin berthd loads, in one explicit list; each registration lives
@@ -76,4 +83,12 @@ export const BUILTINS: readonly Registration<unknown>[] = [
   transferGrpcPlugin,
   // Kubernetes' CRI (RuntimeService, ImageService) in namespace k8s.io.
   criPlugin,
+  // The restart monitor (containerd's `restart`); restart never imports the API: it gets the wire's codecs.
+  restartPlugin({
+    decodeTaskExit: (e) => taskExit.decode(e.value),
+    containerUpdate: (c) =>
+      containerUpdate({ id: c.id, image: c.image, labels: c.labels, snapshotKey: c.snapshotKey }),
+    containerDelete: (id) => containerDelete({ id }),
+    snapshotRemove: (key) => snapshotRemove({ key }),
+  }),
 ];

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'smol-toml';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { isInvalidArgument } from '../core/errdefs/index.js';
+import { RESTART_PLUGIN_URI, restartInterval } from '../restart/plugin.js';
 import { transferConfig } from '../transfer/plugin.js';
 import { defaultConfigToml, loadConfig, resolveConfig } from './config.js';
 import { DEFAULTS } from './defaults.js';
@@ -88,6 +89,27 @@ format = "json"
     assert.deepEqual({ ...c, plugins: {} }, resolveConfig({}, {}));
     assert.equal(c.oomScore, 0);
     assert.deepEqual(c.cgroup, { path: '' });
+  });
+
+  it("moves containerd 1.x's restart monitor table to the 2.x name the plugin has", () => {
+    const old = resolveConfig(
+      {},
+      parse('[plugins."io.containerd.internal.v1.restart"]\ninterval = "3s"\n'),
+    );
+    assert.equal(restartInterval(old.plugins[RESTART_PLUGIN_URI]?.interval), 3000);
+    assert.deepEqual(Object.keys(old.plugins), ['io.containerd.monitor.container.v1.restart']);
+    const both = resolveConfig(
+      {},
+      parse(
+        '[plugins."io.containerd.internal.v1.restart"]\ninterval = "3s"\n' +
+          '[plugins."io.containerd.monitor.container.v1.restart"]\ninterval = "4s"\n',
+      ),
+    );
+    assert.equal(both.plugins[RESTART_PLUGIN_URI]?.interval, '4s');
+    const defaults = resolveConfig({}, parse(defaultConfigToml()) as Record<string, unknown>);
+    assert.equal(restartInterval(defaults.plugins[RESTART_PLUGIN_URI]?.interval), 10_000);
+    assert.equal(restartInterval(undefined), 10_000);
+    assert.throws(() => restartInterval('ten'), /invalid duration "ten"/);
   });
 
   it('reads [cgroup] path and oom_score as containerd writes them', () => {

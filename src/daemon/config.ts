@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { criDefaultToml } from '../cri/config.js';
+import { RESTART_PLUGIN_URI, RESTART_PLUGIN_URI_1X } from '../restart/plugin.js';
 import { cgroupPathProblem } from '../sys/cgroup.js';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
 import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/defaults.js';
@@ -32,6 +33,8 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  * [plugins."io.containerd.metadata.v1.sqlite"]
  * [plugins."io.containerd.transfer.v1.local"]
  *   config_path = "/etc/berth/certs.d"   # registry hosts.toml files, <dir>/<host>/hosts.toml
+ * [plugins."io.containerd.monitor.container.v1.restart"]  # or 1.x's "io.containerd.internal.v1.restart"
+ *   interval = "10s"   # the restart monitor's full reconcile (src/restart)
  * [plugins."io.containerd.grpc.v1.cri"]  # Kubernetes' CRI, under containerd 1.6's names (src/cri/config.ts)
  * ```
  */
@@ -129,7 +132,9 @@ export function resolveConfig(
     disabledPlugins: strList(file, 'disabled_plugins', where),
     oomScore: oomScore(file, where),
     cgroup: { path: cgroupPath(cgroup, `${where} [cgroup]`) },
-    plugins: table(file, 'plugins', where) as Record<string, Record<string, unknown>>,
+    plugins: migratePlugins(
+      table(file, 'plugins', where) as Record<string, Record<string, unknown>>,
+    ),
     ...(source !== undefined && { source }),
   };
   const format = str(debug, 'format', `${where} [debug]`);
@@ -224,6 +229,21 @@ function strList(o: Record<string, unknown>, key: string, where: string): string
   return v as string[];
 }
 
+/**
+ * Plugin tables under containerd 1.x's names of plugins berth registers
+ * under containerd 2.x's (containerd 2.x's ConfigMigration): the restart
+ * monitor's `io.containerd.internal.v1.restart`. A table under the new
+ * name wins.
+ */
+function migratePlugins(
+  plugins: Record<string, Record<string, unknown>>,
+): Record<string, Record<string, unknown>> {
+  const old = plugins[RESTART_PLUGIN_URI_1X];
+  if (old === undefined) return plugins;
+  const { [RESTART_PLUGIN_URI_1X]: _, ...rest } = plugins;
+  return { ...rest, [RESTART_PLUGIN_URI]: plugins[RESTART_PLUGIN_URI] ?? old };
+}
+
 /** The default config as TOML, for `berthd config default`. */
 export function defaultConfigToml(): string {
   return `version = 2
@@ -250,6 +270,9 @@ oom_score = 0
   config_path = "${DEFAULT_REGISTRY_CONFIG_PATH}"
   max_concurrent_downloads = 3
   max_concurrent_uploaded_layers = 3
+
+[plugins."${RESTART_PLUGIN_URI}"]
+  interval = "10s"
 
 ${criDefaultToml()}`;
 }

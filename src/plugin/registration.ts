@@ -14,6 +14,8 @@ export const PluginType = {
   grpc: 'io.containerd.grpc.v1',
   internal: 'io.containerd.internal.v1',
   runtimeV2: 'io.containerd.runtime.v2',
+  /** containerd 2.x's type of the restart monitor (1.x: `io.containerd.internal.v1`). */
+  containerMonitor: 'io.containerd.monitor.container.v1',
   streaming: 'io.containerd.streaming.v1',
   transfer: 'io.containerd.transfer.v1',
 } as const;

@@ -118,6 +118,7 @@ describe('the real ctr against berthd', { skip: !root && 'needs root' }, () => {
       'io.containerd.grpc.v1 leases',
       'io.containerd.service.v1 containers-service',
       'io.containerd.grpc.v1 containers',
+      'io.containerd.monitor.container.v1 restart',
     ]) {
       assert.equal(plugins.get(p), 'ok', `${p} in ${JSON.stringify([...plugins])}`);
     }

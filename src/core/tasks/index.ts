@@ -132,3 +132,11 @@ export interface Checkpointer {
   /** Removes a directory {@link restorePath} made. */
   release(path: string): void;
 }
+
+export {
+  createTaskFor,
+  type TaskCreator,
+  type TaskInputs,
+  type TaskSource,
+  taskOptionsFor,
+} from './from-container.js';

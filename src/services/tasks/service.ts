@@ -29,6 +29,7 @@ import {
   type Process,
   type Task,
   type TaskManager,
+  taskOptionsFor,
 } from '../../core/tasks/index.js';
 import { nowNanos } from '../../core/time/index.js';
 import { type GrpcService, unary } from '../../server/service.js';
@@ -85,11 +86,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
           checkpoint = await checkpointer.restorePath(ctx, descriptorFromProto(req.checkpoint));
         }
         try {
-          const { pid } = await tasks.create(ctx, req.containerId, {
-            spec: container.spec,
-            runtime: req.runtimePath || container.runtime.name,
-            ...(container.runtime.options && { runtimeOptions: container.runtime.options }),
-            ...(req.options && { taskOptions: req.options }),
+          const options = taskOptionsFor(container, {
             rootfs: req.rootfs.map((m) => ({ type: m.type, source: m.source, options: m.options })),
             io: {
               stdin: req.stdin,
@@ -97,8 +94,11 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
               stderr: req.stderr,
               terminal: req.terminal,
             },
+            runtimePath: req.runtimePath,
+            ...(req.options && { taskOptions: req.options }),
             ...(checkpoint !== undefined && { checkpoint }),
           });
+          const { pid } = await tasks.create(ctx, req.containerId, options);
           return { containerId: req.containerId, pid };
         } finally {
           if (checkpoint !== undefined) checkpointer.release(checkpoint);

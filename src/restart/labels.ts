@@ -1,0 +1,27 @@
+/**
+ * containerd's restart labels (runtime/restart in containerd 1.6/1.7,
+ * core/runtime/restart in 2.x), which berthd's restart monitor honours on
+ * container records. src/cli keeps the same strings for the clients'
+ * side (`RestartLabels` in src/cli/labels.ts); the two must stay equal.
+ */
+export const RestartLabels = {
+  /** The desired status: `running` keeps the task running; `stopped` leaves it stopped. */
+  status: 'containerd.io/restart.status',
+  /** `always`, `unless-stopped`, `on-failure[:N]` or `no`; missing or empty means `always`. */
+  policy: 'containerd.io/restart.policy',
+  /** `true` once the user stopped the container (read by `unless-stopped`). */
+  explicitlyStopped: 'containerd.io/restart.explicitly-stopped',
+  /** How many times the monitor restarted the task (read by `on-failure:N`). */
+  count: 'containerd.io/restart.count',
+  /** The log URI a restarted task gets as stdout and stderr (`binary://…`, `file://…`). */
+  logURI: 'containerd.io/restart.loguri',
+  /** containerd 1.6/1.7's older label: a log file path, used as `file://<path>` when there is no log URI. */
+  logPath: 'containerd.io/restart.logpath',
+} as const;
+
+/**
+ * berth's own label (`Labels.autoRemove` in src/cli/labels.ts): `true`
+ * makes berthd remove the container (task, record, snapshot) once its
+ * task exits and no restart policy wants it running (`run -d --rm`).
+ */
+export const AUTO_REMOVE_LABEL = 'berth/auto-remove';
