@@ -74,3 +74,72 @@ export function helperGet(name: string, server: string): Promise<Credentials | u
     child.stdin.end(server);
   });
 }
+
+/** Runs `docker-credential-<name> <action>` with `input` on stdin; answers its exit code and output. */
+function runHelper(
+  name: string,
+  action: 'store' | 'erase',
+  server: string,
+  input: string,
+): Promise<{ code: number; text: string }> {
+  if (!/^[A-Za-z0-9._/-]+$/.test(name)) {
+    return Promise.reject(
+      invalidArgument(`credential helper name "${name}" is not a program name`),
+    );
+  }
+  const program = helperProgram(name);
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let text = '';
+    const keep = (b: Buffer) => {
+      if (text.length < MAX_OUTPUT) text += b.toString();
+    };
+    const timer = setTimeout(() => child.kill('SIGKILL'), HELPER_TIMEOUT_MS);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.stdin.on('error', () => {});
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(
+        unavailable(`credential helper ${program} ${action} for ${server}: ${e.message}`, {
+          cause: e,
+        }),
+      );
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: signal ? -1 : (code ?? -1), text: text.trim() });
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** `docker-credential-<name> store`: `{"ServerURL","Username","Secret"}` on stdin. */
+export async function helperStore(
+  name: string,
+  server: string,
+  username: string,
+  secret: string,
+): Promise<void> {
+  const body = JSON.stringify({
+    ServerURL: server,
+    Username: username === '' ? TOKEN_USERNAME : username,
+    Secret: secret,
+  });
+  const r = await runHelper(name, 'store', server, body);
+  if (r.code !== 0) {
+    throw unavailable(
+      `credential helper ${helperProgram(name)} store for ${server}: exit status ${r.code}: ${r.text.slice(0, 200)}`,
+    );
+  }
+}
+
+/** `docker-credential-<name> erase`: the server URL on stdin; false when it had nothing. */
+export async function helperErase(name: string, server: string): Promise<boolean> {
+  const r = await runHelper(name, 'erase', server, server);
+  if (r.code === 0) return true;
+  if (/credentials not found/i.test(r.text)) return false;
+  throw unavailable(
+    `credential helper ${helperProgram(name)} erase for ${server}: exit status ${r.code}: ${r.text.slice(0, 200)}`,
+  );
+}

@@ -6,12 +6,13 @@
  * Keys may carry a scheme and path (`https://index.docker.io/v1/`); Docker
  * Hub's credentials live under `https://index.docker.io/v1/`.
  */
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { DEFAULT_DOMAIN, DOCKER_HUB_HOST } from '../core/reference/index.js';
-import { helperGet } from './cred-helper.js';
+import { helperErase, helperGet, helperStore } from './cred-helper.js';
 import type { Credentials, CredentialsFn } from './credentials.js';
 
 /** The key Docker keeps Hub's credentials under. */
@@ -111,4 +112,87 @@ export function dockerConfigCredentials(dir?: string): CredentialsFn {
     const cfg = readDockerConfig(d);
     return cfg === undefined ? undefined : configCredentials(cfg, host, join(d, 'config.json'));
   };
+}
+
+/**
+ * Reads `<dir>/config.json` as a plain object, every key kept (docker's
+ * `psFormat`, `proxies`, … are not berth's to drop); `{}` when there is none.
+ */
+function readRawConfig(dir: string): Record<string, unknown> {
+  const cfg = readDockerConfig(dir);
+  return (cfg ?? {}) as Record<string, unknown>;
+}
+
+/**
+ * Writes `<dir>/config.json` as docker does: mode 0600, through a temporary
+ * file renamed over the old one, so a reader never sees half a file and a
+ * failed write leaves the old one.
+ */
+export function writeDockerConfig(dir: string, cfg: Record<string, unknown>): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'config.json');
+  const tmp = join(dir, `.config.json.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(cfg, null, '\t')}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw invalidArgument(`docker config ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The credential helper that holds `host`'s credentials (`credHelpers`, else `credsStore`), if any. */
+export function helperFor(cfg: DockerConfig, host: string): string | undefined {
+  return findEntry(cfg.credHelpers, host) || cfg.credsStore || undefined;
+}
+
+/**
+ * Stores `host`'s credentials as `docker login` does: through its credential
+ * helper when config.json names one (`docker-credential-<name> store`),
+ * else as `auths.<key>.auth` = base64 `user:password`. Every other key of
+ * config.json is kept. Answers where they went.
+ */
+export async function storeDockerCredentials(
+  dir: string,
+  host: string,
+  creds: { username: string; secret: string },
+): Promise<{ key: string; helper?: string }> {
+  const raw = readRawConfig(dir);
+  const key = configKeyFor(host);
+  const helper = helperFor(raw as DockerConfig, host);
+  const auths = { ...((raw.auths as Record<string, AuthEntry> | undefined) ?? {}) };
+  // Entries spelled differently for the same host (`http://h/v1/`) go: one key per host.
+  for (const k of Object.keys(auths)) if (configKeyHost(k) === configKeyHost(key)) delete auths[k];
+  if (helper !== undefined) {
+    await helperStore(helper, key, creds.username, creds.secret);
+    auths[key] = {}; // docker keeps an empty entry: `docker login` lists the host as logged in
+  } else {
+    auths[key] = {
+      auth: Buffer.from(`${creds.username}:${creds.secret}`).toString('base64'),
+    };
+  }
+  writeDockerConfig(dir, { ...raw, auths });
+  return helper === undefined ? { key } : { key, helper };
+}
+
+/**
+ * Removes `host`'s credentials (`docker logout`): its `auths` entry, and
+ * from its credential helper (`erase`). Answers false when there were none.
+ */
+export async function eraseDockerCredentials(dir: string, host: string): Promise<boolean> {
+  const raw = readRawConfig(dir);
+  const key = configKeyFor(host);
+  const helper = helperFor(raw as DockerConfig, host);
+  const auths = { ...((raw.auths as Record<string, AuthEntry> | undefined) ?? {}) };
+  let found = false;
+  for (const k of Object.keys(auths)) {
+    if (configKeyHost(k) === configKeyHost(key)) {
+      delete auths[k];
+      found = true;
+    }
+  }
+  if (helper !== undefined) found = (await helperErase(helper, key)) || found;
+  if (found && readDockerConfig(dir) !== undefined) writeDockerConfig(dir, { ...raw, auths });
+  return found;
 }

@@ -31,7 +31,16 @@ import { DEFAULT_RETRY, type RetryPolicy } from './retry.js';
 import { Transport } from './transport.js';
 
 export type { Credentials, CredentialsFn } from './credentials.js';
-export { dockerConfigCredentials } from './docker-config.js';
+export {
+  configKeyFor,
+  DOCKER_HUB_CONFIG_KEY,
+  dockerConfigCredentials,
+  dockerConfigDir,
+  eraseDockerCredentials,
+  readDockerConfig,
+  storeDockerCredentials,
+} from './docker-config.js';
+export { checkLogin, type LoginCheckOptions } from './login.js';
 export type { RetryPolicy } from './retry.js';
 
 /** Sent unless `headers` names another. */

@@ -455,8 +455,10 @@ describe('createProgress: tty', () => {
       digest: digest(`layer ${i}`),
       size: 1000,
     }));
-    layers.forEach((l, i) => rec.push([i, blob('waiting', l, [])]));
-    layers.slice(0, 25).forEach((l, i) => rec.push([200 * (i + 1), blob('complete', l, [], 1000)]));
+    for (const [i, l] of layers.entries()) rec.push([i, blob('waiting', l, [])]);
+    for (const [i, l] of layers.slice(0, 25).entries()) {
+      rec.push([200 * (i + 1), blob('complete', l, [], 1000)]);
+    }
     rec.push([5200, blob('downloading', layers[25]!, [], 500)]);
     const run = (rows: number) => {
       const stream = new FakeStream(true, 80, rows);
