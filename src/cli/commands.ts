@@ -30,7 +30,7 @@ export function findCommand(
   if (best !== undefined) return { entry: best.entry, rest: best.rest };
   // A group typed alone (`berth image`): its first command stands for it in help.
   const group = COMMANDS.find((e) => e.path.length > 1 && e.path[0] === args[0]);
-  if (group !== undefined && args.length === 1) {
+  if (group !== undefined && (args.length === 1 || args[1] === '--help' || args[1] === '-h')) {
     return { entry: { ...group, path: [args[0] as string] }, rest: [] };
   }
   return undefined;

@@ -1,26 +1,56 @@
 import type { CommandEntry, CommandSpec } from './command.js';
 
-/** `berth --help`, or a group's (`berth image`): the commands with their summaries. */
-export function mainHelp(commands: readonly CommandEntry[], group?: string): string {
-  const shown = commands.filter(
-    (c) => !c.hidden && (group === undefined ? true : c.path[0] === group && c.path.length > 1),
-  );
-  const rows: [string, string][] = [];
-  for (const c of shown) {
-    const name =
-      group === undefined && c.aliases?.some((a) => a.length === 1)
-        ? (c.aliases.find((a) => a.length === 1) as string[])[0]
-        : c.path.join(' ');
-    rows.push([name as string, c.summary]);
-  }
+const GROUPS: Readonly<Record<string, string>> = {
+  container: 'Manage containers',
+  image: 'Manage images',
+  namespace: 'Manage namespaces',
+  system: 'Manage berth and the daemon',
+};
+
+function rowsText(rows: [string, string][]): string {
   rows.sort(([a], [b]) => a.localeCompare(b));
   const width = Math.max(...rows.map(([n]) => n.length)) + 3;
-  const lines = rows.map(([n, s]) => `  ${n.padEnd(width)}${s}`);
-  const head =
-    group === undefined
-      ? 'Usage:  berth [OPTIONS] COMMAND\n\nA command line for berthd and containerd, with docker\'s verbs.\n\nOptions:\n  -a, --address string     daemon socket (env CONTAINERD_ADDRESS, default /run/berth/berth.sock)\n  -n, --namespace string   namespace (env CONTAINERD_NAMESPACE, default "default")\n  -D, --debug              debug output\n      --data-root string   berth\'s state (env BERTH_DATA_ROOT, default /var/lib/berth-cli)\n  -v, --version            print the version\n\nCommands:\n'
-      : `Usage:  berth ${group} COMMAND\n\nCommands:\n`;
-  return `${head}${lines.join('\n')}\n\nRun 'berth${group === undefined ? '' : ` ${group}`} COMMAND --help' for more information on a command.\n`;
+  return rows.map(([n, s]) => `  ${n.padEnd(width)}${s}`).join('\n');
+}
+
+/**
+ * `berth --help`: the management commands (groups) and the commands people
+ * type (docker's short forms); or a group's commands (`berth image`).
+ */
+export function mainHelp(commands: readonly CommandEntry[], group?: string): string {
+  const shown = commands.filter((c) => !c.hidden);
+  if (group !== undefined) {
+    const rows = shown
+      .filter((c) => c.path[0] === group && c.path.length > 1)
+      .map((c): [string, string] => [c.path.slice(1).join(' '), c.summary]);
+    return `Usage:  berth ${group} COMMAND\n\n${GROUPS[group] ?? ''}\n\nCommands:\n${rowsText(rows)}\n\nRun 'berth ${group} COMMAND --help' for more information on a command.\n`;
+  }
+  const groups = [
+    ...new Set(shown.filter((c) => c.path.length > 1).map((c) => c.path[0] as string)),
+  ];
+  const management = groups.map((g): [string, string] => [g, GROUPS[g] ?? '']);
+  const common = shown
+    .filter((c) => c.path.length === 1 || c.aliases?.some((a) => a.length === 1))
+    .map((c): [string, string] => [
+      c.path.length === 1
+        ? (c.path[0] as string)
+        : (c.aliases?.find((a) => a.length === 1)?.[0] ?? c.path.join(' ')),
+      c.summary,
+    ]);
+  return (
+    "Usage:  berth [OPTIONS] COMMAND\n\nA command line for berthd and containerd, with docker's verbs.\n\n" +
+    'Options:\n' +
+    '  -a, --address string          daemon socket (env CONTAINERD_ADDRESS, default /run/berth/berth.sock)\n' +
+    '  -n, --namespace string        namespace (env CONTAINERD_NAMESPACE, default "default")\n' +
+    '  -D, --debug                   debug output: stacks of errors\n' +
+    "      --data-root string        berth's state (env BERTH_DATA_ROOT, default /var/lib/berth-cli)\n" +
+    '      --cni-path string         CNI plugins (env BERTH_CNI_PATH, default /usr/lib/cni)\n' +
+    '      --cni-netconfpath string  CNI networks (env BERTH_CNI_NETCONFPATH, default /etc/berth/cni/net.d)\n' +
+    '      --hosts-dir string        registry hosts.toml (env BERTH_HOSTS_DIR, default /etc/berth/certs.d)\n' +
+    '  -v, --version                 print the version\n\n' +
+    `Management Commands:\n${rowsText(management)}\n\nCommands:\n${rowsText(common)}\n\n` +
+    "Run 'berth COMMAND --help' for more information on a command.\n"
+  );
 }
 
 /** `berth <command> --help`: usage, summary, aliases and flags. */

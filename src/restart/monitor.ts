@@ -96,11 +96,14 @@ const ALIVE = new Set<ProcessState['status']>(['running', 'created', 'paused', '
  * kill a running task: the client that set it stops the task itself, with
  * its own grace period. A task in `created` is left alone too (a client is
  * between create and start). As in containerd, a record with status
- * `running` and no task at all is started (a `ctr run` caught between its
- * container and its task loses that race: the 100 ms backoff and the fresh
- * read before the restart make it rare), and the count grows on every
+ * `running` and no task at all is started, but only once it is 10 s old
+ * (containerd would race a `ctr run` between its container and its task
+ * and could win it), and the count grows on every
  * restart whatever the policy; nothing but a client resets it.
  */
+/** How long a new record without a task is left to the client that made it. */
+const NEW_RECORD_GRACE_MS = 10_000;
+
 export class RestartMonitor {
   readonly #opts: MonitorOptions;
   readonly #now: () => number;
@@ -242,6 +245,10 @@ export class RestartMonitor {
     const state = await this.#state(ctx, id);
     if (state && ALIVE.has(state.status)) return;
     if (state && state.status !== 'stopped') return; // unknown: a shim being recovered
+    // A record without a task that was made moments ago is a client's
+    // between its container and its task (`berth run`, `ctr run`): leave it
+    // the task, rather than race it to create one.
+    if (!state && this.#now() - Number(record.createdAt / 1_000_000n) < NEW_RECORD_GRACE_MS) return;
     if (state) tracked.lastExitStatus = state.exitStatus;
     const exitStatus = state?.exitStatus ?? tracked.lastExitStatus;
     const labels = record.labels;

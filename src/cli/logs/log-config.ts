@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { invalidArgument } from '../../core/errdefs/index.js';
 import { jsonLogPath } from './jsonlog.js';
@@ -81,8 +82,14 @@ export function parseSize(s: string): number {
   return n;
 }
 
-/** The logger program in this package: bin/berth-logger. */
-export const LOGGER_BINARY = fileURLToPath(new URL('../../../bin/berth-logger', import.meta.url));
+/**
+ * The logger program in this package: bin/berth-logger, three levels up from
+ * this module compiled (dist/cli/logs/) or run from source, two levels up
+ * from berth's bundle (dist/berth/).
+ */
+export const LOGGER_BINARY = ['../../../bin/berth-logger', '../../bin/berth-logger']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((p, i, all) => existsSync(p) || i === all.length - 1) as string;
 
 export interface LoggerURIOptions {
   /** The directory the log file goes to (the container's state dir). */

@@ -61,7 +61,7 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  * (CNI DEL), so whoever starts or deletes the task (the CLI, berthd's
  * restart monitor, a shim cleaning up after a crash) sets up and releases
  * the network. On `host` there are no hooks and the host's hosts and
- * resolv.conf are copied.
+ * resolv.conf are copied; on `none` there are no hooks (runc brings up `lo`).
  */
 export function networkSpec(opts: NetworkSpecOptions): NetworkSpec {
   const { network } = opts;
@@ -90,9 +90,13 @@ export function networkSpec(opts: NetworkSpecOptions): NetworkSpec {
     const args = [...opts.hook.argv0, 'internal', 'oci-hook', stage, ...opts.hook.globalArgs];
     return { path: opts.hook.argv0[0] as string, args, env: [...HOOK_ENV] };
   };
-  const hooks: NetworkSpec['hooks'] = host
-    ? {}
-    : { createRuntime: [hook('createRuntime')], poststop: [hook('postStop')] };
+  // `none` needs no hook either: runc brings up `lo` in a network namespace
+  // it creates (its loopback network), which is all `none` has; a hook
+  // would cost two node starts per container for nothing.
+  const hooks: NetworkSpec['hooks'] =
+    host || network === 'none'
+      ? {}
+      : { createRuntime: [hook('createRuntime')], poststop: [hook('postStop')] };
   const annotations: Record<string, string> = {
     [Labels.network]: network,
     [Labels.ports]: JSON.stringify(opts.ports),

@@ -1,0 +1,63 @@
+import { type Client, Container, type Task } from '../../client/index.js';
+import type { Container as ContainerRecord } from '../../core/containers/index.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { Labels } from '../labels.js';
+import type { LogConfig } from '../logs/index.js';
+import { containerName } from '../lookup.js';
+import { Attachment } from './attach.js';
+import { deleteTask, prepareStart, startError } from './lifecycle.js';
+
+/**
+ * `docker start -a [-i]`: a new task whose stdio is this terminal's (and
+ * the container's log); exits with the container's exit code.
+ */
+export async function startAttached(
+  ctx: CliContext,
+  client: Client,
+  record: ContainerRecord,
+  stdin: boolean,
+): Promise<number> {
+  const name = containerName(record);
+  const container = new Container(client, record.id);
+  if (!(await prepareStart(container, record))) {
+    throw new CliError(`container ${name} is already running: berth cannot attach to it`);
+  }
+  const raw = record.labels[Labels.log];
+  if (raw === undefined)
+    throw new CliError(
+      `cannot attach to container ${name}: it has no log config (label ${Labels.log})`,
+    );
+  const log = JSON.parse(raw) as LogConfig;
+  const spec = (await container.spec()) as { process?: { terminal?: boolean } };
+  const tty = spec.process?.terminal === true;
+  const attach = await Attachment.open(ctx, log, { tty, stdin });
+  let task: Task;
+  try {
+    task = await container.newTask(attach.creator());
+  } catch (err) {
+    await attach.close();
+    throw startError(err, name);
+  }
+  const exited = task.wait();
+  exited.catch(() => undefined);
+  const unfollow = attach.follow(task);
+  try {
+    await task.start();
+  } catch (err) {
+    unfollow();
+    await deleteTask(task).catch(() => undefined);
+    await attach.close();
+    throw startError(err, name);
+  }
+  let exitCode: number;
+  try {
+    exitCode = (await exited).exitCode;
+  } finally {
+    unfollow();
+  }
+  await Attachment.drain(task);
+  await task.io?.close();
+  await attach.close();
+  return exitCode;
+}
