@@ -171,7 +171,9 @@ async function main(): Promise<void> {
       },
       {
         name: 'ctr run --rm',
-        cmds: (r) => [ctr('run', '--rm', image, `bench-${process.pid}-${r}`, 'true')],
+        cmds: (r) => [
+          ctr('run', '--rm', image, `bench-${process.pid}-${r < 0 ? 'warm' : r}`, 'true'),
+        ],
       },
       { name: 'berth run --rm (bridge)', cmds: () => [berth('run', '--rm', image, 'true')] },
     ]);

@@ -87,25 +87,25 @@ export interface ClientOptions {
 const MAX_MESSAGE = 16 << 20;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** The one channel and the service clients every derived client shares. */
+/** A generated service client's constructor (all share this shape). */
+type ServiceClientCtor<C extends GrpcJs.Client> = new (
+  address: string,
+  credentials: GrpcJs.ChannelCredentials,
+  options: object,
+) => C;
+
+/**
+ * The one channel and the service clients every derived client shares. A
+ * service client is made on first use: a program that calls one service
+ * builds one client class (from its methods), not fourteen.
+ */
 export class Connection {
   readonly channel: GrpcJs.Channel;
   readonly rpc: Rpc;
-  readonly version: VersionClient;
-  readonly health: HealthClient;
-  readonly namespaces: NamespacesClient;
-  readonly introspection: IntrospectionClient;
-  readonly content: ContentClient;
-  readonly images: ImagesClient;
-  readonly containers: ContainersClient;
-  readonly snapshots: SnapshotsClient;
-  readonly diff: DiffClient;
-  readonly leases: LeasesClient;
-  readonly events: EventsClient;
-  readonly tasks: TasksClient;
-  readonly transfer: TransferClient;
-  readonly streaming: StreamingClient;
-  private readonly clients: GrpcJs.Client[] = [];
+  private readonly target: string;
+  private readonly creds: GrpcJs.ChannelCredentials;
+  private readonly shared: object;
+  private readonly made = new Map<ServiceClientCtor<GrpcJs.Client>, GrpcJs.Client>();
 
   constructor(
     readonly address: string,
@@ -113,41 +113,73 @@ export class Connection {
   ) {
     // Loaded on first use, as the generated clients do: the same module object.
     const grpc = createRequire(import.meta.url)('@grpc/grpc-js') as typeof GrpcJs;
-    const target =
+    this.target =
       address.includes('://') || address.startsWith('unix:') ? address : `unix:${address}`;
     const options = {
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
     };
-    const creds = grpc.credentials.createInsecure();
-    this.channel = new grpc.Channel(target, creds, options);
+    this.creds = grpc.credentials.createInsecure();
+    this.channel = new grpc.Channel(this.target, this.creds, options);
     this.rpc = new Rpc(this.channel, grpc.Metadata, timeoutMs, address);
-    const shared = { ...options, channelOverride: this.channel };
-    const make = <C extends GrpcJs.Client>(
-      Ctor: new (addr: string, c: GrpcJs.ChannelCredentials, o: object) => C,
-    ): C => {
-      const c = new Ctor(target, creds, shared);
-      this.clients.push(c);
-      return c;
-    };
-    this.version = make(VersionClient);
-    this.health = make(HealthClient);
-    this.namespaces = make(NamespacesClient);
-    this.introspection = make(IntrospectionClient);
-    this.content = make(ContentClient);
-    this.images = make(ImagesClient);
-    this.containers = make(ContainersClient);
-    this.snapshots = make(SnapshotsClient);
-    this.diff = make(DiffClient);
-    this.leases = make(LeasesClient);
-    this.events = make(EventsClient);
-    this.tasks = make(TasksClient);
-    this.transfer = make(TransferClient);
-    this.streaming = make(StreamingClient);
+    this.shared = { ...options, channelOverride: this.channel };
+  }
+
+  // The client of one service on the shared channel, made on first use.
+  private service<C extends GrpcJs.Client>(Ctor: ServiceClientCtor<C>): C {
+    let c = this.made.get(Ctor);
+    if (c === undefined) {
+      c = new Ctor(this.target, this.creds, this.shared);
+      this.made.set(Ctor, c);
+    }
+    return c as C;
+  }
+
+  get version(): VersionClient {
+    return this.service(VersionClient);
+  }
+  get health(): HealthClient {
+    return this.service(HealthClient);
+  }
+  get namespaces(): NamespacesClient {
+    return this.service(NamespacesClient);
+  }
+  get introspection(): IntrospectionClient {
+    return this.service(IntrospectionClient);
+  }
+  get content(): ContentClient {
+    return this.service(ContentClient);
+  }
+  get images(): ImagesClient {
+    return this.service(ImagesClient);
+  }
+  get containers(): ContainersClient {
+    return this.service(ContainersClient);
+  }
+  get snapshots(): SnapshotsClient {
+    return this.service(SnapshotsClient);
+  }
+  get diff(): DiffClient {
+    return this.service(DiffClient);
+  }
+  get leases(): LeasesClient {
+    return this.service(LeasesClient);
+  }
+  get events(): EventsClient {
+    return this.service(EventsClient);
+  }
+  get tasks(): TasksClient {
+    return this.service(TasksClient);
+  }
+  get transfer(): TransferClient {
+    return this.service(TransferClient);
+  }
+  get streaming(): StreamingClient {
+    return this.service(StreamingClient);
   }
 
   close(): void {
-    for (const c of this.clients) c.close();
+    for (const c of this.made.values()) c.close();
     this.channel.close();
   }
 }

@@ -1,6 +1,7 @@
-import type { Descriptor } from '../core/content/index.js';
+import type { ContentStore, Descriptor, ReadOptions } from '../core/content/index.js';
 import type { Image as ImageRecord } from '../core/images/index.js';
 import type { Labels } from '../core/labels/index.js';
+import type { OpContext } from '../core/namespaces/index.js';
 import { defaultSpec, format, only, parse } from '../core/platforms/index.js';
 import type { ProgressFn } from '../core/transfer/index.js';
 import {
@@ -17,6 +18,9 @@ import { DEFAULT_SNAPSHOTTER } from './container-opts.js';
 
 export type { ImageConfigJson };
 
+/** The largest blob an Image keeps once read: indexes, manifests and configs are far smaller. */
+const KEPT_BLOB_MAX = 256 << 10;
+
 /** Per-call options of an image's questions. */
 export interface ImageCallOpts {
   signal?: AbortSignal;
@@ -29,6 +33,13 @@ export interface ImageCallOpts {
  * was pulled for, default the host's).
  */
 export class Image {
+  /**
+   * Small blobs (index, manifest, config) this object has read, by digest:
+   * each question about an image reads them again otherwise (running a
+   * container asks five or six), and a blob never changes under its digest.
+   */
+  private readonly kept = new Map<string, Buffer>();
+
   constructor(
     protected readonly client: Client,
     /** The record as it was when this object was made. */
@@ -77,7 +88,7 @@ export class Image {
   async manifest(opts: ImageCallOpts = {}): Promise<{ config: Descriptor; layers: Descriptor[] }> {
     const sel = await manifestFor(
       this.ctx(opts),
-      this.client.contentStore(),
+      this.content(),
       this.record.target,
       only(parse(this.platform)),
       `${this.platform} of ${this.name}`,
@@ -110,6 +121,33 @@ export class Image {
   }
 
   private stores() {
-    return this.client.imageStores();
+    return { ...this.client.imageStores(), content: this.content() };
+  }
+
+  /** The content store, with whole reads of small blobs answered from {@link kept} once read. */
+  private content(): ContentStore {
+    const base = this.client.contentStore();
+    const kept = this.kept;
+    const store = Object.create(base) as ContentStore;
+    store.read = async function* read(ctx: OpContext, digest: string, opts: ReadOptions = {}) {
+      if (opts.offset || opts.size) {
+        yield* base.read(ctx, digest, opts);
+        return;
+      }
+      const have = kept.get(digest);
+      if (have !== undefined) {
+        yield have;
+        return;
+      }
+      const parts: Buffer[] = [];
+      let held = 0;
+      for await (const chunk of base.read(ctx, digest)) {
+        held += chunk.length;
+        if (held <= KEPT_BLOB_MAX) parts.push(chunk);
+        yield chunk;
+      }
+      if (held <= KEPT_BLOB_MAX) kept.set(digest, Buffer.concat(parts));
+    };
+    return store;
   }
 }

@@ -37,6 +37,12 @@ export { Image, type ImageCallOpts, type ImageConfigJson } from './image.js';
 export type { ExportOpts, ImportOpts, PullOpts, PushOpts, RegistryOpts } from './image-ops.js';
 export { ImagesProxy } from './images-proxy.js';
 export { LeasesProxy } from './leases-proxy.js';
+export {
+  type CgroupMetrics,
+  type CgroupV1Metrics,
+  type CgroupV2Metrics,
+  decodeMetrics,
+} from './metrics.js';
 export { NamespacesProxy } from './namespaces-proxy.js';
 /** containerd's OCI spec generation: the default spec and the spec options (`oci.withImageConfig`, …). */
 export * as oci from './oci/index.js';

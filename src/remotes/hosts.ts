@@ -290,6 +290,27 @@ function readCa(path: string): Buffer {
   return pem;
 }
 
+/**
+ * CAs to add to the roots from the file `BERTH_EXTRA_CA_CERTS` names (the
+ * berth command line moves NODE_EXTRA_CA_CERTS there, sparing node parsing
+ * it at every start), read on first use; none when unset or unreadable.
+ */
+let extraCas: string[] | undefined;
+function extraCaCerts(): string[] {
+  if (extraCas !== undefined) return extraCas;
+  extraCas = [];
+  const file = process.env.BERTH_EXTRA_CA_CERTS;
+  if (file) {
+    try {
+      const pem = readFileSync(file, 'utf8');
+      extraCas = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    } catch {
+      // as node does with a bad NODE_EXTRA_CA_CERTS: a warning at most, the default roots
+    }
+  }
+  return extraCas;
+}
+
 const plainAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
 const agents = new Map<string, HttpAgent>();
 
@@ -300,7 +321,9 @@ function agentFor(cfg: HostConfig, opts: HostsOptions): HttpAgent {
   const key = JSON.stringify([cfg.caCerts ?? [], cfg.clientPairs ?? [], skip]);
   const have = agents.get(key);
   if (have) return have;
-  const ca = cfg.caCerts?.map((f) => readCa(f));
+  const extra = extraCaCerts();
+  const own = cfg.caCerts?.map((f) => readCa(f).toString());
+  const ca = own !== undefined || extra.length > 0 ? [...extra, ...(own ?? [])] : undefined;
   const pairs = cfg.clientPairs?.map(([c, k]) => {
     const cert = readFile(c, 'client certificate');
     const key = k === '' ? cert : readFile(k, 'client key');
@@ -318,7 +341,7 @@ function agentFor(cfg: HostConfig, opts: HostsOptions): HttpAgent {
     maxSockets: 32,
     rejectUnauthorized: !skip,
     // Added to the system roots, as containerd appends to the system pool.
-    ...(ca ? { ca: [...rootCertificates, ...ca.map((b) => b.toString())] } : {}),
+    ...(ca ? { ca: [...rootCertificates, ...ca] } : {}),
     ...(pairs && pairs.length > 0
       ? { cert: pairs.map((p) => p.cert), key: pairs.map((p) => p.key) }
       : {}),

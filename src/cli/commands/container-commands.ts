@@ -57,4 +57,56 @@ export const CONTAINER_COMMANDS: readonly CommandEntry[] = [
     () => import('./container/oci-hook.js'),
     { hidden: true },
   ),
+  // Looking at containers and managing them (ps, logs, exec, inspect, …).
+  entry(['container', 'ls'], 'List containers', () => import('./container/ls.js'), {
+    aliases: [['ps'], ['container', 'list'], ['container', 'ps']],
+  }),
+  entry(
+    ['container', 'logs'],
+    'Fetch the logs of a container',
+    () => import('./container/logs.js'),
+    {
+      aliases: [['logs']],
+    },
+  ),
+  entry(
+    ['container', 'exec'],
+    'Execute a command in a running container',
+    () => import('./container/exec.js'),
+    { aliases: [['exec']] },
+  ),
+  entry(
+    ['container', 'wait'],
+    'Block until one or more containers stop, then print their exit codes',
+    () => import('./container/wait.js'),
+    { aliases: [['wait']] },
+  ),
+  entry(
+    ['container', 'inspect'],
+    'Display detailed information on one or more containers',
+    () => import('./container/inspect.js'),
+  ),
+  entry(
+    ['container', 'top'],
+    'Display the running processes of a container',
+    () => import('./container/top.js'),
+    { aliases: [['top']] },
+  ),
+  entry(
+    ['container', 'stats'],
+    'Display a live stream of container(s) resource usage statistics',
+    () => import('./container/stats.js'),
+    { aliases: [['stats']] },
+  ),
+  entry(
+    ['container', 'port'],
+    'List port mappings or a specific mapping for the container',
+    () => import('./container/port.js'),
+    { aliases: [['port']] },
+  ),
+  entry(
+    ['container', 'prune'],
+    'Remove all stopped containers',
+    () => import('./container/prune.js'),
+  ),
 ];

@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { withContainerLabels, withNewSnapshot, withNewSpec } from '../../client/container-opts.js';
 import type { Client, Container } from '../../client/index.js';
 import type { ImageConfig } from '../../client/oci/types.js';
+import { setIdFileStore } from '../../client/oci/user.js';
 import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import type { CliContext } from '../context.js';
 import { CliError, errorLine } from '../errors.js';
 import { globalArgv } from '../globals.js';
 import { Labels, type PortMapping, RestartLabels } from '../labels.js';
 import type { LogConfig } from '../logs/index.js';
+import { diskIdFileStore } from './id-file-store.js';
 import { ensureImage } from './image.js';
 import { StopLabels } from './labels.js';
 import { nameConflict, randomName } from './names.js';
@@ -104,6 +106,7 @@ export async function createContainer(
       id,
       hook: { argv0: [...ctx.self], globalArgs: globalArgv(g) },
     });
+    setIdFileStore(diskIdFileStore(join(g.dataRoot, 'cache', 'etc')));
     const container = await client.newContainer(
       id,
       withNewSnapshot(id, image),

@@ -232,9 +232,11 @@ export async function removeContainer(
   client: Client,
   record: ContainerRecord,
   force: boolean,
+  /** The caller deleted the task itself (`run --rm`): no need to look for it. */
+  taskDeleted = false,
 ): Promise<void> {
   const container = new Container(client, record.id);
-  const task = await currentTask(container);
+  const task = taskDeleted ? undefined : await currentTask(container);
   if (task !== undefined) {
     const st = await task.status().catch(() => undefined);
     const live = st?.status === 'running' || st?.status === 'paused' || st?.status === 'pausing';

@@ -35,10 +35,11 @@ export async function runContainer(
   const created = await createContainer(ctx, client, opts, { autoRemove: mode.detach && mode.rm });
   const { container, name } = created;
   let record: ContainerRecord | undefined;
+  let taskDeleted = false;
   const discard = async () => {
     if (!mode.rm) return;
     record ??= await container.info();
-    await removeContainer(ctx, client, record, true).catch((err) =>
+    await removeContainer(ctx, client, record, true, taskDeleted).catch((err) =>
       ctx.warn(`removing container ${name}: ${(err as Error).message}`),
     );
   };
@@ -95,7 +96,11 @@ export async function runContainer(
   }
   await Attachment.drain(task);
   if (mode.rm) {
-    await deleteTask(task);
+    // It has exited: delete it at once (deleteTask would ask its status first).
+    await task.delete().then(
+      () => (taskDeleted = true),
+      () => deleteTask(task),
+    );
   } else {
     // The task stays (stopped, its exit code shown by `ps -a`) until `rm` or `start`; its FIFOs go now.
     await task.io?.close();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -110,6 +111,34 @@ describe('cio', () => {
     await io.wait();
     await io.close();
     assert.equal(readdirSync(dir).length, before);
+  });
+
+  it('keeps the output of a shim whose FIFO open meets a cancel (the process already exited)', async () => {
+    // The "shim": a writer already waiting in its open, with output to give.
+    const out = sink();
+    const io = await withStreams(undefined, out, sink(), { fifoDir: dir })('c6');
+    const shim = spawn('sh', ['-c', `exec printf 'last words' > '${io.config.stdout}'`]);
+    const shimDone = new Promise((resolve) => shim.once('close', resolve));
+    // Without letting the event loop run: the shim's open meets the client's
+    // (in the pool), it writes and exits; the client cancels (it saw the exit)
+    // before its open's callback has run.
+    const exited = () => {
+      try {
+        return readFileSync(`/proc/${shim.pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (!exited() && Date.now() < deadline) {
+      // busy: the point is that no callback runs meanwhile
+    }
+    assert.ok(exited(), 'the shim wrote and exited');
+    io.cancel();
+    await io.wait();
+    await shimDone;
+    await io.close();
+    assert.equal(out.text(), 'last words');
   });
 
   it('passes URIs for null IO, log files and logging binaries', async () => {

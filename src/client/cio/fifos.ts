@@ -85,6 +85,13 @@ abstract class FifoEnd {
     flags: number,
     private readonly otherEnd: number,
     socketOpts: { readable: boolean; writable: boolean },
+    /**
+     * Keep an end whose open returns after `cancel`: a reader's open may
+     * have met the shim's writer, which then holds output of a process
+     * that has already exited (its exit can be seen before the open's
+     * callback runs); if it met only the poke, it reads EOF at once.
+     */
+    keepWhenCanceled = false,
   ) {
     this.opened = new Promise((resolve, reject) => {
       open(path, flags, (err, fd) => {
@@ -93,7 +100,7 @@ abstract class FifoEnd {
           reject(internal(`open ${path}: ${err.message}`, { cause: err }));
           return;
         }
-        if (this.canceled) {
+        if (this.canceled && !keepWhenCanceled) {
           closeSync(fd);
           resolve(undefined);
           return;
@@ -136,6 +143,6 @@ export class FifoWriter extends FifoEnd {
  */
 export class FifoReader extends FifoEnd {
   constructor(path: string) {
-    super(path, constants.O_RDONLY, constants.O_WRONLY, { readable: true, writable: false });
+    super(path, constants.O_RDONLY, constants.O_WRONLY, { readable: true, writable: false }, true);
   }
 }

@@ -119,6 +119,8 @@ export {
 } from './spec-opts.js';
 export type * from './types.js';
 export {
+  type IdFileStore,
+  setIdFileStore,
   withAdditionalGIDs,
   withAppendAdditionalGroups,
   withUIDGID,

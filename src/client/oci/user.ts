@@ -112,6 +112,24 @@ export function clearUserCache(): void {
   idFiles.clear();
 }
 
+/**
+ * A second level for the /etc files read from images, for programs that
+ * live one command (a CLI keeps them on disk). Keys name the layer chain
+ * and the path, so an entry never goes stale. `get` answers undefined when
+ * it does not know, null when the image has no such file.
+ */
+export interface IdFileStore {
+  get(key: string): Promise<Buffer | null | undefined>;
+  set(key: string, data: Buffer | null): Promise<void>;
+}
+
+let idFileStore: IdFileStore | undefined;
+
+/** Sets (or with undefined removes) the process's {@link IdFileStore}. */
+export function setIdFileStore(store: IdFileStore | undefined): void {
+  idFileStore = store;
+}
+
 async function readIdFile(root: RootFS, path: string): Promise<Buffer | undefined> {
   if (root.cacheKey === undefined) return readRootFile(root, path, MAX_ID_FILE);
   const key = `${root.cacheKey}\0${path}`;
@@ -121,10 +139,13 @@ async function readIdFile(root: RootFS, path: string): Promise<Buffer | undefine
     idFiles.set(key, data);
     return data;
   }
-  const data = await readRootFile(root, path, MAX_ID_FILE);
+  const stored = await idFileStore?.get(key).catch(() => undefined);
+  const data =
+    stored !== undefined ? (stored ?? undefined) : await readRootFile(root, path, MAX_ID_FILE);
   if (data === undefined || data.length <= MAX_CACHED_FILE) {
     idFiles.set(key, data);
     while (idFiles.size > MAX_CACHED) idFiles.delete(idFiles.keys().next().value!);
+    if (stored === undefined) await idFileStore?.set(key, data ?? null).catch(() => {});
   }
   return data;
 }
