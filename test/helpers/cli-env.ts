@@ -142,7 +142,9 @@ export class CliEnv {
       errors.push((err as Error).message);
     }
     this.work.remove();
-    if (existsSync(this.work.path)) errors.push(`${this.work.path} is still there`);
+    for (const dir of [this.work.path, this.d.dir.path]) {
+      if (existsSync(dir)) errors.push(`${dir} is still there`);
+    }
     if (left.length > 0 || errors.length > 0) {
       throw new Error(`the test left things behind:\n${[...left, ...errors].join('\n')}`);
     }
