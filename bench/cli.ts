@@ -142,6 +142,18 @@ async function main(): Promise<void> {
     log('start …');
     results.start = await compare([
       { name: 'node -e 0', cmds: () => [['node', ['-e', '0']]] },
+      // node parses NODE_EXTRA_CA_CERTS at every start (bin/berth spares it
+      // that): the baseline without it, where the environment sets it.
+      ...(process.env.NODE_EXTRA_CA_CERTS
+        ? [
+            {
+              name: 'node -e 0 (no NODE_EXTRA_CA_CERTS)',
+              cmds: (): [string, string[]][] => [
+                ['env', ['-u', 'NODE_EXTRA_CA_CERTS', 'node', '-e', '0']],
+              ],
+            },
+          ]
+        : []),
       { name: 'berth version --client', cmds: () => [berth('version', '--client')] },
       { name: 'berth version', cmds: () => [berth('version')] },
       { name: 'ctr version', cmds: () => [ctr('version')] },

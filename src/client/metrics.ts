@@ -2,7 +2,10 @@ import { Metrics as V1Metrics } from '../api/containerd/cgroups/v1/metrics.js';
 import { Metrics as V2Metrics } from '../api/containerd/cgroups/v2/metrics.js';
 import type { AnyValue } from '../core/any/index.js';
 
-export type { V1Metrics as CgroupV1Metrics, V2Metrics as CgroupV2Metrics };
+/** containerd's cgroup v1 statistics of a task (`io.containerd.cgroups.v1.Metrics`). */
+export type CgroupV1Metrics = V1Metrics;
+/** containerd's cgroup v2 statistics of a task (`io.containerd.cgroups.v2.Metrics`). */
+export type CgroupV2Metrics = V2Metrics;
 
 /** A task's cgroup statistics, decoded: cgroup v1's or v2's message (containerd's cgroups/stats). */
 export type CgroupMetrics = { version: 1; stats: V1Metrics } | { version: 2; stats: V2Metrics };
