@@ -309,6 +309,28 @@ describe('RestartMonitor', () => {
     assert.deepEqual(s.tasks.deleted, ['c1']);
   });
 
+  it("at startup, runs an always container the user stopped again (docker's rule), not unless-stopped, nor a stop set through ctr", async () => {
+    const s = await setup();
+    const stopped = (policy: string, explicit: boolean) => ({
+      [RestartLabels.status]: 'stopped',
+      [RestartLabels.policy]: policy,
+      ...(explicit && { [RestartLabels.explicitlyStopped]: 'true' }),
+    });
+    await running(s, 'always', stopped('always', true));
+    await running(s, 'unless', stopped('unless-stopped', true));
+    await running(s, 'ctr', stopped('always', false));
+    for (const id of ['always', 'unless', 'ctr']) s.tasks.exit(id, 143);
+    s.m.start();
+    await waitFor('always to run again', () => s.tasks.map.get('always')?.status === 'running');
+    const labels = (await s.records.get(ctx, 'always')).labels;
+    assert.equal(labels[RestartLabels.status], 'running');
+    assert.equal(labels[RestartLabels.explicitlyStopped], undefined);
+    await s.m.reconcile();
+    assert.equal(s.tasks.map.get('unless')?.status, 'stopped');
+    assert.equal(s.tasks.map.get('ctr')?.status, 'stopped');
+    assert.deepEqual(s.tasks.deleted, ['always']);
+  });
+
   it('auto-removes a container whose task stopped, never one without a task', async () => {
     const s = await setup();
     await running(s, 'gone', { [AUTO_REMOVE_LABEL]: 'true' });

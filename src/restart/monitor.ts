@@ -12,7 +12,7 @@ import {
 } from '../core/tasks/index.js';
 import { Backoff } from './backoff.js';
 import { AUTO_REMOVE_LABEL, RestartLabels } from './labels.js';
-import { decide } from './policy.js';
+import { decide, isTrue, parsePolicy } from './policy.js';
 
 /** What the monitor reads of a `/tasks/exit` event (containerd.events.TaskExit). */
 export interface TaskExitEvent {
@@ -118,10 +118,13 @@ export class RestartMonitor {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Subscribes to exits, reconciles once, then every interval. */
+  /**
+   * Subscribes to exits, reconciles once (after {@link resumeAlways}),
+   * then every interval.
+   */
   start(): void {
     this.#track(this.#watchExits());
-    this.#track(this.reconcile());
+    this.#track(this.resumeAlways().then(() => this.reconcile()));
     this.#interval = setInterval(() => this.#track(this.reconcile()), this.#opts.intervalMs);
     this.#interval.unref();
   }
@@ -132,6 +135,50 @@ export class RestartMonitor {
     clearInterval(this.#interval);
     for (const t of this.#tracked.values()) clearTimeout(t.timer);
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /**
+   * docker's rule for `always` when the daemon starts: a container the user
+   * stopped (status `stopped` and `explicitly-stopped=true`, as `berth
+   * stop` and `nerdctl stop` leave it) runs again; `unless-stopped`
+   * remembers the stop. Its desired status goes back to `running` and the
+   * explicit stop is cleared, so the reconcile that follows starts it. A
+   * status `stopped` without `explicitly-stopped` (set through `ctr`) is
+   * left as containerd leaves it.
+   */
+  async resumeAlways(): Promise<void> {
+    for (const { name } of this.#opts.namespaces.list()) {
+      if (this.#life.signal.aborted) return;
+      const ctx = this.#ctx(name);
+      try {
+        const stopped = await this.#opts.containers.list(ctx, [
+          `labels."${RestartLabels.status}"==stopped`,
+        ]);
+        for (const c of stopped) {
+          if (c.labels[RestartLabels.status] !== 'stopped') continue;
+          let policy: string;
+          try {
+            policy = parsePolicy(c.labels[RestartLabels.policy] ?? '').name;
+          } catch {
+            continue;
+          }
+          if (policy !== 'always' || !isTrue(c.labels[RestartLabels.explicitlyStopped])) continue;
+          const labels: Record<string, string> = { ...c.labels, [RestartLabels.status]: 'running' };
+          delete labels[RestartLabels.explicitlyStopped];
+          const updated = await this.#opts.containers.update(ctx, { ...c, labels }, [
+            `labels.${RestartLabels.status}`,
+            `labels.${RestartLabels.explicitlyStopped}`,
+          ]);
+          await this.#publish(ctx, '/containers/update', this.#opts.codec.containerUpdate(updated));
+          this.#opts.log.info(
+            { container: c.id, namespace: name, policy },
+            'restart monitor: daemon start: running a stopped container of policy always again',
+          );
+        }
+      } catch (err) {
+        this.#opts.log.error({ err, namespace: name }, 'restart monitor: resuming always');
+      }
+    }
   }
 
   /** Checks every container with a restart status or auto-remove label, in every namespace. */

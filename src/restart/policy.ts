@@ -58,6 +58,11 @@ export function restartCount(labels: Labels): number {
 /** The strings Go's strconv.ParseBool reads as true (containerd parses explicitly-stopped so). */
 const GO_TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 
+/** A label value Go's strconv.ParseBool reads as true. */
+export function isTrue(value: string | undefined): boolean {
+  return GO_TRUE.has(value ?? '');
+}
+
 /** What the monitor decided for a container, and why (for the log). */
 export interface Decision {
   restart: boolean;
