@@ -581,30 +581,4 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
     assert.equal(stderr, '');
     await nothingLeft();
   });
-
-  it('runs -it under a terminal (tmux): prompt, tty, window size, exit code', async () => {
-    const server = `brt${process.pid}`;
-    const tmux = (...args: string[]) =>
-      execFileSync('tmux', ['-L', server, ...args], { encoding: 'utf8' });
-    const screen = () => tmux('capture-pane', '-p', '-J', '-t', 't');
-    const shown = (text: string) =>
-      eventually(`${JSON.stringify(text)} on the terminal`, async () => screen().includes(text));
-    const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
-    const cmd = [BERTH, ...cli.globalArgs(), 'run', '--rm', '-it', '--network', 'none', IMAGE, 'sh']
-      .map(quote)
-      .join(' ');
-    tmux('new-session', '-d', '-s', 't', '-x', '100', '-y', '30', 'sh');
-    try {
-      tmux('send-keys', '-t', 't', `${cmd}; echo EXIT=$?`, 'Enter');
-      await shown('/ # ');
-      tmux('send-keys', '-t', 't', 'tty; stty size', 'Enter');
-      await shown('30 100');
-      assert.match(screen(), /\/dev\/pts\/\d+/);
-      tmux('send-keys', '-t', 't', 'exit 7', 'Enter');
-      await shown('EXIT=7');
-    } finally {
-      tmux('kill-server');
-    }
-    await nothingLeft();
-  });
 });
