@@ -113,7 +113,13 @@ describe('ShimManager with the real runc shim', {
     const pid = await task.start(ctx);
     assert.equal(pid, created.pid);
     assert.equal((await task.state(ctx)).status, 'running');
-    assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'));
+    // runc start returns once it told runc init to exec; the exec itself
+    // may come a moment later on a busy machine.
+    await waitFor(
+      'the task to exec sleep',
+      () => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep'),
+      10_000,
+    );
     assert.ok((await task.pids(ctx)).some((p) => p.pid === pid));
 
     const exec = await task.exec(ctx, 'e1', {
