@@ -318,7 +318,7 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
   };
 
   for (const [i, point] of killPoints.entries()) {
-    it(`berth run killed -9 ${point.label}: nothing is left once it is removed`, async () => {
+    it(`berth run killed -9 ${point.label}: nothing is left once it is removed`, async (t) => {
       const d = join(env.d.root, 'io.containerd.snapshotter.v1.overlayfs', 'snapshots');
       baseSnapshots = existsSync(d) ? readdirSync(d).length : 0;
       const name = `early${i}`;
@@ -332,6 +332,12 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
       for (const dir of stateDirs()) seenIds.add(dir);
       for (const ip of env.net.allocatedIps()) seenIps.add(ip);
       const id = await idOf(name);
+      const task = (await ctrOkAsync(env.d.socket, ['tasks', 'ls'])).trim().split('\n').slice(1);
+      const leases = table(await ctrOkAsync(env.d.socket, ['leases', 'ls'])).length - 1;
+      t.diagnostic(
+        `killed with: container ${id ?? 'none'}, task ${task.join(' ') || 'none'}, ` +
+          `IPs ${env.net.allocatedIps().join(' ') || 'none'}, leases ${leases}, stderr ${JSON.stringify(run.stderr)}`,
+      );
       if (id !== undefined) {
         seenIds.add(id);
         const rm = await env.cli.run(['rm', '-f', name]);
@@ -381,7 +387,7 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
       );
     };
 
-    it('berth run --rm --network broken exits 125 naming the plugin and leaves nothing', async () => {
+    it('berth run --rm --network broken exits 125 naming the plugin and leaves nothing', async (t) => {
       const r = await cli.run([
         'run',
         '--rm',
@@ -393,6 +399,7 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
         'true',
       ]);
       failsNamingPlugin(r);
+      t.diagnostic(r.stderr.trimEnd());
       assert.equal(await idOf('nonet'), undefined, 'no container');
       nothingOnBroken();
       await assertNothingLeft('run --rm on a broken network');
