@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { defaultFifoDir } from '../../src/client/cio/index.js';
 import { BERTH, BerthCli } from '../helpers/berth-cli.js';
 import { CliEnv, until } from '../helpers/cli-env.js';
 import { PodNetwork } from '../helpers/cri-net.js';
 import { ctrOkAsync, table } from '../helpers/ctr.js';
-import { alive, mountsUnder } from '../helpers/daemon.js';
+import { alive, bundles, cmdline, mountsUnder, shimPids } from '../helpers/daemon.js';
 import {
   BUSYBOX_APPLETS,
   busyboxImage,
@@ -121,6 +122,9 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
       15_000,
     );
 
+  /** FIFO dirs an earlier case left (and failed on): not counted again. */
+  const fifosReported = new Set<string>();
+
   /** What is left of containers that no longer exist, none being expected to. */
   const leftovers = async (): Promise<string[]> => {
     const left: string[] = [];
@@ -153,10 +157,55 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
     if (existsSync(cache)) for (const f of readdirSync(cache)) left.push(`CNI cache entry ${f}`);
     const states = join(env.dataRoot, 'containers', 'default');
     if (existsSync(states)) for (const f of readdirSync(states)) left.push(`state dir ${f}`);
+    // The client's default FIFO dir, shared with everyone: only the test's containers' entries.
+    const fifos = defaultFifoDir();
+    if (existsSync(fifos)) {
+      for (const f of readdirSync(fifos)) {
+        if (fifosReported.has(f)) continue;
+        if ([...seenIds].some((id) => f.startsWith(id))) left.push(`FIFO dir ${join(fifos, f)}`);
+      }
+    }
     return left;
   };
 
+  /** berthd's shims and task bundles of no container (every container of the test being gone). */
+  const allTaskLeftovers = (): string[] => [
+    ...shimPids(env.d.socket).map((pid) => `shim pid ${pid}: ${cmdline(pid)?.join(' ')}`),
+    ...bundles(env.d.state).map((b) => `task bundle ${b.namespace}/${b.id}`),
+  ];
+  /** Those of an earlier case (PENDING_CREATE) are not counted again. */
+  const stuckAlready = new Set<string>();
+  /**
+   * A removed task's shim exits on its own shortly after: what is still
+   * there after 10 s (or at once when `wait` is false).
+   */
+  const taskLeftovers = async (wait = true): Promise<string[]> => {
+    const now = () => allTaskLeftovers().filter((l) => !stuckAlready.has(l));
+    if (!wait) return now();
+    return until(
+      'shims and bundles to go',
+      async () => now(),
+      (l) => l.length === 0,
+      10_000,
+    ).catch(() => now());
+  };
+
+  /**
+   * berthd's bug this test found (not berth's, see the report): a foreground
+   * `berth run` killed while berthd's Tasks.Create runs leaves that create
+   * pending for good: the stock shim has made the container (runc create,
+   * createRuntime hook) and then waits to open the stdout FIFO for writing,
+   * whose only reader was the killed berth; berthd passes no cancellation to
+   * the shim's Create (no ctx.signal in ShimClient.create) and registers the
+   * task only once Create answers. So `ctr tasks ls` shows no task, `berth
+   * start` fails "task …: already exists" (the bundle), and `rm -f` cannot
+   * remove the shim and the created container process.
+   */
+  const PENDING_CREATE =
+    "berthd: a Tasks.Create whose client died waiting on the client's FIFOs stays pending (shim and bundle outlive rm -f)";
+
   const assertNothingLeft = async (what: string) => {
+    assert.deepEqual(await taskLeftovers(), [], `${what}: no shim or task bundle left`);
     assert.deepEqual(await leftovers(), [], `${what} left nothing behind`);
   };
 
@@ -189,6 +238,11 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
     }
     const states = join(env.dataRoot, 'containers', 'default');
     if (existsSync(states)) rmSync(states, { recursive: true, force: true });
+    // A shim stuck in a create (PENDING_CREATE) and its container's process stay
+    // until CliEnv's cleanup, which kills them by pid; later cases must not count them.
+    for (const l of allTaskLeftovers()) stuckAlready.add(l);
+    if (existsSync(defaultFifoDir()))
+      for (const f of readdirSync(defaultFifoDir())) fifosReported.add(f);
   });
 
   before(async () => {
@@ -197,8 +251,34 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
     busybox = await env.image(busyboxImage(), 'library/busybox:crash');
   });
   after(async () => {
-    await env?.cleanup();
+    try {
+      await env?.cleanup();
+    } finally {
+      // A container process a stuck create (PENDING_CREATE) made, `runc init`
+      // waiting to be started, can outlive its killed shim: found by its
+      // cgroup (named after the container), killed by pid.
+      for (const pid of containerPids()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
   });
+  /** Processes in a cgroup named after one of the test's containers. */
+  const containerPids = (): number[] =>
+    readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+          return [...seenIds].some((id) => cg.includes(id));
+        } catch {
+          return false;
+        }
+      });
 
   it('berthd killed -9: the container keeps serving, is running after the restart, rm -f leaves nothing', async () => {
     const port = await freePort();
@@ -345,9 +425,36 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
         assert.equal(rm.stdout, `${name}\n`);
       }
       await releaseClientLeases();
-      await assertNothingLeft(`run killed ${point.label} (${id ?? 'no container'})`);
+      const stuck = await taskLeftovers();
+      if (stuck.length > 0) t.todo(PENDING_CREATE);
+      assert.deepEqual(await leftovers(), [], `run killed ${point.label} left nothing behind`);
+      assert.deepEqual(stuck, [], `run killed ${point.label}: no shim or task bundle left`);
     });
   }
+
+  it('berth run killed -9 in its createRuntime hook: berth start runs the container, on a network of its own again', {
+    todo: PENDING_CREATE,
+  }, async () => {
+    const port = await freePort();
+    const run = new Spawned(env.cli, ['run', '--name', 'again', '-p', `127.0.0.1:${port}:80`, web]);
+    try {
+      await firstSeen(() => env.net.allocatedIps().length > 0);
+    } finally {
+      await run.kill9();
+    }
+    const id = await idOf('again');
+    assert.ok(id !== undefined, 'the record was made before the hook ran');
+    // Whatever the killed run left of the network (a task whose create was
+    // cancelled does not run its postStop hook) is released by the next ADD.
+    assert.equal(await env.cli.ok(['start', 'again']), 'again\n');
+    assert.equal(await fetchPage(port), `200 ${PAGE}`);
+    const ips = env.net.allocatedIps();
+    assert.equal(ips.length, 1, `one IP: ${ips}`);
+    seenIps.add(ips[0] as string);
+    assert.equal(await env.cli.ok(['rm', '-f', 'again']), 'again\n');
+    await releaseClientLeases();
+    await assertNothingLeft('rm -f after start of a run killed in its hook');
+  });
 
   describe('a network whose plugin binary does not exist', () => {
     let broken: PodNetwork;

@@ -24,6 +24,17 @@ export function removeStateDir(g: Pick<GlobalOptions, 'dataRoot'>, dir: string):
   removeTree(dir, containersRoot(g));
 }
 
+/**
+ * Where berth makes the FIFOs of a container's attached processes: under
+ * its state dir, so that a berth killed while attached leaves them where
+ * `rm` removes them (the client's default, a temp dir, has nobody to
+ * remove them then). Undefined without a state dir (a container berth did
+ * not make): the client's default.
+ */
+export function fifoDirOf(stateDir: string | undefined): string | undefined {
+  return stateDir ? join(stateDir, 'fifo') : undefined;
+}
+
 /** A state dir younger than this may belong to a container still being created: never swept. */
 export const SWEEP_MIN_AGE_MS = 60 * 1000;
 
