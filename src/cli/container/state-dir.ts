@@ -8,7 +8,7 @@ export function containersRoot(g: Pick<GlobalOptions, 'dataRoot'>): string {
   return join(g.dataRoot, 'containers');
 }
 
-/** A container's state dir: `<dataRoot>/containers/<namespace>/<id>` (hosts, resolv.conf, hostname, logs). */
+/** A container's state dir: `<dataRoot>/containers/<namespace>/<id>` (hosts, resolv.conf, hostname, logs, `fifo/`). */
 export function containerStateDir(
   g: Pick<GlobalOptions, 'dataRoot' | 'namespace'>,
   id: string,
