@@ -13,7 +13,7 @@ export const Labels = {
   ports: 'berth/ports',
   /** The container's hostname. */
   hostname: 'berth/hostname',
-  /** The directory holding the container's hosts, resolv.conf, hostname and logs. */
+  /** The directory holding the container's hosts, resolv.conf, hostname, logs and the FIFOs of attached processes. */
   stateDir: 'berth/state-dir',
   /** JSON `LogConfig`: where the container's stdout and stderr are kept. */
   log: 'berth/log',

@@ -33,17 +33,21 @@ export class Attachment {
     private readonly writer: LogWriter,
     readonly tty: boolean,
     private readonly stdin: boolean,
+    private readonly fifoDir: string | undefined,
   ) {}
 
   private task: Task | undefined;
   private broken = false;
   private sentPipe = false;
 
-  /** Opens the container's log file; `stdin`: copy berth's stdin in (`-i`). */
+  /**
+   * Opens the container's log file; `stdin`: copy berth's stdin in (`-i`);
+   * `fifoDir`: where the task's FIFOs are made (see {@link fifoDirOf}).
+   */
   static async open(
     ctx: CliContext,
     log: LogConfig,
-    opts: { tty: boolean; stdin: boolean },
+    opts: { tty: boolean; stdin: boolean; fifoDir?: string },
   ): Promise<Attachment> {
     if (opts.tty && opts.stdin && ctx.io.stdin.isTTY !== true) {
       throw new CliError('the input device is not a TTY');
@@ -55,7 +59,7 @@ export class Attachment {
       maxFiles: log.maxFiles,
       onError: (err) => ctx.warn(`container log ${log.path}: ${(err as Error).message}`),
     });
-    return new Attachment(ctx, writer, opts.tty, opts.stdin);
+    return new Attachment(ctx, writer, opts.tty, opts.stdin, opts.fifoDir);
   }
 
   /** The IO creator for the task: FIFOs whose output goes to berth's stdout/stderr and the log. */
@@ -67,7 +71,7 @@ export class Attachment {
       this.stdin ? (this.ctx.io.stdin as Readable) : undefined,
       out,
       this.tty ? undefined : err,
-      { terminal: this.tty },
+      { terminal: this.tty, ...(this.fifoDir !== undefined && { fifoDir: this.fifoDir }) },
     );
   }
 

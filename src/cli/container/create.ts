@@ -46,10 +46,10 @@ export function newContainerId(): string {
 
 /**
  * Steps 1–3 of `docker run`: the image (pulled if need be), an ID and a
- * name, the state dir, the spec (image config, the flags, the network's
- * hooks and files), the labels berth and berthd's restart monitor read, and
- * the record with its snapshot. Each step is undone when a later one fails:
- * bad input leaves no record, snapshot or state dir.
+ * name, the spec (image config, the flags, the network's hooks), the labels
+ * berth and berthd's restart monitor read, the record with its snapshot,
+ * then the state dir with the network's files. Each step is undone when a
+ * later one fails: bad input leaves no record, snapshot or state dir.
  */
 export async function createContainer(
   ctx: CliContext,
@@ -93,32 +93,37 @@ export async function createContainer(
     ...restartLabels(opts.restart),
     ...(mode.autoRemove === true && { [Labels.autoRemove]: 'true' }),
   };
-  mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+  for (const m of opts.mounts) mkdirSync(m.source as string, { recursive: true });
+  const network = net.networkSpec({
+    network: opts.network,
+    ports,
+    hostname,
+    name,
+    containerStateDir: stateDir,
+    namespace: g.namespace,
+    id,
+    hook: { argv0: [...ctx.self], globalArgs: globalArgv(g) },
+  });
+  setIdFileStore(diskIdFileStore(join(g.dataRoot, 'cache', 'etc')));
+  const container = await client.newContainer(
+    id,
+    withNewSnapshot(id, image),
+    withNewSpec(...containerSpecOpts(image, imageConfig, opts, [network.apply])),
+    withContainerLabels(labels),
+  );
+  // The state dir only after the record: a berth killed in between leaves a
+  // container that `rm` removes, never a state dir of no container (which
+  // only a sweep a minute later could tell from one being created).
   try {
-    for (const m of opts.mounts) mkdirSync(m.source as string, { recursive: true });
-    const network = net.networkSpec({
-      network: opts.network,
-      ports,
-      hostname,
-      name,
-      containerStateDir: stateDir,
-      namespace: g.namespace,
-      id,
-      hook: { argv0: [...ctx.self], globalArgs: globalArgv(g) },
-    });
-    setIdFileStore(diskIdFileStore(join(g.dataRoot, 'cache', 'etc')));
-    const container = await client.newContainer(
-      id,
-      withNewSnapshot(id, image),
-      withNewSpec(...containerSpecOpts(image, imageConfig, opts, [network.apply])),
-      withContainerLabels(labels),
-    );
-    sweepQuietly(g, others);
-    return { container, id, name, stateDir, log, logURI, tty: opts.tty };
+    mkdirSync(stateDir, { recursive: true, mode: 0o711 });
+    network.writeFiles();
   } catch (err) {
+    await container.delete({ snapshotCleanup: true }).catch(() => undefined);
     removeStateDir(g, stateDir);
     throw err;
   }
+  sweepQuietly(g, others);
+  return { container, id, name, stateDir, log, logURI, tty: opts.tty };
 }
 
 /**

@@ -6,6 +6,7 @@ import { Attachment } from './attach.js';
 import { createContainer } from './create.js';
 import { deleteTask, loggerIO, removeContainer, startError } from './lifecycle.js';
 import type { CreateOptions } from './options.js';
+import { fifoDirOf } from './state-dir.js';
 
 export interface RunMode {
   /** `-d`: start it and print its ID. */
@@ -63,7 +64,11 @@ export async function runContainer(
   }
   let attach: Attachment;
   try {
-    attach = await Attachment.open(ctx, created.log, { tty: opts.tty, stdin: opts.interactive });
+    attach = await Attachment.open(ctx, created.log, {
+      tty: opts.tty,
+      stdin: opts.interactive,
+      fifoDir: fifoDirOf(created.stateDir),
+    });
   } catch (err) {
     await discard();
     throw err;

@@ -7,6 +7,7 @@ import type { LogConfig } from '../logs/index.js';
 import { containerName } from '../lookup.js';
 import { Attachment } from './attach.js';
 import { prepareStart } from './lifecycle.js';
+import { fifoDirOf } from './state-dir.js';
 
 /**
  * `docker start -a [-i]`: a new task whose stdio is this terminal's (and
@@ -31,7 +32,11 @@ export async function startAttached(
   const log = JSON.parse(raw) as LogConfig;
   const spec = (await container.spec()) as { process?: { terminal?: boolean } };
   const tty = spec.process?.terminal === true;
-  const attach = await Attachment.open(ctx, log, { tty, stdin });
+  const attach = await Attachment.open(ctx, log, {
+    tty,
+    stdin,
+    fifoDir: fifoDirOf(record.labels[Labels.stateDir]),
+  });
   const { task, exitCode } = await attach.runTask(container, name);
   await task.io?.close();
   await attach.close();

@@ -8,7 +8,7 @@ export function containersRoot(g: Pick<GlobalOptions, 'dataRoot'>): string {
   return join(g.dataRoot, 'containers');
 }
 
-/** A container's state dir: `<dataRoot>/containers/<namespace>/<id>` (hosts, resolv.conf, hostname, logs). */
+/** A container's state dir: `<dataRoot>/containers/<namespace>/<id>` (hosts, resolv.conf, hostname, logs, `fifo/`). */
 export function containerStateDir(
   g: Pick<GlobalOptions, 'dataRoot' | 'namespace'>,
   id: string,
@@ -22,6 +22,17 @@ export function containerStateDir(
  */
 export function removeStateDir(g: Pick<GlobalOptions, 'dataRoot'>, dir: string): void {
   removeTree(dir, containersRoot(g));
+}
+
+/**
+ * Where berth makes the FIFOs of a container's attached processes: under
+ * its state dir, so that a berth killed while attached leaves them where
+ * `rm` removes them (the client's default, a temp dir, has nobody to
+ * remove them then). Undefined without a state dir (a container berth did
+ * not make): the client's default.
+ */
+export function fifoDirOf(stateDir: string | undefined): string | undefined {
+  return stateDir ? join(stateDir, 'fifo') : undefined;
 }
 
 /** A state dir younger than this may belong to a container still being created: never swept. */

@@ -163,6 +163,7 @@ describe('berth network hooks run by runc', { skip }, () => {
       hook: { argv0: [entry], globalArgs: hookArgs(flags, flags.namespace) },
     });
     await ns.apply({ namespace: flags.namespace } as never, { id }, spec);
+    ns.writeFiles();
     writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
     return dir;
   }

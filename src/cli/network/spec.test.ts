@@ -73,9 +73,11 @@ describe('networkSpec', () => {
     const spec = baseSpec();
     spec.linux = { namespaces: [{ type: 'pid' }] };
     await ns.apply(client, { id: 'c0ffee123' }, spec);
+    const state = join(tmp.path, 'state');
+    assert.ok(!existsSync(state), 'apply writes no file');
+    ns.writeFiles();
     assert.deepEqual(spec.linux.namespaces, [{ type: 'pid' }, { type: 'network' }]);
     assert.equal(spec.hostname, 'c0ffee');
-    const state = join(tmp.path, 'state');
     assert.deepEqual(
       spec.mounts?.map((m) => [m.destination, m.source]),
       [

@@ -41,12 +41,16 @@ export interface NetworkSpec {
   hostname: string;
   /** What the hooks read from the OCI state (runc passes the spec's annotations). */
   annotations: Record<string, string>;
-  /**
-   * Writes the three files (they must exist before runc bind-mounts them,
-   * which is before the createRuntime hook runs) and changes the spec:
-   * namespace, hostname, mounts, hooks, annotations.
-   */
+  /** Changes the spec: namespace, hostname, mounts, hooks, annotations. Writes no file. */
   apply: SpecOpt;
+  /**
+   * Writes the three files into the state dir (made if need be). They must
+   * exist before runc bind-mounts them, which is before the createRuntime
+   * hook runs: call it after the container's record is made (so a crash
+   * between the two leaves no state dir without a container) and before its
+   * first task.
+   */
+  writeFiles(): void;
 }
 
 /** The hook's environment: PATH, for the CNI plugins to find iptables and for runc's lookups. */
@@ -105,7 +109,6 @@ export function networkSpec(opts: NetworkSpecOptions): NetworkSpec {
     ...(opts.name ? { [Labels.name]: opts.name } : {}),
   };
   const apply = async (client: SpecClient, container: SpecContainer, spec: Spec): Promise<void> => {
-    writeContainerFiles(opts.containerStateDir, { hostNetwork: host, hostname: opts.hostname });
     await (host ? withHostNamespace('network') : withLinuxNamespace({ type: 'network' }))(
       client,
       container,
@@ -120,6 +123,9 @@ export function networkSpec(opts: NetworkSpecOptions): NetworkSpec {
     hostname: opts.hostname,
     annotations,
     apply,
+    writeFiles: () => {
+      writeContainerFiles(opts.containerStateDir, { hostNetwork: host, hostname: opts.hostname });
+    },
   };
 }
 

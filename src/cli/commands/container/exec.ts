@@ -3,7 +3,9 @@ import type { Readable, Writable } from 'node:stream';
 import type * as Oci from '../../../client/oci/index.js';
 import { bool, list, str } from '../../args.js';
 import type { CommandSpec } from '../../command.js';
+import { fifoDirOf } from '../../container/state-dir.js';
 import { CliError, ExitCode } from '../../errors.js';
+import { Labels } from '../../labels.js';
 
 /**
  * `berth exec CONTAINER COMMAND [ARG...]`: a new process in the container's
@@ -101,13 +103,14 @@ export const command: CommandSpec = {
 
     const execId = `exec-${randomBytes(8).toString('hex')}`;
     const detach = bool(flags, 'detach');
+    const fifoDir = fifoDirOf(record.labels[Labels.stateDir]);
     const creator = detach
       ? cio.nullIO()
       : cio.withStreams(
           bool(flags, 'interactive') ? (ctx.io.stdin as Readable) : undefined,
           ctx.io.stdout as Writable,
           ctx.io.stderr as Writable,
-          { terminal: tty },
+          { terminal: tty, ...(fifoDir !== undefined && { fifoDir }) },
         );
     const p = await task.exec(execId, proc as unknown as Record<string, unknown>, creator);
     const exited = p.wait();
