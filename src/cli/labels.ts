@@ -1,3 +1,5 @@
+import { AUTO_REMOVE_LABEL } from '../core/containers/index.js';
+
 /**
  * The labels `berth` keeps on a container record: what docker keeps in its
  * own container store, here on containerd's record so that any client sees
@@ -18,27 +20,13 @@ export const Labels = {
   /** JSON `LogConfig`: where the container's stdout and stderr are kept. */
   log: 'berth/log',
   /** `true`: berthd removes the container (task, record, snapshot) when its task exits (`run --rm -d`). */
-  autoRemove: 'berth/auto-remove',
+  autoRemove: AUTO_REMOVE_LABEL,
   /** The image reference the user typed (`berth ps` shows it as docker does). */
   image: 'berth/image',
 } as const;
 
-/**
- * containerd's restart monitor labels (runtime/restart in containerd 1.6+),
- * honoured by berthd's restart monitor and by containerd's own.
- */
-export const RestartLabels = {
-  /** The desired status: `running` keeps the task running; `stopped` leaves it stopped. */
-  status: 'containerd.io/restart.status',
-  /** `always`, `unless-stopped`, `on-failure[:N]` or `no`. */
-  policy: 'containerd.io/restart.policy',
-  /** `true` once the user stopped the container (for `unless-stopped`). */
-  explicitlyStopped: 'containerd.io/restart.explicitly-stopped',
-  /** How many times the monitor restarted the task (for `on-failure:N`). */
-  count: 'containerd.io/restart.count',
-  /** The log URI a restarted task gets (`binary://…`, `file://…`). */
-  logURI: 'containerd.io/restart.loguri',
-} as const;
+/** containerd's restart monitor labels, honoured by berthd's restart monitor and by containerd's own. */
+export { RestartLabels } from '../core/containers/index.js';
 
 /** One published port: `-p [ip:]host:ctr[/tcp|udp]`. The CNI portmap plugin's runtimeConfig shape. */
 export interface PortMapping {

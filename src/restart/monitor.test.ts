@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { Container, ContainerRecord, ContainerStore } from '../core/containers/index.js';
+import { AUTO_REMOVE_LABEL, RestartLabels } from '../core/containers/index.js';
 import { alreadyExists, notFound } from '../core/errdefs/index.js';
 import type { AnyPayload, Envelope, Publisher, Subscriber } from '../core/events/index.js';
 import { nullLogger } from '../core/log/index.js';
@@ -14,7 +15,6 @@ import type {
   Task,
   TaskManager,
 } from '../core/tasks/index.js';
-import { AUTO_REMOVE_LABEL, RestartLabels } from './labels.js';
 import { RestartMonitor, restartIO, type TaskExitEvent } from './monitor.js';
 
 const NS = 'default';

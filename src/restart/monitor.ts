@@ -1,4 +1,5 @@
 import type { Container, ContainerStore } from '../core/containers/index.js';
+import { AUTO_REMOVE_LABEL, RestartLabels } from '../core/containers/index.js';
 import { isNotFound, notFound } from '../core/errdefs/index.js';
 import type { AnyPayload, Publisher, Subscriber } from '../core/events/index.js';
 import type { Logger } from '../core/log/index.js';
@@ -11,7 +12,6 @@ import {
   type TaskManager,
 } from '../core/tasks/index.js';
 import { Backoff } from './backoff.js';
-import { AUTO_REMOVE_LABEL, RestartLabels } from './labels.js';
 import { decide, isTrue, parsePolicy } from './policy.js';
 
 /** What the monitor reads of a `/tasks/exit` event (containerd.events.TaskExit). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RestartLabels } from './labels.js';
+import { RestartLabels } from '../core/containers/index.js';
 import { decide, parsePolicy, restartCount } from './policy.js';
 
 const P = RestartLabels.policy;

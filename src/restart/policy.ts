@@ -1,6 +1,6 @@
+import { RestartLabels } from '../core/containers/index.js';
 import { invalidArgument } from '../core/errdefs/index.js';
 import type { Labels } from '../core/labels/index.js';
-import { RestartLabels } from './labels.js';
 
 export type PolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
 

@@ -16,6 +16,7 @@ import { validateIdentifier } from '../identifiers/index.js';
 import { applyLabelPaths, type Labels, validateLabel } from '../labels/index.js';
 import type { OpContext } from '../namespaces/index.js';
 
+export { AUTO_REMOVE_LABEL, RestartLabels } from './restart-labels.js';
 export type { AnyValue };
 
 export interface RuntimeInfo {

@@ -1,8 +1,7 @@
 /**
  * containerd's restart labels (runtime/restart in containerd 1.6/1.7,
- * core/runtime/restart in 2.x), which berthd's restart monitor honours on
- * container records. src/cli keeps the same strings for the clients'
- * side (`RestartLabels` in src/cli/labels.ts); the two must stay equal.
+ * core/runtime/restart in 2.x) on container records: berthd's restart
+ * monitor (src/restart) honours them, berth's command line sets them.
  */
 export const RestartLabels = {
   /** The desired status: `running` keeps the task running; `stopped` leaves it stopped. */
@@ -20,7 +19,7 @@ export const RestartLabels = {
 } as const;
 
 /**
- * berth's own label (`Labels.autoRemove` in src/cli/labels.ts): `true`
+ * berth's own label (`Labels.autoRemove` of the command line): `true`
  * makes berthd remove the container (task, record, snapshot) once its
  * task exits and no restart policy wants it running (`run -d --rm`).
  */
