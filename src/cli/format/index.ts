@@ -22,4 +22,3 @@ export {
 export { formatOutput, type OutputKind, type TableSpec } from './output.js';
 export { alignTabs, type Column, renderLines, renderTable, type TableOptions } from './table.js';
 export { compileTemplate, expandEscapes, type Template, truthy } from './template.js';
-export { CPU_PERIOD, type CpuLimit, parseBytes, parseCpus, parseDuration } from './units.js';

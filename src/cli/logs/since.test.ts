@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isInvalidArgument } from '../../core/errdefs/index.js';
-import { parseGoDuration, parseSince } from './since.js';
+import { goDuration as parseGoDuration } from '../../core/time/index.js';
+import { parseSince } from './since.js';
 
 const now = new Date('2024-06-01T12:00:00Z');
 

@@ -1,35 +1,5 @@
 import { invalidArgument } from '../../core/errdefs/index.js';
-
-const UNIT_NS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration (`300ms`, `-1.5h`, `1h30m`) in milliseconds; undefined when `s` is not one. */
-export function parseGoDuration(s: string): number | undefined {
-  const m = /^([-+]?)(.+)$/.exec(s);
-  if (!m) return undefined;
-  const body = m[2] as string;
-  if (body === '0') return 0;
-  const part = /(\d*\.?\d*)([a-zµμ]+)/gy;
-  let ns = 0;
-  let at = 0;
-  for (let p = part.exec(body); p; p = part.exec(body)) {
-    const num = p[1] as string;
-    const unit = UNIT_NS[p[2] as string];
-    if (num === '' || num === '.' || unit === undefined) return undefined;
-    ns += Number(num) * unit;
-    at = part.lastIndex;
-  }
-  if (at !== body.length || at === 0) return undefined;
-  return ((m[1] === '-' ? -1 : 1) * ns) / 1e6;
-}
+import { goDuration } from '../../core/time/index.js';
 
 const TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?)?(Z|z|[+-]\d{2}:\d{2})?$/;
@@ -44,7 +14,7 @@ export function parseSince(s: string, now: Date = new Date()): Date {
   const value = s.trim();
   if (value === '')
     throw invalidArgument('failed to parse value as time or duration: value is empty');
-  const d = value === '0' ? undefined : parseGoDuration(value);
+  const d = value === '0' ? undefined : goDuration(value);
   if (d !== undefined) return new Date(now.getTime() - d);
 
   const t = TIME.exec(value);

@@ -1,5 +1,5 @@
 export { type Clock, type ClockSource, systemClockSource, wallClock } from './clock.js';
-export { parseGoDuration } from './duration.js';
+export { goDuration, parseGoDuration } from './duration.js';
 
 import { type Clock, wallClock } from './clock.js';
 
