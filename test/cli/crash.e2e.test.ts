@@ -9,29 +9,12 @@ import { CliEnv, until } from '../helpers/cli-env.js';
 import { PodNetwork } from '../helpers/cri-net.js';
 import { ctrOkAsync, table } from '../helpers/ctr.js';
 import { alive, bundles, cmdline, mountsUnder, shimPids } from '../helpers/daemon.js';
-import {
-  BUSYBOX_APPLETS,
-  busyboxImage,
-  busyboxLayer,
-  DEFAULT_PATH,
-  type ImageSpec,
-} from '../helpers/images.js';
+import { busyboxImage, httpdImage } from '../helpers/images.js';
 import { freePort } from '../helpers/registry.js';
 
 const root = process.getuid?.() === 0;
 
 const PAGE = '<h1>berth survives</h1>\n';
-
-/** busybox httpd serving /www on port 80 in the foreground, as first-use builds it. */
-function httpdImage(): ImageSpec {
-  return {
-    layers: [
-      busyboxLayer([...BUSYBOX_APPLETS, 'httpd']),
-      { createdBy: 'the page', entries: [{ type: 'file', path: 'www/index.html', content: PAGE }] },
-    ],
-    config: { cmd: ['httpd', '-f', '-vv', '-p', '80', '-h', '/www'], env: [DEFAULT_PATH] },
-  };
-}
 
 interface Info {
   Id: string;
@@ -248,7 +231,7 @@ describe('berth after a kill -9', { skip: !root && 'needs root' }, () => {
 
   before(async () => {
     env = await CliEnv.start();
-    web = await env.image(httpdImage(), 'library/web:crash');
+    web = await env.image(httpdImage(PAGE), 'library/web:crash');
     busybox = await env.image(busyboxImage(), 'library/busybox:crash');
   });
   after(async () => {

@@ -6,34 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { CliEnv, until } from '../helpers/cli-env.js';
 import { ctrOkAsync, table } from '../helpers/ctr.js';
 import { alive, mountsUnder } from '../helpers/daemon.js';
-import {
-  BUSYBOX_APPLETS,
-  type BuiltImage,
-  buildAndPush,
-  busyboxLayer,
-  DEFAULT_PATH,
-  type ImageSpec,
-} from '../helpers/images.js';
+import { type BuiltImage, buildAndPush, httpdImage } from '../helpers/images.js';
 import { freePort } from '../helpers/registry.js';
 
 const root = process.getuid?.() === 0;
 
 const PAGE = '<h1>berth says hello</h1>\n';
-
-/**
- * busybox with its httpd serving /www on port 80 in the foreground. `-vv`:
- * busybox httpd logs each request to stderr, `<client>: url:/path` then
- * `<client>: response:200` (`-v` alone logs only the response line).
- */
-function httpdImage(): ImageSpec {
-  return {
-    layers: [
-      busyboxLayer([...BUSYBOX_APPLETS, 'httpd']),
-      { createdBy: 'the page', entries: [{ type: 'file', path: 'www/index.html', content: PAGE }] },
-    ],
-    config: { cmd: ['httpd', '-f', '-vv', '-p', '80', '-h', '/www'], env: [DEFAULT_PATH] },
-  };
-}
 
 /** Every path below `dir` (relative), for "nothing names the container" checks. */
 function walk(dir: string, rel = ''): string[] {
@@ -72,7 +50,7 @@ describe('berth, as a new user meets it', { skip: !root && 'needs root' }, () =>
 
   before(async () => {
     env = await CliEnv.start();
-    const built = await buildAndPush(env.work, env.registry, httpdImage(), 'library/web:1.0');
+    const built = await buildAndPush(env.work, env.registry, httpdImage(PAGE), 'library/web:1.0');
     image = built;
     ref = built.pushed.ref;
     netnsBefore = netnsNames();

@@ -186,6 +186,21 @@ export function busyboxLayer(applets: readonly string[] = BUSYBOX_APPLETS): Laye
 }
 
 /**
+ * busybox with its httpd serving `/www` (index.html = `page`) on port 80 in
+ * the foreground. `-vv`: httpd logs each request to stderr, `<client>:
+ * url:/path` then `<client>: response:200` (`-v` alone logs only the response).
+ */
+export function httpdImage(page: string): ImageSpec {
+  return {
+    layers: [
+      busyboxLayer([...BUSYBOX_APPLETS, 'httpd']),
+      { createdBy: 'the page', entries: [{ type: 'file', path: 'www/index.html', content: page }] },
+    ],
+    config: { cmd: ['httpd', '-f', '-vv', '-p', '80', '-h', '/www'], env: [DEFAULT_PATH] },
+  };
+}
+
+/**
  * Three layers:
  * - L1: busybox, as busyboxImage();
  * - L2: /etc/berth/{a,b}.txt, /data/dir/{keep,old}.txt;
