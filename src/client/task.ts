@@ -235,12 +235,14 @@ export class Process {
   }
 
   /**
-   * Once the process has exited the shim closes its FIFO ends, so copying
-   * ends by itself; pending opens are canceled first. A shim that keeps its
-   * ends open (a child of the process holding them) does not hold the
-   * caller up for more than {@link IO_DRAIN_MS}.
+   * Waits for the output of the exited process to be copied (`delete` does
+   * it first). Once the process has exited the shim closes its FIFO ends,
+   * so copying ends by itself; pending opens are canceled first. A shim that
+   * keeps its ends open (a child of the process holding them) does not hold
+   * the caller up for more than {@link IO_DRAIN_MS}. The FIFOs stay until
+   * the delete or `io.close()`.
    */
-  private async drainIO(): Promise<void> {
+  async drainIO(): Promise<void> {
     const io = this.io;
     if (io === undefined) return;
     io.cancel();

@@ -6,9 +6,6 @@ import { CliError } from '../errors.js';
 import type { LogConfig, LogWriter } from '../logs/index.js';
 import { deleteTask, startError } from './lifecycle.js';
 
-/** How long the output of an exited container is waited for before berth moves on. */
-const DRAIN_MS = 10_000;
-
 /** How long a container whose output pipe broke has to exit on SIGPIPE before SIGKILL. */
 const PIPE_GRACE_MS = 2000;
 
@@ -147,23 +144,8 @@ export class Attachment {
     } finally {
       unfollow();
     }
-    await Attachment.drain(task);
+    await task.drainIO();
     return { task, exitCode };
-  }
-
-  /** Waits (a bounded time) for the task's output to be copied; the FIFOs stay until the task's delete or {@link closeIO}. */
-  static async drain(task: Task): Promise<void> {
-    const io = task.io;
-    if (io === undefined) return;
-    io.cancel();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      io.wait(),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, DRAIN_MS);
-      }),
-    ]);
-    clearTimeout(timer);
   }
 
   /**
