@@ -23,6 +23,7 @@ import {
   busyboxImage,
   busyboxLayer,
   pushImage,
+  skopeoCopy,
 } from '../helpers/images.js';
 import { Registry } from '../helpers/registry.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
@@ -90,13 +91,7 @@ describe('berth run and the container lifecycle', { skip: !root && 'needs root' 
       }),
     );
     const archive = join(tmp.path, 'image.tar');
-    execFileSync('skopeo', [
-      '--insecure-policy',
-      'copy',
-      '--quiet',
-      `oci:${built.layout}:${built.tag}`,
-      `oci-archive:${archive}:v1`,
-    ]);
+    skopeoCopy(built, `oci-archive:${archive}:v1`);
     const [image] = await client.import(createReadStream(archive), {
       unpack: true,
       baseName: 'localhost/berth/run',

@@ -10,7 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '../../src/client/index.js';
 import { BERTH, BerthCli } from '../helpers/berth-cli.js';
 import { Berthd } from '../helpers/berthd.js';
-import { BUSYBOX_APPLETS, buildImage, busyboxImage, busyboxLayer } from '../helpers/images.js';
+import {
+  BUSYBOX_APPLETS,
+  buildImage,
+  busyboxImage,
+  busyboxLayer,
+  skopeoCopy,
+} from '../helpers/images.js';
 import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
@@ -32,15 +38,8 @@ describe('berth wait, inspect and system prune', { skip: !root && 'needs root' }
       tmp,
       busyboxImage({ layers: [busyboxLayer([...BUSYBOX_APPLETS])] }),
     );
-    const { execFileSync } = await import('node:child_process');
     const archive = join(tmp.path, 'image.tar');
-    execFileSync('skopeo', [
-      '--insecure-policy',
-      'copy',
-      '--quiet',
-      `oci:${built.layout}:${built.tag}`,
-      `oci-archive:${archive}:v1`,
-    ]);
+    skopeoCopy(built, `oci-archive:${archive}:v1`);
     await client.import(createReadStream(archive), {
       unpack: true,
       baseName: 'localhost/berth/tidy',

@@ -4,7 +4,6 @@
  * calls must give the same results against each.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +32,7 @@ import {
   withSpec,
 } from '../../src/client/index.js';
 import { namespaceUpdate } from '../../src/wire/event-payloads.js';
-import { buildImage, busyboxImage, busyboxLayer } from '../helpers/images.js';
+import { buildImage, busyboxImage, busyboxLayer, skopeoCopy } from '../helpers/images.js';
 
 /** What the cases run against: a daemon with the test image pulled and unpacked. */
 export interface ClientTarget {
@@ -309,14 +308,7 @@ export function registerClientCases(target: () => ClientTarget): void {
       ['client export', file, undefined],
       ['ctr images export', t.ctrArchive, undefined],
     ];
-    const skopeo = (dest: string) =>
-      execFileSync('skopeo', [
-        '--insecure-policy',
-        'copy',
-        '--quiet',
-        `oci:${t.layout.path}:${t.layout.tag}`,
-        dest,
-      ]);
+    const skopeo = (dest: string) => skopeoCopy({ layout: t.layout.path, tag: t.layout.tag }, dest);
     const dockerArchive = join(t.work, `skopeo-${uid()}.docker.tar`);
     skopeo(`docker-archive:${dockerArchive}:localhost/berth/skopeo:v1`);
     archives.push(['skopeo docker-archive', dockerArchive, undefined]);
@@ -368,13 +360,7 @@ export function registerClientCases(target: () => ClientTarget): void {
       }),
     );
     const archive = join(t.work, `user-${uid()}.oci.tar`);
-    execFileSync('skopeo', [
-      '--insecure-policy',
-      'copy',
-      '--quiet',
-      `oci:${built.layout}:${built.tag}`,
-      `oci-archive:${archive}:v1`,
-    ]);
+    skopeoCopy(built, `oci-archive:${archive}:v1`);
     const [image] = await t.client.import(createReadStream(archive), {
       unpack: true,
       baseName: 'localhost/berth/user',

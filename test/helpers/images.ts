@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -481,6 +481,21 @@ function goArch(): string {
 
 // ---------------------------------------------------------------------------
 // Pushing
+
+/**
+ * Copies a built image's layout to a skopeo destination
+ * (`oci-archive:<file>:v1`, `docker-archive:<file>:<ref>`), for tests that
+ * import archives.
+ */
+export function skopeoCopy(built: Pick<BuiltImage, 'layout' | 'tag'>, dest: string): void {
+  execFileSync('skopeo', [
+    '--insecure-policy',
+    'copy',
+    '--quiet',
+    `oci:${built.layout}:${built.tag}`,
+    dest,
+  ]);
+}
 
 /**
  * Pushes `layout:tag` to `registry` as `ref` (`name[:tag]`, no host) with
