@@ -72,7 +72,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // berth, the command line: on the client library; CNI and sys for its networks (OCI hooks run by runc).
   cli: ['archive', 'cli', 'client', 'cni', 'core', 'remotes', 'sys'],
   ttrpc: ['api', 'core', 'sys', 'ttrpc'],
-  runtime: ['api', 'core', 'plugin', 'runtime', 'sys', 'ttrpc', 'wire'],
+  // The daemon's runtime v2 imports shim/group.ts only: the group address of berth's shim.
+  runtime: ['api', 'core', 'plugin', 'runtime', 'shim', 'sys', 'ttrpc', 'wire'],
+  // containerd-shim-berth-v1: berth's grouped shim process (task v2 over ttrpc, driving runc).
+  shim: ['api', 'core', 'shim', 'sys', 'ttrpc', 'wire'],
   wire: ['api', 'core', 'wire'],
   api: ['api'],
 };
