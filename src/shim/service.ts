@@ -221,7 +221,7 @@ export class TaskService {
     c.initExited = true;
     try {
       await c.starting;
-      if (c.killAllOnExit && c.runningExecs > 0) {
+      if (c.killAllOnExit) {
         await c
           .killAll()
           .catch((err) => this.log.error({ err, id: c.id }, "failed to kill init's children"));
