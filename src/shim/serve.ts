@@ -71,6 +71,7 @@ export async function serve(flags: ShimFlags): Promise<void> {
     deps,
     events: publisher,
     log,
+    debug: flags.debug,
     onShutdown: () => void stop(0),
   });
   service.register(server);

@@ -64,6 +64,8 @@ export interface ServiceOptions {
   deps: ShimDeps;
   events: EventSink;
   log: Logger;
+  /** Logs every request. */
+  debug?: boolean;
   /** Called when Shutdown finds no container left (the process should exit). */
   onShutdown: () => void;
 }
@@ -73,9 +75,11 @@ export class TaskService {
   /** Containers being created, by key: a second Create of the id is already_exists. */
   private readonly creating = new Set<string>();
   private readonly log: Logger;
+  private readonly debug: boolean;
 
   constructor(private readonly opts: ServiceOptions) {
     this.log = opts.log;
+    this.debug = opts.debug ?? false;
     opts.deps.oom?.onOom((key) => {
       const c = this.containers.get(key);
       if (c) this.opts.events.publish(c.namespace, 'oom', { containerId: c.id });
@@ -96,7 +100,9 @@ export class TaskService {
     ): void => {
       server.register(TASK_SERVICE, method, async (payload, ctx) => {
         const ns = ctx.metadata.get(NAMESPACE_HEADER)?.[0] || this.opts.namespace;
-        return res.encode(await fn(req.decode(payload), ns, ctx)).finish();
+        const r = req.decode(payload);
+        if (this.debug) this.log.debug({ method, request: r, namespace: ns }, 'request');
+        return res.encode(await fn(r, ns, ctx)).finish();
       });
     };
     on('Create', CreateTaskRequest, CreateTaskResponse, (r, ns) => this.create(r, ns));
