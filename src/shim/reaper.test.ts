@@ -68,7 +68,7 @@ describe('Reaper', () => {
         resolve(e);
       });
     });
-    const pid = await orphan(reaper, 'exit 3');
+    const pid = await orphan(reaper, 'sleep 0.1; exit 3'); // outlives sh, which could reap it otherwise
     const e = await seen;
     clearTimeout(alive);
     assert.equal(e.pid, pid);
