@@ -320,8 +320,8 @@ class PtyWriter extends Writable {
 
   override _final(cb: (err?: Error | null) => void): void {
     const last = this.finalBytes?.();
-    if (!last) return cb();
-    this._write(last, 'binary', cb);
+    if (last) this._write(last, 'binary', cb);
+    else cb();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
