@@ -121,4 +121,39 @@ describe('Console', () => {
     await con.done;
     con.close();
   });
+
+  it('in raw mode closeStdin hangs the pty up, as the Go shim does', async () => {
+    const stdin = join(dir.path, 'raw-stdin');
+    const stdout = join(dir.path, 'raw-stdout');
+    execFileSync('mkfifo', [stdin, stdout]);
+    const pty = openPty();
+    const slaveFd = openSync(pty.slave, constants.O_RDWR | constants.O_NOCTTY);
+    const con = new Console(pty.master, nullLogger);
+    con.start({ stdin, stdout });
+    let text = '';
+    let onText: () => void = () => {};
+    const reader = createReadStream(stdout).on('data', (b) => {
+      text += b.toString();
+      onText();
+    });
+    // setsid + the slave as controlling terminal: the hangup's SIGHUP reaches sh.
+    const sh = spawn('setsid', ['-c', 'sh', '-c', 'stty raw -echo; echo ready; exec cat'], {
+      stdio: [slaveFd, slaveFd, slaveFd],
+    });
+    const exited = new Promise<string | null>((resolve) =>
+      sh.once('exit', (_c, sig) => resolve(sig)),
+    );
+    closeSync(slaveFd);
+    await new Promise<void>((resolve) => {
+      onText = () => {
+        if (text.includes('ready')) resolve();
+      };
+      onText();
+    });
+    con.closeStdin();
+    assert.equal(await exited, 'SIGHUP');
+    await con.done;
+    con.close();
+    reader.destroy();
+  });
 });

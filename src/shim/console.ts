@@ -181,6 +181,7 @@ export class Console {
       });
     };
     output.on('end', endOutput);
+    output.on('close', endOutput); // destroyed (a hangup) without an error
     output.on('error', (err) => {
       if (!isErrno(err, 'EIO')) this.log.warn({ err }, 'console: reading the pty failed');
       endOutput();

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { nullLogger } from '../core/log/index.js';
 import { parseMountInfo } from '../sys/cgroup.js';
-import { memoryCgroup, oomKillCount } from './oom.js';
+import { memoryCgroup, OomWatcher, oomKillCount } from './oom.js';
 
 const HYBRID = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
@@ -62,5 +66,43 @@ describe('oomKillCount', () => {
   it('reads oom_kill, 0 when absent', () => {
     assert.equal(oomKillCount('low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n'), 2);
     assert.equal(oomKillCount('low 0\n'), 0);
+  });
+});
+
+describe('OomWatcher (cgroup v2 memory.events)', () => {
+  it('reports when oom_kill grows, not for other changes, and stops after remove', async () => {
+    const dir = tempDir();
+    const oom = OomWatcher.create(nullLogger);
+    try {
+      const events = join(dir.path, 'memory.events');
+      writeFileSync(events, 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\n');
+      const seen: string[] = [];
+      let wake: () => void = () => {};
+      oom.onOom((id) => {
+        seen.push(id);
+        wake();
+      });
+      oom.addCgroup('c2', { version: 2, dir: dir.path });
+      const next = () =>
+        new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      let got = next();
+      writeFileSync(events, 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n'); // no new kill
+      writeFileSync(events, 'low 0\nhigh 0\nmax 3\noom 2\noom_kill 2\n');
+      await got;
+      assert.deepEqual(seen, ['c2']);
+      got = next();
+      writeFileSync(events, 'low 0\nhigh 0\nmax 3\noom 3\noom_kill 3\n');
+      await got;
+      assert.deepEqual(seen, ['c2', 'c2']);
+      oom.remove('c2');
+      writeFileSync(events, 'low 0\nhigh 0\nmax 3\noom 4\noom_kill 4\n');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(seen, ['c2', 'c2']);
+    } finally {
+      oom.close();
+      dir.remove();
+    }
   });
 });

@@ -130,6 +130,13 @@ export class OomWatcher {
     this.mounts ??= parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
     const cg = memoryCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), this.mounts);
     if (!cg) throw notFound(`oom: no memory cgroup found for process ${pid}`);
+    this.addCgroup(id, cg);
+  }
+
+  /** Watches a memory cgroup directory given directly (`add` finds it from a pid). */
+  addCgroup(id: string, cg: MemoryCgroup): void {
+    if (this.closed) return;
+    this.remove(id);
     if (cg.version === 1) this.addV1(id, cg.dir);
     else this.addV2(id, cg.dir);
   }
