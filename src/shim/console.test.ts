@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, createReadStream, existsSync, openSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  openSync,
+  writeSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -155,5 +163,19 @@ describe('Console', () => {
     await con.done;
     con.close();
     reader.destroy();
+  });
+
+  it('start fails on a missing FIFO with nothing left open', () => {
+    const pty = openPty();
+    const con = new Console(pty.master, nullLogger);
+    assert.throws(
+      () => con.start({ stdin: join(dir.path, 'missing'), stdout: '' }),
+      (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+    );
+    con.close(); // closes the master
+    assert.throws(
+      () => fstatSync(pty.master),
+      (err: NodeJS.ErrnoException) => err.code === 'EBADF',
+    );
   });
 });

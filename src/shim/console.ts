@@ -162,11 +162,27 @@ export class Console {
    */
   start(io: { stdin: string; stdout: string; stdoutFd?: number }): void {
     if (this.started || this.closed) throw invalidArgument('console: already started or closed');
+    // Every fd first: a missing FIFO fails start() with nothing half set up.
+    const opened: number[] = [];
+    let sinkFd = io.stdoutFd;
+    let readFd = -1;
+    try {
+      if (sinkFd === undefined && io.stdout !== '') {
+        sinkFd = openSync(io.stdout, FIFO_RDWR);
+        opened.push(sinkFd);
+      }
+      if (io.stdin !== '') {
+        readFd = openSync(io.stdin, FIFO_READ);
+        opened.push(readFd);
+        this.stdinHold = openSync(io.stdin, FIFO_WRITE);
+      }
+    } catch (err) {
+      for (const fd of opened) closeSync(fd);
+      throw err;
+    }
     this.started = true;
     const output = new ReadStream(this.masterFd);
     this.output = output;
-    let sinkFd = io.stdoutFd;
-    if (sinkFd === undefined && io.stdout !== '') sinkFd = openSync(io.stdout, FIFO_RDWR);
     const sink = sinkFd === undefined ? undefined : writableFor(sinkFd);
     this.sink = sink;
     let ended = false;
@@ -201,9 +217,7 @@ export class Console {
       output.resume();
     }
 
-    if (io.stdin !== '') {
-      const readFd = openSync(io.stdin, FIFO_READ);
-      this.stdinHold = openSync(io.stdin, FIFO_WRITE);
+    if (readFd >= 0) {
       const writer = new PtyWriter(dup(this.masterFd));
       this.writer = writer;
       const reader = new Socket({ fd: readFd, readable: true, writable: false });
