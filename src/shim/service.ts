@@ -339,7 +339,13 @@ export class TaskService {
   async resizePty(r: ResizePtyRequest, ns: string): Promise<Empty> {
     const p = this.container(ns, r.id).process(r.execId);
     p.check('resize');
-    p.console?.resize(r.width, r.height);
+    try {
+      p.console?.resize(r.width, r.height);
+    } catch (err) {
+      // The pty's output ended (the process is exiting): its master is gone,
+      // a resize is moot, as the Go shim's resize of an exited init.
+      if ((err as NodeJS.ErrnoException).code !== 'EBADF') throw err;
+    }
     return {};
   }
 
