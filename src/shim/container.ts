@@ -139,6 +139,10 @@ export class Container {
       await c.createInit(cfg);
     } catch (err) {
       c.init.closeIO();
+      // runc may have created it before the failure (a console or pid file problem).
+      if (c.init.pid > 0 || cfg.checkpoint === '') {
+        await runc.delete(cfg.id, true).catch(() => {});
+      }
       if (rootfs) {
         try {
           unmountAll(rootfs);
@@ -224,6 +228,16 @@ export class Container {
   async startInit(): Promise<void> {
     const p = this.init;
     p.check('start');
+    if (p.starting) throw failedPrecondition('cannot start a running process');
+    p.starting = true;
+    try {
+      await this.startInitOnce(p);
+    } finally {
+      p.starting = false;
+    }
+  }
+
+  private async startInitOnce(p: Process): Promise<void> {
     if (this.restore) {
       const opts = this.restore;
       let socket: ConsoleSocketLike | undefined;
@@ -275,12 +289,14 @@ export class Container {
   /** runc exec --detach: the exec's pid. */
   async startExec(p: Process): Promise<void> {
     p.check('start');
+    if (p.starting) throw failedPrecondition('cannot start a running process');
     if (this.initExited || this.init.hasExited) {
       throw failedPrecondition(`container ${this.id} init process is not running`);
     }
     const pidFile = join(this.bundle, `${p.id}.pid`);
     const processFile = join(this.bundle, `.exec-${p.id}.json`);
     let socket: ConsoleSocketLike | undefined;
+    p.starting = true;
     try {
       await writeFile(processFile, JSON.stringify(execSpecs.get(p) ?? {}), { mode: 0o600 });
       if (p.stdio.terminal) {
@@ -311,6 +327,7 @@ export class Container {
       p.closeIO();
       throw err;
     } finally {
+      p.starting = false;
       socket?.close();
       void unlink(processFile).catch(() => {});
     }

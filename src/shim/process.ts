@@ -36,6 +36,8 @@ const ALLOWED: Record<Exclude<ProcessStatus, 'pausing'>, readonly Operation[]> =
 /** Throws the Go shim's refusal when `op` is not allowed in `status`. */
 export function checkOperation(status: ProcessStatus, op: Operation, init: boolean): void {
   const s = status === 'pausing' ? 'running' : status;
+  // The Go shim resizes an init's console whatever its state (a no-op once gone).
+  if (op === 'resize' && init && s === 'stopped') return;
   if (ALLOWED[s].includes(op)) {
     // An exec is never paused itself; pause/resume are the container's.
     if (!init && (op === 'pause' || op === 'resume' || op === 'update' || op === 'checkpoint')) {
@@ -55,7 +57,7 @@ export function checkOperation(status: ProcessStatus, op: Operation, init: boole
     case 'exec':
       throw failedPrecondition(`cannot exec in a ${s} state`);
     case 'resize':
-      throw failedPrecondition(`cannot resize a ${s} process`);
+      throw failedPrecondition(`cannot resize a ${s} ${s === 'stopped' ? 'container' : 'process'}`);
     case 'pause':
       throw failedPrecondition(
         s === 'paused' ? 'cannot pause a paused container' : `cannot pause a ${s} ${what}`,
@@ -81,6 +83,8 @@ export class Process {
   exitedAt: Date | undefined;
   io: ProcessIO | undefined;
   console: ConsoleLike | undefined;
+  /** A Start is under way (a second one is refused). */
+  starting = false;
   private readonly exited: Promise<void>;
   private resolveExited!: () => void;
 

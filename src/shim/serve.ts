@@ -92,6 +92,9 @@ export async function serve(flags: ShimFlags): Promise<void> {
     throw err;
   }
   unlock(lock);
+  // One container's failure must not take the group's supervision down.
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
   answer('ok');
