@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  open,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type TempDir, tempDir } from '../../test/helpers/tmp.js';
@@ -8,6 +17,7 @@ import { TaskExit } from '../api/containerd/events/task.js';
 import { Options, ProcessDetails } from '../api/containerd/runc/options/oci.js';
 import { ForwardRequest } from '../api/containerd/services/ttrpc/events/v1/events.js';
 import {
+  CloseIORequest,
   ConnectResponse,
   CreateTaskRequest,
   CreateTaskResponse,
@@ -329,6 +339,38 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
       '/tasks/exit',
       '/tasks/delete',
     ]);
+  });
+
+  it('stdin through the FIFO: EOF once the client closed and CloseIO came; file:// output', async () => {
+    const stdin = fifo('c4-stdin');
+    const out = fifo('c4-stdout');
+    const output = readAll(out);
+    // The client's writer, as ctr opens it: waits for the shim's reader.
+    const writer = new Promise<number>((resolve, reject) =>
+      open(stdin, 'w', (err, fd) => (err ? reject(err) : resolve(fd))),
+    );
+    await create('c4', ['cat'], out, stdin);
+    await start('c4');
+    const wfd = await writer;
+    writeSync(wfd, 'through stdin\n');
+    closeSync(wfd);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await state('c4')).status, Status.RUNNING, 'no EOF before CloseIO');
+    await call(
+      'CloseIO',
+      CloseIORequest.encode({ id: 'c4', execId: '', stdin: true }).finish(),
+      Empty,
+    );
+    assert.equal((await wait('c4')).exitStatus, 0);
+    assert.equal(await output, 'through stdin\n');
+    await del('c4');
+
+    const log = join(dir, 'logs', 'c5.log');
+    await create('c5', ['sh', '-c', 'echo out; echo err >&2'], `file://${log}`);
+    await start('c5');
+    assert.equal((await wait('c5')).exitStatus, 0);
+    assert.equal(readFileSync(log, 'utf8'), 'out\nerr\n');
+    await del('c5');
   });
 
   it('Shutdown exits the shim only once no container is left', async () => {
