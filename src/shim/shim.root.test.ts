@@ -7,6 +7,7 @@ import {
   mkdirSync,
   open,
   readFileSync,
+  rmSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -245,6 +246,11 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     client?.close();
     // A failed test may leave the shim serving: it is this test's own daemon.
     if (shimPid > 0 && alive(shimPid)) process.kill(shimPid, 'SIGKILL');
+    // The killed shim's socket and lock (this test's own address, keyed by its temp dir).
+    if (address) {
+      const path = address.replace('unix://', '');
+      for (const f of [path, `${path}.lock`]) rmSync(f, { force: true });
+    }
     for (const b of bundles) {
       const id = b.split('/').at(-1) as string;
       try {
@@ -388,6 +394,38 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     await waitUntil(() => !alive(shimPid));
     assert.ok(!existsSync(address.replace('unix://', '')), 'socket removed');
   });
+
+  it('delete cleans a bundle whose shim was killed; its container keeps running until then', async () => {
+    client.close();
+    address = '';
+    const pid = await create('c6', ['sleep', '1000']);
+    await start('c6');
+    process.kill(shimPid, 'SIGKILL');
+    await waitUntil(() => !alive(shimPid));
+    assert.ok(alive(pid), 'the container outlives its shim');
+    const b = join(dir, 'bundles', 'c6');
+    const out = await new Promise<Buffer>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', import.meta.resolve('tsx'), MAIN, '-namespace', NS, '-id', 'c6', 'delete'],
+        { cwd: b, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const chunks: Buffer[] = [];
+      child.stdout.on('data', (d: Buffer) => chunks.push(d));
+      child.on('close', (code) =>
+        code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`delete: ${code}`)),
+      );
+    });
+    const r = DeleteResponse.decode(out);
+    assert.equal(r.exitStatus, 137);
+    assert.equal(r.pid, pid);
+    await waitUntil(() => !alive(pid) || isZombie(pid));
+    const list = execFileSync('runc', ['--root', join(dir, 'runc', NS), 'list', '-q'], {
+      encoding: 'utf8',
+    });
+    assert.ok(!list.split('\n').includes('c6'), 'runc state removed');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(b, 'rootfs')));
+  });
 });
 
 function alive(pid: number): boolean {
@@ -404,5 +442,13 @@ async function waitUntil(cond: () => boolean, ms = 10_000): Promise<void> {
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
   }
 }
