@@ -51,6 +51,22 @@ export async function serve(flags: ShimFlags): Promise<void> {
   };
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', log);
   const server = new TtrpcServer({ log });
+  const lingerMs = lingerFromEnv();
+  let lingerTimer: NodeJS.Timeout | undefined;
+  // Opt-in (BERTH_SHIM_LINGER_MS): after the Shutdown that left it empty the
+  // shim serves on until no request came for that long, so the group's next
+  // container (a start's Connect or a Create) finds it alive.
+  const linger = (): void => {
+    if (lingerTimer) return;
+    const check = (): void => {
+      lingerTimer = undefined;
+      if (service.size > 0) return;
+      const quiet = Date.now() - service.lastRequest;
+      if (quiet >= lingerMs) void stop(0);
+      else lingerTimer = setTimeout(check, lingerMs - quiet);
+    };
+    lingerTimer = setTimeout(check, lingerMs);
+  };
   let stopping = false;
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
@@ -72,7 +88,10 @@ export async function serve(flags: ShimFlags): Promise<void> {
     events: publisher,
     log,
     debug: flags.debug,
-    onShutdown: () => void stop(0),
+    onShutdown: () => {
+      if (lingerMs <= 0) void stop(0);
+      else linger();
+    },
   });
   service.register(server);
   // Concurrent starts of one group: the lock makes claim-and-listen atomic,
@@ -130,4 +149,10 @@ function unlock(fd: number | undefined): void {
   } catch {
     // closing drops the lock anyway
   }
+}
+
+/** BERTH_SHIM_LINGER_MS: how long an empty shim waits for its group's next container (default 0: exits at once). */
+function lingerFromEnv(): number {
+  const v = Number(process.env.BERTH_SHIM_LINGER_MS ?? '0');
+  return Number.isFinite(v) && v > 0 ? Math.min(v, 3_600_000) : 0;
 }

@@ -76,6 +76,8 @@ export class TaskService {
   private readonly creating = new Set<string>();
   private readonly log: Logger;
   private readonly debug: boolean;
+  /** When the last request came (Date.now()): a lingering shim exits only after a quiet spell. */
+  lastRequest = Date.now();
 
   constructor(private readonly opts: ServiceOptions) {
     this.log = opts.log;
@@ -99,6 +101,7 @@ export class TaskService {
       fn: (r: Req, ns: string, ctx: TtrpcRequestContext) => Promise<Res>,
     ): void => {
       server.register(TASK_SERVICE, method, async (payload, ctx) => {
+        this.lastRequest = Date.now();
         const ns = ctx.metadata.get(NAMESPACE_HEADER)?.[0] || this.opts.namespace;
         const r = req.decode(payload);
         if (this.debug) this.log.debug({ method, request: r, namespace: ns }, 'request');
