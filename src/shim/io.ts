@@ -104,7 +104,6 @@ export class ProcessIO {
   private readonly childFds: number[] = [];
   private readonly holders: number[] = [];
   private stdinHolder: number | undefined;
-  private logger: ChildProcess | undefined;
   private closed = false;
 
   static async open(paths: StdioPaths, ctx: IOContext): Promise<ProcessIO> {
@@ -182,7 +181,6 @@ export class ProcessIO {
       throw err;
     }
     for (const fd of ours) closeFd(fd);
-    this.logger = child;
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (err) =>
         reject(invalidArgument(`logging binary ${b.path}: ${err.message}`)),
@@ -219,6 +217,5 @@ export class ProcessIO {
     this.started();
     this.closeStdin();
     for (const fd of this.holders.splice(0)) closeFd(fd);
-    this.logger = undefined;
   }
 }
