@@ -54,7 +54,8 @@ export const taskPlugin: Registration<ShimManager> = {
 /** The export under which the task plugin shows its `default_runtime` (read by berth's client). */
 export const DEFAULT_RUNTIME_EXPORT = 'default_runtime';
 
-function configuredDefaultRuntime(config: Readonly<Record<string, unknown>>): string {
+/** `default_runtime` of the plugin's config, berth's shim when unset. */
+export function configuredDefaultRuntime(config: Readonly<Record<string, unknown>>): string {
   const raw = config.default_runtime ?? BERTH_RUNTIME;
   if (typeof raw !== 'string' || raw === '') {
     throw new Error(
