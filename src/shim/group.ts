@@ -67,16 +67,11 @@ export function groupOf(
  * `unix:///run/containerd/s/<sha256 hex of "<containerd address>/<namespace>/berth-group/<group>">`.
  * The path is joined (and cleaned) as Go's filepath.Join does for the stock
  * shim's socket, whose key is `<address>/<namespace>/<id>`: the `berth-group`
- * element keeps the two apart. `socketDir` is for tests only.
+ * element keeps the two apart.
  */
-export function groupAddress(
-  containerdAddress: string,
-  namespace: string,
-  group: string,
-  socketDir = SOCKET_DIR,
-): string {
+export function groupAddress(containerdAddress: string, namespace: string, group: string): string {
   const key = posix.join(containerdAddress, namespace, 'berth-group', group);
-  return `unix://${socketDir}/${createHash('sha256').update(key).digest('hex')}`;
+  return `unix://${SOCKET_DIR}/${createHash('sha256').update(key).digest('hex')}`;
 }
 
 /** The socket path of a `unix://` address (a bare path is returned as it is). */

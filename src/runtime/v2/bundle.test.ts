@@ -92,7 +92,7 @@ describe('withRuncRoot', () => {
     assert.equal(withRuncRoot('io.containerd.runc.v2', other, '/r'), other);
   });
 
-  it("gives berth's shim the root too, keeping the superset's group (field 100) under any type URL", () => {
+  it("gives berth's shim the root too, keeping the superset's group (field 100), under any *.Options type", () => {
     const made = withRuncRoot('io.containerd.berth.v1', undefined, '/run/berth/runc');
     assert.equal(Options.decode(made?.value ?? new Uint8Array()).root, '/run/berth/runc');
     const superset = {
@@ -108,7 +108,9 @@ describe('withRuncRoot', () => {
     assert.equal(Options.decode(value).root, '/r');
     assert.equal(Options.decode(value).binaryName, 'crun');
     assert.equal(optionsGroup(value), 'web');
-    const garbage = { typeUrl: 'x.Other', value: new Uint8Array([0xff]) };
+    const garbage = { typeUrl: 'x.Options', value: new Uint8Array([0xff]) };
+    const other = { typeUrl: 'x.Other', value: new Uint8Array([1]) };
+    assert.equal(withRuncRoot('io.containerd.berth.v1', other, '/r'), other);
     assert.equal(withRuncRoot('io.containerd.berth.v1', garbage, '/r'), garbage);
   });
 });

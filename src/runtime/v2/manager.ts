@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { isNotFound, notFound } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
@@ -10,7 +11,13 @@ import {
   type Task,
   type TaskManager,
 } from '../../core/tasks/index.js';
-import { BERTH_RUNTIME, groupAddress, groupOf, optionsGroup } from '../../shim/group.js';
+import {
+  BERTH_RUNTIME,
+  groupAddress,
+  groupOf,
+  optionsGroup,
+  socketPathOf,
+} from '../../shim/group.js';
 import { fromTimestamp } from '../../wire/timestamp.js';
 import {
   deleteShim,
@@ -183,8 +190,13 @@ export class ShimManager implements TaskManager {
     options: AnyValue | undefined,
   ): ShimConnection | undefined {
     if (runtime !== BERTH_RUNTIME) return undefined;
-    const group = groupOf(specAnnotations(spec), ns, id, optionsGroup(options?.value));
-    const address = groupAddress(this.opts.binary.address, ns, group, this.opts.groupSocketDir);
+    // The shim reads the group default from options of any `*.Options` type (runc's, berth's).
+    const byOptions = options?.typeUrl.endsWith('.Options') ? optionsGroup(options.value) : '';
+    const group = groupOf(specAnnotations(spec), ns, id, byOptions);
+    let address = groupAddress(this.opts.binary.address, ns, group);
+    if (this.opts.groupSocketDir !== undefined) {
+      address = `unix://${join(this.opts.groupSocketDir, basename(socketPathOf(address)))}`;
+    }
     return this.connections.serving(address);
   }
 

@@ -19,7 +19,7 @@ const ROOT_FIELD = 7;
  * containerd on the same host never sees (or collides with) berth's
  * containers. Options that name a root, or are not runc's, pass through
  * unchanged. berth's shim also takes a superset of runc's Options (plus
- * `string group = 100`, under any type URL): the root is appended to the
+ * `string group = 100`, under a `*.Options` type URL): the root is appended to the
  * bytes as they are (protobuf keeps the last value of a field), so what
  * runc's message does not know survives.
  */
@@ -35,7 +35,10 @@ export function withRuncRoot(
       value: Options.encode(Options.fromPartial({ root })).finish(),
     };
   }
-  if (!options.typeUrl.endsWith(RUNC_OPTIONS_TYPE) && runtime !== BERTH_RUNTIME) return options;
+  const runcShaped =
+    options.typeUrl.endsWith(RUNC_OPTIONS_TYPE) ||
+    (runtime === BERTH_RUNTIME && options.typeUrl.endsWith('.Options'));
+  if (!runcShaped) return options;
   try {
     if (Options.decode(options.value).root !== '') return options;
   } catch {

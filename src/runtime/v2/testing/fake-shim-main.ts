@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteResponse } from '../../../api/containerd/task/v2/shim.js';
 import { nullLogger } from '../../../core/log/index.js';
@@ -50,7 +50,7 @@ async function start(ns: string, id: string, address: string): Promise<void> {
   }
   let sock = paths.socket(ns, id);
   if (s.group !== undefined) {
-    sock = socketPathOf(groupAddress(address, ns, s.group, paths.groupDir));
+    sock = join(paths.groupDir, basename(socketPathOf(groupAddress(address, ns, s.group))));
     if (await isShimAlive(sock)) {
       process.stdout.write(`unix://${sock}\n`);
       return;
