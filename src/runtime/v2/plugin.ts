@@ -54,9 +54,12 @@ export const taskPlugin: Registration<ShimManager> = {
 /** The export under which the task plugin shows its `default_runtime` (read by berth's client). */
 export const DEFAULT_RUNTIME_EXPORT = 'default_runtime';
 
-/** `default_runtime` of the plugin's config, berth's shim when unset. */
+/** `default_runtime` when the config has none: berth's grouped shim. */
+export const DEFAULT_RUNTIME = BERTH_RUNTIME;
+
+/** `default_runtime` of the plugin's config, {@link DEFAULT_RUNTIME} when unset. */
 export function configuredDefaultRuntime(config: Readonly<Record<string, unknown>>): string {
-  const raw = config.default_runtime ?? BERTH_RUNTIME;
+  const raw = config.default_runtime ?? DEFAULT_RUNTIME;
   if (typeof raw !== 'string' || raw === '') {
     throw new Error(
       'default_runtime must be a runtime name (io.containerd.berth.v1, io.containerd.runc.v2, …)',
