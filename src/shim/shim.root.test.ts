@@ -155,7 +155,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
   });
   let shimPid = 0;
 
-  const create = async (id: string, args: string[], stdout = '', stdin = '') => {
+  const create = async (id: string, args: string[], stdout = '', stdin = '', stderr = '') => {
     const b = bundle(id, args);
     const addr = await runStart(b, id);
     if (address === '') {
@@ -174,7 +174,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
           rootfs: [{ type: 'bind', source: rootfs, target: '', options: ['rbind', 'ro'] }],
           stdin,
           stdout,
-          stderr: '',
+          stderr,
           options: runcOptions(),
         }),
       ).finish(),
@@ -296,6 +296,21 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     assert.equal(exit.exitStatus, 3);
     assert.equal(exit.pid, pid);
     assert.equal(exit.containerId, 'c1');
+  });
+
+  it('a failed create returns runc\'s error and writes none of it into the client\'s FIFOs', async () => {
+    const out = fifo('c7-stdout');
+    const err = fifo('c7-stderr');
+    const outText = readAll(out);
+    const errText = readAll(err);
+    await assert.rejects(create('c7', ['/no/such/binary'], out, '', err), (e: Error) => {
+      assert.match(e.message, /OCI runtime create failed: .*no such file or directory/);
+      return true;
+    });
+    // runc wrote its error to its stderr, the container's: the shim dropped that pipe unread.
+    assert.equal(await errText, '');
+    assert.equal(await outText, '');
+    await assert.rejects(state('c7'), isNotFound);
   });
 
   it('execs, pids, kills with 128+signal, refuses in wrong states', async () => {
