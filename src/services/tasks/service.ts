@@ -73,6 +73,25 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
     return execId === '' ? task : task.process(ctx, execId);
   };
 
+  /**
+   * A create takes long (a shim to start, runc, OCI hooks) and is not
+   * cancelled when its caller goes away: a container deleted meanwhile
+   * (`rm -f` after a killed `run` found no task yet) must not end with a
+   * task nobody can reach by its container. The created task goes again.
+   */
+  const dropIfContainerGone = async (ctx: OpContext, id: string): Promise<void> => {
+    try {
+      await containers.get(ctx, id);
+      return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await tasks.delete(ctx, id).catch((err) =>
+      ctx.log.warn({ err, id }, 'deleting the task of a container deleted while it was created'),
+    );
+    throw notFound(`container ${id} was deleted while its task was being created`);
+  };
+
   return {
     name: 'containerd.services.tasks.v1.Tasks',
     definition: TasksService,
@@ -99,6 +118,7 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
             ...(checkpoint !== undefined && { checkpoint }),
           });
           const { pid } = await tasks.create(ctx, req.containerId, options);
+          await dropIfContainerGone(ctx, req.containerId);
           return { containerId: req.containerId, pid };
         } finally {
           if (checkpoint !== undefined) checkpointer.release(checkpoint);
