@@ -11,6 +11,7 @@
  *   berth      berthd with the berth shim
  *   go         Debian's containerd with the Go shim (the baseline)
  *   berthd-go  berthd with the Go shim (berthd's share apart from the shim's)
+ *   ctd-berth  containerd with the berth shim (the shim apart from berthd)
  *
  * 1. Memory: with 1, 10 and 50 (`--counts`) `sleep 1000` busybox containers
  *    running, the shim processes that serve them (the parents of their init
@@ -65,7 +66,7 @@ if (COUNTS.some((n) => !Number.isInteger(n) || n < 1)) {
 /** The runtime of the `berth` set-up: one flag to dry-run the bench on the Go shim. */
 const BERTH_SHIM_RUNTIME = values['berth-runtime'] ?? BERTH_RUNTIME;
 
-type SetupName = 'berth' | 'go' | 'berthd-go';
+type SetupName = 'berth' | 'go' | 'berthd-go' | 'ctd-berth';
 
 interface Setup {
   name: SetupName;
@@ -249,6 +250,7 @@ async function main(): Promise<void> {
       { name: 'berth', d: berthd, runtime: BERTH_SHIM_RUNTIME },
       { name: 'go', d: containerd, runtime: RUNC_RUNTIME },
       { name: 'berthd-go', d: berthd, runtime: RUNC_RUNTIME },
+      { name: 'ctd-berth', d: containerd, runtime: BERTH_SHIM_RUNTIME },
     ];
     // Images are per namespace: pull into each namespace the phases use.
     const phases = [...COUNTS.map((n) => `mem${n}`), 'cold', 'warm'];
@@ -299,10 +301,14 @@ async function main(): Promise<void> {
   }
 }
 
+/** Width of the set-up column. */
+const NAME_W = 50;
+
 function report(results: Record<SetupName, Result>): void {
   const b = results.berth;
   const g = results.go;
   const bg = results['berthd-go'];
+  const cb = results['ctd-berth'];
   const last = COUNTS.length - 1;
   const ratio = {
     pssPerContainer: b.memory.map((m, i) => ({
@@ -330,47 +336,50 @@ function report(results: Record<SetupName, Result>): void {
     [`berthd + berth shim (${b.runtime})`, b],
     ['containerd + Go shim', g],
     ['berthd + Go shim', bg],
+    [`containerd + berth shim (${cb.runtime})`, cb],
   ];
   console.log(
     'Shim memory: the processes serving N running `sleep 1000` containers (smaps_rollup), MiB',
   );
   console.log(
-    `${'set-up'.padEnd(44)}${col('N', 4)}${col('shims', 6)}${col('PSS')}${col('PSS/ctr')}${col('RSS')}${col('RSS/ctr')}`,
+    `${'set-up'.padEnd(NAME_W)}${col('N', 4)}${col('shims', 6)}${col('PSS')}${col('PSS/ctr')}${col('RSS')}${col('RSS/ctr')}`,
   );
   for (const [i, n] of COUNTS.entries()) {
     for (const [name, x] of setups) {
       const m = x.memory[i];
       if (m === undefined) continue;
       console.log(
-        `${name.padEnd(44)}${col(String(n), 4)}${col(String(m.shims), 6)}${mib(m.pssKiB)}${mib(m.pssKiB / n)}${mib(m.rssKiB)}${mib(m.rssKiB / n)}`,
+        `${name.padEnd(NAME_W)}${col(String(n), 4)}${col(String(m.shims), 6)}${mib(m.pssKiB)}${mib(m.pssKiB / n)}${mib(m.rssKiB)}${mib(m.rssKiB / n)}`,
       );
     }
     const pr = ratio.pssPerContainer[i]?.ratio ?? Number.NaN;
     const rr = ratio.rssPerContainer[i]?.ratio ?? Number.NaN;
-    console.log(`${'ratio berth / Go (containerd)'.padEnd(54)}${r(pr)}${r(pr)}${r(rr)}${r(rr)}`);
+    console.log(
+      `${'ratio berth / Go (containerd)'.padEnd(NAME_W + 10)}${r(pr)}${r(pr)}${r(rr)}${r(rr)}`,
+    );
   }
   console.log('');
   console.log(
     `ctr run --rm --runtime R <busybox> <id> true: ${RUNS} runs per set-up, alternating; wall ms`,
   );
   console.log(
-    `${'set-up'.padEnd(44)}${col('cold med')}${col('cold p90')}${col('warm med')}${col('warm p90')}`,
+    `${'set-up'.padEnd(NAME_W)}${col('cold med')}${col('cold p90')}${col('warm med')}${col('warm p90')}`,
   );
   for (const [name, x] of setups) {
     console.log(
-      `${name.padEnd(44)}${col(x.cold.medianMs.toFixed(0))}${col(x.cold.p90Ms.toFixed(0))}${col(x.warm.medianMs.toFixed(0))}${col(x.warm.p90Ms.toFixed(0))}`,
+      `${name.padEnd(NAME_W)}${col(x.cold.medianMs.toFixed(0))}${col(x.cold.p90Ms.toFixed(0))}${col(x.warm.medianMs.toFixed(0))}${col(x.warm.p90Ms.toFixed(0))}`,
     );
   }
   console.log(
-    `${'ratio berth / Go (containerd)'.padEnd(44)}${r(ratio.runRmCold)}${col('')}${r(ratio.runRmWarm)}`,
+    `${'ratio berth / Go (containerd)'.padEnd(NAME_W)}${r(ratio.runRmCold)}${col('')}${r(ratio.runRmWarm)}`,
   );
   console.log('');
   const n = COUNTS[last] ?? 0;
   console.log(`${n} × ctr run -d <busybox> <id> sleep 1000, one after the other: wall s`);
   for (const [name, x] of setups) {
-    console.log(`${name.padEnd(44)}${col((x.memory[last]?.startS ?? Number.NaN).toFixed(1))}`);
+    console.log(`${name.padEnd(NAME_W)}${col((x.memory[last]?.startS ?? Number.NaN).toFixed(1))}`);
   }
-  console.log(`${'ratio berth / Go (containerd)'.padEnd(44)}${r(ratio.runD)}`);
+  console.log(`${'ratio berth / Go (containerd)'.padEnd(NAME_W)}${r(ratio.runD)}`);
   console.log('');
   const pss = ratio.pssPerContainer.find((x) => x.containers === 50)?.ratio;
   console.log(
