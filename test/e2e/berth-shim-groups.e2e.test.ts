@@ -17,6 +17,7 @@ import {
   cmdline,
   daemonKind,
   mountsUnder,
+  shimPids,
   startDaemonWithImage,
   TASKS_DIR,
   type TestDaemon,
@@ -103,6 +104,11 @@ describe(`grouped shims and faults (${kind}, ${SHIM_RUNTIME})`, {
       g.shim = shims[0] ?? 0;
     }
     assert.notEqual(ga.shim, gb.shim, 'each group has a shim of its own');
+    // And no other shim serves this daemon (a shim's argv names it: -address <socket>).
+    assert.deepEqual(
+      shimPids(d.socket).sort((x, y) => x - y),
+      [ga.shim, gb.shim].sort((x, y) => x - y),
+    );
   });
 
   it('kill -9 of the daemon: every container and both shims live on; after a restart all are RUNNING with the same pids and exec works', async () => {

@@ -75,9 +75,9 @@ export function isShimOf(pid: number, runtime: string): boolean {
   } catch {
     return false;
   }
-  // The berth shim is node running the bundled script: its name is in argv[1] or later.
-  return raw
-    .split('\0')
-    .slice(0, 3)
-    .some((a) => a.includes(bin));
+  // The berth shim is node (with flags) running dist/containerd-shim-berth-v1.cjs: its
+  // name is in the first argument after node's own options.
+  const argv = raw.split('\0');
+  const script = argv.slice(1).find((a) => !a.startsWith('-'));
+  return (argv[0] ?? '').includes(bin) || (script ?? '').includes(bin);
 }
