@@ -11,7 +11,7 @@ import {
   uniqueId,
   waitFor,
 } from '../helpers/daemon.js';
-import { BERTH_RUNTIME, runtimeOfInfo } from '../helpers/runtime.js';
+import { BERTH_RUNTIME, runtimeLabel, runtimeOfInfo } from '../helpers/runtime.js';
 import { shimsServing } from '../helpers/shims.js';
 
 const root = process.getuid?.() === 0;
@@ -20,7 +20,9 @@ const LONG = 10;
 /** Long enough to be running when the daemon is killed, short enough to exit while it is down. */
 const SHORT_SECONDS = 4;
 
-describe(`restart with running containers (${kind})`, { skip: !root && 'needs root' }, () => {
+describe(`restart with running containers (${kind}${runtimeLabel()})`, {
+  skip: !root && 'needs root',
+}, () => {
   let d: TestDaemon;
   let image: string;
   const c = (args: string[]) => ctrAsync(d.socket, args);

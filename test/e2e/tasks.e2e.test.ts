@@ -21,7 +21,7 @@ import {
   uniqueId,
   waitFor,
 } from '../helpers/daemon.js';
-import { e2eRuntime } from '../helpers/runtime.js';
+import { e2eRuntime, runtimeLabel } from '../helpers/runtime.js';
 
 const root = process.getuid?.() === 0;
 const kind = daemonKind();
@@ -66,7 +66,9 @@ function parseEvents(out: string): Event[] {
     });
 }
 
-describe(`tasks with the real ctr (${kind})`, { skip: !root && 'needs root' }, () => {
+describe(`tasks with the real ctr (${kind}${runtimeLabel()})`, {
+  skip: !root && 'needs root',
+}, () => {
   let d: TestDaemon;
   let image: string;
   const background: CtrProcess[] = [];

@@ -41,6 +41,12 @@ export function e2eRuntime(): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** `, <runtime>` when BERTH_E2E_RUNTIME is set, for test titles: `tasks (berthd, io.containerd.berth.v1)`. */
+export function runtimeLabel(): string {
+  const r = e2eRuntime();
+  return r === undefined ? '' : `, ${r}`;
+}
+
 const CONTAINER_COMMANDS = new Set(['containers', 'container', 'c']);
 
 /**
