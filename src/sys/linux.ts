@@ -22,7 +22,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { createRequire } from 'node:module';
-import { release } from 'node:os';
+import { constants as osConstants, release } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
 type Koffi = typeof import('koffi');
@@ -368,6 +368,8 @@ function load(): Libc {
 // ------------------------------------------------------------------- errors
 
 const errorMap = getSystemErrorMap();
+/** Names libuv's map lacks (ECHILD, ESRCH's peers): from os.constants.errno. */
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
 /** Builds the node:fs-shaped error for a positive errno value. */
 export function sysError(
@@ -402,12 +404,12 @@ export function relabelSysError(err: SysError, path: PathArg, dest?: PathArg): S
 
 /** The symbolic name of a positive errno value ('ENOENT'). */
 export function errnoCode(errnum: number): string {
-  return errorMap.get(-errnum)?.[0] ?? `E${errnum}`;
+  return errorMap.get(-errnum)?.[0] ?? errnoNames.get(errnum) ?? `E${errnum}`;
 }
 
 /** node:fs's message: "ENOENT: no such file or directory, open 'x'" (-> 'y' for two paths). */
 function errnoMessage(errnum: number, syscall: string, path?: string, dest?: string): string {
-  const [code, desc] = errorMap.get(-errnum) ?? [`E${errnum}`, `unknown error ${errnum}`];
+  const [code, desc] = errorMap.get(-errnum) ?? [errnoCode(errnum), `error ${errnum}`];
   let message = `${code}: ${desc}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
   if (dest !== undefined) message += ` -> '${dest}'`;
@@ -1069,4 +1071,307 @@ function withLog(err: SysError, fsfd: number, what: string): SysError {
   }
   err.message += ` (${what}${lines.length ? `: ${lines.join('; ')}` : ''})`;
   return err;
+}
+
+// ----------------------------------------------------------- shim's calls
+//
+// The calls berth's shim needs (subreaper, fd passing, ptys, eventfd/epoll),
+// bound on first use in a table of their own. Pointers inside structures
+// (msghdr) point into native memory from koffi.alloc, which never moves; every
+// use of it is synchronous except epollWait's, which owns its own block.
+
+interface ShimLibc {
+  prctl: (op: number, a: number, b: number, c: number, d: number) => number;
+  fcntl: (fd: number, cmd: number, arg: number) => number;
+  ioctl: (fd: number, req: number, arg: Buffer) => number;
+  recvmsg: (fd: number, msg: unknown, flags: number) => number;
+  sendmsg: (fd: number, msg: unknown, flags: number) => number;
+  eventfd: (initval: number, flags: number) => number;
+  epollCreate1: (flags: number) => number;
+  epollCtl: (epfd: number, op: number, fd: number, event: Buffer | null) => number;
+  epollWait: ((epfd: number, events: unknown, max: number, timeout: number) => number) & {
+    async: (
+      epfd: number,
+      events: unknown,
+      max: number,
+      timeout: number,
+      cb: (err: unknown, res: number) => void,
+    ) => void;
+  };
+  posixOpenpt: (flags: number) => number;
+  grantpt: (fd: number) => number;
+  unlockpt: (fd: number) => number;
+  ptsnameR: (fd: number, buf: Buffer, size: number) => number;
+  write: (fd: number, buf: Buffer, size: number) => number;
+}
+
+let shimLibc: ShimLibc | undefined;
+
+function shimLib(): ShimLibc {
+  if (shimLibc) return shimLibc;
+  const { koffi } = lib();
+  const c = koffi.load('libc.so.6');
+  const f = (proto: string) => c.func(proto) as (...args: any[]) => any;
+  shimLibc = {
+    prctl: f(
+      'int prctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d)',
+    ),
+    fcntl: f('int fcntl(int fd, int cmd, int arg)'),
+    ioctl: f('int ioctl(int fd, unsigned long req, void *arg)'),
+    recvmsg: f('long recvmsg(int fd, void *msg, int flags)'),
+    sendmsg: f('long sendmsg(int fd, void *msg, int flags)'),
+    eventfd: f('int eventfd(unsigned int initval, int flags)'),
+    epollCreate1: f('int epoll_create1(int flags)'),
+    epollCtl: f('int epoll_ctl(int epfd, int op, int fd, void *event)'),
+    epollWait: f('int epoll_wait(int epfd, void *events, int max, int timeout)') as any,
+    posixOpenpt: f('int posix_openpt(int flags)'),
+    grantpt: f('int grantpt(int fd)'),
+    unlockpt: f('int unlockpt(int fd)'),
+    ptsnameR: f('int ptsname_r(int fd, void *buf, size_t size)'),
+    write: f('long write(int fd, void *buf, size_t size)'),
+  };
+  return shimLibc;
+}
+
+function shimFail(syscall: string, path?: PathArg): SysError {
+  return sysError(lib().koffi.errno(), syscall, path);
+}
+
+/** prctl(2) with integer arguments (PR_SET_CHILD_SUBREAPER = 36, …). */
+export function prctl(op: number, arg2: number, arg3 = 0, arg4 = 0, arg5 = 0): number {
+  const r = shimLib().prctl(op, arg2, arg3, arg4, arg5);
+  if (r < 0) throw shimFail('prctl');
+  return r;
+}
+
+/** fcntl(2) with an integer argument (F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL). */
+export function fcntl(fd: number, cmd: number, arg = 0): number {
+  const r = shimLib().fcntl(fd, cmd, arg);
+  if (r < 0) throw shimFail('fcntl');
+  return r;
+}
+
+/** ioctl(2) whose argument is a pointer to `arg` (read and/or written in place). */
+export function ioctl(fd: number, request: number, arg: Buffer): number {
+  const r = shimLib().ioctl(fd, request, arg);
+  if (r < 0) throw shimFail('ioctl');
+  return r;
+}
+
+/** write(2), non-blocking fds only on the event loop. Answers the bytes written. */
+export function write(fd: number, buf: Buffer): number {
+  const r = shimLib().write(fd, buf, buf.length);
+  if (r < 0) throw shimFail('write');
+  return r;
+}
+
+// msghdr (56 bytes), one iovec (16) and the control buffer, in one native block.
+const MSG_HDR = 0;
+const MSG_IOV = 64;
+const MSG_CONTROL = 128;
+const MSG_CONTROL_SIZE = 128; // room for 16 fds
+const MSG_DATA = 256;
+const MSG_DATA_SIZE = 4096;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CTRUNC = 0x8;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+
+interface MsgBlock {
+  ptr: unknown;
+  addr: bigint;
+  view: Buffer;
+}
+let msgBlock: MsgBlock | undefined;
+
+function msgScratch(): MsgBlock {
+  if (msgBlock) return msgBlock;
+  const { koffi } = lib();
+  const ptr = koffi.alloc('uint8_t', MSG_DATA + MSG_DATA_SIZE);
+  const addr = koffi.address(ptr);
+  const view = Buffer.from(koffi.view(ptr, MSG_DATA + MSG_DATA_SIZE));
+  msgBlock = { ptr, addr, view };
+  return msgBlock;
+}
+
+function putPtr(buf: Buffer, off: number, addr: bigint): void {
+  buf.writeBigUInt64LE(addr, off);
+}
+
+function setupMsg(m: MsgBlock, dataLen: number, controlLen: number): void {
+  const v = m.view;
+  v.fill(0, 0, MSG_DATA);
+  putPtr(v, MSG_IOV, m.addr + BigInt(MSG_DATA)); // iov_base
+  v.writeBigUInt64LE(BigInt(dataLen), MSG_IOV + 8); // iov_len
+  putPtr(v, MSG_HDR + 16, m.addr + BigInt(MSG_IOV)); // msg_iov
+  v.writeBigUInt64LE(1n, MSG_HDR + 24); // msg_iovlen
+  if (controlLen > 0) {
+    putPtr(v, MSG_HDR + 32, m.addr + BigInt(MSG_CONTROL)); // msg_control
+    v.writeBigUInt64LE(BigInt(controlLen), MSG_HDR + 40); // msg_controllen
+  }
+}
+
+/** What one recvmsg(2) with SCM_RIGHTS brought: the payload and the fds (close-on-exec). */
+export interface ReceivedMessage {
+  data: Buffer;
+  fds: number[];
+  /** The control data did not fit: some fds were lost. */
+  truncated: boolean;
+}
+
+/**
+ * recvmsg(2) without waiting (MSG_DONTWAIT), fds received close-on-exec.
+ * Throws EAGAIN when nothing is there yet; an empty `data` with no fds is
+ * the peer's EOF. Up to 4096 payload bytes and 16 fds.
+ */
+export function recvmsgFds(fd: number): ReceivedMessage {
+  const m = msgScratch();
+  setupMsg(m, MSG_DATA_SIZE, MSG_CONTROL_SIZE);
+  const n = shimLib().recvmsg(fd, m.ptr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) throw shimFail('recvmsg');
+  const v = m.view;
+  const controlLen = Number(v.readBigUInt64LE(MSG_HDR + 40));
+  const flags = v.readInt32LE(MSG_HDR + 48);
+  const fds: number[] = [];
+  // cmsghdr: size_t len, int level, int type, then the data, each aligned to 8.
+  let off = 0;
+  while (off + 16 <= controlLen) {
+    const len = Number(v.readBigUInt64LE(MSG_CONTROL + off));
+    if (len < 16) break;
+    const level = v.readInt32LE(MSG_CONTROL + off + 8);
+    const type = v.readInt32LE(MSG_CONTROL + off + 12);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) {
+      for (let i = 16; i + 4 <= len; i += 4) fds.push(v.readInt32LE(MSG_CONTROL + off + i));
+    }
+    off += (len + 7) & ~7;
+  }
+  return {
+    data: Buffer.from(v.subarray(MSG_DATA, MSG_DATA + n)),
+    fds,
+    truncated: (flags & MSG_CTRUNC) !== 0,
+  };
+}
+
+/** sendmsg(2) of `data` (≤ 4096 bytes) with `fds` as SCM_RIGHTS, without waiting. Answers the bytes sent. */
+export function sendmsgFds(fd: number, data: Buffer, fds: readonly number[]): number {
+  if (data.length > MSG_DATA_SIZE || fds.length > 16) {
+    throw sysError(22 /* EINVAL */, 'sendmsg');
+  }
+  const m = msgScratch();
+  const controlLen = fds.length === 0 ? 0 : 16 + ((fds.length * 4 + 7) & ~7);
+  setupMsg(m, data.length, controlLen);
+  const v = m.view;
+  data.copy(v, MSG_DATA);
+  if (fds.length > 0) {
+    v.writeBigUInt64LE(BigInt(16 + fds.length * 4), MSG_CONTROL);
+    v.writeInt32LE(SOL_SOCKET, MSG_CONTROL + 8);
+    v.writeInt32LE(SCM_RIGHTS, MSG_CONTROL + 12);
+    for (const [i, f] of fds.entries()) v.writeInt32LE(f, MSG_CONTROL + 16 + i * 4);
+  }
+  const n = shimLib().sendmsg(fd, m.ptr, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0) throw shimFail('sendmsg');
+  return n;
+}
+
+/** eventfd(2) flags. */
+export const EFD_CLOEXEC = O_CLOEXEC;
+export const EFD_NONBLOCK = O_NONBLOCK;
+
+/** eventfd(2). */
+export function eventfd(initval: number, flags: number): number {
+  const r = shimLib().eventfd(initval, flags);
+  if (r < 0) throw shimFail('eventfd');
+  return r;
+}
+
+/** epoll constants. */
+export const EPOLL_CLOEXEC = O_CLOEXEC;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLLIN = 0x1;
+export const EPOLLERR = 0x8;
+export const EPOLLHUP = 0x10;
+
+// struct epoll_event is packed on x64 (12 bytes), naturally aligned elsewhere (16).
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_OFF = process.arch === 'x64' ? 4 : 8;
+
+/** epoll_create1(2). */
+export function epollCreate(flags = EPOLL_CLOEXEC): number {
+  const r = shimLib().epollCreate1(flags);
+  if (r < 0) throw shimFail('epoll_create1');
+  return r;
+}
+
+/** epoll_ctl(2): ADD with `events` and a 32-bit `data` token, or DEL. */
+export function epollCtl(epfd: number, op: number, fd: number, events = 0, data = 0): void {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events >>> 0, 0);
+  ev.writeUInt32LE(data >>> 0, EPOLL_DATA_OFF);
+  if (shimLib().epollCtl(epfd, op, fd, op === EPOLL_CTL_DEL ? null : ev) < 0) {
+    throw shimFail('epoll_ctl');
+  }
+}
+
+/** One ready fd from epollWait: its events and the `data` token given to epollCtl. */
+export interface EpollEvent {
+  events: number;
+  data: number;
+}
+
+/**
+ * epoll_wait(2) on libuv's threadpool (the event loop goes on): resolves with
+ * the ready events, or [] after `timeoutMs`. Keep the timeout short (it holds
+ * one pool thread) and do not close `epfd` while a wait runs. EINTR gives [].
+ */
+export function epollWait(
+  epfd: number,
+  maxEvents: number,
+  timeoutMs: number,
+): Promise<EpollEvent[]> {
+  const L = shimLib();
+  const { koffi } = lib();
+  const size = EPOLL_EVENT_SIZE * maxEvents;
+  const ptr = koffi.alloc('uint8_t', size);
+  return new Promise((resolve, reject) => {
+    L.epollWait.async(epfd, ptr, maxEvents, timeoutMs, (err, n) => {
+      try {
+        if (err) return reject(err);
+        if (n < 0) {
+          const e = koffi.errno();
+          // errno is per thread: the pool thread's is not ours to read, so EINTR is assumed.
+          return e === 0 || e === 4 ? resolve([]) : reject(sysError(e, 'epoll_wait'));
+        }
+        const v = Buffer.from(koffi.view(ptr, size));
+        const out: EpollEvent[] = [];
+        for (let i = 0; i < n; i++) {
+          const off = i * EPOLL_EVENT_SIZE;
+          out.push({ events: v.readUInt32LE(off), data: v.readUInt32LE(off + EPOLL_DATA_OFF) });
+        }
+        resolve(out);
+      } finally {
+        koffi.free(ptr);
+      }
+    });
+  });
+}
+
+/** A new pty pair's master (O_RDWR|O_NOCTTY|O_CLOEXEC) and the slave's path (/dev/pts/N). */
+export function openPtyMaster(): { master: number; slave: string } {
+  const L = shimLib();
+  const master = L.posixOpenpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) throw shimFail('posix_openpt');
+  try {
+    if (L.grantpt(master) < 0) throw shimFail('grantpt');
+    if (L.unlockpt(master) < 0) throw shimFail('unlockpt');
+    const buf = Buffer.alloc(128);
+    const rc = L.ptsnameR(master, buf, buf.length);
+    if (rc !== 0) throw sysError(rc, 'ptsname_r');
+    return { master, slave: buf.toString('utf8', 0, buf.indexOf(0)) };
+  } catch (err) {
+    lib().close(master);
+    throw err;
+  }
 }
