@@ -73,3 +73,15 @@ elif [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-l
   npm ci --no-audit --no-fund
 fi
 npm run build
+
+# berth's shim (runtime io.containerd.berth.v1) on PATH, where containerd looks for shims
+# (berthd also looks beside its own bin/berthd): a link to this checkout's wrapper, so the
+# checkout installed last is the one both run. A file that is not a link is someone else's.
+shim=/usr/local/bin/containerd-shim-berth-v1
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: not root: $shim not linked to this checkout" >&2
+elif [[ -e $shim && ! -L $shim ]]; then
+  echo "install-deps: $shim exists and is not a link: left alone" >&2
+else
+  ln -sfn "$PWD/bin/containerd-shim-berth-v1" "$shim"
+fi

@@ -3,6 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import {
+  IntrospectionService,
+  type Plugin,
+} from '../api/containerd/services/introspection/v1/introspection.js';
 import { Client, DEFAULT_ADDRESS } from './client.js';
 import { isCanceled, isInvalidArgument, isUnavailable } from './errors.js';
 import { signalNumber } from './task.js';
@@ -82,6 +87,71 @@ describe('Client', () => {
       assert.throws(() => c.snapshotService(''), isInvalidArgument);
     } finally {
       c.close();
+    }
+  });
+});
+
+describe('Client.defaultRuntime', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-client-rt-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const plugin = (type: string, id: string, exports: Record<string, string>): Plugin => ({
+    type,
+    id,
+    requires: [],
+    platforms: [],
+    exports,
+    capabilities: [],
+  });
+
+  /** A stand-in daemon answering Introspection.Plugins with `plugins`; counts the calls. */
+  async function daemon(name: string, plugins: Plugin[]) {
+    const server = new grpc.Server();
+    const calls = { plugins: 0 };
+    server.addService(IntrospectionService, {
+      plugins: (_call: unknown, cb: grpc.sendUnaryData<{ plugins: Plugin[] }>) => {
+        calls.plugins += 1;
+        cb(null, { plugins });
+      },
+    });
+    const socket = join(dir, `${name}.sock`);
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    return { socket, calls, stop: () => server.forceShutdown() };
+  }
+
+  it("takes berthd's exported default_runtime, asking once per connection", async () => {
+    const d = await daemon('berthd', [
+      plugin('io.containerd.snapshotter.v1', 'overlayfs', { root: '/x' }),
+      plugin('io.containerd.runtime.v2', 'task', { default_runtime: 'io.containerd.berth.v1' }),
+    ]);
+    const c = new Client(d.socket, { namespace: 'default' });
+    try {
+      assert.equal(c.runtime, undefined);
+      assert.equal(await c.defaultRuntime(), 'io.containerd.berth.v1');
+      assert.equal(await c.withNamespace('other').defaultRuntime(), 'io.containerd.berth.v1');
+      assert.equal(d.calls.plugins, 1);
+    } finally {
+      c.close();
+      d.stop();
+    }
+  });
+
+  it("is io.containerd.runc.v2 with containerd (no such export), and the options' runtime first", async () => {
+    const d = await daemon('containerd', [plugin('io.containerd.runtime.v2', 'task', {})]);
+    const c = new Client(d.socket, { namespace: 'default' });
+    const named = new Client(d.socket, { namespace: 'default', runtime: 'io.containerd.kata.v2' });
+    try {
+      assert.equal(await c.defaultRuntime(), 'io.containerd.runc.v2');
+      assert.equal(await named.defaultRuntime(), 'io.containerd.kata.v2');
+      assert.equal(d.calls.plugins, 1, 'a named runtime asks nothing');
+    } finally {
+      c.close();
+      named.close();
+      d.stop();
     }
   });
 });

@@ -78,7 +78,10 @@ export interface ClientOptions {
    * `unavailable` (containerd's `WithTimeout`, its dial timeout); default 10 s.
    */
   timeoutMs?: number;
-  /** The default runtime of new containers; default `io.containerd.runc.v2`. */
+  /**
+   * The runtime of new containers that name none (containerd's
+   * `WithDefaultRuntime`); default: the daemon's ({@link Client.defaultRuntime}).
+   */
   runtime?: string;
   /** A lease every call joins (`containerd-lease`). */
   lease?: string;
@@ -106,6 +109,8 @@ export class Connection {
   private readonly creds: GrpcJs.ChannelCredentials;
   private readonly shared: object;
   private readonly made = new Map<ServiceClientCtor<GrpcJs.Client>, GrpcJs.Client>();
+  /** The daemon's default runtime, asked once ({@link Client.defaultRuntime}). */
+  defaultRuntime: Promise<string> | undefined;
 
   constructor(
     readonly address: string,
@@ -211,8 +216,8 @@ interface InternalOptions extends ClientOptions {
 export class Client {
   readonly address: string;
   readonly namespace: string | undefined;
-  /** The default runtime of new containers. */
-  readonly runtime: string;
+  /** The runtime of new containers that name none, as the options name it (else the daemon's). */
+  readonly runtime: string | undefined;
   readonly lease: string | undefined;
   /** @internal the shared channel and service clients. */
   readonly connection: Connection;
@@ -223,7 +228,7 @@ export class Client {
     const shared = (opts as InternalOptions)[SHARED];
     this.address = address;
     this.namespace = opts.namespace;
-    this.runtime = opts.runtime ?? DEFAULT_RUNTIME;
+    this.runtime = opts.runtime;
     this.lease = opts.lease;
     this.owner = shared === undefined;
     this.connection = shared ?? new Connection(address, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -290,6 +295,30 @@ export class Client {
     return this.connection.rpc.unary<ServerResponse>({ signal: opts.signal }, (md, o, cb) =>
       this.connection.introspection.server({}, md, o, cb),
     );
+  }
+
+  /**
+   * The runtime of new containers that name none (containerd's `Runtime()`):
+   * the one the options name, else the daemon's. berthd shows its
+   * `default_runtime` (berth's grouped shim, `io.containerd.berth.v1`,
+   * unless configured otherwise) among the exports of its
+   * `io.containerd.runtime.v2` `task` plugin; containerd has no default
+   * of its own, so its clients name `io.containerd.runc.v2`
+   * ({@link DEFAULT_RUNTIME}). Asked once per connection.
+   */
+  async defaultRuntime(opts: CallOpts = {}): Promise<string> {
+    if (this.runtime !== undefined) return this.runtime;
+    const c = this.connection;
+    c.defaultRuntime ??= this.introspection.plugins([], opts).then(
+      (plugins) =>
+        plugins.find((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task')?.exports
+          .default_runtime || DEFAULT_RUNTIME,
+      (err) => {
+        c.defaultRuntime = undefined;
+        throw err;
+      },
+    );
+    return c.defaultRuntime;
   }
 
   /** Whether gRPC health answers SERVING (containerd's `IsServing`). */
@@ -447,8 +476,9 @@ export class Client {
 
   /**
    * Creates a container record from the options (containerd's
-   * `NewContainer`); the runtime defaults to the client's. What the options
-   * create (a new snapshot) is held by a lease until the record refers to it.
+   * `NewContainer`); the runtime defaults to the client's
+   * ({@link defaultRuntime}). What the options create (a new snapshot) is
+   * held by a lease until the record refers to it.
    */
   async newContainer(id: string, ...opts: NewContainerOpt[]): Promise<Container> {
     return this.withTemporaryLease(async (leased) => {
@@ -456,13 +486,14 @@ export class Client {
         id,
         labels: {},
         image: '',
-        runtime: { name: this.runtime },
+        runtime: { name: '' },
         snapshotter: '',
         snapshotKey: '',
         sandbox: '',
         extensions: {},
       };
       for (const o of opts) await o(leased, record);
+      if (record.runtime.name === '') record.runtime.name = await this.defaultRuntime();
       await leased.containerService().create(leased.context(), record);
       return new Container(this, id);
     });

@@ -6,6 +6,7 @@ import { parse } from 'smol-toml';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { isInvalidArgument } from '../core/errdefs/index.js';
 import { RESTART_PLUGIN_URI, restartInterval } from '../restart/plugin.js';
+import { configuredDefaultRuntime } from '../runtime/v2/plugin.js';
 import { transferConfig } from '../transfer/plugin.js';
 import { defaultConfigToml, loadConfig, resolveConfig } from './config.js';
 import { DEFAULTS } from './defaults.js';
@@ -89,6 +90,9 @@ format = "json"
     assert.deepEqual({ ...c, plugins: {} }, resolveConfig({}, {}));
     assert.equal(c.oomScore, 0);
     assert.deepEqual(c.cgroup, { path: '' });
+    const task = c.plugins['io.containerd.runtime.v2.task'] ?? {};
+    assert.equal(configuredDefaultRuntime(task), configuredDefaultRuntime({}));
+    assert.equal(task.default_runtime, 'io.containerd.berth.v1');
   });
 
   it("moves containerd 1.x's restart monitor table to the 2.x name the plugin has", () => {

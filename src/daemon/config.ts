@@ -4,6 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { invalidArgument } from '../core/errdefs/index.js';
 import { criDefaultToml } from '../cri/config.js';
 import { RESTART_PLUGIN_URI, RESTART_PLUGIN_URI_1X } from '../restart/plugin.js';
+import { DEFAULT_RUNTIME } from '../runtime/v2/plugin.js';
 import { cgroupPathProblem } from '../sys/cgroup.js';
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from '../sys/oom.js';
 import { DEFAULT_REGISTRY_CONFIG_PATH } from '../transfer/defaults.js';
@@ -33,6 +34,10 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  * [plugins."io.containerd.metadata.v1.sqlite"]
  * [plugins."io.containerd.transfer.v1.local"]
  *   config_path = "/etc/berth/certs.d"   # registry hosts.toml files, <dir>/<host>/hosts.toml
+ * [plugins."io.containerd.runtime.v2.task"]
+ *   default_runtime = "io.containerd.berth.v1"   # tasks of containers that name no runtime
+ *   shim_paths = {}    # runtime name → absolute shim path, instead of PATH (then berthd's bin/)
+ *   shim_debug = false
  * [plugins."io.containerd.monitor.container.v1.restart"]  # or 1.x's "io.containerd.internal.v1.restart"
  *   interval = "10s"   # the restart monitor's full reconcile (src/restart)
  * [plugins."io.containerd.grpc.v1.cri"]  # Kubernetes' CRI, under containerd 1.6's names (src/cri/config.ts)
@@ -273,6 +278,9 @@ oom_score = 0
 
 [plugins."${RESTART_PLUGIN_URI}"]
   interval = "10s"
+
+[plugins."io.containerd.runtime.v2.task"]
+  default_runtime = "${DEFAULT_RUNTIME}"
 
 ${criDefaultToml()}`;
 }

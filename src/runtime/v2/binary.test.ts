@@ -52,6 +52,32 @@ describe('resolveShimBinary', () => {
     }
   });
 
+  it("looks in searchDirs (berthd's bin/) after PATH", () => {
+    const first = join(dir, 'path-bin');
+    const own = join(dir, 'own-bin');
+    for (const d of [first, own]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(own, 'containerd-shim-own-v1'), '#!/bin/sh\n');
+    chmodSync(join(own, 'containerd-shim-own-v1'), 0o755);
+    const saved = process.env.PATH;
+    process.env.PATH = first;
+    try {
+      assert.throws(() => resolveShimBinary('io.containerd.own.v1', cfg()), isNotFound);
+      assert.equal(
+        resolveShimBinary('io.containerd.own.v1', cfg({ searchDirs: [own] })),
+        join(own, 'containerd-shim-own-v1'),
+      );
+      // PATH wins over berthd's own directory.
+      writeFileSync(join(first, 'containerd-shim-own-v1'), '#!/bin/sh\n');
+      chmodSync(join(first, 'containerd-shim-own-v1'), 0o755);
+      assert.equal(
+        resolveShimBinary('io.containerd.own.v1', cfg({ searchDirs: [own] })),
+        join(first, 'containerd-shim-own-v1'),
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
   it('takes an absolute path as is, and a configured path first', () => {
     const shim = fakeShim('abs-shim', 'exit 0');
     assert.equal(resolveShimBinary(shim, cfg()), shim);

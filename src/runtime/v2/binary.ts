@@ -17,6 +17,11 @@ export interface ShimBinaryConfig {
   publishBinary: string;
   /** Absolute paths that override the lookup, by runtime name. */
   paths: Readonly<Record<string, string>>;
+  /**
+   * Directories searched after PATH: berthd's own `bin/`, where berth's
+   * shim (`containerd-shim-berth-v1`) is installed beside `berthd`.
+   */
+  searchDirs?: readonly string[];
   debug: boolean;
   /** How long `start` and `delete` may take. */
   timeoutMs: number;
@@ -25,9 +30,12 @@ export interface ShimBinaryConfig {
 /**
  * The shim binary of a runtime: an absolute path as is, else
  * `io.containerd.<name>.<version>` → `containerd-shim-<name>-<version>` on
- * PATH, as containerd resolves it.
+ * PATH, as containerd resolves it, then in `searchDirs`.
  */
-export function resolveShimBinary(runtime: string, cfg: Pick<ShimBinaryConfig, 'paths'>): string {
+export function resolveShimBinary(
+  runtime: string,
+  cfg: Pick<ShimBinaryConfig, 'paths' | 'searchDirs'>,
+): string {
   if (runtime === '') throw invalidArgument('no runtime name');
   const configured = cfg.paths[runtime];
   const explicit = configured ?? (isAbsolute(runtime) ? runtime : undefined);
@@ -46,7 +54,8 @@ export function resolveShimBinary(runtime: string, cfg: Pick<ShimBinaryConfig, '
     );
   }
   const name = `containerd-shim-${parts[parts.length - 2]}-${parts[parts.length - 1]}`;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), ...(cfg.searchDirs ?? [])];
+  for (const dir of dirs) {
     if (dir === '') continue;
     const candidate = join(dir, name);
     if (isExecutable(candidate)) return candidate;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Options } from '../../api/containerd/runc/options/oci.js';
 import { isAlreadyExists, isInvalidArgument } from '../../core/errdefs/index.js';
+import { optionsGroup } from '../../shim/group.js';
 import { Bundle, removeHidden } from './bundle.js';
 import { withRuncRoot } from './runc-options.js';
 
@@ -89,5 +90,27 @@ describe('withRuncRoot', () => {
     assert.equal(withRuncRoot('io.containerd.kata.v2', undefined, '/r'), undefined);
     const other = { typeUrl: 'x.Other', value: new Uint8Array([1]) };
     assert.equal(withRuncRoot('io.containerd.runc.v2', other, '/r'), other);
+  });
+
+  it("gives berth's shim the root too, keeping the superset's group (field 100), under any *.Options type", () => {
+    const made = withRuncRoot('io.containerd.berth.v1', undefined, '/run/berth/runc');
+    assert.equal(Options.decode(made?.value ?? new Uint8Array()).root, '/run/berth/runc');
+    const superset = {
+      typeUrl: 'berth.shim.v1.Options',
+      value: Options.encode(Options.fromPartial({ binaryName: 'crun' }))
+        .uint32((100 << 3) | 2)
+        .string('web')
+        .finish(),
+    };
+    const filled = withRuncRoot('io.containerd.berth.v1', superset, '/r');
+    assert.equal(filled?.typeUrl, 'berth.shim.v1.Options');
+    const value = filled?.value ?? new Uint8Array();
+    assert.equal(Options.decode(value).root, '/r');
+    assert.equal(Options.decode(value).binaryName, 'crun');
+    assert.equal(optionsGroup(value), 'web');
+    const garbage = { typeUrl: 'x.Options', value: new Uint8Array([0xff]) };
+    const other = { typeUrl: 'x.Other', value: new Uint8Array([1]) };
+    assert.equal(withRuncRoot('io.containerd.berth.v1', other, '/r'), other);
+    assert.equal(withRuncRoot('io.containerd.berth.v1', garbage, '/r'), garbage);
   });
 });

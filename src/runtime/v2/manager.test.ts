@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { waitFor } from '../../../test/helpers/daemon.js';
 import { RuncOptions } from '../../api/containerd/linux/runc/runc.js';
@@ -10,6 +10,7 @@ import { isInvalidArgument, isNotFound } from '../../core/errdefs/index.js';
 import { nullLogger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import type { AnyValue, Exit } from '../../core/tasks/index.js';
+import { groupAddress, socketPathOf } from '../../shim/group.js';
 import { removeTree } from '../../sys/remove-tree.js';
 import { type RuntimeEvents, ShimManager } from './manager.js';
 import { FakeShimBinary } from './testing/fake-shim-binary.js';
@@ -22,6 +23,7 @@ import { FakeShimBinary } from './testing/fake-shim-binary.js';
  */
 const NS = 'berth-test';
 const FAKE = 'io.containerd.fake.v2';
+const BERTH = 'io.containerd.berth.v1';
 
 describe('ShimManager with a fake shim', () => {
   let dir: string;
@@ -34,7 +36,7 @@ describe('ShimManager with a fake shim', () => {
   const bundle = (id: string) => join(dir, 'state', NS, id);
   const workDir = (id: string) => join(dir, 'root', NS, id);
 
-  const manager = async (): Promise<ShimManager> => {
+  const manager = async (over: { defaultRuntime?: string } = {}): Promise<ShimManager> => {
     const events: RuntimeEvents = {
       taskExit: (_ns, e) => exits.push(e),
       taskDelete: (_ns, e) => deletes.push(e.containerId),
@@ -46,11 +48,13 @@ describe('ShimManager with a fake shim', () => {
         ttrpcAddress: join(dir, 'daemon.sock.ttrpc'),
         publishBinary: '/bin/true',
         // The v1 runtime runs on the runc v2 shim: the fake stands in for it.
-        paths: { [FAKE]: fake.path, 'io.containerd.runc.v2': fake.path },
+        paths: { [FAKE]: fake.path, 'io.containerd.runc.v2': fake.path, [BERTH]: fake.path },
         debug: false,
         timeoutMs: 30_000,
       },
       runcRoot: join(dir, 'runc'),
+      ...over,
+      groupSocketDir: join(fake.dir, 's'),
       events,
       log: nullLogger,
     });
@@ -288,6 +292,59 @@ describe('ShimManager with a fake shim', () => {
     assert.equal((await m.get(ctx, 'drop').wait(ctx)).status, 137);
     await m.delete(ctx, 'drop');
     await assertNothingLeft(m, 'drop');
+  });
+
+  describe("berth's grouped shim (io.containerd.berth.v1)", () => {
+    const grouped = (group: string) =>
+      JSON.stringify({ annotations: { 'io.containerd.runc.v2.group': group } });
+    const started = (id: string) => fake.calls().includes(`start ${NS} ${id}`);
+
+    it('a task of a group whose shim serves tasks skips shim start; the shim exits with the last', async () => {
+      const m = await manager();
+      for (const id of ['gA', 'gB', 'gC', 'gD'])
+        fake.script(id, { group: id === 'gD' ? 'db' : 'web' });
+      const a = await create(m, 'gA', { runtime: BERTH, spec: grouped('web') });
+      const b = await create(m, 'gB', { runtime: BERTH, spec: grouped('web') });
+      assert.ok(started('gA'));
+      assert.ok(!started('gB'), 'no shim start for a live group');
+      assert.equal(b.pid, a.pid, 'one shim process serves both');
+      const hash = basename(socketPathOf(groupAddress(join(dir, 'daemon.sock'), NS, 'web')));
+      const address = `unix://${join(fake.dir, 's', hash)}`;
+      assert.equal(readFileSync(join(bundle('gA'), 'address'), 'utf8').trim(), address);
+      assert.equal(readFileSync(join(bundle('gB'), 'address'), 'utf8'), address);
+      assert.equal(readFileSync(join(bundle('gB'), 'runtime-name'), 'utf8'), BERTH);
+      // Another group is cold: its shim is started.
+      const d = await create(m, 'gD', { runtime: BERTH, spec: grouped('db') });
+      assert.ok(started('gD'));
+      assert.notEqual(d.pid, a.pid);
+
+      // The first task goes; the group's shim stays for the other, and takes a new one.
+      await stop(m, 'gA');
+      await m.delete(ctx, 'gA');
+      assert.equal(fake.livePids(NS, 'gA').length, 1, 'the group shim still runs');
+      const c = await create(m, 'gC', { runtime: BERTH, spec: grouped('web') });
+      assert.ok(!started('gC'));
+      assert.equal(c.pid, a.pid);
+      assert.equal(await c.task.start(ctx), a.pid);
+
+      for (const id of ['gB', 'gC', 'gD']) {
+        await stop(m, id).catch(() => {});
+        await m.delete(ctx, id);
+      }
+      await waitFor('the group shims to exit', () => fake.livePids(NS, 'gA').length === 0, 10_000);
+      await waitFor('the db shim to exit', () => fake.livePids(NS, 'gD').length === 0, 10_000);
+      assert.ok(!existsSync(bundle('gB')) && !existsSync(bundle('gC')));
+    });
+
+    it('a task whose container names no runtime runs with the default runtime', async () => {
+      const m = await manager({ defaultRuntime: FAKE });
+      const { task } = await create(m, 'dflt', { runtime: '' });
+      assert.ok(started('dflt'));
+      assert.equal(task.runtime, FAKE);
+      assert.equal(readFileSync(join(bundle('dflt'), 'runtime-name'), 'utf8'), FAKE);
+      await m.delete(ctx, 'dflt');
+      await assertNothingLeft(m, 'dflt');
+    });
   });
 
   describe('io.containerd.runtime.v1.linux', () => {

@@ -1,14 +1,23 @@
 import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { isNotFound, notFound } from '../../core/errdefs/index.js';
 import type { Logger } from '../../core/log/index.js';
 import { namespaceRequired, type OpContext } from '../../core/namespaces/index.js';
 import {
+  type AnyValue,
   anyBuffer,
   type CreateTaskOptions,
   type Exit,
   type Task,
   type TaskManager,
 } from '../../core/tasks/index.js';
+import {
+  BERTH_RUNTIME,
+  groupAddress,
+  groupOf,
+  optionsGroup,
+  socketPathOf,
+} from '../../shim/group.js';
 import { fromTimestamp } from '../../wire/timestamp.js';
 import {
   deleteShim,
@@ -23,7 +32,7 @@ import { recoverTasks } from './recovery.js';
 import { withRuncRoot } from './runc-options.js';
 import { fromV1Options, RUNTIME_LINUX_V1, shimRuntime } from './runtime-v1.js';
 import { ShimClient } from './shim-client.js';
-import { ShimConnections } from './shim-connections.js';
+import { type ShimConnection, ShimConnections } from './shim-connections.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
 import { type TaskEntry, TaskList, taskKey } from './task-list.js';
@@ -35,8 +44,12 @@ export interface ShimManagerOptions {
   binary: ShimBinaryConfig;
   events: RuntimeEvents;
   log: Logger;
-  /** runc's state root for runc shims whose options name none. */
+  /** runc's state root for runc shims (and berth's) whose options name none. */
   runcRoot: string;
+  /** The runtime of tasks whose container names none (`default_runtime`). */
+  defaultRuntime?: string;
+  /** Where berth's group shims listen (tests only; default /run/containerd/s). */
+  groupSocketDir?: string;
   /** How long a shim may take to answer Connect when reloading, and Shutdown. */
   callTimeoutMs?: number;
 }
@@ -98,9 +111,10 @@ export class ShimManager implements TaskManager {
     const mark = (step: string) => {
       ms[step] = Math.round((performance.now() - t0) * 10) / 10;
     };
-    const runtime = shimRuntime(opts.runtime);
+    const runtimeName = opts.runtime || this.opts.defaultRuntime || '';
+    const runtime = shimRuntime(runtimeName);
     const options =
-      opts.runtime === RUNTIME_LINUX_V1
+      runtimeName === RUNTIME_LINUX_V1
         ? fromV1Options(opts.runtimeOptions, opts.taskOptions)
         : (opts.taskOptions ?? opts.runtimeOptions);
     const binary = resolveShimBinary(runtime, this.opts.binary);
@@ -111,18 +125,27 @@ export class ShimManager implements TaskManager {
     let started = false;
     let entry: TaskEntry | undefined;
     try {
-      bundle.writeFile(RUNTIME_FILE, opts.runtime);
+      bundle.writeFile(RUNTIME_FILE, runtimeName);
       shimLog = openShimLog(bundle.file('log'), log);
       mark('bundle');
       const shimOptions = withRuncRoot(runtime, options, this.opts.runcRoot);
-      const address = await startShim(this.opts.binary, inv, shimOptions);
-      started = true;
-      mark('shim');
-      bundle.writeFile(BINARY_FILE, binary);
-      if (!existsSync(bundle.file('address'))) bundle.writeFile('address', address);
-      const connection = await this.connections.get(address);
-      mark('connect');
-      const task = new ShimTask(new ShimClient(connection.conn, ns), bundle, opts.runtime);
+      let connection = this.liveGroupShim(runtime, ns, id, opts.spec.value, shimOptions);
+      if (connection) {
+        // As `start` answers for a group whose shim is alive, without running it. No await
+        // from here until the task joins the connection's set below.
+        bundle.writeFile(BINARY_FILE, binary);
+        bundle.writeFile('address', connection.address);
+        mark('shim reused');
+      } else {
+        const address = await startShim(this.opts.binary, inv, shimOptions);
+        started = true;
+        mark('shim');
+        bundle.writeFile(BINARY_FILE, binary);
+        if (!existsSync(bundle.file('address'))) bundle.writeFile('address', address);
+        connection = await this.connections.get(address);
+        mark('connect');
+      }
+      const task = new ShimTask(new ShimClient(connection.conn, ns), bundle, runtimeName);
       entry = { task, log: shimLog, connection };
       connection.tasks.add(taskKey(ns, id));
       const created = await task.shim.create({
@@ -143,12 +166,38 @@ export class ShimManager implements TaskManager {
       });
       this.tasks.set(ns, id, entry);
       mark('create');
-      log.debug({ address, ms }, 'task created');
+      log.debug({ address: connection.address, ms }, 'task created');
       return { task, pid: created.pid };
     } catch (err) {
       await this.abandon(ctx, inv, bundle, entry, shimLog, started);
       throw err;
     }
+  }
+
+  /**
+   * The connection to the live shim of the container's group, for berth's
+   * shim (`io.containerd.berth.v1`): the daemon skips `shim start` when it
+   * already serves tasks of that group over an open connection, which
+   * proves the shim alive and keeps it from exiting (a group shim exits
+   * only after Shutdown with no container left). Group and address are
+   * those the shim's `start` computes (src/shim/group.ts).
+   */
+  private liveGroupShim(
+    runtime: string,
+    ns: string,
+    id: string,
+    spec: Uint8Array,
+    options: AnyValue | undefined,
+  ): ShimConnection | undefined {
+    if (runtime !== BERTH_RUNTIME) return undefined;
+    // The shim reads the group default from options of any `*.Options` type (runc's, berth's).
+    const byOptions = options?.typeUrl.endsWith('.Options') ? optionsGroup(options.value) : '';
+    const group = groupOf(specAnnotations(spec), ns, id, byOptions);
+    let address = groupAddress(this.opts.binary.address, ns, group);
+    if (this.opts.groupSocketDir !== undefined) {
+      address = `unix://${join(this.opts.groupSocketDir, basename(socketPathOf(address)))}`;
+    }
+    return this.connections.serving(address);
   }
 
   /** Undoes a failed create: the shim's task, the shim, the log, the bundle. */
@@ -255,5 +304,17 @@ export class ShimManager implements TaskManager {
   async close(): Promise<void> {
     for (const e of this.tasks.all()) e.log?.close();
     this.connections.close();
+  }
+}
+
+/** The annotations of a container's spec (already checked to be JSON by Bundle.create). */
+function specAnnotations(spec: Uint8Array): Record<string, string> | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(spec).toString('utf8')) as {
+      annotations?: Record<string, string>;
+    };
+    return parsed.annotations;
+  } catch {
+    return undefined;
   }
 }

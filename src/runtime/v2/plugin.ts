@@ -1,8 +1,9 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AnyPayload, Publisher } from '../../core/events/index.js';
 import type { Logger } from '../../core/log/index.js';
 import type { OpContext } from '../../core/namespaces/index.js';
 import { ExchangeKey, hostPlatform, PluginType, type Registration } from '../../plugin/index.js';
+import { BERTH_RUNTIME } from '../../shim/group.js';
 import { taskDelete, taskExit } from '../../wire/event-payloads.js';
 import { toTimestamp } from '../../wire/timestamp.js';
 import { type RuntimeEvents, ShimManager } from './manager.js';
@@ -11,6 +12,13 @@ import { type RuntimeEvents, ShimManager } from './manager.js';
  * `io.containerd.runtime.v2` `task`: tasks run by shims. On init it
  * reconnects to the shims that outlived the last daemon, so it comes after
  * the ttrpc socket they publish to.
+ *
+ * Config (`[plugins."io.containerd.runtime.v2.task"]`): `shim_paths`,
+ * `shim_debug`, and `default_runtime`, berth's own key: the runtime of
+ * tasks whose container names none (default `io.containerd.berth.v1`,
+ * berth's grouped shim). It is exported (introspection shows it), and
+ * berth's client and CLI read it there for new containers that name no
+ * runtime. Containers that name one (ctr always does) keep it.
  */
 export const taskPlugin: Registration<ShimManager> = {
   type: PluginType.runtimeV2,
@@ -18,6 +26,8 @@ export const taskPlugin: Registration<ShimManager> = {
   requires: [PluginType.internal, PluginType.event],
   platforms: [hostPlatform()],
   async init(ic) {
+    const defaultRuntime = configuredDefaultRuntime(ic.config);
+    ic.exports[DEFAULT_RUNTIME_EXPORT] = defaultRuntime;
     const manager = new ShimManager({
       roots: { state: ic.stateDir(), root: ic.rootDir() },
       binary: {
@@ -25,10 +35,13 @@ export const taskPlugin: Registration<ShimManager> = {
         ttrpcAddress: ic.daemon.ttrpcAddress,
         publishBinary: ic.daemon.publishBinary,
         paths: shimPaths(ic.config),
+        // berth's shim lives beside berthd (bin/), which need not be on PATH.
+        searchDirs: [dirname(ic.daemon.publishBinary)],
         debug: ic.config.shim_debug === true,
         timeoutMs: 30_000,
       },
       runcRoot: join(ic.state, 'runc'),
+      defaultRuntime,
       events: runtimeEvents(ic.get(ExchangeKey), ic.log),
       log: ic.log,
     });
@@ -37,6 +50,23 @@ export const taskPlugin: Registration<ShimManager> = {
   },
   close: (m) => m.close(),
 };
+
+/** The export under which the task plugin shows its `default_runtime` (read by berth's client). */
+export const DEFAULT_RUNTIME_EXPORT = 'default_runtime';
+
+/** `default_runtime` when the config has none: berth's grouped shim. */
+export const DEFAULT_RUNTIME = BERTH_RUNTIME;
+
+/** `default_runtime` of the plugin's config, {@link DEFAULT_RUNTIME} when unset. */
+export function configuredDefaultRuntime(config: Readonly<Record<string, unknown>>): string {
+  const raw = config.default_runtime ?? DEFAULT_RUNTIME;
+  if (typeof raw !== 'string' || raw === '') {
+    throw new Error(
+      'default_runtime must be a runtime name (io.containerd.berth.v1, io.containerd.runc.v2, …)',
+    );
+  }
+  return raw;
+}
 
 /**
  * `[plugins."io.containerd.runtime.v2.task"] shim_paths = { "io.containerd.runc.v2" = "/abs/path" }`:

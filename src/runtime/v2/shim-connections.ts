@@ -49,13 +49,25 @@ export class ShimConnections {
   }
 
   /**
-   * Drops `task` from its connection: asks the shim to exit once it serves
-   * nothing else (Shutdown; the shim decides), and closes the connection
-   * after its last task.
+   * The open connection to `address` if it serves tasks: a shim the daemon
+   * knows is alive and that will not exit under a new task (it exits only
+   * when asked to with no task left).
+   */
+  serving(address: string): ShimConnection | undefined {
+    const c = this.byAddress.get(address);
+    return c && !c.conn.isClosed && c.tasks.size > 0 ? c : undefined;
+  }
+
+  /**
+   * Drops `task` from its connection: after its last task, asks the shim to
+   * exit once it serves nothing else (Shutdown; the shim decides) and
+   * closes the connection. While the daemon has other tasks on the shim it
+   * sends no Shutdown: one racing a Task.Create the daemon sends it for a
+   * new task of the group ({@link serving}) could end the shim under it.
    */
   async detach(c: ShimConnection, task: ShimTask): Promise<void> {
     c.tasks.delete(taskKey(task.namespace, task.id));
-    if (!c.conn.isClosed) {
+    if (c.tasks.size === 0 && !c.conn.isClosed) {
       await task.shim
         .shutdown({ id: task.id }, this.opts.timeoutMs)
         .catch((err) => this.opts.log.debug({ err, id: task.id }, 'shim shutdown'));

@@ -3,6 +3,9 @@ import { arch, cpus, hostname, machine, release, totalmem } from 'node:os';
 import { str } from '../../args.js';
 import type { CommandSpec } from '../../command.js';
 
+/** The stock runc shim's runtime (the client's DEFAULT_RUNTIME), which berthd and containerd both run. */
+const RUNC_RUNTIME = 'io.containerd.runc.v2';
+
 /**
  * `berth info`: docker's system information from the daemon (version,
  * containers by state, images, snapshotters and runtimes from the
@@ -30,7 +33,7 @@ export const command: CommandSpec = {
         import('../../version-info.js'),
       ]);
     const client = await ctx.client();
-    const [version, server, plugins, containers, tasks, images] = await Promise.all([
+    const [version, server, plugins, containers, tasks, images, runtime] = await Promise.all([
       client.version(),
       // Older daemons lack the Server call; a failing plugin list leaves the lists empty.
       client.server().catch(() => ({ uuid: '', deprecations: [] })),
@@ -38,6 +41,7 @@ export const command: CommandSpec = {
       client.containerService().list(client.context()),
       listTasks(client),
       client.imageService().list(client.context()),
+      client.defaultRuntime().catch(() => RUNC_RUNTIME),
     ]);
     const states = containers.map((c) => stateOf(tasks.get(c.id)));
     const ok = (type: string) =>
@@ -59,8 +63,9 @@ export const command: CommandSpec = {
       Images: images.length,
       Driver: snapshotters.includes('overlayfs') ? 'overlayfs' : (snapshotters[0] ?? ''),
       Snapshotters: snapshotters,
-      Runtimes: [client.runtime],
-      DefaultRuntime: client.runtime,
+      // berthd runs berth's shim and the stock runc shim alike.
+      Runtimes: [...new Set([runtime, RUNC_RUNTIME])],
+      DefaultRuntime: runtime,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: cgroupVersion,
       KernelVersion: release(),

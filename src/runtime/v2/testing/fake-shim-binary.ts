@@ -23,6 +23,8 @@ export function fakeShimPaths(dir: string) {
     /** One file per server process started, named by its pid, holding `<ns>/<id>`. */
     pids: join(dir, 'pids'),
     socket: (ns: string, id: string) => join(dir, 's', `${ns}-${id}.sock`),
+    /** Where grouped fake shims listen (ShimManagerOptions.groupSocketDir). */
+    groupDir: join(dir, 's'),
   };
 }
 

@@ -1,16 +1,17 @@
 /**
  * The fake shim's executable (run through the launcher that
  * {@link FakeShimBinary} installs): `<fake dir> <shim flags…> start|delete`
- * as the manager runs a shim binary, and `<fake dir> serve <ns> <id>` for
+ * as the manager runs a shim binary, and `<fake dir> serve <ns> <id> <socket>` for
  * the daemonised server `start` leaves behind. Test code only.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteResponse } from '../../../api/containerd/task/v2/shim.js';
 import { nullLogger } from '../../../core/log/index.js';
 import { nowNanos } from '../../../core/time/index.js';
+import { groupAddress, isShimAlive, socketPathOf } from '../../../shim/group.js';
 import { TtrpcServer } from '../../../ttrpc/index.js';
 import { toTimestamp } from '../../../wire/timestamp.js';
 import { FakeShim, type FakeShimScript } from './fake-shim.js';
@@ -41,20 +42,27 @@ function flags(argv: string[]): { values: Map<string, string>; command: string }
   return { values, command: argv.at(-1) ?? '' };
 }
 
-async function start(ns: string, id: string): Promise<void> {
+async function start(ns: string, id: string, address: string): Promise<void> {
   const s = script(id);
   if (s.failStart !== undefined) {
     process.stderr.write(`${s.failStart}\n`);
     process.exit(1);
   }
-  const sock = paths.socket(ns, id);
+  let sock = paths.socket(ns, id);
+  if (s.group !== undefined) {
+    sock = join(paths.groupDir, basename(socketPathOf(groupAddress(address, ns, s.group))));
+    if (await isShimAlive(sock)) {
+      process.stdout.write(`unix://${sock}\n`);
+      return;
+    }
+  }
   if (s.startWithoutServing) {
     process.stdout.write(`unix://${sock}\n`);
     return;
   }
   const child = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1] ?? '', fakeDir, 'serve', ns, id],
+    [...process.execArgv, process.argv[1] ?? '', fakeDir, 'serve', ns, id, sock],
     { detached: true, stdio: 'ignore' },
   );
   child.unref();
@@ -72,7 +80,7 @@ async function start(ns: string, id: string): Promise<void> {
   process.stdout.write(`unix://${sock}\n`);
 }
 
-async function serve(ns: string, id: string): Promise<void> {
+async function serve(ns: string, id: string, socket: string): Promise<void> {
   writeFileSync(join(paths.pids, String(process.pid)), `${ns}/${id}`);
   const server = new TtrpcServer({ log: nullLogger });
   new FakeShim({
@@ -83,7 +91,7 @@ async function serve(ns: string, id: string): Promise<void> {
     // Abrupt, as a killed shim: the socket file stays behind.
     die: () => process.kill(process.pid, 'SIGKILL'),
   }).register(server);
-  await server.listen(paths.socket(ns, id));
+  await server.listen(socket);
 }
 
 /** As the runc shim's cleanup: the container is gone (SIGKILL), its pid from `init.pid`. */
@@ -96,13 +104,13 @@ function deleteCommand(bundle: string): void {
 }
 
 if (args[0] === 'serve') {
-  await serve(args[1] ?? '', args[2] ?? '');
+  await serve(args[1] ?? '', args[2] ?? '', args[3] ?? '');
 } else {
   const { values, command } = flags(args);
   const ns = values.get('namespace') ?? '';
   const id = values.get('id') ?? '';
   appendFileSync(paths.calls, `${command} ${ns} ${id}\n`);
-  if (command === 'start') await start(ns, id);
+  if (command === 'start') await start(ns, id, values.get('address') ?? '');
   else if (command === 'delete') deleteCommand(values.get('bundle') ?? process.cwd());
   else {
     process.stderr.write(`fake shim: unknown command ${command}\n`);

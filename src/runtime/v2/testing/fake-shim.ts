@@ -38,6 +38,12 @@ export interface FakeShimScript {
   dieOnCreate?: boolean;
   /** The shim process exits (as if killed) while handling Connect (a daemon reconnecting). */
   dieOnConnect?: boolean;
+  /**
+   * As berth's grouped shim: `start` serves on the group's address
+   * (src/shim/group.ts, under the fake's socket dir), or answers it
+   * without starting another server when one listens there already.
+   */
+  group?: string;
 }
 
 export interface FakeShimOptions {
