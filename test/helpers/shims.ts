@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentOf, runcRoot, type TestDaemon } from './daemon.js';
-import { e2eRuntime, isShimOf, RUNC_RUNTIME } from './runtime.js';
+import { BERTH_RUNTIME, e2eRuntime, isShimOf } from './runtime.js';
 
 /**
  * The runtime the grouped-shim acceptance tests (test/e2e/berth-shim-*) run
- * their containers on: `BERTH_E2E_RUNTIME` when set, else this default.
- * They were written against the stock shim, which groups containers by the
- * same annotation; this is the one line that points them at berth's.
+ * their containers on: `BERTH_E2E_RUNTIME` when set, else berth's shim.
+ * They pass on the stock shim too (`BERTH_E2E_RUNTIME=io.containerd.runc.v2`),
+ * which groups containers by the same annotation.
  */
-export const SHIM_RUNTIME = e2eRuntime() ?? RUNC_RUNTIME;
+export const SHIM_RUNTIME = e2eRuntime() ?? BERTH_RUNTIME;
 
 /**
  * The shim processes serving tasks whose init pids are `pids`: both shims are
