@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ctrAsync, ctrOkAsync, taskList } from '../helpers/ctr.js';
 import { daemonKind, startDaemonWithImage, type TestDaemon, uniqueId } from '../helpers/daemon.js';
+import { runtimeLabel } from '../helpers/runtime.js';
 
 const root = process.getuid?.() === 0;
 const kind = daemonKind();
@@ -21,7 +22,7 @@ function criuWorks(): boolean {
  * does not (this VM's kernel: CRIU cannot read the vDSO), a clear error, the
  * task still running, and nothing left in the tasks service's scratch dir.
  */
-describe(`task checkpoint (${kind})`, { skip: !root && 'needs root' }, () => {
+describe(`task checkpoint (${kind}${runtimeLabel()})`, { skip: !root && 'needs root' }, () => {
   let d: TestDaemon;
   let image: string;
 

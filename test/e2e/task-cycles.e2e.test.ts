@@ -16,6 +16,7 @@ import {
   uniqueId,
   waitFor,
 } from '../helpers/daemon.js';
+import { runtimeLabel } from '../helpers/runtime.js';
 
 const root = process.getuid?.() === 0;
 const kind = daemonKind();
@@ -30,7 +31,9 @@ function cgroupsOf(namespace: string, id: string): string[] {
     .filter((p) => existsSync(p));
 }
 
-describe(`no leaks across ${CYCLES} task cycles (${kind})`, { skip: !root && 'needs root' }, () => {
+describe(`no leaks across ${CYCLES} task cycles (${kind}${runtimeLabel()})`, {
+  skip: !root && 'needs root',
+}, () => {
   let d: TestDaemon;
   let image: string;
 

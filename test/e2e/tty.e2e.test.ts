@@ -10,6 +10,7 @@ import {
   type TestDaemon,
   uniqueId,
 } from '../helpers/daemon.js';
+import { runtimeLabel } from '../helpers/runtime.js';
 
 const root = process.getuid?.() === 0;
 const kind = daemonKind();
@@ -40,7 +41,9 @@ const lines = (out: string) =>
     .split('\n')
     .filter((l) => l !== '');
 
-describe(`terminals with the real ctr (${kind})`, { skip: !root && 'needs root' }, () => {
+describe(`terminals with the real ctr (${kind}${runtimeLabel()})`, {
+  skip: !root && 'needs root',
+}, () => {
   let d: TestDaemon;
   let image: string;
   const started: CtrProcess[] = [];

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from '../../src/client/index.js';
+import { daemonEnv } from './runtime.js';
 import { type TempDir, tempDir } from './tmp.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -72,7 +73,12 @@ export class Berthd {
       writeFileSync(cfg, opts.configToml);
       args.push('--config', cfg);
     }
-    const proc = spawn(BERTHD, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+    // The checkout's bin/ first on PATH: the berth shim berthd starts is this checkout's.
+    const proc = spawn(BERTHD, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: false,
+      env: daemonEnv(),
+    });
     const d = new Berthd(dir, proc);
     try {
       await d.waitServing();

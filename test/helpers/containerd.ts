@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../../src/client/index.js';
+import { daemonEnv } from './runtime.js';
 import type { TempDir } from './tmp.js';
 
 /** Where scripts/install-deps.sh builds containerd 1.7.13 (`BERTH_CONTAINERD17` overrides). */
@@ -25,6 +26,7 @@ export interface ContainerdOptions {
    * A directory holding another build's `containerd` and
    * `containerd-shim-runc-v2` (e.g. {@link CONTAINERD17_BIN}); it goes first
    * on the daemon's PATH so its own shim runs. Default: Debian's, on PATH.
+   * This checkout's `bin/` (the berth shim) is on the PATH either way.
    */
   binDir?: string;
   /**
@@ -95,13 +97,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
       );
     }
     const bin = opts.binDir === undefined ? 'containerd' : join(opts.binDir, 'containerd');
-    const env =
-      opts.binDir === undefined
-        ? process.env
-        : {
-            ...process.env,
-            PATH: `${opts.binDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`,
-          };
+    // The checkout's bin/ (the berth shim) on PATH, after binDir's own shim.
+    const env = opts.binDir === undefined ? daemonEnv() : daemonEnv(opts.binDir);
     const args =
       opts.configFile === undefined
         ? ['--config', p.config]

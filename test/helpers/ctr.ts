@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { e2eRuntime, withRuntimeFlag } from './runtime.js';
 
 export interface CtrResult {
   code: number | null;
@@ -21,9 +22,14 @@ function ctrEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * ctr's argv: the daemon's socket and namespace, then `args`, with
+ * `--runtime $BERTH_E2E_RUNTIME` added to `run` and `containers create`
+ * (test/helpers/runtime.ts) when that is set.
+ */
 function ctrArgs(socket: string, args: string[], opts: CtrOptions): string[] {
   const ns = opts.namespace === undefined ? [] : ['--namespace', opts.namespace];
-  return ['--address', socket, ...ns, ...args];
+  return ['--address', socket, ...ns, ...withRuntimeFlag(args, e2eRuntime())];
 }
 
 function failed(args: string[], r: CtrResult): Error {

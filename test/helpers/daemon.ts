@@ -240,7 +240,8 @@ export function alive(pid: number): boolean {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
-function parentOf(pid: number): number | undefined {
+/** The parent pid of a live process (undefined once it is gone). */
+export function parentOf(pid: number): number | undefined {
   const stat = readProc(pid, 'stat');
   if (stat === undefined) return undefined;
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
