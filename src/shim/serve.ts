@@ -117,7 +117,8 @@ export async function serve(flags: ShimFlags): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
   answer('ok');
-  log.info({ address: flags.socket }, 'shim serving');
+  // ms since the process started (node's own start included): the group's cold-start cost.
+  log.info({ address: flags.socket, readyMs: Math.round(performance.now()) }, 'shim serving');
 }
 
 async function lockFile(path: string): Promise<number | undefined> {
