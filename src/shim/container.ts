@@ -6,10 +6,11 @@ import { alreadyExists, failedPrecondition, notFound, unknown } from '../core/er
 import type { Logger } from '../core/log/index.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import type { ConsoleSocketLike, ShimDeps } from './deps.js';
+import { EXEC_FIFO, knownRuncVersion, startByExecFifo } from './exec-fifo.js';
 import { ProcessIO } from './io.js';
 import { optionsJson, type ShimOptions } from './options.js';
 import { Process, type Stdio } from './process.js';
-import { type RestoreOpts, Runc } from './runc.js';
+import { type RestoreOpts, Runc, type SpawnFn } from './runc.js';
 import { loadProcessCgroup, type ProcessCgroup } from './stats.js';
 
 /**
@@ -62,6 +63,9 @@ async function readPid(path: string): Promise<number> {
   return pid;
 }
 
+/** The runc binary of options that name none: the one exec-fifo.ts's start may stand in for. */
+const DEFAULT_RUNC = 'runc';
+
 export class Container {
   readonly init: Process;
   readonly execs = new Map<string, Process>();
@@ -98,13 +102,16 @@ export class Container {
   static async create(cfg: CreateConfig, deps: ShimDeps, log: Logger): Promise<Container> {
     const rootfs = cfg.rootfs.length > 0 ? join(cfg.bundle, 'rootfs') : '';
     const o = cfg.options;
+    const spawn: SpawnFn = (c, a, opts) => deps.reaper.spawn(c, a, opts);
     const runc = new Runc({
       command: o.binaryName,
       root: join(o.root, cfg.namespace),
       log: join(cfg.bundle, 'log.json'),
       systemdCgroup: o.systemdCgroup,
-      spawn: (c, a, opts) => deps.reaper.spawn(c, a, opts),
+      spawn,
     });
+    // Its answer is there by the Start (see startInitOnce).
+    if (o.binaryName === DEFAULT_RUNC) knownRuncVersion(DEFAULT_RUNC, spawn);
     const c = new Container(
       cfg.namespace,
       cfg.id,
@@ -259,12 +266,26 @@ export class Container {
       this.cgroup = await loadProcessCgroup(p.pid);
     } else {
       try {
-        await this.runc.start(this.id);
+        const fifo = join(this.runc.config.root, this.id, EXEC_FIFO);
+        const fast =
+          p.status === 'created' &&
+          this.options.binaryName === DEFAULT_RUNC &&
+          !process.env.NOTIFY_SOCKET &&
+          knownRuncVersion(DEFAULT_RUNC, this.spawnRunc) &&
+          (await startByExecFifo(fifo, this.initGone(p)));
+        if (!fast) await this.runc.start(this.id);
       } catch (err) {
         throw unknown(`OCI runtime start failed: ${(err as Error).message}`, { cause: err });
       }
     }
     if (p.status === 'created') p.status = 'running';
+  }
+
+  private readonly spawnRunc: SpawnFn = (c, a, opts) => this.deps.reaper.spawn(c, a, opts);
+
+  /** Settles when the init has exited (or is no child of this shim any more). */
+  private initGone(p: Process): Promise<unknown> {
+    return this.deps.reaper.wait(p.pid).catch(() => undefined);
   }
 
   /** Adds an exec (created, not started); `id` in use is already_exists. */
