@@ -63,6 +63,20 @@ async function readPid(path: string): Promise<number> {
   return pid;
 }
 
+/** runc deletes still running after their Delete answered, by `<runc root>/<id>`. */
+const pendingDeletes = new Map<string, Promise<void>>();
+
+/** Settles once every runc delete started after a Delete answered has finished. */
+export async function deletesDone(): Promise<void> {
+  while (pendingDeletes.size > 0) await Promise.all(pendingDeletes.values());
+}
+
+/** True if the spec has poststop hooks (runc runs them in its delete). */
+export function hasPoststopHooks(spec: unknown): boolean {
+  const hooks = (spec as { hooks?: { poststop?: unknown[] } } | undefined)?.hooks?.poststop;
+  return Array.isArray(hooks) && hooks.length > 0;
+}
+
 /** The runc binary of options that name none: the one exec-fifo.ts's start may stand in for. */
 const DEFAULT_RUNC = 'runc';
 
@@ -80,6 +94,8 @@ export class Container {
   starting: Promise<void> | undefined;
   private restore: RestoreOpts | undefined;
   killAllOnExit = true;
+  /** runc runs these in its delete: then Delete answers after it, as the Go shim's does. */
+  poststopHooks = true;
 
   private constructor(
     readonly namespace: string,
@@ -123,9 +139,13 @@ export class Container {
       deps,
       log.child({ id: cfg.id, namespace: cfg.namespace }),
     );
+    // runc's state of a container of that id must be gone before its create.
+    await pendingDeletes.get(join(runc.config.root, cfg.id));
     const specRead = readFile(join(cfg.bundle, 'config.json'), 'utf8').then(
       (t) => {
-        c.killAllOnExit = shouldKillAllOnExit(JSON.parse(t));
+        const parsed = JSON.parse(t);
+        c.killAllOnExit = shouldKillAllOnExit(parsed);
+        c.poststopHooks = hasPoststopHooks(parsed);
       },
       () => {},
     );
@@ -453,11 +473,17 @@ export class Container {
       return p;
     }
     let error: Error | undefined;
-    try {
-      await this.runc.delete(this.id);
-    } catch (err) {
-      if (!(err as Error).message.includes('does not exist')) {
-        error = unknown(`failed to delete task: ${(err as Error).message}`, { cause: err });
+    // A stopped init without poststop hooks: nothing of runc's delete is the client's to
+    // wait for; the rootfs is unmounted first and runc deletes after the answer (deleteLater).
+    // A created init (alive) is killed by runc's delete: that one waits, as before.
+    const later = !this.poststopHooks && p.status === 'stopped';
+    if (!later) {
+      try {
+        await this.runc.delete(this.id);
+      } catch (err) {
+        if (!(err as Error).message.includes('does not exist')) {
+          error = unknown(`failed to delete task: ${(err as Error).message}`, { cause: err });
+        }
       }
     }
     p.closeIO();
@@ -469,9 +495,41 @@ export class Container {
         error ??= unknown(`failed rootfs umount: ${(err as Error).message}`);
       }
     }
+    if (later) {
+      // An unmount that failed leaves runc's delete for now: the error is the answer.
+      if (error) await this.runc.delete(this.id).catch(() => {});
+      else this.deleteLater();
+    }
     if (error) throw error;
     p.status = 'deleted';
     return p;
+  }
+
+  /**
+   * `runc delete` of the stopped init, after Delete answered (a stopped
+   * container without poststop hooks: runc's delete then only removes its
+   * cgroup and state, which nothing the client does next needs). A Create of
+   * the same id waits for it ({@link pendingDeletes}), and so does the shim's
+   * exit ({@link deletesDone}). runc's log is not the bundle's, which the
+   * client removes once Delete answered.
+   */
+  private deleteLater(): void {
+    const key = join(this.runc.config.root, this.id);
+    const runc = new Runc({ ...this.runc.config, log: '/dev/null' });
+    // After the answer is written: spawning runc forks this process, some ms of the loop.
+    const done = new Promise<void>((r) => setImmediate(r))
+      .then(() => runc.delete(this.id))
+      .catch((err: Error) => {
+        if (err.message.includes('does not exist')) return;
+        this.log.warn({ err }, 'runc delete after Delete; forcing');
+        return runc.delete(this.id, true).catch((e: Error) => {
+          this.log.error({ err: e }, 'runc delete --force after Delete');
+        });
+      })
+      .finally(() => {
+        if (pendingDeletes.get(key) === done) pendingDeletes.delete(key);
+      });
+    pendingDeletes.set(key, done);
   }
 
   /** Waits (bounded) until no exec of this container runs. */
