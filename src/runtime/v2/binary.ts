@@ -294,7 +294,10 @@ export async function startGroupDaemon(
         }),
     );
   } catch (err) {
-    throw internal(`start shim for ${inv.id}: ${(err as Error).message}`, { cause: err });
+    // The shell's own complaint (a binary it could not run), if it made one.
+    await Promise.race([shellDone, new Promise((r) => setTimeout(r, 1000))]);
+    const said = /^\d+$/.test(pidText.trim()) ? '' : `: ${pidText.trim()}`;
+    throw internal(`start shim for ${inv.id}: ${(err as Error).message}${said}`, { cause: err });
   }
   const pid = outcome.kind === 'started' ? await daemonPid() : await shimPid(socket);
   writeBundleFiles(inv.bundle, socket, pid);
