@@ -16,7 +16,7 @@ import { loadProcessCgroup, type ProcessCgroup } from './stats.js';
 /**
  * One container of the group: its runc, its init and exec processes, its
  * rootfs mount, its cgroup. What the Go shim's runc.Container and
- * process.Init do, minus the copying of stdio (io.ts).
+ * process.Init do; stdio in io.ts.
  */
 
 export interface CreateConfig {
@@ -32,6 +32,8 @@ export interface CreateConfig {
 
 const CONSOLE_TIMEOUT_MS = 30_000;
 const IO_DRAIN_MS = 10_000;
+/** How long Delete waits for output pipes to reach EOF (the Go shim's 2 s): a daemonized child may hold one. */
+const PIPE_DRAIN_MS = 2000;
 
 /** Whether the init's exit must kill the container's other processes: no own pid namespace (containerd's ShouldKillAllOnExit). */
 export function shouldKillAllOnExit(spec: unknown): boolean {
@@ -465,6 +467,8 @@ export class Container {
     const p = this.process(execId);
     p.check('delete');
     await drainConsole(p);
+    // As the Go shim, give the output copies a moment to reach EOF before closing them.
+    await p.io?.drain(PIPE_DRAIN_MS);
     if (!p.init) {
       p.closeIO();
       p.status = 'deleted';

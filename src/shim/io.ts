@@ -19,17 +19,23 @@ import type { ReaperLike } from './deps.js';
 import type { StdioFd } from './runc.js';
 
 /**
- * A process' stdio without copying (SHIM-PLAN decision 2). The shim hands
- * runc fds that runc hands to the container, and copies no bytes itself:
+ * A process' stdio (SHIM-PLAN decision 2, amended). The shim hands runc fds
+ * that runc hands to the container:
  *
- * - FIFO (a path, or `fifo://`): the shim opens the FIFO `O_RDWR|O_NONBLOCK`
- *   (never blocks; makes the FIFO always have both ends) and keeps that
- *   "holder" fd; the container gets a second, blocking open of it (`O_WRONLY`
- *   for stdout/stderr: never EPIPE while the holder lives; `O_RDONLY` for
- *   stdin). stdout/stderr holders close after the process exits, so the
- *   client sees EOF once the container's ends closed too; the stdin holder
- *   (a writer) closes on CloseIO or exit, so the container sees EOF once the
- *   client's writer is closed as well, as with the Go shim.
+ * - stdout/stderr FIFO (a path, or `fifo://`): a pipe whose write end the
+ *   container gets; the shim copies its read end into the FIFO, opened
+ *   `O_RDWR|O_NONBLOCK` (never blocks, never EPIPE while the client is away)
+ *   — but only once runc has succeeded, as the Go shim does: runc writes its
+ *   own error text to its stderr, which is the container's, and a failed
+ *   create or exec must not print it into the client's stream besides
+ *   returning it. The copy is a Node stream pipe with backpressure: a
+ *   container whose output nobody reads blocks on its full pipe, and no other
+ *   process of the group waits for it. The FIFO closes when the pipe reaches
+ *   EOF (every writer in the container gone), so the client sees EOF then.
+ * - stdin FIFO: passed through, never written to by runc: the shim keeps an
+ *   `O_RDWR|O_NONBLOCK` "holder" (a writer) and the container gets a blocking
+ *   `O_RDONLY` open; the holder closes on CloseIO or exit, so the container
+ *   sees EOF once the client's writer is closed as well, as with the Go shim.
  * - `file:///path`: the file opened `O_WRONLY|O_APPEND|O_CREAT` (parent made),
  *   as stdout and stderr; stdin unused.
  * - `binary:///path?k=v`: pipes; the logger runs as containerd runs it (fd 3
@@ -96,13 +102,26 @@ export interface IOContext {
   log: Logger;
 }
 
-/** A process' stdio: {@link stdio} for runc, then {@link started}, then {@link close} at exit. */
+/** One output pipe's copy into its FIFO, started once runc succeeded. */
+interface OutputCopy {
+  readonly from: Socket;
+  readonly to: Socket;
+  /** Settles when the copy ended (EOF, an error or destroy). */
+  readonly done: Promise<void>;
+  started: boolean;
+}
+
+/**
+ * A process' stdio: {@link stdio} for runc, then {@link started} (runc
+ * succeeded) or {@link close} (it failed), {@link close} at exit (outputs
+ * drain on), {@link drain} and {@link close} again at delete.
+ */
 export class ProcessIO {
   /** [stdin, stdout, stderr] for runc. */
   readonly stdio: StdioFd[] = ['ignore', 'ignore', 'ignore'];
   /** Fds only the container needs: closed once runc has passed them on. */
   private readonly childFds: number[] = [];
-  private readonly holders: number[] = [];
+  private readonly copies: OutputCopy[] = [];
   private stdinHolder: number | undefined;
   private closed = false;
 
@@ -153,12 +172,34 @@ export class ProcessIO {
     }
   }
 
+  /** A pipe for the container whose read end is copied into the FIFO at `path` once started. */
   private async openOutput(path: string): Promise<number> {
-    const holder = await openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    this.holders.push(holder);
-    const fd = await openFd(path, O_WRONLY | O_CLOEXEC);
-    this.childFds.push(fd);
-    return fd;
+    const fifo = await openFd(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    let r: number;
+    let w: number;
+    try {
+      [r, w] = pipe2(O_CLOEXEC);
+    } catch (err) {
+      closeFd(fifo);
+      throw err;
+    }
+    this.childFds.push(w);
+    const from = new Socket({ fd: r, readable: true, writable: false });
+    const to = new Socket({ fd: fifo, readable: false, writable: true });
+    from.pause();
+    const done = new Promise<void>((resolve) => {
+      let ends = 0;
+      const settle = (): void => {
+        if (++ends === 2) resolve();
+      };
+      from.once('close', settle);
+      to.once('close', settle);
+    });
+    // A reader gone away (EPIPE cannot happen: the shim's fd reads too) or a destroy ends both.
+    from.on('error', () => to.destroy());
+    to.on('error', () => from.destroy());
+    this.copies.push({ from, to, done, started: false });
+    return w;
   }
 
   private async startLogger(b: { path: string; args: string[] }, ctx: IOContext): Promise<void> {
@@ -199,8 +240,18 @@ export class ProcessIO {
     await Promise.race([ready, failed]);
   }
 
-  /** runc has passed the fds on: the shim closes its copies of the container's ends. */
+  /** runc succeeded: the shim closes its copies of the container's ends and starts copying outputs. */
   started(): void {
+    this.closeChildFds();
+    if (this.closed) return;
+    for (const c of this.copies) {
+      if (c.started) continue;
+      c.started = true;
+      c.from.pipe(c.to);
+    }
+  }
+
+  private closeChildFds(): void {
     for (const fd of this.childFds.splice(0)) closeFd(fd);
   }
 
@@ -210,12 +261,34 @@ export class ProcessIO {
     this.stdinHolder = undefined;
   }
 
-  /** The process exited: the client sees EOF once the container's ends are closed. */
+  /**
+   * The process exited (or runc failed): stdin's holder closes; output
+   * copies drain on to EOF (the client sees EOF once every writer in the
+   * container is gone); copies never started (runc failed: the pipe holds
+   * runc's own error text) are dropped. Called again (at delete), it ends
+   * every copy still running.
+   */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.started();
+    this.closeChildFds();
     this.closeStdin();
-    for (const fd of this.holders.splice(0)) closeFd(fd);
+    const again = this.closed;
+    this.closed = true;
+    for (const c of this.copies) {
+      if (again || !c.started) {
+        c.from.destroy();
+        c.to.destroy();
+      }
+    }
+  }
+
+  /** Resolves when every output copy ended, or after `timeoutMs` (a daemonized child may hold a pipe). */
+  async drain(timeoutMs: number): Promise<void> {
+    if (this.copies.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.all(this.copies.map((c) => c.done)), timeout]);
+    clearTimeout(timer);
   }
 }

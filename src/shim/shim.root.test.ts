@@ -160,6 +160,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     args: string[],
     stdout = '',
     stdin = '',
+    stderr = '',
     options = runcOptions(),
   ) => {
     const b = bundle(id, args);
@@ -180,7 +181,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
           rootfs: [{ type: 'bind', source: rootfs, target: '', options: ['rbind', 'ro'] }],
           stdin,
           stdout,
-          stderr: '',
+          stderr,
           options,
         }),
       ).finish(),
@@ -320,7 +321,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
         ).finish(),
       ),
     };
-    const pid = await create('c9', ['true'], '', '', options);
+    const pid = await create('c9', ['true'], '', '', '', options);
     await start('c9');
     assert.equal((await wait('c9')).exitStatus, 0);
     // Right after the answer (no `start` in between): runc create refuses an id whose
@@ -344,6 +345,21 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     assert.equal((await wait('c9')).exitStatus, 4);
     await del('c9');
     await waitUntil(() => !existsSync(join(dir, 'runc', NS, 'c9')));
+  });
+
+  it("a failed create returns runc's error and writes none of it into the client's FIFOs", async () => {
+    const out = fifo('c7-stdout');
+    const err = fifo('c7-stderr');
+    const outText = readAll(out);
+    const errText = readAll(err);
+    await assert.rejects(create('c7', ['/no/such/binary'], out, '', err), (e: Error) => {
+      assert.match(e.message, /OCI runtime create failed: .*no such file or directory/);
+      return true;
+    });
+    // runc wrote its error to its stderr, the container's: the shim dropped that pipe unread.
+    assert.equal(await errText, '');
+    assert.equal(await outText, '');
+    await assert.rejects(state('c7'), isNotFound);
   });
 
   it('execs, pids, kills with 128+signal, refuses in wrong states', async () => {
