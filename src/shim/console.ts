@@ -20,7 +20,6 @@
  * a partial line), so the reader sees EOF and the output goes on; in raw mode,
  * where a terminal has no EOF, it hangs up as the Go shim does.
  */
-import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
@@ -68,6 +67,8 @@ export class ConsoleSocket {
 
   /** A listening socket `console-<random>.sock` in `dir` (mode 0600). */
   static async create(dir: string): Promise<ConsoleSocket> {
+    // node:crypto loads on the first TTY only: its 4 ms are off the daemon's start.
+    const { randomBytes } = await import('node:crypto');
     const path = join(dir, `console-${randomBytes(6).toString('hex')}.sock`);
     if (Buffer.byteLength(path) > SUN_PATH_MAX) {
       throw invalidArgument(

@@ -6,10 +6,11 @@ import { alreadyExists, failedPrecondition, notFound, unknown } from '../core/er
 import type { Logger } from '../core/log/index.js';
 import { mountAll, unmountAll } from '../sys/mount.js';
 import type { ConsoleSocketLike, ShimDeps } from './deps.js';
+import { EXEC_FIFO, knownRuncVersion, startByExecFifo } from './exec-fifo.js';
 import { ProcessIO } from './io.js';
 import { optionsJson, type ShimOptions } from './options.js';
 import { Process, type Stdio } from './process.js';
-import { type RestoreOpts, Runc } from './runc.js';
+import { type RestoreOpts, Runc, type SpawnFn } from './runc.js';
 import { loadProcessCgroup, type ProcessCgroup } from './stats.js';
 
 /**
@@ -64,6 +65,23 @@ async function readPid(path: string): Promise<number> {
   return pid;
 }
 
+/** runc deletes still running after their Delete answered, by `<runc root>/<id>`. */
+const pendingDeletes = new Map<string, Promise<void>>();
+
+/** Settles once every runc delete started after a Delete answered has finished. */
+export async function deletesDone(): Promise<void> {
+  while (pendingDeletes.size > 0) await Promise.all(pendingDeletes.values());
+}
+
+/** True if the spec has poststop hooks (runc runs them in its delete). */
+export function hasPoststopHooks(spec: unknown): boolean {
+  const hooks = (spec as { hooks?: { poststop?: unknown[] } } | undefined)?.hooks?.poststop;
+  return Array.isArray(hooks) && hooks.length > 0;
+}
+
+/** The runc binary of options that name none: the one exec-fifo.ts's start may stand in for. */
+const DEFAULT_RUNC = 'runc';
+
 export class Container {
   readonly init: Process;
   readonly execs = new Map<string, Process>();
@@ -78,6 +96,8 @@ export class Container {
   starting: Promise<void> | undefined;
   private restore: RestoreOpts | undefined;
   killAllOnExit = true;
+  /** runc runs these in its delete: then Delete answers after it, as the Go shim's does. */
+  poststopHooks = true;
 
   private constructor(
     readonly namespace: string,
@@ -100,13 +120,16 @@ export class Container {
   static async create(cfg: CreateConfig, deps: ShimDeps, log: Logger): Promise<Container> {
     const rootfs = cfg.rootfs.length > 0 ? join(cfg.bundle, 'rootfs') : '';
     const o = cfg.options;
+    const spawn: SpawnFn = (c, a, opts) => deps.reaper.spawn(c, a, opts);
     const runc = new Runc({
       command: o.binaryName,
       root: join(o.root, cfg.namespace),
       log: join(cfg.bundle, 'log.json'),
       systemdCgroup: o.systemdCgroup,
-      spawn: (c, a, opts) => deps.reaper.spawn(c, a, opts),
+      spawn,
     });
+    // Its answer is there by the Start (see startInitOnce).
+    if (o.binaryName === DEFAULT_RUNC) knownRuncVersion(DEFAULT_RUNC, spawn);
     const c = new Container(
       cfg.namespace,
       cfg.id,
@@ -118,9 +141,13 @@ export class Container {
       deps,
       log.child({ id: cfg.id, namespace: cfg.namespace }),
     );
+    // runc's state of a container of that id must be gone before its create.
+    await pendingDeletes.get(join(runc.config.root, cfg.id));
     const specRead = readFile(join(cfg.bundle, 'config.json'), 'utf8').then(
       (t) => {
-        c.killAllOnExit = shouldKillAllOnExit(JSON.parse(t));
+        const parsed = JSON.parse(t);
+        c.killAllOnExit = shouldKillAllOnExit(parsed);
+        c.poststopHooks = hasPoststopHooks(parsed);
       },
       () => {},
     );
@@ -261,12 +288,26 @@ export class Container {
       this.cgroup = await loadProcessCgroup(p.pid);
     } else {
       try {
-        await this.runc.start(this.id);
+        const fifo = join(this.runc.config.root, this.id, EXEC_FIFO);
+        const fast =
+          p.status === 'created' &&
+          this.options.binaryName === DEFAULT_RUNC &&
+          !process.env.NOTIFY_SOCKET &&
+          knownRuncVersion(DEFAULT_RUNC, this.spawnRunc) &&
+          (await startByExecFifo(fifo, this.initGone(p)));
+        if (!fast) await this.runc.start(this.id);
       } catch (err) {
         throw unknown(`OCI runtime start failed: ${(err as Error).message}`, { cause: err });
       }
     }
     if (p.status === 'created') p.status = 'running';
+  }
+
+  private readonly spawnRunc: SpawnFn = (c, a, opts) => this.deps.reaper.spawn(c, a, opts);
+
+  /** Settles when the init has exited (or is no child of this shim any more). */
+  private initGone(p: Process): Promise<unknown> {
+    return this.deps.reaper.wait(p.pid).catch(() => undefined);
   }
 
   /** Adds an exec (created, not started); `id` in use is already_exists. */
@@ -436,11 +477,17 @@ export class Container {
       return p;
     }
     let error: Error | undefined;
-    try {
-      await this.runc.delete(this.id);
-    } catch (err) {
-      if (!(err as Error).message.includes('does not exist')) {
-        error = unknown(`failed to delete task: ${(err as Error).message}`, { cause: err });
+    // A stopped init without poststop hooks: nothing of runc's delete is the client's to
+    // wait for; the rootfs is unmounted first and runc deletes after the answer (deleteLater).
+    // A created init (alive) is killed by runc's delete: that one waits, as before.
+    const later = !this.poststopHooks && p.status === 'stopped';
+    if (!later) {
+      try {
+        await this.runc.delete(this.id);
+      } catch (err) {
+        if (!(err as Error).message.includes('does not exist')) {
+          error = unknown(`failed to delete task: ${(err as Error).message}`, { cause: err });
+        }
       }
     }
     p.closeIO();
@@ -452,9 +499,41 @@ export class Container {
         error ??= unknown(`failed rootfs umount: ${(err as Error).message}`);
       }
     }
+    if (later) {
+      // An unmount that failed leaves runc's delete for now: the error is the answer.
+      if (error) await this.runc.delete(this.id).catch(() => {});
+      else this.deleteLater();
+    }
     if (error) throw error;
     p.status = 'deleted';
     return p;
+  }
+
+  /**
+   * `runc delete` of the stopped init, after Delete answered (a stopped
+   * container without poststop hooks: runc's delete then only removes its
+   * cgroup and state, which nothing the client does next needs). A Create of
+   * the same id waits for it ({@link pendingDeletes}), and so does the shim's
+   * exit ({@link deletesDone}). runc's log is not the bundle's, which the
+   * client removes once Delete answered.
+   */
+  private deleteLater(): void {
+    const key = join(this.runc.config.root, this.id);
+    const runc = new Runc({ ...this.runc.config, log: '/dev/null' });
+    // After the answer is written: spawning runc forks this process, some ms of the loop.
+    const done = new Promise<void>((r) => setImmediate(r))
+      .then(() => runc.delete(this.id))
+      .catch((err: Error) => {
+        if (err.message.includes('does not exist')) return;
+        this.log.warn({ err }, 'runc delete after Delete; forcing');
+        return runc.delete(this.id, true).catch((e: Error) => {
+          this.log.error({ err: e }, 'runc delete --force after Delete');
+        });
+      })
+      .finally(() => {
+        if (pendingDeletes.get(key) === done) pendingDeletes.delete(key);
+      });
+    pendingDeletes.set(key, done);
   }
 
   /** Waits (bounded) until no exec of this container runs. */

@@ -104,8 +104,12 @@ export class TaskService {
         this.lastRequest = Date.now();
         const ns = ctx.metadata.get(NAMESPACE_HEADER)?.[0] || this.opts.namespace;
         const r = req.decode(payload);
-        if (this.debug) this.log.debug({ method, request: r, namespace: ns }, 'request');
-        return res.encode(await fn(r, ns, ctx)).finish();
+        if (!this.debug) return res.encode(await fn(r, ns, ctx)).finish();
+        this.log.debug({ method, request: r, namespace: ns }, 'request');
+        const t0 = performance.now();
+        const out = res.encode(await fn(r, ns, ctx)).finish();
+        this.log.debug({ method, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'answered');
+        return out;
       });
     };
     on('Create', CreateTaskRequest, CreateTaskResponse, (r, ns) => this.create(r, ns));

@@ -155,7 +155,14 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
   });
   let shimPid = 0;
 
-  const create = async (id: string, args: string[], stdout = '', stdin = '', stderr = '') => {
+  const create = async (
+    id: string,
+    args: string[],
+    stdout = '',
+    stdin = '',
+    stderr = '',
+    options = runcOptions(),
+  ) => {
     const b = bundle(id, args);
     const addr = await runStart(b, id);
     if (address === '') {
@@ -175,7 +182,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
           stdin,
           stdout,
           stderr,
-          options: runcOptions(),
+          options,
         }),
       ).finish(),
       CreateTaskResponse,
@@ -298,7 +305,49 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     assert.equal(exit.containerId, 'c1');
   });
 
-  it('a failed create returns runc\'s error and writes none of it into the client\'s FIFOs', async () => {
+  it("a Create of an id right after its Delete waits for runc's delete (run after the answer)", async () => {
+    // A runc whose delete is slow (and not the default runc: Start runs `runc start`).
+    const slowRunc = join(dir, 'slow-runc');
+    writeFileSync(
+      slowRunc,
+      '#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 0.5; done\nexec runc "$@"\n',
+      { mode: 0o755 },
+    );
+    const options = {
+      typeUrl: 'containerd.runc.v1.Options',
+      value: Buffer.from(
+        Options.encode(
+          Options.fromPartial({ root: join(dir, 'runc'), binaryName: slowRunc }),
+        ).finish(),
+      ),
+    };
+    const pid = await create('c9', ['true'], '', '', '', options);
+    await start('c9');
+    assert.equal((await wait('c9')).exitStatus, 0);
+    // Right after the answer (no `start` in between): runc create refuses an id whose
+    // state is still there, so this Create must wait for the (slow) delete.
+    const b = bundle('c9', ['sh', '-c', 'exit 4']);
+    await del('c9');
+    const again = await call(
+      'Create',
+      CreateTaskRequest.encode(
+        CreateTaskRequest.fromPartial({
+          id: 'c9',
+          bundle: b,
+          rootfs: [{ type: 'bind', source: rootfs, target: '', options: ['rbind', 'ro'] }],
+          options,
+        }),
+      ).finish(),
+      CreateTaskResponse,
+    );
+    assert.notEqual(again.pid, pid);
+    await start('c9');
+    assert.equal((await wait('c9')).exitStatus, 4);
+    await del('c9');
+    await waitUntil(() => !existsSync(join(dir, 'runc', NS, 'c9')));
+  });
+
+  it("a failed create returns runc's error and writes none of it into the client's FIFOs", async () => {
     const out = fifo('c7-stdout');
     const err = fifo('c7-stderr');
     const outText = readAll(out);

@@ -65,13 +65,18 @@ export async function start(flags: ShimFlags): Promise<void> {
     if (outcome.kind === 'started') pid = outcome.pid;
     else pid = await shimPid(address);
   }
-  writeFileSync(join(bundle, 'address'), address, { mode: 0o600 });
-  if (pid > 0) writeFileSync(join(bundle, 'shim.pid'), String(pid), { mode: 0o600 });
+  writeBundleFiles(bundle, address, pid);
   process.stdout.write(address);
 }
 
+/** `address` and (if known) `shim.pid` in the bundle, as the Go shim's start writes them. */
+export function writeBundleFiles(bundle: string, address: string, pid: number): void {
+  writeFileSync(join(bundle, 'address'), address, { mode: 0o600 });
+  if (pid > 0) writeFileSync(join(bundle, 'shim.pid'), String(pid), { mode: 0o600 });
+}
+
 /** The pid of the shim at `address` (Connect's shim_pid); 0 if it does not answer. */
-async function shimPid(address: string): Promise<number> {
+export async function shimPid(address: string): Promise<number> {
   let client: TtrpcClient | undefined;
   try {
     client = await TtrpcClient.connect(address, { connectTimeoutMs: 2000 });
@@ -97,18 +102,26 @@ function logFd(bundle: string): number | 'ignore' {
   }
 }
 
-type Outcome = { kind: 'started'; pid: number } | { kind: 'exists' };
+/** What a group's daemon answered on its ready pipe. */
+export type Outcome = { kind: 'started'; pid: number } | { kind: 'exists' };
+
+/** The flags a group's daemon is started with (both `start` and berthd pass these). */
+export interface DaemonFlags {
+  namespace: string;
+  id: string;
+  /** containerd's (or berthd's) gRPC socket: `-address`. */
+  address: string;
+  publishBinary: string;
+  debug: boolean;
+}
 
 /**
- * Starts the daemon: this same program without an action, `-socket <address>`.
- * It answers on fd 3 once listening (`ok`), or that another daemon owns the
- * socket (`exists`), or why it failed.
+ * The daemon's command line after the program: the protocol's flags and
+ * `-socket <group address>`. Its fd 3 is the ready pipe ({@link readyAnswer}),
+ * its stderr the bundle's `log` FIFO (or nothing), its cwd `/`, its own session.
  */
-function spawnDaemon(flags: ShimFlags, bundle: string, address: string): Promise<Outcome> {
-  const script = process.argv[1];
-  const args = [
-    ...process.execArgv,
-    ...(script ? [script] : []),
+export function daemonArgs(flags: DaemonFlags, socket: string): string[] {
+  return [
     '-namespace',
     flags.namespace,
     '-id',
@@ -118,35 +131,37 @@ function spawnDaemon(flags: ShimFlags, bundle: string, address: string): Promise
     ...(flags.publishBinary ? ['-publish-binary', flags.publishBinary] : []),
     ...(flags.debug ? ['-debug'] : []),
     '-socket',
-    address,
+    socket,
   ];
-  const stderr = logFd(bundle);
-  const child = spawn(process.execPath, args, {
-    cwd: '/',
-    detached: true,
-    stdio: ['ignore', 'ignore', stderr, 'pipe'],
-    env: process.env,
-  });
-  if (typeof stderr === 'number') closeSync(stderr);
-  const ready = child.stdio[3] as NodeJS.ReadableStream | null;
+}
+
+/**
+ * Reads the daemon's ready pipe to its end: `ok` once it listens (resolves
+ * 'started' with `pid`), `exists` when another daemon owns the socket, else
+ * why it failed (rejects). `kill` ends a daemon that does not answer within
+ * READY_TIMEOUT_MS.
+ */
+export function readyAnswer(
+  ready: NodeJS.ReadableStream | null,
+  pid: () => number,
+  kill: () => void,
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     let text = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      kill();
       reject(new Error(`shim daemon did not listen within ${READY_TIMEOUT_MS} ms`));
     }, READY_TIMEOUT_MS);
+    let done = false;
     const finish = (): void => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
-      child.unref();
       const answer = text.trim();
-      if (answer === 'ok') resolve({ kind: 'started', pid: child.pid ?? 0 });
+      if (answer === 'ok') resolve({ kind: 'started', pid: pid() });
       else if (answer === 'exists') resolve({ kind: 'exists' });
       else reject(new Error(`shim daemon failed: ${answer || 'exited before listening'}`));
     };
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
     if (!ready) {
       finish();
       return;
@@ -156,6 +171,31 @@ function spawnDaemon(flags: ShimFlags, bundle: string, address: string): Promise
       text += d;
     });
     ready.once('end', finish);
+    ready.once('close', finish);
     ready.once('error', finish);
   });
+}
+
+/**
+ * Starts the daemon: this same program (node's flags, process.argv[1])
+ * without an action, {@link daemonArgs}.
+ */
+function spawnDaemon(flags: ShimFlags, bundle: string, address: string): Promise<Outcome> {
+  const script = process.argv[1];
+  const args = [...process.execArgv, ...(script ? [script] : []), ...daemonArgs(flags, address)];
+  const stderr = logFd(bundle);
+  const child = spawn(process.execPath, args, {
+    cwd: '/',
+    detached: true,
+    stdio: ['ignore', 'ignore', stderr, 'pipe'],
+    env: process.env,
+  });
+  if (typeof stderr === 'number') closeSync(stderr);
+  const failed = new Promise<never>((_, reject) => child.once('error', reject));
+  const answered = readyAnswer(
+    child.stdio[3] as NodeJS.ReadableStream | null,
+    () => child.pid ?? 0,
+    () => child.kill('SIGKILL'),
+  ).finally(() => child.unref());
+  return Promise.race([answered, failed]);
 }

@@ -10,6 +10,7 @@ import {
   parseShimAddress,
   resolveShimBinary,
   type ShimBinaryConfig,
+  startGroupDaemon,
   startShim,
 } from './binary.js';
 
@@ -189,6 +190,44 @@ describe('startShim and deleteShim', () => {
     assert.equal(
       args,
       `-namespace ns2 -address /run/berth/berth.sock -publish-binary /usr/bin/berthd -id c2 -bundle ${bundle} delete`,
+    );
+  });
+});
+
+describe('startGroupDaemon (berth shim: the daemon without `start`)', () => {
+  it("runs the daemon with the protocol's flags, fd 3 its ready pipe, stderr the log; writes address and shim.pid", async () => {
+    const bundle = join(dir, 'group-bundle');
+    mkdirSync(bundle, { recursive: true });
+    writeFileSync(join(bundle, 'log'), '');
+    const daemon = fakeShim(
+      'fake-group-daemon',
+      `echo "args: $*" >&2; echo "cwd: $(pwd) ns: $NAMESPACE" >&2; echo ok >&3; exec 3>&-; exec sleep 30`,
+    );
+    const inv = { binary: daemon, namespace: 'ns1', id: 'c1', bundle };
+    const pid = await startGroupDaemon(cfg(), inv, 'unix:///run/containerd/s/abc');
+    try {
+      assert.ok(pid > 0);
+      assert.equal(readFileSync(join(bundle, 'shim.pid'), 'utf8'), String(pid));
+      assert.equal(readFileSync(join(bundle, 'address'), 'utf8'), 'unix:///run/containerd/s/abc');
+      const log = readFileSync(join(bundle, 'log'), 'utf8');
+      assert.match(
+        log,
+        /args: -namespace ns1 -id c1 -address \/run\/berth\/berth.sock -publish-binary \/usr\/bin\/berthd -socket unix:\/\/\/run\/containerd\/s\/abc/,
+      );
+      assert.match(log, /cwd: \/ ns: ns1/);
+      assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sleep'), 'the daemon runs');
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('a daemon that fails before listening is an error with its answer', async () => {
+    const bundle = join(dir, 'group-bundle-2');
+    mkdirSync(bundle, { recursive: true });
+    const daemon = fakeShim('fake-group-daemon-2', 'echo "no -socket to serve on" >&3');
+    await assert.rejects(
+      startGroupDaemon(cfg(), { binary: daemon, namespace: 'ns1', id: 'c2', bundle }, 'unix:///x'),
+      (err) => isInternal(err) && /no -socket to serve on/.test((err as Error).message),
     );
   });
 });

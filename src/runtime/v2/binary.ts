@@ -1,9 +1,16 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
 import { Any } from '../../api/google/protobuf/any.js';
 import { deadlineExceeded, internal, invalidArgument, notFound } from '../../core/errdefs/index.js';
 import { type AnyValue, anyBuffer, type Exit } from '../../core/tasks/index.js';
+import {
+  daemonArgs,
+  type Outcome,
+  readyAnswer,
+  shimPid,
+  writeBundleFiles,
+} from '../../shim/start.js';
 import { type SpawnedChild, spawnDetached } from '../../sys/spawn.js';
 import { fromTimestamp } from '../../wire/timestamp.js';
 
@@ -222,4 +229,77 @@ export async function deleteShim(cfg: ShimBinaryConfig, inv: ShimInvocation): Pr
   if (r.code !== 0) throw failure(`shim delete ${inv.id}`, r);
   const resp = DeleteResponse.decode(r.stdout);
   return { pid: resp.pid, status: resp.exitStatus, exitedAt: fromTimestamp(resp.exitedAt) };
+}
+
+/**
+ * Runs the group daemon of berth's shim at `socket` directly, as the
+ * shim's `start` would (src/shim/start.ts: the same flags, ready pipe and
+ * bundle files), without `start`'s own node process in between. `/bin/sh`
+ * puts it in the background with fd 3 the ready pipe, stderr the bundle's
+ * `log` FIFO, stdin and stdout /dev/null, and exits at once (so the daemon
+ * is nobody's child here, as after `start`), printing its pid. Answers the
+ * daemon's pid (0 if another daemon already served the group).
+ */
+export async function startGroupDaemon(
+  cfg: ShimBinaryConfig,
+  inv: ShimInvocation,
+  socket: string,
+): Promise<number> {
+  const log = join(inv.bundle, 'log');
+  const args = [
+    '-c',
+    'log=$1; shift; "$@" 3>&1 >/dev/null 2>"$log" </dev/null & echo $! >&2',
+    'sh',
+    existsSync(log) ? log : '/dev/null',
+    inv.binary,
+    ...daemonArgs(
+      {
+        namespace: inv.namespace,
+        id: inv.id,
+        address: cfg.address,
+        publishBinary: cfg.publishBinary,
+        debug: cfg.debug,
+      },
+      socket,
+    ),
+  ];
+  let child: SpawnedChild;
+  try {
+    child = spawnDetached('/bin/sh', args, { cwd: '/', env: shimEnv(cfg, inv.namespace) });
+  } catch (e) {
+    throw internal(`shim ${inv.binary}: ${(e as Error).message}`, { cause: e });
+  }
+  child.stdin.end();
+  let pidText = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    pidText += d;
+  });
+  const shellDone = Promise.all([
+    child.exited,
+    new Promise((resolve) => child.stderr.once('close', resolve)),
+  ]);
+  const daemonPid = async () => {
+    await shellDone;
+    return Number.parseInt(pidText.trim(), 10) || 0;
+  };
+  let outcome: Outcome;
+  try {
+    outcome = await readyAnswer(
+      child.stdout,
+      () => 0,
+      () =>
+        void daemonPid().then((pid) => {
+          if (pid > 0) process.kill(pid, 'SIGKILL');
+        }),
+    );
+  } catch (err) {
+    // The shell's own complaint (a binary it could not run), if it made one.
+    await Promise.race([shellDone, new Promise((r) => setTimeout(r, 1000))]);
+    const said = /^\d+$/.test(pidText.trim()) ? '' : `: ${pidText.trim()}`;
+    throw internal(`start shim for ${inv.id}: ${(err as Error).message}${said}`, { cause: err });
+  }
+  const pid = outcome.kind === 'started' ? await daemonPid() : await shimPid(socket);
+  writeBundleFiles(inv.bundle, socket, pid);
+  return pid;
 }

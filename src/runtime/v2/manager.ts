@@ -24,6 +24,7 @@ import {
   resolveShimBinary,
   type ShimBinaryConfig,
   type ShimInvocation,
+  startGroupDaemon,
   startShim,
 } from './binary.js';
 import { BINARY_FILE, Bundle, type BundleRoots, RUNTIME_FILE } from './bundle.js';
@@ -32,7 +33,7 @@ import { recoverTasks } from './recovery.js';
 import { withRuncRoot } from './runc-options.js';
 import { fromV1Options, RUNTIME_LINUX_V1, shimRuntime } from './runtime-v1.js';
 import { ShimClient } from './shim-client.js';
-import { type ShimConnection, ShimConnections } from './shim-connections.js';
+import { ShimConnections } from './shim-connections.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
 import { type TaskEntry, TaskList, taskKey } from './task-list.js';
@@ -129,13 +130,22 @@ export class ShimManager implements TaskManager {
       shimLog = openShimLog(bundle.file('log'), log);
       mark('bundle');
       const shimOptions = withRuncRoot(runtime, options, this.opts.runcRoot);
-      let connection = this.liveGroupShim(runtime, ns, id, opts.spec.value, shimOptions);
+      const groupSocket = this.groupSocket(runtime, ns, id, opts.spec.value, shimOptions);
+      let connection = groupSocket ? this.connections.serving(groupSocket) : undefined;
       if (connection) {
         // As `start` answers for a group whose shim is alive, without running it. No await
         // from here until the task joins the connection's set below.
         bundle.writeFile(BINARY_FILE, binary);
         bundle.writeFile('address', connection.address);
         mark('shim reused');
+      } else if (groupSocket && this.opts.groupSocketDir === undefined) {
+        // berth's shim: its daemon, run here as its `start` would, one node start fewer.
+        await startGroupDaemon(this.opts.binary, inv, groupSocket);
+        started = true;
+        mark('shim');
+        bundle.writeFile(BINARY_FILE, binary);
+        connection = await this.connections.get(groupSocket);
+        mark('connect');
       } else {
         const address = await startShim(this.opts.binary, inv, shimOptions);
         started = true;
@@ -175,20 +185,21 @@ export class ShimManager implements TaskManager {
   }
 
   /**
-   * The connection to the live shim of the container's group, for berth's
-   * shim (`io.containerd.berth.v1`): the daemon skips `shim start` when it
-   * already serves tasks of that group over an open connection, which
-   * proves the shim alive and keeps it from exiting (a group shim exits
-   * only after Shutdown with no container left). Group and address are
-   * those the shim's `start` computes (src/shim/group.ts).
+   * The address of the container's group shim, for berth's shim
+   * (`io.containerd.berth.v1`; undefined for other runtimes): the daemon
+   * skips `shim start` when it already serves tasks of that group over an
+   * open connection, which proves the shim alive and keeps it from exiting
+   * (a group shim exits only after Shutdown with no container left), and
+   * else runs the group's daemon itself. Group and address are those the
+   * shim's `start` computes (src/shim/group.ts).
    */
-  private liveGroupShim(
+  private groupSocket(
     runtime: string,
     ns: string,
     id: string,
     spec: Uint8Array,
     options: AnyValue | undefined,
-  ): ShimConnection | undefined {
+  ): string | undefined {
     if (runtime !== BERTH_RUNTIME) return undefined;
     // The shim reads the group default from options of any `*.Options` type (runc's, berth's).
     const byOptions = options?.typeUrl.endsWith('.Options') ? optionsGroup(options.value) : '';
@@ -197,7 +208,7 @@ export class ShimManager implements TaskManager {
     if (this.opts.groupSocketDir !== undefined) {
       address = `unix://${join(this.opts.groupSocketDir, basename(socketPathOf(address)))}`;
     }
-    return this.connections.serving(address);
+    return address;
   }
 
   /** Undoes a failed create: the shim's task, the shim, the log, the bundle. */
