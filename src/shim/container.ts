@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Mount } from '../api/containerd/types/mount.js';
@@ -82,6 +82,22 @@ export function hasPoststopHooks(spec: unknown): boolean {
 /** The runc binary of options that name none: the one exec-fifo.ts's start may stand in for. */
 const DEFAULT_RUNC = 'runc';
 
+/**
+ * runc state left by a shim killed between a Delete's answer and its
+ * deferred `runc delete` (or by any other dead shim): the daemon creates a
+ * task only for a container that has none, and this shim serves none of
+ * that id, so the state is stale and goes before the create reuses the id.
+ */
+async function removeStaleState(runc: Runc, id: string, log: Logger): Promise<void> {
+  try {
+    await access(join(runc.config.root, id, 'state.json'));
+  } catch {
+    return;
+  }
+  log.warn({ id }, 'removing stale runc state of a container of this id before its create');
+  await runc.delete(id, true).catch((err) => log.warn({ err, id }, 'runc delete of stale state'));
+}
+
 export class Container {
   readonly init: Process;
   readonly execs = new Map<string, Process>();
@@ -143,6 +159,7 @@ export class Container {
     );
     // runc's state of a container of that id must be gone before its create.
     await pendingDeletes.get(join(runc.config.root, cfg.id));
+    await removeStaleState(runc, cfg.id, c.log);
     const specRead = readFile(join(cfg.bundle, 'config.json'), 'utf8').then(
       (t) => {
         const parsed = JSON.parse(t);

@@ -347,6 +347,27 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     await waitUntil(() => !existsSync(join(dir, 'runc', NS, 'c9')));
   });
 
+  it('a Create of an id whose runc state a dead shim left removes that state first', async () => {
+    // What a shim killed between a Delete's answer and its runc delete leaves: runc's state of the id.
+    const stale = join(dir, 'stale-c8');
+    mkdirSync(stale);
+    const s = structuredClone(spec);
+    s.process.args = ['sleep', '1000'];
+    s.process.terminal = false;
+    s.root = { path: rootfs, readonly: true };
+    writeFileSync(join(stale, 'config.json'), JSON.stringify(s));
+    const root = join(dir, 'runc', NS);
+    execFileSync('runc', ['--root', root, 'create', '--bundle', stale, 'c8'], { stdio: 'ignore' });
+    assert.ok(existsSync(join(root, 'c8', 'state.json')));
+    const out = fifo('c8-stdout');
+    const output = readAll(out);
+    await create('c8', ['echo', 'fresh'], out);
+    await start('c8');
+    assert.equal((await wait('c8')).exitStatus, 0);
+    assert.equal(await output, 'fresh\n');
+    await del('c8');
+  });
+
   it("a failed create returns runc's error and writes none of it into the client's FIFOs", async () => {
     const out = fifo('c7-stdout');
     const err = fifo('c7-stderr');
