@@ -83,3 +83,18 @@ describe('bin/berth', () => {
     }
   });
 });
+
+describe('bin/containerd-shim-berth-v1', () => {
+  it('runs the bundle: -v prints berth’s version, its build commit and node’s, as the Go shim prints its own', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    const revision = readFileSync(join(REPO, 'dist/REVISION'), 'utf8').trim() || 'unknown';
+    const out = execFileSync(join(REPO, 'bin/containerd-shim-berth-v1'), ['-v'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    assert.equal(
+      out,
+      `containerd-shim-berth-v1:\n  Version:  ${pkg.version}\n  Revision: ${revision}\n  Node version: ${process.version}\n\n`,
+    );
+  });
+});

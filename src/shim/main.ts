@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseFlags, type ShimFlags } from './flags.js';
 
 /**
@@ -9,7 +10,25 @@ import { parseFlags, type ShimFlags } from './flags.js';
  */
 
 const SHIM_NAME = 'containerd-shim-berth-v1';
-const SHIM_VERSION = '1.0.0';
+
+/** berth's version and build commit (package.json, dist/REVISION), as the Go shim prints containerd's. */
+function versionText(): string {
+  const read = (rel: string): string => {
+    try {
+      return readFileSync(new URL(rel, import.meta.url), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(read('../../package.json')) as { version?: string }).version ?? version;
+  } catch {
+    // an unusual layout
+  }
+  const revision = read('../../dist/REVISION').trim() || 'unknown';
+  return `${SHIM_NAME}:\n  Version:  ${version}\n  Revision: ${revision}\n  Node version: ${process.version}\n\n`;
+}
 
 async function main(argv: string[]): Promise<void> {
   let flags: ShimFlags;
@@ -21,9 +40,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (flags.version) {
-    process.stdout.write(
-      `${SHIM_NAME}:\n  Version:  ${SHIM_VERSION}\n  Node version: ${process.version}\n\n`,
-    );
+    process.stdout.write(versionText());
     return;
   }
   try {
