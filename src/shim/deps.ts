@@ -3,7 +3,7 @@ import type { Logger } from '../core/log/index.js';
 
 /**
  * What the shim's service needs of the OS-facing parts (src/shim/reaper.ts,
- * console.ts, oom.ts; SHIM-PLAN.md's interfaces), as small structural types:
+ * console.ts, oom.ts), as small structural types:
  * main.ts passes the real ones, tests may pass doubles.
  */
 

@@ -19,7 +19,7 @@ import type { ReaperLike } from './deps.js';
 import type { StdioFd } from './runc.js';
 
 /**
- * A process' stdio (SHIM-PLAN decision 2, amended). The shim hands runc fds
+ * A process' stdio. The shim hands runc fds
  * that runc hands to the container:
  *
  * - stdout/stderr FIFO (a path, or `fifo://`): a pipe whose write end the
