@@ -86,9 +86,11 @@ export function tasksService({ containers, tasks, checkpointer }: TasksServiceDe
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    await tasks.delete(ctx, id).catch((err) =>
-      ctx.log.warn({ err, id }, 'deleting the task of a container deleted while it was created'),
-    );
+    await tasks
+      .delete(ctx, id)
+      .catch((err) =>
+        ctx.log.warn({ err, id }, 'deleting the task of a container deleted while it was created'),
+      );
     throw notFound(`container ${id} was deleted while its task was being created`);
   };
 
