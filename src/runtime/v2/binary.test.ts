@@ -215,7 +215,12 @@ describe('startGroupDaemon (berth shim: the daemon without `start`)', () => {
         /args: -namespace ns1 -id c1 -address \/run\/berth\/berth.sock -publish-binary \/usr\/bin\/berthd -socket unix:\/\/\/run\/containerd\/s\/abc/,
       );
       assert.match(log, /cwd: \/ ns: ns1/);
-      assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sleep'), 'the daemon runs');
+      // The fake signals ready before it execs sleep: give the exec a moment.
+      const deadline = Date.now() + 5000;
+      while (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sleep')) {
+        assert.ok(Date.now() < deadline, 'the daemon runs');
+        await new Promise((r) => setTimeout(r, 10));
+      }
     } finally {
       process.kill(pid, 'SIGKILL');
     }
