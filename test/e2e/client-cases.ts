@@ -497,14 +497,15 @@ export function registerClientCases(target: () => ClientTarget): void {
       const lexited = lt.wait();
       await lt.start();
       assert.equal((await withTimeout(lexited, 20_000, 'wait')).exitCode, 0);
-      await lt.delete();
-      // The shim copies into the file on its own (it waits for the copy at
-      // delete only up to 2 s): give a loaded machine a moment.
+      // The shim copies into the file on its own, and Delete waits for that
+      // copy only up to 2 s before closing it (containerd's shims): read the
+      // file before deleting, giving a loaded machine a moment.
       let text = readFileSync(log, 'utf8');
-      for (let i = 0; i < 50 && !(text.includes('out\n') && text.includes('err\n')); i++) {
+      for (let i = 0; i < 100 && !(text.includes('out\n') && text.includes('err\n')); i++) {
         await new Promise((r) => setTimeout(r, 100));
         text = readFileSync(log, 'utf8');
       }
+      await lt.delete();
       assert.match(text, /out\n/);
       assert.match(text, /err\n/);
     } finally {
