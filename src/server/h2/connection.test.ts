@@ -520,11 +520,15 @@ function ping(payload = Buffer.from('berthpng'), flags = 0): Buffer {
 const isPingAck = (f: Frame) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0;
 
 describe('H2Connection with a raw peer', () => {
-  it('opens with its SETTINGS and a connection WINDOW_UPDATE', async (t) => {
+  it('answers the client preface with its SETTINGS, a connection WINDOW_UPDATE and the ACK in one write', async (t) => {
     const windowSize = 1 << 20;
     const h = await harness(t, { windowSize, maxHeaderListSize: 12345 });
     const peer = await RawPeer.connect(h.path);
     t.after(() => peer.close());
+    // Nothing before the client's preface: ours goes out with the ACK of its SETTINGS.
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(peer.seen.length, 0, 'nothing sent before the client preface');
+    peer.handshake();
     const settings = await peer.next();
     assert.equal(settings.type, FrameType.SETTINGS);
     assert.equal(settings.flags, 0);
@@ -546,12 +550,11 @@ describe('H2Connection with a raw peer', () => {
     assert.equal(wu.type, FrameType.WINDOW_UPDATE);
     assert.equal(wu.streamId, 0);
     assert.equal(wu.payload.readUInt32BE(0), windowSize - DEFAULT_WINDOW);
-    // Then it acknowledges ours.
-    peer.handshake();
     const ack = await peer.next();
     assert.equal(ack.type, FrameType.SETTINGS);
     assert.equal(ack.flags, Flag.ACK);
     assert.equal(ack.payload.length, 0);
+    assert.equal(ack.firstChunk, 0, 'in the same write as our SETTINGS');
   });
 
   it('sends no connection WINDOW_UPDATE when its window is the default', async (t) => {

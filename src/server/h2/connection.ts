@@ -66,6 +66,8 @@ export class H2Connection implements StreamOwner {
   private readonly decoder: HpackDecoder;
   private lastStreamId = 0;
   private prefaceSeen = false;
+  /** Our SETTINGS are queued; see {@link sendPreface}. */
+  private prefaceSent = false;
   private settingsSeen = false;
   /** Peer settings that shape what we send. */
   private peerInitialWindow = DEFAULT_WINDOW;
@@ -98,16 +100,30 @@ export class H2Connection implements StreamOwner {
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => {}); // 'close' follows and cleans up
     socket.on('close', () => this.onSocketClose());
+  }
+
+  /**
+   * Our connection preface: SETTINGS (and the connection window beyond the
+   * default), queued before any other frame we send. It waits for the
+   * client's first bytes (or for anything else we send first) instead of
+   * going out at accept: a client sends its preface unprompted at connect
+   * (RFC 9113 §3.4), so ours then leaves in the same write as our SETTINGS
+   * ACK, often with the first answer. Sent at accept, it cost a write (and
+   * a wake-up of the client) of its own on every connection, and ctr opens
+   * one per command.
+   */
+  private sendPreface(): void {
+    this.prefaceSent = true;
     this.enqueue(
       settingsFrame([
         [Setting.ENABLE_PUSH, 0],
-        [Setting.INITIAL_WINDOW_SIZE, opts.windowSize],
-        [Setting.MAX_HEADER_LIST_SIZE, opts.maxHeaderListSize],
+        [Setting.INITIAL_WINDOW_SIZE, this.opts.windowSize],
+        [Setting.MAX_HEADER_LIST_SIZE, this.opts.maxHeaderListSize],
       ]),
     );
-    if (opts.windowSize > DEFAULT_WINDOW) {
-      this.enqueue(windowUpdateFrame(0, opts.windowSize - DEFAULT_WINDOW));
-      this.connRecvWindow = opts.windowSize;
+    if (this.opts.windowSize > DEFAULT_WINDOW) {
+      this.enqueue(windowUpdateFrame(0, this.opts.windowSize - DEFAULT_WINDOW));
+      this.connRecvWindow = this.opts.windowSize;
     }
   }
 
@@ -149,6 +165,7 @@ export class H2Connection implements StreamOwner {
 
   private onSocketData(chunk: Buffer): void {
     try {
+      if (!this.prefaceSent) this.sendPreface();
       let buf: Buffer | undefined = chunk;
       if (!this.prefaceSeen) buf = this.readPreface(chunk);
       else if (this.inbuf !== undefined) buf = this.completeFrame(chunk);
@@ -608,6 +625,7 @@ export class H2Connection implements StreamOwner {
 
   private enqueue(b: Buffer): void {
     if (this.ended || this.socket.destroyed) return;
+    if (!this.prefaceSent) this.sendPreface();
     this.out.push(b);
     this.outBytes += b.length;
     if (!this.flushQueued) {
