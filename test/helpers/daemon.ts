@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, rmdirSync } from '
 import { join } from 'node:path';
 import { Berthd } from './berthd.js';
 import { Containerd } from './containerd.js';
-import { ctrAsync, ctrOkAsync } from './ctr.js';
+import { type CtrProcess, ctrAsync, ctrOkAsync, ctrSpawn } from './ctr.js';
 import { buildAndPush, busyboxImage, type ImageSpec } from './images.js';
 import { Registry } from './registry.js';
 import { type TempDir, tempDir } from './tmp.js';
@@ -409,4 +409,28 @@ function removeEmptyCgroups(bundle: string): void {
       // not there, or not empty
     }
   }
+}
+
+/**
+ * `ctr events` on `socket`, once its subscription is live: it has shown a
+ * namespace created after it started. The caller kills it.
+ */
+export async function ctrEvents(socket: string): Promise<CtrProcess> {
+  const events = ctrSpawn(socket, ['events']);
+  const probe = uniqueId('probe');
+  try {
+    await waitFor(
+      'ctr events to subscribe',
+      async () => {
+        await ctrOkAsync(socket, ['namespaces', 'create', probe]);
+        await ctrOkAsync(socket, ['namespaces', 'rm', probe]);
+        return events.stdout.includes(`/namespaces/create {"name":"${probe}"}`);
+      },
+      10_000,
+    );
+  } catch (err) {
+    events.kill('SIGKILL');
+    throw err;
+  }
+  return events;
 }
