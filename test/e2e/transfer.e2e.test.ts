@@ -46,8 +46,15 @@ async function images(socket: string, namespace?: string): Promise<Map<string, s
 }
 
 /** GNU tar reads the archive to its end without complaint. */
+/**
+ * Whether an export is whole: tar reads it to the end, and it holds the
+ * index and the manifest list an export writes (a cut on an entry boundary
+ * reads as a valid, shorter archive).
+ */
 function tarComplete(path: string): boolean {
-  return spawnSync('tar', ['-tf', path], { stdio: 'ignore' }).status === 0;
+  const r = spawnSync('tar', ['-tf', path], { encoding: 'utf8' });
+  const names = new Set(r.stdout.split('\n'));
+  return r.status === 0 && names.has('index.json') && names.has('manifest.json');
 }
 
 function sha256File(path: string): string {
