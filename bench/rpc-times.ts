@@ -3,7 +3,7 @@
  * `ctr run --rm <busybox> <id> true` and `ctr run -d … sleep 1000`, then the
  * server's per-call durations (the 'unary call' trace lines) summed per method.
  *
- *   node --import tsx bench/rpc-times.ts [--runs 10] [--runtime io.containerd.runc.v2]
+ *   node --import tsx bench/rpc-times.ts [--runs 10] [--runtime io.containerd.runc.v2] [--gap-ms 0]
  */
 import { parseArgs } from 'node:util';
 import { Berthd } from '../test/helpers/berthd.js';
@@ -16,9 +16,12 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '10' },
     runtime: { type: 'string' },
+    /** A pause before each `run --rm` (e.g. so that berthd's spare shim is ready again). */
+    'gap-ms': { type: 'string', default: '0' },
   },
 });
 const RUNS = Number(values.runs);
+const GAP_MS = Number(values['gap-ms']);
 const rt = values.runtime === undefined ? [] : ['--runtime', values.runtime];
 
 function summary(lines: string[], title: string): void {
@@ -75,8 +78,15 @@ try {
   await c(['run', ...rt, '--rm', built.pushed.ref, 'warm', 'true']);
   let mark = d.output.length;
   let t0 = performance.now();
-  for (let i = 0; i < RUNS; i++) await c(['run', ...rt, '--rm', built.pushed.ref, `r${i}`, 'true']);
-  console.log(`run --rm: ${((performance.now() - t0) / RUNS).toFixed(1)} ms each`);
+  let paused = 0;
+  for (let i = 0; i < RUNS; i++) {
+    if (GAP_MS > 0) {
+      await new Promise((r) => setTimeout(r, GAP_MS));
+      paused += GAP_MS;
+    }
+    await c(['run', ...rt, '--rm', built.pushed.ref, `r${i}`, 'true']);
+  }
+  console.log(`run --rm: ${((performance.now() - t0 - paused) / RUNS).toFixed(1)} ms each`);
   summary(d.output.slice(mark).split('\n'), 'ctr run --rm');
   mark = d.output.length;
   t0 = performance.now();

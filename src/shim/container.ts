@@ -82,6 +82,11 @@ export function hasPoststopHooks(spec: unknown): boolean {
 /** The runc binary of options that name none: the one exec-fifo.ts's start may stand in for. */
 const DEFAULT_RUNC = 'runc';
 
+/** Asks the default runc its version ahead of the first Create (a spare daemon does, while idle). */
+export function probeDefaultRunc(deps: ShimDeps): void {
+  knownRuncVersion(DEFAULT_RUNC, (c, a, o) => deps.reaper.spawn(c, a, o));
+}
+
 /**
  * runc state left by a shim killed between a Delete's answer and its
  * deferred `runc delete` (or by any other dead shim): the daemon creates a

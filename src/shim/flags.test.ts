@@ -33,6 +33,14 @@ describe('shim flags', () => {
     assert.equal(parseFlags(['-v']).version, true);
   });
 
+  it("takes berth's -spare (a spare daemon: no action, no namespace yet)", () => {
+    const f = parseFlags(['-spare', '-address', '/run/berth/berth.sock', '-debug']);
+    assert.equal(f.spare, true);
+    assert.equal(f.namespace, '');
+    assert.equal(f.action, '');
+    assert.equal(parseFlags(['-namespace', 'x', '-socket', 'unix:///s']).spare, false);
+  });
+
   it('refuses unknown flags and actions', () => {
     assert.throws(() => parseFlags(['-nope']), /not defined: -nope/);
     assert.throws(() => parseFlags(['-namespace', 'x', 'frob']), /unknown action/);

@@ -16,6 +16,11 @@ export interface ShimFlags {
   debug: boolean;
   version: boolean;
   info: boolean;
+  /**
+   * berth's own: a spare daemon that berthd starts ahead of need and hands
+   * its next new group to (src/shim/spare.ts); it has no group until then.
+   */
+  spare: boolean;
   action: '' | 'start' | 'delete';
 }
 
@@ -31,6 +36,7 @@ const BOOL_FLAGS: Record<string, keyof ShimFlags> = {
   debug: 'debug',
   v: 'version',
   info: 'info',
+  spare: 'spare',
 };
 
 export function parseFlags(argv: readonly string[]): ShimFlags {
@@ -44,6 +50,7 @@ export function parseFlags(argv: readonly string[]): ShimFlags {
     debug: false,
     version: false,
     info: false,
+    spare: false,
     action: '',
   };
   const rest: string[] = [];

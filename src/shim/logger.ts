@@ -15,8 +15,17 @@ type Level = (typeof LEVELS)[number];
 export type LineSink = (line: string) => void;
 
 let broken = false;
-function stderrSink(line: string): void {
+let hooked = false;
+
+/** Lines to stderr (the bundle's log FIFO); a stderr that fails (its reader gone) silences it. */
+export function stderrSink(line: string): void {
   if (broken) return;
+  if (!hooked) {
+    hooked = true;
+    process.stderr.on('error', () => {
+      broken = true;
+    });
+  }
   try {
     process.stderr.write(line);
   } catch {
@@ -27,11 +36,6 @@ function stderrSink(line: string): void {
 export function createLogger(
   opts: { debug?: boolean; sink?: LineSink; bindings?: Record<string, unknown> } = {},
 ): Logger {
-  if (!opts.sink) {
-    process.stderr.on('error', () => {
-      broken = true;
-    });
-  }
   return make(opts.debug ? 1 : 2, opts.sink ?? stderrSink, opts.bindings ?? {});
 }
 

@@ -44,6 +44,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
+    if (flags.spare) {
+      await (await import('./serve.js')).serveSpare(flags);
+      return;
+    }
     if (flags.namespace === '') throw new Error('shim namespace cannot be empty');
     switch (flags.action) {
       case 'start':

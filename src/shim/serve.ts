@@ -1,17 +1,19 @@
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { flock, isErrno, LOCK_EX, LOCK_NB, LOCK_UN } from '../sys/linux.js';
+import type { Logger } from '../core/log/index.js';
+import { dup3, flock, isErrno, LOCK_EX, LOCK_NB, LOCK_UN, O_CLOEXEC } from '../sys/linux.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { socketPath } from '../ttrpc/socket-path.js';
 import { Console, ConsoleSocket } from './console.js';
-import { deletesDone } from './container.js';
+import { deletesDone, probeDefaultRunc } from './container.js';
 import type { ShimDeps } from './deps.js';
 import { Publisher } from './events.js';
 import type { ShimFlags } from './flags.js';
-import { createLogger } from './logger.js';
+import { createLogger, type LineSink, stderrSink } from './logger.js';
 import { OomWatcher } from './oom.js';
 import { Reaper } from './reaper.js';
 import { TaskService } from './service.js';
+import { parseSpareOrder, readSpareOrder, SPARE_ORDER_FD, type SpareOrder } from './spare.js';
 
 /**
  * The daemon: a child subreaper serving containerd.task.v2.Task on
@@ -33,15 +35,19 @@ function answer(text: string): void {
   }
 }
 
-export async function serve(flags: ShimFlags): Promise<void> {
-  const log = createLogger({ debug: flags.debug }).child({
+/** What a daemon sets up before it knows its group: the same for a spare and a started daemon. */
+interface Prepared {
+  log: Logger;
+  reaper: Reaper;
+  oom: OomWatcher;
+  deps: ShimDeps;
+}
+
+function prepare(debug: boolean, sink?: LineSink): Prepared {
+  const log = createLogger({ debug, sink }).child({
     runtime: 'io.containerd.berth.v1',
     pid: process.pid,
   });
-  if (flags.socket === '') {
-    answer('no -socket to serve on');
-    throw new Error('no -socket to serve on');
-  }
   const reaper = Reaper.start(log);
   const oom = OomWatcher.create(log);
   const deps: ShimDeps = {
@@ -50,6 +56,66 @@ export async function serve(flags: ShimFlags): Promise<void> {
     console: (fd, l) => new Console(fd, l),
     oom,
   };
+  return { log, reaper, oom, deps };
+}
+
+export async function serve(flags: ShimFlags): Promise<void> {
+  await serveGroup(prepare(flags.debug), flags);
+}
+
+/**
+ * A spare daemon (src/shim/spare.ts): prepares, asks runc its version, then
+ * waits for its order and serves that group as {@link serve} would. Its
+ * stderr is /dev/null until the order names the bundle's log FIFO; nothing
+ * is logged before (the logger's sink is switched then).
+ */
+export async function serveSpare(flags: ShimFlags): Promise<void> {
+  let sink: LineSink = () => {};
+  const prepared = prepare(flags.debug, (line) => sink(line));
+  probeDefaultRunc(prepared.deps);
+  const line = await readSpareOrder(SPARE_ORDER_FD);
+  if (line === undefined) {
+    // berthd closed the pipe (it stopped, or died) before it needed this spare.
+    prepared.oom.close();
+    prepared.reaper.close();
+    process.exit(0);
+  }
+  let order: SpareOrder;
+  try {
+    order = parseSpareOrder(line);
+  } catch (err) {
+    answer((err as Error).message);
+    throw err;
+  }
+  process.env.NAMESPACE = order.namespace;
+  if (order.log !== '') redirectStderr(order.log);
+  sink = stderrSink;
+  await serveGroup(prepared, { ...flags, ...order, spare: false });
+}
+
+/** Makes `path` (a log FIFO whose reader is open) this process's stderr; keeps /dev/null if it cannot. */
+function redirectStderr(path: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK | O_CLOEXEC);
+  } catch {
+    return;
+  }
+  try {
+    dup3(fd, 2);
+  } catch {
+    // stderr stays /dev/null
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function serveGroup(prepared: Prepared, flags: ShimFlags): Promise<void> {
+  const { log, reaper, oom, deps } = prepared;
+  if (flags.socket === '') {
+    answer('no -socket to serve on');
+    throw new Error('no -socket to serve on');
+  }
   const publisher = new Publisher(process.env.TTRPC_ADDRESS ?? '', log);
   const server = new TtrpcServer({ log });
   const lingerMs = lingerFromEnv();

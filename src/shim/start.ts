@@ -17,7 +17,7 @@ import { groupAddress, groupOf, isShimAlive, optionsGroup } from './group.js';
  * does, prints the address. A short-lived command: sync calls are fine here.
  */
 
-const READY_TIMEOUT_MS = 10_000;
+export const READY_TIMEOUT_MS = 10_000;
 
 async function readStdin(): Promise<Buffer> {
   if (process.stdin.isTTY) return Buffer.alloc(0);
@@ -157,10 +157,11 @@ export function readyAnswer(
       if (done) return;
       done = true;
       clearTimeout(timer);
-      const answer = text.trim();
-      if (answer === 'ok') resolve({ kind: 'started', pid: pid() });
-      else if (answer === 'exists') resolve({ kind: 'exists' });
-      else reject(new Error(`shim daemon failed: ${answer || 'exited before listening'}`));
+      try {
+        resolve(outcomeOf(text, pid));
+      } catch (err) {
+        reject(err);
+      }
     };
     if (!ready) {
       finish();
@@ -174,6 +175,14 @@ export function readyAnswer(
     ready.once('close', finish);
     ready.once('error', finish);
   });
+}
+
+/** What a daemon's whole ready-pipe text says (`pid` asked only for `ok`); throws its error. */
+export function outcomeOf(text: string, pid: () => number): Outcome {
+  const answer = text.trim();
+  if (answer === 'ok') return { kind: 'started', pid: pid() };
+  if (answer === 'exists') return { kind: 'exists' };
+  throw new Error(`shim daemon failed: ${answer || 'exited before listening'}`);
 }
 
 /**

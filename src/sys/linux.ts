@@ -256,6 +256,7 @@ interface Libc {
   read: (fd: number, buf: Buffer, size: number) => number;
   syncfs: (fd: number) => number;
   flock: (fd: number, op: number) => number;
+  dup3: (oldfd: number, newfd: number, flags: number) => number;
   getpagesize: () => number;
   pipe2: (fds: Buffer, flags: number) => number;
   waitpid: (pid: number, status: Buffer, options: number) => number;
@@ -345,6 +346,7 @@ function load(): Libc {
     read: f('long read(int fd, void *buf, size_t size)'),
     syncfs: f('int syncfs(int fd)'),
     flock: f('int flock(int fd, int op)'),
+    dup3: f('int dup3(int oldfd, int newfd, int flags)'),
     getpagesize: f('int getpagesize()'),
     pipe2: f('int pipe2(void *fds, int flags)'),
     waitpid: f('int waitpid(int pid, void *status, int options)'),
@@ -770,6 +772,14 @@ export const LOCK_UN = 8;
  */
 export function flock(fd: number, op: number): void {
   if (lib().flock(fd, op) < 0) throw fail('flock');
+}
+
+/**
+ * dup3(2): makes `newfd` refer to the open file of `oldfd` (closing what
+ * `newfd` was), e.g. to point a process's stderr at another file.
+ */
+export function dup3(oldfd: number, newfd: number, flags = 0): void {
+  if (lib().dup3(oldfd, newfd, flags) < 0) throw fail('dup3');
 }
 
 // ---------------------------------------------------------------- processes

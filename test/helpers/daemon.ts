@@ -269,15 +269,33 @@ export function descendants(pid: number): number[] {
 
 /**
  * Shim processes serving the daemon on `socket`: those whose argv has
- * `-address <socket>` (the stock shim's flag; ctr's is `--address`).
+ * `-address <socket>` (the stock shim's flag; ctr's is `--address`), but
+ * not berthd's idle spare of berth's shim ({@link isIdleSpare}), which
+ * serves nothing; `{ spares: true }` includes it.
  */
-export function shimPids(socket: string): number[] {
+export function shimPids(socket: string, opts: { spares?: boolean } = {}): number[] {
   return procPids().filter((p) => {
     const argv = cmdline(p);
     if (argv === undefined) return false;
     const i = argv.indexOf('-address');
-    return i >= 0 && argv[i + 1] === socket;
+    if (i < 0 || argv[i + 1] !== socket) return false;
+    return opts.spares === true || !isIdleSpare(p, argv);
   });
+}
+
+/**
+ * berthd's spare daemon of berth's shim (argv `-spare`) while it has no
+ * group: it has no child but the `runc --version` it asks once. Once handed
+ * a group its argv stays the same, and the group's containers are its children.
+ */
+export function isIdleSpare(pid: number, argv = cmdline(pid)): boolean {
+  if (argv?.includes('-spare') !== true) return false;
+  return descendants(pid).every((c) => cmdline(c)?.[1] === '--version');
+}
+
+/** berthd's idle spare shims (at most one while it runs; none once it stopped). */
+export function spareShimPids(socket: string): number[] {
+  return shimPids(socket, { spares: true }).filter((p) => isIdleSpare(p));
 }
 
 /** Mount points at or below `dir`, from this process's mountinfo. */
@@ -368,7 +386,7 @@ export function reapLeftovers(d: TestDaemon): void {
       timeout: 10_000,
     });
   }
-  for (const shim of shimPids(d.socket)) {
+  for (const shim of shimPids(d.socket, { spares: true })) {
     for (const p of [...descendants(shim), shim]) {
       try {
         process.kill(p, 'SIGKILL');

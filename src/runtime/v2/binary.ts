@@ -100,7 +100,8 @@ function shimArgs(cfg: ShimBinaryConfig, inv: ShimInvocation, rest: string[]): s
   ];
 }
 
-function shimEnv(cfg: ShimBinaryConfig, namespace: string): NodeJS.ProcessEnv {
+/** The environment of every shim command: the daemon's addresses, the namespace. */
+export function shimEnv(cfg: ShimBinaryConfig, namespace: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     GOMAXPROCS: '2',

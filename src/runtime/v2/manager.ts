@@ -36,6 +36,7 @@ import { ShimClient } from './shim-client.js';
 import { ShimConnections } from './shim-connections.js';
 import { openShimLog, type ShimLog } from './shim-log.js';
 import { ShimTask, StoppedTask } from './shim-task.js';
+import type { SparePool } from './spare-shim.js';
 import { type TaskEntry, TaskList, taskKey } from './task-list.js';
 
 export type { RuntimeEvents } from './dead-shim.js';
@@ -53,6 +54,8 @@ export interface ShimManagerOptions {
   groupSocketDir?: string;
   /** How long a shim may take to answer Connect when reloading, and Shutdown. */
   callTimeoutMs?: number;
+  /** Spare daemons of berth's shim, handed the new groups (`spare_shim`); none: started per group. */
+  spares?: SparePool;
 }
 
 /**
@@ -139,8 +142,9 @@ export class ShimManager implements TaskManager {
         bundle.writeFile('address', connection.address);
         mark('shim reused');
       } else if (groupSocket && this.opts.groupSocketDir === undefined) {
-        // berth's shim: its daemon, run here as its `start` would, one node start fewer.
-        await startGroupDaemon(this.opts.binary, inv, groupSocket);
+        // berth's shim: a spare daemon takes the group, else its daemon is run here as its
+        // `start` would run it, one node start fewer.
+        await this.startGroup(inv, groupSocket, log);
         started = true;
         mark('shim');
         bundle.writeFile(BINARY_FILE, binary);
@@ -182,6 +186,20 @@ export class ShimManager implements TaskManager {
       await this.abandon(ctx, inv, bundle, entry, shimLog, started);
       throw err;
     }
+  }
+
+  /** The group daemon of `socket`: the spare (if one is ready and takes it), else a new one. */
+  private async startGroup(inv: ShimInvocation, socket: string, log: Logger): Promise<void> {
+    const spare = this.opts.spares?.take(inv.binary);
+    if (spare) {
+      try {
+        await spare.adopt(this.opts.binary, inv, socket);
+        return;
+      } catch (err) {
+        log.warn({ err }, 'spare shim failed to take the group; starting its daemon');
+      }
+    }
+    await startGroupDaemon(this.opts.binary, inv, socket);
   }
 
   /**
@@ -313,6 +331,7 @@ export class ShimManager implements TaskManager {
 
   /** Drops the connections; the shims and their tasks keep running. */
   async close(): Promise<void> {
+    this.opts.spares?.close();
     for (const e of this.tasks.all()) e.log?.close();
     this.connections.close();
   }

@@ -6,7 +6,9 @@ import { ExchangeKey, hostPlatform, PluginType, type Registration } from '../../
 import { BERTH_RUNTIME } from '../../shim/group.js';
 import { taskDelete, taskExit } from '../../wire/event-payloads.js';
 import { toTimestamp } from '../../wire/timestamp.js';
+import { resolveShimBinary, type ShimBinaryConfig } from './binary.js';
 import { type RuntimeEvents, ShimManager } from './manager.js';
+import { SparePool } from './spare-shim.js';
 
 /**
  * `io.containerd.runtime.v2` `task`: tasks run by shims. On init it
@@ -14,7 +16,7 @@ import { type RuntimeEvents, ShimManager } from './manager.js';
  * the ttrpc socket they publish to.
  *
  * Config (`[plugins."io.containerd.runtime.v2.task"]`): `shim_paths`,
- * `shim_debug`, and `default_runtime`, berth's own key: the runtime of
+ * `shim_debug`, `spare_shim` ({@link spareShim}) and `default_runtime`, berth's own key: the runtime of
  * tasks whose container names none (default `io.containerd.berth.v1`,
  * berth's grouped shim). It is exported (introspection shows it), and
  * berth's client and CLI read it there for new containers that name no
@@ -28,24 +30,31 @@ export const taskPlugin: Registration<ShimManager> = {
   async init(ic) {
     const defaultRuntime = configuredDefaultRuntime(ic.config);
     ic.exports[DEFAULT_RUNTIME_EXPORT] = defaultRuntime;
+    const binary: ShimBinaryConfig = {
+      address: ic.daemon.address,
+      ttrpcAddress: ic.daemon.ttrpcAddress,
+      publishBinary: ic.daemon.publishBinary,
+      paths: shimPaths(ic.config),
+      // berth's shim lives beside berthd (bin/), which need not be on PATH.
+      searchDirs: [dirname(ic.daemon.publishBinary)],
+      debug: ic.config.shim_debug === true,
+      timeoutMs: 30_000,
+    };
+    const spares = spareShim(ic.config)
+      ? new SparePool(binary, () => berthShimBinary(binary, ic.log), ic.log)
+      : undefined;
     const manager = new ShimManager({
       roots: { state: ic.stateDir(), root: ic.rootDir() },
-      binary: {
-        address: ic.daemon.address,
-        ttrpcAddress: ic.daemon.ttrpcAddress,
-        publishBinary: ic.daemon.publishBinary,
-        paths: shimPaths(ic.config),
-        // berth's shim lives beside berthd (bin/), which need not be on PATH.
-        searchDirs: [dirname(ic.daemon.publishBinary)],
-        debug: ic.config.shim_debug === true,
-        timeoutMs: 30_000,
-      },
+      binary,
       runcRoot: join(ic.state, 'runc'),
       defaultRuntime,
       events: runtimeEvents(ic.get(ExchangeKey), ic.log),
       log: ic.log,
+      spares,
     });
     await manager.load();
+    // Otherwise the first container on berth's shim starts the first spare (SparePool.take).
+    if (defaultRuntime === BERTH_RUNTIME) spares?.fill();
     return manager;
   },
   close: (m) => m.close(),
@@ -66,6 +75,28 @@ export function configuredDefaultRuntime(config: Readonly<Record<string, unknown
     );
   }
   return raw;
+}
+
+/**
+ * `spare_shim` (berth's own, default true): keep one spare daemon of berth's
+ * shim started ahead of need, so that a container whose group has no shim
+ * yet does not wait for a node start (src/shim/spare.ts). It costs that
+ * idle process (about 20 MiB PSS, 50 MiB RSS) while berthd runs.
+ */
+function spareShim(config: Readonly<Record<string, unknown>>): boolean {
+  const raw = config.spare_shim ?? true;
+  if (typeof raw !== 'boolean') throw new Error('spare_shim must be true or false');
+  return raw;
+}
+
+/** berth's shim binary, or undefined (logged) when it is not installed. */
+function berthShimBinary(cfg: ShimBinaryConfig, log: Logger): string | undefined {
+  try {
+    return resolveShimBinary(BERTH_RUNTIME, cfg);
+  } catch (err) {
+    log.debug({ err }, 'no spare shim: berth shim not found');
+    return undefined;
+  }
 }
 
 /**
