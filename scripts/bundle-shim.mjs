@@ -9,11 +9,13 @@
 //   `bin/containerd-shim-berth-v1 -v` (so with the wrapper's node flags, which V8
 //   checks the cache against).
 // - containerd-shim-berth-v1.cjs: the start (scripts/shim-start.cjs), which
-//   bin/containerd-shim-berth-v1 runs: compiles the script with the cache.
+//   bin/containerd-shim-berth-v1 runs: compiles the script with the cache, or with the
+//   trained cache a daemon wrote there after its first container (containerd-shim-berth-v1
+//   .trained-<size>-<mtime>.cache; this build removes those of earlier builds).
 //
 // tsc still compiles src/shim to dist/shim (the tests use that).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleScript, root } from './bundle-script.mjs';
 
@@ -23,6 +25,10 @@ const file = join(dist, `${NAME}.script.js`);
 const cache = join(dist, `${NAME}.cache`);
 
 for (const f of [file, cache]) rmSync(f, { force: true });
+// Trained caches of earlier builds (scripts/shim-start.cjs writes them at run time).
+for (const f of readdirSync(dist)) {
+  if (f.startsWith(`${NAME}.trained-`)) rmSync(join(dist, f), { force: true });
+}
 await bundleScript({
   entry: 'src/shim/main.ts',
   outfile: file,

@@ -7,8 +7,14 @@
 //
 // The shim's `start` re-runs this file (process.argv[1]) with node's flags (process.execArgv)
 // to start the group's daemon, so the daemon loads the same way.
+//
+// The trained cache: a daemon that loaded without it emits TRAINED_EVENT once its first
+// container went through its whole life (src/shim/code-cache.ts); this file then writes the
+// cache of everything compiled so far beside the script, named for the script's size and
+// mtime (a rebuilt script never meets an old cache; the build removes old ones), and every
+// later daemon loads that one instead. Where the directory is not writable there is none.
 'use strict';
-const { readFileSync, writeFileSync } = require('node:fs');
+const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -17,33 +23,88 @@ const { Script } = require('node:vm');
 const NAME = 'containerd-shim-berth-v1';
 const SCRIPT = join(__dirname, `${NAME}.script.js`);
 const CACHE = join(__dirname, `${NAME}.cache`);
+/** src/shim/code-cache.ts's TRAINED_EVENT and CODE_CACHE_KEY. */
+const TRAINED_EVENT = 'berth-shim:trained';
+const CODE_CACHE_KEY = Symbol.for('berth.shim.codeCache');
 
-/**
- * Compiles the bundle (with `cachedData` when given) and runs its top level,
- * which runs the shim on process.argv (src/shim/main.ts). Returns the Script.
- */
-function load(cachedData) {
-  // ASCII (bundle-shim.mjs escapes the rest): latin1 is the cheapest read.
-  const source = readFileSync(SCRIPT, 'latin1');
-  const script = new Script(source, { filename: SCRIPT, cachedData });
+function readOrNothing(path) {
+  try {
+    return path === undefined ? undefined : readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The trained cache of the script as it is now (undefined if the script cannot be stat'ed). */
+function trainedPath() {
+  try {
+    const st = statSync(SCRIPT);
+    return join(__dirname, `${NAME}.trained-${st.size}-${Math.floor(st.mtimeMs)}.cache`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Written whole or not at all: a temp file renamed over. */
+function writeAtomically(path, data) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never made
+    }
+  }
+}
+
+/** Runs the compiled bundle's top level, which runs the shim on process.argv (src/shim/main.ts). */
+function execute(script) {
   const module = { exports: {} };
   script.runInThisContext()(module, createRequire(SCRIPT), pathToFileURL(SCRIPT).href);
-  return script;
+}
+
+/**
+ * A daemon (serving a group, or a spare), not a short command: `start` and `delete` come
+ * last on containerd's command lines (and berthd's), `-v` alone. Only daemons take the
+ * trained cache; a command would pay for reading the daemon's code and use none of it.
+ */
+function isDaemon(argv) {
+  const last = argv.at(-1);
+  return last !== 'start' && last !== 'delete' && !argv.includes('-v');
 }
 
 function run() {
-  let cachedData;
-  try {
-    cachedData = readFileSync(CACHE);
-  } catch {
-    // a build without it: compile from source
+  // ASCII (bundle-shim.mjs escapes the rest): latin1 is the cheapest read.
+  const source = readFileSync(SCRIPT, 'latin1');
+  const trainedFile = isDaemon(process.argv.slice(2)) ? trainedPath() : undefined;
+  const trained = readOrNothing(trainedFile);
+  let script;
+  let used = 'none';
+  if (trained !== undefined) {
+    script = new Script(source, { filename: SCRIPT, cachedData: trained });
+    if (script.cachedDataRejected) script = undefined;
+    else used = 'trained';
   }
-  const script = load(cachedData);
+  if (script === undefined) {
+    const cachedData = readOrNothing(CACHE);
+    script = new Script(source, { filename: SCRIPT, cachedData });
+    if (cachedData !== undefined && !script.cachedDataRejected) used = 'build';
+    const compiled = script;
+    if (trainedFile !== undefined) {
+      process.once(TRAINED_EVENT, () => writeAtomically(trainedFile, compiled.createCachedData()));
+    }
+  }
+  // Which cache this process runs with (the daemon logs it).
+  globalThis[CODE_CACHE_KEY] = used;
+  execute(script);
   // The build (scripts/bundle-shim.mjs) runs `bin/containerd-shim-berth-v1 -v` with this set,
   // so the cache is made by node with the wrapper's own flags (V8 rejects a cache made with others).
   const out = process.env.BERTH_SHIM_WRITE_CODE_CACHE;
   if (out) writeFileSync(out, script.createCachedData());
 }
 
-module.exports = { load, SCRIPT, CACHE };
+module.exports = { SCRIPT, CACHE, TRAINED_EVENT, CODE_CACHE_KEY };
 if (require.main === module) run();

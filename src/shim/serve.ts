@@ -4,6 +4,7 @@ import type { Logger } from '../core/log/index.js';
 import { dup3, flock, isErrno, LOCK_EX, LOCK_NB, LOCK_UN, O_CLOEXEC } from '../sys/linux.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { socketPath } from '../ttrpc/socket-path.js';
+import { beforeExit, codeCacheUsed } from './code-cache.js';
 import { Console, ConsoleSocket } from './console.js';
 import { deletesDone, probeDefaultRunc } from './container.js';
 import type { ShimDeps } from './deps.js';
@@ -149,6 +150,7 @@ async function serveGroup(prepared: Prepared, flags: ShimFlags): Promise<void> {
     await Promise.race([publisher.close(), new Promise((r) => setTimeout(r, 5000))]);
     oom.close();
     reaper.close();
+    beforeExit();
     process.exit(code);
   };
   const service = new TaskService({
@@ -187,7 +189,10 @@ async function serveGroup(prepared: Prepared, flags: ShimFlags): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   answer('ok');
   // ms since the process started (node's own start included): the group's cold-start cost.
-  log.info({ address: flags.socket, readyMs: Math.round(performance.now()) }, 'shim serving');
+  log.info(
+    { address: flags.socket, readyMs: Math.round(performance.now()), codeCache: codeCacheUsed() },
+    'shim serving',
+  );
 }
 
 async function lockFile(path: string): Promise<number | undefined> {

@@ -31,6 +31,7 @@ import { Empty } from '../api/google/protobuf/empty.js';
 import { alreadyExists, invalidArgument, notFound } from '../core/errdefs/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { TtrpcRequestContext, TtrpcServer } from '../ttrpc/server.js';
+import { containerLifeDone } from './code-cache.js';
 import { Container, drainConsole } from './container.js';
 import type { ProcessExit, ShimDeps } from './deps.js';
 import { type EventSink, toTimestamp } from './events.js';
@@ -279,6 +280,7 @@ export class TaskService {
         exitedAt,
         id: '',
       });
+      if (p.pid > 0) containerLifeDone();
     }
     return { pid: p.pid, exitStatus: p.exitStatus, exitedAt };
   }
