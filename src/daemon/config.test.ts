@@ -93,6 +93,7 @@ format = "json"
     const task = c.plugins['io.containerd.runtime.v2.task'] ?? {};
     assert.equal(configuredDefaultRuntime(task), configuredDefaultRuntime({}));
     assert.equal(task.default_runtime, 'io.containerd.berth.v1');
+    assert.equal(task.spare_shim, true);
   });
 
   it("moves containerd 1.x's restart monitor table to the 2.x name the plugin has", () => {

@@ -38,6 +38,7 @@ import { DEFAULTS, LOG_LEVELS, type LogLevel } from './defaults.js';
  *   default_runtime = "io.containerd.berth.v1"   # tasks of containers that name no runtime
  *   shim_paths = {}    # runtime name → absolute shim path, instead of PATH (then berthd's bin/)
  *   shim_debug = false
+ *   spare_shim = true  # keep one daemon of berth's shim ready for the next new group
  * [plugins."io.containerd.monitor.container.v1.restart"]  # or 1.x's "io.containerd.internal.v1.restart"
  *   interval = "10s"   # the restart monitor's full reconcile (src/restart)
  * [plugins."io.containerd.grpc.v1.cri"]  # Kubernetes' CRI, under containerd 1.6's names (src/cri/config.ts)
@@ -281,6 +282,7 @@ oom_score = 0
 
 [plugins."io.containerd.runtime.v2.task"]
   default_runtime = "${DEFAULT_RUNTIME}"
+  spare_shim = true
 
 ${criDefaultToml()}`;
 }
