@@ -83,7 +83,7 @@ export function configuredDefaultRuntime(config: Readonly<Record<string, unknown
  * yet does not wait for a node start (src/shim/spare.ts). It costs that
  * idle process (about 20 MiB PSS, 50 MiB RSS) while berthd runs.
  */
-function spareShim(config: Readonly<Record<string, unknown>>): boolean {
+export function spareShim(config: Readonly<Record<string, unknown>>): boolean {
   const raw = config.spare_shim ?? true;
   if (typeof raw !== 'boolean') throw new Error('spare_shim must be true or false');
   return raw;
