@@ -264,26 +264,14 @@ export async function startGroupDaemon(
       socket,
     ),
   ];
-  let child: SpawnedChild;
+  let bg: Backgrounded;
   try {
-    child = spawnDetached('/bin/sh', args, { cwd: '/', env: shimEnv(cfg, inv.namespace) });
+    bg = background(args, shimEnv(cfg, inv.namespace));
   } catch (e) {
     throw internal(`shim ${inv.binary}: ${(e as Error).message}`, { cause: e });
   }
+  const { child, shellDone, daemonPid } = bg;
   child.stdin.end();
-  let pidText = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    pidText += d;
-  });
-  const shellDone = Promise.all([
-    child.exited,
-    new Promise((resolve) => child.stderr.once('close', resolve)),
-  ]);
-  const daemonPid = async () => {
-    await shellDone;
-    return Number.parseInt(pidText.trim(), 10) || 0;
-  };
   let outcome: Outcome;
   try {
     outcome = await readyAnswer(
@@ -297,10 +285,49 @@ export async function startGroupDaemon(
   } catch (err) {
     // The shell's own complaint (a binary it could not run), if it made one.
     await Promise.race([shellDone, new Promise((r) => setTimeout(r, 1000))]);
-    const said = /^\d+$/.test(pidText.trim()) ? '' : `: ${pidText.trim()}`;
+    const said = /^\d+$/.test(bg.said().trim()) ? '' : `: ${bg.said().trim()}`;
     throw internal(`start shim for ${inv.id}: ${(err as Error).message}${said}`, { cause: err });
   }
   const pid = outcome.kind === 'started' ? await daemonPid() : await shimPid(socket);
   writeBundleFiles(inv.bundle, socket, pid);
   return pid;
+}
+
+/** A daemon put in the background by `/bin/sh -c` ({@link background}). */
+export interface Backgrounded {
+  /** The shell: its stdin, stdout and stderr pipes are what the script left the daemon. */
+  child: SpawnedChild;
+  /** Settles once the shell exited and closed its stderr. */
+  shellDone: Promise<unknown>;
+  /** The daemon's pid, which the script prints (`echo $! >&2`); 0 if it printed none. */
+  daemonPid(): Promise<number>;
+  /** What the shell wrote on its stderr (the pid, or its complaint). */
+  said(): string;
+}
+
+/**
+ * Runs `sh <args>` in its own session, from `/`: a script that starts a
+ * daemon in the background and prints its pid on stderr, so the daemon is
+ * nobody's child here (as after a shim's `start`) and outlives berthd.
+ */
+export function background(args: readonly string[], env: NodeJS.ProcessEnv): Backgrounded {
+  const child = spawnDetached('/bin/sh', args, { cwd: '/', env });
+  let text = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (text.length < 1 << 16) text += d;
+  });
+  const shellDone = Promise.all([
+    child.exited,
+    new Promise((resolve) => child.stderr.once('close', resolve)),
+  ]);
+  return {
+    child,
+    shellDone,
+    async daemonPid() {
+      await shellDone;
+      return Number.parseInt(text.trim(), 10) || 0;
+    },
+    said: () => text,
+  };
 }

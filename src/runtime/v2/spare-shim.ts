@@ -9,8 +9,8 @@ import {
   shimPid,
   writeBundleFiles,
 } from '../../shim/start.js';
-import { type SpawnedChild, spawnDetached } from '../../sys/spawn.js';
-import { type ShimBinaryConfig, type ShimInvocation, shimEnv } from './binary.js';
+import type { SpawnedChild } from '../../sys/spawn.js';
+import { background, type ShimBinaryConfig, type ShimInvocation, shimEnv } from './binary.js';
 
 /**
  * One spare daemon of berth's shim (`-spare`, src/shim/spare.ts), started
@@ -67,17 +67,8 @@ export class SpareShim {
       cfg.publishBinary,
       ...(cfg.debug ? ['-debug'] : []),
     ];
-    const child = spawnDetached('/bin/sh', args, { cwd: '/', env: shimEnv(cfg, '') });
-    let pidText = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => {
-      pidText += d;
-    });
-    const pid = Promise.all([
-      child.exited,
-      new Promise((resolve) => child.stderr.once('close', resolve)),
-    ]).then(() => Number.parseInt(pidText.trim(), 10) || 0);
-    return new SpareShim(binary, child, pid);
+    const bg = background(args, shimEnv(cfg, ''));
+    return new SpareShim(binary, bg.child, bg.daemonPid());
   }
 
   /** False once the spare ended (or was handed a group). */
