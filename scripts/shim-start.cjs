@@ -19,6 +19,7 @@ const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
+const { crc32 } = require('node:zlib');
 
 const NAME = 'containerd-shim-berth-v1';
 const SCRIPT = join(__dirname, `${NAME}.script.js`);
@@ -33,6 +34,25 @@ function readOrNothing(path) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The trained cache on disk: a CRC-32 of V8's data, then the data. V8 checks a code cache's
+ * version, flags and length, not its bytes, and a damaged one can crash it; this one is
+ * written at run time, so a crash of the host between its rename and the data reaching the
+ * disk must not leave a file V8 would take.
+ */
+function sealed(data) {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(crc32(data) >>> 0, 0);
+  return Buffer.concat([head, data]);
+}
+
+/** V8's data of a sealed cache; undefined when there is none or it does not match its CRC. */
+function unsealed(file) {
+  if (file === undefined || file.length < 4) return undefined;
+  const data = file.subarray(4);
+  return file.readUInt32BE(0) === crc32(data) >>> 0 ? data : undefined;
 }
 
 /** The trained cache of the script as it is now (undefined if the script cannot be stat'ed). */
@@ -80,7 +100,7 @@ function run() {
   // ASCII (bundle-shim.mjs escapes the rest): latin1 is the cheapest read.
   const source = readFileSync(SCRIPT, 'latin1');
   const trainedFile = isDaemon(process.argv.slice(2)) ? trainedPath() : undefined;
-  const trained = readOrNothing(trainedFile);
+  const trained = unsealed(readOrNothing(trainedFile));
   let script;
   let used = 'none';
   if (trained !== undefined) {
@@ -94,7 +114,9 @@ function run() {
     if (cachedData !== undefined && !script.cachedDataRejected) used = 'build';
     const compiled = script;
     if (trainedFile !== undefined) {
-      process.once(TRAINED_EVENT, () => writeAtomically(trainedFile, compiled.createCachedData()));
+      process.once(TRAINED_EVENT, () =>
+        writeAtomically(trainedFile, sealed(compiled.createCachedData())),
+      );
     }
   }
   // Which cache this process runs with (the daemon logs it).
