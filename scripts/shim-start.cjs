@@ -37,10 +37,10 @@ function readOrNothing(path) {
 }
 
 /**
- * The trained cache on disk: a CRC-32 of V8's data, then the data. V8 checks a code cache's
- * version, flags and length, not its bytes, and a damaged one can crash it; this one is
- * written at run time, so a crash of the host between its rename and the data reaching the
- * disk must not leave a file V8 would take.
+ * A code cache on disk (the build's and the trained one): a CRC-32 of V8's data, then the
+ * data. V8 checks a code cache's version, flags and length, not its bytes, and a damaged one
+ * can crash it; the trained cache is written at run time, so a crash of the host between its
+ * rename and the data reaching the disk must not leave a file V8 would take.
  */
 function sealed(data) {
   const head = Buffer.alloc(4);
@@ -109,7 +109,7 @@ function run() {
     else used = 'trained';
   }
   if (script === undefined) {
-    const cachedData = readOrNothing(CACHE);
+    const cachedData = unsealed(readOrNothing(CACHE));
     script = new Script(source, { filename: SCRIPT, cachedData });
     if (cachedData !== undefined && !script.cachedDataRejected) used = 'build';
     const compiled = script;
@@ -125,7 +125,7 @@ function run() {
   // The build (scripts/bundle-shim.mjs) runs `bin/containerd-shim-berth-v1 -v` with this set,
   // so the cache is made by node with the wrapper's own flags (V8 rejects a cache made with others).
   const out = process.env.BERTH_SHIM_WRITE_CODE_CACHE;
-  if (out) writeFileSync(out, script.createCachedData());
+  if (out) writeFileSync(out, sealed(script.createCachedData()));
 }
 
 module.exports = { SCRIPT, CACHE, TRAINED_EVENT, CODE_CACHE_KEY };
