@@ -1,36 +1,98 @@
 // dist/berth/berth.js (scripts/bundle-cli.mjs copies this file there): runs
-// berth from dist/berth/berth.script.js, the bundle, compiled with V8's code
-// cache (dist/berth/berth.cache, or berth-local.cache): node 20 caches no code for ES modules or
-// require(), and compiling the bundle costs more than node's own start. A
-// cache V8 does not accept (another node, other V8 flags) is ignored: the
-// script is then compiled from source, slower, same behaviour.
+// berth from dist/berth/berth.script.js, the bundle, compiled with a V8 code
+// cache: node 20 caches no code for ES modules or require(), and compiling
+// the bundle costs more than node's own start. A cache V8 does not accept
+// (another node, other V8 flags, a damaged file) is ignored: the script is
+// then compiled from source, slower, same behaviour.
+//
+// Which cache: V8 deserializes a whole cache, and compiles lazily what it
+// does not hold, so the best cache holds what this one command runs and
+// little else.
+// - Made by the build (scripts/cli-code-cache.mjs, after warm-up runs
+//   against a stand-in daemon): berth-local.cache for what never reaches the
+//   daemon (help, `version --client`: no client library, no grpc-js),
+//   berth-ps.cache for `ps`, berth.cache for the other read-only commands.
+// - Made by berth itself for every other command (run, rm, pull, …): the
+//   first time a command succeeds, its code cache (berth.cache plus what
+//   the command compiled) is written to the user's cache directory
+//   ($XDG_CACHE_HOME or ~/.cache, berth/code-cache/<command>-<build id>.cache,
+//   the 4 newest builds' kept), and later runs of that command load it. The build id is a hash of the
+//   script (berth.id): a cache of another build is never offered to V8
+//   (V8's own check compares the source's length, not its text).
+// Picking the wrong cache costs time, never behaviour; a cache that cannot
+// be read or written is skipped.
 //
 // CommonJS (dist/berth/package.json), no ES module loader: it costs ~3 ms.
 // bin/berth requires this file; `node dist/berth/berth.js …` runs it too
 // (the argv berth gives itself for OCI hooks: commands find bin/ from it).
 'use strict';
-const { readFileSync } = require('node:fs');
+const {
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
 
 const SCRIPT = join(__dirname, 'berth.script.js');
-/**
- * Two caches of the one script: V8 deserializes a whole cache, so what
- * never reaches the daemon (help, `version --client`) loads one without the
- * client library and grpc-js (300 kB instead of 1 MB: 2 ms). Picking the
- * wrong one costs time, never behaviour.
- */
+/** The build's caches (scripts/cli-code-cache.mjs makes one per key). */
 const CACHES = {
   daemon: join(__dirname, 'berth.cache'),
   local: join(__dirname, 'berth-local.cache'),
+  ps: join(__dirname, 'berth-ps.cache'),
 };
+/** The script's build id (a hash of it), which names the caches berth makes. */
+const BUILD_ID = join(__dirname, 'berth.id');
 const LOCAL_FLAGS = new Set(['--help', '-h', '--version', '--client']);
+/** Global flags that take a value (src/cli/globals.ts), to find the command after them. */
+const VALUE_FLAGS = new Set([
+  '-a',
+  '--address',
+  '-n',
+  '--namespace',
+  '--data-root',
+  '--cni-path',
+  '--cni-netconfpath',
+  '--hosts-dir',
+]);
+/** Words that start a two-word command (`image ls`, `container run`). */
+const GROUPS = new Set(['container', 'image', 'namespace', 'network', 'system']);
+const PS = new Set(['ps', 'container-ls', 'container-list', 'container-ps']);
 
-/** Which cache suits a command line. */
+/** The command words of a command line, joined by '-' (`ps`, `image-ls`); '' for none. */
+function commandOf(argv) {
+  const words = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      if (words.length > 0) break;
+      if (VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
+    if (!/^[a-z][a-z0-9-]*$/.test(a)) break;
+    words.push(a);
+    if (!GROUPS.has(a)) break;
+  }
+  return words.join('-');
+}
+
+/** Which of the build's caches suits a command line. */
 function cacheFor(argv) {
-  return argv.length === 0 || argv.some((a) => LOCAL_FLAGS.has(a)) ? CACHES.local : CACHES.daemon;
+  if (argv.length === 0 || argv.some((a) => LOCAL_FLAGS.has(a))) return CACHES.local;
+  return PS.has(commandOf(argv)) ? CACHES.ps : CACHES.daemon;
+}
+
+/** berth's own code caches: $XDG_CACHE_HOME/berth/code-cache, or ~/.cache/…; undefined without either. */
+function userCacheDir(env) {
+  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : '');
+  return base.startsWith('/') ? join(base, 'berth', 'code-cache') : undefined;
 }
 
 /**
@@ -47,22 +109,66 @@ function load(cachedData) {
   return { script, exports: module.exports };
 }
 
+function readOrUndefined(path) {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where this command's own cache is (or would be): undefined when the build
+ * made one for it, it has no command word, or there is no cache directory.
+ */
+function ownCachePath(argv, env) {
+  const command = commandOf(argv);
+  if (command === '' || cacheFor(argv) !== CACHES.daemon) return undefined;
+  const dir = userCacheDir(env);
+  const id = readOrUndefined(BUILD_ID)?.toString('latin1').trim();
+  if (dir === undefined || !id || !/^[0-9a-f]+$/.test(id)) return undefined;
+  return { dir, command, id, path: join(dir, `${command}-${id}.cache`) };
+}
+
+/** How many builds' caches of one command are kept (several checkouts may take turns). */
+const KEEP_BUILDS = 4;
+
+/** Writes the command's cache (atomically), dropping its oldest caches of other builds; best effort. */
+function saveOwnCache(own, script) {
+  try {
+    mkdirSync(own.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${own.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+    renameSync(tmp, own.path);
+    const prefix = `${own.command}-`;
+    const others = readdirSync(own.dir)
+      .filter((n) => n.startsWith(prefix) && /^[0-9a-f]+\.cache$/.test(n.slice(prefix.length)))
+      .map((n) => ({ path: join(own.dir, n), mtime: statSync(join(own.dir, n)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const old of others.slice(KEEP_BUILDS)) rmSync(old.path, { force: true });
+  } catch {
+    // read-only or full: the next run compiles again
+  }
+}
+
 /** Runs berth with this process's arguments, then exits with its code. */
 function run() {
   const argv = process.argv.slice(2);
-  let cachedData;
-  try {
-    cachedData = readFileSync(cacheFor(argv));
-  } catch {
-    // a build without it: compile from source
-  }
-  const { exports } = load(cachedData);
-  exports
-    .main(argv, process, process.env, [process.execPath, __filename])
-    // Exit now rather than when every handle has closed: results are written
-    // (stdout and stderr are synchronous for files, pipes and terminals on Linux).
-    .then((code) => process.exit(code));
+  const own = ownCachePath(argv, process.env);
+  let cachedData = own && readOrUndefined(own.path);
+  const fromOwn = cachedData !== undefined;
+  cachedData ??= readOrUndefined(cacheFor(argv));
+  const { script, exports } = load(cachedData);
+  exports.main(argv, process, process.env, [process.execPath, __filename]).then((code) => {
+    // Output is written (stdout and stderr are synchronous for files, pipes
+    // and terminals on Linux); the cache costs a few ms, once per command.
+    if (own !== undefined && code === 0 && (!fromOwn || script.cachedDataRejected)) {
+      saveOwnCache(own, script);
+    }
+    // Exit now rather than when every handle has closed.
+    process.exit(code);
+  });
 }
 
-module.exports = { load, run, SCRIPT, CACHES };
+module.exports = { load, run, commandOf, cacheFor, SCRIPT, CACHES };
 if (require.main === module) run();
