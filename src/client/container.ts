@@ -111,12 +111,27 @@ export class Container {
    */
   async newTask(ioCreate: Creator, opts: NewTaskOptions = {}): Promise<Task> {
     const ctx = this.client.context(opts.signal);
-    const info = await this.info(opts);
+    // The IO is made while the record and its mounts are asked: FIFOs take
+    // a process (mkfifo), as long as several calls.
+    const ioMade = ioCreate(this.id);
+    ioMade.catch(() => undefined); // awaited below, maybe after a failed call
     let rootfs = opts.rootfs;
-    if (rootfs === undefined && info.snapshotKey !== '') {
-      rootfs = await this.client.snapshotService(info.snapshotter).mounts(ctx, info.snapshotKey);
+    try {
+      const info = await this.info(opts);
+      if (rootfs === undefined && info.snapshotKey !== '') {
+        rootfs = await this.client.snapshotService(info.snapshotter).mounts(ctx, info.snapshotKey);
+      }
+    } catch (err) {
+      await ioMade.then(
+        async (io) => {
+          io.cancel();
+          await io.close();
+        },
+        () => undefined,
+      );
+      throw err;
     }
-    const io: IO = await ioCreate(this.id);
+    const io: IO = await ioMade;
     try {
       const res = await this.client.connection.rpc.unary<CreateTaskResponse>(ctx, (md, o, cb) =>
         this.client.connection.tasks.create(
