@@ -3,6 +3,7 @@
  * berthd in the same run (issue 13's targets):
  *
  *   node --import tsx bench/cli.ts [--runs 20] [--containers 50] [--json]
+ *     [--default-runtime io.containerd.runc.v2]
  *
  * 1. Start: `node -e 0`, `berth version --client` (no daemon: the client part)
  *    and `berth version` (with the daemon's answer), `ctr version`.
@@ -15,6 +16,11 @@
  *    namespace, the stock shim, runc), and `berth run --rm` on a bridge
  *    network of the bench's own (masquerading off), which adds the CNI
  *    plugins' work that ctr does not do.
+ *
+ * `--default-runtime`: berthd's default_runtime (berth's own shim unless
+ * given). `ctr run` names io.containerd.runc.v2 itself; with that given
+ * here, both sides of `run --rm` run the same shim, so the difference is
+ * the command line's own.
  *
  * Each measure: one untimed warm-up, then --runs rounds alternating which
  * command goes first; wall clock of the whole process, median and p90.
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     containers: { type: 'string', default: '50' },
     json: { type: 'boolean', default: false },
+    'default-runtime': { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
@@ -122,7 +129,14 @@ async function main(): Promise<void> {
     registry = await Registry.start(work);
     const built = await buildAndPush(work, registry, busyboxImage(), 'bench/cli:1');
     const image = built.pushed.ref;
-    daemon = await Berthd.start();
+    const runtime = values['default-runtime'];
+    daemon = await Berthd.start(
+      runtime === undefined
+        ? {}
+        : {
+            configToml: `version = 2\n[plugins."io.containerd.runtime.v2.task"]\n  default_runtime = ${JSON.stringify(runtime)}\n`,
+          },
+    );
     const socket = daemon.socket;
     const dataRoot = join(work.path, 'data');
     mkdirSync(join(work.path, 'net.d'), { recursive: true });
@@ -203,7 +217,7 @@ async function main(): Promise<void> {
 
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ runs: RUNS, containers: CONTAINERS, results }, null, 2)}\n`,
+        `${JSON.stringify({ runs: RUNS, containers: CONTAINERS, defaultRuntime: values['default-runtime'], results }, null, 2)}\n`,
       );
       return;
     }
@@ -213,7 +227,9 @@ async function main(): Promise<void> {
       return x && y ? (x.medianMs / y.medianMs).toFixed(2) : '?';
     };
     for (const [what, stats] of Object.entries(results)) {
-      console.log(`\n${what} (${RUNS} runs, wall ms)`);
+      console.log(
+        `\n${what} (${RUNS} runs, wall ms${values['default-runtime'] ? `, default runtime ${values['default-runtime']}` : ''})`,
+      );
       for (const s of stats) {
         console.log(
           `  ${s.name.padEnd(36)} median ${s.medianMs.toFixed(0).padStart(5)}  p90 ${s.p90Ms.toFixed(0).padStart(5)}`,

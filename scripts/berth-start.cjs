@@ -12,13 +12,15 @@
 //   against a stand-in daemon): berth-local.cache for what never reaches the
 //   daemon (help, `version --client`: no client library, no grpc-js),
 //   berth-ps.cache for `ps`, berth.cache for the other read-only commands.
-// - Made by berth itself for every other command (run, rm, pull, …): the
-//   first time a command succeeds, its code cache (berth.cache plus what
-//   the command compiled) is written to the user's cache directory
-//   ($XDG_CACHE_HOME or ~/.cache, berth/code-cache/<command>-<build id>.cache,
-//   the 4 newest builds' kept), and later runs of that command load it. The build id is a hash of the
-//   script (berth.id): a cache of another build is never offered to V8
-//   (V8's own check compares the source's length, not its text).
+// - Made by berth itself for the other commands (run, rm, pull, …): the
+//   first time a command succeeds, berth writes a code cache of what it ran
+//   (berth.cache's functions, or the last one of these, plus what the
+//   command compiled) to the user's cache directory ($XDG_CACHE_HOME or
+//   ~/.cache, berth/code-cache/berth-<build id>.cache, with the commands it
+//   has seen; the 4 newest builds' kept), which the other commands load
+//   from then on. The build id is a hash of the script (berth.id): a cache
+//   of another build is never offered to V8 (V8's own check compares the
+//   source's length, not its text).
 // Picking the wrong cache costs time, never behaviour; a cache that cannot
 // be read or written is skipped.
 //
@@ -118,52 +120,86 @@ function readOrUndefined(path) {
 }
 
 /**
- * Where this command's own cache is (or would be): undefined when the build
- * made one for it, it has no command word, or there is no cache directory.
+ * berth's own cache for this command line: undefined when a cache of the
+ * build's suits it (local, ps), there is no command word, no cache directory
+ * or no build id.
  */
-function ownCachePath(argv, env) {
+function userCacheFor(argv, env) {
   const command = commandOf(argv);
   if (command === '' || cacheFor(argv) !== CACHES.daemon) return undefined;
   const dir = userCacheDir(env);
   const id = readOrUndefined(BUILD_ID)?.toString('latin1').trim();
   if (dir === undefined || !id || !/^[0-9a-f]+$/.test(id)) return undefined;
-  return { dir, command, id, path: join(dir, `${command}-${id}.cache`) };
+  return { dir, command, path: join(dir, `berth-${id}.cache`) };
 }
 
-/** How many builds' caches of one command are kept (several checkouts may take turns). */
+/**
+ * A cache file of berth's: a 4-octet little-endian length, that much JSON
+ * (`commands`: the commands whose code it holds; `crc32`: of the rest), then
+ * V8's data. Undefined when missing, malformed or damaged: V8 checks a
+ * cache's version and flags, not its contents (damaged data can crash it).
+ */
+function readUserCache(path) {
+  const buf = readOrUndefined(path);
+  if (buf === undefined || buf.length < 4) return undefined;
+  try {
+    const n = buf.readUInt32LE(0);
+    const { commands, crc32 } = JSON.parse(buf.toString('utf8', 4, 4 + n));
+    const data = buf.subarray(4 + n);
+    if (!Array.isArray(commands) || crc32 !== zlibCrc32(data)) return undefined;
+    return { commands: new Set(commands), data };
+  } catch {
+    return undefined;
+  }
+}
+
+/** zlib's CRC-32 (node:zlib: loaded by the client library anyway; ~0.3 ms a MB). */
+function zlibCrc32(data) {
+  return require('node:zlib').crc32(data);
+}
+
+/** How many builds' caches are kept (several checkouts may take turns). */
 const KEEP_BUILDS = 4;
 
-/** Writes the command's cache (atomically), dropping its oldest caches of other builds; best effort. */
-function saveOwnCache(own, script) {
+/** Writes the cache (atomically), dropping the oldest builds' caches; best effort. */
+function saveUserCache(user, commands, script) {
   try {
-    mkdirSync(own.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${own.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
-    renameSync(tmp, own.path);
-    const prefix = `${own.command}-`;
-    const others = readdirSync(own.dir)
-      .filter((n) => n.startsWith(prefix) && /^[0-9a-f]+\.cache$/.test(n.slice(prefix.length)))
-      .map((n) => ({ path: join(own.dir, n), mtime: statSync(join(own.dir, n)).mtimeMs }))
+    mkdirSync(user.dir, { recursive: true, mode: 0o700 });
+    const data = script.createCachedData();
+    const header = Buffer.from(JSON.stringify({ commands: [...commands], crc32: zlibCrc32(data) }));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length, 0);
+    const tmp = `${user.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.concat([length, header, data]), {
+      mode: 0o600,
+    });
+    renameSync(tmp, user.path);
+    const builds = readdirSync(user.dir)
+      .filter((n) => /^berth-[0-9a-f]+\.cache$/.test(n))
+      .map((n) => ({ path: join(user.dir, n), mtime: statSync(join(user.dir, n)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
-    for (const old of others.slice(KEEP_BUILDS)) rmSync(old.path, { force: true });
+    for (const old of builds.slice(KEEP_BUILDS)) rmSync(old.path, { force: true });
   } catch {
-    // read-only or full: the next run compiles again
+    // read-only or full: the next command compiles again
   }
 }
 
 /** Runs berth with this process's arguments, then exits with its code. */
 function run() {
   const argv = process.argv.slice(2);
-  const own = ownCachePath(argv, process.env);
-  let cachedData = own && readOrUndefined(own.path);
-  const fromOwn = cachedData !== undefined;
-  cachedData ??= readOrUndefined(cacheFor(argv));
-  const { script, exports } = load(cachedData);
+  const user = userCacheFor(argv, process.env);
+  const own = user && readUserCache(user.path);
+  const { script, exports } = load(own?.data ?? readOrUndefined(cacheFor(argv)));
   exports.main(argv, process, process.env, [process.execPath, __filename]).then((code) => {
     // Output is written (stdout and stderr are synchronous for files, pipes
-    // and terminals on Linux); the cache costs a few ms, once per command.
-    if (own !== undefined && code === 0 && (!fromOwn || script.cachedDataRejected)) {
-      saveOwnCache(own, script);
+    // and terminals on Linux); a cache costs ~15 ms, once per command.
+    if (user !== undefined && code === 0) {
+      const rejected = own !== undefined && script.cachedDataRejected;
+      if (own === undefined || rejected || !own.commands.has(user.command)) {
+        // What V8 refused is not in the new cache: only this command is.
+        const commands = new Set(rejected ? [] : own?.commands);
+        saveUserCache(user, commands.add(user.command), script);
+      }
     }
     // Exit now rather than when every handle has closed.
     process.exit(code);

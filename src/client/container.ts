@@ -111,13 +111,15 @@ export class Container {
    */
   async newTask(ioCreate: Creator, opts: NewTaskOptions = {}): Promise<Task> {
     const ctx = this.client.context(opts.signal);
-    // The IO is made while the record and its mounts are asked: FIFOs take
-    // a process (mkfifo), as long as several calls.
-    const ioMade = ioCreate(this.id);
+    const infoAsked = this.info(opts);
+    infoAsked.catch(() => undefined); // awaited below
+    // The IO is made while the record and its mounts are asked, once that
+    // call is on its way: FIFOs take a process (mkfifo), whose start blocks.
+    const ioMade = new Promise((resolve) => setImmediate(resolve)).then(() => ioCreate(this.id));
     ioMade.catch(() => undefined); // awaited below, maybe after a failed call
     let rootfs = opts.rootfs;
     try {
-      const info = await this.info(opts);
+      const info = await infoAsked;
       if (rootfs === undefined && info.snapshotKey !== '') {
         rootfs = await this.client.snapshotService(info.snapshotter).mounts(ctx, info.snapshotKey);
       }
