@@ -59,14 +59,21 @@ export async function createContainer(
   opts: CreateOptions,
   mode: CreateMode = {},
 ): Promise<CreatedContainer> {
-  const image = await ensureImage(ctx, client, opts.image, opts.pull, opts.platform);
+  // The namespace's containers (their names and published ports) and the
+  // daemon's default runtime (which newContainer asks) are asked while the
+  // image is looked up; the list again after a pull or an unpack, long
+  // enough for other containers to be made meanwhile.
+  const listOthers = () => client.containerService().list(client.context());
+  const othersAsked = listOthers();
+  othersAsked.catch(() => undefined); // awaited below, unless the image fails first
+  client.defaultRuntime().catch(() => undefined);
+  const seen = { fetched: false };
+  const image = await ensureImage(ctx, client, opts.image, opts.pull, opts.platform, seen);
   const imageConfig = ((await image.spec()).config ?? {}) as ImageConfig;
   const net = await import('../network/index.js');
   const logs = await import('../logs/index.js');
   const id = newContainerId();
-  // newContainer asks the daemon's default runtime: asked now, with the list.
-  client.defaultRuntime().catch(() => undefined);
-  const others = await client.containerService().list(client.context());
+  const others = await (seen.fetched ? listOthers() : othersAsked);
   const name = pickName(others, opts.name);
   const g = ctx.globals;
   const stateDir = containerStateDir(g, id);
