@@ -13,14 +13,15 @@
 //   daemon (help, `version --client`: no client library, no grpc-js),
 //   berth-ps.cache for `ps`, berth.cache for the other read-only commands.
 // - Made by berth itself for the other commands (run, rm, pull, …): the
-//   first time a command succeeds, berth writes a code cache of what it ran
-//   (berth.cache's functions, or the last one of these, plus what the
-//   command compiled) to the user's cache directory ($XDG_CACHE_HOME or
-//   ~/.cache, berth/code-cache/berth-<build id>.cache, with the commands it
-//   has seen; the 4 newest builds' kept), which the other commands load
-//   from then on. The build id is a hash of the script (berth.id): a cache
-//   of another build is never offered to V8 (V8's own check compares the
-//   source's length, not its text).
+//   first time a command succeeds, berth writes its code cache (berth.cache
+//   plus what the command compiled, ~1.2 MB) to the user's cache directory
+//   ($XDG_CACHE_HOME or ~/.cache, berth/code-cache/<command>-<build id>.cache;
+//   the 2 newest builds' of each command kept), and later runs of that
+//   command load it. One cache per command, not one for all: V8
+//   deserializes a whole cache, ~3 ms more for each 0.5 MB. The build id is
+//   a hash of the script (berth.id): a cache of another build is never
+//   offered to V8 (V8's own check compares the source's length, not its
+//   text).
 // Picking the wrong cache costs time, never behaviour; a cache that cannot
 // be read or written is skipped.
 //
@@ -66,6 +67,8 @@ const VALUE_FLAGS = new Set([
 /** Words that start a two-word command (`image ls`, `container run`). */
 const GROUPS = new Set(['container', 'image', 'namespace', 'network', 'system']);
 const PS = new Set(['ps', 'container-ls', 'container-list', 'container-ps']);
+/** Commands berth.cache was warmed with (scripts/cli-code-cache.mjs): no cache of their own. */
+const WARMED = new Set(['version', 'images', 'inspect']);
 
 /** The command words of a command line, joined by '-' (`ps`, `image-ls`); '' for none. */
 function commandOf(argv) {
@@ -121,33 +124,32 @@ function readOrUndefined(path) {
 
 /**
  * berth's own cache for this command line: undefined when a cache of the
- * build's suits it (local, ps), there is no command word, no cache directory
- * or no build id.
+ * build's suits it (local, ps, the commands berth.cache was warmed with),
+ * there is no command word, no cache directory or no build id.
  */
 function userCacheFor(argv, env) {
   const command = commandOf(argv);
-  if (command === '' || cacheFor(argv) !== CACHES.daemon) return undefined;
+  if (command === '' || WARMED.has(command) || cacheFor(argv) !== CACHES.daemon) return undefined;
   const dir = userCacheDir(env);
   const id = readOrUndefined(BUILD_ID)?.toString('latin1').trim();
   if (dir === undefined || !id || !/^[0-9a-f]+$/.test(id)) return undefined;
-  return { dir, command, path: join(dir, `berth-${id}.cache`) };
+  return { dir, command, path: join(dir, `${command}-${id}.cache`) };
 }
 
 /**
  * A cache file of berth's: a 4-octet little-endian length, that much JSON
- * (`commands`: the commands whose code it holds; `crc32`: of the rest), then
- * V8's data. Undefined when missing, malformed or damaged: V8 checks a
- * cache's version and flags, not its contents (damaged data can crash it).
+ * (`crc32`: of the rest), then V8's data. Undefined when missing, malformed
+ * or damaged: V8 checks a cache's version and flags, not its contents
+ * (damaged data can crash it).
  */
 function readUserCache(path) {
   const buf = readOrUndefined(path);
   if (buf === undefined || buf.length < 4) return undefined;
   try {
     const n = buf.readUInt32LE(0);
-    const { commands, crc32 } = JSON.parse(buf.toString('utf8', 4, 4 + n));
+    const { crc32 } = JSON.parse(buf.toString('utf8', 4, 4 + n));
     const data = buf.subarray(4 + n);
-    if (!Array.isArray(commands) || crc32 !== zlibCrc32(data)) return undefined;
-    return { commands: new Set(commands), data };
+    return crc32 === zlibCrc32(data) ? data : undefined;
   } catch {
     return undefined;
   }
@@ -158,29 +160,28 @@ function zlibCrc32(data) {
   return require('node:zlib').crc32(data);
 }
 
-/** How many builds' caches are kept (several checkouts may take turns). */
-const KEEP_BUILDS = 4;
+/** How many builds' caches of a command are kept (several checkouts may take turns). */
+const KEEP_BUILDS = 2;
 
-/** Writes the cache (atomically), dropping the oldest builds' caches; best effort. */
-function saveUserCache(user, commands, script) {
+/** Writes the command's cache (atomically), dropping its oldest builds' caches; best effort. */
+function saveUserCache(user, script) {
   try {
     mkdirSync(user.dir, { recursive: true, mode: 0o700 });
     const data = script.createCachedData();
-    const header = Buffer.from(JSON.stringify({ commands: [...commands], crc32: zlibCrc32(data) }));
+    const header = Buffer.from(JSON.stringify({ crc32: zlibCrc32(data) }));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(header.length, 0);
     const tmp = `${user.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.concat([length, header, data]), {
-      mode: 0o600,
-    });
+    writeFileSync(tmp, Buffer.concat([length, header, data]), { mode: 0o600 });
     renameSync(tmp, user.path);
+    const prefix = `${user.command}-`;
     const builds = readdirSync(user.dir)
-      .filter((n) => /^berth-[0-9a-f]+\.cache$/.test(n))
+      .filter((n) => n.startsWith(prefix) && /^[0-9a-f]+\.cache$/.test(n.slice(prefix.length)))
       .map((n) => ({ path: join(user.dir, n), mtime: statSync(join(user.dir, n)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
     for (const old of builds.slice(KEEP_BUILDS)) rmSync(old.path, { force: true });
   } catch {
-    // read-only or full: the next command compiles again
+    // read-only or full: the next run compiles again
   }
 }
 
@@ -189,17 +190,12 @@ function run() {
   const argv = process.argv.slice(2);
   const user = userCacheFor(argv, process.env);
   const own = user && readUserCache(user.path);
-  const { script, exports } = load(own?.data ?? readOrUndefined(cacheFor(argv)));
+  const { script, exports } = load(own ?? readOrUndefined(cacheFor(argv)));
   exports.main(argv, process, process.env, [process.execPath, __filename]).then((code) => {
     // Output is written (stdout and stderr are synchronous for files, pipes
     // and terminals on Linux); a cache costs ~15 ms, once per command.
-    if (user !== undefined && code === 0) {
-      const rejected = own !== undefined && script.cachedDataRejected;
-      if (own === undefined || rejected || !own.commands.has(user.command)) {
-        // What V8 refused is not in the new cache: only this command is.
-        const commands = new Set(rejected ? [] : own?.commands);
-        saveUserCache(user, commands.add(user.command), script);
-      }
+    if (user !== undefined && code === 0 && (own === undefined || script.cachedDataRejected)) {
+      saveUserCache(user, script);
     }
     // Exit now rather than when every handle has closed.
     process.exit(code);
