@@ -21,7 +21,8 @@
 //   deserializes a whole cache, ~3 ms more for each 0.5 MB. The build id is
 //   a hash of the script (berth.id): a cache of another build is never
 //   offered to V8 (V8's own check compares the source's length, not its
-//   text).
+//   text). Only the user's own files are read (a cache is code), and only
+//   into a directory of the user's own are they written.
 // Picking the wrong cache costs time, never behaviour; a cache that cannot
 // be read or written is skipped.
 //
@@ -30,7 +31,10 @@
 // (the argv berth gives itself for OCI hooks: commands find bin/ from it).
 'use strict';
 const {
+  closeSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -139,20 +143,34 @@ function userCacheFor(argv, env) {
 /**
  * A cache file of berth's: a 4-octet little-endian length, that much JSON
  * (`crc32`: of the rest), then V8's data. Undefined when missing, malformed
- * or damaged: V8 checks a cache's version and flags, not its contents
- * (damaged data can crash it).
+ * or damaged (V8 checks a cache's version and flags, not its contents:
+ * damaged data can crash it), or not this user's own: a cache is code, and
+ * root running berth with another user's HOME must not run theirs.
  */
 function readUserCache(path) {
-  const buf = readOrUndefined(path);
-  if (buf === undefined || buf.length < 4) return undefined;
+  let fd;
   try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!ownOnly(fstatSync(fd))) return undefined;
+    const buf = readFileSync(fd);
     const n = buf.readUInt32LE(0);
     const { crc32 } = JSON.parse(buf.toString('utf8', 4, 4 + n));
     const data = buf.subarray(4 + n);
     return crc32 === zlibCrc32(data) ? data : undefined;
   } catch {
     return undefined;
+  } finally {
+    closeSync(fd);
   }
+}
+
+/** The file is this process's user's, and nobody else may write it. */
+function ownOnly(st) {
+  return st.uid === process.geteuid() && (st.mode & 0o022) === 0;
 }
 
 /** zlib's CRC-32 (node:zlib: loaded by the client library anyway; ~0.3 ms a MB). */
@@ -167,12 +185,14 @@ const KEEP_BUILDS = 2;
 function saveUserCache(user, script) {
   try {
     mkdirSync(user.dir, { recursive: true, mode: 0o700 });
+    if (!ownOnly(statSync(user.dir))) return;
     const data = script.createCachedData();
     const header = Buffer.from(JSON.stringify({ crc32: zlibCrc32(data) }));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(header.length, 0);
     const tmp = `${user.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, Buffer.concat([length, header, data]), { mode: 0o600 });
+    // O_EXCL: never through a link someone left under that name.
+    writeFileSync(tmp, Buffer.concat([length, header, data]), { mode: 0o600, flag: 'wx' });
     renameSync(tmp, user.path);
     const prefix = `${user.command}-`;
     const builds = readdirSync(user.dir)
