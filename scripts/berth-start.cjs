@@ -222,5 +222,15 @@ function run() {
   });
 }
 
-module.exports = { load, run, commandOf, cacheFor, SCRIPT, CACHES };
+module.exports = {
+  load,
+  run,
+  commandOf,
+  cacheFor,
+  userCacheFor,
+  readUserCache,
+  saveUserCache,
+  SCRIPT,
+  CACHES,
+};
 if (require.main === module) run();
