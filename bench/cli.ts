@@ -3,18 +3,25 @@
  * berthd in the same run (issue 13's targets):
  *
  *   node --import tsx bench/cli.ts [--runs 20] [--containers 50] [--json]
+ *     [--default-runtime io.containerd.runc.v2]
  *
  * 1. Start: `node -e 0`, `berth version --client` (no daemon: the client part)
  *    and `berth version` (with the daemon's answer), `ctr version`.
  * 2. Listing: --containers containers running (`berth run -d --network none`,
  *    so they carry berth's labels), then `berth ps` against `ctr tasks ls`
- *    followed by `ctr containers ls` (the two calls `berth ps` joins), and
- *    `berth ps -a --format json`.
+ *    followed by `ctr containers ls` (the two calls `berth ps` joins),
+ *    `berth ps -a --format json`, and the same two calls from a node
+ *    script of a few lines (no berth code: the floor for node).
  * 3. A container's life: `berth run --rm --network none <busybox> true`
  *    against `ctr run --rm <busybox> <id> true` (both: a new empty network
  *    namespace, the stock shim, runc), and `berth run --rm` on a bridge
  *    network of the bench's own (masquerading off), which adds the CNI
  *    plugins' work that ctr does not do.
+ *
+ * `--default-runtime`: berthd's default_runtime (berth's own shim unless
+ * given). `ctr run` names io.containerd.runc.v2 itself; with that given
+ * here, both sides of `run --rm` run the same shim, so the difference is
+ * the command line's own.
  *
  * Each measure: one untimed warm-up, then --runs rounds alternating which
  * command goes first; wall clock of the whole process, median and p90.
@@ -36,6 +43,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     containers: { type: 'string', default: '50' },
     json: { type: 'boolean', default: false },
+    'default-runtime': { type: 'string' },
   },
 });
 const RUNS = Number(values.runs);
@@ -77,6 +85,26 @@ function quantile(xs: number[], q: number): number {
   }
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
 }
+
+/**
+ * The floor for `berth ps` from any node program: the same two calls
+ * (Containers.List and Tasks.List of the default namespace, at once on one
+ * connection), no berth code, output their size and exit. `NET` writes the
+ * HTTP/2 frames itself on node:net (HPACK literals; it reads frame headers
+ * only), `H2` uses node:http2. Run without NODE_EXTRA_CA_CERTS, as bin/berth
+ * runs node. argv[1]: the socket.
+ */
+const FLOOR_NET = `const net=require('node:net');
+const f=(t,fl,id,p)=>{const b=Buffer.alloc(9+p.length);b.writeUIntBE(p.length,0,3);b[3]=t;b[4]=fl;b.writeUInt32BE(id,5);p.copy(b,9);return b};
+const lit=(k,v)=>Buffer.concat([Buffer.from([0,k.length]),Buffer.from(k),Buffer.from([v.length]),Buffer.from(v)]);
+const req=(id,path)=>[f(1,4,id,Buffer.concat([[':method','POST'],[':scheme','http'],[':path',path],[':authority','localhost'],['content-type','application/grpc'],['te','trailers'],['containerd-namespace','default']].map(([k,v])=>lit(k,v)))),f(0,1,id,Buffer.alloc(5))];
+const c=net.connect(process.argv[1]);
+c.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n'),f(4,0,0,Buffer.from([0,4,0x7f,0xff,0xff,0xff])),f(8,0,0,Buffer.from([0x7f,0xff,0,0])),...req(1,'/containerd.services.containers.v1.Containers/List'),...req(3,'/containerd.services.tasks.v1.Tasks/List')]));
+let buf=Buffer.alloc(0),ended=0,bytes=0;
+c.on('data',(d)=>{buf=Buffer.concat([buf,d]);while(buf.length>=9){const n=buf.readUIntBE(0,3);if(buf.length<9+n)break;const t=buf[3],fl=buf[4];if(t===4&&!(fl&1))c.write(f(4,1,0,Buffer.alloc(0)));if(t===0)bytes+=n;if((t===0||t===1)&&fl&1)ended++;buf=buf.subarray(9+n)}if(ended===2){process.stdout.write(bytes+'\\n');process.exit(0)}});`;
+const FLOOR_H2 = `const s=require('node:http2').connect('http://localhost',{createConnection:()=>require('node:net').connect(process.argv[1])});
+let n=2,bytes=0;
+for(const p of ['/containerd.services.containers.v1.Containers/List','/containerd.services.tasks.v1.Tasks/List']){const r=s.request({':method':'POST',':path':p,'content-type':'application/grpc',te:'trailers','containerd-namespace':'default'});r.on('data',(b)=>bytes+=b.length);r.on('end',()=>{if(--n===0){process.stdout.write(bytes+'\\n');process.exit(0)}});r.end(Buffer.alloc(5))}`;
 
 interface Case {
   name: string;
@@ -122,7 +150,14 @@ async function main(): Promise<void> {
     registry = await Registry.start(work);
     const built = await buildAndPush(work, registry, busyboxImage(), 'bench/cli:1');
     const image = built.pushed.ref;
-    daemon = await Berthd.start();
+    const runtime = values['default-runtime'];
+    daemon = await Berthd.start(
+      runtime === undefined
+        ? {}
+        : {
+            configToml: `version = 2\n[plugins."io.containerd.runtime.v2.task"]\n  default_runtime = ${JSON.stringify(runtime)}\n`,
+          },
+    );
     const socket = daemon.socket;
     const dataRoot = join(work.path, 'data');
     mkdirSync(join(work.path, 'net.d'), { recursive: true });
@@ -172,6 +207,14 @@ async function main(): Promise<void> {
         cmds: () => [ctr('tasks', 'ls'), ctr('containers', 'ls')],
       },
       { name: 'berth ps -a --format json', cmds: () => [berth('ps', '-a', '--format', 'json')] },
+      {
+        name: 'node: the 2 calls, node:http2',
+        cmds: () => [['env', ['-u', 'NODE_EXTRA_CA_CERTS', 'node', '-e', FLOOR_H2, socket]]],
+      },
+      {
+        name: 'node: the 2 calls, frames on node:net',
+        cmds: () => [['env', ['-u', 'NODE_EXTRA_CA_CERTS', 'node', '-e', FLOOR_NET, socket]]],
+      },
     ]);
     for (let i = 0; i < CONTAINERS; i++) await timed(...berth('rm', '-f', `c${i}`));
 
@@ -203,7 +246,7 @@ async function main(): Promise<void> {
 
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ runs: RUNS, containers: CONTAINERS, results }, null, 2)}\n`,
+        `${JSON.stringify({ runs: RUNS, containers: CONTAINERS, defaultRuntime: values['default-runtime'], results }, null, 2)}\n`,
       );
       return;
     }
@@ -213,7 +256,9 @@ async function main(): Promise<void> {
       return x && y ? (x.medianMs / y.medianMs).toFixed(2) : '?';
     };
     for (const [what, stats] of Object.entries(results)) {
-      console.log(`\n${what} (${RUNS} runs, wall ms)`);
+      console.log(
+        `\n${what} (${RUNS} runs, wall ms${values['default-runtime'] ? `, default runtime ${values['default-runtime']}` : ''})`,
+      );
       for (const s of stats) {
         console.log(
           `  ${s.name.padEnd(36)} median ${s.medianMs.toFixed(0).padStart(5)}  p90 ${s.p90Ms.toFixed(0).padStart(5)}`,

@@ -5,10 +5,13 @@
 //   function expression `(function (module, require, __berthScriptUrl)
 //   {…})` in CommonJS form. Lazily imported modules (the commands, the client
 //   library, grpc-js) stay in the file but run only when first used.
-// - berth.cache, berth-local.cache: V8's code caches of that script, made by
-//   scripts/cli-code-cache.mjs after a warm-up run of the common commands, so
-//   that bin/berth compiles (almost) nothing. Node 20 has no code cache for
-//   ES modules or require(); vm.Script with cachedData is the one there is.
+// - berth.cache, berth-local.cache, berth-ps.cache: V8's code caches of that
+//   script, made by scripts/cli-code-cache.mjs after a warm-up run of the
+//   common commands, so that bin/berth compiles (almost) nothing. Node 20 has
+//   no code cache for ES modules or require(); vm.Script with cachedData is
+//   the one there is. berth makes its other commands' caches itself
+//   (scripts/berth-start.cjs).
+// - berth.id: a hash of the script, which names the caches berth makes.
 //
 // - berth.js: the start (scripts/berth-start.cjs), which bin/berth requires:
 //   compiles the script with the cache (V8 checks it against the source and
@@ -17,7 +20,8 @@
 // tsc still compiles src/cli to dist/cli (the
 // tests and `node dist/cli/berth.js` use that).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleScript, root } from './bundle-script.mjs';
 
@@ -49,7 +53,12 @@ await bundleScript({
 // The start: CommonJS in a "type": "module" package.
 copyFileSync(join(root, 'scripts/berth-start.cjs'), join(outdir, 'berth.js'));
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
-for (const kind of ['local', 'daemon']) {
+const script = readFileSync(join(outdir, 'berth.script.js'));
+writeFileSync(
+  join(outdir, 'berth.id'),
+  `${createHash('sha256').update(script).digest('hex').slice(0, 16)}\n`,
+);
+for (const kind of ['local', 'ps', 'daemon']) {
   execFileSync(process.execPath, [join(root, 'scripts/cli-code-cache.mjs'), kind], {
     stdio: 'inherit',
   });

@@ -1,4 +1,4 @@
-// Makes dist/berth/berth.cache (or berth-local.cache), V8's code cache of dist/berth/berth.script.js
+// Makes dist/berth/berth.cache (or berth-local.cache, berth-ps.cache), V8's code cache of dist/berth/berth.script.js
 // (scripts/bundle-cli.mjs runs this after bundling and copying the start).
 // A cache made right after compiling holds only the top level; one made
 // after a run holds every function that run compiled too. So this loads the
@@ -19,8 +19,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Which cache (dist/berth/berth.js's CACHES): each is made by a process of its
 // own, since V8 shares compiled functions between Scripts of one source.
 const kind = process.argv[2];
-if (kind !== 'local' && kind !== 'daemon')
-  throw new Error('usage: cli-code-cache.mjs local|daemon');
+if (kind !== 'local' && kind !== 'ps' && kind !== 'daemon')
+  throw new Error('usage: cli-code-cache.mjs local|ps|daemon');
 const api = (p) => import(join(root, 'dist/api/containerd/services', p));
 const { ContainersService } = await api('containers/v1/containers.js');
 const { ImagesService } = await api('images/v1/images.js');
@@ -126,6 +126,8 @@ try {
   // Read-only commands; one missing from this build fails like a typo.
   const warmUps = {
     local: [['--help'], ['version', '--client'], ['version', '--client', '--format', 'json']],
+    // `ps` alone: a cache of half the size loads ~3 ms faster.
+    ps: [['ps'], ['ps', '-a'], ['ps', '-a', '--format', 'json'], ['ps', '-q']],
     daemon: [
       ['--help'],
       ['version', '--client'],

@@ -111,12 +111,29 @@ export class Container {
    */
   async newTask(ioCreate: Creator, opts: NewTaskOptions = {}): Promise<Task> {
     const ctx = this.client.context(opts.signal);
-    const info = await this.info(opts);
+    const infoAsked = this.info(opts);
+    infoAsked.catch(() => undefined); // awaited below
+    // The IO is made while the record and its mounts are asked, once that
+    // call is on its way: FIFOs take a process (mkfifo), whose start blocks.
+    const ioMade = new Promise((resolve) => setImmediate(resolve)).then(() => ioCreate(this.id));
+    ioMade.catch(() => undefined); // awaited below, maybe after a failed call
     let rootfs = opts.rootfs;
-    if (rootfs === undefined && info.snapshotKey !== '') {
-      rootfs = await this.client.snapshotService(info.snapshotter).mounts(ctx, info.snapshotKey);
+    try {
+      const info = await infoAsked;
+      if (rootfs === undefined && info.snapshotKey !== '') {
+        rootfs = await this.client.snapshotService(info.snapshotter).mounts(ctx, info.snapshotKey);
+      }
+    } catch (err) {
+      await ioMade.then(
+        async (io) => {
+          io.cancel();
+          await io.close();
+        },
+        () => undefined,
+      );
+      throw err;
     }
-    const io: IO = await ioCreate(this.id);
+    const io: IO = await ioMade;
     try {
       const res = await this.client.connection.rpc.unary<CreateTaskResponse>(ctx, (md, o, cb) =>
         this.client.connection.tasks.create(

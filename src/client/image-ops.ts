@@ -13,7 +13,7 @@ import { parseReference, registryHost } from '../core/reference/index.js';
 import type { Resolver } from '../core/remotes/index.js';
 import type { ProgressFn } from '../core/transfer/index.js';
 import { exportArchive, importArchive, pull, push } from '../images/index.js';
-import { type Credentials, type CredentialsFn, newResolver } from '../remotes/index.js';
+import type { Credentials, CredentialsFn } from '../remotes/index.js';
 import type { Client } from './client.js';
 import { DEFAULT_SNAPSHOTTER } from './container-opts.js';
 import { Image } from './image.js';
@@ -100,9 +100,14 @@ export interface ExportOpts {
   signal?: AbortSignal;
 }
 
-/** The resolver a pull or push uses. */
-export function resolverFor(ref: string, opts: RegistryOpts): Resolver {
+/**
+ * The resolver a pull or push uses. The registry client (and node's https)
+ * is loaded only now: most commands of a short-lived program never reach a
+ * registry.
+ */
+export async function resolverFor(ref: string, opts: RegistryOpts): Promise<Resolver> {
   if (opts.resolver !== undefined) return opts.resolver;
+  const { newResolver } = await import('../remotes/index.js');
   return newResolver({
     ...(opts.hostsDir !== undefined && { hostsDir: opts.hostsDir }),
     ...(opts.credentials !== undefined && { credentials: credentialsFn(ref, opts.credentials) }),
@@ -132,7 +137,7 @@ export async function clientPull(client: Client, ref: string, opts: PullOpts): P
   const record = await pull(
     client.context(opts.signal),
     client.imageStores(),
-    resolverFor(ref, opts),
+    await resolverFor(ref, opts),
     ref,
     {
       ...(opts.allPlatforms ? { allPlatforms: true } : { platforms: [platform] }),
@@ -155,7 +160,7 @@ export async function clientPush(client: Client, ref: string, opts: PushOpts): P
   await push(
     client.context(opts.signal),
     client.imageStores(),
-    resolverFor(ref, opts),
+    await resolverFor(ref, opts),
     ref,
     image,
     {

@@ -96,6 +96,14 @@ export class Image {
     return { config: sel.manifest.config, layers: sel.manifest.layers };
   }
 
+  /**
+   * One of the image's blobs (a {@link SpecImage}'s `readBlob`): the small
+   * ones this object has read already come from memory.
+   */
+  readBlob(desc: Descriptor, opts: ImageCallOpts = {}): AsyncIterable<Uint8Array> {
+    return this.content().read(this.ctx(opts), desc.digest);
+  }
+
   /** Whether the image's layers are unpacked in the snapshotter (default overlayfs). */
   isUnpacked(snapshotter = DEFAULT_SNAPSHOTTER, opts: ImageCallOpts = {}): Promise<boolean> {
     return isUnpacked(this.ctx(opts), this.stores(), this.record, {

@@ -1,14 +1,13 @@
 /**
  * @module
  * The namespace's containers and tasks in two unary gRPC calls made over
- * node's http2, without @grpc/grpc-js: for a short-lived command that asks
- * two questions and exits (`berth ps`), loading grpc-js and every service's
- * client costs several times the calls themselves. The same wire as the
- * {@link Client} (gRPC over HTTP/2 on the daemon's unix socket, the
- * `containerd-namespace` header); failures are berth errors of the same kinds.
+ * the client's small HTTP/2 connection (h2-unary.ts), without @grpc/grpc-js
+ * or node:http2: for a short-lived command that asks two questions and
+ * exits (`berth ps`), loading those costs several times the calls
+ * themselves. The same wire as the {@link Client} (gRPC over HTTP/2 on the
+ * daemon's unix socket, the `containerd-namespace` header); failures are
+ * berth errors of the same kinds.
  */
-import { connect as h2connect } from 'node:http2';
-import { connect as netConnect } from 'node:net';
 import {
   ListContainersRequest,
   ListContainersResponse,
@@ -19,6 +18,7 @@ import type { Container } from '../core/containers/index.js';
 import { kindOfStatusCode, newError, unavailable } from '../core/errdefs/index.js';
 import { containerFromProto } from '../wire/containers.js';
 import { fromTimestamp } from '../wire/timestamp.js';
+import { H2UnaryConnection } from './h2-unary.js';
 
 interface Codec<T> {
   encode(m: T): { finish(): Uint8Array };
@@ -32,52 +32,37 @@ export function unixSocketPath(address: string): string | undefined {
   return address.includes('://') ? undefined : address;
 }
 
-function unary<Req, Res>(
-  session: import('node:http2').ClientHttp2Session,
+async function unary<Req, Res>(
+  conn: H2UnaryConnection,
+  address: string,
   path: string,
   namespace: string,
   req: Req,
   reqCodec: Codec<Req>,
   resCodec: Codec<Res>,
 ): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const body = reqCodec.encode(req).finish();
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': path,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'containerd-namespace': namespace,
-    });
-    const chunks: Buffer[] = [];
-    let status: string | undefined;
-    let message = '';
-    const headers = (h: Record<string, unknown>) => {
-      if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
-      if (h['grpc-message'] !== undefined) message = decodeURIComponent(String(h['grpc-message']));
-    };
-    stream.on('response', headers);
-    stream.on('trailers', headers);
-    stream.on('data', (b: Buffer) => chunks.push(b));
-    stream.on('error', (err) => reject(unavailable(`${path}: ${err.message}`, { cause: err })));
-    stream.on('end', () => {
-      if (status !== '0') {
-        const code = Number(status ?? 2);
-        reject(newError(kindOfStatusCode(code), message || `${path}: gRPC status ${code}`));
-        return;
-      }
-      const data = Buffer.concat(chunks);
-      if (data.length < 5 || data[0] !== 0) {
-        reject(unavailable(`${path}: a compressed or truncated response`));
-        return;
-      }
-      resolve(resCodec.decode(data.subarray(5, 5 + data.readUInt32BE(1))));
-    });
-    stream.end(frame);
-  });
+  const body = reqCodec.encode(req).finish();
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  frame.set(body, 5);
+  let answer: Awaited<ReturnType<H2UnaryConnection['call']>>;
+  try {
+    answer = await conn.call(path, [['containerd-namespace', namespace]], frame);
+  } catch (err) {
+    const e = err as Error;
+    throw conn.failure === err
+      ? unavailable(`cannot reach the daemon at ${address}: ${e.message}`, { cause: e })
+      : unavailable(`${path}: ${e.message}`, { cause: e });
+  }
+  if (answer.status !== 0) {
+    const code = answer.status ?? 2;
+    throw newError(kindOfStatusCode(code), answer.message || `${path}: gRPC status ${code}`);
+  }
+  const data = answer.body;
+  if (data.length < 5 || data[0] !== 0) {
+    throw unavailable(`${path}: a compressed or truncated response`);
+  }
+  return resCodec.decode(data.subarray(5, 5 + data.readUInt32BE(1)));
 }
 
 /** A task as the Tasks service lists it; `id` is the container's (containerd leaves `containerId` empty). */
@@ -113,35 +98,27 @@ export async function listContainersAndTasks(
 ): Promise<{ containers: Container[]; tasks: ListedTask[] }> {
   const path = unixSocketPath(address);
   if (path === undefined) throw unavailable(`${address}: only unix sockets are supported here`);
-  const session = h2connect('http://localhost', { createConnection: () => netConnect(path) });
+  const conn = new H2UnaryConnection(path);
   try {
-    const failed = new Promise<never>((_, reject) =>
-      session.once('error', (err) =>
-        reject(
-          unavailable(`cannot reach the daemon at ${address}: ${err.message}`, { cause: err }),
-        ),
+    const [containers, tasks] = await Promise.all([
+      unary(
+        conn,
+        address,
+        '/containerd.services.containers.v1.Containers/List',
+        namespace,
+        ListContainersRequest.fromPartial({}),
+        ListContainersRequest,
+        ListContainersResponse,
       ),
-    );
-    const [containers, tasks] = await Promise.race([
-      Promise.all([
-        unary(
-          session,
-          '/containerd.services.containers.v1.Containers/List',
-          namespace,
-          ListContainersRequest.fromPartial({}),
-          ListContainersRequest,
-          ListContainersResponse,
-        ),
-        unary(
-          session,
-          '/containerd.services.tasks.v1.Tasks/List',
-          namespace,
-          ListTasksRequest.fromPartial({}),
-          ListTasksRequest,
-          ListTasksResponse,
-        ),
-      ]),
-      failed,
+      unary(
+        conn,
+        address,
+        '/containerd.services.tasks.v1.Tasks/List',
+        namespace,
+        ListTasksRequest.fromPartial({}),
+        ListTasksRequest,
+        ListTasksResponse,
+      ),
     ]);
     return {
       containers: containers.containers.map((c) => ({
@@ -152,6 +129,6 @@ export async function listContainersAndTasks(
       tasks: tasks.tasks.map(listedTask),
     };
   } finally {
-    session.close();
+    conn.close();
   }
 }

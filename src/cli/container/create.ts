@@ -32,6 +32,8 @@ export interface CreatedContainer {
   logURI: string;
   /** The container's process has a terminal. */
   tty: boolean;
+  /** The labels berth gave the record (what `rm` reads: network, state dir). */
+  labels: Record<string, string>;
 }
 
 export interface CreateMode {
@@ -57,17 +59,26 @@ export async function createContainer(
   opts: CreateOptions,
   mode: CreateMode = {},
 ): Promise<CreatedContainer> {
-  const image = await ensureImage(ctx, client, opts.image, opts.pull, opts.platform);
+  // The namespace's containers (their names and published ports) and the
+  // daemon's default runtime (which newContainer asks) are asked while the
+  // image is looked up; the list again after a pull or an unpack, long
+  // enough for other containers to be made meanwhile.
+  const listOthers = () => client.containerService().list(client.context());
+  const othersAsked = listOthers();
+  othersAsked.catch(() => undefined); // awaited below, unless the image fails first
+  client.defaultRuntime().catch(() => undefined);
+  const seen = { fetched: false };
+  const image = await ensureImage(ctx, client, opts.image, opts.pull, opts.platform, seen);
   const imageConfig = ((await image.spec()).config ?? {}) as ImageConfig;
   const net = await import('../network/index.js');
   const logs = await import('../logs/index.js');
   const id = newContainerId();
-  const name = await pickName(client, opts.name);
+  const others = await (seen.fetched ? listOthers() : othersAsked);
+  const name = pickName(others, opts.name);
   const g = ctx.globals;
   const stateDir = containerStateDir(g, id);
   const log = logs.logConfig(stateDir, id, parseLogOpts(logs.parseLogOpts, opts.logOpts));
   const logURI = logs.loggerURIFor(log, { binary: loggerBinary(ctx.self) });
-  const others = await client.containerService().list(client.context());
   const ports = await publishedPorts(others, opts, imageConfig.ExposedPorts, net);
   if (opts.network === 'bridge') net.ensureDefaultNetwork(g.cniConfDir, g.dataRoot);
   else if (opts.network !== 'host' && opts.network !== 'none') {
@@ -123,7 +134,7 @@ export async function createContainer(
     throw err;
   }
   sweepQuietly(g, others);
-  return { container, id, name, stateDir, log, logURI, tty: opts.tty };
+  return { container, id, name, stateDir, log, logURI, tty: opts.tty, labels };
 }
 
 /**
@@ -158,21 +169,19 @@ function parseLogOpts<T>(parse: (o: readonly string[]) => T, opts: readonly stri
 }
 
 /**
- * `--name`, unless another container of the namespace has it (docker's
- * conflict error), or a random docker-like name no container has.
+ * `--name`, unless another container of the namespace (`others`) has it
+ * (docker's conflict error), or a random docker-like name none has.
  */
-async function pickName(client: Client, wanted: string | undefined): Promise<string> {
-  const store = client.containerService();
-  const taken = async (n: string) =>
-    (await store.list(client.context(), [`labels."${Labels.name}"==${n}`]))[0];
+function pickName(others: readonly ContainerRecord[], wanted: string | undefined): string {
+  const taken = (n: string) => others.find((c) => c.labels[Labels.name] === n);
   if (wanted !== undefined) {
-    const other = await taken(wanted);
+    const other = taken(wanted);
     if (other !== undefined) throw nameConflict(wanted, other.id);
     return wanted;
   }
   for (let retry = 0; retry < 10; retry++) {
     const n = randomName(retry);
-    if ((await taken(n)) === undefined) return n;
+    if (taken(n) === undefined) return n;
   }
   throw new CliError('no free random container name: give one with --name');
 }

@@ -20,6 +20,8 @@ export async function ensureImage(
   ref: string,
   policy: PullPolicy,
   platform: string | undefined,
+  /** Set when the image was pulled or unpacked (which may take long). */
+  seen: { fetched: boolean } = { fetched: false },
 ): Promise<Image> {
   let name: string;
   try {
@@ -37,9 +39,15 @@ export async function ensureImage(
     if (image === undefined && policy === 'never') throw new CliError(`No such image: ${ref}`);
     if (image === undefined) ctx.io.stderr.write(`Unable to find image '${ref}' locally\n`);
   }
-  if (image === undefined) image = await pull(ctx, client, ref, platform);
+  if (image === undefined) {
+    seen.fetched = true;
+    image = await pull(ctx, client, ref, platform);
+  }
   if (platform !== undefined) image = new ImageObject(client, image.record, platform);
-  if (!(await image.isUnpacked())) await image.unpack();
+  if (!(await image.isUnpacked())) {
+    seen.fetched = true;
+    await image.unpack();
+  }
   return image;
 }
 

@@ -230,7 +230,7 @@ export async function prepareStart(
 export async function removeContainer(
   ctx: CliContext,
   client: Client,
-  record: ContainerRecord,
+  record: Pick<ContainerRecord, 'id' | 'labels'>,
   force: boolean,
   /** The caller deleted the task itself (`run --rm`): no need to look for it. */
   taskDeleted = false,

@@ -1,5 +1,4 @@
 import type { Task } from '../../client/index.js';
-import type { Container as ContainerRecord } from '../../core/containers/index.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { Attachment } from './attach.js';
@@ -35,11 +34,11 @@ export async function runContainer(
   const client = await ctx.client();
   const created = await createContainer(ctx, client, opts, { autoRemove: mode.detach && mode.rm });
   const { container, name } = created;
-  let record: ContainerRecord | undefined;
   let taskDeleted = false;
   const discard = async () => {
     if (!mode.rm) return;
-    record ??= await container.info();
+    // What rm reads of the record (its network and state dir) is what create gave it.
+    const record = { id: created.id, labels: created.labels };
     await removeContainer(ctx, client, record, true, taskDeleted).catch((err) =>
       ctx.warn(`removing container ${name}: ${(err as Error).message}`),
     );

@@ -85,7 +85,8 @@ export async function readImageConfig(
   const chunks: Uint8Array[] = [];
   let size = 0;
   const opts = client.signal ? { signal: client.signal } : {};
-  for await (const chunk of client.readBlob(desc, opts)) {
+  const blob = image.readBlob ? image.readBlob(desc, opts) : client.readBlob(desc, opts);
+  for await (const chunk of blob) {
     size += chunk.length;
     if (size > MAX_CONFIG_SIZE) {
       throw resourceExhausted(

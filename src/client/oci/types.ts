@@ -24,6 +24,12 @@ export interface SpecImage {
    * content store no longer holds fail user resolution with `not_found`.
    */
   manifest(): Promise<{ config: Descriptor; layers: readonly Descriptor[] }>;
+  /**
+   * Reads one of the image's blobs, when the image has a way of its own
+   * (the client's `Image` answers the small blobs it has read already);
+   * otherwise the {@link SpecClient}'s `readBlob` is used.
+   */
+  readBlob?(desc: Descriptor, opts?: { signal?: AbortSignal }): AsyncIterable<Uint8Array>;
 }
 
 /**
