@@ -50,7 +50,7 @@ import {
   type Timespec,
 } from '../sys/linux.js';
 import { RootFs } from '../sys/rootfs.js';
-import { classify, entryComponents } from './paths.js';
+import { classify, entryComponents, forgetUnder } from './paths.js';
 import { UpperDir, upperXattrName } from './upper.js';
 
 /** Symlinks followed while resolving one parent directory (Linux's MAXSYMLINKS). */
@@ -88,6 +88,13 @@ export class LayerWriter {
   readonly #dirs = new Map<string, string>();
   /** Paths (real, inside the root) this layer wrote, and their ancestors: what an opaque marker keeps. */
   readonly #unpacked = new Set<string>();
+  /**
+   * Directories (real paths) this layer made, empty then, and not removed
+   * since: every name in one of them is this layer's, so in #unpacked, and
+   * a name not there needs no lookup before it is written (most of a
+   * layer's entries are in directories it makes).
+   */
+  readonly #fresh = new Set<string>();
   readonly #dirTimes: DirTimes[] = [];
   readonly stats: LayerStats = { entries: 0, bytes: 0 };
 
@@ -123,9 +130,16 @@ export class LayerWriter {
 
   /** rm -rf of what the target shows at `path`; false when nothing was there. */
   #removeAll(path: string): boolean {
+    forgetUnder(this.#fresh, path);
     if (this.#upper === undefined) return this.#root.removeAll(path);
     const cut = path.lastIndexOf('/');
     return this.#upper.remove(path, cut < 0 ? '' : path.slice(0, cut), path.slice(cut + 1));
+  }
+
+  /** Nothing is at `path` yet: its directory is one this layer made and the layer did not write the name. */
+  #surelyAbsent(path: string): boolean {
+    const cut = path.lastIndexOf('/');
+    return cut >= 0 && this.#fresh.has(path.slice(0, cut)) && !this.#unpacked.has(path);
   }
 
   /** Applies one entry; `body` is read for regular files only. Errors name the entry. */
@@ -173,13 +187,13 @@ export class LayerWriter {
     }
     const dir = this.#resolveDir(h, k.dir, true) ?? '';
     const path = join(dir, k.base);
-    this.#replace(path, h.type === 'dir');
+    const kept = this.#replace(path, h.type === 'dir');
     switch (h.type) {
       case 'file':
         await this.#file(path, h, body);
         break;
       case 'dir':
-        if (this.#lstat(path) === undefined) this.#mkdir(path, 0o700);
+        if (!kept) this.#mkdir(path, 0o700);
         else this.#upper?.ensureDir(path);
         this.#meta(path, h, false);
         this.#dirTimes.push({ path, atime: times(h).atime, mtime: times(h).mtime });
@@ -261,14 +275,19 @@ export class LayerWriter {
     }
   }
 
-  /** Removes what is at `path` unless both it and the new entry are directories. */
-  #replace(path: string, isDir: boolean): void {
+  /**
+   * Removes what is at `path` unless both it and the new entry are
+   * directories; true when a directory was kept there.
+   */
+  #replace(path: string, isDir: boolean): boolean {
+    if (this.#surelyAbsent(path)) return false;
     const st = this.#lstat(path);
-    if (st === undefined) return;
+    if (st === undefined) return false;
     const type = st.mode & S_IFMT;
-    if (type === S_IFDIR && isDir) return;
+    if (type === S_IFDIR && isDir) return true;
     this.#removeAll(path);
     if (type === S_IFDIR || type === S_IFLNK) this.#dirs.clear();
+    return false;
   }
 
   /** The real path of a hardlink's target; it must exist inside the root. */
@@ -320,8 +339,9 @@ export class LayerWriter {
         continue;
       }
       const p = join(real, c);
-      const found = this.#upper?.lookup(p);
-      const st = this.#upper !== undefined ? found?.st : root.tryLstat(p);
+      const absent = this.#surelyAbsent(p);
+      const found = absent ? undefined : this.#upper?.lookup(p);
+      const st = absent ? undefined : this.#upper !== undefined ? found?.st : root.tryLstat(p);
       if (st === undefined) {
         if (!create) return undefined;
         this.#mkdir(p, 0o755);
@@ -350,6 +370,8 @@ export class LayerWriter {
 
   /** Removes what this layer did not unpack below `dir`, recursively into directories it kept. */
   #opaque(dir: string): void {
+    // What is removed below `dir` is not tracked name by name: none of it is fresh any more.
+    for (const f of this.#fresh) if (f.startsWith(`${dir}/`) || dir === '') this.#fresh.delete(f);
     if (this.#upper !== undefined) {
       this.#upper.opaque(dir, this.#unpacked);
       this.#dirs.clear();
@@ -381,6 +403,7 @@ export class LayerWriter {
     for (const name of root.llistxattr(dir)) {
       if (!name.startsWith('trusted.overlay.')) xattrs.set(name, root.lgetxattr(dir, name));
     }
+    forgetUnder(this.#fresh, dir);
     root.rmdir(dir);
     this.#dirs.clear();
     root.mkdir(dir, 0o700);
@@ -401,10 +424,11 @@ export class LayerWriter {
     return out;
   }
 
-  /** mkdir of a name the target does not show. */
+  /** mkdir of a name the target does not show (so the new directory shows nothing either). */
   #mkdir(path: string, mode: number): void {
     if (this.#upper !== undefined) this.#upper.mkdir(path, mode);
     else this.#root.mkdir(path, mode);
+    this.#fresh.add(path);
   }
 
   #markUnpacked(path: string): void {

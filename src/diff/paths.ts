@@ -77,3 +77,17 @@ export function classify(nameBytes: Buffer): EntryKind {
   }
   return { kind: 'entry', dir: parts, base };
 }
+
+/**
+ * Deletes `path` and every key below it (`path/…`) from a set or map keyed
+ * by real paths inside a layer ('' is the root: everything goes).
+ */
+export function forgetUnder(keys: Set<string> | Map<string, unknown>, path: string): void {
+  if (path === '') {
+    keys.clear();
+    return;
+  }
+  keys.delete(path);
+  const prefix = `${path}/`;
+  for (const k of keys.keys()) if (k.startsWith(prefix)) keys.delete(k);
+}

@@ -288,6 +288,56 @@ describe('direct upperdir writes equal writes through the merged view (root)', (
     ]);
   });
 
+  it('directories the layer made itself: names written again, replaced, whited out, reached through links', async () => {
+    // The writer skips the lookup of a name in a directory it made, unless
+    // it wrote that name itself: each step below writes over, removes or
+    // re-creates what such a directory already holds (an EEXIST or a
+    // stale entry would show).
+    const own: TarWriteEntry[] = [
+      dir('own/'),
+      file('own/f', 'one'),
+      file('own/f', 'two'),
+      file('own/g', 'g'),
+      dir('own/g/'),
+      file('own/g/in', 'in'),
+      dir('own/sub/'),
+      file('own/sub', 'sub is a file now'),
+      sym('own/s', 'f'),
+      file('own/s', 'not a link'),
+      file('own/deep/er/x', 'x'),
+      wh('own/.wh.deep'),
+      file('own/deep/er/x', 'x again'),
+      hard('own/h', 'own/f'),
+      file('own/h', 'h replaced'),
+      dir('own/target/'),
+      sym('own/via', 'target'),
+      file('own/via/t', 't'),
+      file('own/target/t', 't again'),
+      dir('own/target/'),
+      dir('own/opq/'),
+      file('own/opq/kept', 'k'),
+      wh('own/opq/.wh..wh..opq'),
+      file('own/opq/kept', 'k2'),
+    ];
+    const first = await same([own]);
+    const over = await same([base, own]);
+    for (const r of [first, over]) {
+      assert.ok('tree' in r, JSON.stringify(r));
+      const line = (p: string) => r.tree.find((l) => l.startsWith(`${p} `)) ?? '';
+      const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+      assert.ok(line('own/f').includes(hash('two')));
+      assert.ok(line('own/g/in').includes(hash('in')));
+      assert.ok(line('own/sub').includes(hash('sub is a file now')));
+      assert.ok(line('own/s').includes(hash('not a link')));
+      assert.ok(line('own/deep/er/x').includes(hash('x again')));
+      assert.ok(line('own/h').includes(hash('h replaced')) && line('own/h').includes(' n1 '));
+      assert.ok(line('own/f').includes(' n1 '));
+      assert.ok(line('own/target/t').includes(hash('t again')));
+      assert.ok(line('own/via').includes('-> target'));
+      assert.ok(line('own/opq/kept').includes(hash('k2')));
+    }
+  });
+
   it('hostile and broken layers fail the same way, naming the entry, writing nothing outside', async () => {
     const cases: TarWriteEntry[][] = [
       [file('abs/passwd', 'x')],
