@@ -11,6 +11,7 @@
  *   node --import tsx bench/apply-layers.ts [--rounds 5] [--tars <dir>]
  *   node --cpu-prof --cpu-prof-dir <dir> --import tsx bench/apply-layers.ts
  *   strace -c -f node --import tsx bench/apply-layers.ts --rounds 1
+ *   node --cpu-prof … bench/apply-layers.ts --dist   (dist/'s code: profiles with real lines)
  *
  * Prints per layer and round: wall ms, this process's user and system CPU ms,
  * entries; then medians. `--tars <dir>` reuses tars written there by an earlier
@@ -20,7 +21,6 @@
 import { copyFileSync, createReadStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { applyTar } from '../src/diff/layer-writer.js';
 import { buildImage } from '../test/helpers/images.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { layersImage } from './layers-image.js';
@@ -32,9 +32,14 @@ const { values } = parseArgs({
     tars: { type: 'string' },
     /** Skip the 6 s settle between rounds (a fresh ext4 does not need it; strace runs). */
     quick: { type: 'boolean', default: false },
+    /** Run the compiled dist/ (after `npm run build`): CPU profiles then name lines of the real code. */
+    dist: { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
+const { applyTar } = (await import(
+  values.dist ? '../dist/diff/layer-writer.js' : '../src/diff/layer-writer.js'
+)) as typeof import('../src/diff/layer-writer.js');
 
 interface Row {
   wallMs: number;
