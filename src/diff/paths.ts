@@ -38,7 +38,8 @@ export function entryComponents(nameBytes: Buffer, what?: string): string[] {
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') throw invalidArgument(`${label}: path has a ".." component`);
-    if (Buffer.byteLength(c) > NAME_MAX) {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only a long component needs counting.
+    if (c.length * 3 > NAME_MAX && Buffer.byteLength(c) > NAME_MAX) {
       throw invalidArgument(`${label}: a component is over ${NAME_MAX} bytes`);
     }
     parts.push(c);
