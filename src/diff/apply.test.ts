@@ -199,6 +199,11 @@ describe('WalkingApplier (bind target)', () => {
         /"\.\." component/,
       ],
       ['overlong component', () => [[file(`${'n'.repeat(300)}`, 'x')]], /over 255 bytes/],
+      [
+        'overlong component in 2-byte characters',
+        () => [[file('é'.repeat(128), 'x')]],
+        /over 255 bytes/,
+      ],
       ['overlong name', () => [[file(`${'d/'.repeat(2100)}f`, 'x')]], /over PATH_MAX/],
       [
         'symlink loop',

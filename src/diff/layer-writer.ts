@@ -26,7 +26,7 @@
  * survives; xattrs after chown, which clears security.capability), times;
  * directory times last, once their contents are written.
  */
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { readTar, type TarHeader, type TarTime } from '../archive/index.js';
 import { BerthError, invalidArgument, newError } from '../core/errdefs/index.js';
 import {
@@ -50,7 +50,7 @@ import {
   type Timespec,
 } from '../sys/linux.js';
 import { RootFs } from '../sys/rootfs.js';
-import { classify, entryComponents } from './paths.js';
+import { classify, entryComponents, forgetUnder } from './paths.js';
 import { UpperDir, upperXattrName } from './upper.js';
 
 /** Symlinks followed while resolving one parent directory (Linux's MAXSYMLINKS). */
@@ -88,6 +88,29 @@ export class LayerWriter {
   readonly #dirs = new Map<string, string>();
   /** Paths (real, inside the root) this layer wrote, and their ancestors: what an opaque marker keeps. */
   readonly #unpacked = new Set<string>();
+  /**
+   * Directories (real paths) this layer made, empty then, and not removed
+   * since: every name in one of them is this layer's, so in #unpacked, and
+   * a name not there needs no lookup before it is written (most of a
+   * layer's entries are in directories it makes).
+   */
+  readonly #fresh = new Set<string>();
+  /**
+   * What a new entry gets in a directory (real path), learnt once per
+   * directory (lstat and its xattr names, or from what this layer made):
+   * the owner #uid and the group mapped here (the directory's own when it
+   * is setgid, else #gid), and exactly the permission bits it is created
+   * with less the umask; null where the directory has a default ACL (the
+   * modes come from it). An entry created with the owner and mode it
+   * should have then needs no chown or chmod (most layers' files: root's,
+   * 0644 or 0755). Forgotten wherever this layer removes or changes a
+   * directory.
+   */
+  readonly #plain = new Map<string, number | null>();
+  readonly #uid = process.geteuid?.() ?? -1;
+  readonly #gid = process.getegid?.() ?? -1;
+  /** The process umask (undefined: unknown, so every file is chmod'ed). */
+  readonly #umask = processUmask();
   readonly #dirTimes: DirTimes[] = [];
   readonly stats: LayerStats = { entries: 0, bytes: 0 };
 
@@ -123,9 +146,17 @@ export class LayerWriter {
 
   /** rm -rf of what the target shows at `path`; false when nothing was there. */
   #removeAll(path: string): boolean {
+    forgetUnder(this.#fresh, path);
+    forgetUnder(this.#plain, path);
     if (this.#upper === undefined) return this.#root.removeAll(path);
     const cut = path.lastIndexOf('/');
     return this.#upper.remove(path, cut < 0 ? '' : path.slice(0, cut), path.slice(cut + 1));
+  }
+
+  /** Nothing is at `path` yet: its directory is one this layer made and the layer did not write the name. */
+  #surelyAbsent(path: string): boolean {
+    const cut = path.lastIndexOf('/');
+    return cut >= 0 && this.#fresh.has(path.slice(0, cut)) && !this.#unpacked.has(path);
   }
 
   /** Applies one entry; `body` is read for regular files only. Errors name the entry. */
@@ -173,21 +204,28 @@ export class LayerWriter {
     }
     const dir = this.#resolveDir(h, k.dir, true) ?? '';
     const path = join(dir, k.base);
-    this.#replace(path, h.type === 'dir');
+    const kept = this.#replace(path, h.type === 'dir');
     switch (h.type) {
       case 'file':
-        await this.#file(path, h, body);
+        await this.#file(dir, path, h, body);
         break;
-      case 'dir':
-        if (this.#lstat(path) === undefined) this.#mkdir(path, 0o700);
+      case 'dir': {
+        if (!kept) this.#mkdir(path, 0o700);
         else this.#upper?.ensureDir(path);
-        this.#meta(path, h, false);
+        this.#meta(path, h, false, !kept && this.#owned(dir, h));
+        // A directory made here has the header's owner and mode now, and
+        // its parent's default ACL if any; one kept is learnt again.
+        const made = kept ? undefined : this.#plain.get(path);
+        if (made === undefined) this.#plain.delete(path);
+        else if (made === null || hasAclXattr(h)) this.#plain.set(path, null);
+        else this.#plain.set(path, h.mode & S_ISGID ? h.gid : this.#gid);
         this.#dirTimes.push({ path, atime: times(h).atime, mtime: times(h).mtime });
         break;
+      }
       case 'symlink':
         this.#prepare(path);
         this.#root.symlink(h.linknameBytes, path);
-        this.#meta(path, h, true);
+        this.#meta(path, h, true, this.#owned(dir, h));
         break;
       case 'hardlink': {
         const target = this.#linkTarget(h);
@@ -204,23 +242,31 @@ export class LayerWriter {
         // A 0/0 character device is a whiteout to overlayfs, whichever way it is written.
         if (type === S_IFCHR && h.devmajor === 0 && h.devminor === 0)
           this.#upper?.whiteoutMade(path);
-        this.#meta(path, h, false);
+        this.#meta(path, h, false, false);
         break;
       }
     }
     this.#markUnpacked(path);
   }
 
-  async #file(path: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+  async #file(dir: string, path: string, h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
     this.#prepare(path);
-    const fd = this.#root.openFile(path, O_WRONLY | O_CREAT | O_EXCL, 0o600);
+    // Created with its mode when that comes out exact (see #plain): no
+    // special bits, none the umask takes; else 0600 and chmod'ed below.
+    const umask = this.#umask;
+    const exact =
+      umask !== undefined &&
+      (h.mode & 0o7000) === 0 &&
+      (h.mode & umask) === 0 &&
+      this.#newGid(dir) !== undefined;
+    const fd = this.#root.openFile(path, O_WRONLY | O_CREAT | O_EXCL, exact ? h.mode : 0o600);
     try {
       for await (const chunk of body) {
         let off = 0;
         while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
         this.stats.bytes += chunk.length;
       }
-      fchown(fd, h.uid, h.gid);
+      if (!this.#owned(dir, h)) fchown(fd, h.uid, h.gid);
       for (const [name, value] of this.#xattrs(h)) {
         try {
           fsetxattr(fd, name, value);
@@ -228,7 +274,7 @@ export class LayerWriter {
           if (!isErrno(err, 'ENOTSUP', 'EOPNOTSUPP')) throw xattrError(name, err);
         }
       }
-      fchmod(fd, h.mode);
+      if (!exact) fchmod(fd, h.mode);
       const t = times(h);
       futimens(fd, t.atime, t.mtime);
     } finally {
@@ -236,10 +282,31 @@ export class LayerWriter {
     }
   }
 
-  /** Owner, xattrs, mode (not for symlinks), times (not for directories: see finish). */
-  #meta(path: string, h: TarHeader, symlink: boolean): void {
+  /** An entry created now in `dir` gets the owner `h` names (see #plain). */
+  #owned(dir: string, h: TarHeader): boolean {
+    return h.uid === this.#uid && h.gid === this.#newGid(dir);
+  }
+
+  /** The group of a new entry in `dir`, undefined where its mode would not be exact (see #plain). */
+  #newGid(dir: string): number | undefined {
+    // Through an overlay's merged view the kernel decides owners and modes its own way: no shortcuts.
+    if (this.#overlay || this.#umask === undefined) return undefined;
+    let g = this.#plain.get(dir);
+    if (g === undefined) {
+      const st = this.#root.lstat(dir);
+      g = hasDefaultAcl(this.#root, dir) ? null : st.mode & S_ISGID ? st.gid : this.#gid;
+      this.#plain.set(dir, g);
+    }
+    return g ?? undefined;
+  }
+
+  /**
+   * Owner (unless `owned`: the entry was just made with it), xattrs, mode
+   * (not for symlinks), times (not for directories: see finish).
+   */
+  #meta(path: string, h: TarHeader, symlink: boolean, owned: boolean): void {
     const root = this.#root;
-    root.lchown(path, h.uid, h.gid);
+    if (!owned) root.lchown(path, h.uid, h.gid);
     for (const [name, value] of this.#xattrs(h)) {
       try {
         root.lsetxattr(path, name, value);
@@ -261,14 +328,19 @@ export class LayerWriter {
     }
   }
 
-  /** Removes what is at `path` unless both it and the new entry are directories. */
-  #replace(path: string, isDir: boolean): void {
+  /**
+   * Removes what is at `path` unless both it and the new entry are
+   * directories; true when a directory was kept there.
+   */
+  #replace(path: string, isDir: boolean): boolean {
+    if (this.#surelyAbsent(path)) return false;
     const st = this.#lstat(path);
-    if (st === undefined) return;
+    if (st === undefined) return false;
     const type = st.mode & S_IFMT;
-    if (type === S_IFDIR && isDir) return;
+    if (type === S_IFDIR && isDir) return true;
     this.#removeAll(path);
     if (type === S_IFDIR || type === S_IFLNK) this.#dirs.clear();
+    return false;
   }
 
   /** The real path of a hardlink's target; it must exist inside the root. */
@@ -320,8 +392,9 @@ export class LayerWriter {
         continue;
       }
       const p = join(real, c);
-      const found = this.#upper?.lookup(p);
-      const st = this.#upper !== undefined ? found?.st : root.tryLstat(p);
+      const absent = this.#surelyAbsent(p);
+      const found = absent ? undefined : this.#upper?.lookup(p);
+      const st = absent ? undefined : this.#upper !== undefined ? found?.st : root.tryLstat(p);
       if (st === undefined) {
         if (!create) return undefined;
         this.#mkdir(p, 0o755);
@@ -350,6 +423,9 @@ export class LayerWriter {
 
   /** Removes what this layer did not unpack below `dir`, recursively into directories it kept. */
   #opaque(dir: string): void {
+    // What is removed below `dir` is not tracked name by name: none of it is fresh any more.
+    for (const f of this.#fresh) if (f.startsWith(`${dir}/`) || dir === '') this.#fresh.delete(f);
+    forgetUnder(this.#plain, dir);
     if (this.#upper !== undefined) {
       this.#upper.opaque(dir, this.#unpacked);
       this.#dirs.clear();
@@ -381,6 +457,7 @@ export class LayerWriter {
     for (const name of root.llistxattr(dir)) {
       if (!name.startsWith('trusted.overlay.')) xattrs.set(name, root.lgetxattr(dir, name));
     }
+    forgetUnder(this.#fresh, dir);
     root.rmdir(dir);
     this.#dirs.clear();
     root.mkdir(dir, 0o700);
@@ -401,10 +478,18 @@ export class LayerWriter {
     return out;
   }
 
-  /** mkdir of a name the target does not show. */
+  /** mkdir of a name the target does not show (so the new directory shows nothing either). */
   #mkdir(path: string, mode: number): void {
     if (this.#upper !== undefined) this.#upper.mkdir(path, mode);
     else this.#root.mkdir(path, mode);
+    this.#fresh.add(path);
+    // A new directory takes its parent's setgid bit and group, and its default ACL.
+    const cut = path.lastIndexOf('/');
+    const parentDir = cut < 0 ? '' : path.slice(0, cut);
+    this.#newGid(parentDir);
+    const parent = this.#plain.get(parentDir);
+    if (parent !== undefined) this.#plain.set(path, parent);
+    else this.#plain.delete(path);
   }
 
   #markUnpacked(path: string): void {
@@ -434,6 +519,34 @@ export async function applyTar(
   } finally {
     writer.close();
   }
+}
+
+const S_ISGID = 0o2000;
+
+/** The process umask, from /proc (reading it through process.umask() would set it). */
+function processUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number.parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The directory has a default ACL (new entries take their modes from it, not from the umask). */
+function hasDefaultAcl(root: RootFs, dir: string): boolean {
+  try {
+    return root.llistxattr(dir).includes('system.posix_acl_default');
+  } catch (err) {
+    if (isErrno(err, 'ENOTSUP', 'EOPNOTSUPP')) return false;
+    throw err;
+  }
+}
+
+/** The entry sets a POSIX ACL (a directory's default ACL decides its new entries' modes). */
+function hasAclXattr(h: TarHeader): boolean {
+  for (const name of h.xattrs.keys()) if (name.startsWith('system.posix_acl')) return true;
+  return false;
 }
 
 function join(dir: string, name: string): string {

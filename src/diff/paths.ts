@@ -38,7 +38,8 @@ export function entryComponents(nameBytes: Buffer, what?: string): string[] {
   for (const c of name.split('/')) {
     if (c === '' || c === '.') continue;
     if (c === '..') throw invalidArgument(`${label}: path has a ".." component`);
-    if (Buffer.byteLength(c) > NAME_MAX) {
+    // A UTF-16 unit is at most 3 UTF-8 bytes: only a long component needs counting.
+    if (c.length * 3 > NAME_MAX && Buffer.byteLength(c) > NAME_MAX) {
       throw invalidArgument(`${label}: a component is over ${NAME_MAX} bytes`);
     }
     parts.push(c);
@@ -76,4 +77,18 @@ export function classify(nameBytes: Buffer): EntryKind {
     return { kind: 'whiteout', dir: parts, target };
   }
   return { kind: 'entry', dir: parts, base };
+}
+
+/**
+ * Deletes `path` and every key below it (`path/…`) from a set or map keyed
+ * by real paths inside a layer ('' is the root: everything goes).
+ */
+export function forgetUnder(keys: Set<string> | Map<string, unknown>, path: string): void {
+  if (path === '') {
+    keys.clear();
+    return;
+  }
+  keys.delete(path);
+  const prefix = `${path}/`;
+  for (const k of keys.keys()) if (k.startsWith(prefix)) keys.delete(k);
 }

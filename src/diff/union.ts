@@ -25,6 +25,7 @@
  */
 import { isErrno, S_IFCHR, S_IFDIR, S_IFMT, type Stat } from '../sys/linux.js';
 import { RootFs } from '../sys/rootfs.js';
+import { forgetUnder } from './paths.js';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
@@ -73,9 +74,14 @@ export class Union {
     for (const r of this.#layers) r.close();
   }
 
-  /** The upper changed below or at `dir` in a way that can change merges (removals, whiteouts, opaque marks). */
-  changed(): void {
-    this.#stacks.clear();
+  /**
+   * The upper changed at `path` (or below it) in a way that can change
+   * merges (removals, whiteouts, opaque marks): the merges of `path` and of
+   * the directories below it are computed again; those above and beside it
+   * do not depend on it.
+   */
+  changed(path: string): void {
+    forgetUnder(this.#stacks, path);
   }
 
   /** A directory was made in the upper at `dir`: its merge now starts there. */

@@ -288,6 +288,136 @@ describe('direct upperdir writes equal writes through the merged view (root)', (
     ]);
   });
 
+  it('directories the layer made itself: names written again, replaced, whited out, reached through links', async () => {
+    // The writer skips the lookup of a name in a directory it made, unless
+    // it wrote that name itself: each step below writes over, removes or
+    // re-creates what such a directory already holds (an EEXIST or a
+    // stale entry would show).
+    const own: TarWriteEntry[] = [
+      dir('own/'),
+      file('own/f', 'one'),
+      file('own/f', 'two'),
+      file('own/g', 'g'),
+      dir('own/g/'),
+      file('own/g/in', 'in'),
+      dir('own/sub/'),
+      file('own/sub', 'sub is a file now'),
+      sym('own/s', 'f'),
+      file('own/s', 'not a link'),
+      file('own/deep/er/x', 'x'),
+      wh('own/.wh.deep'),
+      file('own/deep/er/x', 'x again'),
+      hard('own/h', 'own/f'),
+      file('own/h', 'h replaced'),
+      dir('own/target/'),
+      sym('own/via', 'target'),
+      file('own/via/t', 't'),
+      file('own/target/t', 't again'),
+      dir('own/target/'),
+      dir('own/opq/'),
+      file('own/opq/kept', 'k'),
+      wh('own/opq/.wh..wh..opq'),
+      file('own/opq/kept', 'k2'),
+    ];
+    const first = await same([own]);
+    const over = await same([base, own]);
+    for (const r of [first, over]) {
+      assert.ok('tree' in r, JSON.stringify(r));
+      const line = (p: string) => r.tree.find((l) => l.startsWith(`${p} `)) ?? '';
+      const hash = (s: string) => createHash('sha256').update(s).digest('hex');
+      assert.ok(line('own/f').includes(hash('two')));
+      assert.ok(line('own/g/in').includes(hash('in')));
+      assert.ok(line('own/sub').includes(hash('sub is a file now')));
+      assert.ok(line('own/s').includes(hash('not a link')));
+      assert.ok(line('own/deep/er/x').includes(hash('x again')));
+      assert.ok(line('own/h').includes(hash('h replaced')) && line('own/h').includes(' n1 '));
+      assert.ok(line('own/f').includes(' n1 '));
+      assert.ok(line('own/target/t').includes(hash('t again')));
+      assert.ok(line('own/via').includes('-> target'));
+      assert.ok(line('own/opq/kept').includes(hash('k2')));
+    }
+  });
+
+  it('owners and modes of new entries: setgid directories, default ACLs, the umask, special bits', async () => {
+    // The writer skips chown and chmod where a new entry is made right
+    // (root's, in a directory it made, a mode the umask leaves whole); the
+    // cases around that shortcut, each compared with the merged view's.
+    const acl = (...entries: [number, number][]) => {
+      const b = Buffer.alloc(4 + 8 * entries.length);
+      b.writeUInt32LE(2, 0);
+      for (const [i, [tag, perm]] of entries.entries()) {
+        b.writeUInt16LE(tag, 4 + 8 * i);
+        b.writeUInt16LE(perm, 6 + 8 * i);
+        b.writeUInt32LE(0xffff_ffff, 8 + 8 * i);
+      }
+      return b;
+    };
+    // user::rwx group::r-x other::--- : new files get at most 0750 of what they ask.
+    const defaultAcl = acl([0x01, 7], [0x04, 5], [0x20, 0]);
+    const layer: TarWriteEntry[] = [
+      dir('sg/', { mode: 0o2775, gid: 42 }),
+      file('sg/f', 'f'),
+      file('sg/g', 'g', { gid: 42 }),
+      dir('sg/sub/'),
+      file('sg/sub/h', 'h'),
+      file('sg/implicit/i', 'i'),
+      sym('sg/l', 'f'),
+      dir('acl/', { xattrs: new Map([['system.posix_acl_default', defaultAcl]]) }),
+      file('acl/f', 'f', { mode: 0o644 }),
+      file('acl/x', 'x', { mode: 0o755 }),
+      dir('acl/sub/'),
+      file('acl/sub/f', 'f'),
+      dir('modes/'),
+      file('modes/666', 'a', { mode: 0o666 }),
+      file('modes/777', 'b', { mode: 0o777 }),
+      file('modes/000', 'c', { mode: 0o000 }),
+      file('modes/444', 'd', { mode: 0o444 }),
+      file('modes/suid', 'e', { mode: 0o4755 }),
+      file('modes/sgid', 'e', { mode: 0o2755, gid: 42 }),
+      file('modes/sticky', 'e', { mode: 0o1644 }),
+      file('modes/owned', 'o', { uid: 7, gid: 8 }),
+      sym('modes/l', 'owned'),
+      {
+        header: {
+          name: 'modes/l2',
+          type: 'symlink',
+          linkname: 'x',
+          mode: 0o777,
+          uid: 5,
+          gid: 6,
+          mtime: T,
+        },
+      },
+      file('top', 't', { mode: 0o600 }),
+    ];
+    // A directory with a default ACL from a lower layer (copied up), and one kept by a second entry.
+    const more: TarWriteEntry[] = [
+      file('acl/y', 'y', { mode: 0o755 }),
+      dir('acl/'),
+      file('acl/z', 'z', { mode: 0o755 }),
+      dir('sg/', { mode: 0o2775, gid: 42 }),
+      file('sg/k', 'k', { gid: 42 }),
+    ];
+    for (const layers of [[layer], [base, layer], [layer, more], [[...layer, ...more]]]) {
+      const r = await same(layers);
+      assert.ok('tree' in r, JSON.stringify(r));
+      const line = (p: string) => r.tree.find((l) => l.startsWith(`${p} `)) ?? '';
+      assert.match(line('sg/f'), / 100644 0:0 /);
+      assert.match(line('sg/g'), / 100644 0:42 /);
+      assert.match(line('sg/implicit'), / 42755 0:42 /);
+      assert.match(line('sg/sub/h'), / 100644 0:0 /);
+      assert.match(line('sg/implicit/i'), / 100644 0:0 /);
+      assert.match(line('sg/l'), / 120777 0:0 /);
+      assert.match(line('acl/f'), / 100644 0:0 /);
+      assert.match(line('acl/sub/f'), / 100644 0:0 /);
+      assert.match(line('modes/666'), / 100666 /);
+      assert.match(line('modes/suid'), / 104755 0:0 /);
+      assert.match(line('modes/sgid'), / 102755 0:42 /);
+      assert.match(line('modes/owned'), / 100644 7:8 /);
+      assert.match(line('modes/l2'), / 120777 5:6 /);
+    }
+  });
+
   it('hostile and broken layers fail the same way, naming the entry, writing nothing outside', async () => {
     const cases: TarWriteEntry[][] = [
       [file('abs/passwd', 'x')],

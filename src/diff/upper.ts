@@ -43,6 +43,7 @@ import {
   UTIME_OMIT,
 } from '../sys/linux.js';
 import type { RootFs } from '../sys/rootfs.js';
+import { forgetUnder } from './paths.js';
 import { type Found, OPAQUE_XATTR, Union } from './union.js';
 
 const COPY_CHUNK = 1 << 20;
@@ -123,7 +124,7 @@ export class UpperDir {
   /** The layer itself made a 0/0 character device at `path`. */
   whiteoutMade(path: string): void {
     this.#whiteouts.add(path);
-    this.#union.changed();
+    this.#union.changed(path);
   }
 
   /**
@@ -138,7 +139,7 @@ export class UpperDir {
     this.root.mkdir(path, mode);
     if (covered) {
       this.root.lsetxattr(path, OPAQUE_XATTR, Buffer.from('y'));
-      this.#union.changed();
+      this.#union.changed(path);
     } else {
       this.#union.madeDir(path);
     }
@@ -150,14 +151,17 @@ export class UpperDir {
     const union = this.#union;
     if (union.lookup(dir, name) === undefined) return false;
     this.root.removeAll(path);
-    this.#dirs.clear();
-    this.#dirs.add('');
-    union.changed();
+    // What was at `path` and below it is gone; the merges and directories
+    // above and beside it stand. (A name that is not UTF-8 keys nothing
+    // here: its lossy string only makes the forgetting broader.)
+    const key = typeof path === 'string' ? path : path.toString('utf8');
+    forgetUnder(this.#dirs, key);
+    union.changed(key);
     if (union.lookup(dir, name) !== undefined) {
       this.ensureDir(dir);
       this.root.mknod(path, S_IFCHR, 0, 0);
-      this.#whiteouts.add(typeof path === 'string' ? path : path.toString('utf8'));
-      union.changed();
+      this.#whiteouts.add(key);
+      union.changed(key);
     }
     return true;
   }
@@ -222,9 +226,9 @@ export class UpperDir {
     this.ensureDir(dir);
     upper.removeChildren(dir); // whiteouts only: nothing of this layer's is left in it
     upper.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
-    this.#dirs.clear();
-    this.#dirs.add('');
-    this.#union.changed();
+    forgetUnder(this.#dirs, dir);
+    this.#dirs.add(dir);
+    this.#union.changed(dir);
     upper.lutimes(split(dir)[0], { sec: 0, nsec: UTIME_OMIT }, { sec: 0, nsec: UTIME_NOW });
   }
 

@@ -123,6 +123,18 @@ describe('fetch', () => {
     await assert.rejects(collect(f.fetch({ ...desc, size: desc.size - 1 })), isFailedPrecondition);
   });
 
+  it('with verify: false leaves the digest to the ingest, and still checks the size', async () => {
+    const f = await newResolver(FAST).fetcher(`${reg.host}/a/b:latest`);
+    const wrong = { ...desc, digest: `sha256:${'2'.repeat(64)}` };
+    reg.blobs.get('a/b')?.set(wrong.digest, data);
+    const got = await collect(f.fetch(wrong, { verify: false }));
+    assert.ok(got.equals(data));
+    await assert.rejects(
+      collect(f.fetch({ ...wrong, size: desc.size - 1 }, { verify: false })),
+      isFailedPrecondition,
+    );
+  });
+
   it('answers not_found for a missing blob', async () => {
     const f = await newResolver(FAST).fetcher(`${reg.host}/a/b:latest`);
     await assert.rejects(

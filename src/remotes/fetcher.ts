@@ -55,7 +55,7 @@ export async function* fetchBlob(
   // Everything is had already; the ingest checks the digest at commit.
   if (offset > 0 && offset === desc.size) return;
   const alg = desc.digest.slice(0, desc.digest.indexOf(':'));
-  const canHash = HASHES.has(alg);
+  const canHash = HASHES.has(alg) && opts.verify !== false;
   // From byte 0 the digest is checked here; from an offset, at the ingest's
   // commit — unless the registry ignores Range and sends it all anyway.
   let hash: Hash | undefined = offset === 0 && canHash ? createHash(alg) : undefined;

@@ -1,5 +1,4 @@
 import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Usage } from '../core/snapshots/index.js';
 
 /**
@@ -16,10 +15,16 @@ const TURN = 256;
  * `fs.DiskUsage` counts it: every distinct inode (hard links once, the root
  * included) and the bytes allocated to them (`st_blocks` × 512, so holes do
  * not count and directories count their blocks).
+ *
+ * Most entries have one link: they are counted from a plain `lstat` (no
+ * BigInt, no key kept). Only an entry with more links, which another name
+ * in the tree may share, is looked at again with the exact 64-bit inode
+ * number and remembered. Directories cannot be hard-linked.
  */
 export async function diskUsage(root: string, signal?: AbortSignal): Promise<Usage> {
   const seen = new Set<string>();
-  let size = 0n;
+  let size = 0;
+  let inodes = 0;
   const stack: string[] = [root];
   let n = 0;
   signal?.throwIfAborted();
@@ -29,16 +34,20 @@ export async function diskUsage(root: string, signal?: AbortSignal): Promise<Usa
       signal?.throwIfAborted();
     }
     const path = stack.pop() as string;
-    const st = lstatSync(path, { bigint: true });
-    const key = `${st.dev}:${st.ino}`;
-    if (!seen.has(key)) {
+    const st = lstatSync(path);
+    const dir = st.isDirectory();
+    if (!dir && st.nlink > 1) {
+      const exact = lstatSync(path, { bigint: true });
+      const key = `${exact.dev}:${exact.ino}`;
+      if (seen.has(key)) continue;
       seen.add(key);
-      size += st.blocks * 512n;
     }
-    if (st.isDirectory()) {
-      for (const name of readdirSync(path)) stack.push(join(path, name));
+    inodes++;
+    size += st.blocks * 512;
+    if (dir) {
+      for (const name of readdirSync(path)) stack.push(`${path}/${name}`);
     }
   }
   signal?.throwIfAborted();
-  return { size: Number(size), inodes: seen.size };
+  return { size, inodes };
 }

@@ -296,13 +296,17 @@ export class RootFs {
    */
   removeAll(rel: PathArg): boolean {
     let removed = false;
+    // Only a directory's or a symlink's removal can change what a cached parent is.
+    let drop = true;
     try {
       this.at(
         rel,
         (dirfd, name) => {
           const st = tryFstatat(dirfd, name, AT_SYMLINK_NOFOLLOW);
+          const type = st === undefined ? 0 : st.mode & S_IFMT;
+          drop = type === S_IFDIR || type === S_IFLNK;
           if (st === undefined) return;
-          if ((st.mode & S_IFMT) === S_IFDIR) {
+          if (type === S_IFDIR) {
             removeBelow(dirfd, name);
             unlinkat(dirfd, name, AT_REMOVEDIR);
           } else {
@@ -313,9 +317,10 @@ export class RootFs {
         EINVAL,
       );
     } catch (err) {
+      drop = true;
       if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
     } finally {
-      this.dropCache();
+      if (drop) this.dropCache();
     }
     return removed;
   }

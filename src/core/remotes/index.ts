@@ -39,14 +39,22 @@ export interface Resolver {
 export interface FetchOptions extends RemoteOptions {
   /** First byte wanted (resuming a partial ingest); default 0. */
   offset?: number;
+  /**
+   * Hash the bytes and check them against `desc.digest` (default true).
+   * false only where the bytes go into an ingest committed with the expected
+   * digest, which checks it before the blob is visible: the blob is then
+   * hashed once, not twice. The size is checked either way.
+   */
+  verify?: boolean;
 }
 
 export interface Fetcher {
   /**
    * Streams `desc`'s bytes in bounded chunks (never the whole blob in
    * memory). Size and digest are verified while reading: the iterable throws
-   * `failed_precondition` when they do not match `desc` (when `offset` > 0 only
-   * the size can be checked here; the ingest verifies the digest at commit).
+   * `failed_precondition` when they do not match `desc` (when `offset` > 0 or
+   * `verify` is false only the size is checked here; the ingest verifies the
+   * digest at commit).
    * An interrupted transfer is resumed with `Range` before the iterable gives up.
    */
   fetch(desc: Descriptor, opts?: FetchOptions): AsyncIterable<Buffer>;
