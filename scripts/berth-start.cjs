@@ -37,10 +37,8 @@ const {
   openSync,
   readFileSync,
   readdirSync,
-  renameSync,
   rmSync,
   statSync,
-  writeFileSync,
 } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
@@ -141,11 +139,10 @@ function userCacheFor(argv, env) {
 }
 
 /**
- * A cache file of berth's: a 4-octet little-endian length, that much JSON
- * (`crc32`: of the rest), then V8's data. Undefined when missing, malformed
- * or damaged (V8 checks a cache's version and flags, not its contents:
- * damaged data can crash it), or not this user's own: a cache is code, and
- * root running berth with another user's HOME must not run theirs.
+ * A cache file of berth's (scripts/code-cache-file.cjs): V8's data, or
+ * undefined when missing, malformed or damaged, or not this user's own: a
+ * cache is code, and root running berth with another user's HOME must not
+ * run theirs.
  */
 function readUserCache(path) {
   let fd;
@@ -156,11 +153,7 @@ function readUserCache(path) {
   }
   try {
     if (!ownOnly(fstatSync(fd))) return undefined;
-    const buf = readFileSync(fd);
-    const n = buf.readUInt32LE(0);
-    const { crc32 } = JSON.parse(buf.toString('utf8', 4, 4 + n));
-    const data = buf.subarray(4 + n);
-    return crc32 === zlibCrc32(data) ? data : undefined;
+    return cacheFile().unseal(readFileSync(fd));
   } catch {
     return undefined;
   } finally {
@@ -173,9 +166,9 @@ function ownOnly(st) {
   return st.uid === process.geteuid() && (st.mode & 0o022) === 0;
 }
 
-/** zlib's CRC-32 (node:zlib: loaded by the client library anyway; ~0.3 ms a MB). */
-function zlibCrc32(data) {
-  return require('node:zlib').crc32(data);
+/** The cache file format, loaded only by commands that read or write a cache of their own. */
+function cacheFile() {
+  return require('./code-cache-file.cjs');
 }
 
 /** How many builds' caches of a command are kept (several checkouts may take turns). */
@@ -186,14 +179,8 @@ function saveUserCache(user, script) {
   try {
     mkdirSync(user.dir, { recursive: true, mode: 0o700 });
     if (!ownOnly(statSync(user.dir))) return;
-    const data = script.createCachedData();
-    const header = Buffer.from(JSON.stringify({ crc32: zlibCrc32(data) }));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(header.length, 0);
-    const tmp = `${user.path}.${process.pid}.tmp`;
-    // O_EXCL: never through a link someone left under that name.
-    writeFileSync(tmp, Buffer.concat([length, header, data]), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, user.path);
+    const { seal, writeWhole } = cacheFile();
+    if (!writeWhole(user.path, seal(script.createCachedData()), 0o600)) return;
     const prefix = `${user.command}-`;
     const builds = readdirSync(user.dir)
       .filter((n) => n.startsWith(prefix) && /^[0-9a-f]+\.cache$/.test(n.slice(prefix.length)))

@@ -52,6 +52,8 @@ await bundleScript({
 });
 // The start: CommonJS in a "type": "module" package.
 copyFileSync(join(root, 'scripts/berth-start.cjs'), join(outdir, 'berth.js'));
+// The format of berth's own code caches, which the start reads and writes.
+copyFileSync(join(root, 'scripts/code-cache-file.cjs'), join(outdir, 'code-cache-file.cjs'));
 writeFileSync(join(outdir, 'package.json'), '{ "type": "commonjs" }\n');
 const script = readFileSync(join(outdir, 'berth.script.js'));
 writeFileSync(

@@ -38,6 +38,8 @@ await bundleScript({
   external: ['koffi', 'better-sqlite3', 'pino', 'pino-pretty', '@grpc/grpc-js'],
 });
 copyFileSync(join(root, 'scripts/shim-start.cjs'), join(dist, `${NAME}.cjs`));
+// The format of the code cache files (a CRC-32 before V8's data), the start's and the CLI's.
+copyFileSync(join(root, 'scripts/code-cache-file.cjs'), join(dist, 'code-cache-file.cjs'));
 // The code cache, made by the wrapper itself: its node flags are the ones V8 checks.
 execFileSync(join(root, 'bin', NAME), ['-v'], {
   env: { ...process.env, BERTH_SHIM_WRITE_CODE_CACHE: cache },

@@ -14,12 +14,13 @@
 // mtime (a rebuilt script never meets an old cache; the build removes old ones), and every
 // later daemon loads that one instead. Where the directory is not writable there is none.
 'use strict';
-const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
+const { readFileSync, statSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Script } = require('node:vm');
-const { crc32 } = require('node:zlib');
+// The cache file format (a CRC-32 before V8's data), shared with the CLI; beside this file.
+const { seal, unseal, writeWhole } = require('./code-cache-file.cjs');
 
 const NAME = 'containerd-shim-berth-v1';
 const SCRIPT = join(__dirname, `${NAME}.script.js`);
@@ -36,25 +37,6 @@ function readOrNothing(path) {
   }
 }
 
-/**
- * A code cache on disk (the build's and the trained one): a CRC-32 of V8's data, then the
- * data. V8 checks a code cache's version, flags and length, not its bytes, and a damaged one
- * can crash it; the trained cache is written at run time, so a crash of the host between its
- * rename and the data reaching the disk must not leave a file V8 would take.
- */
-function sealed(data) {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(crc32(data) >>> 0, 0);
-  return Buffer.concat([head, data]);
-}
-
-/** V8's data of a sealed cache; undefined when there is none or it does not match its CRC. */
-function unsealed(file) {
-  if (file === undefined || file.length < 4) return undefined;
-  const data = file.subarray(4);
-  return file.readUInt32BE(0) === crc32(data) >>> 0 ? data : undefined;
-}
-
 /** The trained cache of the script as it is now (undefined if the script cannot be stat'ed). */
 function trainedPath() {
   try {
@@ -62,21 +44,6 @@ function trainedPath() {
     return join(__dirname, `${NAME}.trained-${st.size}-${Math.floor(st.mtimeMs)}.cache`);
   } catch {
     return undefined;
-  }
-}
-
-/** Written whole or not at all: a temp file renamed over. */
-function writeAtomically(path, data) {
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, data, { mode: 0o644 });
-    renameSync(tmp, path);
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never made
-    }
   }
 }
 
@@ -100,7 +67,7 @@ function run() {
   // ASCII (bundle-shim.mjs escapes the rest): latin1 is the cheapest read.
   const source = readFileSync(SCRIPT, 'latin1');
   const trainedFile = isDaemon(process.argv.slice(2)) ? trainedPath() : undefined;
-  const trained = unsealed(readOrNothing(trainedFile));
+  const trained = unseal(readOrNothing(trainedFile));
   let script;
   let used = 'none';
   if (trained !== undefined) {
@@ -109,13 +76,13 @@ function run() {
     else used = 'trained';
   }
   if (script === undefined) {
-    const cachedData = unsealed(readOrNothing(CACHE));
+    const cachedData = unseal(readOrNothing(CACHE));
     script = new Script(source, { filename: SCRIPT, cachedData });
     if (cachedData !== undefined && !script.cachedDataRejected) used = 'build';
     const compiled = script;
     if (trainedFile !== undefined) {
       process.once(TRAINED_EVENT, () =>
-        writeAtomically(trainedFile, sealed(compiled.createCachedData())),
+        writeWhole(trainedFile, seal(compiled.createCachedData()), 0o644),
       );
     }
   }
@@ -125,7 +92,7 @@ function run() {
   // The build (scripts/bundle-shim.mjs) runs `bin/containerd-shim-berth-v1 -v` with this set,
   // so the cache is made by node with the wrapper's own flags (V8 rejects a cache made with others).
   const out = process.env.BERTH_SHIM_WRITE_CODE_CACHE;
-  if (out) writeFileSync(out, sealed(script.createCachedData()));
+  if (out) writeFileSync(out, seal(script.createCachedData()));
 }
 
 module.exports = { SCRIPT, CACHE, TRAINED_EVENT, CODE_CACHE_KEY };

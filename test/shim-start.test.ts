@@ -43,6 +43,7 @@ describe('the shim wrapper and its trained code cache', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'berth-shim-start-'));
     copyFileSync(join(REPO, 'scripts/shim-start.cjs'), join(dir, `${NAME}.cjs`));
+    copyFileSync(join(REPO, 'scripts/code-cache-file.cjs'), join(dir, 'code-cache-file.cjs'));
     writeFileSync(join(dir, `${NAME}.script.js`), FAKE_SCRIPT);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,7 +75,7 @@ describe('the shim wrapper and its trained code cache', () => {
   it('a damaged cache is never given to V8: compiled from source, and trained again', () => {
     const file = join(dir, trained()[0] ?? '');
     const good = readFileSync(file);
-    // One flipped byte in V8's data (past the 4-byte CRC): V8 itself would not notice.
+    // One flipped byte in V8's data (after the CRC's header): V8 itself would not notice.
     const flipped = Buffer.from(good);
     flipped[flipped.length - 10] = (flipped[flipped.length - 10] ?? 0) ^ 0xff;
     for (const bad of [flipped, good.subarray(0, good.length - 100), Buffer.from('no')]) {
