@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { closeSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { describe, it } from 'node:test';
 import { isErrno, posixSpawn } from './linux.js';
-import { childPids, dup, isCloexec, pipe, setCloexec, waitPid } from './process.js';
+import {
+  childPids,
+  dup,
+  isCloexec,
+  niceOf,
+  pipe,
+  setCloexec,
+  setProcessNice,
+  waitPid,
+} from './process.js';
 
 function spawnSh(script: string): number {
   return posixSpawn('/bin/sh', ['sh', '-c', script], {
@@ -67,6 +77,26 @@ describe('process', () => {
     assert.ok(childPids().includes(pid));
     await reap(pid);
     assert.ok(!childPids().includes(pid));
+  });
+
+  it('setProcessNice gives every thread of a process the value; niceOf reads it back', async () => {
+    // node has several threads (V8's platform workers) from its start.
+    const pid = spawnSh(`exec ${process.execPath} -e "setTimeout(() => {}, 20000)"`);
+    try {
+      for (let i = 0; i < 200 && readdirSync(`/proc/${pid}/task`).length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(readdirSync(`/proc/${pid}/task`).length > 1, 'a process with threads');
+      const target = Math.min(getPriority() + 3, 19);
+      setProcessNice(pid, target);
+      for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+        assert.equal(niceOf(tid), target, `thread ${tid}`);
+      }
+    } finally {
+      process.kill(pid, 'SIGKILL');
+      await reap(pid);
+    }
+    assert.throws(() => setProcessNice(pid, 5), /ENOENT|ESRCH/);
   });
 });
 

@@ -9,6 +9,7 @@
  * statuses and their 'exit' events would never come.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { fcntl, O_CLOEXEC, pipe2, prctl, waitpidNoHang } from './linux.js';
 
 /** How a child ended. */
@@ -94,4 +95,33 @@ export function setCloexec(fd: number, on: boolean): void {
 /** True when `fd` is close-on-exec. */
 export function isCloexec(fd: number): boolean {
   return (fcntl(fd, F_GETFD) & FD_CLOEXEC) !== 0;
+}
+
+/**
+ * Gives every thread of process `pid` the nice value `nice`. Linux keeps a
+ * nice value per thread (setpriority on a pid reaches only the thread of
+ * that id), and a new thread or child takes its maker's: so the main thread
+ * goes first and the threads are listed twice, a thread made while the first
+ * pass ran being caught by the second. A thread that ended meanwhile is
+ * skipped; any other failure (EACCES: lowering a nice value takes
+ * CAP_SYS_NICE) throws, with some threads changed.
+ */
+export function setProcessNice(pid: number, nice: number): void {
+  setPriority(pid, nice);
+  for (let pass = 0; pass < 2; pass++) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        setPriority(Number(tid), nice);
+      } catch (err) {
+        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') throw err;
+      }
+    }
+  }
+}
+
+/** The nice value of thread `tid` (field 19 of /proc/<tid>/stat). */
+export function niceOf(tid: number): number {
+  const stat = readFileSync(`/proc/${tid}/stat`, 'latin1');
+  // The command may hold spaces and parentheses: count fields after the last ')'.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }

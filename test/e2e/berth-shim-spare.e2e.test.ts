@@ -8,7 +8,9 @@
  * containerd runs `start` for every container and has no spares.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { niceOf } from '../../src/sys/process.js';
 import { Berthd } from '../helpers/berthd.js';
 import { ctrAsync, ctrOkAsync, taskList } from '../helpers/ctr.js';
 import {
@@ -31,6 +33,11 @@ import { type TempDir, tempDir } from '../helpers/tmp.js';
 
 const root = process.getuid?.() === 0;
 const skip = !root ? 'needs root' : daemonKind() !== 'berthd' ? 'berthd only' : false;
+
+/** The distinct nice values of the threads of `pid`. */
+function nices(pid: number): number[] {
+  return [...new Set(readdirSync(`/proc/${pid}/task`).map((tid) => niceOf(Number(tid))))];
+}
 
 describe("berthd's spare shim", { skip }, () => {
   let work: TempDir;
@@ -99,6 +106,7 @@ describe("berthd's spare shim", { skip }, () => {
     assert.equal(argv[argv.indexOf('-address') + 1], d.socket);
     assert.notEqual(parentOf(spare), d.pid, 'a spare outlives berthd as any shim does');
     assert.deepEqual(shimPids(d.socket), [], 'an idle spare serves no container');
+    assert.deepEqual(nices(spare), [19], "an idle spare's node start yields to everything else");
   });
 
   it("a new group takes the spare (the shim's log then reaches berthd); the next spare follows", async () => {
@@ -107,6 +115,9 @@ describe("berthd's spare shim", { skip }, () => {
     const id = uniqueId('spare-a');
     const pid = await runInGroup(d.socket, id, uniqueId('g-a'));
     assert.deepEqual(shimsServing([pid], BERTH_RUNTIME), [spare], 'the spare serves the container');
+    const own = niceOf(d.pid);
+    assert.deepEqual(nices(spare), [own], "the adopted shim runs at berthd's priority");
+    assert.deepEqual(nices(pid), [own], 'and so does its container');
     const next = await oneSpare(d.socket, spare);
     assert.notEqual(next, spare);
     // The adopted daemon's stderr is the bundle's log FIFO: its first line names the group socket.

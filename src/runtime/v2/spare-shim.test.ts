@@ -1,24 +1,35 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseSpareOrder } from '../../shim/spare.js';
 import type { ShimBinaryConfig } from './binary.js';
-import { SparePool, SpareShim } from './spare-shim.js';
+import { SPARE_NICE, SparePool, SpareShim } from './spare-shim.js';
 
 /**
  * A stand-in for berth's shim in spare mode (`-spare`): records its argv,
  * waits for the order on fd 4, records it and answers on fd 3 what the
  * order's socket says (`ok`, `exists`, or an error text); ends, recording
- * that, when the order pipe ends first. The real shim's side is tested end
- * to end (test/e2e/berth-shim-spare.e2e.test.ts).
+ * that, when the order pipe ends first; it notes its nice value at its start
+ * and when the order came. The real shim's side is tested end to end
+ * (test/e2e/berth-shim-spare.e2e.test.ts).
  */
 const FAKE = `#!/bin/sh
 dir=$(dirname "$0")
 echo "$$ $*" >> "$dir/argv"
+cut -d' ' -f19 /proc/$$/stat > "$dir/idle-nice.$$" && mv "$dir/idle-nice.$$" "$dir/nice.$$"
 if IFS= read -r order <&4; then
   printf '%s\\n' "$order" > "$dir/order.$$"
+  cut -d' ' -f19 /proc/$$/stat >> "$dir/nice.$$"
   case "$order" in
     *'"socket":"unix:///ok"'*) echo ok >&3; exec sleep 30 3>&- 4<&- ;;
     *'"socket":"unix:///fails"'*) echo 'listen: permission denied' >&3 ;;
@@ -84,7 +95,7 @@ describe('spare shims', () => {
   }
 
   it('hands a group to the spare: the order, the answer, the bundle files', async () => {
-    const spare = SpareShim.spawn(cfg(), binary);
+    const spare = SpareShim.spawn(cfg(), binary, 0);
     assert.equal(spare.available, true);
     const b = bundle('b1');
     const pid = await spare.adopt(
@@ -116,7 +127,7 @@ describe('spare shims', () => {
   });
 
   it("names the bundle's log FIFO when there is one", async () => {
-    const spare = SpareShim.spawn(cfg(), binary);
+    const spare = SpareShim.spawn(cfg(), binary, 0);
     const b = bundle('b2');
     writeFileSync(join(b, 'log'), '');
     const pid = await spare.adopt(
@@ -129,7 +140,7 @@ describe('spare shims', () => {
   });
 
   it("rejects with the spare's own error", async () => {
-    const spare = SpareShim.spawn(cfg(), binary);
+    const spare = SpareShim.spawn(cfg(), binary, 0);
     await assert.rejects(
       spare.adopt(
         cfg(),
@@ -141,7 +152,7 @@ describe('spare shims', () => {
   });
 
   it('rejects when the spare ends without an answer', async () => {
-    const spare = SpareShim.spawn(cfg(), binary);
+    const spare = SpareShim.spawn(cfg(), binary, 0);
     await assert.rejects(
       spare.adopt(
         cfg(),
@@ -152,9 +163,32 @@ describe('spare shims', () => {
     );
   });
 
+  it("starts a spare at the lowest priority and gives it berthd's before the order", {
+    skip: process.getuid?.() !== 0 && 'lowering a nice value takes CAP_SYS_NICE',
+  }, async () => {
+    const niceFiles = () => readdirSync(dir).filter((n) => n.startsWith('nice.'));
+    const before = niceFiles().length;
+    const spare = SpareShim.spawn(cfg(), binary);
+    await waitFor('the idle spare to note its nice value', () => niceFiles().length > before);
+    const pid = await spare.adopt(
+      cfg(),
+      { binary, namespace: 'n', id: 'c5', bundle: bundle('b5') },
+      'unix:///ok',
+    );
+    pids.push(pid);
+    const own = getPriority();
+    assert.deepEqual(
+      read(join(dir, `nice.${pid}`))
+        .trim()
+        .split('\n')
+        .map(Number),
+      [Math.min(own + SPARE_NICE, 19), own],
+    );
+  });
+
   it('close ends a spare that has no group', async () => {
     const before = read(join(dir, 'ended')).split('\n').filter(Boolean).length;
-    const spare = SpareShim.spawn(cfg(), binary);
+    const spare = SpareShim.spawn(cfg(), binary, 0);
     spare.close();
     await waitFor(
       'the spare to end',

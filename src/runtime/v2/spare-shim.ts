@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log/index.js';
 import { encodeSpareOrder } from '../../shim/spare.js';
@@ -9,6 +10,7 @@ import {
   shimPid,
   writeBundleFiles,
 } from '../../shim/start.js';
+import { setProcessNice } from '../../sys/process.js';
 import type { SpawnedChild } from '../../sys/spawn.js';
 import { background, type ShimBinaryConfig, type ShimInvocation, shimEnv } from './binary.js';
 
@@ -19,6 +21,12 @@ import { background, type ShimBinaryConfig, type ShimInvocation, shimEnv } from 
  * session, nobody's child (as a daemon after `start`), with fd 4 the order
  * pipe from here and fd 3 its ready pipe back; the end of the order pipe
  * (berthd closing it, or dying) ends a spare that has no group yet.
+ *
+ * A spare starts at the lowest priority (nice {@link SPARE_NICE}): its node
+ * start (~60–90 ms of a core) comes right after a take, while the create
+ * that took the last spare still runs, and must not slow it. {@link adopt}
+ * gives it berthd's own priority back before the order, so the group
+ * daemon, the runc it runs and the containers run as any shim's.
  */
 export class SpareShim {
   private readyText = '';
@@ -50,13 +58,13 @@ export class SpareShim {
     });
   }
 
-  /** Starts a spare of `binary` (berth's shim); throws if it cannot be run. */
-  static spawn(cfg: ShimBinaryConfig, binary: string): SpareShim {
+  /** Starts a spare of `binary` (berth's shim), `nice` added to berthd's nice value; throws if it cannot be run. */
+  static spawn(cfg: ShimBinaryConfig, binary: string, nice = SPARE_NICE): SpareShim {
     const args = [
       '-c',
       // fd 4 (the order pipe) is the shell's stdin, kept for the daemon: a background
       // command's own stdin is /dev/null.
-      'exec 4<&0; "$@" 3>&1 >/dev/null 2>/dev/null </dev/null & echo $! >&2',
+      `exec 4<&0; nice -n ${nice} "$@" 3>&1 >/dev/null 2>/dev/null </dev/null & echo $! >&2`,
       'sh',
       binary,
       '-spare',
@@ -84,6 +92,17 @@ export class SpareShim {
    */
   async adopt(cfg: ShimBinaryConfig, inv: ShimInvocation, socket: string): Promise<number> {
     this.taken = true;
+    const spare = await this.pid;
+    try {
+      if (spare <= 0) throw new Error('the shell printed no pid');
+      setProcessNice(spare, getPriority());
+    } catch (err) {
+      void this.kill();
+      this.child.stdin.destroy();
+      throw new Error(`spare shim: giving it berthd's priority: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     const log = join(inv.bundle, 'log');
     this.child.stdin.end(
       encodeSpareOrder({
@@ -109,7 +128,7 @@ export class SpareShim {
     } finally {
       clearTimeout(timer);
     }
-    const pid = outcome.kind === 'started' ? await this.pid : await shimPid(socket);
+    const pid = outcome.kind === 'started' ? spare : await shimPid(socket);
     writeBundleFiles(inv.bundle, socket, pid);
     return pid;
   }
@@ -204,3 +223,6 @@ export class SparePool {
  * instead of 1.2× on this 2-core machine.
  */
 const REFILL_DELAY_MS = 0;
+
+/** An idle spare's nice value (the lowest priority), until {@link SpareShim.adopt}. */
+export const SPARE_NICE = 19;
