@@ -1,4 +1,5 @@
-import { access, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Mount } from '../api/containerd/types/mount.js';
@@ -94,11 +95,8 @@ export function probeDefaultRunc(deps: ShimDeps): void {
  * that id, so the state is stale and goes before the create reuses the id.
  */
 async function removeStaleState(runc: Runc, id: string, log: Logger): Promise<void> {
-  try {
-    await access(join(runc.config.root, id, 'state.json'));
-  } catch {
-    return;
-  }
+  // One stat, synchronously: a failed fs.promises.access builds an error with its stack.
+  if (!existsSync(join(runc.config.root, id, 'state.json'))) return;
   log.warn({ id }, 'removing stale runc state of a container of this id before its create');
   await runc.delete(id, true).catch((err) => log.warn({ err, id }, 'runc delete of stale state'));
 }

@@ -74,6 +74,9 @@ export async function serveSpare(flags: ShimFlags): Promise<void> {
   let sink: LineSink = () => {};
   const prepared = prepare(flags.debug, (line) => sink(line));
   probeDefaultRunc(prepared.deps);
+  // What the group's daemon would load only once it serves: net.Server#listen loads node's
+  // cluster module on first use (a few ms, when the order came otherwise).
+  await import('node:cluster');
   const line = await readSpareOrder(SPARE_ORDER_FD);
   if (line === undefined) {
     // berthd closed the pipe (it stopped, or died) before it needed this spare.
@@ -189,8 +192,14 @@ async function serveGroup(prepared: Prepared, flags: ShimFlags): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   answer('ok');
   // ms since the process started (node's own start included): the group's cold-start cost.
+  // process.uptime, not performance.now: the global `performance` loads node:perf_hooks on
+  // first use (~4 ms), here right when the daemon's first request comes.
   log.info(
-    { address: flags.socket, readyMs: Math.round(performance.now()), codeCache: codeCacheUsed() },
+    {
+      address: flags.socket,
+      readyMs: Math.round(process.uptime() * 1000),
+      codeCache: codeCacheUsed(),
+    },
     'shim serving',
   );
 }

@@ -50,8 +50,14 @@ const WRITE_BACKLOG_LIMIT = 2 * MAX_MESSAGE_LENGTH;
 interface Connection {
   readonly socket: Socket;
   readonly decoder: FrameDecoder;
-  /** Aborted when the connection ends; every call on it sees that. */
-  readonly ended: AbortController;
+  /** Set when the connection ends. */
+  closed: boolean;
+  /**
+   * The calls not yet answered: each is aborted when the connection ends.
+   * (One AbortSignal.any per call cost more, and kept every answered call's
+   * signal registered on the connection's until collected.)
+   */
+  readonly calls: Set<AbortController>;
 }
 
 /**
@@ -167,7 +173,12 @@ export class TtrpcServer {
       socket.destroy();
       return;
     }
-    const conn: Connection = { socket, decoder: new FrameDecoder(), ended: new AbortController() };
+    const conn: Connection = {
+      socket,
+      decoder: new FrameDecoder(),
+      closed: false,
+      calls: new Set(),
+    };
     this.connections.add(conn);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of conn.decoder.push(chunk)) this.onFrame(conn, frame);
@@ -178,7 +189,10 @@ export class TtrpcServer {
 
   private endConnection(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
-    conn.ended.abort(new DOMException('ttrpc connection closed', 'AbortError'));
+    conn.closed = true;
+    const reason = new DOMException('ttrpc connection closed', 'AbortError');
+    for (const call of conn.calls) call.abort(reason);
+    conn.calls.clear();
     conn.socket.destroy();
   }
 
@@ -232,7 +246,9 @@ export class TtrpcServer {
     }
 
     const call = new AbortController();
-    const signal = AbortSignal.any([conn.ended.signal, call.signal]);
+    if (conn.closed) call.abort(new DOMException('ttrpc connection closed', 'AbortError'));
+    else conn.calls.add(call);
+    const signal = call.signal;
     let timer: NodeJS.Timeout | undefined;
     let deadline: number | undefined;
     if (req.timeoutNano !== 0n) {
@@ -266,6 +282,7 @@ export class TtrpcServer {
       }))
       .then((res) => {
         if (timer) clearTimeout(timer);
+        conn.calls.delete(call);
         this.respond(conn, streamId, res, name);
       });
   }
@@ -276,7 +293,7 @@ export class TtrpcServer {
     res: { status?: Status; payload?: Buffer },
     name?: string,
   ): void {
-    if (conn.ended.signal.aborted) return;
+    if (conn.closed) return;
     let bytes = Response.encode({ payload: Buffer.alloc(0), ...res }).finish();
     if (bytes.length > MAX_MESSAGE_LENGTH) {
       const message = `ttrpc ${JSON.stringify(name ?? '')}: response of ${bytes.length} bytes exceeds the maximum message size of ${MAX_MESSAGE_LENGTH}`;
