@@ -108,6 +108,8 @@ export class Container {
   cgroup: ProcessCgroup | undefined;
   /** The init's pid was reaped: no new exec may start. */
   initExited = false;
+  /** The service waits for the init's exit (it sets initExited in the turn that reaps it). */
+  initWatched = false;
   /** Execs started and not yet exited (the init's exit is published after theirs). */
   runningExecs = 0;
   private execsDrained: (() => void) | undefined;
@@ -400,6 +402,21 @@ export class Container {
   async kill(execId: string, signal: number, all: boolean): Promise<void> {
     const p = this.process(execId);
     p.check('kill');
+    if (p.init && !all && (p.status === 'running' || p.status === 'created') && p.pid > 0) {
+      // All `runc kill` does here is kill(2) on the init, after checking that its pid is
+      // still the container's: the init is this subreaper's child until reaped, and once
+      // watched, initExited is set in the same turn as the reaping, so the pid cannot be
+      // another process's. One runc run fewer (as the Go shim signals exec processes). A
+      // paused container goes through runc, which thaws it for SIGKILL; so does --all.
+      if (this.initWatched && !this.initExited) {
+        try {
+          process.kill(p.pid, signal);
+        } catch (err) {
+          throw killError(err);
+        }
+        return;
+      }
+    }
     if (p.init) {
       try {
         await this.runc.kill(this.id, signal, all);

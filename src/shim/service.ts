@@ -185,6 +185,7 @@ export class TaskService {
   }
 
   private watchInit(c: Container): void {
+    c.initWatched = true;
     void this.opts.deps.reaper.wait(c.pid).then((e) => this.handleInitExit(c, e));
   }
 

@@ -26,6 +26,7 @@ import {
   DeleteResponse,
   ExecProcessRequest,
   KillRequest,
+  PauseRequest,
   PidsRequest,
   PidsResponse,
   ShutdownRequest,
@@ -345,6 +346,47 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
     assert.equal((await wait('c9')).exitStatus, 4);
     await del('c9');
     await waitUntil(() => !existsSync(join(dir, 'runc', NS, 'c9')));
+  });
+
+  it('kills a running init itself; a paused init and --all go through runc kill', async () => {
+    // A runc that notes its kills.
+    const calls = join(dir, 'runc-kills');
+    const noting = join(dir, 'noting-runc');
+    writeFileSync(
+      noting,
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = kill ] && echo "$*" >> ${calls}; done\nexec runc "$@"\n`,
+      { mode: 0o755 },
+    );
+    const options = {
+      typeUrl: 'containerd.runc.v1.Options',
+      value: Buffer.from(
+        Options.encode(
+          Options.fromPartial({ root: join(dir, 'runc'), binaryName: noting }),
+        ).finish(),
+      ),
+    };
+    const kills = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []);
+    for (const id of ['k1', 'k2', 'k3']) {
+      await create(id, ['sleep', '1000'], '', '', '', options);
+      await start(id);
+    }
+    // Running: kill(2) from the shim, no runc.
+    await kill('k1', 9);
+    assert.equal((await wait('k1')).exitStatus, 137);
+    assert.deepEqual(kills(), []);
+    // Paused: runc, which thaws the cgroup for SIGKILL.
+    await call('Pause', PauseRequest.encode({ id: 'k2' }).finish(), Empty);
+    await kill('k2', 9);
+    assert.equal((await wait('k2')).exitStatus, 137);
+    assert.equal(kills().length, 1);
+    assert.match(kills()[0] ?? '', / kill k2 9$/);
+    // --all: runc.
+    await kill('k3', 9, '', true);
+    assert.equal((await wait('k3')).exitStatus, 137);
+    assert.match(kills()[1] ?? '', / kill --all k3 9$/);
+    // Exited: runc answers (not found), and no pid is signalled.
+    await assert.rejects(kill('k1', 9), isNotFound);
+    for (const id of ['k1', 'k2', 'k3']) await del(id);
   });
 
   it('a Create of an id whose runc state a dead shim left removes that state first', async () => {
