@@ -16,7 +16,7 @@ const BIN = join(REPO, 'bin/berth');
 const START = join(REPO, 'dist/berth/berth.js');
 
 interface Loader {
-  CACHES: { daemon: string; local: string };
+  CACHES: { daemon: string; local: string; ps: string };
 }
 
 describe('bin/berth', () => {
@@ -73,7 +73,7 @@ describe('bin/berth', () => {
 
   it('has code caches this node accepts (made by the build with the same node)', () => {
     const { CACHES } = createRequire(import.meta.url)(START) as Loader;
-    for (const cache of [CACHES.daemon, CACHES.local]) {
+    for (const cache of [CACHES.daemon, CACHES.local, CACHES.ps]) {
       // A process each: V8 shares compiled code between Scripts of one source.
       const probe = `const l = require(${JSON.stringify(START)});
         const { script, exports } = l.load(require('node:fs').readFileSync(${JSON.stringify(cache)}));

@@ -62,11 +62,28 @@ export async function start(flags: ShimFlags): Promise<void> {
   }
   if (pid === 0) {
     const outcome = await spawnDaemon(flags, bundle, address);
-    if (outcome.kind === 'started') pid = outcome.pid;
-    else pid = await shimPid(address);
+    await recordGroupShim(bundle, address, outcome);
+  } else {
+    writeBundleFiles(bundle, address, pid);
   }
-  writeBundleFiles(bundle, address, pid);
   process.stdout.write(address);
+}
+
+/**
+ * After a group daemon's answer on its ready pipe: the daemon's pid (the
+ * one just started, or, when another already served the group, that one's,
+ * asked over the group's socket), written with the group's address into the
+ * bundle as `start` writes them. Answers that pid (0 if unknown).
+ */
+export async function recordGroupShim(
+  bundle: string,
+  address: string,
+  outcome: Outcome,
+  startedPid: () => number | Promise<number> = () => (outcome.kind === 'started' ? outcome.pid : 0),
+): Promise<number> {
+  const pid = outcome.kind === 'started' ? await startedPid() : await shimPid(address);
+  writeBundleFiles(bundle, address, pid);
+  return pid;
 }
 
 /** `address` and (if known) `shim.pid` in the bundle, as the Go shim's start writes them. */

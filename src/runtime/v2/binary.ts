@@ -4,13 +4,7 @@ import { DeleteResponse } from '../../api/containerd/task/v2/shim.js';
 import { Any } from '../../api/google/protobuf/any.js';
 import { deadlineExceeded, internal, invalidArgument, notFound } from '../../core/errdefs/index.js';
 import { type AnyValue, anyBuffer, type Exit } from '../../core/tasks/index.js';
-import {
-  daemonArgs,
-  type Outcome,
-  readyAnswer,
-  shimPid,
-  writeBundleFiles,
-} from '../../shim/start.js';
+import { daemonArgs, type Outcome, readyAnswer, recordGroupShim } from '../../shim/start.js';
 import { type SpawnedChild, spawnDetached } from '../../sys/spawn.js';
 import { fromTimestamp } from '../../wire/timestamp.js';
 
@@ -288,9 +282,7 @@ export async function startGroupDaemon(
     const said = /^\d+$/.test(bg.said().trim()) ? '' : `: ${bg.said().trim()}`;
     throw internal(`start shim for ${inv.id}: ${(err as Error).message}${said}`, { cause: err });
   }
-  const pid = outcome.kind === 'started' ? await daemonPid() : await shimPid(socket);
-  writeBundleFiles(inv.bundle, socket, pid);
-  return pid;
+  return recordGroupShim(inv.bundle, socket, outcome, daemonPid);
 }
 
 /** A daemon put in the background by `/bin/sh -c` ({@link background}). */

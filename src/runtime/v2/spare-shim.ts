@@ -3,13 +3,7 @@ import { getPriority } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log/index.js';
 import { encodeSpareOrder } from '../../shim/spare.js';
-import {
-  type Outcome,
-  outcomeOf,
-  READY_TIMEOUT_MS,
-  shimPid,
-  writeBundleFiles,
-} from '../../shim/start.js';
+import { type Outcome, outcomeOf, READY_TIMEOUT_MS, recordGroupShim } from '../../shim/start.js';
 import { setProcessNice } from '../../sys/process.js';
 import type { SpawnedChild } from '../../sys/spawn.js';
 import { background, type ShimBinaryConfig, type ShimInvocation, shimEnv } from './binary.js';
@@ -128,9 +122,7 @@ export class SpareShim {
     } finally {
       clearTimeout(timer);
     }
-    const pid = outcome.kind === 'started' ? spare : await shimPid(socket);
-    writeBundleFiles(inv.bundle, socket, pid);
-    return pid;
+    return recordGroupShim(inv.bundle, socket, outcome, () => spare);
   }
 
   /** Ends a spare that has no group (closing its order pipe); a no-op for an adopted one. */
