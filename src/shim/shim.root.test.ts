@@ -150,9 +150,12 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
       );
     });
 
-  const runcOptions = () => ({
+  /** runc's options with the test's runc root; `binaryName` runs another program as runc. */
+  const runcOptions = (binaryName?: string) => ({
     typeUrl: 'containerd.runc.v1.Options',
-    value: Buffer.from(Options.encode(Options.fromPartial({ root: join(dir, 'runc') })).finish()),
+    value: Buffer.from(
+      Options.encode(Options.fromPartial({ root: join(dir, 'runc'), binaryName })).finish(),
+    ),
   });
   let shimPid = 0;
 
@@ -314,14 +317,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
       '#!/bin/sh\nfor a in "$@"; do [ "$a" = delete ] && sleep 0.5; done\nexec runc "$@"\n',
       { mode: 0o755 },
     );
-    const options = {
-      typeUrl: 'containerd.runc.v1.Options',
-      value: Buffer.from(
-        Options.encode(
-          Options.fromPartial({ root: join(dir, 'runc'), binaryName: slowRunc }),
-        ).finish(),
-      ),
-    };
+    const options = runcOptions(slowRunc);
     const pid = await create('c9', ['true'], '', '', '', options);
     await start('c9');
     assert.equal((await wait('c9')).exitStatus, 0);
@@ -357,14 +353,7 @@ describe('containerd-shim-berth-v1 with runc', { skip }, () => {
       `#!/bin/sh\nfor a in "$@"; do [ "$a" = kill ] && echo "$*" >> ${calls}; done\nexec runc "$@"\n`,
       { mode: 0o755 },
     );
-    const options = {
-      typeUrl: 'containerd.runc.v1.Options',
-      value: Buffer.from(
-        Options.encode(
-          Options.fromPartial({ root: join(dir, 'runc'), binaryName: noting }),
-        ).finish(),
-      ),
-    };
+    const options = runcOptions(noting);
     const kills = () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []);
     for (const id of ['k1', 'k2', 'k3']) {
       await create(id, ['sleep', '1000'], '', '', '', options);
